@@ -1,0 +1,3 @@
+from courrier.cli import main
+
+main()

@@ -1,0 +1,90 @@
+"""``courrier sandbox``: run SES, SNS and SQS offline."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from types import FrameType
+
+import click
+from rich.console import Console
+
+from courrier.errors import SandboxError
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on; loopback by default.")
+@click.option("--port", default=4566, show_default=True, type=int, help="Port to listen on.")
+@click.option("--state", "state_path", type=click.Path(dir_okay=False),
+              help="JSON file that keeps identities, configuration and mailbox across restarts.")
+@click.option("--production", is_flag=True,
+              help="Start out of the SES sandbox: any recipient, larger quota.")
+@click.option("--max-send-rate", type=float, help="Messages per second (default 1, or 14).")
+@click.option("--max-24-hour-send", type=float,
+              help="Daily quota, -1 for unlimited (default 200, or 50000).")
+@click.option("--pending-identities", is_flag=True,
+              help="New identities stay pending until verified at /_courrier/identities/ID/verify.")
+@click.option("--ooto-bounce/--no-ooto-bounce", default=True, show_default=True,
+              help="Whether the ooto simulator address also sends a Transient bounce.")
+@click.option("--feedback-delay", type=float, default=0.05, show_default=True,
+              help="Seconds between a send and its feedback.")
+@click.option("-v", "--verbose", is_flag=True, help="Log every request.")
+def sandbox(
+    host: str,
+    port: int,
+    state_path: str | None,
+    production: bool,
+    max_send_rate: float | None,
+    max_24_hour_send: float | None,
+    pending_identities: bool,
+    ooto_bounce: bool,
+    feedback_delay: float,
+    verbose: bool,
+) -> None:
+    """Serve SES (v1 and v2), SNS and SQS on one port, with the SES mailbox simulator.
+
+    Point boto3 or the AWS CLI at it with AWS_ENDPOINT_URL=http://127.0.0.1:4566 and any
+    credentials and region.
+
+    Example:
+
+        courrier sandbox --port 4566 --state .sandbox-state.json
+    """
+    try:
+        from courrier.sandbox import Sandbox, SesOptions, SimulatorOptions
+    except ImportError as err:  # the sandbox extra is not installed
+        raise click.ClickException(
+            f"the sandbox needs extra packages: pip install 'courrier[sandbox]' ({err})"
+        ) from err
+
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    options = SesOptions(
+        production=production,
+        max_send_rate=max_send_rate,
+        max_24_hour_send=max_24_hour_send,
+        pending_identities=pending_identities,
+        simulator=SimulatorOptions(ooto_bounce=ooto_bounce, delay=feedback_delay),
+    )
+    try:
+        server = Sandbox(host, port, options=options, state_path=state_path)
+        url = server.start()
+    except SandboxError as err:
+        raise click.ClickException(str(err)) from err
+
+    console = Console(stderr=True)
+    console.print(f"courrier sandbox listening on [bold]{url}[/bold]")
+    console.print(f"  export AWS_ENDPOINT_URL={url}")
+    console.print(f"  mailbox: {url}/_courrier/mailbox   health: {url}/_courrier/health")
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    stop.wait()
+    console.print("stopping")
+    server.stop()

@@ -1,0 +1,138 @@
+"""courrier's exceptions: one tree, rooted at :class:`CourrierError`.
+
+::
+
+    CourrierError
+    ├── ConfigurationError             settings missing or invalid (never retried)
+    ├── InvalidMessage (ValueError)    a message that cannot be sent as given
+    │   ├── InvalidAddress             bad syntax, non-ASCII local part, CR/LF injection
+    │   └── MessageTooLarge
+    ├── SendError                      SES refused or failed a send
+    │   ├── Throttled                  rate exceeded; retried with backoff
+    │   ├── DailyQuotaExceeded
+    │   ├── SendingPaused              account or configuration set paused
+    │   ├── IdentityNotVerified
+    │   ├── MessageRejected
+    │   ├── ConfigurationSetMissing
+    │   └── OutcomeUnknown             the request may have reached SES; never re-sent blindly
+    ├── AwsError                       any other AWS failure (code, message, operation)
+    │   └── AwsUnreachable             nothing reached AWS (connection refused, DNS)
+    ├── StoreError                     the database failed
+    └── SandboxError                   the offline sandbox could not start or serve
+
+Errors raised by boto3/botocore and SQLAlchemy are translated at the adapter that calls
+them, with the original kept as ``__cause__``.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AwsError",
+    "AwsUnreachable",
+    "ConfigurationError",
+    "ConfigurationSetMissing",
+    "CourrierError",
+    "DailyQuotaExceeded",
+    "IdentityNotVerified",
+    "InvalidAddress",
+    "InvalidMessage",
+    "MessageRejected",
+    "MessageTooLarge",
+    "OutcomeUnknown",
+    "SandboxError",
+    "SendError",
+    "SendingPaused",
+    "StoreError",
+    "Throttled",
+]
+
+
+class CourrierError(Exception):
+    """Root of every error courrier raises on purpose."""
+
+
+class ConfigurationError(CourrierError):
+    """A setting is missing or invalid; the message names the key to set."""
+
+
+class InvalidMessage(CourrierError, ValueError):
+    """The message cannot be sent as given; nothing was sent."""
+
+
+class InvalidAddress(InvalidMessage):
+    """An address is malformed, not 7-bit safe, or carries a header injection."""
+
+
+class MessageTooLarge(InvalidMessage):
+    """The encoded message is over the API's size limit."""
+
+
+class AwsError(CourrierError):
+    """An AWS call failed.
+
+    ``code`` is the AWS error code as sent on the wire (for example ``MessageRejected``),
+    ``aws_message`` its text, ``operation`` the API operation and ``status`` the HTTP status.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str = "",
+        aws_message: str = "",
+        operation: str = "",
+        status: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.aws_message = aws_message
+        self.operation = operation
+        self.status = status
+
+
+class AwsUnreachable(AwsError):
+    """The request never reached AWS (connection refused, DNS failure)."""
+
+
+class SendError(AwsError):
+    """SES did not accept a send."""
+
+
+class Throttled(SendError):
+    """The account's maximum send rate was exceeded."""
+
+
+class DailyQuotaExceeded(SendError):
+    """The account's 24-hour sending quota is used up."""
+
+
+class SendingPaused(SendError):
+    """Sending is paused for the account or for the configuration set."""
+
+
+class IdentityNotVerified(SendError):
+    """The sender (or, in the SES sandbox, a recipient) is not a verified identity."""
+
+
+class MessageRejected(SendError):
+    """SES rejected the message for another reason given in ``aws_message``."""
+
+
+class ConfigurationSetMissing(SendError):
+    """The configuration set named in the send does not exist."""
+
+
+class OutcomeUnknown(SendError):
+    """The request may have reached SES but no answer came back.
+
+    The message may or may not have been sent; it is recorded as ``unknown`` and never
+    re-sent automatically.
+    """
+
+
+class StoreError(CourrierError):
+    """The database failed; the operation was rolled back."""
+
+
+class SandboxError(CourrierError):
+    """The offline sandbox could not start or serve a request."""

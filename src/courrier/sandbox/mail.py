@@ -1,0 +1,159 @@
+"""The message a send request carries, as the sandbox's SES sees it."""
+
+from __future__ import annotations
+
+import email.header
+import email.policy
+import email.utils
+from dataclasses import dataclass, field
+from email.message import EmailMessage, Message
+from email.parser import BytesParser
+from typing import Any
+
+#: The EICAR test file's marker; SES's virus scan rejects any message that contains it.
+EICAR_MARKER = b"EICAR-STANDARD-ANTIVIRUS-TEST-FILE"
+PARSER = BytesParser(policy=email.policy.compat32)
+
+
+@dataclass
+class Mail:
+    """A message SES accepted: the raw bytes plus what SES derives from them."""
+
+    raw: bytes
+    source: str
+    destinations: list[str]
+    operation: str  # "SendEmail" | "SendRawEmail"
+    tags: dict[str, str] = field(default_factory=dict)
+    configuration_set: str | None = None
+    feedback_address: str | None = None
+    message_id: str = ""
+    timestamp: float = 0.0
+    caller: str = ""
+    source_ip: str = "127.0.0.1"
+
+    def parsed(self) -> Message:
+        return PARSER.parsebytes(self.raw)
+
+    @property
+    def return_path(self) -> str:
+        """Where SES mails feedback and auto-replies: the feedback address, else the source."""
+        if self.feedback_address:
+            return bare_address(self.feedback_address)
+        header = self.parsed().get("Return-Path")
+        if header:
+            return bare_address(str(header))
+        return bare_address(self.source)
+
+    @property
+    def subject(self) -> str:
+        return decoded_header(self.parsed().get("Subject", ""))
+
+
+def bare_address(value: str) -> str:
+    return email.utils.parseaddr(value)[1] or value.strip()
+
+
+def decoded_header(value: Any) -> str:
+    if value is None:
+        return ""
+    parts = email.header.decode_header(str(value))
+    return str(email.header.make_header(parts))
+
+
+def build_simple(
+    *,
+    source: str,
+    to: list[str],
+    cc: list[str],
+    reply_to: list[str],
+    subject: str,
+    text: str | None,
+    html: str | None,
+    headers: list[tuple[str, str]] | None = None,
+) -> bytes:
+    """The MIME message SES builds from a "simple" (formatted) send request."""
+    message = EmailMessage(policy=email.policy.SMTP)
+    message["From"] = source
+    if to:
+        message["To"] = ", ".join(to)
+    if cc:
+        message["Cc"] = ", ".join(cc)
+    if reply_to:
+        message["Reply-To"] = ", ".join(reply_to)
+    message["Subject"] = subject
+    message["MIME-Version"] = "1.0"
+    for name, value in headers or []:
+        message[name] = value
+    if text is not None:
+        message.set_content(text)
+    if html is not None:
+        if text is None:
+            message.set_content(html, subtype="html")
+        else:
+            message.add_alternative(html, subtype="html")
+    if text is None and html is None:
+        message.set_content("")
+    return message.as_bytes()
+
+
+def headers_of(message: Message) -> list[dict[str, str]]:
+    """Original headers as submitted, minus the X-SES-* ones that SES strips (facts §2)."""
+    return [
+        {"name": name, "value": str(value)}
+        for name, value in message.items()
+        if not name.lower().startswith("x-ses-")
+    ]
+
+
+def common_headers(message: Message) -> dict[str, Any]:
+    common: dict[str, Any] = {}
+    for key, header in (
+        ("from", "From"),
+        ("replyTo", "Reply-To"),
+        ("to", "To"),
+        ("cc", "Cc"),
+        ("bcc", "Bcc"),
+    ):
+        values = message.get_all(header)
+        if values:
+            common[key] = [
+                email.utils.formataddr(pair) if pair[0] else pair[1]
+                for pair in email.utils.getaddresses([str(v) for v in values])
+            ]
+    for key, header in (
+        ("returnPath", "Return-Path"),
+        ("sender", "Sender"),
+        ("date", "Date"),
+        ("messageId", "Message-ID"),
+        ("subject", "Subject"),
+    ):
+        value = message.get(header)
+        if value is not None:
+            common[key] = str(value)
+    return common
+
+
+def header_recipients(message: Message) -> list[str]:
+    values = [str(v) for name in ("To", "Cc", "Bcc") for v in message.get_all(name) or []]
+    return [addr for _, addr in email.utils.getaddresses(values) if addr]
+
+
+def contains_eicar(message: Message) -> bool:
+    for part in message.walk():
+        if part.is_multipart():
+            continue
+        payload = part.get_payload(decode=True)
+        if isinstance(payload, bytes) and EICAR_MARKER in payload:
+            return True
+    return False
+
+
+def tags_from_headers(message: Message) -> dict[str, str]:
+    """Tags given in an ``X-SES-MESSAGE-TAGS: k1=v1, k2=v2`` header (facts §2)."""
+    tags: dict[str, str] = {}
+    for header in message.get_all("X-SES-MESSAGE-TAGS") or []:
+        for pair in str(header).split(","):
+            name, _, value = pair.strip().partition("=")
+            if name:
+                tags[name.strip()] = value.strip()
+    return tags

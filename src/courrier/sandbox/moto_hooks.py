@@ -1,0 +1,392 @@
+"""The two places where the sandbox changes moto's SNS and SQS behaviour.
+
+1. **SNS → SQS delivery honours the queue policy.** moto delivers every SNS message to every
+   subscribed queue. AWS does not: unless the queue policy lets the topic ``sqs:SendMessage``
+   the delivery is a client-side error that SNS drops without retrying, and the queue stays
+   empty (facts §5, the article's pitfall). A queue encrypted with the AWS-managed key
+   ``alias/aws/sqs`` also receives nothing, because SNS cannot use that key.
+   Hooked at one place: ``moto.sns.models.Subscription.publish``.
+
+2. **SQS cost does not grow with queue depth.** moto keeps a queue's messages in a list and
+   scans all of it on each receive (several times: the visible-message list, then the queue's
+   attributes for every returned message) and on each delete. :class:`IndexedSQSBackend`
+   keeps an index beside moto's data: ready messages in arrival order, a heap of in-flight and
+   delayed messages keyed by the time they become visible, and receipt handles in a dict.
+   Hooked at one place: the backend class of ``moto.sqs.models.sqs_backends``.
+
+Both depend on moto internals; ``pyproject.toml`` pins moto's minor versions and
+``tests/sandbox/test_moto_hooks.py`` checks each hook against the installed moto.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import threading
+import time
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from moto.core.utils import unix_time, unix_time_millis
+from moto.sns import models as sns_models
+from moto.sqs import models as sqs_models
+from moto.sqs.exceptions import ReceiptHandleIsInvalid
+
+from courrier.sandbox import policy
+
+Message = sqs_models.Message
+Queue = sqs_models.Queue
+
+_install_lock = threading.Lock()
+_installed = False
+_original_subscription_publish = sns_models.Subscription.publish
+
+
+@dataclass(frozen=True)
+class DroppedDelivery:
+    """An SNS delivery to SQS that AWS would have dropped, and why."""
+
+    topic_arn: str
+    queue_arn: str
+    sns_message_id: str
+    reason: str
+    at: float
+
+
+#: The latest dropped deliveries, for ``GET /_courrier/sns-deliveries`` and for tests.
+dropped_deliveries: deque[DroppedDelivery] = deque(maxlen=1000)
+
+
+def install() -> None:
+    """Install both hooks; safe to call more than once."""
+    global _installed
+    with _install_lock:
+        if _installed:
+            return
+        sns_models.Subscription.publish = _publish_with_queue_policy  # type: ignore[method-assign]
+        sqs_models.sqs_backends.backend = IndexedSQSBackend
+        for account_backends in sqs_models.sqs_backends.values():
+            account_backends.backend = IndexedSQSBackend
+        _installed = True
+
+
+# ---------------------------------------------------------------- SNS -> SQS queue policy
+
+
+def _publish_with_queue_policy(
+    self: sns_models.Subscription, message: str, message_id: str, *args: Any, **kwargs: Any
+) -> None:
+    if self.protocol == "sqs":
+        reason = _sqs_delivery_refused(self.topic.arn, self.endpoint)
+        if reason is not None:
+            dropped_deliveries.append(
+                DroppedDelivery(self.topic.arn, self.endpoint, message_id, reason, time.time())
+            )
+            return
+    _original_subscription_publish(self, message, message_id, *args, **kwargs)
+
+
+def _sqs_delivery_refused(topic_arn: str, queue_arn: str) -> str | None:
+    parts = queue_arn.split(":")
+    if len(parts) != 6:
+        return "InvalidEndpoint"
+    region, account, name = parts[3], parts[4], parts[5]
+    queue = sqs_models.sqs_backends[account][region].queues.get(name)
+    if queue is None:
+        return "QueueDoesNotExist"
+    if getattr(queue, "kms_master_key_id", None) == "alias/aws/sqs":
+        return "KMS.AccessDenied: SNS cannot use the AWS managed key alias/aws/sqs"
+    allowed = policy.service_allowed(
+        queue.policy,
+        service="sns.amazonaws.com",
+        action="sqs:SendMessage",
+        resource=queue_arn,
+        context={"aws:SourceArn": topic_arn, "aws:SourceAccount": topic_arn.split(":")[4]},
+    )
+    return None if allowed else "AccessDenied: the queue policy does not allow the topic"
+
+
+# ---------------------------------------------------------------- indexed SQS
+
+
+class QueueIndex:
+    """Stands in for moto's ``Queue._messages`` list, with the indexes receive/delete need.
+
+    moto's own code keeps working on it through the list methods it uses (``append``,
+    ``remove``, iteration, ``len``).
+    """
+
+    def __init__(self, messages: list[Message] | None = None) -> None:
+        self._lock = threading.RLock()
+        self._seq = itertools.count()
+        self._all: dict[Message, int] = {}
+        self._ready: dict[Message, None] = {}
+        self._waiting: list[tuple[float, int, Message]] = []
+        self._handles: dict[str, Message] = {}
+        for message in messages or []:
+            self.append(message)
+
+    # The list protocol moto's Queue uses.
+    def append(self, message: Message) -> None:
+        with self._lock:
+            self._all[message] = next(self._seq)
+            self._place(message)
+
+    def remove(self, message: Message) -> None:
+        with self._lock:
+            if self._all.pop(message, None) is None:
+                raise ValueError("message not in queue")
+            self._ready.pop(message, None)
+            for handle in message.all_receipt_handles:
+                if handle is not None:
+                    self._handles.pop(handle, None)
+
+    def __iter__(self) -> Iterator[Message]:
+        with self._lock:
+            return iter(list(self._all))
+
+    def __len__(self) -> int:
+        return len(self._all)
+
+    def __bool__(self) -> bool:
+        return bool(self._all)
+
+    # Indexed operations.
+    def _place(self, message: Message) -> None:
+        now = unix_time_millis()
+        ready_at = max(message.visible_at, message.delayed_until)
+        if ready_at < now:
+            self._ready[message] = None
+        else:
+            heapq.heappush(self._waiting, (ready_at, self._all[message], message))
+
+    def _promote(self) -> None:
+        now = unix_time_millis()
+        while self._waiting and self._waiting[0][0] < now:
+            _, seq, message = heapq.heappop(self._waiting)
+            if self._all.get(message) != seq or message in self._ready:
+                continue
+            self._place(message)
+
+    def ready(self) -> Iterator[Message]:
+        """Messages that can be received now, oldest first (snapshot of at most what is asked)."""
+        with self._lock:
+            self._promote()
+            return iter(list(self._ready))
+
+    def first_ready(self, count: int) -> list[Message]:
+        with self._lock:
+            self._promote()
+            return list(itertools.islice(self._ready, count))
+
+    def received(self, message: Message) -> None:
+        with self._lock:
+            if message not in self._all:
+                return
+            self._ready.pop(message, None)
+            self._handles[message.receipt_handle] = message
+            self._requeue(message)
+
+    def _requeue(self, message: Message) -> None:
+        seq = next(self._seq)
+        self._all[message] = seq
+        ready_at = max(message.visible_at, message.delayed_until)
+        heapq.heappush(self._waiting, (ready_at, seq, message))
+
+    def visibility_changed(self, message: Message) -> None:
+        with self._lock:
+            if message not in self._all:
+                return
+            self._ready.pop(message, None)
+            self._requeue(message)
+            self._promote()
+
+    def by_handle(self, handle: str) -> Message | None:
+        with self._lock:
+            return self._handles.get(handle)
+
+    def has_ready(self) -> bool:
+        with self._lock:
+            self._promote()
+            return bool(self._ready)
+
+    def counts(self) -> tuple[int, int, int]:
+        """(visible, in flight, delayed) without scanning the ready messages."""
+        with self._lock:
+            self._promote()
+            now = unix_time_millis()
+            delayed = sum(
+                1
+                for _, seq, m in self._waiting
+                if self._all.get(m) == seq and m.delayed_until > now
+            )
+            in_flight = len(self._all) - len(self._ready) - delayed
+            return len(self._ready), in_flight, delayed
+
+
+def _index_of(queue: Queue) -> QueueIndex:
+    messages = queue._messages
+    if isinstance(messages, QueueIndex):
+        return messages
+    index = QueueIndex(list(messages))
+    queue._messages = index
+    return index
+
+
+class IndexedSQSBackend(sqs_models.SQSBackend):
+    """moto's SQS backend with receive, delete and visibility changes served from an index.
+
+    FIFO queues keep moto's own code paths: their group ordering rules are what moto models,
+    and the workloads that need depth are standard queues.
+    """
+
+    @property
+    def _url_module(self) -> Any:
+        # moto finds a backend's URL table next to the backend class's module.
+        from moto.sqs import urls
+
+        return urls
+
+    def create_queue(self, name: str, tags: dict[str, str] | None = None, **kwargs: Any) -> Queue:
+        queue = super().create_queue(name, tags=tags, **kwargs)
+        _index_of(queue)
+        return queue
+
+    def receive_message(
+        self,
+        queue_name: str,
+        count: int,
+        wait_seconds_timeout: int,
+        visibility_timeout: int,
+        message_attribute_names: list[str] | None = None,
+    ) -> list[Message]:
+        queue = self.get_queue(queue_name)
+        if queue.fifo_queue:
+            return super().receive_message(
+                queue_name, count, wait_seconds_timeout, visibility_timeout, message_attribute_names
+            )
+        index = _index_of(queue)
+        deadline = unix_time() + (wait_seconds_timeout or 0)
+        retention = int(queue.message_retention_period)
+        redrive = queue.redrive_policy if queue.dead_letter_queue is not None else None
+        while True:
+            result = self._take(queue, index, count, visibility_timeout, retention, redrive,
+                                message_attribute_names or [])
+            if result or not wait_seconds_timeout or unix_time() >= deadline:
+                return result
+            with queue._messages_lock:
+                queue._messages_lock.wait_for(index.has_ready, timeout=min(1.0, deadline - unix_time()))
+
+    def _take(
+        self,
+        queue: Queue,
+        index: QueueIndex,
+        count: int,
+        visibility_timeout: int,
+        retention: int,
+        redrive: dict[str, Any] | None,
+        attribute_names: list[str],
+    ) -> list[Message]:
+        result: list[Message] = []
+        expired: list[Message] = []
+        to_dlq: list[Message] = []
+        now = unix_time()
+        for message in index.ready():
+            if len(result) >= count:
+                break
+            if message.sent_timestamp / 1000 + retention <= now:
+                expired.append(message)
+                continue
+            if redrive and message.approximate_receive_count >= redrive["maxReceiveCount"]:
+                to_dlq.append(message)
+                continue
+            queue.pending_messages.add(message)
+            message.mark_received(visibility_timeout=visibility_timeout)
+            index.received(message)
+            copy = _copy_for_response(message)
+            sqs_models._filter_message_attributes(copy, attribute_names)
+            result.append(copy)
+        for message in expired:
+            index.remove(message)
+        for message in to_dlq:
+            index.remove(message)
+            queue.pending_messages.discard(message)
+            queue.dead_letter_queue.add_message(message)
+        return result
+
+    def delete_message(self, queue_name: str, receipt_handle: str) -> None:
+        queue = self.get_queue(queue_name)
+        if queue.fifo_queue:
+            super().delete_message(queue_name, receipt_handle)
+            return
+        if receipt_handle in queue.deleted_messages:
+            return
+        index = _index_of(queue)
+        message = index.by_handle(receipt_handle)
+        if message is None:
+            raise ReceiptHandleIsInvalid()
+        index.remove(message)
+        queue.pending_messages.discard(message)
+        queue.deleted_messages.update(h for h in message.all_receipt_handles if h)
+
+    def change_message_visibility(
+        self, queue_name: str, receipt_handle: str, visibility_timeout: int
+    ) -> None:
+        queue = self.get_queue(queue_name)
+        if queue.fifo_queue:
+            super().change_message_visibility(queue_name, receipt_handle, visibility_timeout)
+            return
+        index = _index_of(queue)
+        message = index.by_handle(receipt_handle)
+        if message is None:
+            raise ReceiptHandleIsInvalid()
+        # The 12-hour limit and the pending bookkeeping are moto's; reuse them on the one message.
+        saved = queue._messages
+        queue._messages = [message]
+        try:
+            super().change_message_visibility(queue_name, receipt_handle, visibility_timeout)
+        finally:
+            queue._messages = saved
+        index.visibility_changed(message)
+        with queue._messages_lock:
+            queue._messages_lock.notify_all()
+
+    def set_queue_attributes(self, queue_name: str, attributes: dict[str, Any]) -> Queue:
+        # moto resets the queue policy whenever SetQueueAttributes omits ``Policy``; AWS
+        # leaves attributes that a call does not name untouched.
+        queue = self.get_queue(queue_name)
+        if "Policy" not in attributes and queue.policy:
+            attributes = {**attributes, "Policy": queue.policy}
+        return super().set_queue_attributes(queue_name, attributes)
+
+    def purge_queue(self, queue_name: str) -> None:
+        super().purge_queue(queue_name)
+        queue = self.get_queue(queue_name)
+        queue._messages = QueueIndex()
+
+    def get_queue_attributes(self, queue_name: str, attribute_names: list[str]) -> dict[str, Any]:
+        queue = self.get_queue(queue_name)
+        index = _index_of(queue)
+        attributes = super().get_queue_attributes(queue_name, attribute_names)
+        if queue.fifo_queue:
+            return attributes
+        visible, in_flight, delayed = index.counts()
+        for name, value in (
+            ("ApproximateNumberOfMessages", visible),
+            ("ApproximateNumberOfMessagesNotVisible", in_flight),
+            ("ApproximateNumberOfMessagesDelayed", delayed),
+        ):
+            if name in attributes:
+                attributes[name] = value
+        return attributes
+
+
+def _copy_for_response(message: Message) -> Message:
+    # moto deep-copies each received message so that filtering attributes for the response
+    # does not touch the stored one; a shallow copy with its own attribute dict is enough.
+    copy = object.__new__(type(message))
+    copy.__dict__.update(message.__dict__)
+    copy.message_attributes = dict(message.message_attributes)
+    return copy

@@ -1,0 +1,231 @@
+"""One HTTP port for SES v1, SES v2, SNS and SQS, plus the sandbox's own ``/_courrier/`` pages.
+
+Requests are routed by the service named in their SigV4 credential scope, as AWS endpoints
+are: ``ses`` goes to courrier's SES, everything else to moto's server.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import threading
+import urllib.parse
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+from moto.sns.models import sns_backends
+from moto.sqs.models import sqs_backends
+from werkzeug.wrappers import Request, Response
+from werkzeug.wsgi import ClosingIterator
+
+from courrier.sandbox import moto_hooks, policy, ses_query, ses_rest
+from courrier.sandbox.feedback import FeedbackRouter
+from courrier.sandbox.mailbox import Mailbox
+from courrier.sandbox.ses_service import Caller, SesOptions, SesService
+from courrier.sandbox.state import StateFile
+
+log = logging.getLogger(__name__)
+
+_SCOPE = re.compile(r"Credential=([^/,\s]+)/\d{8}/([^/]+)/([^/]+)/aws4_request")
+DEFAULT_REGION = "us-east-1"
+
+WSGIEnviron = dict[str, Any]
+StartResponse = Callable[..., Any]
+
+
+class MotoSns:
+    """Publishes to moto's SNS as ``ses.amazonaws.com`` would, honouring the topic policy."""
+
+    def publish_as_ses(
+        self,
+        *,
+        account: str,
+        region: str,
+        topic_arn: str,
+        source_arn: str,
+        message: str,
+        subject: str | None,
+    ) -> str | None:
+        parts = topic_arn.split(":")
+        # SES publishes only to standard topics of its own region (facts §1.1).
+        if len(parts) != 6 or parts[3] != region or parts[5].endswith(".fifo"):
+            return None
+        backend = sns_backends[parts[4]][region]
+        topic = backend.topics.get(topic_arn)
+        if topic is None:
+            return None
+        allowed = policy.service_allowed(
+            topic.policy,
+            service="ses.amazonaws.com",
+            action="sns:Publish",
+            resource=topic_arn,
+            context={
+                "aws:SourceArn": source_arn,
+                "aws:SourceAccount": account,
+                "AWS:SourceOwner": account,
+            },
+        )
+        if not allowed:
+            return None
+        message_id: str = backend.publish(message, arn=topic_arn, subject=subject)
+        return message_id
+
+
+class SandboxApp:
+    """The WSGI application behind ``courrier sandbox``."""
+
+    def __init__(self, options: SesOptions, state_path: str | None = None) -> None:
+        moto_hooks.install()
+        self.options = options
+        self.state = StateFile(state_path) if state_path else None
+        self.mailbox = Mailbox(on_change=self._save)
+        self.ses = SesService(
+            options,
+            lambda lock, changed: FeedbackRouter(
+                sns=MotoSns(), mailbox=self.mailbox, state_lock=lock, on_state_change=changed
+            ),
+            self.mailbox,
+            on_change=self._save,
+        )
+        if self.state is not None:
+            self.state.load(self.ses, self.mailbox)
+        self.moto = DomainDispatcherApplication(create_backend_app)
+
+    def _save(self) -> None:
+        if self.state is not None:
+            self.state.save(self.ses, self.mailbox)
+
+    def __call__(self, environ: WSGIEnviron, start_response: StartResponse) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        if path.startswith("/_courrier/"):
+            return self._control(Request(environ))(environ, start_response)
+        found = _SCOPE.search(environ.get("HTTP_AUTHORIZATION", ""))
+        service = found.group(3) if found else None
+        if service == "ses" or (service is None and path.startswith("/v2/email")):
+            return self._ses(environ, start_response, found)
+        result: Iterable[bytes] = self.moto(environ, start_response)
+        return result
+
+    # ------------------------------------------------------------------ SES
+
+    def _caller(self, request: Request, scope: re.Match[str] | None, api: str) -> Caller:
+        access_key = scope.group(1) if scope else ""
+        region = scope.group(2) if scope else DEFAULT_REGION
+        return Caller(
+            account=_account_for(access_key),
+            region=region,
+            api=api,
+            source_ip=request.remote_addr or "127.0.0.1",
+        )
+
+    def _ses(
+        self, environ: WSGIEnviron, start_response: StartResponse, scope: re.Match[str] | None
+    ) -> Iterable[bytes]:
+        request = Request(environ)
+        if request.path.startswith("/v2/"):
+            caller = self._caller(request, scope, "v2")
+            query = {k: request.args.getlist(k) for k in request.args}
+            reply, code = ses_rest.handle(
+                self.ses, caller, request.method, request.path, query, request.get_data()
+            )
+            response = Response(reply.body, status=reply.status,
+                                content_type="application/json")
+            response.headers["x-amzn-RequestId"] = os.urandom(16).hex()
+            if code:
+                response.headers["x-amzn-ErrorType"] = code
+        else:
+            caller = self._caller(request, scope, "v1")
+            params = {**request.args.to_dict(), **request.form.to_dict()}
+            reply = ses_query.handle(self.ses, caller, params)
+            response = Response(reply.body, status=reply.status, content_type="text/xml")
+        body = response(environ, start_response)
+        if reply.after is None:
+            return body
+        # Called by the WSGI server once the response has been sent: SES feedback always
+        # comes after the send call has returned.
+        return ClosingIterator(body, [reply.after])
+
+    # ------------------------------------------------------------------ control pages
+
+    def _control(self, request: Request) -> Response:
+        path = request.path.removeprefix("/_courrier")
+        if path == "/health":
+            return _json({"status": "ok", "services": ["ses", "sesv2", "sns", "sqs"]})
+        if path == "/mailbox" and request.method == "GET":
+            letters = self.mailbox.list(request.args.get("recipient"), request.args.get("kind"))
+            return _json({"messages": [letter.summary() for letter in letters]})
+        if path == "/mailbox" and request.method == "DELETE":
+            self.mailbox.clear()
+            return _json({"cleared": True})
+        found = re.fullmatch(r"/mailbox/(\d+)", path)
+        if found:
+            letter = self.mailbox.get(int(found.group(1)))
+            if letter is None:
+                return _json({"message": "no such message"}, 404)
+            return _json(letter.full())
+        found = re.fullmatch(r"/identities/([^/]+)/verify", path)
+        if found and request.method == "POST":
+            name = urllib.parse.unquote(found.group(1))
+            region = request.args.get("region", DEFAULT_REGION)
+            account = request.args.get("account", _account_for(""))
+            if not self.ses.mark_verified(account, region, name):
+                return _json({"message": f"no identity {name} in {region}"}, 404)
+            return _json({"identity": name, "status": "Success"})
+        if path == "/account" and request.method == "POST":
+            return self._account(request)
+        if path == "/sns-deliveries":
+            return _json({"dropped": [d.__dict__ for d in moto_hooks.dropped_deliveries]})
+        if path == "/drain" and request.method == "POST":
+            timeout = float(request.args.get("timeout", "10"))
+            return _json({"drained": self.ses.scheduler.drain(timeout)})
+        if path == "/reset" and request.method == "POST":
+            self.reset()
+            return _json({"reset": True})
+        return _json({"message": f"no such page: {request.path}"}, 404)
+
+    def _account(self, request: Request) -> Response:
+        """Change what AWS support would: quota, rate, production access."""
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict):
+            return _json({"message": "expected a JSON object"}, 400)
+        allowed = {"max_send_rate": float, "max_24_hour_send": float, "production": bool,
+                   "sending_enabled": bool}
+        unknown = sorted(set(body) - set(allowed))
+        if unknown:
+            return _json({"message": f"unknown fields: {', '.join(unknown)}"}, 400)
+        region = request.args.get("region", DEFAULT_REGION)
+        account = request.args.get("account", _account_for(""))
+        caller = Caller(account=account, region=region, api="v2")
+        self.ses.update_account(caller, **{k: allowed[k](v) for k, v in body.items()})
+        state, sent = self.ses.account(caller)
+        return _json({**state.__dict__, "sent_last_24_hours": sent})
+
+    def reset(self) -> None:
+        """Forget everything: SES state, mailbox, SNS topics and SQS queues."""
+        self.ses.scheduler.drain(10)
+        with self.ses.lock:
+            self.ses.regions.clear()
+        self.mailbox.clear()
+        moto_hooks.dropped_deliveries.clear()
+        for backends in (sns_backends, sqs_backends):
+            for account_backends in list(backends.values()):
+                account_backends.reset()
+            backends.clear()
+        self._save()
+
+
+def _account_for(access_key: str) -> str:
+    from moto.iam.models import get_account_id_from
+
+    if "MOTO_ACCOUNT_ID" in os.environ:
+        return os.environ["MOTO_ACCOUNT_ID"]
+    account: str = get_account_id_from(access_key)
+    return account
+
+
+def _json(data: Any, status: int = 200) -> Response:
+    return Response(json.dumps(data, default=str), status=status,
+                    content_type="application/json")

@@ -1,0 +1,170 @@
+"""What the sandbox's SES remembers: identities, configuration sets, the account.
+
+State is kept per (account, region), as SES keeps it. Every value here is plain data so that
+``--state PATH`` can write it as JSON and read it back.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import secrets
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+#: The event types of SES v2, the canonical spelling inside the sandbox.
+EVENT_TYPES = (
+    "SEND",
+    "REJECT",
+    "BOUNCE",
+    "COMPLAINT",
+    "DELIVERY",
+    "OPEN",
+    "CLICK",
+    "RENDERING_FAILURE",
+    "DELIVERY_DELAY",
+    "SUBSCRIPTION",
+)
+#: SES v1 spells the same types in lower camel case (facts §2).
+V1_EVENT_TYPES = {
+    "send": "SEND",
+    "reject": "REJECT",
+    "bounce": "BOUNCE",
+    "complaint": "COMPLAINT",
+    "delivery": "DELIVERY",
+    "open": "OPEN",
+    "click": "CLICK",
+    "renderingFailure": "RENDERING_FAILURE",
+    "deliveryDelay": "DELIVERY_DELAY",
+    "subscription": "SUBSCRIPTION",
+}
+NOTIFICATION_TYPES = ("Bounce", "Complaint", "Delivery")
+
+
+@dataclass
+class Identity:
+    name: str
+    kind: str  # "EmailAddress" | "Domain"
+    status: str  # "Pending" | "Success" | "Failed"
+    created: float = field(default_factory=time.time)
+    verification_token: str | None = None
+    dkim_tokens: list[str] = field(default_factory=list)
+    dkim_enabled: bool = False
+    topics: dict[str, str] = field(default_factory=dict)
+    headers_in_notifications: dict[str, bool] = field(default_factory=dict)
+    forwarding_enabled: bool = True
+
+    @property
+    def verified(self) -> bool:
+        return self.status == "Success"
+
+    @classmethod
+    def new(cls, name: str, *, pending: bool) -> Identity:
+        is_domain = "@" not in name
+        identity = cls(
+            name=name,
+            kind="Domain" if is_domain else "EmailAddress",
+            status="Pending" if pending else "Success",
+        )
+        if is_domain:
+            identity.verification_token = secrets.token_urlsafe(32)[:44]
+            identity.dkim_tokens = [secrets.token_hex(16) for _ in range(3)]
+            identity.dkim_enabled = True
+        return identity
+
+
+@dataclass
+class EventDestination:
+    name: str
+    enabled: bool
+    matching_types: list[str]
+    sns_topic_arn: str | None
+
+
+@dataclass
+class ConfigurationSet:
+    name: str
+    destinations: dict[str, EventDestination] = field(default_factory=dict)
+    sending_enabled: bool = True
+    created: float = field(default_factory=time.time)
+
+
+@dataclass
+class Suppressed:
+    email: str
+    reason: str  # "BOUNCE" | "COMPLAINT"
+    last_update: float
+    message_id: str | None = None
+    feedback_id: str | None = None
+
+
+@dataclass
+class Account:
+    production: bool
+    max_24_hour_send: float
+    max_send_rate: float
+    sending_enabled: bool = True
+    suppressed_reasons: list[str] = field(default_factory=lambda: ["BOUNCE", "COMPLAINT"])
+
+
+@dataclass
+class RegionState:
+    account: Account
+    identities: dict[str, Identity] = field(default_factory=dict)
+    configuration_sets: dict[str, ConfigurationSet] = field(default_factory=dict)
+    suppressed: dict[str, Suppressed] = field(default_factory=dict)
+    # Send counters, never persisted: (time, recipients) within the last second for the rate,
+    # within the last 24 hours for the quota, plus the running 24-hour total.
+    recent: deque[tuple[float, int]] = field(default_factory=deque)
+    daily: deque[tuple[float, int]] = field(default_factory=deque)
+    daily_total: int = 0
+
+    def prune(self, now: float) -> None:
+        while self.recent and self.recent[0][0] <= now - 1.0:
+            self.recent.popleft()
+        while self.daily and self.daily[0][0] <= now - 86400.0:
+            self.daily_total -= self.daily.popleft()[1]
+
+    def identity_for(self, address: str) -> Identity | None:
+        """The identity that covers ``address``: its own, else its domain's (facts §1.1)."""
+        address = address.lower()
+        own = self.identities.get(address)
+        if own is not None:
+            return own
+        domain = address.rpartition("@")[2]
+        return self.identities.get(domain)
+
+    def is_verified(self, address: str) -> bool:
+        identity = self.identity_for(address)
+        return identity is not None and identity.verified
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "account": dataclasses.asdict(self.account),
+            "identities": [dataclasses.asdict(i) for i in self.identities.values()],
+            "configuration_sets": [
+                {
+                    **{k: v for k, v in dataclasses.asdict(c).items() if k != "destinations"},
+                    "destinations": [dataclasses.asdict(d) for d in c.destinations.values()],
+                }
+                for c in self.configuration_sets.values()
+            ],
+            "suppressed": [dataclasses.asdict(s) for s in self.suppressed.values()],
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> RegionState:
+        state = cls(account=Account(**data["account"]))
+        for item in data.get("identities", []):
+            identity = Identity(**item)
+            state.identities[identity.name] = identity
+        for item in data.get("configuration_sets", []):
+            destinations = [EventDestination(**d) for d in item.pop("destinations", [])]
+            config = ConfigurationSet(**item)
+            config.destinations = {d.name: d for d in destinations}
+            state.configuration_sets[config.name] = config
+        for item in data.get("suppressed", []):
+            entry = Suppressed(**item)
+            state.suppressed[entry.email] = entry
+        return state

@@ -1,0 +1,305 @@
+"""The AWS wire formats the sandbox speaks, driven by botocore's own service models.
+
+Using the models that boto3 and the AWS CLI are built from means that every member name,
+list shape and timestamp format is the one the clients expect, for every operation, without
+a hand-written table per action.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import functools
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote
+from xml.etree import ElementTree as ET
+
+from botocore.loaders import create_loader
+from botocore.model import NoShapeFoundError
+from botocore.model import (
+    ListShape,
+    MapShape,
+    OperationModel,
+    ServiceModel,
+    Shape,
+    StructureShape,
+)
+
+SES_XMLNS = "http://ses.amazonaws.com/doc/2010-12-01/"
+
+
+@functools.cache
+def service_model(name: str) -> ServiceModel:
+    loader = create_loader()
+    return ServiceModel(loader.load_service_model(name, "service-2"), service_name=name)
+
+
+# ---------------------------------------------------------------- query protocol (SES v1)
+
+
+def parse_query(shape: StructureShape | None, params: Mapping[str, str]) -> dict[str, Any]:
+    """Decode flattened query parameters (``A.member.1=x``) into a dict for ``shape``."""
+    if shape is None:
+        return {}
+    value = _query_value(shape, params, "")
+    return value if isinstance(value, dict) else {}
+
+
+def _query_value(shape: Shape, params: Mapping[str, str], prefix: str) -> Any:
+    if isinstance(shape, StructureShape):
+        out: dict[str, Any] = {}
+        for name, member in shape.members.items():
+            key = member.serialization.get("name", name)
+            full = f"{prefix}.{key}" if prefix else key
+            value = _query_value(member, params, full)
+            if value is not None:
+                out[name] = value
+        return out if out or not prefix else None
+    if isinstance(shape, ListShape):
+        items = []
+        index = 1
+        flattened = shape.serialization.get("flattened", False)
+        while True:
+            key = f"{prefix}.{index}" if flattened else f"{prefix}.member.{index}"
+            value = _query_value(shape.member, params, key)
+            if value is None:
+                break
+            items.append(value)
+            index += 1
+        if not items and prefix in params and params[prefix] == "":
+            return []
+        return items or None
+    if isinstance(shape, MapShape):
+        mapping: dict[str, Any] = {}
+        index = 1
+        while f"{prefix}.entry.{index}.key" in params:
+            key = params[f"{prefix}.entry.{index}.key"]
+            mapping[key] = _query_value(shape.value, params, f"{prefix}.entry.{index}.value")
+            index += 1
+        return mapping or None
+    if prefix not in params:
+        return None
+    return _scalar_from_text(shape, params[prefix])
+
+
+def _scalar_from_text(shape: Shape, text: str) -> Any:
+    kind = shape.type_name
+    if kind == "boolean":
+        return text.lower() == "true"
+    if kind in ("integer", "long"):
+        return int(text)
+    if kind in ("double", "float"):
+        return float(text)
+    if kind == "blob":
+        return base64.b64decode(text)
+    if kind == "timestamp":
+        return parse_timestamp(text)
+    return text
+
+
+def parse_timestamp(text: str) -> dt.datetime:
+    try:
+        return dt.datetime.fromtimestamp(float(text), tz=dt.UTC)
+    except ValueError:
+        return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def query_response(operation: OperationModel, result: Mapping[str, Any], request_id: str) -> bytes:
+    root = ET.Element(f"{operation.name}Response", xmlns=SES_XMLNS)
+    output = operation.output_shape
+    wrapper = operation.output_shape.serialization.get("resultWrapper") if output else None
+    if output is not None:
+        target = ET.SubElement(root, wrapper) if wrapper else root
+        _xml_members(target, output, result)
+    meta = ET.SubElement(root, "ResponseMetadata")
+    ET.SubElement(meta, "RequestId").text = request_id
+    return ET.tostring(root, encoding="utf-8", xml_declaration=False)
+
+
+def query_error(code: str, message: str, request_id: str, *, sender: bool = True) -> bytes:
+    root = ET.Element("ErrorResponse", xmlns=SES_XMLNS)
+    error = ET.SubElement(root, "Error")
+    ET.SubElement(error, "Type").text = "Sender" if sender else "Receiver"
+    ET.SubElement(error, "Code").text = code
+    ET.SubElement(error, "Message").text = message
+    ET.SubElement(root, "RequestId").text = request_id
+    return ET.tostring(root, encoding="utf-8")
+
+
+def _xml_members(parent: ET.Element, shape: StructureShape, value: Mapping[str, Any]) -> None:
+    for name, member in shape.members.items():
+        if name not in value or value[name] is None:
+            continue
+        tag = member.serialization.get("name", name)
+        if isinstance(member, ListShape) and member.serialization.get("flattened"):
+            for item in value[name]:
+                _xml_value(ET.SubElement(parent, tag), member.member, item)
+        else:
+            _xml_value(ET.SubElement(parent, tag), member, value[name])
+
+
+def _xml_value(element: ET.Element, shape: Shape, value: Any) -> None:
+    if isinstance(shape, StructureShape):
+        _xml_members(element, shape, value)
+    elif isinstance(shape, ListShape):
+        tag = shape.member.serialization.get("name", "member")
+        for item in value:
+            _xml_value(ET.SubElement(element, tag), shape.member, item)
+    elif isinstance(shape, MapShape):
+        for key, item in value.items():
+            entry = ET.SubElement(element, "entry")
+            ET.SubElement(entry, "key").text = str(key)
+            _xml_value(ET.SubElement(entry, "value"), shape.value, item)
+    else:
+        element.text = _scalar_to_text(shape, value)
+
+
+def _scalar_to_text(shape: Shape, value: Any) -> str:
+    if shape.type_name == "boolean":
+        return "true" if value else "false"
+    if shape.type_name == "timestamp":
+        return _as_datetime(value).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    if shape.type_name == "blob":
+        return base64.b64encode(value).decode("ascii")
+    return str(value)
+
+
+def _as_datetime(value: Any) -> dt.datetime:
+    if isinstance(value, dt.datetime):
+        return value.astimezone(dt.UTC)
+    return dt.datetime.fromtimestamp(float(value), tz=dt.UTC)
+
+
+# ---------------------------------------------------------------- rest-json protocol (SES v2)
+
+
+@dataclass(frozen=True)
+class RestRoute:
+    operation: OperationModel
+    method: str
+    pattern: re.Pattern[str]
+    literal_segments: int
+
+
+@functools.cache
+def rest_routes(service: str) -> tuple[RestRoute, ...]:
+    model = service_model(service)
+    routes = []
+    for name in model.operation_names:
+        operation = model.operation_model(name)
+        uri = operation.http["requestUri"].split("?", 1)[0]
+        regex = ""
+        literal = 0
+        for part in uri.strip("/").split("/"):
+            if part.startswith("{") and part.endswith("+}"):
+                regex += f"/(?P<{part[1:-2]}>.+)"
+            elif part.startswith("{"):
+                regex += f"/(?P<{part[1:-1]}>[^/]+)"
+            else:
+                regex += "/" + re.escape(part)
+                literal += 1
+        routes.append(
+            RestRoute(operation, operation.http["method"], re.compile(f"^{regex}/?$"), literal)
+        )
+    # Prefer the most specific template when two match the same path.
+    return tuple(sorted(routes, key=lambda route: -route.literal_segments))
+
+
+def match_rest_route(service: str, method: str, path: str) -> tuple[RestRoute, dict[str, str]] | None:
+    for route in rest_routes(service):
+        if route.method != method:
+            continue
+        found = route.pattern.match(path)
+        if found:
+            return route, {key: unquote(value) for key, value in found.groupdict().items()}
+    return None
+
+
+def parse_rest_input(
+    operation: OperationModel,
+    path_params: Mapping[str, str],
+    query: Mapping[str, list[str]],
+    body: bytes,
+) -> dict[str, Any]:
+    shape = operation.input_shape
+    if shape is None:
+        return {}
+    decoded: Any = json.loads(body) if body.strip() else {}
+    if not isinstance(decoded, dict):
+        raise ValueError("request body must be a JSON object")
+    out: dict[str, Any] = {}
+    for name, member in shape.members.items():
+        location = member.serialization.get("location")
+        wire = member.serialization.get("name", name)
+        if location == "uri":
+            if wire in path_params:
+                out[name] = _scalar_from_text(member, path_params[wire])
+        elif location == "querystring":
+            if wire in query:
+                if isinstance(member, ListShape):
+                    out[name] = [_scalar_from_text(member.member, v) for v in query[wire]]
+                else:
+                    out[name] = _scalar_from_text(member, query[wire][0])
+        elif location is None and name in decoded:
+            out[name] = _json_in(member, decoded[name])
+    return out
+
+
+def _json_in(shape: Shape, value: Any) -> Any:
+    if value is None:
+        return None
+    if isinstance(shape, StructureShape):
+        return {
+            name: _json_in(member, value[name])
+            for name, member in shape.members.items()
+            if name in value
+        }
+    if isinstance(shape, ListShape):
+        return [_json_in(shape.member, item) for item in value]
+    if isinstance(shape, MapShape):
+        return {key: _json_in(shape.value, item) for key, item in value.items()}
+    if shape.type_name == "blob":
+        return base64.b64decode(value)
+    if shape.type_name == "timestamp":
+        return parse_timestamp(str(value))
+    return value
+
+
+def rest_output(operation: OperationModel, result: Mapping[str, Any]) -> dict[str, Any]:
+    shape = operation.output_shape
+    if shape is None:
+        return {}
+    out = _json_out(shape, result)
+    return out if isinstance(out, dict) else {}
+
+
+def _json_out(shape: Shape, value: Any) -> Any:
+    if isinstance(shape, StructureShape):
+        return {
+            name: _json_out(member, value[name])
+            for name, member in shape.members.items()
+            if value.get(name) is not None
+        }
+    if isinstance(shape, ListShape):
+        return [_json_out(shape.member, item) for item in value]
+    if isinstance(shape, MapShape):
+        return {key: _json_out(shape.value, item) for key, item in value.items()}
+    if shape.type_name == "blob":
+        return base64.b64encode(value).decode("ascii")
+    if shape.type_name == "timestamp":
+        return _as_datetime(value).timestamp()
+    return value
+
+
+def rest_error_status(service: str, code: str) -> int:
+    model = service_model(service)
+    try:
+        shape = model.shape_for(code)
+    except NoShapeFoundError:
+        return 400
+    status = shape.metadata.get("error", {}).get("httpStatusCode", 400)
+    return int(status)

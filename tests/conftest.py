@@ -1,0 +1,177 @@
+"""Fixtures shared by the whole suite: the offline sandbox and AWS clients pointed at it."""
+
+from __future__ import annotations
+
+import json
+import os
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+import pytest
+
+from courrier.sandbox import Sandbox, SesOptions, SimulatorOptions
+
+REGION = "us-east-1"
+SENDER = "sender@example.com"
+
+
+@pytest.fixture(autouse=True)
+def clean_environ(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests never depend on the developer's shell: no real AWS profile or endpoint."""
+    for name in list(os.environ):
+        if name.startswith(("AWS_", "COURRIER_")) and name not in (
+            "COURRIER_REQUIRE_POSTGRES",
+            "COURRIER_TEST_POSTGRES_URL",
+        ):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
+
+
+@pytest.fixture(scope="session")
+def sandbox_server() -> Iterator[Sandbox]:
+    server = Sandbox(options=SesOptions(simulator=SimulatorOptions(delay=0.01)))
+    server.start()
+    yield server
+    server.stop()
+
+
+@dataclass
+class Pipeline:
+    topic_arn: str
+    queue_url: str
+    queue_arn: str
+
+
+@dataclass
+class SandboxClient:
+    """The sandbox as a test sees it: its URL, boto3 clients and a few helpers."""
+
+    server: Sandbox
+    clients: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def client(self, service: str) -> Any:
+        if service not in self.clients:
+            self.clients[service] = boto3.client(
+                service,
+                endpoint_url=self.url,
+                region_name=REGION,
+                aws_access_key_id="testing",
+                aws_secret_access_key="testing",
+            )
+        return self.clients[service]
+
+    @property
+    def ses(self) -> Any:
+        return self.client("ses")
+
+    @property
+    def sesv2(self) -> Any:
+        return self.client("sesv2")
+
+    @property
+    def sns(self) -> Any:
+        return self.client("sns")
+
+    @property
+    def sqs(self) -> Any:
+        return self.client("sqs")
+
+    def control(self, method: str, path: str, body: Any = None) -> Any:
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(
+            f"{self.url}/_courrier{path}", data=data, method=method,
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.loads(response.read())
+
+    def set_account(self, **changes: Any) -> None:
+        self.control("POST", "/account", changes)
+
+    def pipeline(self, *, policy: bool = True, raw: bool = False) -> Pipeline:
+        """A topic and a queue subscribed to it, with the queue policy unless told otherwise."""
+        name = f"feedback-{uuid.uuid4().hex[:8]}"
+        topic_arn = self.sns.create_topic(Name=name)["TopicArn"]
+        queue_url = self.sqs.create_queue(QueueName=name)["QueueUrl"]
+        queue_arn = self.sqs.get_queue_attributes(
+            QueueUrl=queue_url, AttributeNames=["QueueArn"]
+        )["Attributes"]["QueueArn"]
+        if policy:
+            self.sqs.set_queue_attributes(
+                QueueUrl=queue_url, Attributes={"Policy": queue_policy(queue_arn, topic_arn)}
+            )
+        attributes = {"RawMessageDelivery": "true"} if raw else {}
+        self.sns.subscribe(
+            TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn, Attributes=attributes
+        )
+        return Pipeline(topic_arn, queue_url, queue_arn)
+
+    def drain(self) -> None:
+        assert self.server.drain(10), "sandbox feedback did not drain"
+
+    def receive_all(self, queue_url: str) -> list[dict[str, Any]]:
+        """Every message now on the queue (after feedback drained), deleted as read."""
+        self.drain()
+        bodies: list[dict[str, Any]] = []
+        while True:
+            found = self.sqs.receive_message(
+                QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0
+            ).get("Messages", [])
+            if not found:
+                return bodies
+            for message in found:
+                bodies.append(json.loads(message["Body"]))
+                self.sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+    def feedback(self, queue_url: str) -> list[dict[str, Any]]:
+        """The SES payloads delivered to the queue, setup messages left out."""
+        payloads = []
+        for envelope in self.receive_all(queue_url):
+            message = envelope["Message"]
+            if message.startswith("Successfully validated"):
+                continue
+            payload = json.loads(message)
+            if payload.get("notificationType") == "AmazonSnsSubscriptionSucceeded":
+                continue
+            payloads.append({"envelope": envelope, **payload})
+        return payloads
+
+
+def queue_policy(queue_arn: str, topic_arn: str) -> str:
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "AllowFeedbackTopic",
+                    "Effect": "Allow",
+                    "Principal": {"Service": "sns.amazonaws.com"},
+                    "Action": "sqs:SendMessage",
+                    "Resource": queue_arn,
+                    "Condition": {"ArnEquals": {"aws:SourceArn": topic_arn}},
+                }
+            ],
+        }
+    )
+
+
+@pytest.fixture
+def sandbox(sandbox_server: Sandbox) -> Iterator[SandboxClient]:
+    """A sandbox with nothing in it: no identities, topics, queues or mail."""
+    sandbox_server.app.reset()
+    client = SandboxClient(sandbox_server)
+    client.set_account(max_send_rate=1000.0, max_24_hour_send=-1.0)
+    yield client
+    sandbox_server.drain()

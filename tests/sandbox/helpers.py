@@ -1,0 +1,111 @@
+"""Sending through the sandbox the four ways SES accepts mail, and wiring the two feedback routes."""
+
+from __future__ import annotations
+
+from email.message import EmailMessage
+from typing import Any
+
+from tests.conftest import SENDER, Pipeline, SandboxClient
+
+CONFIG_SET = "feedback-set"
+ALL_EVENT_TYPES = ["SEND", "REJECT", "BOUNCE", "COMPLAINT", "DELIVERY", "DELIVERY_DELAY"]
+APIS = ["v1", "v1-raw", "v2", "v2-raw"]
+
+
+def raw_message(to: list[str], subject: str = "Hello", attachment: bytes | None = None) -> bytes:
+    message = EmailMessage()
+    message["From"] = SENDER
+    message["To"] = ", ".join(to)
+    message["Subject"] = subject
+    message["Message-ID"] = "<original-id@app.example.com>"
+    message.set_content("Body text")
+    if attachment is not None:
+        message.add_attachment(attachment, maintype="application", subtype="octet-stream",
+                               filename="test.bin")
+    return message.as_bytes()
+
+
+def send(
+    sandbox: SandboxClient,
+    api: str,
+    to: list[str],
+    *,
+    configuration_set: str | None = None,
+    tags: dict[str, str] | None = None,
+    attachment: bytes | None = None,
+) -> str:
+    """Send with one of :data:`APIS`; returns the SES message id."""
+    extra: dict[str, Any] = {}
+    if api.startswith("v1"):
+        if configuration_set:
+            extra["ConfigurationSetName"] = configuration_set
+        if tags:
+            extra["Tags"] = [{"Name": k, "Value": v} for k, v in tags.items()]
+        if api == "v1" and attachment is None:
+            response = sandbox.ses.send_email(
+                Source=SENDER,
+                Destination={"ToAddresses": to},
+                Message={"Subject": {"Data": "Hello"}, "Body": {"Text": {"Data": "Body"}}},
+                **extra,
+            )
+        else:
+            response = sandbox.ses.send_raw_email(
+                Source=SENDER, Destinations=to,
+                RawMessage={"Data": raw_message(to, attachment=attachment)}, **extra,
+            )
+        message_id: str = response["MessageId"]
+        return message_id
+    if configuration_set:
+        extra["ConfigurationSetName"] = configuration_set
+    if tags:
+        extra["EmailTags"] = [{"Name": k, "Value": v} for k, v in tags.items()]
+    if api == "v2" and attachment is None:
+        content: dict[str, Any] = {
+            "Simple": {"Subject": {"Data": "Hello"}, "Body": {"Text": {"Data": "Body"}}}
+        }
+    else:
+        content = {"Raw": {"Data": raw_message(to, attachment=attachment)}}
+    response = sandbox.sesv2.send_email(
+        FromEmailAddress=SENDER, Destination={"ToAddresses": to}, Content=content, **extra
+    )
+    message_id = response["MessageId"]
+    return message_id
+
+
+def notifications_route(sandbox: SandboxClient, pipeline: Pipeline, *, headers: bool = True,
+                        forwarding: bool = False) -> None:
+    sandbox.ses.verify_email_identity(EmailAddress=SENDER)
+    for kind in ("Bounce", "Complaint", "Delivery"):
+        sandbox.ses.set_identity_notification_topic(
+            Identity=SENDER, NotificationType=kind, SnsTopic=pipeline.topic_arn
+        )
+        sandbox.ses.set_identity_headers_in_notifications_enabled(
+            Identity=SENDER, NotificationType=kind, Enabled=headers
+        )
+    sandbox.ses.set_identity_feedback_forwarding_enabled(Identity=SENDER,
+                                                          ForwardingEnabled=forwarding)
+
+
+def events_route(sandbox: SandboxClient, pipeline: Pipeline) -> None:
+    sandbox.sesv2.create_email_identity(EmailIdentity=SENDER)
+    sandbox.sesv2.create_configuration_set(ConfigurationSetName=CONFIG_SET)
+    sandbox.sesv2.create_configuration_set_event_destination(
+        ConfigurationSetName=CONFIG_SET,
+        EventDestinationName="to-sns",
+        EventDestination={
+            "Enabled": True,
+            "MatchingEventTypes": ALL_EVENT_TYPES,
+            "SnsDestination": {"TopicArn": pipeline.topic_arn},
+        },
+    )
+    sandbox.sesv2.put_email_identity_feedback_attributes(
+        EmailIdentity=SENDER, EmailForwardingEnabled=False
+    )
+
+
+def kinds(payloads: list[dict[str, Any]]) -> list[str]:
+    return sorted(p.get("eventType") or p["notificationType"] for p in payloads)
+
+
+def only(payloads: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
+    return [p for p in payloads if (p.get("eventType") or p.get("notificationType")) == kind]
