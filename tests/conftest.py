@@ -12,6 +12,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.config import Config
 
 from courrier.sandbox import Sandbox, SesOptions, SimulatorOptions
 
@@ -69,6 +70,8 @@ class SandboxClient:
                 region_name=REGION,
                 aws_access_key_id="testing",
                 aws_secret_access_key="testing",
+                # botocore retries throttling on its own; tests want to see every answer.
+                config=Config(retries={"total_max_attempts": 1}),
             )
         return self.clients[service]
 
@@ -91,7 +94,9 @@ class SandboxClient:
     def control(self, method: str, path: str, body: Any = None) -> Any:
         data = json.dumps(body).encode() if body is not None else None
         request = urllib.request.Request(
-            f"{self.url}/_courrier{path}", data=data, method=method,
+            f"{self.url}/_courrier{path}",
+            data=data,
+            method=method,
             headers={"Content-Type": "application/json"},
         )
         with urllib.request.urlopen(request, timeout=30) as response:
@@ -105,9 +110,9 @@ class SandboxClient:
         name = f"feedback-{uuid.uuid4().hex[:8]}"
         topic_arn = self.sns.create_topic(Name=name)["TopicArn"]
         queue_url = self.sqs.create_queue(QueueName=name)["QueueUrl"]
-        queue_arn = self.sqs.get_queue_attributes(
-            QueueUrl=queue_url, AttributeNames=["QueueArn"]
-        )["Attributes"]["QueueArn"]
+        queue_arn = self.sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
         if policy:
             self.sqs.set_queue_attributes(
                 QueueUrl=queue_url, Attributes={"Policy": queue_policy(queue_arn, topic_arn)}

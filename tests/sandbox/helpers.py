@@ -1,4 +1,4 @@
-"""Sending through the sandbox the four ways SES accepts mail, and wiring the two feedback routes."""
+"""Sending through the sandbox the four ways SES accepts mail, and the two feedback routes."""
 
 from __future__ import annotations
 
@@ -20,8 +20,9 @@ def raw_message(to: list[str], subject: str = "Hello", attachment: bytes | None 
     message["Message-ID"] = "<original-id@app.example.com>"
     message.set_content("Body text")
     if attachment is not None:
-        message.add_attachment(attachment, maintype="application", subtype="octet-stream",
-                               filename="test.bin")
+        message.add_attachment(
+            attachment, maintype="application", subtype="octet-stream", filename="test.bin"
+        )
     return message.as_bytes()
 
 
@@ -50,8 +51,10 @@ def send(
             )
         else:
             response = sandbox.ses.send_raw_email(
-                Source=SENDER, Destinations=to,
-                RawMessage={"Data": raw_message(to, attachment=attachment)}, **extra,
+                Source=SENDER,
+                Destinations=to,
+                RawMessage={"Data": raw_message(to, attachment=attachment)},
+                **extra,
             )
         message_id: str = response["MessageId"]
         return message_id
@@ -68,12 +71,12 @@ def send(
     response = sandbox.sesv2.send_email(
         FromEmailAddress=SENDER, Destination={"ToAddresses": to}, Content=content, **extra
     )
-    message_id = response["MessageId"]
-    return message_id
+    return str(response["MessageId"])
 
 
-def notifications_route(sandbox: SandboxClient, pipeline: Pipeline, *, headers: bool = True,
-                        forwarding: bool = False) -> None:
+def notifications_route(
+    sandbox: SandboxClient, pipeline: Pipeline, *, headers: bool = True, forwarding: bool = False
+) -> None:
     sandbox.ses.verify_email_identity(EmailAddress=SENDER)
     for kind in ("Bounce", "Complaint", "Delivery"):
         sandbox.ses.set_identity_notification_topic(
@@ -82,8 +85,9 @@ def notifications_route(sandbox: SandboxClient, pipeline: Pipeline, *, headers: 
         sandbox.ses.set_identity_headers_in_notifications_enabled(
             Identity=SENDER, NotificationType=kind, Enabled=headers
         )
-    sandbox.ses.set_identity_feedback_forwarding_enabled(Identity=SENDER,
-                                                          ForwardingEnabled=forwarding)
+    sandbox.ses.set_identity_feedback_forwarding_enabled(
+        Identity=SENDER, ForwardingEnabled=forwarding
+    )
 
 
 def events_route(sandbox: SandboxClient, pipeline: Pipeline) -> None:

@@ -25,8 +25,9 @@ SIM = "simulator.amazonses.com"
 EICAR = rb"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
 
 
-def run(sandbox: SandboxClient, route: str, api: str, to: list[str],
-        **kwargs: Any) -> tuple[str, list[dict[str, Any]]]:
+def run(
+    sandbox: SandboxClient, route: str, api: str, to: list[str], **kwargs: Any
+) -> tuple[str, list[dict[str, Any]]]:
     pipeline = sandbox.pipeline()
     if route == "events":
         events_route(sandbox, pipeline)
@@ -86,7 +87,9 @@ def test_bounce_is_permanent_general(sandbox: SandboxClient, route: str, api: st
     assert (bounce["bounceType"], bounce["bounceSubType"]) == ("Permanent", "General")
     [recipient] = bounce["bouncedRecipients"]
     assert recipient == {
-        "emailAddress": to[0], "action": "failed", "status": "5.1.1",
+        "emailAddress": to[0],
+        "action": "failed",
+        "status": "5.1.1",
         "diagnosticCode": "smtp; 550 5.1.1 user unknown",
     }
     assert bounce["feedbackId"].endswith("-000000")
@@ -95,8 +98,9 @@ def test_bounce_is_permanent_general(sandbox: SandboxClient, route: str, api: st
 
 @pytest.mark.parametrize("api", APIS)
 @pytest.mark.parametrize("route", ["notifications", "events"])
-def test_suppressionlist_is_permanent_suppressed(sandbox: SandboxClient, route: str,
-                                                 api: str) -> None:
+def test_suppressionlist_is_permanent_suppressed(
+    sandbox: SandboxClient, route: str, api: str
+) -> None:
     to = [f"suppressionlist@{SIM}"]
     message_id, payloads = run(sandbox, route, api, to)
     [bounce] = only(payloads, "Bounce")
@@ -133,7 +137,8 @@ def test_ooto_delivers_and_auto_replies(sandbox: SandboxClient, route: str, api:
     assert_mail(only(payloads, "Delivery")[0], message_id, to, route=route)
     [bounce] = only(payloads, "Bounce")
     assert (bounce["bounce"]["bounceType"], bounce["bounce"]["bounceSubType"]) == (
-        "Transient", "General"
+        "Transient",
+        "General",
     )
     replies = sandbox.control("GET", f"/mailbox?recipient={SENDER}&kind=auto-reply")["messages"]
     assert len(replies) == 1
@@ -170,8 +175,9 @@ def test_eicar_is_accepted_then_rejected_by_event(sandbox: SandboxClient, api: s
 
 def test_eicar_has_no_identity_notification(sandbox: SandboxClient) -> None:
     sandbox.ses.verify_email_identity(EmailAddress="qa-inbox@example.com")
-    _, payloads = run(sandbox, "notifications", "v2-raw", ["qa-inbox@example.com"],
-                      attachment=EICAR)
+    _, payloads = run(
+        sandbox, "notifications", "v2-raw", ["qa-inbox@example.com"], attachment=EICAR
+    )
     assert payloads == []
 
 

@@ -14,22 +14,44 @@ from courrier.errors import SandboxError
 
 
 @click.command()
-@click.option("--host", default="127.0.0.1", show_default=True,
-              help="Address to listen on; loopback by default.")
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to listen on; loopback by default.",
+)
 @click.option("--port", default=4566, show_default=True, type=int, help="Port to listen on.")
-@click.option("--state", "state_path", type=click.Path(dir_okay=False),
-              help="JSON file that keeps identities, configuration and mailbox across restarts.")
-@click.option("--production", is_flag=True,
-              help="Start out of the SES sandbox: any recipient, larger quota.")
+@click.option(
+    "--state",
+    "state_path",
+    type=click.Path(dir_okay=False),
+    help="JSON file that keeps identities, configuration and mailbox across restarts.",
+)
+@click.option(
+    "--production", is_flag=True, help="Start out of the SES sandbox: any recipient, larger quota."
+)
 @click.option("--max-send-rate", type=float, help="Messages per second (default 1, or 14).")
-@click.option("--max-24-hour-send", type=float,
-              help="Daily quota, -1 for unlimited (default 200, or 50000).")
-@click.option("--pending-identities", is_flag=True,
-              help="New identities stay pending until verified at /_courrier/identities/ID/verify.")
-@click.option("--ooto-bounce/--no-ooto-bounce", default=True, show_default=True,
-              help="Whether the ooto simulator address also sends a Transient bounce.")
-@click.option("--feedback-delay", type=float, default=0.05, show_default=True,
-              help="Seconds between a send and its feedback.")
+@click.option(
+    "--max-24-hour-send", type=float, help="Daily quota, -1 for unlimited (default 200, or 50000)."
+)
+@click.option(
+    "--pending-identities",
+    is_flag=True,
+    help="New identities stay pending until verified at /_courrier/identities/ID/verify.",
+)
+@click.option(
+    "--ooto-bounce/--no-ooto-bounce",
+    default=True,
+    show_default=True,
+    help="Whether the ooto simulator address also sends a Transient bounce.",
+)
+@click.option(
+    "--feedback-delay",
+    type=float,
+    default=0.05,
+    show_default=True,
+    help="Seconds between a send and its feedback.",
+)
 @click.option("-v", "--verbose", is_flag=True, help="Log every request.")
 def sandbox(
     host: str,
@@ -59,8 +81,10 @@ def sandbox(
             f"the sandbox needs extra packages: pip install 'courrier[sandbox]' ({err})"
         ) from err
 
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     options = SesOptions(
         production=production,
         max_send_rate=max_send_rate,

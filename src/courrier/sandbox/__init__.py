@@ -66,8 +66,10 @@ class Sandbox:
         except OSError as err:
             raise SandboxError(f"cannot listen on {self._host}:{self._port}: {err}") from err
         self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.2},
-            name="courrier-sandbox", daemon=True,
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.2},
+            name="courrier-sandbox",
+            daemon=True,
         )
         self._thread.start()
         host = self._host if ":" not in self._host else f"[{self._host}]"

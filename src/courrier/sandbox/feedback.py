@@ -129,9 +129,7 @@ class Scheduler:
     def _run(self) -> None:
         while True:
             with self._cond:
-                while not self._stopped and (
-                    not self._jobs or self._jobs[0][0] > time.monotonic()
-                ):
+                while not self._stopped and (not self._jobs or self._jobs[0][0] > time.monotonic()):
                     timeout = self._jobs[0][0] - time.monotonic() if self._jobs else None
                     self._cond.wait(timeout)
                 if self._stopped:
@@ -164,8 +162,9 @@ class FeedbackRouter:
 
     # ----------------------------------------------------------- one send's feedback
 
-    def deliver_plan(self, state: RegionState, origin: Origin, mail: Mail, plan: Plan,
-                     scheduler: Scheduler) -> None:
+    def deliver_plan(
+        self, state: RegionState, origin: Origin, mail: Mail, plan: Plan, scheduler: Scheduler
+    ) -> None:
         for item in plan.feedback:
             scheduler.schedule(item.delay, _bind(self.publish, state, origin, mail, item))
         delay = plan.feedback[1].delay if len(plan.feedback) > 1 else 0.0
@@ -181,8 +180,9 @@ class FeedbackRouter:
             if item.kind != "Delivery":
                 self._forward_by_email(state, mail, item, routed=routed)
 
-    def _publish_events(self, state: RegionState, origin: Origin, mail: Mail,
-                        item: Feedback) -> bool:
+    def _publish_events(
+        self, state: RegionState, origin: Origin, mail: Mail, item: Feedback
+    ) -> bool:
         with self._lock:
             config = state.configuration_sets.get(mail.configuration_set or "")
             destinations = list(config.destinations.values()) if config else []
@@ -209,8 +209,9 @@ class FeedbackRouter:
             routed |= published is not None
         return routed
 
-    def _publish_notification(self, state: RegionState, origin: Origin, mail: Mail,
-                              item: Feedback) -> bool:
+    def _publish_notification(
+        self, state: RegionState, origin: Origin, mail: Mail, item: Feedback
+    ) -> bool:
         with self._lock:
             identity = state.identity_for(bare_address(mail.source))
             if identity is None:
@@ -243,8 +244,9 @@ class FeedbackRouter:
             log.warning("SES could not publish %s to %s; topic removed", item.kind, topic)
         return published is not None
 
-    def _forward_by_email(self, state: RegionState, mail: Mail, item: Feedback, *,
-                          routed: bool) -> None:
+    def _forward_by_email(
+        self, state: RegionState, mail: Mail, item: Feedback, *, routed: bool
+    ) -> None:
         with self._lock:
             identity = state.identity_for(bare_address(mail.source))
             forwarding = identity.forwarding_enabled if identity else True
@@ -256,8 +258,10 @@ class FeedbackRouter:
         if item.kind == "Bounce":
             message["From"] = "MAILER-DAEMON@amazonses.com"
             message["Subject"] = "Delivery Status Notification (Failure)"
-            lines = [f"{r['emailAddress']}: {r.get('diagnosticCode', '')}"
-                     for r in item.body["bouncedRecipients"]]
+            lines = [
+                f"{r['emailAddress']}: {r.get('diagnosticCode', '')}"
+                for r in item.body["bouncedRecipients"]
+            ]
             message.set_content(
                 "An error occurred while trying to deliver the mail to the following "
                 "recipients:\n" + "\n".join(lines) + "\n"
@@ -270,13 +274,22 @@ class FeedbackRouter:
         message["To"] = mail.return_path
         message["X-SES-Feedback-Type"] = item.kind
         message["X-Original-SES-Message-ID"] = mail.message_id
-        self._mailbox.deliver(kind="feedback", recipient=mail.return_path,
-                              sender=str(message["From"]), raw=message.as_bytes(),
-                              ses_message_id=mail.message_id)
+        self._mailbox.deliver(
+            kind="feedback",
+            recipient=mail.return_path,
+            sender=str(message["From"]),
+            raw=message.as_bytes(),
+            ses_message_id=mail.message_id,
+        )
 
     def _deliver_copy(self, mail: Mail, recipient: str) -> None:
-        self._mailbox.deliver(kind="delivery", recipient=recipient, sender=mail.source,
-                              raw=mail.raw, ses_message_id=mail.message_id)
+        self._mailbox.deliver(
+            kind="delivery",
+            recipient=recipient,
+            sender=mail.source,
+            raw=mail.raw,
+            ses_message_id=mail.message_id,
+        )
 
     def _auto_reply(self, mail: Mail, recipient: str) -> None:
         original = mail.parsed()
@@ -288,8 +301,13 @@ class FeedbackRouter:
         if original.get("Message-ID"):
             message["In-Reply-To"] = str(original["Message-ID"])
         message.set_content("I am out of the office and will reply when I return.\n")
-        self._mailbox.deliver(kind="auto-reply", recipient=mail.return_path, sender=recipient,
-                              raw=message.as_bytes(), ses_message_id=mail.message_id)
+        self._mailbox.deliver(
+            kind="auto-reply",
+            recipient=mail.return_path,
+            sender=recipient,
+            raw=message.as_bytes(),
+            ses_message_id=mail.message_id,
+        )
 
 
 def mail_object(mail: Mail, origin: Origin, *, headers: bool, tags: bool) -> dict[str, Any]:
@@ -308,7 +326,9 @@ def mail_object(mail: Mail, origin: Origin, *, headers: bool, tags: bool) -> dic
     if headers:
         parsed = mail.parsed()
         header_list = headers_of(parsed)
-        obj["headersTruncated"] = sum(len(h["name"]) + len(h["value"]) for h in header_list) >= 10240
+        obj["headersTruncated"] = (
+            sum(len(h["name"]) + len(h["value"]) for h in header_list) >= 10240
+        )
         obj["headers"] = header_list
         obj["commonHeaders"] = common_headers(parsed)
     if tags:

@@ -74,14 +74,22 @@ class Mailbox:
     ) -> Letter:
         subject = decoded_header(PARSER.parsebytes(raw, headersonly=True).get("Subject", ""))
         with self._lock:
-            letter = Letter(next(self._ids), kind, recipient.lower(), sender, subject,
-                            ses_message_id, time.time(), raw)
+            letter = Letter(
+                next(self._ids),
+                kind,
+                recipient.lower(),
+                sender,
+                subject,
+                ses_message_id,
+                time.time(),
+                raw,
+            )
             self._letters.append(letter)
         if self._on_change:
             self._on_change()
         return letter
 
-    def list(self, recipient: str | None = None, kind: str | None = None) -> list[Letter]:
+    def letters(self, recipient: str | None = None, kind: str | None = None) -> list[Letter]:
         with self._lock:
             return [
                 letter

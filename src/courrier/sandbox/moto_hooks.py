@@ -115,7 +115,10 @@ class QueueIndex:
     """Stands in for moto's ``Queue._messages`` list, with the indexes receive/delete need.
 
     moto's own code keeps working on it through the list methods it uses (``append``,
-    ``remove``, iteration, ``len``).
+    ``remove``, iteration, ``len``). Three disjoint groups: ready (arrival order), in flight
+    (heap by the time they become visible again) and delayed (heap by the end of the delay).
+    Heap entries carry the message's sequence number; an entry whose number is stale (the
+    message was received again or removed) is skipped when it surfaces.
     """
 
     def __init__(self, messages: list[Message] | None = None) -> None:
@@ -123,7 +126,9 @@ class QueueIndex:
         self._seq = itertools.count()
         self._all: dict[Message, int] = {}
         self._ready: dict[Message, None] = {}
-        self._waiting: list[tuple[float, int, Message]] = []
+        self._in_flight: list[tuple[float, int, Message]] = []
+        self._delayed: list[tuple[float, int, Message]] = []
+        self._delayed_count = 0
         self._handles: dict[str, Message] = {}
         for message in messages or []:
             self.append(message)
@@ -131,8 +136,13 @@ class QueueIndex:
     # The list protocol moto's Queue uses.
     def append(self, message: Message) -> None:
         with self._lock:
-            self._all[message] = next(self._seq)
-            self._place(message)
+            seq = next(self._seq)
+            self._all[message] = seq
+            if message.delayed_until >= unix_time_millis():
+                heapq.heappush(self._delayed, (message.delayed_until, seq, message))
+                self._delayed_count += 1
+            else:
+                self._park(message, seq)
 
     def remove(self, message: Message) -> None:
         with self._lock:
@@ -154,46 +164,44 @@ class QueueIndex:
         return bool(self._all)
 
     # Indexed operations.
-    def _place(self, message: Message) -> None:
-        now = unix_time_millis()
-        ready_at = max(message.visible_at, message.delayed_until)
-        if ready_at < now:
+    def _park(self, message: Message, seq: int) -> None:
+        """Ready now, or in flight until its visibility timeout ends."""
+        if message.visible_at < unix_time_millis():
             self._ready[message] = None
         else:
-            heapq.heappush(self._waiting, (ready_at, self._all[message], message))
+            heapq.heappush(self._in_flight, (message.visible_at, seq, message))
 
     def _promote(self) -> None:
         now = unix_time_millis()
-        while self._waiting and self._waiting[0][0] < now:
-            _, seq, message = heapq.heappop(self._waiting)
-            if self._all.get(message) != seq or message in self._ready:
-                continue
-            self._place(message)
+        while self._delayed and self._delayed[0][0] < now:
+            _, seq, message = heapq.heappop(self._delayed)
+            self._delayed_count -= 1
+            if self._all.get(message) == seq:
+                self._park(message, seq)
+        while self._in_flight and self._in_flight[0][0] < now:
+            _, seq, message = heapq.heappop(self._in_flight)
+            if self._all.get(message) == seq:
+                self._park(message, seq)
 
     def ready(self) -> Iterator[Message]:
-        """Messages that can be received now, oldest first (snapshot of at most what is asked)."""
+        """Messages that can be received now, oldest first (a snapshot)."""
         with self._lock:
             self._promote()
             return iter(list(self._ready))
-
-    def first_ready(self, count: int) -> list[Message]:
-        with self._lock:
-            self._promote()
-            return list(itertools.islice(self._ready, count))
 
     def received(self, message: Message) -> None:
         with self._lock:
             if message not in self._all:
                 return
             self._ready.pop(message, None)
-            self._handles[message.receipt_handle] = message
+            if message.receipt_handle is not None:
+                self._handles[message.receipt_handle] = message
             self._requeue(message)
 
     def _requeue(self, message: Message) -> None:
         seq = next(self._seq)
         self._all[message] = seq
-        ready_at = max(message.visible_at, message.delayed_until)
-        heapq.heappush(self._waiting, (ready_at, seq, message))
+        self._park(message, seq)
 
     def visibility_changed(self, message: Message) -> None:
         with self._lock:
@@ -201,7 +209,6 @@ class QueueIndex:
                 return
             self._ready.pop(message, None)
             self._requeue(message)
-            self._promote()
 
     def by_handle(self, handle: str) -> Message | None:
         with self._lock:
@@ -213,17 +220,36 @@ class QueueIndex:
             return bool(self._ready)
 
     def counts(self) -> tuple[int, int, int]:
-        """(visible, in flight, delayed) without scanning the ready messages."""
+        """(visible, in flight, delayed), without scanning."""
         with self._lock:
             self._promote()
-            now = unix_time_millis()
-            delayed = sum(
-                1
-                for _, seq, m in self._waiting
-                if self._all.get(m) == seq and m.delayed_until > now
-            )
-            in_flight = len(self._all) - len(self._ready) - delayed
-            return len(self._ready), in_flight, delayed
+            delayed = self._delayed_count
+            return len(self._ready), len(self._all) - len(self._ready) - delayed, delayed
+
+
+class IndexedQueue(Queue):
+    """A standard queue whose message counts come from its index.
+
+    moto recomputes every attribute, message counts included, on each SendMessage (to read
+    ``ContentBasedDeduplication``) and twice for each received message; counting by scan
+    made sends and receives O(depth).
+    """
+
+    @property
+    def approximate_number_of_messages(self) -> int:
+        return _index_of(self).counts()[0]
+
+    @property
+    def approximate_number_of_messages_not_visible(self) -> int:
+        return _index_of(self).counts()[1]
+
+    @property
+    def approximate_number_of_messages_delayed(self) -> int:
+        return _index_of(self).counts()[2]
+
+    @property
+    def messages(self) -> list[Message]:
+        return list(_index_of(self).ready())
 
 
 def _index_of(queue: Queue) -> QueueIndex:
@@ -231,7 +257,9 @@ def _index_of(queue: Queue) -> QueueIndex:
     if isinstance(messages, QueueIndex):
         return messages
     index = QueueIndex(list(messages))
-    queue._messages = index
+    # moto annotates the attribute as a list; QueueIndex offers the list methods moto uses.
+    queue._messages = index  # type: ignore[assignment]
+    queue.__class__ = IndexedQueue
     return index
 
 
@@ -251,7 +279,8 @@ class IndexedSQSBackend(sqs_models.SQSBackend):
 
     def create_queue(self, name: str, tags: dict[str, str] | None = None, **kwargs: Any) -> Queue:
         queue = super().create_queue(name, tags=tags, **kwargs)
-        _index_of(queue)
+        if not queue.fifo_queue:
+            _index_of(queue)
         return queue
 
     def receive_message(
@@ -269,15 +298,24 @@ class IndexedSQSBackend(sqs_models.SQSBackend):
             )
         index = _index_of(queue)
         deadline = unix_time() + (wait_seconds_timeout or 0)
-        retention = int(queue.message_retention_period)
+        retention = int(getattr(queue, "message_retention_period", 345600))
         redrive = queue.redrive_policy if queue.dead_letter_queue is not None else None
         while True:
-            result = self._take(queue, index, count, visibility_timeout, retention, redrive,
-                                message_attribute_names or [])
+            result = self._take(
+                queue,
+                index,
+                count,
+                visibility_timeout,
+                retention,
+                redrive,
+                message_attribute_names or [],
+            )
             if result or not wait_seconds_timeout or unix_time() >= deadline:
                 return result
             with queue._messages_lock:
-                queue._messages_lock.wait_for(index.has_ready, timeout=min(1.0, deadline - unix_time()))
+                queue._messages_lock.wait_for(
+                    index.has_ready, timeout=min(1.0, deadline - unix_time())
+                )
 
     def _take(
         self,
@@ -296,7 +334,7 @@ class IndexedSQSBackend(sqs_models.SQSBackend):
         for message in index.ready():
             if len(result) >= count:
                 break
-            if message.sent_timestamp / 1000 + retention <= now:
+            if (message.sent_timestamp or 0) / 1000 + retention <= now:
                 expired.append(message)
                 continue
             if redrive and message.approximate_receive_count >= redrive["maxReceiveCount"]:
@@ -310,10 +348,12 @@ class IndexedSQSBackend(sqs_models.SQSBackend):
             result.append(copy)
         for message in expired:
             index.remove(message)
-        for message in to_dlq:
-            index.remove(message)
-            queue.pending_messages.discard(message)
-            queue.dead_letter_queue.add_message(message)
+        dead_letter_queue = queue.dead_letter_queue
+        if dead_letter_queue is not None:
+            for message in to_dlq:
+                index.remove(message)
+                queue.pending_messages.discard(message)
+                dead_letter_queue.add_message(message)
         return result
 
     def delete_message(self, queue_name: str, receipt_handle: str) -> None:
@@ -364,23 +404,8 @@ class IndexedSQSBackend(sqs_models.SQSBackend):
     def purge_queue(self, queue_name: str) -> None:
         super().purge_queue(queue_name)
         queue = self.get_queue(queue_name)
-        queue._messages = QueueIndex()
-
-    def get_queue_attributes(self, queue_name: str, attribute_names: list[str]) -> dict[str, Any]:
-        queue = self.get_queue(queue_name)
-        index = _index_of(queue)
-        attributes = super().get_queue_attributes(queue_name, attribute_names)
-        if queue.fifo_queue:
-            return attributes
-        visible, in_flight, delayed = index.counts()
-        for name, value in (
-            ("ApproximateNumberOfMessages", visible),
-            ("ApproximateNumberOfMessagesNotVisible", in_flight),
-            ("ApproximateNumberOfMessagesDelayed", delayed),
-        ):
-            if name in attributes:
-                attributes[name] = value
-        return attributes
+        if not queue.fifo_queue:
+            queue._messages = QueueIndex()  # type: ignore[assignment]
 
 
 def _copy_for_response(message: Message) -> Message:

@@ -10,16 +10,21 @@ from __future__ import annotations
 
 import fnmatch
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-_OPERATORS = {
-    "stringequals": lambda actual, expected: actual == expected,
-    "stringnotequals": lambda actual, expected: actual != expected,
-    "stringequalsignorecase": lambda actual, expected: actual.lower() == expected.lower(),
-    "stringlike": lambda actual, expected: fnmatch.fnmatchcase(actual, expected),
-    "arnequals": lambda actual, expected: actual == expected,
-    "arnlike": lambda actual, expected: fnmatch.fnmatchcase(actual, expected),
+
+def _equals_ignore_case(actual: str, expected: str) -> bool:
+    return actual.lower() == expected.lower()
+
+
+_OPERATORS: dict[str, Callable[[str, str], bool]] = {
+    "stringequals": str.__eq__,
+    "stringnotequals": str.__ne__,
+    "stringequalsignorecase": _equals_ignore_case,
+    "stringlike": fnmatch.fnmatchcase,
+    "arnequals": str.__eq__,
+    "arnlike": fnmatch.fnmatchcase,
 }
 
 
@@ -43,7 +48,7 @@ def service_allowed(
     resource: str,
     context: Mapping[str, str],
 ) -> bool:
-    """Whether ``policy`` lets the AWS service principal ``service`` call ``action`` on ``resource``."""
+    """Whether ``policy`` lets the service principal ``service`` call ``action`` on ``resource``."""
     document = load(policy)
     if document is None:
         return False
@@ -116,5 +121,5 @@ def _conditions_hold(conditions: Any, context: Mapping[str, str]) -> bool:
     return True
 
 
-def _matches_one(compare: Any, actual: str, expected: Iterable[Any]) -> bool:
+def _matches_one(compare: Callable[[str, str], bool], actual: str, expected: Iterable[Any]) -> bool:
     return any(compare(actual, str(item)) for item in expected)

@@ -10,7 +10,6 @@ import json
 import logging
 import os
 import re
-import threading
 import urllib.parse
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -131,8 +130,7 @@ class SandboxApp:
             reply, code = ses_rest.handle(
                 self.ses, caller, request.method, request.path, query, request.get_data()
             )
-            response = Response(reply.body, status=reply.status,
-                                content_type="application/json")
+            response = Response(reply.body, status=reply.status, content_type="application/json")
             response.headers["x-amzn-RequestId"] = os.urandom(16).hex()
             if code:
                 response.headers["x-amzn-ErrorType"] = code
@@ -155,7 +153,7 @@ class SandboxApp:
         if path == "/health":
             return _json({"status": "ok", "services": ["ses", "sesv2", "sns", "sqs"]})
         if path == "/mailbox" and request.method == "GET":
-            letters = self.mailbox.list(request.args.get("recipient"), request.args.get("kind"))
+            letters = self.mailbox.letters(request.args.get("recipient"), request.args.get("kind"))
             return _json({"messages": [letter.summary() for letter in letters]})
         if path == "/mailbox" and request.method == "DELETE":
             self.mailbox.clear()
@@ -191,8 +189,12 @@ class SandboxApp:
         body = request.get_json(silent=True)
         if not isinstance(body, dict):
             return _json({"message": "expected a JSON object"}, 400)
-        allowed = {"max_send_rate": float, "max_24_hour_send": float, "production": bool,
-                   "sending_enabled": bool}
+        allowed = {
+            "max_send_rate": float,
+            "max_24_hour_send": float,
+            "production": bool,
+            "sending_enabled": bool,
+        }
         unknown = sorted(set(body) - set(allowed))
         if unknown:
             return _json({"message": f"unknown fields: {', '.join(unknown)}"}, 400)
@@ -210,10 +212,12 @@ class SandboxApp:
             self.ses.regions.clear()
         self.mailbox.clear()
         moto_hooks.dropped_deliveries.clear()
-        for backends in (sns_backends, sqs_backends):
-            for account_backends in list(backends.values()):
-                account_backends.reset()
-            backends.clear()
+        for sns_account in list(sns_backends.values()):
+            sns_account.reset()
+        sns_backends.clear()
+        for sqs_account in list(sqs_backends.values()):
+            sqs_account.reset()
+        sqs_backends.clear()
         self._save()
 
 
@@ -227,5 +231,4 @@ def _account_for(access_key: str) -> str:
 
 
 def _json(data: Any, status: int = 200) -> Response:
-    return Response(json.dumps(data, default=str), status=status,
-                    content_type="application/json")
+    return Response(json.dumps(data, default=str), status=status, content_type="application/json")

@@ -63,15 +63,19 @@ def handle(service: SesService, caller: Caller, params: Mapping[str, str]) -> Re
     except OperationNotFoundError:
         operation = None
     if handler is None or operation is None:
-        return Reply(400, wire.query_error(
-            "InvalidAction", f"The action {name} is not valid for this web service.", request_id
-        ))
+        return Reply(
+            400,
+            wire.query_error(
+                "InvalidAction", f"The action {name} is not valid for this web service.", request_id
+            ),
+        )
     try:
         decoded = wire.parse_query(operation.input_shape, params)
         for member in operation.input_shape.required_members if operation.input_shape else []:
             if member not in decoded:
-                raise SesFault("MissingParameter",
-                               f"The request must contain the parameter {member}.")
+                raise SesFault(
+                    "MissingParameter", f"The request must contain the parameter {member}."
+                )
         result = handler(service, caller, decoded)
     except SesFault as fault:
         code = V1_CODES.get(fault.kind, fault.kind)
@@ -179,8 +183,8 @@ def _notification_attributes(svc: SesService, caller: Caller, p: dict[str, Any])
         for kind in NOTIFICATION_TYPES:
             if kind in identity.topics:
                 attrs[f"{kind}Topic"] = identity.topics[kind]
-            attrs[f"HeadersIn{kind}NotificationsEnabled"] = (
-                identity.headers_in_notifications.get(kind, False)
+            attrs[f"HeadersIn{kind}NotificationsEnabled"] = identity.headers_in_notifications.get(
+                kind, False
             )
         out[name] = attrs
     return {"NotificationAttributes": out}
@@ -204,8 +208,11 @@ def _headers(svc: SesService, caller: Caller, p: dict[str, Any]) -> dict[str, An
 @action("GetSendQuota")
 def _quota(svc: SesService, caller: Caller, p: dict[str, Any]) -> dict[str, Any]:
     account, sent = svc.account(caller)
-    return {"Max24HourSend": account.max_24_hour_send, "MaxSendRate": account.max_send_rate,
-            "SentLast24Hours": sent}
+    return {
+        "Max24HourSend": account.max_24_hour_send,
+        "MaxSendRate": account.max_send_rate,
+        "SentLast24Hours": sent,
+    }
 
 
 @action("GetAccountSendingEnabled")
@@ -255,15 +262,17 @@ def _set_sending(svc: SesService, caller: Caller, p: dict[str, Any]) -> dict[str
 
 @action("CreateConfigurationSetEventDestination")
 def _create_destination(svc: SesService, caller: Caller, p: dict[str, Any]) -> dict[str, Any]:
-    svc.put_event_destination(caller, p["ConfigurationSetName"],
-                              _destination(p["EventDestination"]), create=True)
+    svc.put_event_destination(
+        caller, p["ConfigurationSetName"], _destination(p["EventDestination"]), create=True
+    )
     return {}
 
 
 @action("UpdateConfigurationSetEventDestination")
 def _update_destination(svc: SesService, caller: Caller, p: dict[str, Any]) -> dict[str, Any]:
-    svc.put_event_destination(caller, p["ConfigurationSetName"],
-                              _destination(p["EventDestination"]), create=False)
+    svc.put_event_destination(
+        caller, p["ConfigurationSetName"], _destination(p["EventDestination"]), create=False
+    )
     return {}
 
 
@@ -291,8 +300,9 @@ def _v1_destination(destination: EventDestination) -> dict[str, Any]:
     out: dict[str, Any] = {
         "Name": destination.name,
         "Enabled": destination.enabled,
-        "MatchingEventTypes": [_V1_TYPE_NAMES[t] for t in destination.matching_types
-                               if t in _V1_TYPE_NAMES],
+        "MatchingEventTypes": [
+            _V1_TYPE_NAMES[t] for t in destination.matching_types if t in _V1_TYPE_NAMES
+        ],
     }
     if destination.sns_topic_arn:
         out["SNSDestination"] = {"TopicARN": destination.sns_topic_arn}

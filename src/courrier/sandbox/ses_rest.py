@@ -45,8 +45,8 @@ def operation(name: str) -> Callable[[Handler], Handler]:
     return register
 
 
-def error(code: str, message: str) -> Reply:
-    status = wire.rest_error_status("sesv2", code)
+def error(code: str, message: str, status: int | None = None) -> Reply:
+    status = status or wire.rest_error_status("sesv2", code)
     return Reply(status, json.dumps({"message": message}).encode(), None)
 
 
@@ -61,7 +61,7 @@ def handle(
     """The reply and the error code (empty on success), for the ``x-amzn-ErrorType`` header."""
     found = wire.match_rest_route("sesv2", method, path)
     if found is None or found[0].operation.name not in HANDLERS:
-        return error("UnknownOperationException", f"No operation for {method} {path}."), (
+        return error("UnknownOperationException", f"No operation for {method} {path}.", 404), (
             "UnknownOperationException"
         )
     route, path_params = found
@@ -158,8 +158,9 @@ def _create_set(svc: SesService, caller: Caller, p: dict[str, Any]) -> dict[str,
     svc.create_configuration_set(caller, p["ConfigurationSetName"])
     sending = p.get("SendingOptions")
     if sending is not None:
-        svc.set_configuration_set_sending(caller, p["ConfigurationSetName"],
-                                          sending.get("SendingEnabled", True))
+        svc.set_configuration_set_sending(
+            caller, p["ConfigurationSetName"], sending.get("SendingEnabled", True)
+        )
     return {}
 
 
@@ -187,8 +188,9 @@ def _delete_set(svc: SesService, caller: Caller, p: dict[str, Any]) -> dict[str,
 
 @operation("PutConfigurationSetSendingOptions")
 def _set_sending(svc: SesService, caller: Caller, p: dict[str, Any]) -> dict[str, Any]:
-    svc.set_configuration_set_sending(caller, p["ConfigurationSetName"],
-                                      p.get("SendingEnabled", False))
+    svc.set_configuration_set_sending(
+        caller, p["ConfigurationSetName"], p.get("SendingEnabled", False)
+    )
     return {}
 
 
@@ -230,8 +232,11 @@ def _destinations(svc: SesService, caller: Caller, p: dict[str, Any]) -> dict[st
     config = svc.configuration_set(caller, p["ConfigurationSetName"])
     out = []
     for d in config.destinations.values():
-        item: dict[str, Any] = {"Name": d.name, "Enabled": d.enabled,
-                                "MatchingEventTypes": d.matching_types}
+        item: dict[str, Any] = {
+            "Name": d.name,
+            "Enabled": d.enabled,
+            "MatchingEventTypes": d.matching_types,
+        }
         if d.sns_topic_arn:
             item["SnsDestination"] = {"TopicArn": d.sns_topic_arn}
         out.append(item)
@@ -274,9 +279,11 @@ def _account_suppression(svc: SesService, caller: Caller, p: dict[str, Any]) -> 
 def _put_suppressed(svc: SesService, caller: Caller, p: dict[str, Any]) -> dict[str, Any]:
     if not svc.account(caller)[0].production:
         # Not allowed while the account is in the SES sandbox (facts §3.1).
-        raise SesFault("NotAllowedInSandbox",
-                       "PutSuppressedDestination is not allowed while your account is in the "
-                       "Amazon SES sandbox.")
+        raise SesFault(
+            "NotAllowedInSandbox",
+            "PutSuppressedDestination is not allowed while your account is in the "
+            "Amazon SES sandbox.",
+        )
     svc.put_suppressed(caller, p["EmailAddress"], p["Reason"])
     return {}
 
@@ -284,21 +291,28 @@ def _put_suppressed(svc: SesService, caller: Caller, p: dict[str, Any]) -> dict[
 @operation("GetSuppressedDestination")
 def _get_suppressed(svc: SesService, caller: Caller, p: dict[str, Any]) -> dict[str, Any]:
     entry = svc.suppressed(caller, p["EmailAddress"])
-    attributes = {k: v for k, v in (("MessageId", entry.message_id),
-                                    ("FeedbackId", entry.feedback_id)) if v}
-    return {"SuppressedDestination": {
-        "EmailAddress": entry.email, "Reason": entry.reason,
-        "LastUpdateTime": entry.last_update, "Attributes": attributes or None,
-    }}
+    attributes = {
+        k: v for k, v in (("MessageId", entry.message_id), ("FeedbackId", entry.feedback_id)) if v
+    }
+    return {
+        "SuppressedDestination": {
+            "EmailAddress": entry.email,
+            "Reason": entry.reason,
+            "LastUpdateTime": entry.last_update,
+            "Attributes": attributes or None,
+        }
+    }
 
 
 @operation("ListSuppressedDestinations")
 def _list_suppressed(svc: SesService, caller: Caller, p: dict[str, Any]) -> dict[str, Any]:
     entries = svc.suppressed_list(caller, p.get("Reasons"))
-    return {"SuppressedDestinationSummaries": [
-        {"EmailAddress": e.email, "Reason": e.reason, "LastUpdateTime": e.last_update}
-        for e in entries
-    ]}
+    return {
+        "SuppressedDestinationSummaries": [
+            {"EmailAddress": e.email, "Reason": e.reason, "LastUpdateTime": e.last_update}
+            for e in entries
+        ]
+    }
 
 
 @operation("DeleteSuppressedDestination")
@@ -350,9 +364,15 @@ def _send_email(svc: SesService, caller: Caller, p: dict[str, Any]) -> dict[str,
             html=body.get("Html", {}).get("Data"),
             headers=[(h["Name"], h["Value"]) for h in simple.get("Headers", [])],
         )
-        mail = Mail(raw=raw, source=source, destinations=recipients, operation="SendEmail",
-                    tags=tags, configuration_set=p.get("ConfigurationSetName"),
-                    feedback_address=p.get("FeedbackForwardingEmailAddress"))
+        mail = Mail(
+            raw=raw,
+            source=source,
+            destinations=recipients,
+            operation="SendEmail",
+            tags=tags,
+            configuration_set=p.get("ConfigurationSetName"),
+            feedback_address=p.get("FeedbackForwardingEmailAddress"),
+        )
     else:
         raise SesFault("InvalidParameter", "Content must contain Simple or Raw.")
     accepted = svc.send(caller, mail)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from courrier.sandbox.feedback import FeedbackRouter, Origin, Scheduler
@@ -48,7 +48,7 @@ class SesOptions:
     max_send_rate: float | None = None
     max_24_hour_send: float | None = None
     pending_identities: bool = False
-    simulator: SimulatorOptions = SimulatorOptions()
+    simulator: SimulatorOptions = field(default_factory=SimulatorOptions)
 
     def new_account(self) -> Account:
         # A new account starts in the SES sandbox: 200 messages a day, 1 per second (facts §3.1).
@@ -213,22 +213,28 @@ class SesService:
         letter = EmailMessage(policy=SMTP)
         letter["From"] = "no-reply-aws@amazon.com"
         letter["To"] = identity.name
-        letter["Subject"] = "Amazon Web Services – Email Address Verification Request"
+        letter["Subject"] = "Amazon Web Services - Email Address Verification Request"
         letter.set_content(
             "To verify this address in the courrier sandbox, POST to "
             f"/_courrier/identities/{identity.name}/verify on the sandbox.\n"
         )
-        self.mailbox.deliver(kind="verification", recipient=identity.name,
-                             sender="no-reply-aws@amazon.com", raw=letter.as_bytes(),
-                             ses_message_id="")
+        self.mailbox.deliver(
+            kind="verification",
+            recipient=identity.name,
+            sender="no-reply-aws@amazon.com",
+            raw=letter.as_bytes(),
+            ses_message_id="",
+        )
 
     # ------------------------------------------------------------ configuration sets
 
     def create_configuration_set(self, caller: Caller, name: str) -> None:
         if not name or len(name) > 64 or not set(name) <= _TAG_CHARS:
-            raise SesFault("InvalidParameter",
-                           f"Invalid configuration set name <{name}>: only ASCII letters, digits, "
-                           "underscores and dashes, at most 64 characters.")
+            raise SesFault(
+                "InvalidParameter",
+                f"Invalid configuration set name <{name}>: only ASCII letters, digits, "
+                "underscores and dashes, at most 64 characters.",
+            )
         with self.lock:
             sets = self.state(caller).configuration_sets
             if name in sets:
@@ -255,11 +261,13 @@ class SesService:
         config = self.configuration_set(caller, set_name)
         exists = destination.name in config.destinations
         if create and exists:
-            raise SesFault("DestinationExists",
-                           f"Event destination {destination.name} already exists.")
+            raise SesFault(
+                "DestinationExists", f"Event destination {destination.name} already exists."
+            )
         if not create and not exists:
-            raise SesFault("DestinationMissing",
-                           f"Event destination {destination.name} does not exist.")
+            raise SesFault(
+                "DestinationMissing", f"Event destination {destination.name} does not exist."
+            )
         if create and len(config.destinations) >= 10:
             raise SesFault("LimitExceeded", "Maximum of 10 event destinations reached.")
         if destination.sns_topic_arn and create:
@@ -272,8 +280,10 @@ class SesService:
                 subject=None,
             )
             if published is None:
-                raise SesFault("InvalidParameter",
-                               f"Could not publish to SNS topic {destination.sns_topic_arn}.")
+                raise SesFault(
+                    "InvalidParameter",
+                    f"Could not publish to SNS topic {destination.sns_topic_arn}.",
+                )
         with self.lock:
             config.destinations[destination.name] = destination
         self.changed()
@@ -306,8 +316,15 @@ class SesService:
                 setattr(account, key, value)
         self.changed()
 
-    def put_suppressed(self, caller: Caller, address: str, reason: str,
-                       *, message_id: str | None = None, feedback_id: str | None = None) -> None:
+    def put_suppressed(
+        self,
+        caller: Caller,
+        address: str,
+        reason: str,
+        *,
+        message_id: str | None = None,
+        feedback_id: str | None = None,
+    ) -> None:
         if reason not in ("BOUNCE", "COMPLAINT"):
             raise SesFault("InvalidParameter", f"Invalid reason {reason}.")
         with self.lock:
@@ -320,14 +337,16 @@ class SesService:
         with self.lock:
             found = self.state(caller).suppressed.get(address.lower())
         if found is None:
-            raise SesFault("NotFound", f"Email address {address} does not exist on your "
-                                       "suppression list.")
+            raise SesFault(
+                "NotFound", f"Email address {address} does not exist on your suppression list."
+            )
         return found
 
     def suppressed_list(self, caller: Caller, reasons: list[str] | None) -> list[Suppressed]:
         with self.lock:
             return [
-                s for s in self.state(caller).suppressed.values()
+                s
+                for s in self.state(caller).suppressed.values()
                 if not reasons or s.reason in reasons
             ]
 
@@ -354,11 +373,12 @@ class SesService:
             if mail.configuration_set:
                 config = state.configuration_sets.get(mail.configuration_set)
                 if config is None:
-                    raise SesFault("ConfigSetMissing",
-                                   f"Configuration set <{mail.configuration_set}> does not exist.")
+                    raise SesFault(
+                        "ConfigSetMissing",
+                        f"Configuration set <{mail.configuration_set}> does not exist.",
+                    )
                 if not config.sending_enabled:
-                    raise SesFault("ConfigSetPaused",
-                                   "Sending paused for this configuration set.")
+                    raise SesFault("ConfigSetPaused", "Sending paused for this configuration set.")
             self._check_identities(caller, state, mail)
             self._check_rate(state, mail)
             mail.message_id = ses_id()
@@ -366,7 +386,8 @@ class SesService:
             mail.caller = caller.identity
             mail.source_ip = caller.source_ip
             suppressed = {
-                address for address in mail.destinations
+                address
+                for address in mail.destinations
                 if (entry := state.suppressed.get(address.lower())) is not None
                 and entry.reason in account.suppressed_reasons
             }
@@ -394,14 +415,18 @@ class SesService:
             check_address(address)
         limit = V1_MAX_BYTES if caller.api == "v1" else V2_MAX_BYTES
         if len(mail.raw) > limit:
-            raise SesFault("MessageRejected",
-                           f"Message length is more than {limit} bytes long: '{len(mail.raw)}'.")
+            raise SesFault(
+                "MessageRejected",
+                f"Message length is more than {limit} bytes long: '{len(mail.raw)}'.",
+            )
         for name, value in mail.tags.items():
             for part in (name, value):
                 if not part or len(part) > 256 or not set(part) <= _TAG_CHARS:
-                    raise SesFault("InvalidParameter",
-                                   f"Invalid tag {name}={value}: tag names and values may only "
-                                   "contain ASCII letters, digits, underscores and dashes.")
+                    raise SesFault(
+                        "InvalidParameter",
+                        f"Invalid tag {name}={value}: tag names and values may only "
+                        "contain ASCII letters, digits, underscores and dashes.",
+                    )
 
     def _check_identities(self, caller: Caller, state: RegionState, mail: Mail) -> None:
         senders = [bare_address(mail.source)]
@@ -410,7 +435,8 @@ class SesService:
         failed = [s for s in senders if not state.is_verified(s)]
         if not state.account.production:
             failed += [
-                r for r in mail.destinations
+                r
+                for r in mail.destinations
                 if simulator_case(r) is None and not state.is_verified(r)
             ]
         if failed:
@@ -430,9 +456,9 @@ class SesService:
             raise SesFault("Throttling", "Maximum sending rate exceeded.")
         # Simulator mail counts toward the rate but not the daily quota (facts §3).
         quota_count = sum(1 for r in mail.destinations if simulator_case(r) is None)
-        if state.account.max_24_hour_send >= 0 and quota_count:
-            if state.daily_total + quota_count > state.account.max_24_hour_send:
-                raise SesFault("DailyQuota", "Daily message quota exceeded.")
+        limit = state.account.max_24_hour_send
+        if limit >= 0 and quota_count and state.daily_total + quota_count > limit:
+            raise SesFault("DailyQuota", "Daily message quota exceeded.")
         state.recent.append((now, count))
         if quota_count:
             state.daily.append((now, quota_count))
@@ -453,8 +479,10 @@ def check_address(address: str) -> None:
         raise SesFault("InvalidParameter", "Missing local name")
     if not address.isascii():
         # SES has no SMTPUTF8: domains must be Punycode, display names RFC 2047 (facts §6.3).
-        where = "Local address" if not local.isascii() else (
-            "Domain" if not domain.isascii() else "Display name"
+        where = (
+            "Local address"
+            if not local.isascii()
+            else ("Domain" if not domain.isascii() else "Display name")
         )
         raise SesFault("InvalidParameter", f"{where} contains illegal character")
     if any(ch.isspace() or ord(ch) < 32 for ch in bare):

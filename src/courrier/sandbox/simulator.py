@@ -127,18 +127,26 @@ def plan(
         )
     if transient:
         result.feedback.append(
-            Feedback("Bounce", _bounce("Transient", "General", transient, now + 2 * step, False),
-                     2 * step)
+            Feedback(
+                "Bounce",
+                _bounce("Transient", "General", transient, now + 2 * step, False),
+                2 * step,
+            )
         )
     if complaints:
-        result.feedback.append(Feedback("Complaint", _complaint(complaints, now + 3 * step),
-                                        3 * step))
+        result.feedback.append(
+            Feedback("Complaint", _complaint(complaints, now + 3 * step), 3 * step)
+        )
     return result
 
 
 def _bounced(address: str, status: str, diagnostic: str) -> dict[str, Any]:
-    return {"emailAddress": address, "action": "failed", "status": status,
-            "diagnosticCode": diagnostic}
+    return {
+        "emailAddress": address,
+        "action": "failed",
+        "status": status,
+        "diagnosticCode": diagnostic,
+    }
 
 
 def _bounce(

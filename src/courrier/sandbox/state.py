@@ -32,13 +32,13 @@ class StateFile:
             if data.get("version") != FORMAT_VERSION:
                 raise ValueError(f"unknown state format version {data.get('version')!r}")
             regions = {
-                tuple(key.split("/", 1)): RegionState.from_json(value)
+                _region_key(key): RegionState.from_json(value)
                 for key, value in data.get("regions", {}).items()
             }
         except (ValueError, KeyError, TypeError) as err:
             raise SandboxError(f"cannot read sandbox state {self.path}: {err}") from err
         with ses.lock:
-            ses.regions.update(regions)  # type: ignore[arg-type]
+            ses.regions.update(regions)
         mailbox.load(data.get("mailbox", []))
 
     def save(self, ses: SesService, mailbox: Mailbox) -> None:
@@ -52,3 +52,10 @@ class StateFile:
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
                 json.dump(data, handle)
             os.replace(tmp, self.path)
+
+
+def _region_key(key: str) -> tuple[str, str]:
+    account, _, region = key.partition("/")
+    if not region:
+        raise ValueError(f"bad region key {key!r}")
+    return account, region

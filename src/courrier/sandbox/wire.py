@@ -19,10 +19,10 @@ from urllib.parse import unquote
 from xml.etree import ElementTree as ET
 
 from botocore.loaders import create_loader
-from botocore.model import NoShapeFoundError
 from botocore.model import (
     ListShape,
     MapShape,
+    NoShapeFoundError,
     OperationModel,
     ServiceModel,
     Shape,
@@ -111,13 +111,13 @@ def parse_timestamp(text: str) -> dt.datetime:
 def query_response(operation: OperationModel, result: Mapping[str, Any], request_id: str) -> bytes:
     root = ET.Element(f"{operation.name}Response", xmlns=SES_XMLNS)
     output = operation.output_shape
-    wrapper = operation.output_shape.serialization.get("resultWrapper") if output else None
+    wrapper = output.serialization.get("resultWrapper") if output is not None else None
     if output is not None:
         target = ET.SubElement(root, wrapper) if wrapper else root
         _xml_members(target, output, result)
     meta = ET.SubElement(root, "ResponseMetadata")
     ET.SubElement(meta, "RequestId").text = request_id
-    return ET.tostring(root, encoding="utf-8", xml_declaration=False)
+    return bytes(ET.tostring(root, encoding="utf-8", xml_declaration=False))
 
 
 def query_error(code: str, message: str, request_id: str, *, sender: bool = True) -> bytes:
@@ -127,7 +127,7 @@ def query_error(code: str, message: str, request_id: str, *, sender: bool = True
     ET.SubElement(error, "Code").text = code
     ET.SubElement(error, "Message").text = message
     ET.SubElement(root, "RequestId").text = request_id
-    return ET.tostring(root, encoding="utf-8")
+    return bytes(ET.tostring(root, encoding="utf-8"))
 
 
 def _xml_members(parent: ET.Element, shape: StructureShape, value: Mapping[str, Any]) -> None:
@@ -209,7 +209,9 @@ def rest_routes(service: str) -> tuple[RestRoute, ...]:
     return tuple(sorted(routes, key=lambda route: -route.literal_segments))
 
 
-def match_rest_route(service: str, method: str, path: str) -> tuple[RestRoute, dict[str, str]] | None:
+def match_rest_route(
+    service: str, method: str, path: str
+) -> tuple[RestRoute, dict[str, str]] | None:
     for route in rest_routes(service):
         if route.method != method:
             continue

@@ -1,0 +1,238 @@
+"""``courrier sandbox`` as a separate process: the AWS CLI against it, and ``--state``."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from courrier.sandbox import wait_until_healthy
+
+AWS = Path(sys.executable).with_name("aws")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+class Process:
+    def __init__(self, *args: str) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "courrier", "sandbox", "--port", str(self.port), *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            wait_until_healthy(self.url, timeout=30)
+        except Exception:
+            self.stop()
+            raise
+
+    def stop(self) -> str:
+        self.proc.send_signal(signal.SIGTERM)
+        _, err = self.proc.communicate(timeout=30)
+        assert self.proc.returncode == 0, err
+        return err
+
+
+@pytest.fixture
+def process(tmp_path: Path) -> Iterator[Process]:
+    running = Process("--state", str(tmp_path / "state.json"), "--max-send-rate", "50")
+    yield running
+    if running.proc.poll() is None:
+        running.stop()
+
+
+def aws(url: str, *args: str) -> Any:
+    env = {**os.environ, "AWS_PAGER": ""}
+    result = subprocess.run(
+        [str(AWS), *args, "--endpoint-url", url, "--output", "json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout) if result.stdout.strip() else None
+
+
+def test_aws_cli_full_flow(process: Process, tmp_path: Path) -> None:
+    url = process.url
+    topic = aws(url, "sns", "create-topic", "--name", "cli-feedback")["TopicArn"]
+    queue = aws(url, "sqs", "create-queue", "--queue-name", "cli-feedback")["QueueUrl"]
+    queue_arn = aws(
+        url, "sqs", "get-queue-attributes", "--queue-url", queue, "--attribute-names", "QueueArn"
+    )["Attributes"]["QueueArn"]
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "sns.amazonaws.com"},
+                "Action": "sqs:SendMessage",
+                "Resource": queue_arn,
+                "Condition": {"ArnEquals": {"aws:SourceArn": topic}},
+            }
+        ],
+    }
+    attributes = tmp_path / "attributes.json"
+    attributes.write_text(json.dumps({"Policy": json.dumps(policy)}))
+    aws(
+        url,
+        "sqs",
+        "set-queue-attributes",
+        "--queue-url",
+        queue,
+        "--attributes",
+        f"file://{attributes}",
+    )
+    aws(
+        url,
+        "sns",
+        "subscribe",
+        "--topic-arn",
+        topic,
+        "--protocol",
+        "sqs",
+        "--notification-endpoint",
+        queue_arn,
+    )
+    aws(url, "ses", "verify-email-identity", "--email-address", "sender@example.com")
+    aws(
+        url,
+        "ses",
+        "set-identity-notification-topic",
+        "--identity",
+        "sender@example.com",
+        "--notification-type",
+        "Bounce",
+        "--sns-topic",
+        topic,
+    )
+    sent = aws(
+        url,
+        "ses",
+        "send-email",
+        "--from",
+        "sender@example.com",
+        "--to",
+        "bounce@simulator.amazonses.com",
+        "--subject",
+        "Hi",
+        "--text",
+        "Body",
+    )
+    bounce = None
+    deadline = time.monotonic() + 20
+    while bounce is None and time.monotonic() < deadline:
+        received = (
+            aws(
+                url,
+                "sqs",
+                "receive-message",
+                "--queue-url",
+                queue,
+                "--max-number-of-messages",
+                "10",
+                "--wait-time-seconds",
+                "2",
+            )
+            or {}
+        )
+        for message in received.get("Messages", []):
+            payload = json.loads(json.loads(message["Body"])["Message"])
+            if payload.get("notificationType") == "Bounce":
+                bounce = payload
+    assert bounce is not None
+    assert bounce["mail"]["messageId"] == sent["MessageId"]
+    assert bounce["bounce"]["bounceType"] == "Permanent"
+    v2 = aws(url, "sesv2", "get-account")
+    assert v2["ProductionAccessEnabled"] is False
+
+
+def test_state_survives_a_restart(tmp_path: Path) -> None:
+    state = tmp_path / "state.json"
+    first = Process("--state", str(state))
+    try:
+        kw: dict[str, Any] = {
+            "endpoint_url": first.url,
+            "region_name": "eu-west-1",
+            "aws_access_key_id": "k",
+            "aws_secret_access_key": "s",
+        }
+        ses = boto3.client("ses", **kw)
+        sesv2 = boto3.client("sesv2", **kw)
+        ses.verify_email_identity(EmailAddress="sender@example.com")
+        ses.verify_email_identity(EmailAddress="friend@example.net")
+        ses.verify_domain_identity(Domain="example.org")
+        sesv2.create_configuration_set(ConfigurationSetName="kept")
+        sesv2.send_email(
+            FromEmailAddress="sender@example.com",
+            Destination={"ToAddresses": ["friend@example.net"]},
+            Content={"Simple": {"Subject": {"Data": "Persisted"}, "Body": {"Text": {"Data": "x"}}}},
+        )
+        time.sleep(0.5)
+    finally:
+        first.stop()
+    assert state.exists()
+
+    second = Process("--state", str(state))
+    try:
+        kw["endpoint_url"] = second.url
+        ses = boto3.client("ses", **kw)
+        sesv2 = boto3.client("sesv2", **kw)
+        assert sorted(ses.list_identities()["Identities"]) == [
+            "example.org",
+            "friend@example.net",
+            "sender@example.com",
+        ]
+        assert sesv2.list_configuration_sets()["ConfigurationSets"] == ["kept"]
+        with urllib.request.urlopen(
+            f"{second.url}/_courrier/mailbox?recipient=friend@example.net", timeout=10
+        ) as response:
+            letters = json.loads(response.read())["messages"]
+        assert [letter["subject"] for letter in letters] == ["Persisted"]
+    finally:
+        second.stop()
+
+
+def test_corrupt_state_is_a_clear_error(tmp_path: Path) -> None:
+    state = tmp_path / "state.json"
+    state.write_text("{not json")
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "courrier",
+            "sandbox",
+            "--port",
+            str(free_port()),
+            "--state",
+            str(state),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "cannot read sandbox state" in result.stderr
+    assert "Traceback" not in result.stderr

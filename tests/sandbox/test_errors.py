@@ -1,0 +1,318 @@
+"""Every refusal the sandbox's SES makes, with the AWS error code and text (facts §3.1, §6)."""
+
+from __future__ import annotations
+
+import urllib.error
+import urllib.request
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from tests.conftest import SENDER, SandboxClient
+from tests.sandbox.helpers import raw_message, send
+
+SUCCESS = "success@simulator.amazonses.com"
+
+
+def error_of(call: Any, *args: Any, **kwargs: Any) -> tuple[str, str, int]:
+    with pytest.raises(ClientError) as caught:
+        call(*args, **kwargs)
+    response = caught.value.response
+    return (
+        response["Error"]["Code"],
+        response["Error"]["Message"],
+        response["ResponseMetadata"]["HTTPStatusCode"],
+    )
+
+
+def v1_send(sandbox: SandboxClient, to: list[str], source: str = SENDER, **extra: Any) -> Any:
+    return sandbox.ses.send_email(
+        Source=source,
+        Destination={"ToAddresses": to},
+        Message={"Subject": {"Data": "s"}, "Body": {"Text": {"Data": "b"}}},
+        **extra,
+    )
+
+
+def v2_send(sandbox: SandboxClient, to: list[str], source: str = SENDER, **extra: Any) -> Any:
+    return sandbox.sesv2.send_email(
+        FromEmailAddress=source,
+        Destination={"ToAddresses": to},
+        Content={"Simple": {"Subject": {"Data": "s"}, "Body": {"Text": {"Data": "b"}}}},
+        **extra,
+    )
+
+
+NOT_VERIFIED = (
+    "Email address is not verified. The following identities failed the check in region US-EAST-1: "
+)
+
+
+@pytest.mark.parametrize("sender", [v1_send, v2_send])
+def test_unverified_sender_is_rejected(sandbox: SandboxClient, sender: Any) -> None:
+    code, message, status = error_of(sender, sandbox, [SUCCESS], source="nobody@example.com")
+    assert (code, status) == ("MessageRejected", 400)
+    assert message == NOT_VERIFIED + "nobody@example.com"
+
+
+@pytest.mark.parametrize("sender", [v1_send, v2_send])
+def test_sandbox_mode_rejects_unverified_recipients(sandbox: SandboxClient, sender: Any) -> None:
+    sandbox.ses.verify_email_identity(EmailAddress=SENDER)
+    code, message, _ = error_of(sender, sandbox, ["a@x.example", "b@y.example", SUCCESS])
+    assert code == "MessageRejected"
+    assert message == NOT_VERIFIED + "a@x.example, b@y.example"
+
+
+def test_production_mode_accepts_any_recipient(sandbox: SandboxClient) -> None:
+    sandbox.ses.verify_email_identity(EmailAddress=SENDER)
+    sandbox.set_account(production=True)
+    assert v2_send(sandbox, ["anyone@example.org"])["MessageId"]
+
+
+def test_pending_identity_cannot_send_until_verified(sandbox: SandboxClient) -> None:
+    sandbox.server.app.ses.options = type(sandbox.server.app.ses.options)(pending_identities=True)
+    try:
+        sandbox.ses.verify_email_identity(EmailAddress=SENDER)
+    finally:
+        sandbox.server.app.ses.options = type(sandbox.server.app.ses.options)()
+    status = sandbox.ses.get_identity_verification_attributes(Identities=[SENDER])
+    assert status["VerificationAttributes"][SENDER]["VerificationStatus"] == "Pending"
+    [letter] = sandbox.control("GET", f"/mailbox?recipient={SENDER}&kind=verification")["messages"]
+    assert "Verification" in letter["subject"]
+    code, message, _ = error_of(v1_send, sandbox, [SUCCESS])
+    assert (code, message) == ("MessageRejected", NOT_VERIFIED + SENDER)
+    sandbox.control("POST", f"/identities/{SENDER}/verify")
+    assert v1_send(sandbox, [SUCCESS])["MessageId"]
+
+
+def test_throttling_v1(sandbox: SandboxClient) -> None:
+    sandbox.ses.verify_email_identity(EmailAddress=SENDER)
+    sandbox.set_account(max_send_rate=2.0)
+    v1_send(sandbox, [SUCCESS, SUCCESS])
+    code, message, status = error_of(v1_send, sandbox, [SUCCESS])
+    assert (code, message, status) == ("Throttling", "Maximum sending rate exceeded.", 400)
+
+
+def test_throttling_v2_is_http_429(sandbox: SandboxClient) -> None:
+    sandbox.sesv2.create_email_identity(EmailIdentity=SENDER)
+    sandbox.set_account(max_send_rate=1.0)
+    v2_send(sandbox, [SUCCESS])
+    code, message, status = error_of(v2_send, sandbox, [SUCCESS])
+    assert (code, message, status) == (
+        "TooManyRequestsException",
+        "Maximum sending rate exceeded.",
+        429,
+    )
+
+
+@pytest.mark.parametrize(
+    ("sender", "code"), [(v1_send, "Throttling"), (v2_send, "TooManyRequestsException")]
+)
+def test_daily_quota(sandbox: SandboxClient, sender: Any, code: str) -> None:
+    sandbox.ses.verify_email_identity(EmailAddress=SENDER)
+    sandbox.ses.verify_email_identity(EmailAddress="friend@example.net")
+    sandbox.set_account(max_24_hour_send=2.0)
+    # Simulator mail does not count toward the daily quota (facts §3).
+    for _ in range(3):
+        sender(sandbox, [SUCCESS])
+    sender(sandbox, ["friend@example.net", "friend@example.net"])
+    assert error_of(sender, sandbox, ["friend@example.net"])[:2] == (
+        code,
+        "Daily message quota exceeded.",
+    )
+    assert sandbox.ses.get_send_quota()["SentLast24Hours"] == 2.0
+
+
+@pytest.mark.parametrize("sender", [v1_send, v2_send])
+def test_more_than_50_recipients(sandbox: SandboxClient, sender: Any) -> None:
+    sandbox.ses.verify_email_identity(EmailAddress=SENDER)
+    code, message, _ = error_of(sender, sandbox, [SUCCESS] * 51)
+    assert (code, message) == ("MessageRejected", "Recipient count exceeds 50.")
+
+
+def test_size_limit_v1_is_10_mb(sandbox: SandboxClient) -> None:
+    sandbox.ses.verify_email_identity(EmailAddress=SENDER)
+    data = raw_message([SUCCESS], attachment=b"\0" * (8 * 1024 * 1024))
+    code, message, _ = error_of(sandbox.ses.send_raw_email, RawMessage={"Data": data})
+    assert code == "MessageRejected"
+    assert message.startswith("Message length is more than 10485760 bytes long")
+
+
+def test_size_limit_v2_is_40_mb(sandbox: SandboxClient) -> None:
+    sandbox.ses.verify_email_identity(EmailAddress=SENDER)
+    accepted = raw_message([SUCCESS], attachment=b"\0" * (8 * 1024 * 1024))
+    assert sandbox.sesv2.send_email(Content={"Raw": {"Data": accepted}})["MessageId"]
+    data = raw_message([SUCCESS], attachment=b"\0" * (31 * 1024 * 1024))
+    code, message, _ = error_of(sandbox.sesv2.send_email, Content={"Raw": {"Data": data}})
+    assert code == "MessageRejected"
+    assert message.startswith("Message length is more than 41943040 bytes long")
+
+
+@pytest.mark.parametrize(
+    ("address", "text"),
+    [
+        ("jürgen@example.com", "Local address contains illegal character"),
+        ("user@bücher.example", "Domain contains illegal character"),
+        ("no-at-sign", "Missing final '@domain'"),
+        ("two words@example.com", "Local address contains control or whitespace"),
+    ],
+)
+@pytest.mark.parametrize(
+    ("sender", "code"), [(v1_send, "InvalidParameterValue"), (v2_send, "BadRequestException")]
+)
+def test_bad_recipient_addresses(
+    sandbox: SandboxClient, sender: Any, code: str, address: str, text: str
+) -> None:
+    sandbox.ses.verify_email_identity(EmailAddress=SENDER)
+    assert error_of(sender, sandbox, [address])[:2] == (code, text)
+
+
+@pytest.mark.parametrize(
+    ("sender", "code", "status"),
+    [(v1_send, "ConfigurationSetDoesNotExist", 400), (v2_send, "NotFoundException", 404)],
+)
+def test_missing_configuration_set(
+    sandbox: SandboxClient, sender: Any, code: str, status: int
+) -> None:
+    sandbox.ses.verify_email_identity(EmailAddress=SENDER)
+    assert error_of(sender, sandbox, [SUCCESS], ConfigurationSetName="nope") == (
+        code,
+        "Configuration set <nope> does not exist.",
+        status,
+    )
+
+
+@pytest.mark.parametrize(
+    ("sender", "code"),
+    [(v1_send, "AccountSendingPausedException"), (v2_send, "SendingPausedException")],
+)
+def test_account_sending_paused(sandbox: SandboxClient, sender: Any, code: str) -> None:
+    sandbox.ses.verify_email_identity(EmailAddress=SENDER)
+    sandbox.sesv2.put_account_sending_attributes(SendingEnabled=False)
+    assert sandbox.sesv2.get_account()["SendingEnabled"] is False
+    assert error_of(sender, sandbox, [SUCCESS])[:2] == (code, "Sending paused for this account.")
+    sandbox.ses.update_account_sending_enabled(Enabled=True)
+    assert sender(sandbox, [SUCCESS])["MessageId"]
+
+
+@pytest.mark.parametrize(
+    ("sender", "code"),
+    [(v1_send, "ConfigurationSetSendingPausedException"), (v2_send, "SendingPausedException")],
+)
+def test_configuration_set_paused(sandbox: SandboxClient, sender: Any, code: str) -> None:
+    sandbox.ses.verify_email_identity(EmailAddress=SENDER)
+    sandbox.sesv2.create_configuration_set(ConfigurationSetName="paused")
+    sandbox.sesv2.put_configuration_set_sending_options(
+        ConfigurationSetName="paused", SendingEnabled=False
+    )
+    assert error_of(sender, sandbox, [SUCCESS], ConfigurationSetName="paused")[:2] == (
+        code,
+        "Sending paused for this configuration set.",
+    )
+
+
+def test_invalid_tag(sandbox: SandboxClient) -> None:
+    sandbox.ses.verify_email_identity(EmailAddress=SENDER)
+    code, message, _ = error_of(
+        v2_send, sandbox, [SUCCESS], EmailTags=[{"Name": "bad tag", "Value": "x"}]
+    )
+    assert code == "BadRequestException"
+    assert "bad tag" in message
+
+
+def test_unknown_v1_action(sandbox: SandboxClient) -> None:
+    request = urllib.request.Request(
+        sandbox.url,
+        data=b"Action=NoSuchThing&Version=2010-12-01",
+        method="POST",
+        headers={
+            "Authorization": "AWS4-HMAC-SHA256 Credential=AKID/20260101/us-east-1/ses/"
+            "aws4_request, SignedHeaders=host, Signature=x",
+            "Content-Type": "application/x-www-form-urlencoded",
+        },
+    )
+    with pytest.raises(urllib.error.HTTPError) as caught:
+        urllib.request.urlopen(request, timeout=10)
+    assert caught.value.code == 400
+    with caught.value:
+        body = caught.value.read().decode()
+    assert "<Code>InvalidAction</Code>" in body
+    assert "The action NoSuchThing is not valid for this web service." in body
+
+
+def test_unknown_v2_route(sandbox: SandboxClient) -> None:
+    request = urllib.request.Request(f"{sandbox.url}/v2/email/no-such-thing", method="GET")
+    with pytest.raises(urllib.error.HTTPError) as caught:
+        urllib.request.urlopen(request, timeout=10)
+    with caught.value:
+        assert caught.value.code == 404
+        assert caught.value.headers["x-amzn-ErrorType"] == "UnknownOperationException"
+
+
+def test_suppression_list_writes_need_production(sandbox: SandboxClient) -> None:
+    code, message, _ = error_of(
+        sandbox.sesv2.put_suppressed_destination, EmailAddress="x@example.com", Reason="BOUNCE"
+    )
+    assert code == "BadRequestException"
+    assert "sandbox" in message
+
+
+def test_notification_topic_must_exist(sandbox: SandboxClient) -> None:
+    sandbox.ses.verify_email_identity(EmailAddress=SENDER)
+    code, message, _ = error_of(
+        sandbox.ses.set_identity_notification_topic,
+        Identity=SENDER,
+        NotificationType="Bounce",
+        SnsTopic="arn:aws:sns:us-east-1:123456789012:missing",
+    )
+    assert code == "InvalidParameterValue"
+    assert "arn:aws:sns:us-east-1:123456789012:missing" in message
+
+
+def test_topic_policy_that_excludes_ses(sandbox: SandboxClient) -> None:
+    sandbox.ses.verify_email_identity(EmailAddress=SENDER)
+    pipeline = sandbox.pipeline()
+    sandbox.sns.set_topic_attributes(
+        TopicArn=pipeline.topic_arn,
+        AttributeName="Policy",
+        AttributeValue='{"Version":"2012-10-17","Statement":[{"Effect":"Allow",'
+        '"Principal":{"AWS":"arn:aws:iam::123456789012:root"},"Action":"sns:Publish",'
+        f'"Resource":"{pipeline.topic_arn}"}}]}}',
+    )
+    code, _, _ = error_of(
+        sandbox.ses.set_identity_notification_topic,
+        Identity=SENDER,
+        NotificationType="Bounce",
+        SnsTopic=pipeline.topic_arn,
+    )
+    assert code == "InvalidParameterValue"
+
+
+def test_duplicate_configuration_set_and_identity(sandbox: SandboxClient) -> None:
+    sandbox.sesv2.create_configuration_set(ConfigurationSetName="dup")
+    assert error_of(sandbox.sesv2.create_configuration_set, ConfigurationSetName="dup")[0] == (
+        "AlreadyExistsException"
+    )
+    assert (
+        error_of(sandbox.ses.create_configuration_set, ConfigurationSet={"Name": "dup"})[0]
+        == "ConfigurationSetAlreadyExists"
+    )
+    sandbox.sesv2.create_email_identity(EmailIdentity=SENDER)
+    assert error_of(sandbox.sesv2.create_email_identity, EmailIdentity=SENDER)[0] == (
+        "AlreadyExistsException"
+    )
+
+
+def test_errors_leave_nothing_behind(sandbox: SandboxClient) -> None:
+    """A refused send produces no feedback and no mail."""
+    pipeline = sandbox.pipeline()
+    sandbox.ses.verify_email_identity(EmailAddress=SENDER)
+    sandbox.ses.set_identity_notification_topic(
+        Identity=SENDER, NotificationType="Delivery", SnsTopic=pipeline.topic_arn
+    )
+    sandbox.feedback(pipeline.queue_url)
+    error_of(v1_send, sandbox, [SUCCESS] * 51)
+    assert sandbox.feedback(pipeline.queue_url) == []
+    assert send(sandbox, "v2", [SUCCESS])
+    assert len(sandbox.feedback(pipeline.queue_url)) == 1
