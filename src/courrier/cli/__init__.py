@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from courrier import __version__
+from courrier.cli.demo import demo
 from courrier.cli.sandbox import sandbox
 
 
@@ -14,4 +15,5 @@ def main() -> None:
     """Send email through Amazon SES and act on what happens to it afterwards."""
 
 
+main.add_command(demo)
 main.add_command(sandbox)

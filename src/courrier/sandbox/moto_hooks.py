@@ -259,7 +259,8 @@ def _index_of(queue: Queue) -> QueueIndex:
     index = QueueIndex(list(messages))
     # moto annotates the attribute as a list; QueueIndex offers the list methods moto uses.
     queue._messages = index  # type: ignore[assignment]
-    queue.__class__ = IndexedQueue
+    # moto creates the Queue; the subclass only swaps three count properties and `messages`.
+    queue.__class__ = IndexedQueue  # type: ignore[type-abstract]
     return index
 
 
