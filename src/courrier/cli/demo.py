@@ -29,7 +29,7 @@ def demo(timeout: float) -> None:
     console = Console()
     with Sandbox(options=SesOptions(max_send_rate=50)) as url:
         console.print(f"sandbox running at {url}")
-        clients = {
+        clients: dict[str, Any] = {
             name: boto3.client(
                 name,
                 endpoint_url=url,
