@@ -1,0 +1,103 @@
+"""botocore exceptions -> courrier's exception tree, with what to do about each."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectionClosedError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    NoCredentialsError,
+    NoRegionError,
+    PartialCredentialsError,
+    ReadTimeoutError,
+)
+
+from courrier import errors
+
+_QUOTA = "daily message quota exceeded"
+
+# (exception class, advice) by wire code; v1 and v2 codes both appear (facts §6.1).
+_SEND_CODES: dict[str, tuple[type[errors.SendError], str]] = {
+    "Throttling": (errors.Throttled, "slow down: the account's maximum send rate was exceeded"),
+    "TooManyRequestsException": (
+        errors.Throttled, "slow down: the account's maximum send rate was exceeded"),
+    "MessageRejected": (errors.MessageRejected, "SES refused this message; see its reason"),
+    "MailFromDomainNotVerifiedException": (
+        errors.IdentityNotVerified, "verify the custom MAIL FROM domain in SES"),
+    "AccountSendingPausedException": (
+        errors.SendingPaused, "sending is paused for the account; check the SES console "
+        "(reputation) and resume with PutAccountSendingAttributes"),
+    "SendingPausedException": (
+        errors.SendingPaused, "sending is paused for the account or the configuration set; "
+        "check the SES console and resume it"),
+    "ConfigurationSetSendingPausedException": (
+        errors.SendingPaused, "sending is paused for this configuration set; resume it"),
+    "AccountSuspendedException": (
+        errors.SendingPaused, "the account's sending is permanently restricted; contact AWS"),
+    "ConfigurationSetDoesNotExist": (
+        errors.ConfigurationSetMissing, "create the configuration set (courrier setup) or "
+        "fix its name"),
+    "NotFoundException": (
+        errors.ConfigurationSetMissing, "create the configuration set (courrier setup) or "
+        "fix its name"),
+    "LimitExceededException": (errors.SendError, "an SES limit was reached"),
+    "BadRequestException": (errors.MessageRejected, "SES found the request invalid"),
+    "InvalidParameterValue": (errors.MessageRejected, "SES found a parameter invalid"),
+}
+
+
+def _send_error(err: ClientError, operation: str) -> errors.AwsError:
+    error = err.response.get("Error", {})
+    code = str(error.get("Code", ""))
+    text = str(error.get("Message", ""))
+    status = err.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    kind, advice = _SEND_CODES.get(code, (errors.SendError, "see the AWS error"))
+    if _QUOTA in text.lower():
+        kind, advice = (errors.DailyQuotaExceeded,
+                        "the 24-hour sending quota is used up: wait, or ask AWS for more")
+    elif code == "MessageRejected" and "not verified" in text:
+        kind, advice = (errors.IdentityNotVerified,
+                        "verify the sender (and, in the SES sandbox, every recipient)")
+    return kind(f"{operation}: {code}: {text} ({advice})", code=code, aws_message=text,
+                operation=operation, status=status)
+
+
+@contextmanager
+def translate(operation: str, *, sending: bool = False) -> Iterator[None]:
+    """Run a boto3 call; re-raise its failure as a courrier error (``raise ... from err``).
+
+    With ``sending=True`` SES refusals become :class:`~courrier.errors.SendError` subclasses
+    and a lost answer becomes :class:`~courrier.errors.OutcomeUnknown`.
+    """
+    try:
+        yield
+    except ClientError as err:
+        if sending:
+            raise _send_error(err, operation) from err
+        error = err.response.get("Error", {})
+        code = str(error.get("Code", ""))
+        text = str(error.get("Message", ""))
+        raise errors.AwsError(
+            f"{operation}: {code}: {text}", code=code, aws_message=text, operation=operation,
+            status=err.response.get("ResponseMetadata", {}).get("HTTPStatusCode"),
+        ) from err
+    except (NoCredentialsError, PartialCredentialsError, NoRegionError) as err:
+        raise errors.ConfigurationError(
+            f"{operation}: {err} (set AWS_PROFILE or credentials, and AWS_REGION)"
+        ) from err
+    except (EndpointConnectionError, ConnectTimeoutError) as err:
+        # The connection was never made: nothing reached AWS, a retry is safe.
+        raise errors.AwsUnreachable(f"{operation}: {err}", operation=operation) from err
+    except (ReadTimeoutError, ConnectionClosedError) as err:
+        kind = errors.OutcomeUnknown if sending else errors.AwsError
+        raise kind(
+            f"{operation}: no answer from AWS ({err}); the request may have been carried out",
+            operation=operation,
+        ) from err
+    except BotoCoreError as err:
+        raise errors.AwsError(f"{operation}: {err}", operation=operation) from err

@@ -1,0 +1,121 @@
+"""The message a user sends: plain values, checked when built."""
+
+from __future__ import annotations
+
+import mimetypes
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from courrier.addresses import Address, check_header_value, parse_address
+from courrier.errors import InvalidMessage
+
+__all__ = ["MAX_RECIPIENTS", "Attachment", "Message"]
+
+#: SES refuses more than 50 recipients (To + Cc + Bcc) in one message (facts §6.2).
+MAX_RECIPIENTS = 50
+_TAG = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+_HEADER_NAME = re.compile(r"^[!-9;-~]+$")  # printable ASCII except ':'
+_RESERVED_HEADERS = {
+    "from", "to", "cc", "bcc", "reply-to", "subject", "return-path", "mime-version",
+    "content-type", "content-transfer-encoding", "message-id", "date",
+}
+
+AddressLike = str | Address | tuple[str, str]
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A file sent with the message; with ``content_id`` it is an inline part (``cid:``)."""
+
+    filename: str
+    content: bytes
+    content_type: str = "application/octet-stream"
+    content_id: str | None = None
+
+    @classmethod
+    def from_path(cls, path: str | Path, *, content_id: str | None = None) -> Attachment:
+        file = Path(path)
+        guessed, _ = mimetypes.guess_type(file.name)
+        return cls(file.name, file.read_bytes(), guessed or "application/octet-stream",
+                   content_id)
+
+    def __post_init__(self) -> None:
+        check_header_value(self.filename, "attachment filename")
+        if "/" not in self.content_type:
+            raise InvalidMessage(f"content type {self.content_type!r} is not type/subtype")
+        if self.content_id is not None:
+            check_header_value(self.content_id, "content id")
+
+
+@dataclass(frozen=True)
+class Message:
+    """An email to send. Addresses are normalised (see :mod:`courrier.addresses`) on creation."""
+
+    sender: AddressLike
+    to: tuple[AddressLike, ...] | list[AddressLike] = ()
+    subject: str = ""
+    text: str | None = None
+    html: str | None = None
+    cc: tuple[AddressLike, ...] | list[AddressLike] = ()
+    bcc: tuple[AddressLike, ...] | list[AddressLike] = ()
+    reply_to: tuple[AddressLike, ...] | list[AddressLike] = ()
+    attachments: tuple[Attachment, ...] | list[Attachment] = ()
+    headers: dict[str, str] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+    configuration_set: str | None = None
+    feedback_address: AddressLike | None = None
+
+    def __post_init__(self) -> None:
+        set_ = object.__setattr__
+        set_(self, "sender", parse_address(self.sender))
+        for name in ("to", "cc", "bcc", "reply_to"):
+            set_(self, name, tuple(parse_address(a) for a in getattr(self, name)))
+        if self.feedback_address is not None:
+            set_(self, "feedback_address", parse_address(self.feedback_address))
+        set_(self, "attachments", tuple(self.attachments))
+        check_header_value(self.subject, "subject")
+        if not self.recipients:
+            raise InvalidMessage("the message has no recipients")
+        if len(self.recipients) > MAX_RECIPIENTS:
+            raise InvalidMessage(
+                f"{len(self.recipients)} recipients; SES accepts at most {MAX_RECIPIENTS} per "
+                "message (To, Cc and Bcc together): split the list"
+            )
+        if self.text is None and self.html is None:
+            raise InvalidMessage("the message needs a text or an HTML body")
+        for key, value in self.headers.items():
+            if not _HEADER_NAME.match(key):
+                raise InvalidMessage(f"invalid header name {key!r}")
+            if key.lower() in _RESERVED_HEADERS:
+                raise InvalidMessage(f"set {key} through the Message fields, not headers")
+            check_header_value(value, f"header {key}")
+        for key, value in self.tags.items():
+            # SES tag names and values: ASCII letters, digits, '_' and '-', up to 256 (§2).
+            if not _TAG.match(key) or not _TAG.match(value):
+                raise InvalidMessage(
+                    f"tag {key}={value}: names and values may only use ASCII letters, digits, "
+                    "'_' and '-', 1 to 256 characters"
+                )
+        if self.configuration_set is not None and not _TAG.match(self.configuration_set):
+            raise InvalidMessage(f"invalid configuration set name {self.configuration_set!r}")
+        inline_ids = [a.content_id for a in self.attachments if a.content_id]
+        if len(inline_ids) != len(set(inline_ids)):
+            raise InvalidMessage("two inline attachments share a content id")
+
+    @property
+    def from_address(self) -> Address:
+        assert isinstance(self.sender, Address)
+        return self.sender
+
+    @property
+    def recipients(self) -> list[Address]:
+        """Every envelope recipient, To then Cc then Bcc."""
+        out: list[Address] = []
+        for group in (self.to, self.cc, self.bcc):
+            out.extend(a for a in group if isinstance(a, Address))
+        return out
+
+    def addresses(self, kind: str) -> tuple[Address, ...]:
+        group = getattr(self, kind)
+        return tuple(a for a in group if isinstance(a, Address))

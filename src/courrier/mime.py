@@ -1,0 +1,92 @@
+"""Message -> RFC 5322 bytes that are 7-bit clean, with the stdlib ``email`` package.
+
+Structure: text and HTML as multipart/alternative; inline images (attachments with a
+content id) in multipart/related around the HTML; other attachments in multipart/mixed.
+Non-ASCII bodies are quoted-printable, headers RFC 2047-encoded, filenames RFC 2231.
+"""
+
+from __future__ import annotations
+
+import email.policy
+import email.utils
+from email.message import EmailMessage
+
+from courrier.errors import MessageTooLarge
+from courrier.message import Attachment, Message
+
+__all__ = ["SES_V2_MAX_BYTES", "render"]
+
+#: The SES v2 API accepts messages up to 40 MB after MIME encoding (facts §6.2).
+SES_V2_MAX_BYTES = 40 * 1024 * 1024
+
+# SMTP line endings, 78-column folding, and no raw UTF-8 in headers.
+_POLICY = email.policy.SMTP.clone(utf8=False, max_line_length=78)
+
+
+def render(message: Message, *, max_bytes: int = SES_V2_MAX_BYTES, domain: str | None = None) -> bytes:
+    """The raw message; raises :class:`~courrier.errors.MessageTooLarge` over ``max_bytes``."""
+    # Address headers are written as courrier encodes them: the email package would re-parse
+    # and re-fold them, which loses quotes inside encoded display names.
+    lines = [f"From: {message.from_address.header()}"]
+    for header, kind in (("To", "to"), ("Cc", "cc"), ("Reply-To", "reply_to")):
+        group = message.addresses(kind)
+        if group:
+            lines.append(f"{header}: " + ",\r\n ".join(a.header() for a in group))
+    mime = EmailMessage(policy=_POLICY)
+    mime["Subject"] = message.subject
+    mime["Date"] = email.utils.formatdate(localtime=False)
+    sender_domain = domain or message.from_address.email.rpartition("@")[2]
+    mime["Message-ID"] = email.utils.make_msgid(domain=sender_domain)
+    for name, value in message.headers.items():
+        mime[name] = value
+    _body(mime, message)
+    data = "\r\n".join(lines).encode("ascii") + b"\r\n" + mime.as_bytes()
+    if len(data) > max_bytes:
+        raise MessageTooLarge(
+            f"the encoded message is {len(data)} bytes; SES accepts at most {max_bytes}"
+        )
+    return data
+
+
+def _body(mime: EmailMessage, message: Message) -> None:
+    inline = [a for a in message.attachments if a.content_id]
+    files = [a for a in message.attachments if not a.content_id]
+    if message.text is not None:
+        mime.set_content(message.text, cte=_cte(message.text))
+    if message.html is not None:
+        if message.text is None:
+            mime.set_content(message.html, subtype="html", cte=_cte(message.html))
+        else:
+            mime.add_alternative(message.html, subtype="html", cte=_cte(message.html))
+        if inline:
+            html_part = mime if message.text is None else mime.get_payload()[-1]
+            assert isinstance(html_part, EmailMessage)
+            html_part.make_related()
+            for attachment in inline:
+                _attach(html_part, attachment, related=True)
+    elif inline:
+        files = [*inline, *files]
+    for attachment in files:
+        _attach(mime, attachment, related=False)
+
+
+def _attach(part: EmailMessage, attachment: Attachment, *, related: bool) -> None:
+    maintype, _, subtype = attachment.content_type.partition("/")
+    if related:
+        part.add_related(
+            attachment.content, maintype=maintype, subtype=subtype,
+            cid=f"<{attachment.content_id}>", filename=attachment.filename,
+            disposition="inline",
+        )
+    else:
+        part.add_attachment(
+            attachment.content, maintype=maintype, subtype=subtype,
+            filename=attachment.filename,
+        )
+
+
+def _cte(text: str) -> str:
+    # 7-bit text stays readable; anything else is quoted-printable, which keeps lines short.
+    if text.isascii() and all(len(line) <= 998 for line in text.splitlines()):
+        return "7bit"
+    return "quoted-printable"

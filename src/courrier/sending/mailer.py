@@ -1,0 +1,174 @@
+"""Mailer: send one message through SES v2 and record every recipient's outcome."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from courrier.addresses import Address
+from courrier.aws.clients import AwsConfig
+from courrier.aws.ses import SesClient
+from courrier.errors import (
+    AwsUnreachable,
+    CourrierError,
+    OutcomeUnknown,
+    SendError,
+    Throttled,
+)
+from courrier.message import Message
+from courrier.mime import render
+from courrier.sending.pacing import Pacer, pacer_for
+from courrier.sending.retry import Backoff
+from courrier.settings import Settings
+from courrier.store import Store
+
+__all__ = ["Mailer", "RecipientResult", "SendResult"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RecipientResult:
+    address: str
+    kind: str  # to | cc | bcc
+    status: str  # sent | suppressed | unknown | failed
+
+
+@dataclass(frozen=True)
+class SendResult:
+    """What happened to one message.
+
+    ``status`` is ``sent`` (SES accepted it), or ``suppressed`` when every recipient was on
+    the suppression list and nothing was sent.
+    """
+
+    id: int
+    ses_message_id: str | None
+    status: str
+    recipients: tuple[RecipientResult, ...]
+
+    @property
+    def sent(self) -> bool:
+        return self.status == "sent"
+
+
+class Mailer:
+    """Sends :class:`~courrier.message.Message` values.
+
+    Before the call, recipients on the suppression list are dropped (and recorded as
+    ``suppressed``) and the account's send rate is respected. Throttling and unreachable
+    endpoints are retried with backoff; every other SES refusal is raised at once as a
+    :class:`~courrier.errors.SendError` after being recorded. When SES's answer is lost the
+    message is recorded as ``unknown`` and :class:`~courrier.errors.OutcomeUnknown` is raised:
+    it is never re-sent blindly.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        ses: SesClient,
+        *,
+        settings: Settings | None = None,
+        pacer: Pacer | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.settings = settings or Settings()
+        self.store = store
+        self.ses = ses
+        self._pacer = pacer
+        self._sleep = sleep
+        self._backoff = Backoff(self.settings.send_attempts, self.settings.backoff_base,
+                                self.settings.backoff_cap)
+
+    @classmethod
+    def from_settings(cls, settings: Settings | None = None) -> Mailer:
+        settings = settings or Settings.load()
+        store = Store(settings.database_url)
+        ses = SesClient(AwsConfig(settings.profile, settings.region, settings.read_timeout))
+        return cls(store, ses, settings=settings)
+
+    @property
+    def pacer(self) -> Pacer:
+        if self._pacer is None:
+            rate = self.settings.max_send_rate
+            self._pacer = pacer_for(self.ses.endpoint, self.ses.region,
+                                    lambda: rate or self.ses.quota().max_send_rate)
+        return self._pacer
+
+    def send(self, message: Message) -> SendResult:
+        if message.configuration_set is None and self.settings.configuration_set:
+            message = dataclasses.replace(message,
+                                          configuration_set=self.settings.configuration_set)
+        everyone = [(a, kind) for kind in ("to", "cc", "bcc") for a in message.addresses(kind)]
+        suppressed = self.store.suppressed_among(a.email for a, _ in everyone)
+        statuses = [
+            (a.email, kind, "suppressed" if a.email.lower() in suppressed else "pending")
+            for a, kind in everyone
+        ]
+        record_id = self.store.record_message(
+            sender=message.from_address.email, subject=message.subject,
+            configuration_set=message.configuration_set, recipients=statuses,
+        )
+        remaining = [a for a, kind in everyone if a.email.lower() not in suppressed]
+        if not remaining:
+            self.store.finish_send(record_id, status="suppressed")
+            log.info("message %s not sent: every recipient is suppressed", record_id)
+            return self._result(record_id, None, "suppressed", statuses, "suppressed")
+
+        outgoing = _without(message, suppressed)
+        raw = render(outgoing)
+        try:
+            ses_id = self._send_with_retries(outgoing, raw, [a.email for a in remaining])
+        except OutcomeUnknown as err:
+            self.store.finish_send(record_id, status="unknown", error=str(err))
+            raise
+        except CourrierError as err:
+            self.store.finish_send(record_id, status="failed", error=str(err))
+            raise
+        self.store.finish_send(record_id, status="sent", ses_message_id=ses_id)
+        return self._result(record_id, ses_id, "sent", statuses, "sent")
+
+    def _send_with_retries(self, message: Message, raw: bytes, destinations: list[str]) -> str:
+        delays = self._backoff.delays()
+        feedback = message.feedback_address
+        while True:
+            self.pacer.acquire(len(destinations))
+            try:
+                return self.ses.send_raw(
+                    raw,
+                    sender=message.from_address.email,
+                    destinations=destinations,
+                    configuration_set=message.configuration_set,
+                    tags=message.tags,
+                    feedback_address=feedback.email if isinstance(feedback, Address) else None,
+                )
+            except (Throttled, AwsUnreachable) as err:
+                delay = next(delays, None)
+                if delay is None:
+                    raise
+                log.warning("send retried in %.2f s: %s", delay, err)
+                self._sleep(delay)
+            except SendError:
+                raise
+
+    @staticmethod
+    def _result(record_id: int, ses_id: str | None, status: str,
+                statuses: list[tuple[str, str, str]], pending_becomes: str) -> SendResult:
+        return SendResult(
+            id=record_id, ses_message_id=ses_id, status=status,
+            recipients=tuple(
+                RecipientResult(address, kind, pending_becomes if s == "pending" else s)
+                for address, kind, s in statuses
+            ),
+        )
+
+
+def _without(message: Message, suppressed: set[str]) -> Message:
+    if not suppressed:
+        return message
+    keep = {kind: tuple(a for a in message.addresses(kind) if a.email.lower() not in suppressed)
+            for kind in ("to", "cc", "bcc")}
+    return dataclasses.replace(message, **keep)

@@ -1,0 +1,114 @@
+"""courrier's settings: one object, one documented order of precedence.
+
+Each setting is looked up, first match wins:
+
+1. the keyword argument given to :meth:`Settings.load` (or a CLI option);
+2. the environment variable ``COURRIER_<NAME>`` (for example ``COURRIER_DATABASE_URL``);
+3. the ``[courrier]`` table of ``courrier.toml`` in the working directory (or the file named
+   by ``COURRIER_CONFIG``);
+4. the default below.
+
+AWS credentials, region and endpoint are not courrier settings: boto3's own chain applies
+(``AWS_PROFILE``, ``AWS_REGION``, ``AWS_ENDPOINT_URL``, ``~/.aws/config``, ...), so pointing
+courrier at ``courrier sandbox`` needs nothing but ``AWS_ENDPOINT_URL``. ``profile`` and
+``region`` below only override that chain when set.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from courrier.errors import ConfigurationError
+
+__all__ = ["Settings"]
+
+CONFIG_FILE = "courrier.toml"
+
+
+@dataclass(frozen=True)
+class Settings:
+    #: SQLAlchemy URL of the store; SQLite in the working directory by default.
+    database_url: str = "sqlite:///courrier.db"
+    #: AWS profile and region; None leaves boto3's own chain in charge.
+    profile: str | None = None
+    region: str | None = None
+    #: Configuration set applied to every send unless the message names one.
+    configuration_set: str | None = None
+    #: Default sender for ``courrier send`` when ``--from`` is not given.
+    sender: str | None = None
+    #: The feedback pipeline written by ``courrier setup``.
+    topic_arn: str | None = None
+    queue_url: str | None = None
+    dead_letter_queue_url: str | None = None
+    #: How many times a throttled or unreachable send is tried in all.
+    send_attempts: int = 6
+    #: Backoff between those tries: first delay and cap, in seconds (full jitter).
+    backoff_base: float = 0.2
+    backoff_cap: float = 20.0
+    #: Seconds to wait for SES's answer before the outcome is recorded as unknown.
+    read_timeout: float = 30.0
+    #: Overrides the account's max send rate (per second) read from SES; None reads it.
+    max_send_rate: float | None = None
+
+    @classmethod
+    def load(cls, config_file: str | os.PathLike[str] | None = None, **overrides: Any) -> Settings:
+        """Settings from arguments, environment, ``courrier.toml`` and defaults, in that order."""
+        known = {f.name: f for f in fields(cls)}
+        unknown = sorted(set(overrides) - set(known))
+        if unknown:
+            raise ConfigurationError(f"unknown setting(s): {', '.join(unknown)}")
+        file_values = _read_file(config_file)
+        values: dict[str, Any] = {}
+        for name, spec in known.items():
+            if overrides.get(name) is not None:
+                values[name] = overrides[name]
+            elif f"COURRIER_{name.upper()}" in os.environ:
+                values[name] = _coerce(name, spec.type, os.environ[f"COURRIER_{name.upper()}"],
+                                       f"environment variable COURRIER_{name.upper()}")
+            elif name in file_values:
+                values[name] = _coerce(name, spec.type, file_values[name],
+                                       f"'{name}' in {CONFIG_FILE}")
+        return cls(**values)
+
+    def with_values(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **changes)
+
+
+def config_path(config_file: str | os.PathLike[str] | None = None) -> Path:
+    return Path(config_file or os.environ.get("COURRIER_CONFIG") or CONFIG_FILE)
+
+
+def _read_file(config_file: str | os.PathLike[str] | None) -> dict[str, Any]:
+    path = config_path(config_file)
+    if not path.exists():
+        return {}
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+        raise ConfigurationError(f"{path} is not valid TOML: {err}") from err
+    table = data.get("courrier", {})
+    if not isinstance(table, dict):
+        raise ConfigurationError(f"{path}: [courrier] must be a table")
+    unknown = sorted(set(table) - {f.name for f in fields(Settings)})
+    if unknown:
+        raise ConfigurationError(f"{path}: unknown setting(s) {', '.join(unknown)}")
+    return table
+
+
+def _coerce(name: str, declared: Any, value: Any, source: str) -> Any:
+    kind = str(declared)
+    try:
+        if kind.startswith("int"):
+            return int(value)
+        if kind.startswith("float"):
+            return float(value)
+    except (TypeError, ValueError) as err:
+        raise ConfigurationError(f"{source}: {name} must be a number, not {value!r}") from err
+    if value is not None and not isinstance(value, str):
+        raise ConfigurationError(f"{source}: {name} must be a string, not {value!r}")
+    return value

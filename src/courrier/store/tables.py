@@ -1,0 +1,65 @@
+"""The store's tables. Every change goes through an Alembic migration in ``migrations/``."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+ADDRESS = 320  # RFC 3696 maximum for an address
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class MessageRow(Base):
+    __tablename__ = "messages"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    ses_message_id: Mapped[str | None] = mapped_column(String(100), unique=True)
+    sender: Mapped[str] = mapped_column(String(ADDRESS))
+    subject: Mapped[str] = mapped_column(Text, default="")
+    configuration_set: Mapped[str | None] = mapped_column(String(64))
+    #: pending | sent | unknown | failed | suppressed
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+    recipients: Mapped[list[RecipientRow]] = relationship(
+        back_populates="message", cascade="all, delete-orphan", order_by="RecipientRow.id"
+    )
+
+
+class RecipientRow(Base):
+    __tablename__ = "recipients"
+    __table_args__ = (Index("ix_recipients_address", "address"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"),
+                                            index=True)
+    address: Mapped[str] = mapped_column(String(ADDRESS))
+    kind: Mapped[str] = mapped_column(String(3))  # to | cc | bcc
+    #: pending | sent | suppressed | unknown | failed, then what feedback says happened
+    status: Mapped[str] = mapped_column(String(30))
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    message: Mapped[MessageRow] = relationship(back_populates="recipients")
+
+
+class SuppressionRow(Base):
+    __tablename__ = "suppressions"
+
+    address: Mapped[str] = mapped_column(String(ADDRESS), primary_key=True)
+    reason: Mapped[str] = mapped_column(String(30))  # bounce | complaint | manual | ...
+    source: Mapped[str] = mapped_column(String(30))  # feedback | manual | import
+    detail: Mapped[str | None] = mapped_column(Text)
+    first_seen: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_seen: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
