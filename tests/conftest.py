@@ -180,3 +180,53 @@ def sandbox(sandbox_server: Sandbox) -> Iterator[SandboxClient]:
     client.set_account(max_send_rate=1000.0, max_24_hour_send=-1.0)
     yield client
     sandbox_server.drain()
+
+
+# ---------------------------------------------------------------------- the store
+
+
+def _postgres_url() -> str | None:
+    url = os.environ.get("COURRIER_TEST_POSTGRES_URL")
+    required = os.environ.get("COURRIER_REQUIRE_POSTGRES") == "1"
+    if not url:
+        if required:
+            pytest.fail("COURRIER_REQUIRE_POSTGRES=1 but COURRIER_TEST_POSTGRES_URL is not set")
+        pytest.skip(
+            "PostgreSQL tests need COURRIER_TEST_POSTGRES_URL (e.g. "
+            "postgresql://postgres@127.0.0.1:5432/test)"
+        )
+    return url
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[str]:
+    """An empty database: a SQLite file, or a fresh schema in the test PostgreSQL."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path}/courrier.db"
+        return
+    url = _postgres_url()
+    assert url is not None
+    import psycopg
+
+    plain = url.replace("postgresql+psycopg://", "postgresql://")
+    schema = f"courrier_test_{uuid.uuid4().hex[:10]}"
+    try:
+        with psycopg.connect(plain, autocommit=True, connect_timeout=5) as conn:
+            conn.execute(f'CREATE SCHEMA "{schema}"')
+    except psycopg.OperationalError as err:
+        if os.environ.get("COURRIER_REQUIRE_POSTGRES") == "1":
+            pytest.fail(f"PostgreSQL required but unreachable: {err}")
+        pytest.skip(f"PostgreSQL unreachable at {plain}: {err}")
+    separator = "&" if "?" in plain else "?"
+    yield f"{plain}{separator}options=-csearch_path%3D{schema}"
+    with psycopg.connect(plain, autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+@pytest.fixture
+def store(database_url: str) -> Iterator[Any]:
+    from courrier.store import Store
+
+    opened = Store(database_url)
+    yield opened
+    opened.close()

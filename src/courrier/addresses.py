@@ -8,8 +8,8 @@ must be a MIME encoded-word. Syntax checks are email-validator's.
 from __future__ import annotations
 
 import email.utils
-from email.header import Header
 from dataclasses import dataclass
+from email.header import Header
 
 from email_validator import EmailNotValidError, validate_email
 
@@ -20,9 +20,26 @@ __all__ = ["Address", "check_header_value", "parse_address"]
 _LONG_NAME = 200
 
 
+# Everything str.splitlines() breaks on, which is what the email package treats as a line
+# break in a header, plus NUL.
+_LINE_BREAKS = {
+    "\r": "CR",
+    "\n": "LF",
+    "\x0b": "VT",
+    "\x0c": "FF",
+    "\x1c": "FS",
+    "\x1d": "GS",
+    "\x1e": "RS",
+    "\x85": "NEL",
+    "\u2028": "LINE SEPARATOR",
+    "\u2029": "PARAGRAPH SEPARATOR",
+    "\0": "NUL",
+}
+
+
 def check_header_value(value: str, what: str) -> None:
-    """Refuse CR, LF and NUL in anything that ends up in a header (header injection)."""
-    for bad, name in (("\r", "CR"), ("\n", "LF"), ("\0", "NUL")):
+    """Refuse line breaks and NUL in anything that ends up in a header (header injection)."""
+    for bad, name in _LINE_BREAKS.items():
         if bad in value:
             raise InvalidAddress(f"{what} contains a {name} character: {value!r}")
 

@@ -17,8 +17,18 @@ MAX_RECIPIENTS = 50
 _TAG = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 _HEADER_NAME = re.compile(r"^[!-9;-~]+$")  # printable ASCII except ':'
 _RESERVED_HEADERS = {
-    "from", "to", "cc", "bcc", "reply-to", "subject", "return-path", "mime-version",
-    "content-type", "content-transfer-encoding", "message-id", "date",
+    "from",
+    "to",
+    "cc",
+    "bcc",
+    "reply-to",
+    "subject",
+    "return-path",
+    "mime-version",
+    "content-type",
+    "content-transfer-encoding",
+    "message-id",
+    "date",
 }
 
 AddressLike = str | Address | tuple[str, str]
@@ -37,8 +47,7 @@ class Attachment:
     def from_path(cls, path: str | Path, *, content_id: str | None = None) -> Attachment:
         file = Path(path)
         guessed, _ = mimetypes.guess_type(file.name)
-        return cls(file.name, file.read_bytes(), guessed or "application/octet-stream",
-                   content_id)
+        return cls(file.name, file.read_bytes(), guessed or "application/octet-stream", content_id)
 
     def __post_init__(self) -> None:
         check_header_value(self.filename, "attachment filename")

@@ -23,7 +23,9 @@ SES_V2_MAX_BYTES = 40 * 1024 * 1024
 _POLICY = email.policy.SMTP.clone(utf8=False, max_line_length=78)
 
 
-def render(message: Message, *, max_bytes: int = SES_V2_MAX_BYTES, domain: str | None = None) -> bytes:
+def render(
+    message: Message, *, max_bytes: int = SES_V2_MAX_BYTES, domain: str | None = None
+) -> bytes:
     """The raw message; raises :class:`~courrier.errors.MessageTooLarge` over ``max_bytes``."""
     # Address headers are written as courrier encodes them: the email package would re-parse
     # and re-fold them, which loses quotes inside encoded display names.
@@ -59,8 +61,7 @@ def _body(mime: EmailMessage, message: Message) -> None:
         else:
             mime.add_alternative(message.html, subtype="html", cte=_cte(message.html))
         if inline:
-            html_part = mime if message.text is None else mime.get_payload()[-1]
-            assert isinstance(html_part, EmailMessage)
+            html_part = mime if message.text is None else _last_part(mime)
             html_part.make_related()
             for attachment in inline:
                 _attach(html_part, attachment, related=True)
@@ -74,13 +75,18 @@ def _attach(part: EmailMessage, attachment: Attachment, *, related: bool) -> Non
     maintype, _, subtype = attachment.content_type.partition("/")
     if related:
         part.add_related(
-            attachment.content, maintype=maintype, subtype=subtype,
-            cid=f"<{attachment.content_id}>", filename=attachment.filename,
+            attachment.content,
+            maintype=maintype,
+            subtype=subtype,
+            cid=f"<{attachment.content_id}>",
+            filename=attachment.filename,
             disposition="inline",
         )
     else:
         part.add_attachment(
-            attachment.content, maintype=maintype, subtype=subtype,
+            attachment.content,
+            maintype=maintype,
+            subtype=subtype,
             filename=attachment.filename,
         )
 
@@ -90,3 +96,11 @@ def _cte(text: str) -> str:
     if text.isascii() and all(len(line) <= 998 for line in text.splitlines()):
         return "7bit"
     return "quoted-printable"
+
+
+def _last_part(mime: EmailMessage) -> EmailMessage:
+    parts = mime.get_payload()
+    assert isinstance(parts, list)
+    last = parts[-1]
+    assert isinstance(last, EmailMessage)
+    return last

@@ -68,11 +68,16 @@ class Settings:
             if overrides.get(name) is not None:
                 values[name] = overrides[name]
             elif f"COURRIER_{name.upper()}" in os.environ:
-                values[name] = _coerce(name, spec.type, os.environ[f"COURRIER_{name.upper()}"],
-                                       f"environment variable COURRIER_{name.upper()}")
+                values[name] = _coerce(
+                    name,
+                    spec.type,
+                    os.environ[f"COURRIER_{name.upper()}"],
+                    f"environment variable COURRIER_{name.upper()}",
+                )
             elif name in file_values:
-                values[name] = _coerce(name, spec.type, file_values[name],
-                                       f"'{name}' in {CONFIG_FILE}")
+                values[name] = _coerce(
+                    name, spec.type, file_values[name], f"'{name}' in {CONFIG_FILE}"
+                )
         return cls(**values)
 
     def with_values(self, **changes: Any) -> Settings:

@@ -91,7 +91,7 @@ def notifications_route(
 
 
 def events_route(sandbox: SandboxClient, pipeline: Pipeline) -> None:
-    sandbox.sesv2.create_email_identity(EmailIdentity=SENDER)
+    sandbox.ses.verify_email_identity(EmailAddress=SENDER)
     sandbox.sesv2.create_configuration_set(ConfigurationSetName=CONFIG_SET)
     sandbox.sesv2.create_configuration_set_event_destination(
         ConfigurationSetName=CONFIG_SET,

@@ -25,26 +25,40 @@ _QUOTA = "daily message quota exceeded"
 _SEND_CODES: dict[str, tuple[type[errors.SendError], str]] = {
     "Throttling": (errors.Throttled, "slow down: the account's maximum send rate was exceeded"),
     "TooManyRequestsException": (
-        errors.Throttled, "slow down: the account's maximum send rate was exceeded"),
+        errors.Throttled,
+        "slow down: the account's maximum send rate was exceeded",
+    ),
     "MessageRejected": (errors.MessageRejected, "SES refused this message; see its reason"),
     "MailFromDomainNotVerifiedException": (
-        errors.IdentityNotVerified, "verify the custom MAIL FROM domain in SES"),
+        errors.IdentityNotVerified,
+        "verify the custom MAIL FROM domain in SES",
+    ),
     "AccountSendingPausedException": (
-        errors.SendingPaused, "sending is paused for the account; check the SES console "
-        "(reputation) and resume with PutAccountSendingAttributes"),
+        errors.SendingPaused,
+        "sending is paused for the account; check the SES console "
+        "(reputation) and resume with PutAccountSendingAttributes",
+    ),
     "SendingPausedException": (
-        errors.SendingPaused, "sending is paused for the account or the configuration set; "
-        "check the SES console and resume it"),
+        errors.SendingPaused,
+        "sending is paused for the account or the configuration set; "
+        "check the SES console and resume it",
+    ),
     "ConfigurationSetSendingPausedException": (
-        errors.SendingPaused, "sending is paused for this configuration set; resume it"),
+        errors.SendingPaused,
+        "sending is paused for this configuration set; resume it",
+    ),
     "AccountSuspendedException": (
-        errors.SendingPaused, "the account's sending is permanently restricted; contact AWS"),
+        errors.SendingPaused,
+        "the account's sending is permanently restricted; contact AWS",
+    ),
     "ConfigurationSetDoesNotExist": (
-        errors.ConfigurationSetMissing, "create the configuration set (courrier setup) or "
-        "fix its name"),
+        errors.ConfigurationSetMissing,
+        "create the configuration set (courrier setup) or fix its name",
+    ),
     "NotFoundException": (
-        errors.ConfigurationSetMissing, "create the configuration set (courrier setup) or "
-        "fix its name"),
+        errors.ConfigurationSetMissing,
+        "create the configuration set (courrier setup) or fix its name",
+    ),
     "LimitExceededException": (errors.SendError, "an SES limit was reached"),
     "BadRequestException": (errors.MessageRejected, "SES found the request invalid"),
     "InvalidParameterValue": (errors.MessageRejected, "SES found a parameter invalid"),
@@ -58,13 +72,22 @@ def _send_error(err: ClientError, operation: str) -> errors.AwsError:
     status = err.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
     kind, advice = _SEND_CODES.get(code, (errors.SendError, "see the AWS error"))
     if _QUOTA in text.lower():
-        kind, advice = (errors.DailyQuotaExceeded,
-                        "the 24-hour sending quota is used up: wait, or ask AWS for more")
+        kind, advice = (
+            errors.DailyQuotaExceeded,
+            "the 24-hour sending quota is used up: wait, or ask AWS for more",
+        )
     elif code == "MessageRejected" and "not verified" in text:
-        kind, advice = (errors.IdentityNotVerified,
-                        "verify the sender (and, in the SES sandbox, every recipient)")
-    return kind(f"{operation}: {code}: {text} ({advice})", code=code, aws_message=text,
-                operation=operation, status=status)
+        kind, advice = (
+            errors.IdentityNotVerified,
+            "verify the sender (and, in the SES sandbox, every recipient)",
+        )
+    return kind(
+        f"{operation}: {code}: {text} ({advice})",
+        code=code,
+        aws_message=text,
+        operation=operation,
+        status=status,
+    )
 
 
 @contextmanager
@@ -83,7 +106,10 @@ def translate(operation: str, *, sending: bool = False) -> Iterator[None]:
         code = str(error.get("Code", ""))
         text = str(error.get("Message", ""))
         raise errors.AwsError(
-            f"{operation}: {code}: {text}", code=code, aws_message=text, operation=operation,
+            f"{operation}: {code}: {text}",
+            code=code,
+            aws_message=text,
+            operation=operation,
             status=err.response.get("ResponseMetadata", {}).get("HTTPStatusCode"),
         ) from err
     except (NoCredentialsError, PartialCredentialsError, NoRegionError) as err:

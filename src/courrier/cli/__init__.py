@@ -7,13 +7,25 @@ import click
 from courrier import __version__
 from courrier.cli.demo import demo
 from courrier.cli.sandbox import sandbox
+from courrier.cli.send import send
+from courrier.cli.suppression import suppression
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="courrier")
-def main() -> None:
-    """Send email through Amazon SES and act on what happens to it afterwards."""
+@click.option(
+    "--config",
+    type=click.Path(dir_okay=False),
+    help="Settings file (default: ./courrier.toml, or COURRIER_CONFIG).",
+)
+@click.option("--database-url", help="Store URL (default: sqlite:///courrier.db).")
+def main(config: str | None, database_url: str | None) -> None:
+    """Send email through Amazon SES and act on what happens to it afterwards.
+
+    Settings come from options, then COURRIER_* variables, then courrier.toml. AWS access
+    uses the standard chain (AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL, ...).
+    """
 
 
-main.add_command(demo)
-main.add_command(sandbox)
+for command in (demo, sandbox, send, suppression):
+    main.add_command(command)

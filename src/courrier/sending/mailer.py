@@ -80,8 +80,9 @@ class Mailer:
         self.ses = ses
         self._pacer = pacer
         self._sleep = sleep
-        self._backoff = Backoff(self.settings.send_attempts, self.settings.backoff_base,
-                                self.settings.backoff_cap)
+        self._backoff = Backoff(
+            self.settings.send_attempts, self.settings.backoff_base, self.settings.backoff_cap
+        )
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None) -> Mailer:
@@ -94,14 +95,16 @@ class Mailer:
     def pacer(self) -> Pacer:
         if self._pacer is None:
             rate = self.settings.max_send_rate
-            self._pacer = pacer_for(self.ses.endpoint, self.ses.region,
-                                    lambda: rate or self.ses.quota().max_send_rate)
+            self._pacer = pacer_for(
+                self.ses.endpoint, self.ses.region, lambda: rate or self.ses.quota().max_send_rate
+            )
         return self._pacer
 
     def send(self, message: Message) -> SendResult:
         if message.configuration_set is None and self.settings.configuration_set:
-            message = dataclasses.replace(message,
-                                          configuration_set=self.settings.configuration_set)
+            message = dataclasses.replace(
+                message, configuration_set=self.settings.configuration_set
+            )
         everyone = [(a, kind) for kind in ("to", "cc", "bcc") for a in message.addresses(kind)]
         suppressed = self.store.suppressed_among(a.email for a, _ in everyone)
         statuses = [
@@ -109,8 +112,10 @@ class Mailer:
             for a, kind in everyone
         ]
         record_id = self.store.record_message(
-            sender=message.from_address.email, subject=message.subject,
-            configuration_set=message.configuration_set, recipients=statuses,
+            sender=message.from_address.email,
+            subject=message.subject,
+            configuration_set=message.configuration_set,
+            recipients=statuses,
         )
         remaining = [a for a, kind in everyone if a.email.lower() not in suppressed]
         if not remaining:
@@ -155,10 +160,17 @@ class Mailer:
                 raise
 
     @staticmethod
-    def _result(record_id: int, ses_id: str | None, status: str,
-                statuses: list[tuple[str, str, str]], pending_becomes: str) -> SendResult:
+    def _result(
+        record_id: int,
+        ses_id: str | None,
+        status: str,
+        statuses: list[tuple[str, str, str]],
+        pending_becomes: str,
+    ) -> SendResult:
         return SendResult(
-            id=record_id, ses_message_id=ses_id, status=status,
+            id=record_id,
+            ses_message_id=ses_id,
+            status=status,
             recipients=tuple(
                 RecipientResult(address, kind, pending_becomes if s == "pending" else s)
                 for address, kind, s in statuses
@@ -169,6 +181,8 @@ class Mailer:
 def _without(message: Message, suppressed: set[str]) -> Message:
     if not suppressed:
         return message
-    keep = {kind: tuple(a for a in message.addresses(kind) if a.email.lower() not in suppressed)
-            for kind in ("to", "cc", "bcc")}
-    return dataclasses.replace(message, **keep)
+
+    def kept(kind: str) -> tuple[Address, ...]:
+        return tuple(a for a in message.addresses(kind) if a.email.lower() not in suppressed)
+
+    return dataclasses.replace(message, to=kept("to"), cc=kept("cc"), bcc=kept("bcc"))

@@ -51,7 +51,7 @@ class Suppression:
 
 def normalise_url(url: str) -> str:
     """``postgresql://`` means psycopg 3 here; SQLAlchemy would pick psycopg2."""
-    if url.startswith("postgresql://") or url.startswith("postgres://"):
+    if url.startswith(("postgresql://", "postgres://")):
         return "postgresql+psycopg://" + url.split("://", 1)[1]
     return url
 
@@ -119,8 +119,9 @@ class Store:
     ) -> int:
         """Store a message before it is sent; ``recipients`` are (address, kind, status)."""
         with self.transaction() as session:
-            row = MessageRow(sender=sender, subject=subject, configuration_set=configuration_set,
-                             status=status)
+            row = MessageRow(
+                sender=sender, subject=subject, configuration_set=configuration_set, status=status
+            )
             row.recipients = [
                 RecipientRow(address=address.lower(), kind=kind, status=recipient_status)
                 for address, kind, recipient_status in recipients
@@ -129,8 +130,14 @@ class Store:
             session.flush()
             return row.id
 
-    def finish_send(self, message_id: int, *, status: str, ses_message_id: str | None = None,
-                    error: str | None = None) -> None:
+    def finish_send(
+        self,
+        message_id: int,
+        *,
+        status: str,
+        ses_message_id: str | None = None,
+        error: str | None = None,
+    ) -> None:
         """Record a send's outcome; recipients still pending take the message's status."""
         with self.transaction() as session:
             row = session.get(MessageRow, message_id)
@@ -153,8 +160,9 @@ class Store:
 
     def message_by_ses_id(self, ses_message_id: str) -> MessageRecord | None:
         with self.transaction() as session:
-            row = session.scalar(select(MessageRow).where(
-                MessageRow.ses_message_id == ses_message_id))
+            row = session.scalar(
+                select(MessageRow).where(MessageRow.ses_message_id == ses_message_id)
+            )
             return _message_record(row) if row else None
 
     # ---------------------------------------------------------------- suppression list
@@ -167,25 +175,48 @@ class Store:
         now = utcnow()
         with self.transaction() as session:
             rows = session.execute(
-                select(SuppressionRow.address, SuppressionRow.expires_at)
-                .where(SuppressionRow.address.in_(wanted))
+                select(SuppressionRow.address, SuppressionRow.expires_at).where(
+                    SuppressionRow.address.in_(wanted)
+                )
             ).all()
         return {address for address, expires in rows if expires is None or _aware(expires) > now}
 
-    def suppress(self, address: str, *, reason: str, source: str, detail: str | None = None,
-                 expires_at: dt.datetime | None = None, session: Session | None = None) -> None:
+    def suppress(
+        self,
+        address: str,
+        *,
+        reason: str,
+        source: str,
+        detail: str | None = None,
+        expires_at: dt.datetime | None = None,
+        session: Session | None = None,
+    ) -> None:
         """Add or refresh an entry: ``first_seen`` is kept, the rest updated."""
         if session is None:
             with self.transaction() as own:
-                self.suppress(address, reason=reason, source=source, detail=detail,
-                              expires_at=expires_at, session=own)
+                self.suppress(
+                    address,
+                    reason=reason,
+                    source=source,
+                    detail=detail,
+                    expires_at=expires_at,
+                    session=own,
+                )
             return
         now = utcnow()
         row = session.get(SuppressionRow, address.lower())
         if row is None:
-            session.add(SuppressionRow(address=address.lower(), reason=reason, source=source,
-                                       detail=detail, first_seen=now, last_seen=now,
-                                       expires_at=expires_at))
+            session.add(
+                SuppressionRow(
+                    address=address.lower(),
+                    reason=reason,
+                    source=source,
+                    detail=detail,
+                    first_seen=now,
+                    last_seen=now,
+                    expires_at=expires_at,
+                )
+            )
         else:
             row.reason, row.source, row.detail = reason, source, detail
             row.last_seen, row.expires_at = now, expires_at
@@ -203,16 +234,27 @@ class Store:
             if reason:
                 query = query.where(SuppressionRow.reason == reason)
             return [
-                Suppression(r.address, r.reason, r.source, r.detail, _aware(r.first_seen),
-                            _aware(r.last_seen), _aware(r.expires_at) if r.expires_at else None)
+                Suppression(
+                    r.address,
+                    r.reason,
+                    r.source,
+                    r.detail,
+                    _aware(r.first_seen),
+                    _aware(r.last_seen),
+                    _aware(r.expires_at) if r.expires_at else None,
+                )
                 for r in session.scalars(query)
             ]
 
 
 def _message_record(row: MessageRow) -> MessageRecord:
     return MessageRecord(
-        id=row.id, ses_message_id=row.ses_message_id, sender=row.sender, subject=row.subject,
-        status=row.status, error=row.error,
+        id=row.id,
+        ses_message_id=row.ses_message_id,
+        sender=row.sender,
+        subject=row.subject,
+        status=row.status,
+        error=row.error,
         recipients=tuple(RecipientRecord(r.address, r.kind, r.status) for r in row.recipients),
     )
 

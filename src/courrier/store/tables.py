@@ -42,8 +42,9 @@ class RecipientRow(Base):
     __table_args__ = (Index("ix_recipients_address", "address"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"),
-                                            index=True)
+    message_id: Mapped[int] = mapped_column(
+        ForeignKey("messages.id", ondelete="CASCADE"), index=True
+    )
     address: Mapped[str] = mapped_column(String(ADDRESS))
     kind: Mapped[str] = mapped_column(String(3))  # to | cc | bcc
     #: pending | sent | suppressed | unknown | failed, then what feedback says happened

@@ -30,8 +30,12 @@ def upgrade() -> None:
     op.create_table(
         "recipients",
         sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
-        sa.Column("message_id", sa.Integer(),
-                  sa.ForeignKey("messages.id", ondelete="CASCADE"), nullable=False),
+        sa.Column(
+            "message_id",
+            sa.Integer(),
+            sa.ForeignKey("messages.id", ondelete="CASCADE"),
+            nullable=False,
+        ),
         sa.Column("address", sa.String(320), nullable=False),
         sa.Column("kind", sa.String(3), nullable=False),
         sa.Column("status", sa.String(30), nullable=False),

@@ -1,0 +1,59 @@
+"""What every command shares: loading settings, and turning courrier errors into exit codes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import wraps
+from typing import Any, TypeVar
+
+import click
+
+from courrier.errors import ConfigurationError, CourrierError, InvalidMessage
+from courrier.settings import Settings
+
+#: Exit codes: 0 success, 1 operational failure, 2 bad input or settings.
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class CourrierClickError(click.ClickException):
+    """A ClickException with courrier's exit code instead of click's fixed 1."""
+
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.code = code
+
+    @property
+    def exit_code(self) -> int:  # type: ignore[override]
+        return self.code
+
+
+@contextmanager
+def errors_as_exit_codes() -> Iterator[None]:
+    try:
+        yield
+    except (ConfigurationError, InvalidMessage) as err:
+        raise CourrierClickError(str(err), EXIT_USAGE) from err
+    except CourrierError as err:
+        raise CourrierClickError(f"{type(err).__name__}: {err}", EXIT_FAILED) from err
+
+
+def settings_from(ctx: click.Context, **overrides: Any) -> Settings:
+    base: dict[str, Any] = dict(ctx.find_root().params)
+    config = base.pop("config", None)
+    base.update({k: v for k, v in overrides.items() if v is not None})
+    with errors_as_exit_codes():
+        return Settings.load(config, **{k: v for k, v in base.items() if v is not None})
+
+
+def handles_errors(function: F) -> F:
+    @wraps(function)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with errors_as_exit_codes():
+            return function(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]

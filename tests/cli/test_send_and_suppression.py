@@ -1,0 +1,130 @@
+"""``courrier send`` and ``courrier suppression`` through click, against the sandbox."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from courrier.cli import main
+from courrier.store import Store
+from tests.conftest import SandboxClient
+
+
+@pytest.fixture
+def cli(sandbox: SandboxClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", sandbox.url)
+    monkeypatch.setenv("COURRIER_DATABASE_URL", f"sqlite:///{tmp_path}/cli.db")
+    monkeypatch.chdir(tmp_path)
+    sandbox.ses.verify_email_identity(EmailAddress="sender@example.com")
+    return CliRunner()
+
+
+def test_send_prints_the_message_id(cli: CliRunner, sandbox: SandboxClient, tmp_path: Path) -> None:
+    sandbox.ses.verify_email_identity(EmailAddress="friend@example.net")
+    (tmp_path / "body.html").write_text("<p>Hello</p>")
+    (tmp_path / "report.csv").write_text("a,b\n1,2\n")
+    result = cli.invoke(
+        main,
+        [
+            "send",
+            "--from",
+            "Zoë <sender@example.com>",
+            "--to",
+            "friend@example.net",
+            "--subject",
+            "Report",
+            "--text",
+            "See attached",
+            "--html",
+            "body.html",
+            "--attach",
+            "report.csv",
+            "--tag",
+            "campaign=weekly",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    message_id = result.stdout.strip()
+    sandbox.drain()
+    [letter] = sandbox.control("GET", "/mailbox?recipient=friend@example.net")["messages"]
+    assert letter["ses_message_id"] == message_id
+    full = sandbox.control("GET", f"/mailbox/{letter['id']}")
+    assert full["attachments"] == ["report.csv"]
+    assert full["html"].strip() == "<p>Hello</p>"
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "text"),
+    [
+        (["--to", "jürgen@example.com"], 2, "SMTPUTF8"),
+        (["--to", "x@example.org", "--tag", "novalue"], 2, "NAME=VALUE"),
+        (["--to", "stranger@example.org"], 1, "IdentityNotVerified"),
+        (
+            ["--to", "success@simulator.amazonses.com", "--configuration-set", "nope"],
+            1,
+            "ConfigurationSetMissing",
+        ),
+    ],
+)
+def test_send_errors(cli: CliRunner, args: list[str], code: int, text: str) -> None:
+    result = cli.invoke(
+        main, ["send", "--from", "sender@example.com", "--subject", "s", "--text", "t", *args]
+    )
+    assert result.exit_code == code, result.output
+    assert text in result.output
+    assert "Traceback" not in result.output
+
+
+def test_send_needs_a_sender(cli: CliRunner) -> None:
+    result = cli.invoke(main, ["send", "--to", "a@example.org", "--subject", "s", "--text", "t"])
+    assert result.exit_code == 2
+    assert "no sender" in result.output
+
+
+def test_suppression_commands(cli: CliRunner, tmp_path: Path) -> None:
+    added = cli.invoke(
+        main,
+        [
+            "suppression",
+            "add",
+            "Bad@Example.org",
+            "other@example.org",
+            "--reason",
+            "complaint",
+            "--detail",
+            "asked by phone",
+        ],
+    )
+    assert added.exit_code == 0, added.output
+    assert "suppressed Bad@example.org" in added.output
+    listed = cli.invoke(main, ["suppression", "list", "--json"])
+    assert listed.exit_code == 0
+    assert '"address": "bad@example.org"' in listed.output
+    assert '"reason": "complaint"' in listed.output
+    table = cli.invoke(main, ["suppression", "list"])
+    assert "2 suppressed" in table.output
+    sent = cli.invoke(
+        main,
+        [
+            "send",
+            "--from",
+            "sender@example.com",
+            "--to",
+            "bad@example.org",
+            "--subject",
+            "s",
+            "--text",
+            "t",
+        ],
+    )
+    assert sent.exit_code == 1
+    assert "every recipient is on the suppression list" in sent.output
+    removed = cli.invoke(main, ["suppression", "remove", "bad@example.org", "nobody@example.org"])
+    assert removed.exit_code == 1
+    assert "removed bad@example.org" in removed.output
+    assert "nobody@example.org was not suppressed" in removed.output
+    store = Store(f"sqlite:///{tmp_path}/cli.db")
+    assert [s.address for s in store.suppressions()] == ["other@example.org"]
+    store.close()

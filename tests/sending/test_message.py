@@ -1,0 +1,123 @@
+"""Message validation and the MIME structure courrier renders."""
+
+from __future__ import annotations
+
+import email.policy
+from email.parser import BytesParser
+from typing import Any
+
+import pytest
+
+from courrier.errors import InvalidMessage, MessageTooLarge
+from courrier.message import Attachment, Message
+from courrier.mime import render
+
+BASE: dict[str, Any] = {"sender": "a@example.com", "to": ["b@example.org"], "text": "x"}
+
+
+@pytest.mark.parametrize(
+    ("changes", "reason"),
+    [
+        ({"to": []}, "no recipients"),
+        (
+            {
+                "to": [f"r{n}@example.org" for n in range(30)],
+                "cc": [f"c{n}@example.org" for n in range(21)],
+            },
+            "at most 50",
+        ),
+        ({"text": None}, "text or an HTML body"),
+        ({"tags": {"bad tag": "x"}}, "tag bad tag=x"),
+        ({"tags": {"k": "é"}}, "tag k="),
+        ({"tags": {"k": "v" * 257}}, "1 to 256"),
+        ({"headers": {"Bcc": "x@example.org"}}, "through the Message fields"),
+        ({"headers": {"Bad Name": "x"}}, "invalid header name"),
+        ({"subject": "hi\r\nBcc: x@example.org"}, "CR character"),
+        ({"configuration_set": "no spaces allowed"}, "configuration set"),
+        (
+            {
+                "attachments": [
+                    Attachment("a.png", b"x", "image/png", "logo"),
+                    Attachment("b.png", b"y", "image/png", "logo"),
+                ]
+            },
+            "content id",
+        ),
+    ],
+)
+def test_invalid_messages(changes: dict[str, Any], reason: str) -> None:
+    with pytest.raises(InvalidMessage, match=reason):
+        Message(**{**BASE, **changes})
+
+
+def test_attachment_checks() -> None:
+    with pytest.raises(InvalidMessage, match="type/subtype"):
+        Attachment("a", b"x", "pdf")
+    with pytest.raises(InvalidMessage, match="LF"):
+        Attachment("a\n.pdf", b"x")
+
+
+def parse(raw: bytes) -> Any:
+    return BytesParser(policy=email.policy.default).parsebytes(raw)
+
+
+def test_text_only_is_a_single_part() -> None:
+    parsed = parse(render(Message(**BASE)))
+    assert parsed.get_content_type() == "text/plain"
+    assert parsed["Content-Transfer-Encoding"] == "7bit"
+
+
+def test_text_html_inline_and_files() -> None:
+    message = Message(
+        sender="a@example.com",
+        to=["b@example.org"],
+        subject="Grüße",
+        text="Grüße",
+        html='<p>Grüße <img src="cid:logo"></p>',
+        attachments=[
+            Attachment("logo.png", b"\x89PNG", "image/png", content_id="logo"),
+            Attachment("résumé.pdf", b"%PDF-1.4", "application/pdf"),
+        ],
+        headers={"X-Campaign": "spring"},
+    )
+    raw = render(message)
+    raw.decode("ascii")
+    parsed = parse(raw)
+    assert parsed.get_content_type() == "multipart/mixed"
+    alternative, pdf = parsed.get_payload()
+    assert alternative.get_content_type() == "multipart/alternative"
+    text, related = alternative.get_payload()
+    assert text.get_content().rstrip() == "Grüße"
+    assert text["Content-Transfer-Encoding"] == "quoted-printable"
+    html, logo = related.get_payload()
+    assert related.get_content_type() == "multipart/related"
+    assert "cid:logo" in html.get_content()
+    assert logo["Content-ID"] == "<logo>"
+    assert logo.get_content() == b"\x89PNG"
+    assert pdf.get_filename() == "résumé.pdf"
+    assert pdf.get_content() == b"%PDF-1.4"
+    assert parsed["X-Campaign"] == "spring"
+    assert str(parsed["Subject"]) == "Grüße"
+
+
+def test_html_only() -> None:
+    parsed = parse(render(Message(sender="a@example.com", to=["b@example.org"], html="<b>x</b>")))
+    assert parsed.get_content_type() == "text/html"
+
+
+def test_long_lines_are_encoded() -> None:
+    parsed = parse(render(Message(**{**BASE, "text": "a" * 5000})))
+    assert parsed["Content-Transfer-Encoding"] == "quoted-printable"
+    assert parsed.get_content().strip() == "a" * 5000
+
+
+def test_size_limit() -> None:
+    big = Message(**{**BASE, "attachments": [Attachment("big.bin", b"\0" * 2000)]})
+    with pytest.raises(MessageTooLarge, match="at most 1000"):
+        render(big, max_bytes=1000)
+
+
+def test_bcc_is_not_in_the_headers() -> None:
+    parsed = parse(render(Message(**{**BASE, "bcc": ["hidden@example.org"]})))
+    assert "Bcc" not in parsed
+    assert "hidden" not in str(parsed)
