@@ -3,22 +3,25 @@
 ::
 
     CourrierError
-    ├── ConfigurationError             settings missing or invalid (never retried)
-    ├── InvalidMessage (ValueError)    a message that cannot be sent as given
-    │   ├── InvalidAddress             bad syntax, non-ASCII local part, CR/LF injection
+    ├── ConfigurationError               settings missing or invalid (never retried)
+    ├── InvalidMessage (ValueError)      a message that cannot be sent as given
+    │   ├── InvalidAddress               bad syntax, non-ASCII local part, header injection
     │   └── MessageTooLarge
-    ├── SendError                      SES refused or failed a send
-    │   ├── Throttled                  rate exceeded; retried with backoff
-    │   ├── DailyQuotaExceeded
-    │   ├── SendingPaused              account or configuration set paused
-    │   ├── IdentityNotVerified
-    │   ├── MessageRejected
-    │   ├── ConfigurationSetMissing
-    │   └── OutcomeUnknown             the request may have reached SES; never re-sent blindly
-    ├── AwsError                       any other AWS failure (code, message, operation)
-    │   └── AwsUnreachable             nothing reached AWS (connection refused, DNS)
-    ├── StoreError                     the database failed
-    └── SandboxError                   the offline sandbox could not start or serve
+    ├── AwsError                         an AWS call failed (code, aws_message, operation)
+    │   ├── AwsUnreachable               nothing reached AWS (connection refused, DNS)
+    │   └── SendError                    SES refused or failed a send
+    │       ├── Throttled                rate exceeded; retried with backoff
+    │       ├── DailyQuotaExceeded
+    │       ├── SendingPaused            account or configuration set paused
+    │       ├── IdentityNotVerified
+    │       ├── MessageRejected
+    │       ├── ConfigurationSetMissing
+    │       └── OutcomeUnknown           the request may have reached SES; never re-sent
+    ├── FeedbackError                    feedback that cannot be applied
+    │   ├── UndecodableMessage (ValueError)
+    │   └── UntrustedTopic               from a topic outside the allow-list
+    ├── StoreError                       the database failed; the transaction rolled back
+    └── SandboxError                     the offline sandbox could not start or serve
 
 Errors raised by boto3/botocore and SQLAlchemy are translated at the adapter that calls
 them, with the original kept as ``__cause__``.
@@ -33,6 +36,7 @@ __all__ = [
     "ConfigurationSetMissing",
     "CourrierError",
     "DailyQuotaExceeded",
+    "FeedbackError",
     "IdentityNotVerified",
     "InvalidAddress",
     "InvalidMessage",
@@ -44,6 +48,8 @@ __all__ = [
     "SendingPaused",
     "StoreError",
     "Throttled",
+    "UndecodableMessage",
+    "UntrustedTopic",
 ]
 
 
@@ -136,3 +142,15 @@ class StoreError(CourrierError):
 
 class SandboxError(CourrierError):
     """The offline sandbox could not start or serve a request."""
+
+
+class FeedbackError(CourrierError):
+    """A feedback message cannot be applied; it is left for the dead-letter queue."""
+
+
+class UndecodableMessage(FeedbackError, ValueError):
+    """The body is not an SQS/SNS/SES feedback message courrier understands."""
+
+
+class UntrustedTopic(FeedbackError):
+    """The SNS envelope names a topic that is not on the allow-list."""

@@ -64,3 +64,33 @@ class SuppressionRow(Base):
     first_seen: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     last_seen: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     expires_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class FeedbackEventRow(Base):
+    """Append-only: one row per feedback event, unique by ``event_key``."""
+
+    __tablename__ = "feedback_events"
+    __table_args__ = (Index("ix_feedback_events_recipient", "recipient", "kind"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    event_key: Mapped[str] = mapped_column(String(400), unique=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    subtype: Mapped[str | None] = mapped_column(String(200))
+    recipient: Mapped[str | None] = mapped_column(String(ADDRESS))
+    ses_message_id: Mapped[str] = mapped_column(String(100), index=True)
+    feedback_id: Mapped[str | None] = mapped_column(String(200))
+    sns_message_id: Mapped[str | None] = mapped_column(String(100))
+    topic_arn: Mapped[str | None] = mapped_column(String(300))
+    action: Mapped[str] = mapped_column(String(30))
+    occurred_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    received_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    payload: Mapped[str] = mapped_column(Text)
+
+
+class SnsReceiptRow(Base):
+    """SNS messages already applied: a redelivered one changes nothing."""
+
+    __tablename__ = "sns_receipts"
+
+    sns_message_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    received_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

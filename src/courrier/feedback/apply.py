@@ -1,0 +1,120 @@
+"""Apply decoded feedback to the store: one transaction per batch, exactly-once effect.
+
+A redelivered SQS message or a duplicate SNS message changes nothing: the SNS ``MessageId`` is
+claimed in ``sns_receipts`` and each event's key is unique in ``feedback_events`` (facts §9).
+User hooks run after the commit, once per newly stored event.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy.orm import Session
+
+from courrier.feedback import events as ev
+from courrier.feedback.decode import Decoded
+from courrier.feedback.rules import COUNT_SOFT_BOUNCE, SUPPRESS, Rules
+from courrier.store import Store
+from courrier.store import feedback as queries
+from courrier.store.tables import utcnow
+
+__all__ = ["Applied", "Hook", "apply"]
+
+log = logging.getLogger(__name__)
+
+Hook = Callable[[ev.Event], None]
+
+_STATUS = {
+    "Delivery": "delivered",
+    "Complaint": "complained",
+    "Reject": "rejected",
+    "DeliveryDelay": "delivery_delayed",
+    "Open": "opened",
+    "Click": "clicked",
+}
+
+
+@dataclass
+class Applied:
+    """What one batch did."""
+
+    stored: list[tuple[ev.Event, str]] = field(default_factory=list)  # (event, action)
+    duplicates: int = 0
+    suppressed: list[str] = field(default_factory=list)
+    ignored: int = 0
+
+
+def apply(store: Store, batch: Sequence[Decoded], *, rules: Rules | None = None,
+          hooks: Mapping[str, Iterable[Hook]] | None = None) -> Applied:
+    """Store every event of ``batch`` in one transaction, then run the hooks."""
+    rules = rules or Rules()
+    applied = Applied()
+    with store.transaction() as session:
+        for decoded in batch:
+            _apply_one(session, store, decoded, rules, applied)
+    for event, _action in applied.stored:
+        for hook in (hooks or {}).get(event.kind, ()):
+            try:
+                hook(event)
+            except Exception:  # a user's hook must not undo what is stored
+                log.exception("feedback hook %r failed on %s", hook, event.key)
+    return applied
+
+
+def _apply_one(session: Session, store: Store, decoded: Decoded, rules: Rules,
+               applied: Applied) -> None:
+    if not decoded.events:
+        applied.ignored += 1
+        return
+    sns_id = decoded.envelope.message_id if decoded.envelope else None
+    if sns_id and not queries.claim_sns_message(session, sns_id):
+        applied.duplicates += len(decoded.events)
+        return
+    for event in sorted(decoded.events, key=lambda e: e.timestamp or utcnow()):
+        recipient = event.recipient
+        delivered = bool(recipient) and queries.delivered_before(
+            session, event.ses_message_id, recipient or "")
+        action = rules.action(event, delivered_before=delivered)
+        is_new = queries.add_event(session, {
+            "event_key": event.key[:400],
+            "kind": event.kind,
+            "subtype": (event.subtype or "")[:200] or None,
+            "recipient": recipient,
+            "ses_message_id": event.ses_message_id,
+            "feedback_id": event.feedback_id,
+            "sns_message_id": event.sns_message_id,
+            "topic_arn": event.topic_arn,
+            "action": action,
+            "occurred_at": event.timestamp,
+            "payload": json.dumps(event.raw, sort_keys=True),
+        })
+        if not is_new:
+            applied.duplicates += 1
+            continue
+        applied.stored.append((event, action))
+        _effects(session, store, event, action, rules, applied)
+
+
+def _effects(session: Session, store: Store, event: ev.Event, action: str, rules: Rules,
+             applied: Applied) -> None:
+    recipient = event.recipient
+    status = _STATUS.get(event.kind)
+    if isinstance(event, ev.Bounce):
+        status = "bounced" if event.permanent else "soft_bounced"
+    if status and event.ses_message_id:
+        queries.raise_recipient_status(session, event.ses_message_id, recipient, status)
+    if not recipient:
+        return
+    suppress = action == SUPPRESS
+    if action == COUNT_SOFT_BOUNCE:
+        since = utcnow() - rules.soft_bounce_window
+        suppress = queries.soft_bounces_since(session, recipient, since) >= rules.soft_bounce_limit
+    if suppress:
+        expires = utcnow() + rules.suppression_ttl if rules.suppression_ttl else None
+        store.suppress(recipient, reason=rules.reason(event), source="feedback",
+                       detail=f"{event.kind} {event.subtype or ''} {event.key}".strip(),
+                       expires_at=expires, session=session)
+        applied.suppressed.append(recipient)

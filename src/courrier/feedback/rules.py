@@ -1,0 +1,55 @@
+"""What courrier does with each event: suppress, count a soft bounce, record, or ignore.
+
+Defaults (facts §1.4, §1.5, §3, §10): permanent bounces of every subtype and complaints other
+than ``not-spam`` suppress; transient and undetermined bounces are counted and suppress after
+``soft_bounce_limit`` within ``soft_bounce_window``; an out-of-office reply never suppresses;
+everything else is recorded.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from courrier.feedback import events as ev
+
+__all__ = ["Action", "Rules"]
+
+SUPPRESS = "suppress"
+COUNT_SOFT_BOUNCE = "count_soft_bounce"
+RECORD = "record"
+IGNORE = "ignore"
+Action = str
+
+
+@dataclass(frozen=True)
+class Rules:
+    soft_bounce_limit: int = 3
+    soft_bounce_window: dt.timedelta = dt.timedelta(days=7)
+    #: Complaint feedback types that do not suppress.
+    complaint_exemptions: frozenset[str] = frozenset({"not-spam"})
+    #: How long a suppression lasts; None keeps it until removed.
+    suppression_ttl: dt.timedelta | None = None
+
+    def action(self, event: ev.Event, *, delivered_before: bool = False) -> Action:
+        """The action for ``event``; ``delivered_before`` says the same recipient already has
+        a Delivery for the same message, which makes a Transient/General bounce an
+        auto-reply (the ooto case, facts §3)."""
+        if isinstance(event, ev.Bounce):
+            if event.permanent:
+                return SUPPRESS
+            if delivered_before and event.bounce_subtype == "General":
+                return RECORD
+            return COUNT_SOFT_BOUNCE
+        if isinstance(event, ev.Complaint):
+            if event.feedback_type in self.complaint_exemptions:
+                return RECORD
+            return SUPPRESS
+        return RECORD
+
+    def reason(self, event: ev.Event) -> str:
+        if isinstance(event, ev.Complaint):
+            return "complaint"
+        if isinstance(event, ev.Bounce) and not event.permanent:
+            return "soft-bounce"
+        return "bounce"

@@ -1,0 +1,88 @@
+"""The queries that apply feedback, on a session the caller's transaction owns."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from courrier.store.tables import (
+    FeedbackEventRow,
+    MessageRow,
+    RecipientRow,
+    SnsReceiptRow,
+    utcnow,
+)
+
+#: Recipient statuses, weakest first: feedback only ever moves a recipient up this list.
+STATUS_RANK = {
+    status: rank for rank, status in enumerate((
+        "pending", "unknown", "sent", "delivery_delayed", "delivered", "opened", "clicked",
+        "soft_bounced", "bounced", "complained", "rejected", "suppressed",
+    ))
+}
+
+
+def _insert(session: Session, table: type, values: dict[str, object]) -> bool:
+    """INSERT ... ON CONFLICT DO NOTHING; True when the row was new."""
+    dialect = session.get_bind().dialect.name
+    module = postgresql if dialect == "postgresql" else sqlite
+    statement = module.insert(table).values(**values).on_conflict_do_nothing()
+    result = session.execute(statement)
+    return bool(getattr(result, "rowcount", 0))
+
+
+def claim_sns_message(session: Session, sns_message_id: str) -> bool:
+    return _insert(session, SnsReceiptRow,
+                   {"sns_message_id": sns_message_id, "received_at": utcnow()})
+
+
+def add_event(session: Session, values: dict[str, object]) -> bool:
+    return _insert(session, FeedbackEventRow, {"received_at": utcnow(), **values})
+
+
+def delivered_before(session: Session, ses_message_id: str, recipient: str) -> bool:
+    found = session.scalar(
+        select(FeedbackEventRow.id).where(
+            FeedbackEventRow.ses_message_id == ses_message_id,
+            FeedbackEventRow.recipient == recipient,
+            FeedbackEventRow.kind == "Delivery",
+        ).limit(1)
+    )
+    return found is not None
+
+
+def soft_bounces_since(session: Session, recipient: str, since: dt.datetime) -> int:
+    count = session.scalar(
+        select(func.count()).select_from(FeedbackEventRow).where(
+            FeedbackEventRow.recipient == recipient,
+            FeedbackEventRow.action == "count_soft_bounce",
+            FeedbackEventRow.received_at >= since,
+        )
+    )
+    return int(count or 0)
+
+
+def raise_recipient_status(session: Session, ses_message_id: str, recipient: str | None,
+                           status: str) -> None:
+    """Move the recipient(s) of a sent message up to ``status`` (never down)."""
+    rank = STATUS_RANK[status]
+    weaker = [s for s, r in STATUS_RANK.items() if r < rank]
+    message_ids = select(MessageRow.id).where(MessageRow.ses_message_id == ses_message_id)
+    statement = (
+        update(RecipientRow)
+        .where(RecipientRow.message_id.in_(message_ids), RecipientRow.status.in_(weaker))
+        .values(status=status, updated_at=utcnow())
+    )
+    if recipient:
+        statement = statement.where(RecipientRow.address == recipient)
+    session.execute(statement)
+
+
+def events_for(session: Session, ses_message_id: str) -> list[FeedbackEventRow]:
+    return list(session.scalars(
+        select(FeedbackEventRow).where(FeedbackEventRow.ses_message_id == ses_message_id)
+        .order_by(FeedbackEventRow.id)
+    ))
