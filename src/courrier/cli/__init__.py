@@ -6,6 +6,7 @@ import click
 
 from courrier import __version__
 from courrier.cli.demo import demo
+from courrier.cli.feedback import decode, worker
 from courrier.cli.sandbox import sandbox
 from courrier.cli.send import send
 from courrier.cli.suppression import suppression
@@ -27,5 +28,5 @@ def main(config: str | None, database_url: str | None) -> None:
     """
 
 
-for command in (demo, sandbox, send, suppression):
+for command in (decode, demo, sandbox, send, suppression, worker):
     main.add_command(command)

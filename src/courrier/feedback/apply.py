@@ -47,8 +47,13 @@ class Applied:
     ignored: int = 0
 
 
-def apply(store: Store, batch: Sequence[Decoded], *, rules: Rules | None = None,
-          hooks: Mapping[str, Iterable[Hook]] | None = None) -> Applied:
+def apply(
+    store: Store,
+    batch: Sequence[Decoded],
+    *,
+    rules: Rules | None = None,
+    hooks: Mapping[str, Iterable[Hook]] | None = None,
+) -> Applied:
     """Store every event of ``batch`` in one transaction, then run the hooks."""
     rules = rules or Rules()
     applied = Applied()
@@ -64,8 +69,9 @@ def apply(store: Store, batch: Sequence[Decoded], *, rules: Rules | None = None,
     return applied
 
 
-def _apply_one(session: Session, store: Store, decoded: Decoded, rules: Rules,
-               applied: Applied) -> None:
+def _apply_one(
+    session: Session, store: Store, decoded: Decoded, rules: Rules, applied: Applied
+) -> None:
     if not decoded.events:
         applied.ignored += 1
         return
@@ -76,21 +82,25 @@ def _apply_one(session: Session, store: Store, decoded: Decoded, rules: Rules,
     for event in sorted(decoded.events, key=lambda e: e.timestamp or utcnow()):
         recipient = event.recipient
         delivered = bool(recipient) and queries.delivered_before(
-            session, event.ses_message_id, recipient or "")
+            session, event.ses_message_id, recipient or ""
+        )
         action = rules.action(event, delivered_before=delivered)
-        is_new = queries.add_event(session, {
-            "event_key": event.key[:400],
-            "kind": event.kind,
-            "subtype": (event.subtype or "")[:200] or None,
-            "recipient": recipient,
-            "ses_message_id": event.ses_message_id,
-            "feedback_id": event.feedback_id,
-            "sns_message_id": event.sns_message_id,
-            "topic_arn": event.topic_arn,
-            "action": action,
-            "occurred_at": event.timestamp,
-            "payload": json.dumps(event.raw, sort_keys=True),
-        })
+        is_new = queries.add_event(
+            session,
+            {
+                "event_key": event.key[:400],
+                "kind": event.kind,
+                "subtype": (event.subtype or "")[:200] or None,
+                "recipient": recipient,
+                "ses_message_id": event.ses_message_id,
+                "feedback_id": event.feedback_id,
+                "sns_message_id": event.sns_message_id,
+                "topic_arn": event.topic_arn,
+                "action": action,
+                "occurred_at": event.timestamp,
+                "payload": json.dumps(event.raw, sort_keys=True),
+            },
+        )
         if not is_new:
             applied.duplicates += 1
             continue
@@ -98,8 +108,9 @@ def _apply_one(session: Session, store: Store, decoded: Decoded, rules: Rules,
         _effects(session, store, event, action, rules, applied)
 
 
-def _effects(session: Session, store: Store, event: ev.Event, action: str, rules: Rules,
-             applied: Applied) -> None:
+def _effects(
+    session: Session, store: Store, event: ev.Event, action: str, rules: Rules, applied: Applied
+) -> None:
     recipient = event.recipient
     status = _STATUS.get(event.kind)
     if isinstance(event, ev.Bounce):
@@ -114,7 +125,12 @@ def _effects(session: Session, store: Store, event: ev.Event, action: str, rules
         suppress = queries.soft_bounces_since(session, recipient, since) >= rules.soft_bounce_limit
     if suppress:
         expires = utcnow() + rules.suppression_ttl if rules.suppression_ttl else None
-        store.suppress(recipient, reason=rules.reason(event), source="feedback",
-                       detail=f"{event.kind} {event.subtype or ''} {event.key}".strip(),
-                       expires_at=expires, session=session)
+        store.suppress(
+            recipient,
+            reason=rules.reason(event),
+            source="feedback",
+            detail=f"{event.kind} {event.subtype or ''} {event.key}".strip(),
+            expires_at=expires,
+            session=session,
+        )
         applied.suppressed.append(recipient)

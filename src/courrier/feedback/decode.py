@@ -129,8 +129,12 @@ def _payload(payload: dict[str, Any], envelope: Envelope | None) -> Decoded:
     }
     builder = _BUILDERS.get(kind)
     if builder is None:
-        unknown = ev.Unknown(recipient=None, timestamp=parse_timestamp(mail.get("timestamp")),
-                             type_name=kind, **common)
+        unknown = ev.Unknown(
+            recipient=None,
+            timestamp=parse_timestamp(mail.get("timestamp")),
+            type_name=kind,
+            **common,
+        )
         return Decoded((unknown,), envelope, payload=payload)
     return Decoded(tuple(builder(payload, common)), envelope, payload=payload)
 
@@ -140,7 +144,7 @@ def _payload(payload: dict[str, Any], envelope: Envelope | None) -> Decoded:
 
 def _bounce(payload: dict[str, Any], common: dict[str, Any]) -> list[ev.Event]:
     body = _dict(payload.get("bounce"))
-    shared = {
+    shared: dict[str, Any] = {
         "timestamp": parse_timestamp(body.get("timestamp")),
         "bounce_type": _str(body.get("bounceType")) or "Undetermined",
         "bounce_subtype": _str(body.get("bounceSubType")) or "Undetermined",
@@ -148,16 +152,21 @@ def _bounce(payload: dict[str, Any], common: dict[str, Any]) -> list[ev.Event]:
         "reporting_mta": _str(body.get("reportingMTA")),
     }
     return [
-        ev.Bounce(recipient=_address(r.get("emailAddress")), status=_str(r.get("status")),
-                  action=_str(r.get("action")), diagnostic_code=_str(r.get("diagnosticCode")),
-                  **shared, **common)
+        ev.Bounce(
+            recipient=_address(r.get("emailAddress")),
+            status=_str(r.get("status")),
+            action=_str(r.get("action")),
+            diagnostic_code=_str(r.get("diagnosticCode")),
+            **shared,
+            **common,
+        )
         for r in _records(body.get("bouncedRecipients"))
     ]
 
 
 def _complaint(payload: dict[str, Any], common: dict[str, Any]) -> list[ev.Event]:
     body = _dict(payload.get("complaint"))
-    shared = {
+    shared: dict[str, Any] = {
         "timestamp": parse_timestamp(body.get("timestamp")),
         "feedback_type": _str(body.get("complaintFeedbackType")),
         "complaint_subtype": _str(body.get("complaintSubType")),
@@ -173,50 +182,66 @@ def _complaint(payload: dict[str, Any], common: dict[str, Any]) -> list[ev.Event
 def _delivery(payload: dict[str, Any], common: dict[str, Any]) -> list[ev.Event]:
     body = _dict(payload.get("delivery"))
     time = body.get("processingTimeMillis")
-    shared = {
+    shared: dict[str, Any] = {
         "timestamp": parse_timestamp(body.get("timestamp")),
         "smtp_response": _str(body.get("smtpResponse")),
         "processing_time_ms": time if isinstance(time, int) else None,
         "reporting_mta": _str(body.get("reportingMTA")),
     }
-    return [ev.Delivery(recipient=_address(r), **shared, **common)
-            for r in _list(body.get("recipients"))]
+    return [
+        ev.Delivery(recipient=_address(r), **shared, **common)
+        for r in _list(body.get("recipients"))
+    ]
 
 
-def _per_destination(cls: type[ev.Event], key: str,
-                     extra: Callable[[dict[str, Any]], dict[str, Any]]) -> Callable[..., Any]:
+def _per_destination(
+    cls: type[ev.Event], key: str, extra: Callable[[dict[str, Any]], dict[str, Any]]
+) -> Callable[..., Any]:
     def build(payload: dict[str, Any], common: dict[str, Any]) -> list[ev.Event]:
         body = _dict(payload.get(key))
         when = parse_timestamp(body.get("timestamp") or _dict(payload.get("mail")).get("timestamp"))
         recipients = common["destination"] or ("",)
-        return [cls(recipient=r or None, timestamp=when, **extra(body), **common)
-                for r in recipients]
+        return [
+            cls(recipient=r or None, timestamp=when, **extra(body), **common) for r in recipients
+        ]
 
     return build
 
 
-def _not_per_recipient(cls: type[ev.Event], key: str,
-                       extra: Callable[[dict[str, Any]], dict[str, Any]]) -> Callable[..., Any]:
+def _not_per_recipient(
+    cls: type[ev.Event], key: str, extra: Callable[[dict[str, Any]], dict[str, Any]]
+) -> Callable[..., Any]:
     # SES does not say which recipient opened or clicked (facts §2.2).
     def build(payload: dict[str, Any], common: dict[str, Any]) -> list[ev.Event]:
         body = _dict(payload.get(key))
         recipient = common["destination"][0] if len(common["destination"]) == 1 else None
-        return [cls(recipient=recipient, timestamp=parse_timestamp(body.get("timestamp")),
-                    **extra(body), **common)]
+        return [
+            cls(
+                recipient=recipient,
+                timestamp=parse_timestamp(body.get("timestamp")),
+                **extra(body),
+                **common,
+            )
+        ]
 
     return build
 
 
 def _delivery_delay(payload: dict[str, Any], common: dict[str, Any]) -> list[ev.Event]:
     body = _dict(payload.get("deliveryDelay"))
-    shared = {
+    shared: dict[str, Any] = {
         "timestamp": parse_timestamp(body.get("timestamp")),
         "delay_type": _str(body.get("delayType")),
         "expiration_time": parse_timestamp(body.get("expirationTime")),
     }
     return [
-        ev.DeliveryDelay(recipient=_address(r.get("emailAddress")), status=_str(r.get("status")),
-                         diagnostic_code=_str(r.get("diagnosticCode")), **shared, **common)
+        ev.DeliveryDelay(
+            recipient=_address(r.get("emailAddress")),
+            status=_str(r.get("status")),
+            diagnostic_code=_str(r.get("diagnosticCode")),
+            **shared,
+            **common,
+        )
         for r in _records(body.get("delayedRecipients"))
     ]
 
@@ -226,11 +251,15 @@ def _subscription(payload: dict[str, Any], common: dict[str, Any]) -> list[ev.Ev
     new = _dict(body.get("newTopicPreferences"))
     unsubscribe_all = new.get("unsubscribeAll")
     recipient = common["destination"][0] if common["destination"] else None
-    return [ev.Subscription(
-        recipient=recipient, timestamp=parse_timestamp(body.get("timestamp")),
-        contact_list=_str(body.get("contactList")),
-        unsubscribe_all=unsubscribe_all if isinstance(unsubscribe_all, bool) else None, **common,
-    )]
+    return [
+        ev.Subscription(
+            recipient=recipient,
+            timestamp=parse_timestamp(body.get("timestamp")),
+            contact_list=_str(body.get("contactList")),
+            unsubscribe_all=unsubscribe_all if isinstance(unsubscribe_all, bool) else None,
+            **common,
+        )
+    ]
 
 
 _BUILDERS: dict[str, Callable[[dict[str, Any], dict[str, Any]], list[ev.Event]]] = {
@@ -238,21 +267,35 @@ _BUILDERS: dict[str, Callable[[dict[str, Any], dict[str, Any]], list[ev.Event]]]
     "Complaint": _complaint,
     "Delivery": _delivery,
     "Send": _per_destination(ev.Send, "send", lambda body: {}),
-    "Reject": _per_destination(ev.Reject, "reject",
-                               lambda body: {"reason": _str(body.get("reason"))}),
+    "Reject": _per_destination(
+        ev.Reject, "reject", lambda body: {"reason": _str(body.get("reason"))}
+    ),
     "Rendering Failure": _per_destination(
-        ev.RenderingFailure, "failure",
-        lambda body: {"template_name": _str(body.get("templateName")),
-                      "error_message": _str(body.get("errorMessage"))}),
+        ev.RenderingFailure,
+        "failure",
+        lambda body: {
+            "template_name": _str(body.get("templateName")),
+            "error_message": _str(body.get("errorMessage")),
+        },
+    ),
     "Open": _not_per_recipient(
-        ev.Open, "open",
-        lambda body: {"ip_address": _str(body.get("ipAddress")),
-                      "user_agent": _str(body.get("userAgent"))}),
+        ev.Open,
+        "open",
+        lambda body: {
+            "ip_address": _str(body.get("ipAddress")),
+            "user_agent": _str(body.get("userAgent")),
+        },
+    ),
     "Click": _not_per_recipient(
-        ev.Click, "click",
-        lambda body: {"ip_address": _str(body.get("ipAddress")),
-                      "user_agent": _str(body.get("userAgent")), "link": _str(body.get("link")),
-                      "link_tags": _tags(body.get("linkTags"))}),
+        ev.Click,
+        "click",
+        lambda body: {
+            "ip_address": _str(body.get("ipAddress")),
+            "user_agent": _str(body.get("userAgent")),
+            "link": _str(body.get("link")),
+            "link_tags": _tags(body.get("linkTags")),
+        },
+    ),
     "DeliveryDelay": _delivery_delay,
     "Subscription": _subscription,
 }
@@ -301,5 +344,7 @@ def _records(value: Any) -> list[dict[str, Any]]:
 
 
 def _tags(value: Any) -> dict[str, list[str]]:
-    return {str(k): [str(x) for x in v] if isinstance(v, list) else [str(v)]
-            for k, v in _dict(value).items()}
+    return {
+        str(k): [str(x) for x in v] if isinstance(v, list) else [str(v)]
+        for k, v in _dict(value).items()
+    }

@@ -18,10 +18,23 @@ from courrier.store.tables import (
 
 #: Recipient statuses, weakest first: feedback only ever moves a recipient up this list.
 STATUS_RANK = {
-    status: rank for rank, status in enumerate((
-        "pending", "unknown", "sent", "delivery_delayed", "delivered", "opened", "clicked",
-        "soft_bounced", "bounced", "complained", "rejected", "suppressed",
-    ))
+    status: rank
+    for rank, status in enumerate(
+        (
+            "pending",
+            "unknown",
+            "sent",
+            "delivery_delayed",
+            "delivered",
+            "opened",
+            "clicked",
+            "soft_bounced",
+            "bounced",
+            "complained",
+            "rejected",
+            "suppressed",
+        )
+    )
 }
 
 
@@ -29,14 +42,16 @@ def _insert(session: Session, table: type, values: dict[str, object]) -> bool:
     """INSERT ... ON CONFLICT DO NOTHING; True when the row was new."""
     dialect = session.get_bind().dialect.name
     module = postgresql if dialect == "postgresql" else sqlite
-    statement = module.insert(table).values(**values).on_conflict_do_nothing()
-    result = session.execute(statement)
-    return bool(getattr(result, "rowcount", 0))
+    key = next(iter(table.__table__.primary_key.columns))  # type: ignore[attr-defined]
+    # RETURNING, not rowcount: drivers disagree on rowcount for INSERT ... ON CONFLICT.
+    statement = module.insert(table).values(**values).on_conflict_do_nothing().returning(key)
+    return session.execute(statement).first() is not None
 
 
 def claim_sns_message(session: Session, sns_message_id: str) -> bool:
-    return _insert(session, SnsReceiptRow,
-                   {"sns_message_id": sns_message_id, "received_at": utcnow()})
+    return _insert(
+        session, SnsReceiptRow, {"sns_message_id": sns_message_id, "received_at": utcnow()}
+    )
 
 
 def add_event(session: Session, values: dict[str, object]) -> bool:
@@ -45,18 +60,22 @@ def add_event(session: Session, values: dict[str, object]) -> bool:
 
 def delivered_before(session: Session, ses_message_id: str, recipient: str) -> bool:
     found = session.scalar(
-        select(FeedbackEventRow.id).where(
+        select(FeedbackEventRow.id)
+        .where(
             FeedbackEventRow.ses_message_id == ses_message_id,
             FeedbackEventRow.recipient == recipient,
             FeedbackEventRow.kind == "Delivery",
-        ).limit(1)
+        )
+        .limit(1)
     )
     return found is not None
 
 
 def soft_bounces_since(session: Session, recipient: str, since: dt.datetime) -> int:
     count = session.scalar(
-        select(func.count()).select_from(FeedbackEventRow).where(
+        select(func.count())
+        .select_from(FeedbackEventRow)
+        .where(
             FeedbackEventRow.recipient == recipient,
             FeedbackEventRow.action == "count_soft_bounce",
             FeedbackEventRow.received_at >= since,
@@ -65,8 +84,9 @@ def soft_bounces_since(session: Session, recipient: str, since: dt.datetime) -> 
     return int(count or 0)
 
 
-def raise_recipient_status(session: Session, ses_message_id: str, recipient: str | None,
-                           status: str) -> None:
+def raise_recipient_status(
+    session: Session, ses_message_id: str, recipient: str | None, status: str
+) -> None:
     """Move the recipient(s) of a sent message up to ``status`` (never down)."""
     rank = STATUS_RANK[status]
     weaker = [s for s, r in STATUS_RANK.items() if r < rank]
@@ -82,7 +102,10 @@ def raise_recipient_status(session: Session, ses_message_id: str, recipient: str
 
 
 def events_for(session: Session, ses_message_id: str) -> list[FeedbackEventRow]:
-    return list(session.scalars(
-        select(FeedbackEventRow).where(FeedbackEventRow.ses_message_id == ses_message_id)
-        .order_by(FeedbackEventRow.id)
-    ))
+    return list(
+        session.scalars(
+            select(FeedbackEventRow)
+            .where(FeedbackEventRow.ses_message_id == ses_message_id)
+            .order_by(FeedbackEventRow.id)
+        )
+    )

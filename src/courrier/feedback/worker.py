@@ -1,0 +1,167 @@
+"""The feedback worker: long-poll SQS, apply each batch in one transaction, then delete.
+
+Loop, per batch of up to 10 messages:
+
+1. receive (long poll, ``wait_seconds``, 20 by default);
+2. decode each body; a body that cannot be decoded, or that comes from a topic outside the
+   allow-list, is logged with its SQS id and left on the queue: its redrive policy moves it to
+   the dead-letter queue after ``maxReceiveCount`` receives;
+3. apply the decodable ones in one transaction; on a database error nothing is deleted, the
+   worker backs off and retries the same messages while it holds them, and SQS redelivers them
+   otherwise: nothing is acknowledged that was not stored;
+4. delete the applied messages (checking each ``Failed`` entry), then run nothing else.
+
+Shutdown (SIGTERM/SIGINT, or :meth:`Worker.stop`): stop receiving; the batch in hand is
+finished, committed and deleted; :meth:`Worker.run` returns and ``courrier worker`` exits 0.
+A shutdown requested during a long poll waits for that poll to return (at most
+``wait_seconds``).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+
+from courrier.aws.sqs import QueueMessage, SqsQueue
+from courrier.errors import AwsError, FeedbackError, StoreError, UntrustedTopic
+from courrier.feedback.apply import Applied, Hook, apply
+from courrier.feedback.decode import Decoded, decode
+from courrier.feedback.rules import Rules
+from courrier.sending.retry import Backoff
+from courrier.store import Store
+
+__all__ = ["Worker", "WorkerStats"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class WorkerStats:
+    batches: int = 0
+    received: int = 0
+    deleted: int = 0
+    events: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    store_retries: int = 0
+    suppressed: list[str] = field(default_factory=list)
+
+
+class Worker:
+    def __init__(
+        self,
+        queue: SqsQueue,
+        store: Store,
+        *,
+        rules: Rules | None = None,
+        hooks: Mapping[str, Iterable[Hook]] | None = None,
+        allowed_topics: Iterable[str] | None = None,
+        wait_seconds: int = 20,
+        max_messages: int = 10,
+        store_backoff: Backoff | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.queue = queue
+        self.store = store
+        self.rules = rules or Rules()
+        self.hooks = hooks or {}
+        self.allowed_topics = frozenset(allowed_topics) if allowed_topics else None
+        self.wait_seconds = wait_seconds
+        self.max_messages = max_messages
+        self.store_backoff = store_backoff or Backoff(attempts=1_000_000, base=0.5, cap=30)
+        self._sleep = sleep
+        self._stopping = threading.Event()
+        self.stats = WorkerStats()
+
+    def stop(self) -> None:
+        """Ask the worker to stop after the batch in hand."""
+        self._stopping.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping.is_set()
+
+    def run(self, *, until_idle: bool = False, max_batches: int | None = None) -> WorkerStats:
+        """Process batches until stopped (or, with ``until_idle``, until a poll finds nothing)."""
+        while not self.stopping:
+            try:
+                messages = self.queue.receive(
+                    max_messages=self.max_messages, wait_seconds=self.wait_seconds
+                )
+            except AwsError as err:
+                log.warning("receive failed, retrying in 5 s: %s", err)
+                self._stopping.wait(5)
+                continue
+            if not messages:
+                if until_idle:
+                    break
+                continue
+            self.process(messages)
+            if max_batches is not None and self.stats.batches >= max_batches:
+                break
+        log.info("worker stopped: %s", self.stats)
+        return self.stats
+
+    def process(self, messages: list[QueueMessage]) -> Applied:
+        """Decode, apply and delete one batch (the steps in the module docstring)."""
+        self.stats.batches += 1
+        self.stats.received += len(messages)
+        good: list[tuple[QueueMessage, Decoded]] = []
+        for message in messages:
+            try:
+                decoded = decode(message.body)
+                self._check_topic(decoded)
+            except FeedbackError as err:
+                self.stats.rejected += 1
+                log.error(
+                    "SQS message %s left for the dead-letter queue (receive %d): %s",
+                    message.message_id,
+                    message.receive_count,
+                    err,
+                )
+                continue
+            good.append((message, decoded))
+        applied = self._apply_with_retries([d for _, d in good])
+        self.stats.events += len(applied.stored)
+        self.stats.duplicates += applied.duplicates
+        self.stats.suppressed.extend(applied.suppressed)
+        done = [m for m, _ in good]
+        failed = self._delete(done)
+        self.stats.deleted += len(done) - len(failed)
+        return applied
+
+    def _check_topic(self, decoded: Decoded) -> None:
+        if self.allowed_topics is None:
+            return
+        topic = decoded.envelope.topic_arn if decoded.envelope else None
+        if topic not in self.allowed_topics:
+            raise UntrustedTopic(f"topic {topic!r} is not on the allow-list")
+
+    def _apply_with_retries(self, batch: list[Decoded]) -> Applied:
+        delays = self.store_backoff.delays()
+        while True:
+            try:
+                return apply(self.store, batch, rules=self.rules, hooks=self.hooks)
+            except StoreError as err:
+                delay = next(delays, None)
+                if delay is None:
+                    raise
+                self.stats.store_retries += 1
+                log.error("database error, batch kept and retried in %.1f s: %s", delay, err)
+                self._sleep(delay)
+
+    def _delete(self, messages: list[QueueMessage]) -> list[str]:
+        if not messages:
+            return []
+        try:
+            failed = self.queue.delete(messages)
+        except AwsError as err:
+            # Applied but not deleted: SQS redelivers them and the duplicates change nothing.
+            log.warning("delete failed, the batch will be redelivered: %s", err)
+            return [m.message_id for m in messages]
+        for message_id in failed:
+            log.warning("delete of SQS message %s failed; it will be redelivered", message_id)
+        return failed

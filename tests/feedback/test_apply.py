@@ -1,0 +1,188 @@
+"""Applying feedback on SQLite and PostgreSQL: exactly once, the rules, statuses, hooks."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import json
+from typing import Any
+
+from sqlalchemy import func, select
+
+from courrier.feedback import decode
+from courrier.feedback import events as ev
+from courrier.feedback.apply import apply
+from courrier.feedback.rules import Rules
+from courrier.store import Store
+from courrier.store.tables import FeedbackEventRow, SnsReceiptRow
+from tests.feedback.test_decode import envelope, sample
+
+
+def count(store: Store, table: Any) -> int:
+    with store.transaction() as session:
+        return int(session.scalar(select(func.count()).select_from(table)) or 0)
+
+
+def bounce(
+    recipient: str, bounce_type: str, subtype: str, feedback_id: str, message_id: str = "m-1"
+) -> dict[str, Any]:
+    payload = copy.deepcopy(sample("S1"))
+    payload["mail"]["messageId"] = message_id
+    payload["bounce"].update(
+        bounceType=bounce_type,
+        bounceSubType=subtype,
+        feedbackId=feedback_id,
+        bouncedRecipients=[{"emailAddress": recipient}],
+    )
+    return payload
+
+
+def test_redelivered_sns_message_changes_nothing(store: Store) -> None:
+    body = envelope(sample("S1"), message_id="sns-a")
+    first = apply(store, [decode(body)])
+    again = apply(store, [decode(body), decode(body)])
+    assert (len(first.stored), first.suppressed) == (1, ["gone@example.net"])
+    assert (len(again.stored), again.duplicates) == (0, 2)
+    assert count(store, FeedbackEventRow) == 1
+    assert count(store, SnsReceiptRow) == 1
+
+
+def test_same_event_under_two_sns_ids_is_stored_once(store: Store) -> None:
+    # SNS can publish the same SES notification twice with different MessageIds; the
+    # feedback id per recipient still identifies it (facts §9).
+    applied = apply(
+        store,
+        [
+            decode(envelope(sample("S4"), message_id="one")),
+            decode(envelope(sample("S4"), message_id="two")),
+            decode(json.dumps(sample("S4"))),
+        ],
+    )
+    assert (len(applied.stored), applied.duplicates) == (1, 2)
+
+
+def test_rules_on_the_facts_samples(store: Store) -> None:
+    applied = apply(store, [decode(json.dumps(sample(n))) for n in SAMPLE_NAMES])
+    actions = {(type(e).__name__, e.subtype): a for e, a in applied.stored}
+    assert actions == {
+        ("Bounce", "Permanent/General"): "suppress",
+        ("Bounce", "Permanent/OnAccountSuppressionList"): "suppress",
+        ("Bounce", "Transient/MailboxFull"): "count_soft_bounce",
+        ("Complaint", "abuse"): "suppress",
+        ("Delivery", None): "record",
+        ("Reject", "Bad content"): "record",
+        ("DeliveryDelay", "TransientCommunicationFailure"): "record",
+        ("Open", None): "record",
+    }
+    entries = {s.address: s.reason for s in store.suppressions()}
+    assert entries == {
+        "gone@example.net": "bounce",
+        "complainer@example.org": "bounce",
+        "reader@example.org": "complaint",
+    }
+
+
+SAMPLE_NAMES = ["S1", "S2", "S3", "S4", "S5", "S6", "S7", "S8"]
+
+
+def test_not_spam_complaints_do_not_suppress(store: Store) -> None:
+    payload = sample("S4")
+    payload["complaint"]["complaintFeedbackType"] = "not-spam"
+    applied = apply(store, [decode(json.dumps(payload))])
+    assert applied.stored[0][1] == "record"
+    assert store.suppressions() == []
+
+
+def test_soft_bounces_suppress_after_the_limit(store: Store) -> None:
+    rules = Rules(soft_bounce_limit=3)
+    for n in range(2):
+        apply(
+            store,
+            [
+                decode(
+                    json.dumps(
+                        bounce("soft@x.example", "Transient", "MailboxFull", f"fb-{n}", f"m-{n}")
+                    )
+                )
+            ],
+            rules=rules,
+        )
+    assert store.suppressions() == []
+    applied = apply(
+        store,
+        [decode(json.dumps(bounce("soft@x.example", "Transient", "MailboxFull", "fb-2", "m-2")))],
+        rules=rules,
+    )
+    assert applied.suppressed == ["soft@x.example"]
+    [entry] = store.suppressions()
+    assert (entry.address, entry.reason) == ("soft@x.example", "soft-bounce")
+
+
+def test_out_of_office_reply_never_suppresses(store: Store) -> None:
+    delivery = sample("S5")
+    delivery["mail"]["messageId"] = "m-ooto"
+    delivery["delivery"]["recipients"] = ["ooto@simulator.amazonses.com"]
+    auto_reply = bounce("ooto@simulator.amazonses.com", "Transient", "General", "fb-ooto", "m-ooto")
+    rules = Rules(soft_bounce_limit=1)
+    applied = apply(
+        store, [decode(json.dumps(delivery)), decode(json.dumps(auto_reply))], rules=rules
+    )
+    assert [a for _, a in applied.stored] == ["record", "record"]
+    assert store.suppressions() == []
+
+
+def test_recipient_status_follows_feedback(store: Store) -> None:
+    message_id = store.record_message(
+        sender="a@example.com",
+        subject="s",
+        configuration_set=None,
+        recipients=[("gone@example.net", "to", "pending"), ("other@example.net", "to", "pending")],
+    )
+    store.finish_send(message_id, status="sent", ses_message_id="m-status")
+    delivery = sample("S5")
+    delivery["mail"]["messageId"] = "m-status"
+    delivery["delivery"]["recipients"] = ["gone@example.net", "other@example.net"]
+    later_bounce = bounce("gone@example.net", "Permanent", "General", "fb-s", "m-status")
+    apply(store, [decode(json.dumps(later_bounce)), decode(json.dumps(delivery))])
+    # Applied in any order, the strongest status wins: bounced is never overwritten.
+    record = store.message(message_id)
+    assert record is not None
+    assert {r.address: r.status for r in record.recipients} == {
+        "gone@example.net": "bounced",
+        "other@example.net": "delivered",
+    }
+
+
+def test_hooks_run_once_after_commit(store: Store) -> None:
+    seen: list[ev.Event] = []
+
+    def on_complaint(event: ev.Event) -> None:
+        assert store.suppressed_among([event.recipient or ""])  # already committed
+        seen.append(event)
+
+    def broken(event: ev.Event) -> None:
+        raise RuntimeError("user code failed")
+
+    hooks = {"Complaint": [broken, on_complaint]}
+    body = envelope(sample("S4"), message_id="sns-hook")
+    apply(store, [decode(body)], hooks=hooks)
+    apply(store, [decode(body)], hooks=hooks)
+    assert [e.recipient for e in seen] == ["reader@example.org"]
+
+
+def test_ignored_messages_are_counted(store: Store) -> None:
+    applied = apply(
+        store, [decode("Successfully validated SNS topic for Amazon SES event publishing.")]
+    )
+    assert (applied.ignored, applied.stored) == (1, [])
+
+
+def test_suppression_ttl(store: Store) -> None:
+    apply(
+        store,
+        [decode(json.dumps(sample("S1")))],
+        rules=Rules(suppression_ttl=dt.timedelta(days=30)),
+    )
+    [entry] = store.suppressions()
+    assert entry.expires_at is not None
+    assert entry.expires_at > dt.datetime.now(dt.UTC) + dt.timedelta(days=29)
