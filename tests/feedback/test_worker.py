@@ -1,0 +1,387 @@
+"""The worker against the sandbox: real SES traffic, both routes and envelope shapes, faults."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from courrier.aws.clients import AwsConfig
+from courrier.aws.ses import SesClient
+from courrier.aws.sqs import SqsQueue
+from courrier.feedback import events as ev
+from courrier.feedback.worker import Worker
+from courrier.message import Attachment, Message
+from courrier.sending import Mailer, Pacer
+from courrier.store import Store
+from courrier.store.tables import FeedbackEventRow
+from tests.conftest import SENDER, Pipeline, SandboxClient
+from tests.feedback.test_decode import sample
+from tests.sandbox.helpers import CONFIG_SET, events_route, notifications_route
+
+SIM = "simulator.amazonses.com"
+CASES = ["success", "bounce", "ooto", "complaint", "suppressionlist"]
+EICAR = rb"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
+
+
+@pytest.fixture
+def env(sandbox: SandboxClient, monkeypatch: pytest.MonkeyPatch) -> SandboxClient:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", sandbox.url)
+    return sandbox
+
+
+def kinds_in(store: Store) -> list[tuple[str, str | None, str | None]]:
+    with store.transaction() as session:
+        rows = session.execute(
+            select(FeedbackEventRow.kind, FeedbackEventRow.subtype, FeedbackEventRow.recipient)
+        ).all()
+    return sorted((k, s, r) for k, s, r in rows)
+
+
+def run_route(sandbox: SandboxClient, store: Store, route: str, *, raw: bool) -> Worker:
+    pipeline = sandbox.pipeline(raw=raw)
+    if route == "events":
+        events_route(sandbox, pipeline)
+    else:
+        notifications_route(sandbox, pipeline)
+    mailer = Mailer(store, SesClient(), pacer=Pacer(1000))
+    config_set = CONFIG_SET if route == "events" else None
+    for case in CASES:
+        mailer.send(
+            Message(
+                sender=SENDER,
+                to=[f"{case}@{SIM}"],
+                subject=case,
+                text="x",
+                configuration_set=config_set,
+            )
+        )
+    sandbox.drain()
+    worker = Worker(SqsQueue(pipeline.queue_url), store, wait_seconds=0)
+    worker.run(until_idle=True)
+    return worker
+
+
+@pytest.mark.parametrize("raw", [False, True], ids=["envelope", "raw-delivery"])
+@pytest.mark.parametrize("route", ["notifications", "events"])
+def test_simulator_scenarios_end_to_end(
+    env: SandboxClient, store: Store, route: str, raw: bool
+) -> None:
+    worker = run_route(env, store, route, raw=raw)
+    entries = {s.address: s.reason for s in store.suppressions()}
+    assert entries == {
+        f"bounce@{SIM}": "bounce",
+        f"suppressionlist@{SIM}": "bounce",
+        f"complaint@{SIM}": "complaint",
+    }
+    expected = [
+        ("Bounce", "Permanent/General", f"bounce@{SIM}"),
+        ("Bounce", "Permanent/Suppressed", f"suppressionlist@{SIM}"),
+        ("Bounce", "Transient/General", f"ooto@{SIM}"),
+        ("Complaint", "abuse", f"complaint@{SIM}"),
+        ("Delivery", None, f"complaint@{SIM}"),
+        ("Delivery", None, f"ooto@{SIM}"),
+        ("Delivery", None, f"success@{SIM}"),
+    ]
+    if route == "events":
+        expected += [("Send", None, f"{case}@{SIM}") for case in CASES]
+    assert kinds_in(store) == sorted(expected)
+    assert worker.stats.rejected == 0
+    assert worker.stats.deleted == worker.stats.received
+    with store.transaction() as session:
+        statuses = dict(
+            session.execute(
+                select(FeedbackEventRow.recipient, FeedbackEventRow.action).where(
+                    FeedbackEventRow.kind == "Bounce"
+                )
+            ).all()
+        )
+    assert statuses[f"ooto@{SIM}"] == "record"
+
+
+def test_reject_event_from_real_traffic(env: SandboxClient, store: Store) -> None:
+    env.ses.verify_email_identity(EmailAddress="qa@example.com")
+    pipeline = env.pipeline()
+    events_route(env, pipeline)
+    mailer = Mailer(store, SesClient(), pacer=Pacer(1000))
+    result = mailer.send(
+        Message(
+            sender=SENDER,
+            to=["qa@example.com"],
+            text="x",
+            configuration_set=CONFIG_SET,
+            attachments=[Attachment("eicar.com.txt", EICAR, "text/plain")],
+        )
+    )
+    env.drain()
+    Worker(SqsQueue(pipeline.queue_url), store, wait_seconds=0).run(until_idle=True)
+    assert ("Reject", "Bad content", "qa@example.com") in kinds_in(store)
+    record = store.message(result.id)
+    assert record is not None
+    assert [r.status for r in record.recipients] == ["rejected"]
+
+
+def test_statuses_and_hooks_from_real_traffic(env: SandboxClient, store: Store) -> None:
+    pipeline = env.pipeline()
+    notifications_route(env, pipeline)
+    mailer = Mailer(store, SesClient(), pacer=Pacer(1000))
+    result = mailer.send(
+        Message(sender=SENDER, to=[f"success@{SIM}", f"complaint@{SIM}", f"bounce@{SIM}"], text="x")
+    )
+    env.drain()
+    complaints: list[ev.Event] = []
+    Worker(
+        SqsQueue(pipeline.queue_url),
+        store,
+        wait_seconds=0,
+        hooks={"Complaint": [complaints.append]},
+    ).run(until_idle=True)
+    record = store.message(result.id)
+    assert record is not None
+    assert {r.address: r.status for r in record.recipients} == {
+        f"success@{SIM}": "delivered",
+        f"complaint@{SIM}": "complained",
+        f"bounce@{SIM}": "bounced",
+    }
+    assert [e.recipient for e in complaints] == [f"complaint@{SIM}"]
+
+
+def publish_raw(sandbox: SandboxClient, pipeline: Pipeline, bodies: list[str]) -> None:
+    for start in range(0, len(bodies), 10):
+        sandbox.sqs.send_message_batch(
+            QueueUrl=pipeline.queue_url,
+            Entries=[
+                {"Id": str(n), "MessageBody": body}
+                for n, body in enumerate(bodies[start : start + 10])
+            ],
+        )
+
+
+def bounce_body(n: int) -> str:
+    payload = sample("S1")
+    payload["mail"]["messageId"] = f"msg-{n}"
+    payload["bounce"]["feedbackId"] = f"fb-{n}"
+    payload["bounce"]["bouncedRecipients"] = [{"emailAddress": f"user{n}@example.net"}]
+    return json.dumps(payload)
+
+
+def dead_letter_pipeline(sandbox: SandboxClient, max_receives: int = 2) -> tuple[Pipeline, str]:
+    pipeline = sandbox.pipeline()
+    dlq = sandbox.sqs.create_queue(QueueName=f"dlq-{uuid.uuid4().hex[:6]}")["QueueUrl"]
+    dlq_arn = sandbox.sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])[
+        "Attributes"
+    ]["QueueArn"]
+    sandbox.sqs.set_queue_attributes(
+        QueueUrl=pipeline.queue_url,
+        Attributes={
+            "VisibilityTimeout": "1",
+            "RedrivePolicy": json.dumps(
+                {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receives}
+            ),
+        },
+    )
+    return pipeline, dlq
+
+
+def test_poison_message_reaches_the_dead_letter_queue(env: SandboxClient, store: Store) -> None:
+    pipeline, dlq = dead_letter_pipeline(env)
+    publish_raw(env, pipeline, [bounce_body(1), "this is not feedback", bounce_body(2)])
+    worker = Worker(SqsQueue(pipeline.queue_url), store, wait_seconds=1)
+    deadline = time.monotonic() + 20
+    moved: list[dict[str, Any]] = []
+    while not moved and time.monotonic() < deadline:
+        worker.run(until_idle=True)
+        moved = env.sqs.receive_message(QueueUrl=dlq, MaxNumberOfMessages=10).get("Messages", [])
+        time.sleep(0.5)
+    assert [m["Body"] for m in moved] == ["this is not feedback"]
+    assert {s.address for s in store.suppressions()} == {"user1@example.net", "user2@example.net"}
+    assert worker.stats.rejected >= 2  # seen on each receive until redriven
+
+
+def test_topic_allow_list(env: SandboxClient, store: Store) -> None:
+    pipeline = env.pipeline()
+    other = env.sns.create_topic(Name="intruder")["TopicArn"]
+    env.sqs.set_queue_attributes(
+        QueueUrl=pipeline.queue_url,
+        Attributes={
+            "Policy": json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Principal": {"Service": "sns.amazonaws.com"},
+                            "Action": "sqs:SendMessage",
+                            "Resource": pipeline.queue_arn,
+                        }
+                    ],
+                }
+            )
+        },
+    )
+    env.sns.subscribe(TopicArn=other, Protocol="sqs", Endpoint=pipeline.queue_arn)
+    env.sns.publish(TopicArn=pipeline.topic_arn, Message=bounce_body(1))
+    env.sns.publish(TopicArn=other, Message=bounce_body(2))
+    worker = Worker(
+        SqsQueue(pipeline.queue_url), store, wait_seconds=0, allowed_topics=[pipeline.topic_arn]
+    )
+    worker.run(until_idle=True)
+    assert [s.address for s in store.suppressions()] == ["user1@example.net"]
+    assert worker.stats.rejected == 1
+    left = env.sqs.get_queue_attributes(
+        QueueUrl=pipeline.queue_url, AttributeNames=["ApproximateNumberOfMessagesNotVisible"]
+    )["Attributes"]
+    assert left["ApproximateNumberOfMessagesNotVisible"] == "1"
+
+
+def test_several_workers_share_a_queue(env: SandboxClient, database_url: str) -> None:
+    pipeline = env.pipeline()
+    bodies = [bounce_body(n) for n in range(120)]
+    publish_raw(env, pipeline, bodies + bodies[:40])  # 40 duplicates
+    stores = [Store(database_url) for _ in range(4)]
+    workers = [Worker(SqsQueue(pipeline.queue_url), s, wait_seconds=0) for s in stores]
+    threads = [threading.Thread(target=w.run, kwargs={"until_idle": True}) for w in workers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sum(w.stats.received for w in workers) >= 160
+    assert sum(w.stats.events for w in workers) == 120
+    assert len(stores[0].suppressions()) == 120
+    with stores[0].transaction() as session:
+        assert session.scalar(select(func.count()).select_from(FeedbackEventRow)) == 120
+    for opened in stores:
+        opened.close()
+
+
+# ------------------------------------------------------------------ worker processes
+
+
+def start_worker(url: str, queue_url: str, database_url: str, *extra: str) -> subprocess.Popen[str]:
+    env = {**os.environ, "AWS_ENDPOINT_URL": url, "COURRIER_DATABASE_URL": database_url}
+    return subprocess.Popen(
+        [sys.executable, "-m", "courrier", "worker", "--queue-url", queue_url, *extra],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def stored_events(database_url: str) -> int:
+    store = Store(database_url)
+    with store.transaction() as session:
+        total = int(session.scalar(select(func.count()).select_from(FeedbackEventRow)) or 0)
+    store.close()
+    return total
+
+
+def test_sigkill_mid_run_loses_nothing_and_doubles_nothing(
+    env: SandboxClient, tmp_path: Path
+) -> None:
+    database_url = f"sqlite:///{tmp_path}/kill.db"
+    Store(database_url).close()
+    pipeline = env.pipeline()
+    env.sqs.set_queue_attributes(QueueUrl=pipeline.queue_url, Attributes={"VisibilityTimeout": "2"})
+    total = 400
+    publish_raw(env, pipeline, [bounce_body(n) for n in range(total)])
+    kills = 0
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        proc = start_worker(env.url, pipeline.queue_url, database_url, "--wait", "1")
+        time.sleep(0.8)
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+            kills += 1
+        proc.communicate(timeout=30)
+        if kills >= 3:
+            break
+    final = start_worker(env.url, pipeline.queue_url, database_url, "--wait", "3", "--until-idle")
+    _, err = final.communicate(timeout=120)
+    assert final.returncode == 0, err
+    assert kills >= 1
+    assert stored_events(database_url) == total
+    attributes = env.sqs.get_queue_attributes(
+        QueueUrl=pipeline.queue_url,
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )["Attributes"]
+    assert attributes == {
+        "ApproximateNumberOfMessages": "0",
+        "ApproximateNumberOfMessagesNotVisible": "0",
+    }
+
+
+def test_sigterm_finishes_the_batch_and_exits_zero(env: SandboxClient, tmp_path: Path) -> None:
+    database_url = f"sqlite:///{tmp_path}/term.db"
+    pipeline = env.pipeline()
+    publish_raw(env, pipeline, [bounce_body(n) for n in range(30)])
+    proc = start_worker(env.url, pipeline.queue_url, database_url, "--wait", "2", "-v")
+    time.sleep(2.5)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert "finishing the batch in hand" in err
+    stats = json.loads(err.strip().splitlines()[-1])
+    assert stats["deleted"] == stats["received"]
+    assert stored_events(database_url) == stats["events"]
+
+
+@pytest.mark.postgres
+def test_database_outage_loses_nothing(env: SandboxClient) -> None:
+    import psycopg
+
+    from tests.conftest import _postgres_url
+
+    base = (_postgres_url() or "").replace("postgresql+psycopg://", "postgresql://")
+    name = f"courrier_outage_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(base, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    url = base.rsplit("/", 1)[0] + f"/{name}"
+    store = Store(url)
+
+    def outage(on: bool) -> None:
+        with psycopg.connect(base, autocommit=True) as admin:
+            admin.execute(
+                f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS {"false" if on else "true"}'
+            )
+            if on:
+                admin.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
+                    (name,),
+                )
+
+    pipeline = env.pipeline()
+    publish_raw(env, pipeline, [bounce_body(n) for n in range(10)])
+    sleeps: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+        if len(sleeps) == 2:
+            outage(False)  # the database comes back during the second backoff
+
+    try:
+        queue = SqsQueue(pipeline.queue_url, AwsConfig())
+        worker = Worker(queue, store, wait_seconds=0, sleep=sleep)
+        messages = queue.receive(max_messages=10, wait_seconds=0)
+        assert len(messages) == 10
+        outage(True)
+        worker.process(messages)
+        assert worker.stats.store_retries == 2
+        assert worker.stats.events == 10
+        assert worker.stats.deleted == 10
+        assert len(store.suppressions()) == 10
+    finally:
+        store.close()
+        outage(False)
+        with psycopg.connect(base, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
