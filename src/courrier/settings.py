@@ -42,6 +42,9 @@ class Settings:
     #: Default sender for ``courrier send`` when ``--from`` is not given.
     sender: str | None = None
     #: The feedback pipeline written by ``courrier setup``.
+    identity: str | None = None
+    route: str | None = None  # "events" | "notifications"
+    prefix: str | None = None
     topic_arn: str | None = None
     queue_url: str | None = None
     dead_letter_queue_url: str | None = None

@@ -7,6 +7,7 @@ import click
 from courrier import __version__
 from courrier.cli.demo import demo
 from courrier.cli.feedback import decode, worker
+from courrier.cli.pipeline import doctor_command, setup_command, teardown_command
 from courrier.cli.sandbox import sandbox
 from courrier.cli.send import send
 from courrier.cli.suppression import suppression
@@ -28,5 +29,15 @@ def main(config: str | None, database_url: str | None) -> None:
     """
 
 
-for command in (decode, demo, sandbox, send, suppression, worker):
+for command in (
+    decode,
+    demo,
+    doctor_command,
+    sandbox,
+    send,
+    setup_command,
+    suppression,
+    teardown_command,
+    worker,
+):
     main.add_command(command)

@@ -34,7 +34,7 @@ from moto.sns import models as sns_models
 from moto.sqs import models as sqs_models
 from moto.sqs.exceptions import ReceiptHandleIsInvalid
 
-from courrier.sandbox import policy
+from courrier import policy
 
 Message = sqs_models.Message
 Queue = sqs_models.Queue

@@ -20,7 +20,8 @@ from moto.sqs.models import sqs_backends
 from werkzeug.wrappers import Request, Response
 from werkzeug.wsgi import ClosingIterator
 
-from courrier.sandbox import moto_hooks, policy, ses_query, ses_rest
+from courrier import policy
+from courrier.sandbox import moto_hooks, ses_query, ses_rest
 from courrier.sandbox.feedback import FeedbackRouter
 from courrier.sandbox.mailbox import Mailbox
 from courrier.sandbox.ses_service import Caller, SesOptions, SesService

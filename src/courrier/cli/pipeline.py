@@ -1,0 +1,175 @@
+"""``courrier setup``, ``courrier doctor`` and ``courrier teardown``."""
+
+from __future__ import annotations
+
+import json
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from courrier.aws.clients import AwsConfig
+from courrier.cli.common import handles_errors, settings_from
+from courrier.errors import ConfigurationError
+from courrier.provisioning import Aws, DoctorTarget, config_file, doctor, setup, teardown
+from courrier.settings import Settings, config_path
+
+_MARK = {
+    "create": "[green]+[/green]",
+    "update": "[yellow]~[/yellow]",
+    "unchanged": " ",
+    "delete": "[red]-[/red]",
+    "absent": " ",
+}
+
+
+def _aws(settings: Settings) -> Aws:
+    return Aws(AwsConfig(settings.profile, settings.region, settings.read_timeout))
+
+
+@click.command(name="setup")
+@click.option("--identity", required=True, help="Sender address or domain to verify and use.")
+@click.option(
+    "--route",
+    type=click.Choice(["events", "notifications"]),
+    default="events",
+    show_default=True,
+    help="Configuration-set event publishing, or identity notifications.",
+)
+@click.option(
+    "--prefix",
+    default="courrier",
+    show_default=True,
+    help="Names: PREFIX-feedback (topic, queue), PREFIX-feedback-dlq, PREFIX (set).",
+)
+@click.option("--dry-run", is_flag=True, help="Print the plan; change nothing.")
+@click.pass_context
+@handles_errors
+def setup_command(
+    ctx: click.Context, identity: str, route: str, prefix: str, dry_run: bool
+) -> None:
+    """Create or update the SES -> SNS -> SQS feedback pipeline, idempotently.
+
+    On success the names are written to courrier.toml for the other commands.
+
+    Example:
+
+        courrier setup --identity mail.example.com --route events
+    """
+    settings = settings_from(ctx)
+    report = setup(_aws(settings), identity, route=route, prefix=prefix, dry_run=dry_run)
+    console = Console()
+    for change in report.changes:
+        detail = f" ({change.detail})" if change.detail else ""
+        verb = (
+            change.action
+            if not dry_run or change.action == "unchanged"
+            else f"would {change.action}"
+        )
+        console.print(f"{_MARK[change.action]} {change.resource}: {verb}{detail}")
+    if report.dns_records:
+        table = Table(title="DNS records to publish")
+        for column in ("type", "name", "value"):
+            table.add_column(column)
+        for record in report.dns_records:
+            table.add_row(*record)
+        console.print(table)
+    if dry_run:
+        console.print("dry run: nothing was changed")
+        return
+    console.print(
+        "no changes: everything was already in place" if not report.changed else "pipeline ready"
+    )
+    path = config_path(ctx.find_root().params.get("config"))
+    config_file.update(
+        path,
+        {
+            **report.settings(),
+            "identity": report.resources.identity,
+            "route": route,
+            "prefix": prefix,
+        },
+    )
+    console.print(f"wrote {path}")
+
+
+def _target(settings: Settings) -> DoctorTarget:
+    missing = [
+        name for name in ("identity", "topic_arn", "queue_url") if not getattr(settings, name)
+    ]
+    if missing:
+        raise ConfigurationError(f"no {', '.join(missing)} in the settings: run courrier setup")
+    return DoctorTarget(
+        identity=settings.identity,
+        topic_arn=settings.topic_arn,
+        queue_url=settings.queue_url,
+        configuration_set=settings.configuration_set if settings.route != "notifications" else None,
+        sender=settings.sender,
+    )
+
+
+@click.command(name="doctor")
+@click.option("--no-probe", is_flag=True, help="Skip the end-to-end send.")
+@click.option("--timeout", default=60.0, show_default=True, help="Seconds to wait for the probe.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per check.")
+@click.pass_context
+@handles_errors
+def doctor_command(ctx: click.Context, no_probe: bool, timeout: float, as_json: bool) -> None:
+    """Check every link of the pipeline; exit 1 if any check failed.
+
+    Warnings (SES sandbox, forwarding on, ...) do not fail the run.
+    """
+    settings = settings_from(ctx)
+    checks = doctor(_aws(settings), _target(settings), probe=not no_probe, probe_timeout=timeout)
+    if as_json:
+        for check in checks:
+            click.echo(json.dumps(check.as_dict()))
+    else:
+        console = Console()
+        colour = {"ok": "green", "warning": "yellow", "failed": "red"}
+        for check in checks:
+            fix = f"\n    fix: {check.fix}" if check.fix and check.status != "ok" else ""
+            console.print(
+                f"[{colour[check.status]}]{check.status:>7}[/] {check.name}: {check.detail}{fix}"
+            )
+    if any(check.status == "failed" for check in checks):
+        ctx.exit(1)
+
+
+@click.command(name="teardown")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--delete-identity", is_flag=True, help="Also delete the SES identity.")
+@click.pass_context
+@handles_errors
+def teardown_command(ctx: click.Context, yes: bool, delete_identity: bool) -> None:
+    """Remove what setup made, in reverse order."""
+    settings = settings_from(ctx)
+    if not settings.identity:
+        raise ConfigurationError("no identity in the settings: nothing set up here")
+    prefix = settings.prefix or "courrier"
+    if not yes:
+        click.confirm(f"Delete the {prefix} feedback pipeline of {settings.identity}?", abort=True)
+    changes = teardown(
+        _aws(settings),
+        settings.identity,
+        route=settings.route or "events",
+        prefix=prefix,
+        delete_identity=delete_identity,
+    )
+    console = Console()
+    for change in changes:
+        console.print(f"{_MARK[change.action]} {change.resource}: {change.action}")
+    config_file.update(
+        config_path(ctx.find_root().params.get("config")),
+        dict.fromkeys(
+            (
+                "topic_arn",
+                "queue_url",
+                "dead_letter_queue_url",
+                "configuration_set",
+                "route",
+                "prefix",
+                "identity",
+            )
+        ),
+    )

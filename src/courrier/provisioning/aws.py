@@ -1,0 +1,56 @@
+"""The AWS calls provisioning makes, each translated to courrier's errors."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from courrier.aws.clients import AwsConfig, client
+from courrier.aws.errors import translate
+from courrier.errors import AwsError
+
+
+@dataclass
+class Aws:
+    """boto3 clients for SES v1/v2, SNS, SQS and STS, made on first use."""
+
+    config: AwsConfig = field(default_factory=AwsConfig)
+    _clients: dict[str, Any] = field(default_factory=dict)
+
+    def _client(self, service: str) -> Any:
+        if service not in self._clients:
+            self._clients[service] = client(service, self.config)
+        return self._clients[service]
+
+    def call(self, service: str, operation: str, **params: Any) -> dict[str, Any]:
+        method = getattr(self._client(service), _snake(operation))
+        with translate(operation):
+            result: dict[str, Any] = method(**params)
+        return result
+
+    def maybe(
+        self, service: str, operation: str, *missing: str, **params: Any
+    ) -> dict[str, Any] | None:
+        """Like :meth:`call`, but None when AWS answers with one of the ``missing`` codes."""
+        try:
+            return self.call(service, operation, **params)
+        except AwsError as err:
+            if err.code in missing:
+                return None
+            raise
+
+    @property
+    def region(self) -> str:
+        return str(self._client("sts").meta.region_name)
+
+    def account(self) -> str:
+        return str(self.call("sts", "GetCallerIdentity")["Account"])
+
+
+def _snake(name: str) -> str:
+    out = []
+    for index, char in enumerate(name):
+        if char.isupper() and index:
+            out.append("_")
+        out.append(char.lower())
+    return "".join(out)

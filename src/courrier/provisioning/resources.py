@@ -1,0 +1,140 @@
+"""The names and documents of what ``courrier setup`` creates, from one prefix."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import idna
+
+#: Every SES v2 event type; the events route publishes all of them (facts §2).
+EVENT_TYPES = [
+    "SEND",
+    "REJECT",
+    "BOUNCE",
+    "COMPLAINT",
+    "DELIVERY",
+    "OPEN",
+    "CLICK",
+    "RENDERING_FAILURE",
+    "DELIVERY_DELAY",
+    "SUBSCRIPTION",
+]
+NOTIFICATION_TYPES = ("Bounce", "Complaint", "Delivery")
+TOPIC_SID = "AllowSesPublish"
+QUEUE_SID = "AllowFeedbackTopic"
+#: A dead-letter queue keeps messages longer than the source queue (facts §9).
+QUEUE_RETENTION = 4 * 86400
+DLQ_RETENTION = 14 * 86400
+MAX_RECEIVE_COUNT = 5
+
+
+def normalise_identity(identity: str) -> str:
+    """An email identity keeps its local part; a Unicode domain becomes Punycode (§6.3)."""
+    local, at, domain = identity.strip().rpartition("@")
+    ascii_domain = idna.encode(domain, uts46=True).decode("ascii") if domain else domain
+    return f"{local}{at}{ascii_domain}" if at else ascii_domain
+
+
+@dataclass(frozen=True)
+class Resources:
+    prefix: str
+    identity: str
+    route: str  # "events" | "notifications"
+    region: str
+    account: str
+
+    @property
+    def is_domain(self) -> bool:
+        return "@" not in self.identity
+
+    @property
+    def topic_name(self) -> str:
+        return f"{self.prefix}-feedback"
+
+    @property
+    def topic_arn(self) -> str:
+        return f"arn:aws:sns:{self.region}:{self.account}:{self.topic_name}"
+
+    @property
+    def queue_name(self) -> str:
+        return f"{self.prefix}-feedback"
+
+    @property
+    def queue_arn(self) -> str:
+        return f"arn:aws:sqs:{self.region}:{self.account}:{self.queue_name}"
+
+    @property
+    def dlq_name(self) -> str:
+        return f"{self.prefix}-feedback-dlq"
+
+    @property
+    def dlq_arn(self) -> str:
+        return f"arn:aws:sqs:{self.region}:{self.account}:{self.dlq_name}"
+
+    @property
+    def configuration_set(self) -> str | None:
+        return self.prefix if self.route == "events" else None
+
+    @property
+    def ses_source_arn(self) -> str:
+        return f"arn:aws:ses:{self.region}:{self.account}:*"
+
+    def topic_statement(self) -> dict[str, Any]:
+        # Scoped to this account's SES so that no other account can use the topic (§1.1).
+        return {
+            "Sid": TOPIC_SID,
+            "Effect": "Allow",
+            "Principal": {"Service": "ses.amazonaws.com"},
+            "Action": "SNS:Publish",
+            "Resource": self.topic_arn,
+            "Condition": {
+                "StringEquals": {"AWS:SourceAccount": self.account},
+                "ArnLike": {"AWS:SourceArn": self.ses_source_arn},
+            },
+        }
+
+    def queue_statement(self) -> dict[str, Any]:
+        # The statement the SNS console forgets: without it SNS drops every delivery (§5).
+        return {
+            "Sid": QUEUE_SID,
+            "Effect": "Allow",
+            "Principal": {"Service": "sns.amazonaws.com"},
+            "Action": "sqs:SendMessage",
+            "Resource": self.queue_arn,
+            "Condition": {"ArnEquals": {"aws:SourceArn": self.topic_arn}},
+        }
+
+    def redrive_policy(self) -> str:
+        return json.dumps(
+            {"deadLetterTargetArn": self.dlq_arn, "maxReceiveCount": MAX_RECEIVE_COUNT}
+        )
+
+
+def with_statement(
+    policy: str | None, statement: dict[str, Any], *, default_id: str
+) -> tuple[str, bool]:
+    """``policy`` with ``statement`` in it (replacing one with the same Sid); changed or not."""
+    document: dict[str, Any] = json.loads(policy) if policy else {}
+    document.setdefault("Version", "2012-10-17")
+    document.setdefault("Id", default_id)
+    statements = [s for s in document.get("Statement", []) if isinstance(s, dict)]
+    current = next((s for s in statements if s.get("Sid") == statement["Sid"]), None)
+    if current == statement:
+        return json.dumps(document), False
+    document["Statement"] = [s for s in statements if s.get("Sid") != statement["Sid"]]
+    document["Statement"].append(statement)
+    return json.dumps(document), True
+
+
+def without_statement(policy: str | None, sid: str) -> tuple[str | None, bool]:
+    if not policy:
+        return policy, False
+    document: dict[str, Any] = json.loads(policy)
+    statements = document.get("Statement", [])
+    kept = [s for s in statements if not (isinstance(s, dict) and s.get("Sid") == sid)]
+    if len(kept) == len(statements):
+        return policy, False
+    document["Statement"] = kept
+    return json.dumps(document), True
