@@ -100,9 +100,9 @@ def _target(settings: Settings) -> DoctorTarget:
     if missing:
         raise ConfigurationError(f"no {', '.join(missing)} in the settings: run courrier setup")
     return DoctorTarget(
-        identity=settings.identity,
-        topic_arn=settings.topic_arn,
-        queue_url=settings.queue_url,
+        identity=settings.identity or "",
+        topic_arn=settings.topic_arn or "",
+        queue_url=settings.queue_url or "",
         configuration_set=settings.configuration_set if settings.route != "notifications" else None,
         sender=settings.sender,
     )
