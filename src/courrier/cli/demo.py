@@ -1,149 +1,236 @@
-"""``courrier demo``: the whole SES -> SNS -> SQS loop, offline, in a few seconds."""
+"""``courrier demo``: setup, send, consume, report; offline in the sandbox by default."""
 
 from __future__ import annotations
 
-import json
+import contextlib
+import os
+import tempfile
 import time
-import uuid
-from typing import Any
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
 
 import click
 from rich.console import Console
+from rich.progress import Progress
 from rich.table import Table
 
-SENDER = "demo@courrier.example"
-CASES = ("success", "bounce", "ooto", "complaint", "suppressionlist")
+from courrier.aws.clients import AwsConfig
+from courrier.aws.ses import SesClient
+from courrier.aws.sqs import SqsQueue
+from courrier.cli.common import handles_errors
+from courrier.feedback.worker import Worker
+from courrier.message import Attachment, Message
+from courrier.provisioning import Aws, setup
+from courrier.sending import Mailer
+from courrier.settings import Settings
+from courrier.store import Store
+
+SIM = "simulator.amazonses.com"
+#: The EICAR antivirus test string: SES accepts the send, then rejects it (facts §3).
+EICAR = rb"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
 
 
-@click.command()
-@click.option("--timeout", default=30.0, show_default=True, help="Seconds to wait for feedback.")
-def demo(timeout: float) -> None:
-    """Start the sandbox, wire SES to a queue, send to each simulator address, show the feedback.
-
-    Exits 0 only when every simulator case produced the outcome AWS documents.
-    """
-    import boto3
-
-    from courrier.sandbox import Sandbox, SesOptions
-
-    console = Console()
-    with Sandbox(options=SesOptions(max_send_rate=50)) as url:
-        console.print(f"sandbox running at {url}")
-        clients: dict[str, Any] = {
-            name: boto3.client(
-                name,
-                endpoint_url=url,
-                region_name="us-east-1",
-                aws_access_key_id="demo",
-                aws_secret_access_key="demo",
-            )
-            for name in ("sesv2", "sns", "sqs")
-        }
-        queue_url = _pipeline(clients)
-        sent = {}
-        for case in CASES:
-            response = clients["sesv2"].send_email(
-                FromEmailAddress=SENDER,
-                Destination={"ToAddresses": [f"{case}@simulator.amazonses.com"]},
-                Content={
-                    "Simple": {
-                        "Subject": {"Data": f"demo: {case}"},
-                        "Body": {"Text": {"Data": "Hello from courrier."}},
-                    }
-                },
-                ConfigurationSetName="demo",
-            )
-            sent[response["MessageId"]] = case
-        seen = _collect(clients["sqs"], queue_url, sent, timeout)
-
-    table = Table(title="Feedback from the SES mailbox simulator")
-    for column in ("recipient", "SES message id", "events", "expected", "ok"):
-        table.add_column(column)
-    failures = 0
-    for message_id, case in sent.items():
-        events = seen.get(message_id, [])
-        ok = sorted(events) == sorted(EXPECTED[case])
-        failures += not ok
-        table.add_row(
-            f"{case}@simulator.amazonses.com",
-            message_id[:24] + "...",
-            ", ".join(events),
-            ", ".join(EXPECTED[case]),
-            "yes" if ok else "NO",
-        )
-    console.print(table)
-    if failures:
-        raise click.ClickException(f"{failures} case(s) did not produce the documented outcome")
+@dataclass(frozen=True)
+class Case:
+    label: str
+    recipient: str | tuple[str, str]
+    events: tuple[str, ...]  # what AWS documents, event publishing route
+    status: str  # the recipient's status in the store afterwards
+    attachment: bool = False
 
 
-EXPECTED = {
-    "success": ["Send", "Delivery"],
-    "bounce": ["Send", "Bounce:Permanent/General"],
-    "ooto": ["Send", "Delivery", "Bounce:Transient/General"],
-    "complaint": ["Send", "Delivery", "Complaint:abuse"],
-    "suppressionlist": ["Send", "Bounce:Permanent/Suppressed"],
+CASES = (
+    Case("success", f"success@{SIM}", ("Send", "Delivery"), "delivered"),
+    Case("bounce", f"bounce@{SIM}", ("Send", "Bounce Permanent/General"), "bounced"),
+    Case("ooto", f"ooto@{SIM}", ("Send", "Delivery", "Bounce Transient/General"), "delivered"),
+    Case("complaint", f"complaint@{SIM}", ("Send", "Delivery", "Complaint abuse"), "complained"),
+    Case(
+        "suppressionlist",
+        f"suppressionlist@{SIM}",
+        ("Send", "Bounce Permanent/Suppressed"),
+        "bounced",
+    ),
+    Case("unicode", ("Jörg Müller", "kunde@münchen.example"), ("Send", "Delivery"), "delivered"),
+    Case(
+        "eicar", "qa@münchen.example", ("Send", "Reject Bad content"), "rejected", attachment=True
+    ),
+)
+EXPECTED_SUPPRESSIONS = {
+    f"bounce@{SIM}": "bounce",
+    f"suppressionlist@{SIM}": "bounce",
+    f"complaint@{SIM}": "complaint",
 }
 
 
-def _pipeline(clients: dict[str, Any]) -> str:
-    name = f"courrier-demo-{uuid.uuid4().hex[:6]}"
-    topic = clients["sns"].create_topic(Name=name)["TopicArn"]
-    queue = clients["sqs"].create_queue(QueueName=name)["QueueUrl"]
-    queue_arn = clients["sqs"].get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])[
-        "Attributes"
-    ]["QueueArn"]
-    policy = {
-        "Version": "2012-10-17",
-        "Statement": [
+@contextlib.contextmanager
+def _endpoint(endpoint: str | None, use_aws: bool, console: Console) -> Iterator[None]:
+    """Point boto3's standard chain at the sandbox unless AWS was asked for."""
+    if use_aws or endpoint:
+        with _environ({"AWS_ENDPOINT_URL": endpoint} if endpoint else {}):
+            yield
+        return
+    from courrier.sandbox import Sandbox, SesOptions
+
+    with Sandbox(options=SesOptions(max_send_rate=10)) as url:
+        console.print(f"sandbox running at {url} (SES, SNS and SQS offline)")
+        with _environ(
             {
-                "Effect": "Allow",
-                "Principal": {"Service": "sns.amazonaws.com"},
-                "Action": "sqs:SendMessage",
-                "Resource": queue_arn,
-                "Condition": {"ArnEquals": {"aws:SourceArn": topic}},
+                "AWS_ENDPOINT_URL": url,
+                "AWS_ACCESS_KEY_ID": "demo",
+                "AWS_SECRET_ACCESS_KEY": "demo",
+                "AWS_DEFAULT_REGION": "us-east-1",
             }
-        ],
-    }
-    clients["sqs"].set_queue_attributes(QueueUrl=queue, Attributes={"Policy": json.dumps(policy)})
-    clients["sns"].subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
-    ses = clients["sesv2"]
-    ses.create_email_identity(EmailIdentity=SENDER)
-    ses.create_configuration_set(ConfigurationSetName="demo")
-    ses.create_configuration_set_event_destination(
-        ConfigurationSetName="demo",
-        EventDestinationName="sns",
-        EventDestination={
-            "Enabled": True,
-            "SnsDestination": {"TopicArn": topic},
-            "MatchingEventTypes": ["SEND", "DELIVERY", "BOUNCE", "COMPLAINT"],
-        },
+        ):
+            yield
+
+
+@contextlib.contextmanager
+def _environ(values: dict[str, str]) -> Iterator[None]:
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+@click.command()
+@click.option("--endpoint", help="Run against this AWS-compatible endpoint instead.")
+@click.option("--aws", "use_aws", is_flag=True, help="Run against AWS (standard AWS settings).")
+@click.option(
+    "--identity",
+    default="bücher.example",
+    show_default=True,
+    help="Sender domain (must be verifiable where the demo runs).",
+)
+@click.option("--timeout", default=60.0, show_default=True, help="Seconds to wait for feedback.")
+@click.option(
+    "--workdir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where the demo's SQLite store goes (default: a temporary folder).",
+)
+@handles_errors
+def demo(
+    endpoint: str | None, use_aws: bool, identity: str, timeout: float, workdir: Path | None
+) -> None:
+    """Set up the pipeline, send to every simulator case, apply the feedback, show the outcome.
+
+    Exits 0 only when every outcome is the one AWS documents.
+    """
+    console = Console()
+    with contextlib.ExitStack() as stack:
+        folder = workdir or Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        folder.mkdir(parents=True, exist_ok=True)
+        stack.enter_context(_endpoint(endpoint, use_aws, console))
+        ok = _run(console, identity, folder, timeout)
+    if not ok:
+        raise click.ClickException("some outcomes differ from what AWS documents")
+
+
+def _run(console: Console, identity: str, folder: Path, timeout: float) -> bool:
+    aws = Aws(AwsConfig())
+    report = setup(aws, identity, route="events", prefix="courrier-demo")
+    console.print(
+        f"setup: {sum(c.action != 'unchanged' for c in report.changes)} changes, "
+        f"queue {report.queue_url}"
     )
-    ses.put_email_identity_feedback_attributes(EmailIdentity=SENDER, EmailForwardingEnabled=False)
-    return str(queue)
+    if not aws.call("sesv2", "GetAccount").get("ProductionAccessEnabled"):
+        # In the SES sandbox every recipient outside the simulator must be verified.
+        aws.maybe(
+            "sesv2",
+            "CreateEmailIdentity",
+            "AlreadyExistsException",
+            EmailIdentity="xn--mnchen-3ya.example",
+        )
+    store = Store(f"sqlite:///{folder / 'courrier.db'}")
+    settings = Settings(
+        database_url=str(store.engine.url), configuration_set=report.resources.configuration_set
+    )
+    mailer = Mailer(store, SesClient(), settings=settings)
+    sender = ("Zoë Ünïcødé", f"demo@{identity}")
+    sent: dict[str, tuple[Case, int]] = {}
+    for case in CASES:
+        result = mailer.send(
+            Message(
+                sender=sender,
+                to=[case.recipient],
+                subject=f"courrier demo: {case.label}",
+                text="Bonjour de courrier.",
+                html="<p>Bonjour de <b>courrier</b>.</p>",
+                attachments=[Attachment("eicar.com.txt", EICAR, "text/plain")]
+                if case.attachment
+                else [],
+            )
+        )
+        assert result.ses_message_id is not None
+        sent[result.ses_message_id] = (case, result.id)
+    assert report.queue_url is not None
+    seen: dict[str, list[str]] = {message_id: [] for message_id in sent}
 
+    def collect(event: object) -> None:
+        from courrier.feedback.events import Event
 
-def _collect(
-    sqs: Any, queue_url: str, sent: dict[str, str], timeout: float
-) -> dict[str, list[str]]:
-    seen: dict[str, list[str]] = {}
-    expected_total = sum(len(EXPECTED[case]) for case in sent.values())
+        if isinstance(event, Event) and event.ses_message_id in seen:
+            seen[event.ses_message_id].append(f"{event.kind} {event.subtype or ''}".strip())
+
+    kinds = ("Send", "Delivery", "Bounce", "Complaint", "Reject")
+    worker = Worker(
+        SqsQueue(report.queue_url), store, wait_seconds=1, hooks={kind: [collect] for kind in kinds}
+    )
+    expected = sum(len(case.events) for case, _ in sent.values())
     deadline = time.monotonic() + timeout
-    while sum(map(len, seen.values())) < expected_total and time.monotonic() < deadline:
-        messages = sqs.receive_message(
-            QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1
-        ).get("Messages", [])
-        for message in messages:
-            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
-            text = json.loads(message["Body"])["Message"]
-            if not text.startswith("{"):
-                continue
-            payload = json.loads(text)
-            kind = payload.get("eventType")
-            if kind == "Bounce":
-                kind += f":{payload['bounce']['bounceType']}/{payload['bounce']['bounceSubType']}"
-            elif kind == "Complaint":
-                kind += f":{payload['complaint'].get('complaintFeedbackType')}"
-            message_id = payload.get("mail", {}).get("messageId")
-            if message_id in sent and kind:
-                seen.setdefault(message_id, []).append(kind)
-    return seen
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task("waiting for SES feedback", total=expected)
+        while time.monotonic() < deadline:
+            got = sum(len(v) for v in seen.values())
+            progress.update(task, completed=got)
+            if got >= expected:
+                break
+            messages = worker.queue.receive(max_messages=10, wait_seconds=1)
+            if messages:
+                worker.process(messages)
+    return _report(console, store, sent, seen)
+
+
+def _report(
+    console: Console, store: Store, sent: dict[str, tuple[Case, int]], seen: dict[str, list[str]]
+) -> bool:
+    table = Table(title="What happened to each message")
+    for column in ("case", "recipient", "feedback", "status", "as documented"):
+        table.add_column(column)
+    all_ok = True
+    for message_id, (case, record_id) in sent.items():
+        record = store.message(record_id)
+        status = record.recipients[0].status if record and record.recipients else "?"
+        address = record.recipients[0].address if record and record.recipients else "?"
+        ok = sorted(seen[message_id]) == sorted(case.events) and status == case.status
+        all_ok &= ok
+        table.add_row(
+            case.label,
+            address,
+            ", ".join(seen[message_id]) or "(none)",
+            status,
+            "yes" if ok else f"NO (expected {', '.join(case.events)}; {case.status})",
+        )
+    console.print(table)
+    suppressions = {s.address: s.reason for s in store.suppressions()}
+    listing = Table(title="Suppression list")
+    listing.add_column("address")
+    listing.add_column("reason")
+    for address, reason in sorted(suppressions.items()):
+        listing.add_row(address, reason)
+    console.print(listing)
+    if suppressions != EXPECTED_SUPPRESSIONS:
+        console.print(f"[red]expected suppressions {EXPECTED_SUPPRESSIONS}[/red]")
+        all_ok = False
+    console.print(
+        "[green]every outcome is the one AWS documents[/green]"
+        if all_ok
+        else "[red]some outcomes differ[/red]"
+    )
+    return all_ok

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from courrier.feedback import events as ev
 from courrier.feedback.decode import Decoded
-from courrier.feedback.rules import COUNT_SOFT_BOUNCE, SUPPRESS, Rules
+from courrier.feedback.rules import COUNT_SOFT_BOUNCE, RECORD, SUPPRESS, Rules
 from courrier.store import Store
 from courrier.store import feedback as queries
 from courrier.store.tables import utcnow
@@ -114,7 +114,8 @@ def _effects(
     recipient = event.recipient
     status = _STATUS.get(event.kind)
     if isinstance(event, ev.Bounce):
-        status = "bounced" if event.permanent else "soft_bounced"
+        # An auto-reply (recorded, not counted) says nothing new about delivery.
+        status = None if action == RECORD else "bounced" if event.permanent else "soft_bounced"
     if status and event.ses_message_id:
         queries.raise_recipient_status(session, event.ses_message_id, recipient, status)
     if not recipient:

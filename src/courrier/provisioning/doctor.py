@@ -249,7 +249,7 @@ def _topic_policy(aws: Aws, t: DoctorTarget) -> Check:
 def _queue_policy(aws: Aws, t: DoctorTarget) -> Check:
     attributes = aws.call(
         "sqs", "GetQueueAttributes", QueueUrl=t.queue_url, AttributeNames=["Policy", "QueueArn"]
-    )["Attributes"]
+    ).get("Attributes", {})
     allowed = policy.service_allowed(
         attributes.get("Policy"),
         service="sns.amazonaws.com",
@@ -270,7 +270,7 @@ def _queue_policy(aws: Aws, t: DoctorTarget) -> Check:
 def _subscription(aws: Aws, t: DoctorTarget) -> Check:
     queue_arn = aws.call(
         "sqs", "GetQueueAttributes", QueueUrl=t.queue_url, AttributeNames=["QueueArn"]
-    )["Attributes"]["QueueArn"]
+    ).get("Attributes", {})["QueueArn"]
     found = aws.maybe("sns", "ListSubscriptionsByTopic", "NotFound", TopicArn=t.topic_arn) or {}
     mine = [
         s
@@ -289,7 +289,9 @@ def _subscription(aws: Aws, t: DoctorTarget) -> Check:
             "the subscription is pending confirmation",
             "confirm it (cross-account subscriptions need the SubscribeURL)",
         )
-    attributes = aws.call("sns", "GetSubscriptionAttributes", SubscriptionArn=arn)["Attributes"]
+    attributes = aws.call("sns", "GetSubscriptionAttributes", SubscriptionArn=arn).get(
+        "Attributes", {}
+    )
     if attributes.get("RawMessageDelivery", "false").lower() == "true":
         return Check(
             "subscription",
@@ -303,7 +305,7 @@ def _subscription(aws: Aws, t: DoctorTarget) -> Check:
 def _dead_letter(aws: Aws, t: DoctorTarget) -> Check:
     attributes = aws.call(
         "sqs", "GetQueueAttributes", QueueUrl=t.queue_url, AttributeNames=["RedrivePolicy"]
-    )["Attributes"]
+    ).get("Attributes", {})
     redrive = attributes.get("RedrivePolicy")
     if not redrive:
         return Check(
@@ -324,7 +326,7 @@ def _dead_letter(aws: Aws, t: DoctorTarget) -> Check:
 def _encryption(aws: Aws, t: DoctorTarget) -> Check:
     attributes = aws.call(
         "sqs", "GetQueueAttributes", QueueUrl=t.queue_url, AttributeNames=["All"]
-    )["Attributes"]
+    ).get("Attributes", {})
     if attributes.get("KmsMasterKeyId") == "alias/aws/sqs":
         return Check(
             "queue encryption",

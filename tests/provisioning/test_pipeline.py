@@ -1,0 +1,260 @@
+"""setup, doctor and teardown against the sandbox, including every broken link on purpose."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from courrier.cli import main
+from courrier.errors import ConfigurationError
+from courrier.provisioning import Aws, DoctorTarget, doctor, setup, teardown
+from courrier.provisioning.setup import SetupReport
+from tests.conftest import SandboxClient
+
+IDENTITY = "sender@example.com"
+
+
+@pytest.fixture
+def aws(sandbox: SandboxClient, monkeypatch: pytest.MonkeyPatch) -> Aws:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", sandbox.url)
+    return Aws()
+
+
+def target(report: SetupReport) -> DoctorTarget:
+    assert report.queue_url is not None
+    return DoctorTarget(
+        IDENTITY, report.resources.topic_arn, report.queue_url, report.resources.configuration_set
+    )
+
+
+def statuses(checks: list) -> dict[str, str]:  # type: ignore[type-arg]
+    return {c.name: c.status for c in checks}
+
+
+@pytest.mark.parametrize("route", ["events", "notifications"])
+def test_setup_twice_then_doctor(aws: Aws, route: str) -> None:
+    first = setup(aws, IDENTITY, route=route, prefix="t")
+    assert first.changed
+    second = setup(aws, IDENTITY, route=route, prefix="t")
+    assert not second.changed
+    assert {c.action for c in second.changes} == {"unchanged"}
+    checks = doctor(aws, target(second), probe_timeout=10)
+    assert statuses(checks) == {
+        "credentials and region": "ok",
+        "identity verified": "ok",
+        "SES account": "warning",  # a new account is in the SES sandbox
+        "feedback route": "ok",
+        "email feedback forwarding": "ok",
+        "topic policy": "ok",
+        "queue policy": "ok",
+        "subscription": "ok",
+        "dead-letter queue": "ok",
+        "queue encryption": "ok",
+        "end-to-end probe": "ok",
+    }
+
+
+def test_dry_run_changes_nothing(aws: Aws, sandbox: SandboxClient) -> None:
+    report = setup(aws, IDENTITY, prefix="dry", dry_run=True)
+    assert {c.action for c in report.changes} <= {"create", "update"}
+    assert sandbox.sns.list_topics()["Topics"] == []
+    assert sandbox.sqs.list_queues().get("QueueUrls", []) == []
+    assert sandbox.ses.list_identities()["Identities"] == []
+
+
+def test_domain_identity_prints_dns_records(aws: Aws) -> None:
+    report = setup(aws, "Bücher.example", prefix="dom")
+    assert report.resources.identity == "xn--bcher-kva.example"
+    kinds = [record[0] for record in report.dns_records]
+    assert kinds == ["TXT", "CNAME", "CNAME", "CNAME"]
+    assert report.dns_records[0][1] == "_amazonses.xn--bcher-kva.example"
+    assert report.dns_records[1][2].endswith(".dkim.amazonses.com")
+
+
+def test_bad_arguments(aws: Aws) -> None:
+    with pytest.raises(ConfigurationError, match="route"):
+        setup(aws, IDENTITY, route="carrier-pigeon")
+    with pytest.raises(ConfigurationError, match="prefix"):
+        setup(aws, IDENTITY, prefix="no spaces")
+
+
+def test_queue_policy_missing(aws: Aws, sandbox: SandboxClient) -> None:
+    report = setup(aws, IDENTITY, prefix="nopolicy")
+    sandbox.sqs.set_queue_attributes(QueueUrl=report.queue_url, Attributes={"Policy": ""})
+    checks = {c.name: c for c in doctor(aws, target(report), probe_timeout=3)}
+    assert checks["queue policy"].status == "failed"
+    assert "SNS drops every delivery" in checks["queue policy"].detail
+    assert checks["end-to-end probe"].status == "failed"
+    assert "queue policy" in checks["end-to-end probe"].fix
+    assert setup(aws, IDENTITY, prefix="nopolicy").changed  # setup repairs it
+    assert statuses(doctor(aws, target(report), probe_timeout=10))["end-to-end probe"] == "ok"
+
+
+def test_notifications_not_mapped(aws: Aws, sandbox: SandboxClient) -> None:
+    report = setup(aws, IDENTITY, route="notifications", prefix="unmapped")
+    sandbox.ses.set_identity_notification_topic(Identity=IDENTITY, NotificationType="Bounce")
+    checks = {c.name: c for c in doctor(aws, target(report), probe=False)}
+    assert checks["feedback route"].status == "failed"
+    assert "Bounce" in checks["feedback route"].detail
+    assert checks["feedback route"].fix == "courrier setup --route notifications"
+
+
+def test_event_destination_missing(aws: Aws, sandbox: SandboxClient) -> None:
+    report = setup(aws, IDENTITY, prefix="nodest")
+    sandbox.sesv2.delete_configuration_set_event_destination(
+        ConfigurationSetName="nodest", EventDestinationName="sns"
+    )
+    checks = {c.name: c for c in doctor(aws, target(report), probe=False)}
+    assert checks["feedback route"].status == "failed"
+
+
+def test_forwarding_on(aws: Aws, sandbox: SandboxClient) -> None:
+    report = setup(aws, IDENTITY, prefix="fwd")
+    sandbox.sesv2.put_email_identity_feedback_attributes(
+        EmailIdentity=IDENTITY, EmailForwardingEnabled=True
+    )
+    checks = {c.name: c for c in doctor(aws, target(report), probe=False)}
+    assert checks["email feedback forwarding"].status == "warning"
+    assert "inbox" in checks["email feedback forwarding"].detail
+
+
+def test_identity_unverified(aws: Aws, sandbox: SandboxClient) -> None:
+    report = setup(aws, IDENTITY, prefix="unver")
+    sandbox.ses.delete_identity(Identity=IDENTITY)
+    checks = {c.name: c for c in doctor(aws, target(report), probe_timeout=2)}
+    assert checks["identity verified"].status == "failed"
+    assert checks["identity verified"].fix == f"courrier setup --identity {IDENTITY}"
+    assert checks["end-to-end probe"].status == "failed"
+    assert "not verified" in checks["end-to-end probe"].detail
+
+
+def test_pending_identity(aws: Aws, sandbox: SandboxClient) -> None:
+    options = sandbox.server.app.ses.options
+    sandbox.server.app.ses.options = type(options)(pending_identities=True)
+    try:
+        report = setup(aws, IDENTITY, prefix="pending")
+    finally:
+        sandbox.server.app.ses.options = options
+    checks = {c.name: c for c in doctor(aws, target(report), probe=False)}
+    assert checks["identity verified"].status == "failed"
+    assert "pending" in checks["identity verified"].detail
+
+
+def test_dead_letter_queue_missing(aws: Aws, sandbox: SandboxClient) -> None:
+    report = setup(aws, IDENTITY, prefix="nodlq")
+    sandbox.sqs.set_queue_attributes(QueueUrl=report.queue_url, Attributes={"RedrivePolicy": ""})
+    checks = {c.name: c for c in doctor(aws, target(report), probe=False)}
+    assert checks["dead-letter queue"].status == "failed"
+    assert "poison" in checks["dead-letter queue"].detail
+
+
+def test_topic_policy_without_ses(aws: Aws, sandbox: SandboxClient) -> None:
+    report = setup(aws, IDENTITY, prefix="notopic")
+    sandbox.sns.set_topic_attributes(
+        TopicArn=report.resources.topic_arn,
+        AttributeName="Policy",
+        AttributeValue=json.dumps({"Version": "2012-10-17", "Statement": []}),
+    )
+    checks = {c.name: c for c in doctor(aws, target(report), probe=False)}
+    assert checks["topic policy"].status == "failed"
+
+
+def test_kms_and_raw_delivery(aws: Aws, sandbox: SandboxClient) -> None:
+    report = setup(aws, IDENTITY, prefix="kms")
+    sandbox.sqs.set_queue_attributes(
+        QueueUrl=report.queue_url, Attributes={"KmsMasterKeyId": "alias/aws/sqs"}
+    )
+    [subscription] = sandbox.sns.list_subscriptions_by_topic(TopicArn=report.resources.topic_arn)[
+        "Subscriptions"
+    ]
+    sandbox.sns.set_subscription_attributes(
+        SubscriptionArn=subscription["SubscriptionArn"],
+        AttributeName="RawMessageDelivery",
+        AttributeValue="true",
+    )
+    checks = {c.name: c for c in doctor(aws, target(report), probe_timeout=2)}
+    assert checks["queue encryption"].status == "failed"
+    assert checks["subscription"].status == "warning"
+    assert checks["end-to-end probe"].status == "failed"
+
+
+def test_teardown_removes_everything(aws: Aws, sandbox: SandboxClient) -> None:
+    setup(aws, IDENTITY, prefix="gone")
+    changes = teardown(aws, IDENTITY, prefix="gone", delete_identity=True)
+    assert {c.action for c in changes} == {"delete"}
+    assert sandbox.sns.list_topics()["Topics"] == []
+    assert sandbox.sqs.list_queues().get("QueueUrls", []) == []
+    assert sandbox.sesv2.list_configuration_sets()["ConfigurationSets"] == []
+    assert sandbox.ses.list_identities()["Identities"] == []
+    again = teardown(aws, IDENTITY, prefix="gone")
+    assert {c.action for c in again} == {"absent"}
+
+
+def test_teardown_notifications_route(aws: Aws, sandbox: SandboxClient) -> None:
+    setup(aws, IDENTITY, route="notifications", prefix="n")
+    teardown(aws, IDENTITY, route="notifications", prefix="n")
+    attributes = sandbox.ses.get_identity_notification_attributes(Identities=[IDENTITY])[
+        "NotificationAttributes"
+    ][IDENTITY]
+    assert "BounceTopic" not in attributes
+    assert sandbox.ses.list_identities()["Identities"] == [IDENTITY]
+
+
+def test_commands(sandbox: SandboxClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", sandbox.url)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "courrier.toml").write_text("[courrier]\nsend_attempts = 3\n\n[other]\nx = 1\n")
+    runner = CliRunner()
+    planned = runner.invoke(main, ["setup", "--identity", IDENTITY, "--dry-run"])
+    assert planned.exit_code == 0, planned.output
+    assert "would create" in planned.output
+    first = runner.invoke(main, ["setup", "--identity", IDENTITY])
+    assert first.exit_code == 0, first.output
+    assert "pipeline ready" in first.output
+    second = runner.invoke(main, ["setup", "--identity", IDENTITY])
+    assert "no changes: everything was already in place" in second.output
+    config = (tmp_path / "courrier.toml").read_text()
+    assert "send_attempts = 3" in config
+    assert "[other]" in config
+    assert 'queue_url = "http' in config
+    doctor_run = runner.invoke(main, ["doctor", "--json", "--timeout", "10"])
+    assert doctor_run.exit_code == 0, doctor_run.output
+    lines = [json.loads(line) for line in doctor_run.output.splitlines()]
+    assert {line["status"] for line in lines} == {"ok", "warning"}
+    sandbox.sqs.set_queue_attributes(
+        QueueUrl=sandbox.sqs.get_queue_url(QueueName="courrier-feedback")["QueueUrl"],
+        Attributes={"Policy": ""},
+    )
+    broken = runner.invoke(main, ["doctor", "--timeout", "2"])
+    assert broken.exit_code == 1
+    assert "failed queue policy" in broken.output.replace("  ", " ")
+    refused = runner.invoke(main, ["teardown"], input="n\n")
+    assert refused.exit_code == 1
+    removed = runner.invoke(main, ["teardown", "--yes"])
+    assert removed.exit_code == 0, removed.output
+    assert "queue_url" not in (tmp_path / "courrier.toml").read_text()
+    nothing = runner.invoke(main, ["doctor"])
+    assert nothing.exit_code == 2
+    assert "run courrier setup" in nothing.output
+
+
+def test_demo_command_succeeds_offline(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_ENDPOINT")}
+    result = subprocess.run(
+        [sys.executable, "-m", "courrier", "demo", "--workdir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env={**env, "COLUMNS": "160"},
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "every outcome is the one AWS documents" in result.stdout
+    for case in ("success", "bounce", "ooto", "complaint", "suppressionlist", "unicode", "eicar"):
+        assert case in result.stdout
