@@ -1,7 +1,14 @@
-"""courrier: send email through Amazon SES and act on what happens to it afterwards."""
+"""courrier: send email through Amazon SES and act on what happens to it afterwards.
+
+The public API, by concept::
+
+    from courrier import Message, Attachment, Mailer, Settings, Store
+    from courrier import decode, Worker, Rules
+"""
 
 from __future__ import annotations
 
+from courrier.addresses import Address, parse_address
 from courrier.errors import (
     AwsError,
     AwsUnreachable,
@@ -9,6 +16,7 @@ from courrier.errors import (
     ConfigurationSetMissing,
     CourrierError,
     DailyQuotaExceeded,
+    FeedbackError,
     IdentityNotVerified,
     InvalidAddress,
     InvalidMessage,
@@ -20,17 +28,41 @@ from courrier.errors import (
     SendingPaused,
     StoreError,
     Throttled,
+    UndecodableMessage,
+    UntrustedTopic,
 )
+from courrier.feedback import decode
+from courrier.feedback.rules import Rules
+from courrier.feedback.worker import Worker
+from courrier.message import Attachment, Message
+from courrier.sending import Mailer, SendResult
+from courrier.settings import Settings
+from courrier.store import Store
 
 __version__ = "0.1.0.dev0"
 
 __all__ = [
+    # messages and sending
+    "Address",
+    "Attachment",
+    "Mailer",
+    "Message",
+    "SendResult",
+    "Settings",
+    "Store",
+    "parse_address",
+    # feedback
+    "Rules",
+    "Worker",
+    "decode",
+    # errors
     "AwsError",
     "AwsUnreachable",
     "ConfigurationError",
     "ConfigurationSetMissing",
     "CourrierError",
     "DailyQuotaExceeded",
+    "FeedbackError",
     "IdentityNotVerified",
     "InvalidAddress",
     "InvalidMessage",
@@ -42,5 +74,7 @@ __all__ = [
     "SendingPaused",
     "StoreError",
     "Throttled",
+    "UndecodableMessage",
+    "UntrustedTopic",
     "__version__",
 ]

@@ -14,11 +14,21 @@ from courrier.store import Store
 def test_migrations_are_idempotent_and_complete(store: Store, database_url: str) -> None:
     store.migrate()
     again = Store(database_url)
-    tables = set(inspect(again.engine).get_table_names())
-    assert {"messages", "recipients", "suppressions", "alembic_version"} <= tables
-    with again.engine.connect() as conn:
-        assert conn.execute(text("select version_num from alembic_version")).scalar() == "0001"
-    again.close()
+    try:
+        tables = set(inspect(again.engine).get_table_names())
+        with again.engine.connect() as conn:
+            version = conn.execute(text("select version_num from alembic_version")).scalar()
+    finally:
+        again.close()
+    assert {
+        "messages",
+        "recipients",
+        "suppressions",
+        "feedback_events",
+        "sns_receipts",
+        "alembic_version",
+    } <= tables
+    assert version == "0002"
 
 
 def test_sqlite_uses_wal(tmp_path: pytest.TempPathFactory) -> None:

@@ -1,0 +1,106 @@
+"""The package's shape: its public API, the rules of the house, and CLI help."""
+
+from __future__ import annotations
+
+import ast
+import inspect
+from pathlib import Path
+
+import click
+import pytest
+
+import courrier
+from courrier import errors
+from courrier.cli import main
+
+PACKAGE = Path(courrier.__file__).parent
+
+
+def test_public_api_is_complete() -> None:
+    exported = set(courrier.__all__)
+    assert all(hasattr(courrier, name) for name in exported)
+    public_errors = {
+        name
+        for name, value in vars(errors).items()
+        if inspect.isclass(value) and issubclass(value, errors.CourrierError)
+    }
+    assert public_errors <= exported
+    assert set(errors.__all__) == public_errors
+
+
+def test_every_error_is_a_courrier_error_and_drawn_in_the_tree() -> None:
+    doc = errors.__doc__ or ""
+    for name in errors.__all__:
+        assert issubclass(getattr(errors, name), errors.CourrierError)
+        assert name in doc, f"{name} is missing from the tree in errors.py"
+
+
+def imports_of(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module)
+    return found
+
+
+def modules(under: str = "") -> list[tuple[str, Path]]:
+    root = PACKAGE / under if under else PACKAGE
+    return [
+        (str(p.relative_to(PACKAGE)), p)
+        for p in sorted(root.rglob("*.py"))
+        if "migrations" not in p.parts
+    ]
+
+
+@pytest.mark.parametrize(("name", "path"), modules())
+def test_rules_of_the_house(name: str, path: Path) -> None:
+    imported = imports_of(path)
+    top = name.split("/")[0]
+    if top not in ("sandbox", "cli"):
+        assert not any(m.startswith("courrier.sandbox") for m in imported), (
+            "only the CLI and tests may import the sandbox"
+        )
+    if top == "sandbox":
+        client_side = (
+            "courrier.sending",
+            "courrier.feedback",
+            "courrier.provisioning",
+            "courrier.store",
+            "courrier.aws",
+            "courrier.cli",
+        )
+        assert not any(m.startswith(client_side) for m in imported), (
+            "the sandbox stands in for AWS and never imports courrier's client side"
+        )
+    if top not in ("aws", "sandbox"):
+        assert not any(m.startswith("botocore") for m in imported), (
+            "botocore stays behind courrier.aws"
+        )
+    # feedback/apply.py names the Session type of the transaction the store hands it.
+    if top != "store" and name != "feedback/apply.py":
+        assert not any(m.startswith("sqlalchemy") for m in imported), (
+            "SQLAlchemy stays behind courrier.store"
+        )
+    if top not in ("cli", "__main__.py"):
+        assert not any(m.startswith("courrier.cli") for m in imported), (
+            "the library never imports the CLI"
+        )
+
+
+def commands(group: click.Group, prefix: str = "") -> list[tuple[str, click.Command]]:
+    out = []
+    for name, command in sorted(group.commands.items()):
+        out.append((f"{prefix}{name}", command))
+        if isinstance(command, click.Group):
+            out.extend(commands(command, f"{prefix}{name} "))
+    return out
+
+
+@pytest.mark.parametrize(("name", "command"), commands(main))
+def test_every_command_has_help_and_is_in_the_readme(name: str, command: click.Command) -> None:
+    assert command.help, f"courrier {name} has no help text"
+    readme = (PACKAGE.parent.parent / "README.md").read_text(encoding="utf-8")
+    assert f"courrier {name}" in readme, f"courrier {name} is not documented in README.md"
