@@ -58,7 +58,7 @@ def modules(under: str = "") -> list[tuple[str, Path]]:
 @pytest.mark.parametrize(("name", "path"), modules())
 def test_rules_of_the_house(name: str, path: Path) -> None:
     imported = imports_of(path)
-    top = name.split("/")[0]
+    top = name.split("/", maxsplit=1)[0]
     if top not in ("sandbox", "cli"):
         assert not any(m.startswith("courrier.sandbox") for m in imported), (
             "only the CLI and tests may import the sandbox"

@@ -42,20 +42,8 @@ from courrier.store import Store
 __version__ = "0.1.0.dev0"
 
 __all__ = [
-    # messages and sending
     "Address",
     "Attachment",
-    "Mailer",
-    "Message",
-    "SendResult",
-    "Settings",
-    "Store",
-    "parse_address",
-    # feedback
-    "Rules",
-    "Worker",
-    "decode",
-    # errors
     "AwsError",
     "AwsUnreachable",
     "ConfigurationError",
@@ -66,15 +54,24 @@ __all__ = [
     "IdentityNotVerified",
     "InvalidAddress",
     "InvalidMessage",
+    "Mailer",
+    "Message",
     "MessageRejected",
     "MessageTooLarge",
     "OutcomeUnknown",
+    "Rules",
     "SandboxError",
     "SendError",
+    "SendResult",
     "SendingPaused",
+    "Settings",
+    "Store",
     "StoreError",
     "Throttled",
     "UndecodableMessage",
     "UntrustedTopic",
+    "Worker",
     "__version__",
+    "decode",
+    "parse_address",
 ]
