@@ -72,11 +72,17 @@ def _static_checks(aws: Aws, t: DoctorTarget) -> Iterator[Check]:
     yield _guard("feedback route", lambda: _route(aws, t, identity_name))
     yield _guard("email feedback forwarding", lambda: _forwarding(aws, identity_name))
     yield _guard("topic policy", lambda: _topic_policy(aws, t))
-    queue = _guard("queue policy", lambda: _queue_policy(aws, t))
-    yield queue
-    yield _guard("subscription", lambda: _subscription(aws, t))
-    yield _guard("dead-letter queue", lambda: _dead_letter(aws, t))
-    yield _guard("queue encryption", lambda: _encryption(aws, t))
+    try:
+        queue = aws.call(
+            "sqs", "GetQueueAttributes", QueueUrl=t.queue_url, AttributeNames=["All"]
+        ).get("Attributes", {})
+    except CourrierError as err:
+        yield Check("queue", FAILED, f"cannot read {t.queue_url}: {err}", "courrier setup")
+        return
+    yield _guard("queue policy", lambda: _queue_policy(t, queue))
+    yield _guard("subscription", lambda: _subscription(aws, t, queue))
+    yield _guard("dead-letter queue", lambda: _dead_letter(queue))
+    yield _guard("queue encryption", lambda: _encryption(queue))
 
 
 def _credentials(aws: Aws) -> Check:
@@ -246,15 +252,12 @@ def _topic_policy(aws: Aws, t: DoctorTarget) -> Check:
     return Check("topic policy", OK, "SES may publish")
 
 
-def _queue_policy(aws: Aws, t: DoctorTarget) -> Check:
-    attributes = aws.call(
-        "sqs", "GetQueueAttributes", QueueUrl=t.queue_url, AttributeNames=["Policy", "QueueArn"]
-    ).get("Attributes", {})
+def _queue_policy(t: DoctorTarget, attributes: dict[str, str]) -> Check:
     allowed = policy.service_allowed(
         attributes.get("Policy"),
         service="sns.amazonaws.com",
         action="sqs:SendMessage",
-        resource=attributes["QueueArn"],
+        resource=attributes.get("QueueArn", ""),
         context={"aws:SourceArn": t.topic_arn, "aws:SourceAccount": t.topic_arn.split(":")[4]},
     )
     if not allowed:
@@ -267,10 +270,8 @@ def _queue_policy(aws: Aws, t: DoctorTarget) -> Check:
     return Check("queue policy", OK, "the topic may send")
 
 
-def _subscription(aws: Aws, t: DoctorTarget) -> Check:
-    queue_arn = aws.call(
-        "sqs", "GetQueueAttributes", QueueUrl=t.queue_url, AttributeNames=["QueueArn"]
-    ).get("Attributes", {})["QueueArn"]
+def _subscription(aws: Aws, t: DoctorTarget, queue: dict[str, str]) -> Check:
+    queue_arn = queue.get("QueueArn")
     found = aws.maybe("sns", "ListSubscriptionsByTopic", "NotFound", TopicArn=t.topic_arn) or {}
     mine = [
         s
@@ -302,10 +303,7 @@ def _subscription(aws: Aws, t: DoctorTarget) -> Check:
     return Check("subscription", OK, "confirmed, raw delivery off")
 
 
-def _dead_letter(aws: Aws, t: DoctorTarget) -> Check:
-    attributes = aws.call(
-        "sqs", "GetQueueAttributes", QueueUrl=t.queue_url, AttributeNames=["RedrivePolicy"]
-    ).get("Attributes", {})
+def _dead_letter(attributes: dict[str, str]) -> Check:
     redrive = attributes.get("RedrivePolicy")
     if not redrive:
         return Check(
@@ -323,10 +321,7 @@ def _dead_letter(aws: Aws, t: DoctorTarget) -> Check:
     )
 
 
-def _encryption(aws: Aws, t: DoctorTarget) -> Check:
-    attributes = aws.call(
-        "sqs", "GetQueueAttributes", QueueUrl=t.queue_url, AttributeNames=["All"]
-    ).get("Attributes", {})
+def _encryption(attributes: dict[str, str]) -> Check:
     if attributes.get("KmsMasterKeyId") == "alias/aws/sqs":
         return Check(
             "queue encryption",
