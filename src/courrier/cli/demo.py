@@ -123,6 +123,9 @@ def demo(
     Exits 0 only when every outcome is the one AWS documents.
     """
     console = Console()
+    if not console.is_terminal:
+        # Piped or logged output: wide enough that each outcome stays on one line.
+        console = Console(width=140)
     with contextlib.ExitStack() as stack:
         folder = workdir or Path(stack.enter_context(tempfile.TemporaryDirectory()))
         folder.mkdir(parents=True, exist_ok=True)
