@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Iterator
 from email.parser import BytesParser
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,6 +26,7 @@ from courrier.errors import (
     MessageRejected,
     OutcomeUnknown,
     SendingPaused,
+    StoreError,
     Throttled,
 )
 from courrier.message import Attachment, Message
@@ -390,3 +392,21 @@ def test_threads_share_the_account_rate(
     assert errors == []
     assert len(results) == 10
     assert time.monotonic() - started >= 2.0  # 10 recipients at 4/s need two full windows
+
+
+class StoreThatFailsAfterSending(Store):
+    """Stands for a database that goes away between the send and its record."""
+
+    def finish_send(self, message_id: int, **kwargs: Any) -> None:
+        if kwargs.get("status") == "sent":
+            raise StoreError("connection lost")
+        super().finish_send(message_id, **kwargs)
+
+
+def test_recording_failure_after_the_send_names_the_ses_id(ses: SesClient, tmp_path: Path) -> None:
+    store = StoreThatFailsAfterSending(f"sqlite:///{tmp_path}/fails.db")
+    mailer = Mailer(store, ses, pacer=Pacer(1000))
+    with pytest.raises(StoreError, match=r"message 1 was sent as 0100\w+") as caught:
+        mailer.send(Message(sender=SENDER, to=[SUCCESS], text="x"))
+    assert "connection lost" in str(caught.value)
+    store.close()

@@ -53,7 +53,7 @@ def decode(body: str | bytes) -> Decoded:
     Raises :class:`~courrier.errors.UndecodableMessage` for anything else.
     """
     text = _text(body)
-    outer = _json(text, "the body")
+    outer = _json(text)
     if outer is None:
         if text.strip() == SETUP_STRING:
             return Decoded((), None, ignored="event publishing setup message")
@@ -72,7 +72,7 @@ def decode(body: str | bytes) -> Decoded:
         raise UndecodableMessage("SNS notification without a Message string")
     if message.strip() == SETUP_STRING:
         return Decoded((), envelope, ignored="event publishing setup message")
-    inner = _json(message, "the SNS Message")
+    inner = _json(message)
     if not isinstance(inner, dict):
         raise UndecodableMessage(f"the SNS Message is not an SES payload: {message[:80]!r}")
     return _payload(inner, envelope)
@@ -87,7 +87,7 @@ def _text(body: str | bytes) -> str:
     return body
 
 
-def _json(text: str, what: str) -> Any:
+def _json(text: str) -> Any:
     try:
         return json.loads(text)
     except ValueError:

@@ -10,6 +10,8 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from email.message import EmailMessage
+from email.policy import SMTP
 from typing import Any
 
 from courrier.sandbox.feedback import FeedbackRouter, Origin, Scheduler
@@ -150,8 +152,8 @@ class SesService:
 
     def mark_verified(self, account: str, region: str, name: str) -> bool:
         with self.lock:
-            identity = self.regions.get((account, region), None)
-            found = identity.identities.get(_identity_name(name)) if identity else None
+            state = self.regions.get((account, region))
+            found = state.identities.get(_identity_name(name)) if state else None
             if found is None:
                 return False
             found.status = "Success"
@@ -207,9 +209,6 @@ class SesService:
         self.changed()
 
     def _send_verification_letter(self, identity: Identity) -> None:
-        from email.message import EmailMessage
-        from email.policy import SMTP
-
         letter = EmailMessage(policy=SMTP)
         letter["From"] = "no-reply-aws@amazon.com"
         letter["To"] = identity.name

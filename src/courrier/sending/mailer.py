@@ -15,7 +15,7 @@ from courrier.errors import (
     AwsUnreachable,
     CourrierError,
     OutcomeUnknown,
-    SendError,
+    StoreError,
     Throttled,
 )
 from courrier.message import Message
@@ -133,7 +133,13 @@ class Mailer:
         except CourrierError as err:
             self.store.finish_send(record_id, status="failed", error=str(err))
             raise
-        self.store.finish_send(record_id, status="sent", ses_message_id=ses_id)
+        try:
+            self.store.finish_send(record_id, status="sent", ses_message_id=ses_id)
+        except StoreError as err:
+            # SES has the message: say which one, so that it can be reconciled by hand.
+            raise StoreError(
+                f"message {record_id} was sent as {ses_id} but recording that failed: {err}"
+            ) from err
         return self._result(record_id, ses_id, "sent", statuses, "sent")
 
     def _send_with_retries(self, message: Message, raw: bytes, destinations: list[str]) -> str:
@@ -156,8 +162,6 @@ class Mailer:
                     raise
                 log.warning("send retried in %.2f s: %s", delay, err)
                 self._sleep(delay)
-            except SendError:
-                raise
 
     @staticmethod
     def _result(
