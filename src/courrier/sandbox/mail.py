@@ -30,9 +30,13 @@ class Mail:
     timestamp: float = 0.0
     caller: str = ""
     source_ip: str = "127.0.0.1"
+    _parsed: Message | None = field(default=None, repr=False, compare=False)
 
     def parsed(self) -> Message:
-        return PARSER.parsebytes(self.raw)
+        """The parsed message, parsed once: every feedback event of a send reads it."""
+        if self._parsed is None:
+            self._parsed = PARSER.parsebytes(self.raw)
+        return self._parsed
 
     @property
     def return_path(self) -> str:

@@ -183,11 +183,11 @@ class QueueIndex:
             if self._all.get(message) == seq:
                 self._park(message, seq)
 
-    def ready(self) -> Iterator[Message]:
-        """Messages that can be received now, oldest first (a snapshot)."""
+    def ready(self, count: int) -> list[Message]:
+        """Up to ``count`` messages that can be received now, oldest first."""
         with self._lock:
             self._promote()
-            return iter(list(self._ready))
+            return list(itertools.islice(self._ready, count))
 
     def received(self, message: Message) -> None:
         with self._lock:
@@ -249,7 +249,8 @@ class IndexedQueue(Queue):
 
     @property
     def messages(self) -> list[Message]:
-        return list(_index_of(self).ready())
+        index = _index_of(self)
+        return index.ready(len(index))
 
 
 def _index_of(queue: Queue) -> QueueIndex:
@@ -329,32 +330,36 @@ class IndexedSQSBackend(sqs_models.SQSBackend):
         attribute_names: list[str],
     ) -> list[Message]:
         result: list[Message] = []
-        expired: list[Message] = []
-        to_dlq: list[Message] = []
-        now = unix_time()
-        for message in index.ready():
-            if len(result) >= count:
-                break
-            if (message.sent_timestamp or 0) / 1000 + retention <= now:
-                expired.append(message)
-                continue
-            if redrive and message.approximate_receive_count >= redrive["maxReceiveCount"]:
-                to_dlq.append(message)
-                continue
-            queue.pending_messages.add(message)
-            message.mark_received(visibility_timeout=visibility_timeout)
-            index.received(message)
-            copy = _copy_for_response(message)
-            sqs_models._filter_message_attributes(copy, attribute_names)
-            result.append(copy)
-        for message in expired:
-            index.remove(message)
+        taken: set[Message] = set()
         dead_letter_queue = queue.dead_letter_queue
-        if dead_letter_queue is not None:
-            for message in to_dlq:
-                index.remove(message)
-                queue.pending_messages.discard(message)
-                dead_letter_queue.add_message(message)
+        now = unix_time()
+        while len(result) < count:
+            # Each pass takes only as many as are still wanted; a message that expired or
+            # goes to the dead-letter queue leaves the index, so the next pass sees others.
+            # With a zero visibility timeout a taken message is ready again at once: one
+            # receive never returns it twice.
+            batch = [m for m in index.ready(count - len(result) + len(taken)) if m not in taken]
+            if not batch:
+                break
+            for message in batch[: count - len(result)]:
+                taken.add(message)
+                if (message.sent_timestamp or 0) / 1000 + retention <= now:
+                    index.remove(message)
+                elif (
+                    redrive
+                    and dead_letter_queue is not None
+                    and (message.approximate_receive_count >= redrive["maxReceiveCount"])
+                ):
+                    index.remove(message)
+                    queue.pending_messages.discard(message)
+                    dead_letter_queue.add_message(message)
+                else:
+                    queue.pending_messages.add(message)
+                    message.mark_received(visibility_timeout=visibility_timeout)
+                    index.received(message)
+                    copy = _copy_for_response(message)
+                    sqs_models._filter_message_attributes(copy, attribute_names)
+                    result.append(copy)
         return result
 
     def delete_message(self, queue_name: str, receipt_handle: str) -> None:
