@@ -10,8 +10,9 @@ from typing import Any
 from botocore.model import OperationNotFoundError
 
 from courrier.sandbox import wire
+from courrier.sandbox.faults import SesFault
 from courrier.sandbox.mail import Mail, build_simple, header_recipients, tags_from_headers
-from courrier.sandbox.ses_service import Caller, SesFault, SesService
+from courrier.sandbox.ses_service import Caller, SesService
 from courrier.sandbox.ses_state import NOTIFICATION_TYPES, V1_EVENT_TYPES, EventDestination
 
 #: SesFault kinds as SES v1 names them on the wire (facts §6.1).

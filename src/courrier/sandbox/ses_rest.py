@@ -7,9 +7,10 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from courrier.sandbox import wire
+from courrier.sandbox.faults import SesFault
 from courrier.sandbox.mail import Mail, build_simple, header_recipients, tags_from_headers
 from courrier.sandbox.ses_query import Reply
-from courrier.sandbox.ses_service import Caller, SesFault, SesService
+from courrier.sandbox.ses_service import Caller, SesService
 from courrier.sandbox.ses_state import EVENT_TYPES, EventDestination, Identity
 
 #: SesFault kinds as SES v2 names them on the wire (facts §6.1).

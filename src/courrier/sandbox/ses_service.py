@@ -14,9 +14,16 @@ from email.message import EmailMessage
 from email.policy import SMTP
 from typing import Any
 
+from courrier.sandbox.faults import SesFault
 from courrier.sandbox.feedback import FeedbackRouter, Origin, Scheduler
-from courrier.sandbox.mail import Mail, bare_address, contains_eicar
+from courrier.sandbox.mail import Mail, contains_eicar
 from courrier.sandbox.mailbox import Mailbox
+from courrier.sandbox.send_checks import (
+    TAG_CHARS,
+    check_content,
+    check_identities,
+    check_rate,
+)
 from courrier.sandbox.ses_state import (
     Account,
     ConfigurationSet,
@@ -25,23 +32,7 @@ from courrier.sandbox.ses_state import (
     RegionState,
     Suppressed,
 )
-from courrier.sandbox.simulator import SimulatorOptions, plan, ses_id, simulator_case
-
-V1_MAX_BYTES = 10 * 1024 * 1024
-V2_MAX_BYTES = 40 * 1024 * 1024
-MAX_RECIPIENTS = 50
-_TAG_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
-
-
-class SesFault(Exception):
-    """``kind`` is one of: InvalidParameter, MessageRejected, Throttling, DailyQuota,
-    AccountPaused, ConfigSetPaused, ConfigSetMissing, ConfigSetExists, DestinationExists,
-    DestinationMissing, NotFound, AlreadyExists, LimitExceeded, NotAllowedInSandbox."""
-
-    def __init__(self, kind: str, message: str) -> None:
-        super().__init__(message)
-        self.kind = kind
-        self.message = message
+from courrier.sandbox.simulator import SimulatorOptions, plan, ses_id
 
 
 @dataclass(frozen=True)
@@ -228,7 +219,7 @@ class SesService:
     # ------------------------------------------------------------ configuration sets
 
     def create_configuration_set(self, caller: Caller, name: str) -> None:
-        if not name or len(name) > 64 or not set(name) <= _TAG_CHARS:
+        if not name or len(name) > 64 or not set(name) <= TAG_CHARS:
             raise SesFault(
                 "InvalidParameter",
                 f"Invalid configuration set name <{name}>: only ASCII letters, digits, "
@@ -364,7 +355,7 @@ class SesService:
         the response has been written: SES feedback never precedes the send's answer.
         """
         state = self.state(caller)
-        self._check_content(caller, mail)
+        check_content(caller.api, mail)
         with self.lock:
             account = state.account
             if not account.sending_enabled:
@@ -378,8 +369,8 @@ class SesService:
                     )
                 if not config.sending_enabled:
                     raise SesFault("ConfigSetPaused", "Sending paused for this configuration set.")
-            self._check_identities(caller, state, mail)
-            self._check_rate(state, mail)
+            check_identities(caller.region, state, mail)
+            check_rate(state, mail)
             mail.message_id = ses_id()
             mail.timestamp = time.time()
             mail.caller = caller.identity
@@ -405,84 +396,7 @@ class SesService:
 
         return Accepted(mail.message_id, release)
 
-    def _check_content(self, caller: Caller, mail: Mail) -> None:
-        if not mail.destinations:
-            raise SesFault("MessageRejected", "There are no recipients specified.")
-        if len(mail.destinations) > MAX_RECIPIENTS:
-            raise SesFault("MessageRejected", f"Recipient count exceeds {MAX_RECIPIENTS}.")
-        for address in [mail.source, *mail.destinations]:
-            check_address(address)
-        limit = V1_MAX_BYTES if caller.api == "v1" else V2_MAX_BYTES
-        if len(mail.raw) > limit:
-            raise SesFault(
-                "MessageRejected",
-                f"Message length is more than {limit} bytes long: '{len(mail.raw)}'.",
-            )
-        for name, value in mail.tags.items():
-            for part in (name, value):
-                if not part or len(part) > 256 or not set(part) <= _TAG_CHARS:
-                    raise SesFault(
-                        "InvalidParameter",
-                        f"Invalid tag {name}={value}: tag names and values may only "
-                        "contain ASCII letters, digits, underscores and dashes.",
-                    )
-
-    def _check_identities(self, caller: Caller, state: RegionState, mail: Mail) -> None:
-        senders = [bare_address(mail.source)]
-        if mail.feedback_address:
-            senders.append(bare_address(mail.feedback_address))
-        failed = [s for s in senders if not state.is_verified(s)]
-        if not state.account.production:
-            failed += [
-                r
-                for r in mail.destinations
-                if simulator_case(r) is None and not state.is_verified(r)
-            ]
-        if failed:
-            # The real text upper-cases the region and lists every failing identity (facts §3.1).
-            raise SesFault(
-                "MessageRejected",
-                "Email address is not verified. The following identities failed the check in "
-                f"region {caller.region.upper()}: {', '.join(failed)}",
-            )
-
-    def _check_rate(self, state: RegionState, mail: Mail) -> None:
-        now = time.time()
-        state.prune(now)
-        count = len(mail.destinations)
-        last_second = sum(n for _, n in state.recent)
-        if last_second + count > state.account.max_send_rate:
-            raise SesFault("Throttling", "Maximum sending rate exceeded.")
-        # Simulator mail counts toward the rate but not the daily quota (facts §3).
-        quota_count = sum(1 for r in mail.destinations if simulator_case(r) is None)
-        limit = state.account.max_24_hour_send
-        if limit >= 0 and quota_count and state.daily_total + quota_count > limit:
-            raise SesFault("DailyQuota", "Daily message quota exceeded.")
-        state.recent.append((now, count))
-        if quota_count:
-            state.daily.append((now, quota_count))
-            state.daily_total += quota_count
-
 
 def _identity_name(name: str) -> str:
     local, at, domain = name.strip().rpartition("@")
     return f"{local}{at}{domain.lower()}" if at else domain.lower()
-
-
-def check_address(address: str) -> None:
-    bare = bare_address(address)
-    local, at, domain = bare.rpartition("@")
-    if not at or not domain:
-        raise SesFault("InvalidParameter", "Missing final '@domain'")
-    if not local:
-        raise SesFault("InvalidParameter", "Missing local name")
-    if not address.isascii():
-        # SES has no SMTPUTF8: domains must be Punycode, display names RFC 2047 (facts §6.3).
-        where = (
-            "Local address"
-            if not local.isascii()
-            else ("Domain" if not domain.isascii() else "Display name")
-        )
-        raise SesFault("InvalidParameter", f"{where} contains illegal character")
-    if any(ch.isspace() or ord(ch) < 32 for ch in bare):
-        raise SesFault("InvalidParameter", "Local address contains control or whitespace")

@@ -1,0 +1,97 @@
+"""The checks SES makes before it accepts a send, in the order the sandbox applies them.
+
+Texts and codes: facts §3.1 (identities, sandbox), §6.1 (errors), §6.2 (limits), §6.3
+(addresses).
+"""
+
+from __future__ import annotations
+
+import time
+
+from courrier.sandbox.faults import SesFault
+from courrier.sandbox.mail import Mail, bare_address
+from courrier.sandbox.ses_state import RegionState
+from courrier.sandbox.simulator import simulator_case
+
+V1_MAX_BYTES = 10 * 1024 * 1024
+V2_MAX_BYTES = 40 * 1024 * 1024
+MAX_RECIPIENTS = 50
+TAG_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
+
+
+def check_content(api: str, mail: Mail) -> None:
+    if not mail.destinations:
+        raise SesFault("MessageRejected", "There are no recipients specified.")
+    if len(mail.destinations) > MAX_RECIPIENTS:
+        raise SesFault("MessageRejected", f"Recipient count exceeds {MAX_RECIPIENTS}.")
+    for address in [mail.source, *mail.destinations]:
+        check_address(address)
+    limit = V1_MAX_BYTES if api == "v1" else V2_MAX_BYTES
+    if len(mail.raw) > limit:
+        raise SesFault(
+            "MessageRejected",
+            f"Message length is more than {limit} bytes long: '{len(mail.raw)}'.",
+        )
+    for name, value in mail.tags.items():
+        for part in (name, value):
+            if not part or len(part) > 256 or not set(part) <= TAG_CHARS:
+                raise SesFault(
+                    "InvalidParameter",
+                    f"Invalid tag {name}={value}: tag names and values may only "
+                    "contain ASCII letters, digits, underscores and dashes.",
+                )
+
+
+def check_identities(region: str, state: RegionState, mail: Mail) -> None:
+    senders = [bare_address(mail.source)]
+    if mail.feedback_address:
+        senders.append(bare_address(mail.feedback_address))
+    failed = [s for s in senders if not state.is_verified(s)]
+    if not state.account.production:
+        failed += [
+            r for r in mail.destinations if simulator_case(r) is None and not state.is_verified(r)
+        ]
+    if failed:
+        # The real text upper-cases the region and lists every failing identity (facts §3.1).
+        raise SesFault(
+            "MessageRejected",
+            "Email address is not verified. The following identities failed the check in "
+            f"region {region.upper()}: {', '.join(failed)}",
+        )
+
+
+def check_rate(state: RegionState, mail: Mail) -> None:
+    now = time.time()
+    state.prune(now)
+    count = len(mail.destinations)
+    last_second = sum(n for _, n in state.recent)
+    if last_second + count > state.account.max_send_rate:
+        raise SesFault("Throttling", "Maximum sending rate exceeded.")
+    # Simulator mail counts toward the rate but not the daily quota (facts §3).
+    quota_count = sum(1 for r in mail.destinations if simulator_case(r) is None)
+    limit = state.account.max_24_hour_send
+    if limit >= 0 and quota_count and state.daily_total + quota_count > limit:
+        raise SesFault("DailyQuota", "Daily message quota exceeded.")
+    state.recent.append((now, count))
+    if quota_count:
+        state.daily.append((now, quota_count))
+        state.daily_total += quota_count
+
+
+def check_address(address: str) -> None:
+    bare = bare_address(address)
+    local, at, domain = bare.rpartition("@")
+    if not at or not domain:
+        raise SesFault("InvalidParameter", "Missing final '@domain'")
+    if not local:
+        raise SesFault("InvalidParameter", "Missing local name")
+    if not address.isascii():
+        # SES has no SMTPUTF8: domains must be Punycode, display names RFC 2047 (facts §6.3).
+        where = (
+            "Local address"
+            if not local.isascii()
+            else ("Domain" if not domain.isascii() else "Display name")
+        )
+        raise SesFault("InvalidParameter", f"{where} contains illegal character")
+    if any(ch.isspace() or ord(ch) < 32 for ch in bare):
+        raise SesFault("InvalidParameter", "Local address contains control or whitespace")
