@@ -266,8 +266,7 @@ def test_fifo_queues_keep_moto_behaviour(sandbox: SandboxClient) -> None:
     assert next(m["Body"] for m in receive(sandbox, url)) == "m1"
 
 
-def test_zero_visibility_never_returns_a_message_twice(sandbox: SandboxClient,
-                                                       queue: str) -> None:
+def test_zero_visibility_never_returns_a_message_twice(sandbox: SandboxClient, queue: str) -> None:
     for n in range(3):
         sandbox.sqs.send_message(QueueUrl=queue, MessageBody=f"m{n}")
     bodies = [m["Body"] for m in receive(sandbox, queue, VisibilityTimeout=0)]
