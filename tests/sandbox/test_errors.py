@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import urllib.error
 import urllib.request
 from typing import Any
@@ -316,3 +317,70 @@ def test_errors_leave_nothing_behind(sandbox: SandboxClient) -> None:
     assert sandbox.feedback(pipeline.queue_url) == []
     assert send(sandbox, "v2", [SUCCESS])
     assert len(sandbox.feedback(pipeline.queue_url)) == 1
+
+
+def raw_request(
+    sandbox: SandboxClient, method: str, path: str, body: bytes, content_type: str
+) -> tuple[int, dict[str, str], str]:
+    request = urllib.request.Request(
+        f"{sandbox.url}{path}",
+        data=body,
+        method=method,
+        headers={
+            "Authorization": "AWS4-HMAC-SHA256 Credential=AKID/20260101/us-east-1/ses/"
+            "aws4_request, SignedHeaders=host, Signature=x",
+            "Content-Type": content_type,
+        },
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, dict(response.headers), response.read().decode()
+    except urllib.error.HTTPError as err:
+        with err:
+            return err.code, dict(err.headers), err.read().decode()
+
+
+@pytest.mark.parametrize(
+    ("body", "text"),
+    [
+        (
+            b"Action=SendEmail&Version=2010-12-01&Source=a%40example.com",
+            "must contain the parameter Destination",
+        ),
+        (
+            b"Action=CreateConfigurationSetEventDestination&ConfigurationSetName=x"
+            b"&EventDestination.Enabled=true",
+            "EventDestination.Name",
+        ),
+        (b"Action=ListIdentities&MaxItems=lots", "InvalidParameterValue"),
+        (b"Action=SendRawEmail&RawMessage.Data=%%%not-base64", "InvalidParameterValue"),
+    ],
+)
+def test_malformed_v1_requests_are_refused_not_crashed(
+    sandbox: SandboxClient, body: bytes, text: str
+) -> None:
+    status, _, answer = raw_request(sandbox, "POST", "/", body, "application/x-www-form-urlencoded")
+    assert status == 400
+    assert "<ErrorResponse" in answer
+    assert text in answer
+
+
+@pytest.mark.parametrize(
+    ("body", "text"),
+    [
+        (b"{not json", "Invalid request"),
+        (b"[1, 2]", "JSON object"),
+        (b'{"Content": {"Simple": {"Body": {}}}}', "Content.Simple.Subject"),
+        (b'{"Content": "text", "FromEmailAddress": "a@example.com"}', "Simple or Raw"),
+        (b'{"Content": {"Raw": {"Data": "%%%"}}}', "Invalid request"),
+    ],
+)
+def test_malformed_v2_requests_are_refused_not_crashed(
+    sandbox: SandboxClient, body: bytes, text: str
+) -> None:
+    status, headers, answer = raw_request(
+        sandbox, "POST", "/v2/email/outbound-emails", body, "application/json"
+    )
+    assert status == 400
+    assert headers["x-amzn-ErrorType"] == "BadRequestException"
+    assert text in json.loads(answer)["message"]

@@ -72,12 +72,13 @@ def handle(service: SesService, caller: Caller, params: Mapping[str, str]) -> Re
         )
     try:
         decoded = wire.parse_query(operation.input_shape, params)
-        for member in operation.input_shape.required_members if operation.input_shape else []:
-            if member not in decoded:
-                raise SesFault(
-                    "MissingParameter", f"The request must contain the parameter {member}."
-                )
+        missing = wire.missing_member(operation.input_shape, decoded)
+        if missing:
+            raise SesFault("MissingParameter", f"The request must contain the parameter {missing}.")
         result = handler(service, caller, decoded)
+    except (ValueError, TypeError) as err:
+        # Malformed values (a number that is not one, bad base64): refused, never a crash.
+        return Reply(400, wire.query_error("InvalidParameterValue", str(err), request_id))
     except SesFault as fault:
         code = V1_CODES.get(fault.kind, fault.kind)
         return Reply(400, wire.query_error(code, fault.message, request_id))

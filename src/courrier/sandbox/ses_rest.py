@@ -68,10 +68,15 @@ def handle(
     route, path_params = found
     try:
         params = wire.parse_rest_input(route.operation, path_params, query, body)
-    except ValueError as exc:
-        return error("BadRequestException", str(exc)), "BadRequestException"
-    try:
+        missing = wire.missing_member(route.operation.input_shape, params)
+        if missing:
+            return error("BadRequestException", f"Missing required parameter {missing}."), (
+                "BadRequestException"
+            )
         result = HANDLERS[route.operation.name](service, caller, params)
+    except (ValueError, TypeError, AttributeError) as exc:
+        # Malformed JSON or values of the wrong type: refused, never a crash.
+        return error("BadRequestException", f"Invalid request: {exc}"), "BadRequestException"
     except SesFault as fault:
         code = V2_CODES.get(fault.kind, "BadRequestException")
         return error(code, fault.message), code

@@ -38,6 +38,27 @@ def service_model(name: str) -> ServiceModel:
     return ServiceModel(loader.load_service_model(name, "service-2"), service_name=name)
 
 
+def missing_member(shape: Shape | None, value: Any, path: str = "") -> str | None:
+    """The first required member absent from ``value`` (dotted path), or None."""
+    if isinstance(shape, StructureShape):
+        if not isinstance(value, dict):
+            return path or "(request)"
+        for name in shape.required_members:
+            if value.get(name) is None:
+                return f"{path}.{name}" if path else name
+        for name, member in shape.members.items():
+            if value.get(name) is not None:
+                found = missing_member(member, value[name], f"{path}.{name}" if path else name)
+                if found:
+                    return found
+    elif isinstance(shape, ListShape) and isinstance(value, list):
+        for index, item in enumerate(value):
+            found = missing_member(shape.member, item, f"{path}[{index}]")
+            if found:
+                return found
+    return None
+
+
 # ---------------------------------------------------------------- query protocol (SES v1)
 
 
@@ -95,7 +116,7 @@ def _scalar_from_text(shape: Shape, text: str) -> Any:
     if kind in ("double", "float"):
         return float(text)
     if kind == "blob":
-        return base64.b64decode(text)
+        return base64.b64decode(text, validate=True)
     if kind == "timestamp":
         return parse_timestamp(text)
     return text
@@ -265,7 +286,7 @@ def _json_in(shape: Shape, value: Any) -> Any:
     if isinstance(shape, MapShape):
         return {key: _json_in(shape.value, item) for key, item in value.items()}
     if shape.type_name == "blob":
-        return base64.b64decode(value)
+        return base64.b64decode(value, validate=True)
     if shape.type_name == "timestamp":
         return parse_timestamp(str(value))
     return value
