@@ -81,9 +81,12 @@ def _apply_one(
         return
     for event in sorted(decoded.events, key=lambda e: e.timestamp or utcnow()):
         recipient = event.recipient
-        delivered = bool(recipient) and queries.delivered_before(
-            session, event.ses_message_id, recipient or ""
-        )
+
+        def delivered(event: ev.Event = event) -> bool:
+            return bool(event.recipient) and queries.delivered_before(
+                session, event.ses_message_id, event.recipient or ""
+            )
+
         action = rules.action(event, delivered_before=delivered)
         is_new = queries.add_event(
             session,

@@ -9,6 +9,7 @@ everything else is recorded.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from courrier.feedback import events as ev
@@ -31,14 +32,19 @@ class Rules:
     #: How long a suppression lasts; None keeps it until removed.
     suppression_ttl: dt.timedelta | None = None
 
-    def action(self, event: ev.Event, *, delivered_before: bool = False) -> Action:
-        """The action for ``event``; ``delivered_before`` says the same recipient already has
-        a Delivery for the same message, which makes a Transient/General bounce an
-        auto-reply (the ooto case, facts §3)."""
+    def action(
+        self, event: ev.Event, *, delivered_before: Callable[[], bool] = lambda: False
+    ) -> Action:
+        """The action for ``event``.
+
+        ``delivered_before`` answers whether the same recipient already has a Delivery for
+        the same message, which makes a Transient/General bounce an auto-reply (the ooto
+        case, facts §3); it is asked only for such bounces.
+        """
         if isinstance(event, ev.Bounce):
             if event.permanent:
                 return SUPPRESS
-            if delivered_before and event.bounce_subtype == "General":
+            if event.bounce_subtype == "General" and delivered_before():
                 return RECORD
             return COUNT_SOFT_BOUNCE
         if isinstance(event, ev.Complaint):

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
+from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import FromClause, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -38,24 +40,34 @@ STATUS_RANK = {
 }
 
 
-def _insert(session: Session, table: type, values: dict[str, object]) -> bool:
-    """INSERT ... ON CONFLICT DO NOTHING; True when the row was new."""
-    dialect = session.get_bind().dialect.name
+@functools.cache
+def _insert_statement(dialect: str, table: FromClause) -> Any:
     module = postgresql if dialect == "postgresql" else sqlite
-    key = next(iter(table.__table__.primary_key.columns))  # type: ignore[attr-defined]
+    key = next(iter(table.primary_key))
     # RETURNING, not rowcount: drivers disagree on rowcount for INSERT ... ON CONFLICT.
-    statement = module.insert(table).values(**values).on_conflict_do_nothing().returning(key)
-    return session.execute(statement).first() is not None
+    return module.insert(table).on_conflict_do_nothing().returning(key)
+
+
+def _insert(session: Session, table: FromClause, values: dict[str, object]) -> bool:
+    """INSERT ... ON CONFLICT DO NOTHING; True when the row was new.
+
+    One statement per dialect and table, values as parameters: building the statement
+    anew for every event cost more than running it.
+    """
+    statement = _insert_statement(session.get_bind().dialect.name, table)
+    return session.execute(statement, values).first() is not None
 
 
 def claim_sns_message(session: Session, sns_message_id: str) -> bool:
     return _insert(
-        session, SnsReceiptRow, {"sns_message_id": sns_message_id, "received_at": utcnow()}
+        session,
+        SnsReceiptRow.__table__,
+        {"sns_message_id": sns_message_id, "received_at": utcnow()},
     )
 
 
 def add_event(session: Session, values: dict[str, object]) -> bool:
-    return _insert(session, FeedbackEventRow, {"received_at": utcnow(), **values})
+    return _insert(session, FeedbackEventRow.__table__, {"received_at": utcnow(), **values})
 
 
 def delivered_before(session: Session, ses_message_id: str, recipient: str) -> bool:
