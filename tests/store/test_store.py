@@ -116,3 +116,27 @@ def test_bad_urls_are_configuration_errors() -> None:
 def test_unreachable_database_is_a_store_error() -> None:
     with pytest.raises(StoreError, match="migrating the store failed"):
         Store("postgresql://nobody@127.0.0.1:1/none?connect_timeout=1")
+
+
+def test_concurrent_suppressions_of_one_address(database_url: str) -> None:
+    import threading
+
+    stores = [Store(database_url) for _ in range(6)]
+    errors: list[Exception] = []
+
+    def suppress(store: Store, n: int) -> None:
+        try:
+            for _ in range(5):
+                store.suppress("race@example.com", reason="bounce", source=f"worker-{n}")
+        except Exception as err:  # collected and asserted below
+            errors.append(err)
+
+    threads = [threading.Thread(target=suppress, args=(s, n)) for n, s in enumerate(stores)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert [s.address for s in stores[0].suppressions()] == ["race@example.com"]
+    for opened in stores:
+        opened.close()

@@ -12,6 +12,7 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import create_engine, delete, event, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
@@ -204,22 +205,21 @@ class Store:
                 )
             return
         now = utcnow()
-        row = session.get(SuppressionRow, address.lower())
-        if row is None:
-            session.add(
-                SuppressionRow(
-                    address=address.lower(),
-                    reason=reason,
-                    source=source,
-                    detail=detail,
-                    first_seen=now,
-                    last_seen=now,
-                    expires_at=expires_at,
-                )
-            )
-        else:
-            row.reason, row.source, row.detail = reason, source, detail
-            row.last_seen, row.expires_at = now, expires_at
+        module = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+        changes = {
+            "reason": reason,
+            "source": source,
+            "detail": detail,
+            "last_seen": now,
+            "expires_at": expires_at,
+        }
+        # One upsert: two workers suppressing the same address at once cannot collide.
+        statement = (
+            module.insert(SuppressionRow.__table__)
+            .values(address=address.lower(), first_seen=now, **changes)
+            .on_conflict_do_update(index_elements=["address"], set_=changes)
+        )
+        session.execute(statement)
 
     def unsuppress(self, address: str) -> bool:
         with self.transaction() as session:
