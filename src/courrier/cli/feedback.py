@@ -18,6 +18,7 @@ from courrier.errors import ConfigurationError, UndecodableMessage
 from courrier.feedback import decode as decode_body
 from courrier.feedback.events import Event
 from courrier.feedback.rules import IGNORE, Rules
+from courrier.feedback.signature import SignatureVerifier
 from courrier.feedback.worker import Worker
 from courrier.store import Store
 
@@ -78,6 +79,12 @@ def decode(source: Any) -> None:
 @click.option("--until-idle", is_flag=True, help="Exit when a poll finds the queue empty.")
 @click.option("--allow-topic", multiple=True, help="Accept only these SNS topic ARNs.")
 @click.option(
+    "--verify-signatures",
+    is_flag=True,
+    help="Reject SNS envelopes whose signature does not verify (needs raw delivery "
+    "off and HTTPS access to the SNS signing certificates).",
+)
+@click.option(
     "--soft-bounce-limit",
     default=3,
     show_default=True,
@@ -93,6 +100,7 @@ def worker(
     wait_seconds: int,
     until_idle: bool,
     allow_topic: tuple[str, ...],
+    verify_signatures: bool,
     soft_bounce_limit: int,
     verbose: bool,
 ) -> None:
@@ -121,6 +129,7 @@ def worker(
         Store(settings.database_url),
         rules=Rules(soft_bounce_limit=soft_bounce_limit),
         allowed_topics=allow_topic or None,
+        verifier=SignatureVerifier() if verify_signatures else None,
         wait_seconds=wait_seconds,
     )
 

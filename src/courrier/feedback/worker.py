@@ -3,9 +3,10 @@
 Loop, per batch of up to 10 messages:
 
 1. receive (long poll, ``wait_seconds``, 20 by default);
-2. decode each body; a body that cannot be decoded, or that comes from a topic outside the
-   allow-list, is logged with its SQS id and left on the queue: its redrive policy moves it to
-   the dead-letter queue after ``maxReceiveCount`` receives;
+2. decode each body; a body that cannot be decoded, that comes from a topic outside the
+   allow-list, or (with a ``verifier``) whose SNS signature does not verify, is logged with
+   its SQS id and left on the queue: its redrive policy moves it to the dead-letter queue
+   after ``maxReceiveCount`` receives;
 3. apply the decodable ones in one transaction; on a database error nothing is deleted, the
    worker backs off and retries the same messages while it holds them, and SQS redelivers them
    otherwise: nothing is acknowledged that was not stored;
@@ -30,6 +31,7 @@ from courrier.errors import AwsError, FeedbackError, StoreError, UntrustedTopic
 from courrier.feedback.apply import Applied, Hook, apply
 from courrier.feedback.decode import Decoded, decode
 from courrier.feedback.rules import Rules
+from courrier.feedback.signature import SignatureVerifier, UntrustedSignature
 from courrier.sending.retry import Backoff
 from courrier.store import Store
 
@@ -59,6 +61,7 @@ class Worker:
         rules: Rules | None = None,
         hooks: Mapping[str, Iterable[Hook]] | None = None,
         allowed_topics: Iterable[str] | None = None,
+        verifier: SignatureVerifier | None = None,
         wait_seconds: int = 20,
         max_messages: int = 10,
         store_backoff: Backoff | None = None,
@@ -69,6 +72,7 @@ class Worker:
         self.rules = rules or Rules()
         self.hooks = hooks or {}
         self.allowed_topics = frozenset(allowed_topics) if allowed_topics else None
+        self.verifier = verifier
         self.wait_seconds = wait_seconds
         self.max_messages = max_messages
         self.store_backoff = store_backoff or Backoff(attempts=1_000_000, base=0.5, cap=30)
@@ -114,6 +118,7 @@ class Worker:
             try:
                 decoded = decode(message.body)
                 self._check_topic(decoded)
+                self._check_signature(decoded)
             except FeedbackError as err:
                 self.stats.rejected += 1
                 log.error(
@@ -139,6 +144,13 @@ class Worker:
         topic = decoded.envelope.topic_arn if decoded.envelope else None
         if topic not in self.allowed_topics:
             raise UntrustedTopic(f"topic {topic!r} is not on the allow-list")
+
+    def _check_signature(self, decoded: Decoded) -> None:
+        if self.verifier is None:
+            return
+        if decoded.envelope is None:
+            raise UntrustedSignature("raw delivery carries no signature to verify")
+        self.verifier.verify(decoded.envelope.raw)
 
     def _apply_with_retries(self, batch: list[Decoded]) -> Applied:
         delays = self.store_backoff.delays()
