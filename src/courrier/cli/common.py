@@ -12,8 +12,7 @@ import click
 from courrier.errors import ConfigurationError, CourrierError, InvalidMessage
 from courrier.settings import Settings
 
-#: Exit codes: 0 success, 1 operational failure, 2 bad input or settings.
-EXIT_OK = 0
+#: Exit codes besides 0: 1 operational failure, 2 bad input or settings.
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 

@@ -126,15 +126,3 @@ def with_statement(
     document["Statement"] = [s for s in statements if s.get("Sid") != statement["Sid"]]
     document["Statement"].append(statement)
     return json.dumps(document), True
-
-
-def without_statement(policy: str | None, sid: str) -> tuple[str | None, bool]:
-    if not policy:
-        return policy, False
-    document: dict[str, Any] = json.loads(policy)
-    statements = document.get("Statement", [])
-    kept = [s for s in statements if not (isinstance(s, dict) and s.get("Sid") == sid)]
-    if len(kept) == len(statements):
-        return policy, False
-    document["Statement"] = kept
-    return json.dumps(document), True

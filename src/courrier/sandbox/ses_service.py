@@ -15,7 +15,12 @@ from email.policy import SMTP
 from typing import Any
 
 from courrier.sandbox.faults import SesFault
-from courrier.sandbox.feedback import FeedbackRouter, Origin, Scheduler
+from courrier.sandbox.feedback import (
+    EVENT_PUBLISHING_VALIDATED,
+    FeedbackRouter,
+    Origin,
+    Scheduler,
+)
 from courrier.sandbox.mail import Mail, contains_eicar
 from courrier.sandbox.mailbox import Mailbox
 from courrier.sandbox.send_checks import (
@@ -266,7 +271,7 @@ class SesService:
                 region=caller.region,
                 topic_arn=destination.sns_topic_arn,
                 source_arn=caller.origin.arn("configuration-set", set_name),
-                message="Successfully validated SNS topic for Amazon SES event publishing.",
+                message=EVENT_PUBLISHING_VALIDATED,
                 subject=None,
             )
             if published is None:
