@@ -2,77 +2,18 @@
 
 from __future__ import annotations
 
-import base64
-import datetime as dt
 import json
 from typing import Any
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
-from cryptography.x509.oid import NameOID
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from courrier.aws.sqs import QueueMessage
 from courrier.feedback.signature import SignatureVerifier, UntrustedSignature, canonical_string
 from courrier.feedback.worker import Worker
 from courrier.store import Store
+from tests.feedback.signing import CERT_URL, Fetcher, signed
 from tests.feedback.test_decode import sample
-
-CERT_URL = "https://sns.eu-west-1.amazonaws.com/SimpleNotificationService-abc123.pem"
-
-
-@pytest.fixture(scope="module")
-def key() -> rsa.RSAPrivateKey:
-    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
-
-
-@pytest.fixture(scope="module")
-def certificate(key: rsa.RSAPrivateKey) -> bytes:
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "sns.amazonaws.com")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now)
-        .not_valid_after(now + dt.timedelta(days=1))
-        .sign(key, hashes.SHA256())
-    )
-    return cert.public_bytes(serialization.Encoding.PEM)
-
-
-class Fetcher:
-    def __init__(self, pem: bytes) -> None:
-        self.pem = pem
-        self.urls: list[str] = []
-
-    def __call__(self, url: str) -> bytes:
-        self.urls.append(url)
-        return self.pem
-
-
-def signed(
-    key: rsa.RSAPrivateKey, *, version: str = "2", subject: str | None = None, **changes: Any
-) -> dict[str, Any]:
-    envelope: dict[str, Any] = {
-        "Type": "Notification",
-        "MessageId": "5f3c9a1e-2b7d-5c41-9e08-7a6b5c4d3e2f",
-        "TopicArn": "arn:aws:sns:eu-west-1:123456789012:ses-feedback",
-        "Message": json.dumps(sample("S1")) + "\n",
-        "Timestamp": "2024-05-15T02:40:11.412Z",
-        "SignatureVersion": version,
-        "SigningCertURL": CERT_URL,
-    }
-    if subject is not None:
-        envelope["Subject"] = subject
-    algorithm = hashes.SHA1() if version == "1" else hashes.SHA256()
-    signature = key.sign(canonical_string(envelope), padding.PKCS1v15(), algorithm)
-    envelope["Signature"] = base64.b64encode(signature).decode()
-    envelope.update(changes)
-    return envelope
 
 
 def test_canonical_string_follows_the_facts() -> None:

@@ -6,7 +6,7 @@ import click
 
 from courrier import __version__
 from courrier.cli.demo import demo
-from courrier.cli.feedback import decode, worker
+from courrier.cli.feedback import decode, receive, worker
 from courrier.cli.pipeline import doctor_command, setup_command, teardown_command
 from courrier.cli.sandbox import sandbox
 from courrier.cli.send import send
@@ -33,6 +33,7 @@ for command in (
     decode,
     demo,
     doctor_command,
+    receive,
     sandbox,
     send,
     setup_command,

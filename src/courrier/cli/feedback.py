@@ -6,6 +6,7 @@ import json
 import logging
 import signal
 import sys
+import threading
 from types import FrameType
 from typing import Any
 
@@ -153,3 +154,45 @@ def worker(
         ),
         err=True,
     )
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8080, show_default=True, type=int)
+@click.option("--allow-topic", multiple=True, help="Accept only these SNS topic ARNs.")
+@click.option(
+    "--no-verify", is_flag=True, help="Skip SNS signature checks (for the offline sandbox only)."
+)
+@click.pass_context
+@handles_errors
+def receive(
+    ctx: click.Context, host: str, port: int, allow_topic: tuple[str, ...], no_verify: bool
+) -> None:
+    """Apply SES feedback that an SNS HTTP(S) subscription posts to this server.
+
+    Signatures are verified and subscriptions confirmed only for allowed topics. Put it
+    behind an HTTPS proxy, or mount courrier.feedback.http.make_app in your WSGI server.
+    """
+    from socketserver import ThreadingMixIn
+    from wsgiref.simple_server import WSGIServer, make_server
+
+    from courrier.feedback.http import make_app
+
+    class Server(ThreadingMixIn, WSGIServer):
+        daemon_threads = True
+
+    settings = settings_from(ctx)
+    app = make_app(
+        Store(settings.database_url),
+        verifier=None if no_verify else SignatureVerifier(),
+        allowed_topics=allow_topic or None,
+    )
+    with make_server(host, port, app, server_class=Server) as server:
+        click.echo(f"receiving SNS feedback on http://{host}:{server.server_port}/", err=True)
+
+        def on_signal(signum: int, frame: FrameType | None) -> None:
+            threading.Thread(target=server.shutdown, daemon=True).start()
+
+        signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGINT, on_signal)
+        server.serve_forever(poll_interval=0.5)

@@ -58,11 +58,16 @@ def canonical_string(envelope: Mapping[str, Any]) -> bytes:
     return "".join(parts).encode("utf-8")
 
 
-def check_certificate_url(url: str) -> None:
+def check_sns_url(url: str, what: str) -> None:
+    """Refuse anything but ``https://sns.<region>.amazonaws.com[.cn]/...``."""
     parsed = urlparse(url)
     if parsed.scheme != "https" or not _SNS_HOST.match(parsed.hostname or ""):
-        raise UntrustedSignature(f"signing certificate not from an SNS host: {url!r}")
-    if not parsed.path.endswith(".pem"):
+        raise UntrustedSignature(f"{what} not from an SNS host: {url!r}")
+
+
+def check_certificate_url(url: str) -> None:
+    check_sns_url(url, "signing certificate")
+    if not urlparse(url).path.endswith(".pem"):
         raise UntrustedSignature(f"signing certificate URL is not a .pem: {url!r}")
 
 
