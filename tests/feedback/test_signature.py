@@ -12,6 +12,7 @@ from courrier.aws.sqs import QueueMessage
 from courrier.feedback.signature import SignatureVerifier, UntrustedSignature, canonical_string
 from courrier.feedback.worker import Worker
 from courrier.store import Store
+from tests.feedback.fakes import ListQueue
 from tests.feedback.signing import CERT_URL, Fetcher, signed
 from tests.feedback.test_decode import sample
 
@@ -79,17 +80,6 @@ def test_certificate_that_cannot_be_loaded(key: rsa.RSAPrivateKey) -> None:
 
     with pytest.raises(UntrustedSignature, match="connection refused"):
         SignatureVerifier(fetch=unreachable).verify(signed(key))
-
-
-class ListQueue:
-    """The two queue calls the worker makes, over a list (no SQS needed for this test)."""
-
-    def __init__(self) -> None:
-        self.deleted: list[str] = []
-
-    def delete(self, messages: list[QueueMessage]) -> list[str]:
-        self.deleted.extend(m.message_id for m in messages)
-        return []
 
 
 def test_worker_applies_only_verified_envelopes(

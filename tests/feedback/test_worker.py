@@ -14,11 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy import func, select
 
 from courrier.aws.clients import AwsConfig
 from courrier.aws.ses import SesClient
-from courrier.aws.sqs import SqsQueue
+from courrier.aws.sqs import QueueMessage, SqsQueue
 from courrier.feedback import events as ev
 from courrier.feedback.worker import Worker
 from courrier.message import Attachment, Message
@@ -26,6 +27,8 @@ from courrier.sending import Mailer, Pacer
 from courrier.store import Store
 from courrier.store.tables import FeedbackEventRow
 from tests.conftest import SENDER, Pipeline, SandboxClient
+from tests.feedback.fakes import ListQueue
+from tests.feedback.signing import signed
 from tests.feedback.test_decode import sample
 from tests.sandbox.helpers import CONFIG_SET, events_route, notifications_route
 
@@ -385,3 +388,14 @@ def test_database_outage_loses_nothing(env: SandboxClient) -> None:
         outage(False)
         with psycopg.connect(base, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+def test_stop_during_a_database_outage_leaves_the_batch(key: rsa.RSAPrivateKey) -> None:
+    down = Store("postgresql://nobody@127.0.0.1:1/none?connect_timeout=1", migrate=False)
+    queue = ListQueue()
+    worker = Worker(queue, down, sleep=lambda seconds: worker.stop())  # type: ignore[arg-type]
+    applied = worker.process([QueueMessage("m", "h", json.dumps(signed(key)), 1)])
+    assert applied.stored == []
+    assert queue.deleted == []
+    assert worker.stats.store_retries == 1
+    down.close()

@@ -14,6 +14,8 @@ Loop, per batch of up to 10 messages:
 
 Shutdown (SIGTERM/SIGINT, or :meth:`Worker.stop`): stop receiving; the batch in hand is
 finished, committed and deleted; :meth:`Worker.run` returns and ``courrier worker`` exits 0.
+If the database is down at that moment, the batch is left undeleted (SQS delivers it again)
+rather than waited for.
 A shutdown requested during a long poll waits for that poll to return (at most
 ``wait_seconds``).
 """
@@ -102,6 +104,8 @@ class Worker:
             if not messages:
                 if until_idle:
                     break
+                if not self.wait_seconds:
+                    self._stopping.wait(1)  # short polling: do not hammer an empty queue
                 continue
             self.process(messages)
             if max_batches is not None and self.stats.batches >= max_batches:
@@ -130,6 +134,11 @@ class Worker:
                 continue
             good.append((message, decoded))
         applied = self._apply_with_retries([d for _, d in good])
+        if applied is None:
+            log.warning(
+                "stopping with %d message(s) not stored; SQS will deliver them again", len(good)
+            )
+            return Applied()
         self.stats.events += len(applied.stored)
         self.stats.duplicates += applied.duplicates
         self.stats.suppressed.extend(applied.suppressed)
@@ -152,12 +161,15 @@ class Worker:
             raise UntrustedSignature("raw delivery carries no signature to verify")
         self.verifier.verify(decoded.envelope.raw)
 
-    def _apply_with_retries(self, batch: list[Decoded]) -> Applied:
+    def _apply_with_retries(self, batch: list[Decoded]) -> Applied | None:
+        """The batch applied; None when a stop was asked for while the database was down."""
         delays = self.store_backoff.delays()
         while True:
             try:
                 return apply(self.store, batch, rules=self.rules, hooks=self.hooks)
             except StoreError as err:
+                if self.stopping:
+                    return None
                 delay = next(delays, None)
                 if delay is None:
                     raise
