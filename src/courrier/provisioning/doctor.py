@@ -67,10 +67,18 @@ def _static_checks(aws: Aws, t: DoctorTarget) -> Iterator[Check]:
     yield credentials
     if credentials.status == FAILED:
         return
-    yield _guard("identity verified", lambda: _identity(aws, identity_name))
+    try:
+        identity = aws.maybe(
+            "sesv2", "GetEmailIdentity", "NotFoundException", EmailIdentity=identity_name
+        )
+    except CourrierError as err:
+        yield Check("identity verified", FAILED, str(err), "see the AWS error")
+        identity = None
+    else:
+        yield _identity(identity_name, identity)
     yield _guard("SES account", lambda: _account(aws))
     yield _guard("feedback route", lambda: _route(aws, t, identity_name))
-    yield _guard("email feedback forwarding", lambda: _forwarding(aws, identity_name))
+    yield _forwarding(identity)
     yield _guard("topic policy", lambda: _topic_policy(aws, t))
     try:
         queue = aws.call(
@@ -95,8 +103,7 @@ def _credentials(aws: Aws) -> Check:
     return Check("credentials and region", OK, f"account {account}, region {aws.region}")
 
 
-def _identity(aws: Aws, name: str) -> Check:
-    found = aws.maybe("sesv2", "GetEmailIdentity", "NotFoundException", EmailIdentity=name)
+def _identity(name: str, found: dict[str, Any] | None) -> Check:
     if found is None:
         return Check(
             "identity verified",
@@ -211,8 +218,7 @@ def _route(aws: Aws, t: DoctorTarget, identity: str) -> Check:
     return Check("feedback route", OK, "Bounce, Complaint and Delivery notifications -> topic")
 
 
-def _forwarding(aws: Aws, identity: str) -> Check:
-    found = aws.maybe("sesv2", "GetEmailIdentity", "NotFoundException", EmailIdentity=identity)
+def _forwarding(found: dict[str, Any] | None) -> Check:
     if found is not None and found.get("FeedbackForwardingStatus"):
         return Check(
             "email feedback forwarding",
