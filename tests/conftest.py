@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import urllib.request
 import uuid
 from collections.abc import Iterator
@@ -18,6 +19,14 @@ from courrier.sandbox import Sandbox, SesOptions, SimulatorOptions
 
 REGION = "us-east-1"
 SENDER = "sender@example.com"
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on (for a server to start, or to be refused)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
 
 
 @pytest.fixture(autouse=True)

@@ -33,7 +33,7 @@ from courrier.message import Attachment, Message
 from courrier.sending import Mailer, Pacer
 from courrier.settings import Settings
 from courrier.store import Store
-from tests.conftest import SandboxClient
+from tests.conftest import SandboxClient, free_port
 from tests.sandbox.helpers import events_route
 
 SENDER = "sender@example.com"
@@ -345,10 +345,7 @@ def test_lost_answer_is_unknown_and_never_resent(
 def test_unreachable_endpoint_is_retried_then_raised(
     store: Store, sleeps: Sleeps, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{port}")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{free_port()}")
     mailer = Mailer(
         store,
         SesClient(AwsConfig(connect_timeout=1)),
