@@ -82,7 +82,7 @@ class Sandbox:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
-        self.app.ses.scheduler.stop()
+        self.app.close()
 
     def drain(self, timeout: float = 10.0) -> bool:
         """Wait until all feedback of the sends so far has been published."""

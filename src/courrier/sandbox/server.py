@@ -96,7 +96,13 @@ class SandboxApp:
 
     def _save(self) -> None:
         if self.state is not None:
-            self.state.save(self.ses, self.mailbox)
+            self.state.save_soon(self.ses, self.mailbox)
+
+    def close(self) -> None:
+        """Stop publishing feedback and write the state file one last time."""
+        self.ses.scheduler.stop()
+        if self.state is not None:
+            self.state.close()
 
     def __call__(self, environ: WSGIEnviron, start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")

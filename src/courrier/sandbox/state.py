@@ -20,9 +20,47 @@ FORMAT_VERSION = 1
 
 
 class StateFile:
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    """The state file, rewritten in the background after changes.
+
+    Changes come in bursts (a send delivers to the mailbox several times), and each write is
+    the whole file: :meth:`save_soon` coalesces them into one write per ``delay`` seconds;
+    :meth:`close` writes what is pending.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, delay: float = 0.2) -> None:
         self.path = Path(path)
         self._lock = threading.Lock()
+        self._delay = delay
+        self._pending = threading.Event()
+        self._closed = threading.Event()
+        self._writer: threading.Thread | None = None
+        self._source: tuple[SesService, Mailbox] | None = None
+
+    def save_soon(self, ses: SesService, mailbox: Mailbox) -> None:
+        self._source = (ses, mailbox)
+        self._pending.set()
+        if self._writer is None:
+            self._writer = threading.Thread(
+                target=self._write_loop, name="sandbox-state", daemon=True
+            )
+            self._writer.start()
+
+    def _write_loop(self) -> None:
+        while True:
+            self._pending.wait()
+            self._closed.wait(self._delay)  # gathers a burst; returns at once on close
+            self._pending.clear()
+            if self._source is not None:
+                self.save(*self._source)
+            if self._closed.is_set():
+                return
+
+    def close(self) -> None:
+        """Write what is pending and stop the writer."""
+        self._closed.set()
+        self._pending.set()  # wakes a writer that waits for a change
+        if self._writer is not None:
+            self._writer.join(timeout=10)
 
     def load(self, ses: SesService, mailbox: Mailbox) -> None:
         if not self.path.exists():
