@@ -227,6 +227,20 @@ def test_commands(sandbox: SandboxClient, tmp_path: Path, monkeypatch: pytest.Mo
     assert doctor_run.exit_code == 0, doctor_run.output
     lines = [json.loads(line) for line in doctor_run.output.splitlines()]
     assert {line["status"] for line in lines} == {"ok", "warning"}
+    # The written settings drive the rest: send (sender and configuration set from
+    # courrier.toml), then the worker (queue from courrier.toml) fills the suppression list.
+    monkeypatch.setenv("COURRIER_DATABASE_URL", f"sqlite:///{tmp_path}/flow.db")
+    sent = runner.invoke(
+        main, ["send", "--to", "bounce@simulator.amazonses.com", "--subject", "s", "--text", "t"]
+    )
+    assert sent.exit_code == 0, sent.output
+    sandbox.drain()
+    worked = runner.invoke(main, ["worker", "--until-idle", "--wait", "1"])
+    assert worked.exit_code == 0, worked.output
+    listed = runner.invoke(main, ["suppression", "list", "--json"])
+    assert [json.loads(line)["address"] for line in listed.output.splitlines()] == [
+        "bounce@simulator.amazonses.com"
+    ]
     sandbox.sqs.set_queue_attributes(
         QueueUrl=sandbox.sqs.get_queue_url(QueueName="courrier-feedback")["QueueUrl"],
         Attributes={"Policy": ""},

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import signal
 import sys
 import threading
 from types import FrameType
@@ -14,7 +13,13 @@ import click
 
 from courrier.aws.clients import AwsConfig
 from courrier.aws.sqs import SqsQueue
-from courrier.cli.common import EXIT_USAGE, CourrierClickError, handles_errors, settings_from
+from courrier.cli.common import (
+    EXIT_USAGE,
+    CourrierClickError,
+    handles_errors,
+    settings_from,
+    stop_signals,
+)
 from courrier.errors import ConfigurationError, UndecodableMessage
 from courrier.feedback import decode as decode_body
 from courrier.feedback.events import Event
@@ -138,9 +143,8 @@ def worker(
         logging.getLogger(__name__).warning("signal %d: finishing the batch in hand", signum)
         runner.stop()
 
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    stats = runner.run(until_idle=until_idle)
+    with stop_signals(on_signal):
+        stats = runner.run(until_idle=until_idle)
     click.echo(
         json.dumps(
             {
@@ -193,6 +197,5 @@ def receive(
         def on_signal(signum: int, frame: FrameType | None) -> None:
             threading.Thread(target=server.shutdown, daemon=True).start()
 
-        signal.signal(signal.SIGTERM, on_signal)
-        signal.signal(signal.SIGINT, on_signal)
-        server.serve_forever(poll_interval=0.5)
+        with stop_signals(on_signal):
+            server.serve_forever(poll_interval=0.5)

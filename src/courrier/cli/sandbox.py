@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import logging
-import signal
 import threading
 from types import FrameType
 
 import click
 from rich.console import Console
 
+from courrier.cli.common import stop_signals
 from courrier.errors import SandboxError
 
 
@@ -107,8 +107,7 @@ def sandbox(
     def on_signal(signum: int, frame: FrameType | None) -> None:
         stop.set()
 
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
-    stop.wait()
+    with stop_signals(on_signal):
+        stop.wait()
     console.print("stopping")
     server.stop()
