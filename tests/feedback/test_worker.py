@@ -20,6 +20,7 @@ from sqlalchemy import func, select
 from courrier.aws.clients import AwsConfig
 from courrier.aws.ses import SesClient
 from courrier.aws.sqs import QueueMessage, SqsQueue
+from courrier.errors import StoreError
 from courrier.feedback import events as ev
 from courrier.feedback.worker import Worker
 from courrier.message import Attachment, Message
@@ -282,11 +283,15 @@ def start_worker(url: str, queue_url: str, database_url: str, *extra: str) -> su
 
 
 def stored_events(database_url: str) -> int:
-    store = Store(database_url)
-    with store.transaction() as session:
-        total = int(session.scalar(select(func.count()).select_from(FeedbackEventRow)) or 0)
-    store.close()
-    return total
+    """Events in the worker's database; 0 while its schema is not there yet."""
+    store = Store(database_url, migrate=False)
+    try:
+        with store.transaction() as session:
+            return int(session.scalar(select(func.count()).select_from(FeedbackEventRow)) or 0)
+    except StoreError:
+        return 0
+    finally:
+        store.close()
 
 
 def test_sigkill_mid_run_loses_nothing_and_doubles_nothing(
@@ -329,7 +334,11 @@ def test_sigterm_finishes_the_batch_and_exits_zero(env: SandboxClient, tmp_path:
     pipeline = env.pipeline()
     publish_raw(env, pipeline, [bounce_body(n) for n in range(30)])
     proc = start_worker(env.url, pipeline.queue_url, database_url, "--wait", "2", "-v")
-    time.sleep(2.5)
+    # Signal once the worker is at work (its handlers are installed before it receives).
+    deadline = time.monotonic() + 30
+    while stored_events(database_url) == 0:
+        assert time.monotonic() < deadline, "the worker never started"
+        time.sleep(0.1)
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
