@@ -177,6 +177,26 @@ def test_state_survives_a_restart(tmp_path: Path) -> None:
         ses.verify_email_identity(EmailAddress="friend@example.net")
         ses.verify_domain_identity(Domain="example.org")
         sesv2.create_configuration_set(ConfigurationSetName="kept")
+        sqs = boto3.client("sqs", **kw)
+        sns = boto3.client("sns", **kw)
+        dlq = sqs.create_queue(QueueName="kept-dlq")["QueueUrl"]
+        dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+        queue = sqs.create_queue(
+            QueueName="kept",
+            Attributes={
+                "VisibilityTimeout": "45",
+                "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 3}),
+            },
+        )["QueueUrl"]
+        topic = sns.create_topic(Name="kept")["TopicArn"]
+        sns.subscribe(
+            TopicArn=topic,
+            Protocol="sqs",
+            Endpoint=dlq_arn.replace("-dlq", ""),
+            Attributes={"RawMessageDelivery": "true"},
+        )
         sesv2.send_email(
             FromEmailAddress="sender@example.com",
             Destination={"ToAddresses": ["friend@example.net"]},
@@ -198,6 +218,19 @@ def test_state_survives_a_restart(tmp_path: Path) -> None:
             "sender@example.com",
         ]
         assert sesv2.list_configuration_sets()["ConfigurationSets"] == ["kept"]
+        sqs = boto3.client("sqs", **kw)
+        sns = boto3.client("sns", **kw)
+        attributes = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["All"])["Attributes"]
+        assert attributes["VisibilityTimeout"] == "45"
+        assert json.loads(attributes["RedrivePolicy"])["maxReceiveCount"] == 3
+        [subscription] = sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
+        assert subscription["Endpoint"].endswith(":kept")
+        assert (
+            sns.get_subscription_attributes(SubscriptionArn=subscription["SubscriptionArn"])[
+                "Attributes"
+            ]["RawMessageDelivery"]
+            == "true"
+        )
         with urllib.request.urlopen(
             f"{second.url}/_courrier/mailbox?recipient=friend@example.net", timeout=10
         ) as response:

@@ -9,7 +9,11 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from moto.core.exceptions import ServiceException
+from werkzeug.exceptions import HTTPException
+
 from courrier.errors import SandboxError
+from courrier.sandbox import moto_state
 from courrier.sandbox.ses_state import RegionState
 
 if TYPE_CHECKING:
@@ -75,6 +79,10 @@ class StateFile:
             }
         except (ValueError, KeyError, TypeError) as err:
             raise SandboxError(f"cannot read sandbox state {self.path}: {err}") from err
+        try:
+            moto_state.restore(data.get("aws", {}))
+        except (KeyError, TypeError, ValueError, ServiceException, HTTPException) as err:
+            raise SandboxError(f"cannot restore SNS/SQS from {self.path}: {err}") from err
         with ses.lock:
             ses.regions.update(regions)
         mailbox.load(data.get("mailbox", []))
@@ -82,7 +90,12 @@ class StateFile:
     def save(self, ses: SesService, mailbox: Mailbox) -> None:
         with ses.lock:
             regions = {f"{a}/{r}": state.to_json() for (a, r), state in ses.regions.items()}
-        data = {"version": FORMAT_VERSION, "regions": regions, "mailbox": mailbox.to_json()}
+        data = {
+            "version": FORMAT_VERSION,
+            "regions": regions,
+            "mailbox": mailbox.to_json(),
+            "aws": moto_state.snapshot(),
+        }
         with self._lock:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             # Write then rename, so that a crash never leaves half a file behind.
