@@ -121,7 +121,7 @@ class Mailer:
         if not remaining:
             self.store.finish_send(record_id, status="suppressed")
             log.info("message %s not sent: every recipient is suppressed", record_id)
-            return self._result(record_id, None, "suppressed", statuses, "suppressed")
+            return self._result(record_id, None, "suppressed", statuses)
 
         outgoing = _without(message, suppressed)
         raw = render(outgoing)
@@ -140,7 +140,7 @@ class Mailer:
             raise StoreError(
                 f"message {record_id} was sent as {ses_id} but recording that failed: {err}"
             ) from err
-        return self._result(record_id, ses_id, "sent", statuses, "sent")
+        return self._result(record_id, ses_id, "sent", statuses)
 
     def _send_with_retries(self, message: Message, raw: bytes, destinations: list[str]) -> str:
         delays = self._backoff.delays()
@@ -169,14 +169,14 @@ class Mailer:
         ses_id: str | None,
         status: str,
         statuses: list[tuple[str, str, str]],
-        pending_becomes: str,
     ) -> SendResult:
+        """Recipients still pending take the message's status, as the store records them."""
         return SendResult(
             id=record_id,
             ses_message_id=ses_id,
             status=status,
             recipients=tuple(
-                RecipientResult(address, kind, pending_becomes if s == "pending" else s)
+                RecipientResult(address, kind, status if s == "pending" else s)
                 for address, kind, s in statuses
             ),
         )
