@@ -82,6 +82,8 @@ def test_bad_arguments(aws: Aws) -> None:
         setup(aws, IDENTITY, route="carrier-pigeon")
     with pytest.raises(ConfigurationError, match="prefix"):
         setup(aws, IDENTITY, prefix="no spaces")
+    with pytest.raises(ConfigurationError, match="route"):
+        teardown(aws, IDENTITY, route="carrier-pigeon")
 
 
 def test_queue_policy_missing(aws: Aws, sandbox: SandboxClient) -> None:

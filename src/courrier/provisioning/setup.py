@@ -70,14 +70,19 @@ def setup(
     prefix: str = "courrier",
     dry_run: bool = False,
 ) -> SetupReport:
+    resources = resources_for(aws, identity, route=route, prefix=prefix)
+    report = SetupReport(resources, dry_run=dry_run)
+    _Steps(aws, resources, report).run()
+    return report
+
+
+def resources_for(aws: Aws, identity: str, *, route: str, prefix: str) -> Resources:
+    """What setup makes (and teardown removes) for these arguments, checked."""
     if route not in ("events", "notifications"):
         raise ConfigurationError(f"route must be 'events' or 'notifications', not {route!r}")
     if not prefix.replace("-", "").replace("_", "").isalnum() or len(prefix) > 40:
         raise ConfigurationError(f"prefix {prefix!r}: letters, digits, '-' and '_', <= 40")
-    resources = Resources(prefix, normalise_identity(identity), route, aws.region, aws.account())
-    report = SetupReport(resources, dry_run=dry_run)
-    _Steps(aws, resources, report).run()
-    return report
+    return Resources(prefix, normalise_identity(identity), route, aws.region, aws.account())
 
 
 class _Steps:

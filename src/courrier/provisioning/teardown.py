@@ -6,10 +6,8 @@ from courrier.provisioning.aws import Aws
 from courrier.provisioning.resources import (
     NOTIFICATION_TYPES,
     TOPIC_SID,
-    Resources,
-    normalise_identity,
 )
-from courrier.provisioning.setup import Change
+from courrier.provisioning.setup import Change, resources_for
 
 __all__ = ["teardown"]
 
@@ -26,7 +24,7 @@ def teardown(
 
     Each step is skipped when its resource is already gone, so teardown can be re-run.
     """
-    r = Resources(prefix, normalise_identity(identity), route, aws.region, aws.account())
+    r = resources_for(aws, identity, route=route, prefix=prefix)
     changes: list[Change] = []
 
     def note(resource: str, done: bool) -> None:
