@@ -187,23 +187,29 @@ class FeedbackRouter:
             config = state.configuration_sets.get(mail.configuration_set or "")
             destinations = list(config.destinations.values()) if config else []
         upper, key = _EVENT_KEYS[item.kind]
-        routed = False
-        for destination in destinations:
-            if not destination.enabled or upper not in destination.matching_types:
-                continue
-            if destination.sns_topic_arn is None:
-                continue
-            payload = {
+        topics = [
+            d.sns_topic_arn
+            for d in destinations
+            if d.enabled and upper in d.matching_types and d.sns_topic_arn is not None
+        ]
+        if not topics or config is None:
+            return False
+        # One payload, whatever the number of destinations.
+        message = json.dumps(
+            {
                 "eventType": item.kind,
                 "mail": mail_object(mail, origin, headers=True, tags=True),
                 key: item.body,
             }
+        )
+        routed = False
+        for topic in topics:
             published = self.sns.publish_as_ses(
                 account=origin.account,
                 region=origin.region,
-                topic_arn=destination.sns_topic_arn,
-                source_arn=origin.arn("configuration-set", config.name if config else ""),
-                message=json.dumps(payload),
+                topic_arn=topic,
+                source_arn=origin.arn("configuration-set", config.name),
+                message=message,
                 subject=EVENT_SUBJECT,
             )
             routed |= published is not None
