@@ -16,7 +16,6 @@ courrier at ``courrier sandbox`` needs nothing but ``AWS_ENDPOINT_URL``. ``profi
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import tomllib
 from dataclasses import dataclass, fields
@@ -82,9 +81,6 @@ class Settings:
                     name, spec.type, file_values[name], f"'{name}' in {CONFIG_FILE}"
                 )
         return cls(**values)
-
-    def with_values(self, **changes: Any) -> Settings:
-        return dataclasses.replace(self, **changes)
 
 
 def config_path(config_file: str | os.PathLike[str] | None = None) -> Path:

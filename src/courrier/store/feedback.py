@@ -111,13 +111,3 @@ def raise_recipient_status(
     if recipient:
         statement = statement.where(RecipientRow.address == recipient)
     session.execute(statement)
-
-
-def events_for(session: Session, ses_message_id: str) -> list[FeedbackEventRow]:
-    return list(
-        session.scalars(
-            select(FeedbackEventRow)
-            .where(FeedbackEventRow.ses_message_id == ses_message_id)
-            .order_by(FeedbackEventRow.id)
-        )
-    )
