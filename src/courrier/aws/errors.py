@@ -21,6 +21,30 @@ from courrier import errors
 
 _QUOTA = "daily message quota exceeded"
 
+#: Codes that mean "not now" rather than "not this": the same call may succeed later.
+_RETRYABLE_CODES = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "TooManyRequestsException",
+        "RequestThrottled",
+        "RequestThrottledException",
+        "ServiceUnavailable",
+        "InternalFailure",
+        "InternalError",
+        "RequestTimeout",
+        "RequestTimeoutException",
+        "KMS.ThrottlingException",
+    }
+)
+
+
+def _retryable(code: str, text: str, status: object) -> bool:
+    if _QUOTA in text.lower():
+        return False  # a day's quota does not come back with a retry
+    return code in _RETRYABLE_CODES or (isinstance(status, int) and status >= 500)
+
+
 # (exception class, advice) by wire code; v1 and v2 codes both appear (facts §6.1).
 _SEND_CODES: dict[str, tuple[type[errors.SendError], str]] = {
     "Throttling": (errors.Throttled, "slow down: the account's maximum send rate was exceeded"),
@@ -87,6 +111,7 @@ def _send_error(err: ClientError, operation: str) -> errors.AwsError:
         aws_message=text,
         operation=operation,
         status=status,
+        retryable=_retryable(code, text, status),
     )
 
 
@@ -105,12 +130,14 @@ def translate(operation: str, *, sending: bool = False) -> Iterator[None]:
         error = err.response.get("Error", {})
         code = str(error.get("Code", ""))
         text = str(error.get("Message", ""))
+        status = err.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
         raise errors.AwsError(
             f"{operation}: {code}: {text}",
             code=code,
             aws_message=text,
             operation=operation,
-            status=err.response.get("ResponseMetadata", {}).get("HTTPStatusCode"),
+            status=status,
+            retryable=_retryable(code, text, status),
         ) from err
     except (NoCredentialsError, PartialCredentialsError, NoRegionError) as err:
         raise errors.ConfigurationError(
@@ -120,10 +147,15 @@ def translate(operation: str, *, sending: bool = False) -> Iterator[None]:
         # The connection was never made: nothing reached AWS, a retry is safe.
         raise errors.AwsUnreachable(f"{operation}: {err}", operation=operation) from err
     except (ReadTimeoutError, ConnectionClosedError) as err:
-        kind = errors.OutcomeUnknown if sending else errors.AwsError
-        raise kind(
+        if sending:
+            raise errors.OutcomeUnknown(
+                f"{operation}: no answer from AWS ({err}); the message may have been sent",
+                operation=operation,
+            ) from err
+        raise errors.AwsError(
             f"{operation}: no answer from AWS ({err}); the request may have been carried out",
             operation=operation,
+            retryable=True,
         ) from err
     except BotoCoreError as err:
         raise errors.AwsError(f"{operation}: {err}", operation=operation) from err
