@@ -73,6 +73,7 @@ def _body(mime: EmailMessage, message: Message) -> None:
 
 def _attach(part: EmailMessage, attachment: Attachment, *, related: bool) -> None:
     maintype, _, subtype = attachment.content_type.partition("/")
+    params = {"charset": attachment.charset} if attachment.charset else None
     if related:
         part.add_related(
             attachment.content,
@@ -81,6 +82,7 @@ def _attach(part: EmailMessage, attachment: Attachment, *, related: bool) -> Non
             cid=f"<{attachment.content_id}>",
             filename=attachment.filename,
             disposition="inline",
+            params=params,
         )
     else:
         part.add_attachment(
@@ -88,6 +90,7 @@ def _attach(part: EmailMessage, attachment: Attachment, *, related: bool) -> Non
             maintype=maintype,
             subtype=subtype,
             filename=attachment.filename,
+            params=params,
         )
 
 
