@@ -16,6 +16,7 @@ from courrier.cli.common import (
     EXIT_USAGE,
     CourrierClickError,
     handles_errors,
+    host_of,
     settings_from,
     stop_signals,
 )
@@ -109,6 +110,7 @@ def worker(
         ),
         Store(settings.database_url),
         rules=Rules(soft_bounce_limit=soft_bounce_limit),
+        hooks=host_of(ctx).hooks,
         allowed_topics=allow_topic or None,
         verifier=SignatureVerifier() if verify_signatures else None,
         wait_seconds=wait_seconds,
@@ -159,6 +161,7 @@ def receive(
         Store(settings.database_url),
         verifier=None if no_verify else SignatureVerifier(),
         allowed_topics=topics,
+        hooks=host_of(ctx).hooks,
     )
     server = create_server(app, host, port, threads=threads)
     click.echo(
