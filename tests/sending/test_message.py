@@ -103,6 +103,25 @@ def test_text_attachment_keeps_its_charset() -> None:
     assert csv.get_content() == "nom;ville\nZoë;Zürich\n"
 
 
+def test_attachments_without_a_filename() -> None:
+    message = Message(
+        **{
+            **BASE,
+            "html": '<img src="cid:logo">',
+            "attachments": [
+                Attachment("", b"\x89PNG", "image/png", content_id="logo"),
+                Attachment("", b"%PDF", "application/pdf"),
+            ],
+        }
+    )
+    raw = render(message)
+    assert b"filename" not in raw
+    alternative, pdf = parse(raw).get_payload()
+    logo = alternative.get_payload()[1].get_payload()[1]
+    assert (logo["Content-Disposition"], logo["Content-ID"]) == ("inline", "<logo>")
+    assert (pdf["Content-Disposition"], pdf.get_content()) == ("attachment", b"%PDF")
+
+
 def test_tab_in_a_subject_is_allowed() -> None:
     assert b"Subject: a\tb" in render(Message(**{**BASE, "subject": "a\tb"}))
 
