@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+import warnings
 from pathlib import Path
 
 import pytest
@@ -47,3 +49,14 @@ def test_host_settings_are_checked_like_arguments(tmp_path: Path) -> None:
     )
     assert result.exit_code == 2
     assert "unknown setting(s): no_such_setting" in result.output
+
+
+def test_commands_close_their_store_for_the_host_that_goes_on(database_url: str) -> None:
+    host = Host(settings={"database_url": database_url})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for args in (["suppression", "add", "a@example.org"], ["suppression", "list"]):
+            result = CliRunner().invoke(main, args, obj=host)
+            assert result.exit_code == 0, result.output
+        gc.collect()
+    assert [w for w in caught if issubclass(w.category, ResourceWarning)] == []

@@ -15,6 +15,7 @@ import click
 from courrier.errors import ConfigurationError, CourrierError, InvalidMessage
 from courrier.feedback.apply import Hook
 from courrier.settings import Settings
+from courrier.store import Store
 
 #: Exit codes besides 0: 1 operational failure, 2 bad input or settings.
 EXIT_FAILED = 1
@@ -80,6 +81,14 @@ def handles_errors(function: F) -> F:
             return function(*args, **kwargs)
 
     return wrapper  # type: ignore[return-value]
+
+
+def open_store(ctx: click.Context, url: str) -> Store:
+    """The store at ``url``, closed when the command ends: a host program that runs the CLI
+    inside itself (``manage.py courrier``) goes on after the command, its connections must not."""
+    store = Store(url)
+    ctx.call_on_close(store.close)
+    return store
 
 
 @contextmanager

@@ -17,6 +17,7 @@ from courrier.cli.common import (
     CourrierClickError,
     handles_errors,
     host_of,
+    open_store,
     settings_from,
     stop_signals,
 )
@@ -26,7 +27,6 @@ from courrier.feedback.explain import explain
 from courrier.feedback.rules import Rules
 from courrier.feedback.signature import SignatureVerifier
 from courrier.feedback.worker import Worker
-from courrier.store import Store
 
 
 @click.command()
@@ -108,7 +108,7 @@ def worker(
                 read_timeout=max(settings.read_timeout, wait_seconds + 10),
             ),
         ),
-        Store(settings.database_url),
+        open_store(ctx, settings.database_url),
         rules=Rules(soft_bounce_limit=soft_bounce_limit),
         hooks=host_of(ctx).hooks,
         allowed_topics=allow_topic or None,
@@ -158,7 +158,7 @@ def receive(
     settings = settings_from(ctx)
     topics = allow_topic or ((settings.topic_arn,) if settings.topic_arn else ())
     app = make_app(
-        Store(settings.database_url),
+        open_store(ctx, settings.database_url),
         verifier=None if no_verify else SignatureVerifier(),
         allowed_topics=topics,
         hooks=host_of(ctx).hooks,

@@ -7,8 +7,7 @@ from rich.console import Console
 from rich.table import Table
 
 from courrier.addresses import parse_address
-from courrier.cli.common import handles_errors, settings_from
-from courrier.store import Store
+from courrier.cli.common import handles_errors, open_store, settings_from
 
 
 @click.group()
@@ -25,7 +24,7 @@ def list_(ctx: click.Context, reason: str | None, as_json: bool) -> None:
     """Show the suppression list."""
     import json
 
-    entries = Store(settings_from(ctx).database_url).suppressions(reason=reason)
+    entries = open_store(ctx, settings_from(ctx).database_url).suppressions(reason=reason)
     if as_json:
         for entry in entries:
             click.echo(json.dumps(entry.as_dict()))
@@ -53,7 +52,7 @@ def list_(ctx: click.Context, reason: str | None, as_json: bool) -> None:
 @handles_errors
 def add(ctx: click.Context, addresses: tuple[str, ...], reason: str, detail: str | None) -> None:
     """Suppress ADDRESSES: courrier will not send to them."""
-    store = Store(settings_from(ctx).database_url)
+    store = open_store(ctx, settings_from(ctx).database_url)
     for address in addresses:
         normalised = parse_address(address).email
         store.suppress(normalised, reason=reason, source="manual", detail=detail)
@@ -66,7 +65,7 @@ def add(ctx: click.Context, addresses: tuple[str, ...], reason: str, detail: str
 @handles_errors
 def remove(ctx: click.Context, addresses: tuple[str, ...]) -> None:
     """Take ADDRESSES off the list."""
-    store = Store(settings_from(ctx).database_url)
+    store = open_store(ctx, settings_from(ctx).database_url)
     missing = 0
     for address in addresses:
         normalised = parse_address(address).email
