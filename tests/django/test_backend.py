@@ -19,6 +19,7 @@ from courrier.errors import (
     ConfigurationSetMissing,
     IdentityNotVerified,
     InvalidMessage,
+    StoreUnavailable,
 )
 from courrier.statuses import MessageStatus, RecipientStatus
 from courrier.store import Store
@@ -187,6 +188,17 @@ def test_fail_silently_swallows_operational_errors_only(
         mail.get_connection(fail_silently=True, no_such_setting=1).send_messages(
             [EmailMessage("s", "x", None, [f"success@{SIM}"])]
         )
+
+
+def test_a_store_that_cannot_be_opened(project: SandboxClient, settings: Settings) -> None:
+    settings.COURRIER = {"DATABASE_URL": "postgresql://nobody@127.0.0.1:1/nothing"}
+    with pytest.raises(StoreUnavailable):
+        mail.send_mail("s", "x", None, [f"success@{SIM}"])
+    message = EmailMessage("s", "x", None, [f"success@{SIM}"])
+    assert mail.get_connection(fail_silently=True).send_messages([message]) == 0
+    assert isinstance(status(message).error, StoreUnavailable)
+    assert status(message).status == MessageStatus.FAILED  # nothing was attempted
+    assert status(message).recipients == {f"success@{SIM}": RecipientStatus.FAILED}
 
 
 def test_a_suppressed_address_is_not_mailed_and_reported(

@@ -70,11 +70,14 @@ class SendStatus:
         )
 
     @classmethod
-    def failure(cls, error: CourrierError, message: Message | None) -> SendStatus:
-        unknown = isinstance(error, OutcomeUnknown | StoreError)
+    def failure(
+        cls, error: CourrierError, recipients: Sequence[str], *, attempted: bool = True
+    ) -> SendStatus:
+        """``unknown`` when the send may have happened: SES's answer was lost, or the store
+        failed during an attempt (before or after SES took the message)."""
+        unknown = attempted and isinstance(error, OutcomeUnknown | StoreError)
         status = MessageStatus.UNKNOWN if unknown else MessageStatus.FAILED
-        everyone = message.recipients if message else []
-        return cls(status, {a.email: RecipientStatus(status) for a in everyone}, error=error)
+        return cls(status, dict.fromkeys(recipients, RecipientStatus(status)), error=error)
 
 
 class EmailBackend(BaseEmailBackend):
@@ -82,19 +85,22 @@ class EmailBackend(BaseEmailBackend):
         super().__init__(fail_silently=fail_silently)
         self.overrides = kwargs
         self.mailer: Mailer | None = None
+        self._open_error: CourrierError | None = None
 
     def open(self) -> bool:
         """Look up the shared mailer for these settings; True when this call did."""
         if self.mailer is not None:
             return False
+        self._open_error = None
         try:
             self.mailer = courrier_settings.mailer(courrier_settings.load(**self.overrides))
         except ConfigurationError:
             raise
-        except CourrierError:
+        except CourrierError as err:
             if not self.fail_silently:
                 raise
-            log.warning("courrier could not open its store", exc_info=True)
+            log.warning("courrier could not open its store: %s", err)
+            self._open_error = err
             return False
         return True
 
@@ -107,6 +113,10 @@ class EmailBackend(BaseEmailBackend):
             return 0
         opened = self.open()
         if self.mailer is None:  # could not open, under fail_silently
+            error = self._open_error or CourrierError("the backend is not open")
+            for message in email_messages:
+                status = SendStatus.failure(error, message.recipients(), attempted=False)
+                message.courrier_status = status  # type: ignore[attr-defined]
             return 0
         try:
             return sum(self._send(self.mailer, message) for message in email_messages)
@@ -124,7 +134,11 @@ class EmailBackend(BaseEmailBackend):
         except ConfigurationError:
             raise
         except CourrierError as err:
-            message.courrier_status = SendStatus.failure(err, converted)  # type: ignore[attr-defined]
+            # Converted addresses as sent (Punycode), else as the message gave them.
+            recipients = (
+                [a.email for a in converted.recipients] if converted else message.recipients()
+            )
+            message.courrier_status = SendStatus.failure(err, recipients)  # type: ignore[attr-defined]
             if not self.fail_silently:
                 raise
             log.warning("message %r not sent: %s: %s", message.subject, type(err).__name__, err)
