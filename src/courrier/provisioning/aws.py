@@ -9,6 +9,12 @@ from courrier.aws.clients import AwsConfig, client
 from courrier.aws.errors import translate
 from courrier.errors import AwsError
 
+# The codes AWS answers with when the thing asked about does not exist.
+TOPIC_MISSING = ("NotFound",)
+QUEUE_MISSING = ("AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist")
+SES_MISSING = ("NotFoundException",)
+SES_EXISTS = ("AlreadyExistsException",)
+
 
 @dataclass
 class Aws:
