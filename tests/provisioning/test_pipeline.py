@@ -16,14 +16,7 @@ from courrier.errors import ConfigurationError
 from courrier.provisioning import Aws, DoctorTarget, doctor, setup, teardown
 from courrier.provisioning.setup import SetupReport
 from tests.conftest import SandboxClient
-
-IDENTITY = "sender@example.com"
-
-
-@pytest.fixture
-def aws(sandbox: SandboxClient, monkeypatch: pytest.MonkeyPatch) -> Aws:
-    monkeypatch.setenv("AWS_ENDPOINT_URL", sandbox.url)
-    return Aws()
+from tests.provisioning.conftest import IDENTITY
 
 
 def target(report: SetupReport) -> DoctorTarget:
