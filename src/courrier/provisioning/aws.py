@@ -47,9 +47,12 @@ class Aws:
 
     @property
     def region(self) -> str:
-        return str(self._client("sts").meta.region_name)
+        # STS answers from a global endpoint without a region; SNS needs one, as SES does.
+        return str(self._client("sns").meta.region_name)
 
     def account(self) -> str:
+        """The account's id; a missing region is reported first, before any call is made."""
+        self._client("sns")  # STS alone would fall back to its global endpoint
         return str(self.call("sts", "GetCallerIdentity")["Account"])
 
 

@@ -72,10 +72,15 @@ def update(path: Path, values: Mapping[str, str | None]) -> None:
                 del table[key]
         else:
             table[key] = value
+    text = tomlkit.dumps(document)
     if not table:
+        was_last = list(document)[-1] == TABLE
         del document[TABLE]
+        text = tomlkit.dumps(document)
+        if was_last and text.endswith("\n\n"):
+            text = text[:-1]  # the blank line that separated the table from the one before
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(tomlkit.dumps(document), encoding="utf-8")
+    tmp.write_text(text, encoding="utf-8")
     if path.exists():
         shutil.copymode(path, tmp)
     os.replace(tmp, path)
