@@ -7,10 +7,19 @@ from typing import Any
 import pytest
 
 from courrier.errors import AwsError
-from courrier.provisioning import Aws
+from courrier.provisioning import Aws, DoctorTarget
+from courrier.provisioning.setup import SetupReport
 from tests.conftest import SandboxClient
 
 IDENTITY = "sender@example.com"
+
+
+def target(report: SetupReport) -> DoctorTarget:
+    """What doctor checks for the pipeline setup made (as the CLI reads it from the file)."""
+    assert report.queue_url is not None
+    return DoctorTarget(
+        IDENTITY, report.resources.topic_arn, report.queue_url, report.resources.configuration_set
+    )
 
 
 @pytest.fixture

@@ -20,18 +20,10 @@ from courrier.provisioning import (
     setup,
 )
 from courrier.provisioning.doctor import CHECKS
-from courrier.provisioning.setup import SetupReport
 from tests.conftest import SandboxClient
-from tests.provisioning.conftest import IDENTITY, Refusing
+from tests.provisioning.conftest import IDENTITY, Refusing, target
 
 SOURCE = "src/courrier/provisioning"
-
-
-def target(report: SetupReport) -> DoctorTarget:
-    assert report.queue_url is not None
-    return DoctorTarget(
-        IDENTITY, report.resources.topic_arn, report.queue_url, report.resources.configuration_set
-    )
 
 
 def narrow_topic_policy(topic_arn: str, source_arn: str) -> str:

@@ -17,21 +17,13 @@ from click.testing import CliRunner
 
 import courrier.provisioning.probe as probe_module
 from courrier.cli import main
-from courrier.provisioning import Aws, DoctorTarget, doctor, setup, teardown
+from courrier.provisioning import Aws, doctor, setup, teardown
 from courrier.provisioning.inventory import Queue
 from courrier.provisioning.probe import _policy_like, probe_queue_name
-from courrier.provisioning.setup import SetupReport
 from tests.conftest import SandboxClient
-from tests.provisioning.conftest import IDENTITY, Refusing
+from tests.provisioning.conftest import IDENTITY, Refusing, target
 
 PROBES = "courrier-probe-"
-
-
-def target(report: SetupReport) -> DoctorTarget:
-    assert report.queue_url is not None
-    return DoctorTarget(
-        IDENTITY, report.resources.topic_arn, report.queue_url, report.resources.configuration_set
-    )
 
 
 def probe_queues(sandbox: SandboxClient) -> list[str]:
@@ -53,6 +45,14 @@ def leftover(sandbox: SandboxClient, topic_arn: str, expires: float) -> str:
     ]
     sandbox.sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=arn)
     return name
+
+
+def an_hour_later(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The probe's clock an hour on: every probe queue made until now has expired."""
+    clock = types.SimpleNamespace(
+        time=lambda: time.time() + 3600, monotonic=time.monotonic, sleep=time.sleep
+    )
+    monkeypatch.setattr(probe_module, "time", clock)
 
 
 def test_a_successful_probe_leaves_nothing(aws: Aws, sandbox: SandboxClient) -> None:
@@ -103,10 +103,7 @@ def test_clean_up_failure_is_reported_and_the_next_run_removes_it(
     assert result.statuses["end-to-end probe"] == "ok"
     assert "could not be removed" in result["end-to-end probe"].detail
     [stuck] = probe_queues(sandbox)
-    later = types.SimpleNamespace(
-        time=lambda: time.time() + 3600, monotonic=time.monotonic, sleep=time.sleep
-    )
-    monkeypatch.setattr(probe_module, "time", later)
+    an_hour_later(monkeypatch)
     doctor(aws, target(report), probe_timeout=10)
     assert stuck not in probe_queues(sandbox)
     assert endpoints(sandbox, report.resources.topic_arn) == ["stuck-feedback"]
@@ -170,10 +167,7 @@ def test_sigterm_cleans_up_and_sigkill_is_cleaned_by_the_next_run(
     assert killed.returncode == -signal.SIGKILL
     [left] = probe_queues(sandbox)
 
-    later = types.SimpleNamespace(
-        time=lambda: time.time() + 3600, monotonic=time.monotonic, sleep=time.sleep
-    )
-    monkeypatch.setattr(probe_module, "time", later)
+    an_hour_later(monkeypatch)
     assert CliRunner().invoke(main, ["doctor", "--timeout", "1"]).exit_code == 1
     assert probe_queues(sandbox) == []
     subscribed = [s["Endpoint"] for s in sandbox.sns.list_subscriptions()["Subscriptions"]]

@@ -293,9 +293,9 @@ class _Steps:
             self.identity_state = read_identity(self.aws, name)
             self.report.dns_records.append(("TXT", f"_amazonses.{name}", token))
             dkim = (self.identity_state or {}).get("DkimAttributes", {})
-            for token in dkim.get("Tokens", []):
+            for selector in dkim.get("Tokens", []):
                 self.report.dns_records.append(
-                    ("CNAME", f"{token}._domainkey.{name}", f"{token}.dkim.amazonses.com")
+                    ("CNAME", f"{selector}._domainkey.{name}", f"{selector}.dkim.amazonses.com")
                 )
 
     def configuration_set(self) -> None:
