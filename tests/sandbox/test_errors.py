@@ -371,7 +371,7 @@ def test_malformed_v1_requests_are_refused_not_crashed(
         (b"{not json", "Invalid request"),
         (b"[1, 2]", "JSON object"),
         (b'{"Content": {"Simple": {"Body": {}}}}', "Content.Simple.Subject"),
-        (b'{"Content": "text", "FromEmailAddress": "a@example.com"}', "Simple or Raw"),
+        (b'{"Content": "text", "FromEmailAddress": "a@example.com"}', "Content must be an object"),
         (b'{"Content": {"Raw": {"Data": "%%%"}}}', "Invalid request"),
     ],
 )

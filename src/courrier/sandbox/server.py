@@ -6,8 +6,10 @@ are: ``ses`` goes to courrier's SES, everything else to moto's server.
 
 from __future__ import annotations
 
+import io
 import json
 import logging
+import math
 import os
 import re
 import urllib.parse
@@ -22,6 +24,7 @@ from werkzeug.wsgi import ClosingIterator
 
 from courrier import policy
 from courrier.sandbox import moto_hooks, ses_query, ses_rest
+from courrier.sandbox.aws_errors import error_response, protocol_of
 from courrier.sandbox.feedback import FeedbackRouter
 from courrier.sandbox.mailbox import Mailbox
 from courrier.sandbox.ses_service import Caller, SesOptions, SesService
@@ -31,6 +34,10 @@ log = logging.getLogger(__name__)
 
 _SCOPE = re.compile(r"Credential=([^/,\s]+)/\d{8}/([^/]+)/([^/]+)/aws4_request")
 DEFAULT_REGION = "us-east-1"
+#: Served by moto behind the sandbox; STS answers ``GetCallerIdentity`` for ``courrier setup``.
+MOTO_SERVICES = frozenset({"sns", "sqs", "sts"})
+#: Larger than any SES v2 raw message (40 MB, base64-encoded in JSON).
+MAX_BODY_BYTES = 64 * 1024 * 1024
 
 WSGIEnviron = dict[str, Any]
 StartResponse = Callable[..., Any]
@@ -105,15 +112,53 @@ class SandboxApp:
             self.state.close()
 
     def __call__(self, environ: WSGIEnviron, start_response: StartResponse) -> Iterable[bytes]:
+        try:
+            return self._route(environ, start_response)
+        except Exception:
+            # A bug of the sandbox's own: answered as AWS answers its own failures.
+            log.exception(
+                "sandbox failed on %s %s", environ.get("REQUEST_METHOD"), environ.get("PATH_INFO")
+            )
+            response = error_response(
+                protocol_of(environ), 500, "InternalFailure", "The sandbox failed.", sender=False
+            )
+            return response(environ, start_response)
+
+    def _route(self, environ: WSGIEnviron, start_response: StartResponse) -> Iterable[bytes]:
+        refused = _buffer_body(environ)
+        if refused is not None:
+            return refused(environ, start_response)
         path = environ.get("PATH_INFO", "")
         if path.startswith("/_courrier/"):
             return self._control(Request(environ))(environ, start_response)
+        if path == "/moto-api/reset" and environ.get("REQUEST_METHOD") == "POST":
+            # moto-based suites call this between tests: it must clear SES too.
+            self.reset()
+            return _json({"status": "ok"})(environ, start_response)
         found = _SCOPE.search(environ.get("HTTP_AUTHORIZATION", ""))
         service = found.group(3) if found else None
         if service == "ses" or (service is None and path.startswith("/v2/email")):
             return self._ses(environ, start_response, found)
-        result: Iterable[bytes] = self.moto(environ, start_response)
-        return result
+        if service in MOTO_SERVICES or (service is None and path.startswith("/moto-api/")):
+            return _guarded(self.moto, environ, start_response)
+        if service is None:
+            refusal = error_response(
+                protocol_of(environ),
+                403,
+                "MissingAuthenticationToken",
+                "Request is missing Authentication Token",
+            )
+        else:
+            refusal = error_response(
+                protocol_of(environ),
+                400,
+                "InvalidSignatureException",
+                f"Credential should be scoped to correct service: the courrier sandbox serves "
+                f"ses, sns, sqs and sts, not '{service}'.",
+            )
+            # REST clients of other services (Lambda, ...) read the code from this header.
+            refusal.headers.setdefault("x-amzn-ErrorType", "InvalidSignatureException")
+        return refusal(environ, start_response)
 
     # ------------------------------------------------------------------ SES
 
@@ -184,7 +229,12 @@ class SandboxApp:
         if path == "/sns-deliveries":
             return _json({"dropped": [d.__dict__ for d in moto_hooks.dropped_deliveries]})
         if path == "/drain" and request.method == "POST":
-            timeout = float(request.args.get("timeout", "10"))
+            try:
+                timeout = float(request.args.get("timeout", "10"))
+            except ValueError:
+                timeout = math.nan
+            if not 0 <= timeout <= 300:
+                return _json({"message": "timeout must be a number of seconds, 0 to 300"}, 400)
             return _json({"drained": self.ses.scheduler.drain(timeout)})
         if path == "/reset" and request.method == "POST":
             self.reset()
@@ -193,22 +243,14 @@ class SandboxApp:
 
     def _account(self, request: Request) -> Response:
         """Change what AWS support would: quota, rate, production access."""
-        body = request.get_json(silent=True)
-        if not isinstance(body, dict):
-            return _json({"message": "expected a JSON object"}, 400)
-        allowed = {
-            "max_send_rate": float,
-            "max_24_hour_send": float,
-            "production": bool,
-            "sending_enabled": bool,
-        }
-        unknown = sorted(set(body) - set(allowed))
-        if unknown:
-            return _json({"message": f"unknown fields: {', '.join(unknown)}"}, 400)
+        try:
+            changes = _account_changes(json.loads(request.get_data() or b"null"))
+        except (ValueError, RecursionError) as err:
+            return _json({"message": str(err)}, 400)
         region = request.args.get("region", DEFAULT_REGION)
         account = request.args.get("account", _account_for(""))
         caller = Caller(account=account, region=region, api="v2")
-        self.ses.update_account(caller, **{k: allowed[k](v) for k, v in body.items()})
+        self.ses.update_account(caller, **changes)
         state, sent = self.ses.account(caller)
         return _json({**state.__dict__, "sent_last_24_hours": sent})
 
@@ -226,6 +268,110 @@ class SandboxApp:
             sqs_account.reset()
         sqs_backends.clear()
         self._save()
+
+
+def _buffer_body(environ: WSGIEnviron) -> Response | None:
+    """Read the whole body before any protocol code sees it; a refusal if it cannot be read.
+
+    A malformed chunked body makes werkzeug's reader raise wherever the body is first read,
+    deep inside moto's parsers; reading it here turns that into one clear 400.
+    """
+    chunked = "chunked" in str(environ.get("HTTP_TRANSFER_ENCODING", "")).lower()
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = -1
+    if length < 0 or length > MAX_BODY_BYTES:
+        return error_response(
+            protocol_of(environ), 400, "InvalidParameterValue", "Invalid Content-Length."
+        )
+    stream = environ.get("wsgi.input")
+    try:
+        if stream is None:
+            body = b""
+        elif chunked:
+            body = stream.read(MAX_BODY_BYTES + 1)
+        else:
+            body = stream.read(length) if length else b""
+    except (OSError, ValueError) as err:
+        return error_response(
+            protocol_of(environ), 400, "InvalidParameterValue", f"Malformed request body: {err}"
+        )
+    if len(body) > MAX_BODY_BYTES:
+        return error_response(protocol_of(environ), 413, "RequestEntityTooLarge", "Body too large.")
+    environ["wsgi.input"] = io.BytesIO(body)
+    environ["CONTENT_LENGTH"] = str(len(body))
+    environ.pop("HTTP_TRANSFER_ENCODING", None)
+    environ["wsgi.input_terminated"] = False
+    return None
+
+
+def _guarded(app: Any, environ: WSGIEnviron, start_response: StartResponse) -> Iterable[bytes]:
+    """moto's answer, or a 400 where moto's parsers fail on malformed input.
+
+    moto raises or answers 500 on requests it cannot parse (wrong types, broken query
+    strings); AWS refuses them as the caller's fault.
+    """
+    captured: list[Any] = []
+
+    def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+        captured[:] = [status, headers]
+        return lambda data: None
+
+    try:
+        result = app(environ, capture)
+        try:
+            body = b"".join(result)
+        finally:
+            if hasattr(result, "close"):
+                result.close()
+    except Exception as err:
+        log.debug("moto refused a malformed request", exc_info=True)
+        return _malformed(environ, start_response, err)
+    status, headers = captured
+    if int(status.split(" ", 1)[0]) >= 500:
+        return _malformed(environ, start_response, body.decode("utf-8", "replace")[:200])
+    start_response(status, headers)
+    return [body]
+
+
+def _malformed(environ: WSGIEnviron, start_response: StartResponse, why: object) -> Iterable[bytes]:
+    response = error_response(
+        protocol_of(environ), 400, "InvalidParameterValue", f"The request is malformed: {why}"
+    )
+    answer: Iterable[bytes] = response(environ, start_response)
+    return answer
+
+
+def _account_changes(body: Any) -> dict[str, Any]:
+    """The account fields of a ``/_courrier/account`` body, checked: only real JSON types."""
+    if not isinstance(body, dict):
+        raise ValueError("expected a JSON object")
+    unknown = sorted(
+        set(body) - {"max_send_rate", "max_24_hour_send", "production", "sending_enabled"}
+    )
+    if unknown:
+        raise ValueError(f"unknown fields: {', '.join(unknown)}")
+    changes: dict[str, Any] = {}
+    for key, value in body.items():
+        if key in ("production", "sending_enabled"):
+            # "false" is a string, and a non-empty string is true: only JSON booleans.
+            if not isinstance(value, bool):
+                raise ValueError(f"{key} must be true or false")
+            changes[key] = value
+            continue
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
+        ):
+            raise ValueError(f"{key} must be a number")
+        if key == "max_24_hour_send" and value < 0 and value != -1:
+            raise ValueError("max_24_hour_send must be -1 (unlimited) or at least 0")
+        if key != "max_24_hour_send" and value <= 0:
+            raise ValueError(f"{key} must be more than 0")
+        changes[key] = float(value)
+    return changes
 
 
 def _account_for(access_key: str) -> str:

@@ -76,6 +76,8 @@ def handle(service: SesService, caller: Caller, params: Mapping[str, str]) -> Re
         if missing:
             raise SesFault("MissingParameter", f"The request must contain the parameter {missing}.")
         result = handler(service, caller, decoded)
+    except wire.InvalidEnum as err:
+        return Reply(400, wire.query_error("ValidationError", str(err), request_id))
     except (ValueError, TypeError) as err:
         # Malformed values (a number that is not one, bad base64): refused, never a crash.
         return Reply(400, wire.query_error("InvalidParameterValue", str(err), request_id))

@@ -74,7 +74,7 @@ def handle(
                 "BadRequestException"
             )
         result = HANDLERS[route.operation.name](service, caller, params)
-    except (ValueError, TypeError, AttributeError) as exc:
+    except (ValueError, TypeError, AttributeError, RecursionError) as exc:
         # Malformed JSON or values of the wrong type: refused, never a crash.
         return error("BadRequestException", f"Invalid request: {exc}"), "BadRequestException"
     except SesFault as fault:

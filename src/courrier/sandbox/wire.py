@@ -26,6 +26,7 @@ from botocore.model import (
     OperationModel,
     ServiceModel,
     Shape,
+    StringShape,
     StructureShape,
 )
 
@@ -70,15 +71,15 @@ def parse_query(shape: StructureShape | None, params: Mapping[str, str]) -> dict
     return value if isinstance(value, dict) else {}
 
 
-def _query_value(shape: Shape, params: Mapping[str, str], prefix: str) -> Any:
+def _query_value(shape: Shape, params: Mapping[str, str], prefix: str, name: str = "") -> Any:
     if isinstance(shape, StructureShape):
         out: dict[str, Any] = {}
-        for name, member in shape.members.items():
-            key = member.serialization.get("name", name)
+        for member_name, member in shape.members.items():
+            key = member.serialization.get("name", member_name)
             full = f"{prefix}.{key}" if prefix else key
-            value = _query_value(member, params, full)
+            value = _query_value(member, params, full, member_name)
             if value is not None:
-                out[name] = value
+                out[member_name] = value
         return out if out or not prefix else None
     if isinstance(shape, ListShape):
         items = []
@@ -104,12 +105,15 @@ def _query_value(shape: Shape, params: Mapping[str, str], prefix: str) -> Any:
         return mapping or None
     if prefix not in params:
         return None
-    return _scalar_from_text(shape, params[prefix])
+    return _scalar_from_text(shape, params[prefix], name)
 
 
-def _scalar_from_text(shape: Shape, text: str) -> Any:
+def _scalar_from_text(shape: Shape, text: str, where: str = "") -> Any:
     kind = shape.type_name
+    _check_enum(shape, text, where or shape.name)
     if kind == "boolean":
+        if text.lower() not in ("true", "false"):
+            raise ValueError(f"{shape.name} must be true or false, not {text!r}")
         return text.lower() == "true"
     if kind in ("integer", "long"):
         return int(text)
@@ -120,6 +124,22 @@ def _scalar_from_text(shape: Shape, text: str) -> Any:
     if kind == "timestamp":
         return parse_timestamp(text)
     return text
+
+
+class InvalidEnum(ValueError):
+    """A value outside its enum: v1 answers ``ValidationError``, v2 ``BadRequestException``."""
+
+
+def _check_enum(shape: Shape, value: Any, where: str) -> None:
+    allowed = shape.enum if isinstance(shape, StringShape) else None
+    if allowed and value not in allowed:
+        # AWS's own validation text for enum members.
+        member = where.rpartition(".")[2]
+        member = member[:1].lower() + member[1:]
+        raise InvalidEnum(
+            f"1 validation error detected: Value '{value}' at '{member}' failed to satisfy "
+            f"constraint: Member must satisfy enum value set: [{', '.join(allowed)}]"
+        )
 
 
 def parse_timestamp(text: str) -> dt.datetime:
@@ -260,35 +280,61 @@ def parse_rest_input(
         wire = member.serialization.get("name", name)
         if location == "uri":
             if wire in path_params:
-                out[name] = _scalar_from_text(member, path_params[wire])
+                out[name] = _scalar_from_text(member, path_params[wire], name)
         elif location == "querystring":
             if wire in query:
                 if isinstance(member, ListShape):
-                    out[name] = [_scalar_from_text(member.member, v) for v in query[wire]]
+                    out[name] = [_scalar_from_text(member.member, v, name) for v in query[wire]]
                 else:
-                    out[name] = _scalar_from_text(member, query[wire][0])
+                    out[name] = _scalar_from_text(member, query[wire][0], name)
         elif location is None and name in decoded:
-            out[name] = _json_in(member, decoded[name])
+            out[name] = _json_in(member, decoded[name], name)
     return out
 
 
-def _json_in(shape: Shape, value: Any) -> Any:
+_JSON_TYPES: dict[str, type | tuple[type, ...]] = {
+    "string": str,
+    "integer": int,
+    "long": int,
+    "boolean": bool,
+    "double": (int, float),
+    "float": (int, float),
+}
+
+
+def _json_in(shape: Shape, value: Any, path: str = "") -> Any:
+    """``value`` checked against ``shape``: a value of the wrong JSON type is refused."""
+    where = path or shape.name
     if value is None:
         return None
     if isinstance(shape, StructureShape):
+        if not isinstance(value, dict):
+            raise ValueError(f"{where} must be an object")
         return {
-            name: _json_in(member, value[name])
+            name: _json_in(member, value[name], f"{path}.{name}" if path else name)
             for name, member in shape.members.items()
             if name in value
         }
     if isinstance(shape, ListShape):
-        return [_json_in(shape.member, item) for item in value]
+        if not isinstance(value, list):
+            raise ValueError(f"{where} must be a list")
+        return [_json_in(shape.member, item, f"{where}[{i}]") for i, item in enumerate(value)]
     if isinstance(shape, MapShape):
-        return {key: _json_in(shape.value, item) for key, item in value.items()}
+        if not isinstance(value, dict):
+            raise ValueError(f"{where} must be an object")
+        return {key: _json_in(shape.value, item, f"{where}.{key}") for key, item in value.items()}
+    if shape.type_name in ("blob", "timestamp") and not isinstance(value, str | int | float):
+        raise ValueError(f"{where} has the wrong type")
     if shape.type_name == "blob":
         return base64.b64decode(value, validate=True)
     if shape.type_name == "timestamp":
         return parse_timestamp(str(value))
+    expected = _JSON_TYPES.get(shape.type_name)
+    # bool is an int in Python, but not a number in JSON.
+    wrong_bool = isinstance(value, bool) and shape.type_name != "boolean"
+    if expected is not None and (wrong_bool or not isinstance(value, expected)):
+        raise ValueError(f"{where} must be a {shape.type_name}")
+    _check_enum(shape, value, where)
     return value
 
 
