@@ -89,7 +89,8 @@ def test_pending_identity_cannot_send_until_verified(sandbox: SandboxClient) -> 
 
 def test_throttling_v1(sandbox: SandboxClient) -> None:
     sandbox.ses.verify_email_identity(EmailAddress=SENDER)
-    sandbox.set_account(max_send_rate=2.0)
+    # A bucket of two: both go at once, the third waits for the rate.
+    sandbox.set_account(max_send_rate=2.0, max_send_burst=2.0)
     v1_send(sandbox, [SUCCESS, SUCCESS])
     code, message, status = error_of(v1_send, sandbox, [SUCCESS])
     assert (code, message, status) == ("Throttling", "Maximum sending rate exceeded.", 400)
@@ -97,7 +98,7 @@ def test_throttling_v1(sandbox: SandboxClient) -> None:
 
 def test_throttling_v2_is_http_429(sandbox: SandboxClient) -> None:
     sandbox.sesv2.create_email_identity(EmailIdentity=SENDER)
-    sandbox.set_account(max_send_rate=1.0)
+    sandbox.set_account(max_send_rate=1.0, max_send_burst=1.0)
     v2_send(sandbox, [SUCCESS])
     code, message, status = error_of(v2_send, sandbox, [SUCCESS])
     assert (code, message, status) == (

@@ -30,7 +30,16 @@ from courrier.errors import SandboxError
 @click.option(
     "--production", is_flag=True, help="Start out of the SES sandbox: any recipient, larger quota."
 )
-@click.option("--max-send-rate", type=float, help="Messages per second (default 1, or 14).")
+@click.option(
+    "--max-send-rate",
+    type=click.FloatRange(min=0, min_open=True),
+    help="Messages per second (default 1, or 14).",
+)
+@click.option(
+    "--max-send-burst",
+    type=click.FloatRange(min=1),
+    help="Messages accepted at once over the rate (default: 2 s of the rate, at least 10).",
+)
 @click.option(
     "--max-24-hour-send", type=float, help="Daily quota, -1 for unlimited (default 200, or 50000)."
 )
@@ -59,6 +68,7 @@ def sandbox(
     state_path: str | None,
     production: bool,
     max_send_rate: float | None,
+    max_send_burst: float | None,
     max_24_hour_send: float | None,
     pending_identities: bool,
     ooto_bounce: bool,
@@ -88,6 +98,7 @@ def sandbox(
     options = SesOptions(
         production=production,
         max_send_rate=max_send_rate,
+        max_send_burst=max_send_burst,
         max_24_hour_send=max_24_hour_send,
         pending_identities=pending_identities,
         simulator=SimulatorOptions(ooto_bounce=ooto_bounce, delay=feedback_delay),

@@ -64,15 +64,22 @@ def check_rate(state: RegionState, mail: Mail) -> None:
     now = time.time()
     state.prune(now)
     count = len(mail.destinations)
-    last_second = sum(n for _, n in state.recent)
-    if last_second + count > state.account.max_send_rate:
+    account = state.account
+    # A token bucket: it refills at the send rate up to the burst size (facts §11: short
+    # bursts over the rate are accepted, a sustained rate over it is not).
+    tokens, refilled = state.bucket or (account.burst, now)
+    tokens = min(account.burst, tokens + (now - refilled) * account.max_send_rate)
+    # A full bucket takes any one message, even one with more recipients than it holds; the
+    # bucket then owes them, so the long-run rate stays the account's.
+    if count > tokens and tokens < account.burst:
+        state.bucket = (tokens, now)
         raise SesFault("Throttling", "Maximum sending rate exceeded.")
     # Simulator mail counts toward the rate but not the daily quota (facts §3).
     quota_count = sum(1 for r in mail.destinations if simulator_case(r) is None)
     limit = state.account.max_24_hour_send
     if limit >= 0 and quota_count and state.daily_total + quota_count > limit:
         raise SesFault("DailyQuota", "Daily message quota exceeded.")
-    state.recent.append((now, count))
+    state.bucket = (tokens - count, now)
     if quota_count:
         state.daily.append((now, quota_count))
         state.daily_total += quota_count

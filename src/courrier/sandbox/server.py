@@ -348,7 +348,8 @@ def _account_changes(body: Any) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise ValueError("expected a JSON object")
     unknown = sorted(
-        set(body) - {"max_send_rate", "max_24_hour_send", "production", "sending_enabled"}
+        set(body)
+        - {"max_send_rate", "max_send_burst", "max_24_hour_send", "production", "sending_enabled"}
     )
     if unknown:
         raise ValueError(f"unknown fields: {', '.join(unknown)}")

@@ -44,6 +44,8 @@ from courrier.sandbox.simulator import SimulatorOptions, plan, ses_id
 class SesOptions:
     production: bool = False
     max_send_rate: float | None = None
+    #: Messages accepted at once over the rate; None: ``ses_state.default_burst`` of the rate.
+    max_send_burst: float | None = None
     max_24_hour_send: float | None = None
     pending_identities: bool = False
     simulator: SimulatorOptions = field(default_factory=SimulatorOptions)
@@ -57,6 +59,7 @@ class SesOptions:
             max_24_hour_send=(
                 self.max_24_hour_send if self.max_24_hour_send is not None else default_quota
             ),
+            max_send_burst=self.max_send_burst,
         )
 
 
