@@ -67,7 +67,7 @@ def handle(
         )
     route, path_params = found
     try:
-        params = wire.parse_rest_input(route.operation, path_params, query, body)
+        params = wire.parse_rest_input(route, path_params, query, body)
         missing = wire.missing_member(route.operation.input_shape, params)
         if missing:
             return error("BadRequestException", f"Missing required parameter {missing}."), (

@@ -224,6 +224,32 @@ class RestRoute:
     method: str
     pattern: re.Pattern[str]
     literal_segments: int
+    #: An older URI of the operation, whose body members travel in the query string.
+    members_in_query: bool = False
+
+
+#: URIs that older SDKs and CLIs still call: older sesv2 models had these two list
+#: operations as GETs with ``NextToken``/``PageSize`` in the query string.
+OLDER_URIS = {
+    "sesv2": {
+        "ListConfigurationSets": ("GET", "/v2/email/configuration-sets"),
+        "ListEmailIdentities": ("GET", "/v2/email/identities"),
+    }
+}
+
+
+def _route(operation: OperationModel, method: str, uri: str, *, older: bool) -> RestRoute:
+    regex = ""
+    literal = 0
+    for part in uri.strip("/").split("/"):
+        if part.startswith("{") and part.endswith("+}"):
+            regex += f"/(?P<{part[1:-2]}>.+)"
+        elif part.startswith("{"):
+            regex += f"/(?P<{part[1:-1]}>[^/]+)"
+        else:
+            regex += "/" + re.escape(part)
+            literal += 1
+    return RestRoute(operation, method, re.compile(f"^{regex}/?$"), literal, older)
 
 
 @functools.cache
@@ -233,19 +259,9 @@ def rest_routes(service: str) -> tuple[RestRoute, ...]:
     for name in model.operation_names:
         operation = model.operation_model(name)
         uri = operation.http["requestUri"].split("?", 1)[0]
-        regex = ""
-        literal = 0
-        for part in uri.strip("/").split("/"):
-            if part.startswith("{") and part.endswith("+}"):
-                regex += f"/(?P<{part[1:-2]}>.+)"
-            elif part.startswith("{"):
-                regex += f"/(?P<{part[1:-1]}>[^/]+)"
-            else:
-                regex += "/" + re.escape(part)
-                literal += 1
-        routes.append(
-            RestRoute(operation, operation.http["method"], re.compile(f"^{regex}/?$"), literal)
-        )
+        routes.append(_route(operation, operation.http["method"], uri, older=False))
+    for name, (method, uri) in OLDER_URIS.get(service, {}).items():
+        routes.append(_route(model.operation_model(name), method, uri, older=True))
     # Prefer the most specific template when two match the same path.
     return tuple(sorted(routes, key=lambda route: -route.literal_segments))
 
@@ -263,12 +279,12 @@ def match_rest_route(
 
 
 def parse_rest_input(
-    operation: OperationModel,
+    route: RestRoute,
     path_params: Mapping[str, str],
     query: Mapping[str, list[str]],
     body: bytes,
 ) -> dict[str, Any]:
-    shape = operation.input_shape
+    shape = route.operation.input_shape
     if shape is None:
         return {}
     decoded: Any = json.loads(body) if body.strip() else {}
@@ -289,6 +305,8 @@ def parse_rest_input(
                     out[name] = _scalar_from_text(member, query[wire][0], name)
         elif location is None and name in decoded:
             out[name] = _json_in(member, decoded[name], name)
+        elif location is None and route.members_in_query and wire in query:
+            out[name] = _scalar_from_text(member, query[wire][0], name)
     return out
 
 
