@@ -54,8 +54,14 @@ def test_older_list_uris(sandbox: SandboxClient, older_sesv2: Any) -> None:
     assert older_sesv2.list_configuration_sets()["ConfigurationSets"] == ["set-a", "set-b"]
     identities = older_sesv2.list_email_identities()["EmailIdentities"]
     assert [i["IdentityName"] for i in identities] == ["a@example.com"]
+    first = older_sesv2.list_configuration_sets(PageSize=1)
+    assert first["ConfigurationSets"] == ["set-a"]
+    second = older_sesv2.list_configuration_sets(PageSize=1, NextToken=first["NextToken"])
+    assert second["ConfigurationSets"] == ["set-b"]
+    assert "NextToken" not in second
     assert requests[0] == f"GET {sandbox.url}/v2/email/configuration-sets"
     assert requests[1] == f"GET {sandbox.url}/v2/email/identities"
+    assert requests[2].endswith("/v2/email/configuration-sets?PageSize=1")
 
 
 def test_newer_list_uris(sandbox: SandboxClient) -> None:

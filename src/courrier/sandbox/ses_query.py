@@ -12,6 +12,7 @@ from botocore.model import OperationNotFoundError
 from courrier.sandbox import wire
 from courrier.sandbox.faults import SesFault
 from courrier.sandbox.mail import Mail, build_simple, header_recipients, tags_from_headers
+from courrier.sandbox.pagination import page
 from courrier.sandbox.ses_service import Caller, SesService
 from courrier.sandbox.ses_state import NOTIFICATION_TYPES, V1_EVENT_TYPES, EventDestination
 
@@ -31,6 +32,8 @@ V1_CODES = {
     "AlreadyExists": "AlreadyExists",
     "LimitExceeded": "LimitExceeded",
     "NotAllowedInSandbox": "InvalidParameterValue",
+    "Validation": "ValidationError",
+    "InvalidNextToken": "InvalidParameterValue",
 }
 _V1_TYPE_NAMES = {upper: lower for lower, upper in V1_EVENT_TYPES.items()}
 
@@ -115,9 +118,23 @@ def _verify_dkim(svc: SesService, caller: Caller, p: dict[str, Any]) -> dict[str
     return {"DkimTokens": identity.dkim_tokens}
 
 
+def _page(p: dict[str, Any], items: list[Any], key: Any, operation: str) -> tuple[list[Any], Any]:
+    return page(
+        items,
+        key,
+        api="v1",
+        operation=operation,
+        size=p.get("MaxItems"),
+        token=p.get("NextToken"),
+        size_name="MaxItems",
+    )
+
+
 @action("ListIdentities")
 def _list_identities(svc: SesService, caller: Caller, p: dict[str, Any]) -> dict[str, Any]:
-    return {"Identities": [i.name for i in svc.identities(caller, p.get("IdentityType"))]}
+    names = [i.name for i in svc.identities(caller, p.get("IdentityType"))]
+    found, token = _page(p, names, str, "ListIdentities")
+    return {"Identities": found, "NextToken": token}
 
 
 @action("ListVerifiedEmailAddresses")
@@ -249,7 +266,8 @@ def _describe_set(svc: SesService, caller: Caller, p: dict[str, Any]) -> dict[st
 def _list_sets(svc: SesService, caller: Caller, p: dict[str, Any]) -> dict[str, Any]:
     with svc.lock:
         names = list(svc.state(caller).configuration_sets)
-    return {"ConfigurationSets": [{"Name": name} for name in names]}
+    found, token = _page(p, names, str, "ListConfigurationSets")
+    return {"ConfigurationSets": [{"Name": name} for name in found], "NextToken": token}
 
 
 @action("DeleteConfigurationSet")

@@ -9,6 +9,7 @@ from typing import Any
 from courrier.sandbox import wire
 from courrier.sandbox.faults import SesFault
 from courrier.sandbox.mail import Mail, build_simple, header_recipients, tags_from_headers
+from courrier.sandbox.pagination import page
 from courrier.sandbox.ses_query import Reply
 from courrier.sandbox.ses_service import Caller, SesService
 from courrier.sandbox.ses_state import EVENT_TYPES, EventDestination, Identity
@@ -32,6 +33,8 @@ V2_CODES = {
     "AlreadyExists": "AlreadyExistsException",
     "LimitExceeded": "LimitExceededException",
     "NotAllowedInSandbox": "BadRequestException",
+    "Validation": "BadRequestException",
+    "InvalidNextToken": "InvalidNextTokenException",
 }
 
 Handler = Callable[[SesService, Caller, dict[str, Any]], dict[str, Any]]
@@ -128,8 +131,26 @@ def _get_identity(svc: SesService, caller: Caller, p: dict[str, Any]) -> dict[st
     }
 
 
+def _page(
+    p: dict[str, Any], items: list[Any], key: Any, operation: str, token_fault: str
+) -> tuple[list[Any], Any]:
+    return page(
+        items,
+        key,
+        api="v2",
+        operation=operation,
+        size=p.get("PageSize"),
+        token=p.get("NextToken"),
+        size_name="PageSize",
+        token_fault=token_fault,
+    )
+
+
 @operation("ListEmailIdentities")
 def _list_identities(svc: SesService, caller: Caller, p: dict[str, Any]) -> dict[str, Any]:
+    found, token = _page(
+        p, svc.identities(caller), lambda i: i.name, "ListEmailIdentities", "InvalidParameter"
+    )
     return {
         "EmailIdentities": [
             {
@@ -138,8 +159,9 @@ def _list_identities(svc: SesService, caller: Caller, p: dict[str, Any]) -> dict
                 "SendingEnabled": i.verified,
                 "VerificationStatus": i.status.upper(),
             }
-            for i in svc.identities(caller)
-        ]
+            for i in found
+        ],
+        "NextToken": token,
     }
 
 
@@ -183,7 +205,9 @@ def _get_set(svc: SesService, caller: Caller, p: dict[str, Any]) -> dict[str, An
 @operation("ListConfigurationSets")
 def _list_sets(svc: SesService, caller: Caller, p: dict[str, Any]) -> dict[str, Any]:
     with svc.lock:
-        return {"ConfigurationSets": list(svc.state(caller).configuration_sets)}
+        names = list(svc.state(caller).configuration_sets)
+    found, token = _page(p, names, str, "ListConfigurationSets", "InvalidParameter")
+    return {"ConfigurationSets": found, "NextToken": token}
 
 
 @operation("DeleteConfigurationSet")
@@ -313,11 +337,22 @@ def _get_suppressed(svc: SesService, caller: Caller, p: dict[str, Any]) -> dict[
 @operation("ListSuppressedDestinations")
 def _list_suppressed(svc: SesService, caller: Caller, p: dict[str, Any]) -> dict[str, Any]:
     entries = svc.suppressed_list(caller, p.get("Reasons"))
+    start, end = p.get("StartDate"), p.get("EndDate")
+    entries = [
+        e
+        for e in entries
+        if (start is None or e.last_update >= start.timestamp())
+        and (end is None or e.last_update <= end.timestamp())
+    ]
+    found, token = _page(
+        p, entries, lambda e: e.email, "ListSuppressedDestinations", "InvalidNextToken"
+    )
     return {
         "SuppressedDestinationSummaries": [
             {"EmailAddress": e.email, "Reason": e.reason, "LastUpdateTime": e.last_update}
-            for e in entries
-        ]
+            for e in found
+        ],
+        "NextToken": token,
     }
 
 
