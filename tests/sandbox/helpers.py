@@ -8,7 +8,15 @@ from typing import Any
 from tests.conftest import SENDER, Pipeline, SandboxClient
 
 CONFIG_SET = "feedback-set"
-ALL_EVENT_TYPES = ["SEND", "REJECT", "BOUNCE", "COMPLAINT", "DELIVERY", "DELIVERY_DELAY"]
+ALL_EVENT_TYPES = [
+    "SEND",
+    "REJECT",
+    "BOUNCE",
+    "COMPLAINT",
+    "DELIVERY",
+    "DELIVERY_DELAY",
+    "RENDERING_FAILURE",
+]
 APIS = ["v1", "v1-raw", "v2", "v2-raw"]
 
 

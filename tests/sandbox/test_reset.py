@@ -35,6 +35,9 @@ def dirty_everything(sandbox: SandboxClient) -> None:
     sandbox.ses.verify_email_identity(EmailAddress=SENDER)
     sandbox.ses.verify_email_identity(EmailAddress=FRIEND)
     sandbox.sesv2.create_configuration_set(ConfigurationSetName="left-behind")
+    sandbox.sesv2.create_email_template(
+        TemplateName="left-behind", TemplateContent={"Subject": "x", "Text": "x"}
+    )
     sandbox.sns.create_topic(Name="left-behind")
     sandbox.sqs.create_queue(QueueName="left-behind")
     sandbox.sesv2.send_email(
@@ -49,6 +52,7 @@ def assert_clean(sandbox: SandboxClient) -> None:
     assert sandbox.ses.list_identities()["Identities"] == []
     assert sandbox.sesv2.list_email_identities()["EmailIdentities"] == []
     assert sandbox.sesv2.list_configuration_sets()["ConfigurationSets"] == []
+    assert sandbox.ses.list_templates()["TemplatesMetadata"] == []
     assert sandbox.control("GET", "/mailbox")["messages"] == []
     assert sandbox.sns.list_topics()["Topics"] == []
     assert sandbox.sqs.list_queues().get("QueueUrls", []) == []

@@ -42,15 +42,27 @@ def check_content(api: str, mail: Mail) -> None:
                 )
 
 
+def check_senders(region: str, state: RegionState, mail: Mail) -> None:
+    _refuse_unverified(region, _unverified_senders(state, mail))
+
+
 def check_identities(region: str, state: RegionState, mail: Mail) -> None:
-    senders = [bare_address(mail.source)]
-    if mail.feedback_address:
-        senders.append(bare_address(mail.feedback_address))
-    failed = [s for s in senders if not state.is_verified(s)]
+    failed = _unverified_senders(state, mail)
     if not state.account.production:
         failed += [
             r for r in mail.destinations if simulator_case(r) is None and not state.is_verified(r)
         ]
+    _refuse_unverified(region, failed)
+
+
+def _unverified_senders(state: RegionState, mail: Mail) -> list[str]:
+    senders = [bare_address(mail.source)]
+    if mail.feedback_address:
+        senders.append(bare_address(mail.feedback_address))
+    return [s for s in senders if not state.is_verified(s)]
+
+
+def _refuse_unverified(region: str, failed: list[str]) -> None:
     if failed:
         # The real text upper-cases the region and lists every failing identity (facts §3.1).
         raise SesFault(

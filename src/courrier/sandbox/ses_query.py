@@ -11,10 +11,22 @@ from botocore.model import OperationNotFoundError
 
 from courrier.sandbox import wire
 from courrier.sandbox.faults import SesFault
-from courrier.sandbox.mail import Mail, build_simple, header_recipients, tags_from_headers
 from courrier.sandbox.pagination import page
+from courrier.sandbox.ses_sending import (
+    BulkEntry,
+    Envelope,
+    accepted,
+    find_template,
+    raw_mail,
+    send_bulk,
+    simple_mail,
+    tags,
+    templated_mail,
+    test_render,
+)
 from courrier.sandbox.ses_service import Caller, SesService
 from courrier.sandbox.ses_state import NOTIFICATION_TYPES, V1_EVENT_TYPES, EventDestination
+from courrier.sandbox.templates import Template, parse_data
 
 #: SesFault kinds as SES v1 names them on the wire (facts §6.1).
 V1_CODES = {
@@ -33,6 +45,8 @@ V1_CODES = {
     "LimitExceeded": "LimitExceeded",
     "NotAllowedInSandbox": "InvalidParameterValue",
     "Validation": "ValidationError",
+    "TemplateMissing": "TemplateDoesNotExist",
+    "TemplateExists": "AlreadyExists",
     "InvalidNextToken": "InvalidParameterValue",
 }
 _V1_TYPE_NAMES = {upper: lower for lower, upper in V1_EVENT_TYPES.items()}
@@ -331,57 +345,126 @@ def _v1_destination(destination: EventDestination) -> dict[str, Any]:
     return out
 
 
+# ------------------------------------------------------------------- templates
+
+
+def _v1_template(given: dict[str, Any]) -> Template:
+    return Template(
+        name=given["TemplateName"],
+        subject=given.get("SubjectPart", ""),
+        text=given.get("TextPart"),
+        html=given.get("HtmlPart"),
+    )
+
+
+@action("CreateTemplate")
+def _create_template(svc: SesService, caller: Caller, p: dict[str, Any]) -> dict[str, Any]:
+    svc.put_template(caller, _v1_template(p["Template"]), create=True)
+    return {}
+
+
+@action("UpdateTemplate")
+def _update_template(svc: SesService, caller: Caller, p: dict[str, Any]) -> dict[str, Any]:
+    svc.put_template(caller, _v1_template(p["Template"]), create=False)
+    return {}
+
+
+@action("GetTemplate")
+def _get_template(svc: SesService, caller: Caller, p: dict[str, Any]) -> dict[str, Any]:
+    found = svc.template(caller, p["TemplateName"])
+    return {
+        "Template": {
+            "TemplateName": found.name,
+            "SubjectPart": found.subject,
+            "TextPart": found.text,
+            "HtmlPart": found.html,
+        }
+    }
+
+
+@action("DeleteTemplate")
+def _delete_template(svc: SesService, caller: Caller, p: dict[str, Any]) -> dict[str, Any]:
+    svc.delete_template(caller, p["TemplateName"], missing_ok=True)
+    return {}
+
+
+@action("ListTemplates")
+def _list_templates(svc: SesService, caller: Caller, p: dict[str, Any]) -> dict[str, Any]:
+    found, token = _page(p, svc.templates(caller), lambda t: t.name, "ListTemplates")
+    return {
+        "TemplatesMetadata": [{"Name": t.name, "CreatedTimestamp": t.created} for t in found],
+        "NextToken": token,
+    }
+
+
+@action("TestRenderTemplate")
+def _test_render(svc: SesService, caller: Caller, p: dict[str, Any]) -> dict[str, Any]:
+    template = svc.template(caller, p["TemplateName"])
+    return {"RenderedTemplate": test_render(template, p["TemplateData"])}
+
+
 # --------------------------------------------------------------------- sending
+
+
+def _envelope(p: dict[str, Any], destination: dict[str, Any] | None, tag_key: str) -> Envelope:
+    return Envelope.of(
+        p.get("Source", ""),
+        destination,
+        reply_to=p.get("ReplyToAddresses", []),
+        tags=tags(p.get(tag_key)),
+        configuration_set=p.get("ConfigurationSetName"),
+        feedback_address=p.get("ReturnPath"),
+    )
 
 
 @action("SendEmail")
 def _send_email(svc: SesService, caller: Caller, p: dict[str, Any]) -> dict[str, Any]:
-    destination = p["Destination"]
     message = p["Message"]
     body = message.get("Body", {})
-    raw = build_simple(
-        source=p["Source"],
-        to=destination.get("ToAddresses", []),
-        cc=destination.get("CcAddresses", []),
-        reply_to=p.get("ReplyToAddresses", []),
+    mail = simple_mail(
+        _envelope(p, p["Destination"], "Tags"),
         subject=message.get("Subject", {}).get("Data", ""),
         text=body.get("Text", {}).get("Data"),
         html=body.get("Html", {}).get("Data"),
     )
-    recipients = [
-        *destination.get("ToAddresses", []),
-        *destination.get("CcAddresses", []),
-        *destination.get("BccAddresses", []),
-    ]
-    mail = Mail(
-        raw=raw,
-        source=p["Source"],
-        destinations=recipients,
-        operation="SendEmail",
-        tags={t["Name"]: t["Value"] for t in p.get("Tags", [])},
-        configuration_set=p.get("ConfigurationSetName"),
-        feedback_address=p.get("ReturnPath"),
-    )
-    accepted = svc.send(caller, mail)
-    return {"MessageId": accepted.message_id, "__after__": accepted.release}
+    return accepted(svc.send(caller, mail))
 
 
 @action("SendRawEmail")
 def _send_raw_email(svc: SesService, caller: Caller, p: dict[str, Any]) -> dict[str, Any]:
-    raw: bytes = p["RawMessage"]["Data"]
-    parsed = Mail(raw=raw, source="", destinations=[], operation="SendRawEmail").parsed()
-    source = p.get("Source") or str(parsed.get("From", ""))
-    header_tags = tags_from_headers(parsed)
-    api_tags = {t["Name"]: t["Value"] for t in p.get("Tags", [])}
-    mail = Mail(
-        raw=raw,
-        source=source,
-        destinations=p.get("Destinations") or header_recipients(parsed),
-        operation="SendRawEmail",
-        # Tags given in the API win over X-SES-MESSAGE-TAGS (facts §2).
-        tags=api_tags or header_tags,
-        configuration_set=p.get("ConfigurationSetName")
-        or (str(parsed["X-SES-CONFIGURATION-SET"]) if parsed["X-SES-CONFIGURATION-SET"] else None),
+    envelope = _envelope(p, {"ToAddresses": p.get("Destinations", [])}, "Tags")
+    mail = raw_mail(envelope, p["RawMessage"]["Data"], "SendRawEmail")
+    return accepted(svc.send(caller, mail))
+
+
+@action("SendTemplatedEmail")
+def _send_templated(svc: SesService, caller: Caller, p: dict[str, Any]) -> dict[str, Any]:
+    template = find_template(svc, caller, {"TemplateName": p.get("Template"), **p})
+    data = parse_data(p["TemplateData"])
+    mail = templated_mail(
+        _envelope(p, p["Destination"], "Tags"), template, data, "SendTemplatedEmail"
     )
-    accepted = svc.send(caller, mail)
-    return {"MessageId": accepted.message_id, "__after__": accepted.release}
+    return accepted(svc.send(caller, mail))
+
+
+@action("SendBulkTemplatedEmail")
+def _send_bulk(svc: SesService, caller: Caller, p: dict[str, Any]) -> dict[str, Any]:
+    defaults = _envelope(p, None, "DefaultTags")
+    template = find_template(svc, caller, {"TemplateName": p.get("Template"), **p})
+    entries = [
+        BulkEntry(
+            defaults.for_entry(d["Destination"], tags(d.get("ReplacementTags"))),
+            d.get("ReplacementTemplateData"),
+        )
+        for d in p["Destinations"]
+    ]
+    return send_bulk(
+        svc,
+        caller,
+        api="v1",
+        defaults=defaults,
+        template=template,
+        default_data=p.get("DefaultTemplateData"),
+        entries=entries,
+        operation="SendBulkTemplatedEmail",
+    )

@@ -8,11 +8,23 @@ from typing import Any
 
 from courrier.sandbox import wire
 from courrier.sandbox.faults import SesFault
-from courrier.sandbox.mail import Mail, build_simple, header_recipients, tags_from_headers
 from courrier.sandbox.pagination import page
 from courrier.sandbox.ses_query import Reply
+from courrier.sandbox.ses_sending import (
+    BulkEntry,
+    Envelope,
+    accepted,
+    find_template,
+    raw_mail,
+    send_bulk,
+    simple_mail,
+    tags,
+    templated_mail,
+    test_render,
+)
 from courrier.sandbox.ses_service import Caller, SesService
 from courrier.sandbox.ses_state import EVENT_TYPES, EventDestination, Identity
+from courrier.sandbox.templates import Template, parse_data
 
 #: SesFault kinds as SES v2 names them on the wire (facts §6.1).
 V2_CODES = {
@@ -35,6 +47,11 @@ V2_CODES = {
     "NotAllowedInSandbox": "BadRequestException",
     "Validation": "BadRequestException",
     "InvalidNextToken": "InvalidNextTokenException",
+    "TemplateMissing": "NotFoundException",
+    "TemplateExists": "AlreadyExistsException",
+    "InvalidTemplate": "BadRequestException",
+    "MissingRenderingAttribute": "BadRequestException",
+    "InvalidRenderingParameter": "BadRequestException",
 }
 
 Handler = Callable[[SesService, Caller, dict[str, Any]], dict[str, Any]]
@@ -362,59 +379,129 @@ def _delete_suppressed(svc: SesService, caller: Caller, p: dict[str, Any]) -> di
     return {}
 
 
+# ------------------------------------------------------------------- templates
+
+
+def _v2_template(p: dict[str, Any]) -> Template:
+    content = p["TemplateContent"]
+    return Template(
+        name=p["TemplateName"],
+        subject=content.get("Subject", ""),
+        text=content.get("Text"),
+        html=content.get("Html"),
+    )
+
+
+@operation("CreateEmailTemplate")
+def _create_template(svc: SesService, caller: Caller, p: dict[str, Any]) -> dict[str, Any]:
+    svc.put_template(caller, _v2_template(p), create=True)
+    return {}
+
+
+@operation("UpdateEmailTemplate")
+def _update_template(svc: SesService, caller: Caller, p: dict[str, Any]) -> dict[str, Any]:
+    svc.put_template(caller, _v2_template(p), create=False)
+    return {}
+
+
+@operation("GetEmailTemplate")
+def _get_template(svc: SesService, caller: Caller, p: dict[str, Any]) -> dict[str, Any]:
+    found = svc.template(caller, p["TemplateName"])
+    return {
+        "TemplateName": found.name,
+        "TemplateContent": {"Subject": found.subject, "Text": found.text, "Html": found.html},
+        "Tags": [],
+    }
+
+
+@operation("DeleteEmailTemplate")
+def _delete_template(svc: SesService, caller: Caller, p: dict[str, Any]) -> dict[str, Any]:
+    svc.delete_template(caller, p["TemplateName"], missing_ok=False)
+    return {}
+
+
+@operation("ListEmailTemplates")
+def _list_templates(svc: SesService, caller: Caller, p: dict[str, Any]) -> dict[str, Any]:
+    found, token = _page(
+        p, svc.templates(caller), lambda t: t.name, "ListEmailTemplates", "InvalidParameter"
+    )
+    return {
+        "TemplatesMetadata": [
+            {"TemplateName": t.name, "CreatedTimestamp": t.created} for t in found
+        ],
+        "NextToken": token,
+    }
+
+
+@operation("TestRenderEmailTemplate")
+def _test_render(svc: SesService, caller: Caller, p: dict[str, Any]) -> dict[str, Any]:
+    template = svc.template(caller, p["TemplateName"])
+    return {"RenderedTemplate": test_render(template, p["TemplateData"])}
+
+
 # --------------------------------------------------------------------- sending
+
+
+def _envelope(p: dict[str, Any], destination: dict[str, Any] | None, tag_key: str) -> Envelope:
+    return Envelope.of(
+        p.get("FromEmailAddress") or "",
+        destination,
+        reply_to=p.get("ReplyToAddresses", []),
+        tags=tags(p.get(tag_key)),
+        configuration_set=p.get("ConfigurationSetName"),
+        feedback_address=p.get("FeedbackForwardingEmailAddress"),
+    )
 
 
 @operation("SendEmail")
 def _send_email(svc: SesService, caller: Caller, p: dict[str, Any]) -> dict[str, Any]:
-    destination = p.get("Destination", {})
+    envelope = _envelope(p, p.get("Destination"), "EmailTags")
     content = p.get("Content", {})
-    tags = {t["Name"]: t["Value"] for t in p.get("EmailTags", [])}
-    recipients = [
-        *destination.get("ToAddresses", []),
-        *destination.get("CcAddresses", []),
-        *destination.get("BccAddresses", []),
-    ]
     if "Raw" in content:
-        raw: bytes = content["Raw"]["Data"]
-        parsed = Mail(raw=raw, source="", destinations=[], operation="SendRawEmail").parsed()
-        set_header = parsed["X-SES-CONFIGURATION-SET"]
-        mail = Mail(
-            raw=raw,
-            source=p.get("FromEmailAddress") or str(parsed.get("From", "")),
-            destinations=recipients or header_recipients(parsed),
-            operation="SendEmail",
-            tags=tags or tags_from_headers(parsed),
-            configuration_set=p.get("ConfigurationSetName")
-            or (str(set_header) if set_header else None),
-            feedback_address=p.get("FeedbackForwardingEmailAddress"),
-        )
+        mail = raw_mail(envelope, content["Raw"]["Data"], "SendEmail")
     elif "Simple" in content:
         simple = content["Simple"]
         body = simple.get("Body", {})
-        source = p.get("FromEmailAddress")
-        if not source:
-            raise SesFault("InvalidParameter", "Missing required parameter FromEmailAddress.")
-        raw = build_simple(
-            source=source,
-            to=destination.get("ToAddresses", []),
-            cc=destination.get("CcAddresses", []),
-            reply_to=p.get("ReplyToAddresses", []),
+        mail = simple_mail(
+            envelope,
             subject=simple.get("Subject", {}).get("Data", ""),
             text=body.get("Text", {}).get("Data"),
             html=body.get("Html", {}).get("Data"),
             headers=[(h["Name"], h["Value"]) for h in simple.get("Headers", [])],
         )
-        mail = Mail(
-            raw=raw,
-            source=source,
-            destinations=recipients,
-            operation="SendEmail",
-            tags=tags,
-            configuration_set=p.get("ConfigurationSetName"),
-            feedback_address=p.get("FeedbackForwardingEmailAddress"),
-        )
+    elif "Template" in content:
+        given = content["Template"]
+        template = find_template(svc, caller, given, inline_key="TemplateContent")
+        data = parse_data(given.get("TemplateData"))
+        mail = templated_mail(envelope, template, data, "SendEmail")
     else:
-        raise SesFault("InvalidParameter", "Content must contain Simple or Raw.")
-    accepted = svc.send(caller, mail)
-    return {"MessageId": accepted.message_id, "__after__": accepted.release}
+        raise SesFault("InvalidParameter", "Content must contain Simple, Raw or Template.")
+    return accepted(svc.send(caller, mail))
+
+
+@operation("SendBulkEmail")
+def _send_bulk(svc: SesService, caller: Caller, p: dict[str, Any]) -> dict[str, Any]:
+    defaults = _envelope(p, None, "DefaultEmailTags")
+    given = p["DefaultContent"].get("Template")
+    if given is None:
+        raise SesFault("InvalidParameter", "DefaultContent must contain a Template.")
+    template = find_template(svc, caller, given, inline_key="TemplateContent")
+    entries = [
+        BulkEntry(
+            defaults.for_entry(e["Destination"], tags(e.get("ReplacementTags"))),
+            e.get("ReplacementEmailContent", {})
+            .get("ReplacementTemplate", {})
+            .get("ReplacementTemplateData"),
+        )
+        for e in p["BulkEmailEntries"]
+    ]
+    return send_bulk(
+        svc,
+        caller,
+        api="v2",
+        defaults=defaults,
+        template=template,
+        default_data=given.get("TemplateData"),
+        entries=entries,
+        operation="SendBulkEmail",
+    )

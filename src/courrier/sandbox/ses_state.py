@@ -13,6 +13,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from courrier.sandbox.templates import Template
+
 #: The event types of SES v2, the canonical spelling inside the sandbox.
 EVENT_TYPES = (
     "SEND",
@@ -136,6 +138,7 @@ class RegionState:
     identities: dict[str, Identity] = field(default_factory=dict)
     configuration_sets: dict[str, ConfigurationSet] = field(default_factory=dict)
     suppressed: dict[str, Suppressed] = field(default_factory=dict)
+    templates: dict[str, Template] = field(default_factory=dict)
     # Send counters, never persisted: the send-rate bucket (tokens, when last refilled; None
     # until the first send: a full bucket), and (time, recipients) within the last 24 hours
     # for the quota, plus the running 24-hour total.
@@ -172,6 +175,7 @@ class RegionState:
                 for c in self.configuration_sets.values()
             ],
             "suppressed": [dataclasses.asdict(s) for s in self.suppressed.values()],
+            "templates": [dataclasses.asdict(t) for t in self.templates.values()],
         }
 
     @classmethod
@@ -188,4 +192,7 @@ class RegionState:
         for item in data.get("suppressed", []):
             entry = Suppressed(**item)
             state.suppressed[entry.email] = entry
+        for item in data.get("templates", []):
+            template = Template(**item)
+            state.templates[template.name] = template
         return state

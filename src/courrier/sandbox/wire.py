@@ -39,6 +39,11 @@ def service_model(name: str) -> ServiceModel:
     return ServiceModel(loader.load_service_model(name, "service-2"), service_name=name)
 
 
+def enum_of(service: str, shape_name: str) -> list[str]:
+    shape = service_model(service).shape_for(shape_name)
+    return list(shape.enum) if isinstance(shape, StringShape) else []
+
+
 def missing_member(shape: Shape | None, value: Any, path: str = "") -> str | None:
     """The first required member absent from ``value`` (dotted path), or None."""
     if isinstance(shape, StructureShape):
