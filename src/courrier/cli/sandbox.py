@@ -61,6 +61,11 @@ from courrier.errors import SandboxError
     show_default=True,
     help="Seconds between a send and its feedback.",
 )
+@click.option(
+    "--latency",
+    metavar="MS[,JITTER]",
+    help="Delay every SES, SNS and SQS answer by MS ± JITTER milliseconds (20,5 is AWS-like).",
+)
 @click.option("-v", "--verbose", is_flag=True, help="Log every request.")
 def sandbox(
     host: str,
@@ -73,6 +78,7 @@ def sandbox(
     pending_identities: bool,
     ooto_bounce: bool,
     feedback_delay: float,
+    latency: str | None,
     verbose: bool,
 ) -> None:
     """Serve SES (v1 and v2), SNS and SQS on one port, with the SES mailbox simulator.
@@ -85,7 +91,7 @@ def sandbox(
         courrier sandbox --port 4566 --state .sandbox-state.json
     """
     try:
-        from courrier.sandbox import Sandbox, SesOptions, SimulatorOptions
+        from courrier.sandbox import Latency, Sandbox, SesOptions, SimulatorOptions
     except ImportError as err:  # the sandbox extra is not installed
         raise click.ClickException(
             f"the sandbox needs extra packages: pip install 'courrier[sandbox]' ({err})"
@@ -104,7 +110,8 @@ def sandbox(
         simulator=SimulatorOptions(ooto_bounce=ooto_bounce, delay=feedback_delay),
     )
     try:
-        server = Sandbox(host, port, options=options, state_path=state_path)
+        delay = Latency.parse(latency) if latency else None
+        server = Sandbox(host, port, options=options, state_path=state_path, latency=delay)
         url = server.start()
     except SandboxError as err:
         raise click.ClickException(str(err)) from err

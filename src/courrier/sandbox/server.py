@@ -12,6 +12,7 @@ import logging
 import math
 import os
 import re
+import time
 import urllib.parse
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -26,6 +27,7 @@ from courrier import policy
 from courrier.sandbox import moto_hooks, ses_query, ses_rest
 from courrier.sandbox.aws_errors import error_response, protocol_of
 from courrier.sandbox.feedback import FeedbackRouter
+from courrier.sandbox.latency import Latency
 from courrier.sandbox.mailbox import Mailbox
 from courrier.sandbox.ses_service import Caller, SesOptions, SesService
 from courrier.sandbox.state import StateFile
@@ -84,9 +86,16 @@ class MotoSns:
 class SandboxApp:
     """The WSGI application behind ``courrier sandbox``."""
 
-    def __init__(self, options: SesOptions, state_path: str | None = None) -> None:
+    def __init__(
+        self,
+        options: SesOptions,
+        state_path: str | None = None,
+        *,
+        latency: Latency | None = None,
+    ) -> None:
         moto_hooks.install()
         self.options = options
+        self.latency = latency or Latency()
         self.state = StateFile(state_path) if state_path else None
         self.mailbox = Mailbox(on_change=self._save)
         self.ses = SesService(
@@ -112,8 +121,12 @@ class SandboxApp:
             self.state.close()
 
     def __call__(self, environ: WSGIEnviron, start_response: StartResponse) -> Iterable[bytes]:
+        started = time.monotonic()
         try:
-            return self._route(environ, start_response)
+            answer = self._route(environ, start_response)
+            if self.latency and not environ.get("PATH_INFO", "").startswith("/_courrier/"):
+                self.latency.wait(started)
+            return answer
         except Exception:
             # A bug of the sandbox's own: answered as AWS answers its own failures.
             log.exception(
