@@ -5,6 +5,9 @@ from __future__ import annotations
 from email.message import EmailMessage
 from typing import Any
 
+import pytest
+from botocore.exceptions import ClientError
+
 from tests.conftest import SENDER, Pipeline, SandboxClient
 
 CONFIG_SET = "feedback-set"
@@ -121,3 +124,15 @@ def kinds(payloads: list[dict[str, Any]]) -> list[str]:
 
 def only(payloads: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
     return [p for p in payloads if (p.get("eventType") or p.get("notificationType")) == kind]
+
+
+def error_of(call: Any, *args: Any, **kwargs: Any) -> tuple[str, str, int]:
+    """The AWS error code, message and HTTP status that ``call`` is refused with."""
+    with pytest.raises(ClientError) as caught:
+        call(*args, **kwargs)
+    response = caught.value.response
+    return (
+        response["Error"]["Code"],
+        response["Error"]["Message"],
+        response["ResponseMetadata"]["HTTPStatusCode"],
+    )

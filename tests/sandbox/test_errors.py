@@ -8,23 +8,11 @@ import urllib.request
 from typing import Any
 
 import pytest
-from botocore.exceptions import ClientError
 
 from tests.conftest import SENDER, SandboxClient
-from tests.sandbox.helpers import raw_message, send
+from tests.sandbox.helpers import error_of, raw_message, send
 
 SUCCESS = "success@simulator.amazonses.com"
-
-
-def error_of(call: Any, *args: Any, **kwargs: Any) -> tuple[str, str, int]:
-    with pytest.raises(ClientError) as caught:
-        call(*args, **kwargs)
-    response = caught.value.response
-    return (
-        response["Error"]["Code"],
-        response["Error"]["Message"],
-        response["ResponseMetadata"]["HTTPStatusCode"],
-    )
 
 
 def v1_send(sandbox: SandboxClient, to: list[str], source: str = SENDER, **extra: Any) -> Any:

@@ -9,6 +9,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.conftest import SandboxClient
+from tests.sandbox.helpers import error_of as error
 
 Lister = Callable[..., tuple[list[str], str | None]]
 
@@ -121,17 +122,6 @@ def test_boto3_paginators(sandbox: SandboxClient) -> None:
     pages = list(paginator.paginate(PaginationConfig={"PageSize": 5}))
     assert [len(p["Identities"]) for p in pages] == [5, 5, 2]
     assert [n for p in pages for n in p["Identities"]] == names
-
-
-def error(call: Callable[..., Any], **kw: Any) -> tuple[str, str, int]:
-    with pytest.raises(ClientError) as caught:
-        call(**kw)
-    response = caught.value.response
-    return (
-        response["Error"]["Code"],
-        response["Error"]["Message"],
-        response["ResponseMetadata"]["HTTPStatusCode"],
-    )
 
 
 @pytest.mark.parametrize("size", [0, 1001])

@@ -6,10 +6,10 @@ import json
 from typing import Any
 
 import pytest
-from botocore.exceptions import ClientError
 
 from tests.conftest import SENDER, SandboxClient
 from tests.sandbox.helpers import CONFIG_SET, events_route, kinds, notifications_route, only
+from tests.sandbox.helpers import error_of as error
 
 FRIEND = "friend@example.net"
 SUCCESS = "success@simulator.amazonses.com"
@@ -20,17 +20,6 @@ HTML = "<p>Hello {{name}}</p>"
 DATA = {"name": "Zoë", "vip": True, "order": {"id": 42}, "items": [{"sku": "A", "qty": 2}]}
 RENDERED_TEXT = "Hello Zoë, dear VIP, [A x2]"
 MISSING = "Attribute 'name' is not present in the rendering data."
-
-
-def error(call: Any, **kw: Any) -> tuple[str, str, int]:
-    with pytest.raises(ClientError) as caught:
-        call(**kw)
-    response = caught.value.response
-    return (
-        response["Error"]["Code"],
-        response["Error"]["Message"],
-        response["ResponseMetadata"]["HTTPStatusCode"],
-    )
 
 
 def create_v1(sandbox: SandboxClient, name: str = "order", **parts: str) -> None:

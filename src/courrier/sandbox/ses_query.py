@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any
 
 from botocore.model import OperationNotFoundError
 
 from courrier.sandbox import wire
 from courrier.sandbox.faults import SesFault
-from courrier.sandbox.pagination import page
+from courrier.sandbox.ses_actions import V1, Reply
 from courrier.sandbox.ses_sending import (
     BulkEntry,
-    Envelope,
     accepted,
     find_template,
     raw_mail,
@@ -22,59 +20,19 @@ from courrier.sandbox.ses_sending import (
     simple_mail,
     tags,
     templated_mail,
-    test_render,
 )
 from courrier.sandbox.ses_service import Caller, SesService
 from courrier.sandbox.ses_state import NOTIFICATION_TYPES, V1_EVENT_TYPES, EventDestination
 from courrier.sandbox.templates import Template, parse_data
 
-#: SesFault kinds as SES v1 names them on the wire (facts §6.1).
-V1_CODES = {
-    "InvalidParameter": "InvalidParameterValue",
-    "MessageRejected": "MessageRejected",
-    "Throttling": "Throttling",
-    "DailyQuota": "Throttling",
-    "AccountPaused": "AccountSendingPausedException",
-    "ConfigSetPaused": "ConfigurationSetSendingPausedException",
-    "ConfigSetMissing": "ConfigurationSetDoesNotExist",
-    "ConfigSetExists": "ConfigurationSetAlreadyExists",
-    "DestinationExists": "EventDestinationAlreadyExists",
-    "DestinationMissing": "EventDestinationDoesNotExist",
-    "NotFound": "InvalidParameterValue",
-    "AlreadyExists": "AlreadyExists",
-    "LimitExceeded": "LimitExceeded",
-    "NotAllowedInSandbox": "InvalidParameterValue",
-    "Validation": "ValidationError",
-    "TemplateMissing": "TemplateDoesNotExist",
-    "TemplateExists": "AlreadyExists",
-    "InvalidNextToken": "InvalidParameterValue",
-}
 _V1_TYPE_NAMES = {upper: lower for lower, upper in V1_EVENT_TYPES.items()}
-
-
-@dataclass
-class Reply:
-    status: int
-    body: bytes
-    after: Callable[[], None] | None = None
-
-
-Handler = Callable[[SesService, Caller, dict[str, Any]], dict[str, Any]]
-HANDLERS: dict[str, Handler] = {}
-
-
-def action(name: str) -> Callable[[Handler], Handler]:
-    def register(function: Handler) -> Handler:
-        HANDLERS[name] = function
-        return function
-
-    return register
+action = V1.action
 
 
 def handle(service: SesService, caller: Caller, params: Mapping[str, str]) -> Reply:
     request_id = str(uuid.uuid4())
     name = params.get("Action", "")
-    handler = HANDLERS.get(name)
+    handler = V1.handlers.get(name)
     model = wire.service_model("ses")
     try:
         operation = model.operation_model(name)
@@ -92,16 +50,14 @@ def handle(service: SesService, caller: Caller, params: Mapping[str, str]) -> Re
         missing = wire.missing_member(operation.input_shape, decoded)
         if missing:
             raise SesFault("MissingParameter", f"The request must contain the parameter {missing}.")
-        result = handler(service, caller, decoded)
+        result, after = V1.run(name, service, caller, decoded)
     except wire.InvalidEnum as err:
         return Reply(400, wire.query_error("ValidationError", str(err), request_id))
     except (ValueError, TypeError) as err:
         # Malformed values (a number that is not one, bad base64): refused, never a crash.
         return Reply(400, wire.query_error("InvalidParameterValue", str(err), request_id))
     except SesFault as fault:
-        code = V1_CODES.get(fault.kind, fault.kind)
-        return Reply(400, wire.query_error(code, fault.message, request_id))
-    after = result.pop("__after__", None)
+        return Reply(400, wire.query_error(V1.code(fault), fault.message, request_id))
     return Reply(200, wire.query_response(operation, result, request_id), after)
 
 
@@ -109,13 +65,8 @@ def handle(service: SesService, caller: Caller, params: Mapping[str, str]) -> Re
 
 
 @action("VerifyEmailIdentity")
+@action("VerifyEmailAddress")  # the older name of the same action
 def _verify_email_identity(svc: SesService, caller: Caller, p: dict[str, Any]) -> dict[str, Any]:
-    svc.verify_identity(caller, p["EmailAddress"])
-    return {}
-
-
-@action("VerifyEmailAddress")
-def _verify_email_address(svc: SesService, caller: Caller, p: dict[str, Any]) -> dict[str, Any]:
     svc.verify_identity(caller, p["EmailAddress"])
     return {}
 
@@ -132,22 +83,10 @@ def _verify_dkim(svc: SesService, caller: Caller, p: dict[str, Any]) -> dict[str
     return {"DkimTokens": identity.dkim_tokens}
 
 
-def _page(p: dict[str, Any], items: list[Any], key: Any, operation: str) -> tuple[list[Any], Any]:
-    return page(
-        items,
-        key,
-        api="v1",
-        operation=operation,
-        size=p.get("MaxItems"),
-        token=p.get("NextToken"),
-        size_name="MaxItems",
-    )
-
-
 @action("ListIdentities")
 def _list_identities(svc: SesService, caller: Caller, p: dict[str, Any]) -> dict[str, Any]:
     names = [i.name for i in svc.identities(caller, p.get("IdentityType"))]
-    found, token = _page(p, names, str, "ListIdentities")
+    found, token = V1.page(p, names, str, "ListIdentities")
     return {"Identities": found, "NextToken": token}
 
 
@@ -280,14 +219,8 @@ def _describe_set(svc: SesService, caller: Caller, p: dict[str, Any]) -> dict[st
 def _list_sets(svc: SesService, caller: Caller, p: dict[str, Any]) -> dict[str, Any]:
     with svc.lock:
         names = list(svc.state(caller).configuration_sets)
-    found, token = _page(p, names, str, "ListConfigurationSets")
+    found, token = V1.page(p, names, str, "ListConfigurationSets")
     return {"ConfigurationSets": [{"Name": name} for name in found], "NextToken": token}
-
-
-@action("DeleteConfigurationSet")
-def _delete_set(svc: SesService, caller: Caller, p: dict[str, Any]) -> dict[str, Any]:
-    svc.delete_configuration_set(caller, p["ConfigurationSetName"])
-    return {}
 
 
 @action("UpdateConfigurationSetSendingEnabled")
@@ -309,12 +242,6 @@ def _update_destination(svc: SesService, caller: Caller, p: dict[str, Any]) -> d
     svc.put_event_destination(
         caller, p["ConfigurationSetName"], _destination(p["EventDestination"]), create=False
     )
-    return {}
-
-
-@action("DeleteConfigurationSetEventDestination")
-def _delete_destination(svc: SesService, caller: Caller, p: dict[str, Any]) -> dict[str, Any]:
-    svc.delete_event_destination(caller, p["ConfigurationSetName"], p["EventDestinationName"])
     return {}
 
 
@@ -390,31 +317,14 @@ def _delete_template(svc: SesService, caller: Caller, p: dict[str, Any]) -> dict
 
 @action("ListTemplates")
 def _list_templates(svc: SesService, caller: Caller, p: dict[str, Any]) -> dict[str, Any]:
-    found, token = _page(p, svc.templates(caller), lambda t: t.name, "ListTemplates")
+    found, token = V1.page(p, svc.templates(caller), lambda t: t.name, "ListTemplates")
     return {
         "TemplatesMetadata": [{"Name": t.name, "CreatedTimestamp": t.created} for t in found],
         "NextToken": token,
     }
 
 
-@action("TestRenderTemplate")
-def _test_render(svc: SesService, caller: Caller, p: dict[str, Any]) -> dict[str, Any]:
-    template = svc.template(caller, p["TemplateName"])
-    return {"RenderedTemplate": test_render(template, p["TemplateData"])}
-
-
 # --------------------------------------------------------------------- sending
-
-
-def _envelope(p: dict[str, Any], destination: dict[str, Any] | None, tag_key: str) -> Envelope:
-    return Envelope.of(
-        p.get("Source", ""),
-        destination,
-        reply_to=p.get("ReplyToAddresses", []),
-        tags=tags(p.get(tag_key)),
-        configuration_set=p.get("ConfigurationSetName"),
-        feedback_address=p.get("ReturnPath"),
-    )
 
 
 @action("SendEmail")
@@ -422,7 +332,7 @@ def _send_email(svc: SesService, caller: Caller, p: dict[str, Any]) -> dict[str,
     message = p["Message"]
     body = message.get("Body", {})
     mail = simple_mail(
-        _envelope(p, p["Destination"], "Tags"),
+        V1.envelope(p, p["Destination"], "Tags"),
         subject=message.get("Subject", {}).get("Data", ""),
         text=body.get("Text", {}).get("Data"),
         html=body.get("Html", {}).get("Data"),
@@ -432,7 +342,7 @@ def _send_email(svc: SesService, caller: Caller, p: dict[str, Any]) -> dict[str,
 
 @action("SendRawEmail")
 def _send_raw_email(svc: SesService, caller: Caller, p: dict[str, Any]) -> dict[str, Any]:
-    envelope = _envelope(p, {"ToAddresses": p.get("Destinations", [])}, "Tags")
+    envelope = V1.envelope(p, {"ToAddresses": p.get("Destinations", [])}, "Tags")
     mail = raw_mail(envelope, p["RawMessage"]["Data"], "SendRawEmail")
     return accepted(svc.send(caller, mail))
 
@@ -442,14 +352,14 @@ def _send_templated(svc: SesService, caller: Caller, p: dict[str, Any]) -> dict[
     template = find_template(svc, caller, {"TemplateName": p.get("Template"), **p})
     data = parse_data(p["TemplateData"])
     mail = templated_mail(
-        _envelope(p, p["Destination"], "Tags"), template, data, "SendTemplatedEmail"
+        V1.envelope(p, p["Destination"], "Tags"), template, data, "SendTemplatedEmail"
     )
     return accepted(svc.send(caller, mail))
 
 
 @action("SendBulkTemplatedEmail")
 def _send_bulk(svc: SesService, caller: Caller, p: dict[str, Any]) -> dict[str, Any]:
-    defaults = _envelope(p, None, "DefaultTags")
+    defaults = V1.envelope(p, None, "DefaultTags")
     template = find_template(svc, caller, {"TemplateName": p.get("Template"), **p})
     entries = [
         BulkEntry(

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from courrier.sandbox import wire
 from courrier.sandbox.faults import SesFault
-from courrier.sandbox.pagination import page
-from courrier.sandbox.ses_query import Reply
+from courrier.sandbox.ses_actions import V2, Reply
 from courrier.sandbox.ses_sending import (
     BulkEntry,
-    Envelope,
     accepted,
     find_template,
     raw_mail,
@@ -20,50 +18,12 @@ from courrier.sandbox.ses_sending import (
     simple_mail,
     tags,
     templated_mail,
-    test_render,
 )
 from courrier.sandbox.ses_service import Caller, SesService
 from courrier.sandbox.ses_state import EVENT_TYPES, EventDestination, Identity
 from courrier.sandbox.templates import Template, parse_data
 
-#: SesFault kinds as SES v2 names them on the wire (facts §6.1).
-V2_CODES = {
-    "InvalidParameter": "BadRequestException",
-    "MissingParameter": "BadRequestException",
-    "MessageRejected": "MessageRejected",
-    "Throttling": "TooManyRequestsException",
-    # Which v2 error carries the daily quota is not documented (facts §6.1); the sandbox
-    # uses the throttling one, as v1 does, and clients match on the text as well.
-    "DailyQuota": "TooManyRequestsException",
-    "AccountPaused": "SendingPausedException",
-    "ConfigSetPaused": "SendingPausedException",
-    "ConfigSetMissing": "NotFoundException",
-    "ConfigSetExists": "AlreadyExistsException",
-    "DestinationExists": "AlreadyExistsException",
-    "DestinationMissing": "NotFoundException",
-    "NotFound": "NotFoundException",
-    "AlreadyExists": "AlreadyExistsException",
-    "LimitExceeded": "LimitExceededException",
-    "NotAllowedInSandbox": "BadRequestException",
-    "Validation": "BadRequestException",
-    "InvalidNextToken": "InvalidNextTokenException",
-    "TemplateMissing": "NotFoundException",
-    "TemplateExists": "AlreadyExistsException",
-    "InvalidTemplate": "BadRequestException",
-    "MissingRenderingAttribute": "BadRequestException",
-    "InvalidRenderingParameter": "BadRequestException",
-}
-
-Handler = Callable[[SesService, Caller, dict[str, Any]], dict[str, Any]]
-HANDLERS: dict[str, Handler] = {}
-
-
-def operation(name: str) -> Callable[[Handler], Handler]:
-    def register(function: Handler) -> Handler:
-        HANDLERS[name] = function
-        return function
-
-    return register
+operation = V2.action
 
 
 def error(code: str, message: str, status: int | None = None) -> Reply:
@@ -81,7 +41,7 @@ def handle(
 ) -> tuple[Reply, str]:
     """The reply and the error code (empty on success), for the ``x-amzn-ErrorType`` header."""
     found = wire.match_rest_route("sesv2", method, path)
-    if found is None or found[0].operation.name not in HANDLERS:
+    if found is None or found[0].operation.name not in V2.handlers:
         return error("UnknownOperationException", f"No operation for {method} {path}.", 404), (
             "UnknownOperationException"
         )
@@ -93,14 +53,13 @@ def handle(
             return error("BadRequestException", f"Missing required parameter {missing}."), (
                 "BadRequestException"
             )
-        result = HANDLERS[route.operation.name](service, caller, params)
+        result, after = V2.run(route.operation.name, service, caller, params)
     except (ValueError, TypeError, AttributeError, RecursionError) as exc:
         # Malformed JSON or values of the wrong type: refused, never a crash.
         return error("BadRequestException", f"Invalid request: {exc}"), "BadRequestException"
     except SesFault as fault:
-        code = V2_CODES.get(fault.kind, "BadRequestException")
+        code = V2.code(fault)
         return error(code, fault.message), code
-    after = result.pop("__after__", None)
     payload = wire.rest_output(route.operation, result)
     return Reply(200, json.dumps(payload).encode(), after), ""
 
@@ -148,25 +107,14 @@ def _get_identity(svc: SesService, caller: Caller, p: dict[str, Any]) -> dict[st
     }
 
 
-def _page(
-    p: dict[str, Any], items: list[Any], key: Any, operation: str, token_fault: str
-) -> tuple[list[Any], Any]:
-    return page(
-        items,
-        key,
-        api="v2",
-        operation=operation,
-        size=p.get("PageSize"),
-        token=p.get("NextToken"),
-        size_name="PageSize",
-        token_fault=token_fault,
-    )
-
-
 @operation("ListEmailIdentities")
 def _list_identities(svc: SesService, caller: Caller, p: dict[str, Any]) -> dict[str, Any]:
-    found, token = _page(
-        p, svc.identities(caller), lambda i: i.name, "ListEmailIdentities", "InvalidParameter"
+    found, token = V2.page(
+        p,
+        svc.identities(caller),
+        lambda i: i.name,
+        "ListEmailIdentities",
+        token_fault="InvalidParameter",
     )
     return {
         "EmailIdentities": [
@@ -223,14 +171,8 @@ def _get_set(svc: SesService, caller: Caller, p: dict[str, Any]) -> dict[str, An
 def _list_sets(svc: SesService, caller: Caller, p: dict[str, Any]) -> dict[str, Any]:
     with svc.lock:
         names = list(svc.state(caller).configuration_sets)
-    found, token = _page(p, names, str, "ListConfigurationSets", "InvalidParameter")
+    found, token = V2.page(p, names, str, "ListConfigurationSets", token_fault="InvalidParameter")
     return {"ConfigurationSets": found, "NextToken": token}
-
-
-@operation("DeleteConfigurationSet")
-def _delete_set(svc: SesService, caller: Caller, p: dict[str, Any]) -> dict[str, Any]:
-    svc.delete_configuration_set(caller, p["ConfigurationSetName"])
-    return {}
 
 
 @operation("PutConfigurationSetSendingOptions")
@@ -265,12 +207,6 @@ def _create_destination(svc: SesService, caller: Caller, p: dict[str, Any]) -> d
 def _update_destination(svc: SesService, caller: Caller, p: dict[str, Any]) -> dict[str, Any]:
     destination = _destination(p["EventDestinationName"], p["EventDestination"])
     svc.put_event_destination(caller, p["ConfigurationSetName"], destination, create=False)
-    return {}
-
-
-@operation("DeleteConfigurationSetEventDestination")
-def _delete_destination(svc: SesService, caller: Caller, p: dict[str, Any]) -> dict[str, Any]:
-    svc.delete_event_destination(caller, p["ConfigurationSetName"], p["EventDestinationName"])
     return {}
 
 
@@ -361,8 +297,8 @@ def _list_suppressed(svc: SesService, caller: Caller, p: dict[str, Any]) -> dict
         if (start is None or e.last_update >= start.timestamp())
         and (end is None or e.last_update <= end.timestamp())
     ]
-    found, token = _page(
-        p, entries, lambda e: e.email, "ListSuppressedDestinations", "InvalidNextToken"
+    found, token = V2.page(
+        p, entries, lambda e: e.email, "ListSuppressedDestinations", token_fault="InvalidNextToken"
     )
     return {
         "SuppressedDestinationSummaries": [
@@ -422,8 +358,12 @@ def _delete_template(svc: SesService, caller: Caller, p: dict[str, Any]) -> dict
 
 @operation("ListEmailTemplates")
 def _list_templates(svc: SesService, caller: Caller, p: dict[str, Any]) -> dict[str, Any]:
-    found, token = _page(
-        p, svc.templates(caller), lambda t: t.name, "ListEmailTemplates", "InvalidParameter"
+    found, token = V2.page(
+        p,
+        svc.templates(caller),
+        lambda t: t.name,
+        "ListEmailTemplates",
+        token_fault="InvalidParameter",
     )
     return {
         "TemplatesMetadata": [
@@ -433,29 +373,12 @@ def _list_templates(svc: SesService, caller: Caller, p: dict[str, Any]) -> dict[
     }
 
 
-@operation("TestRenderEmailTemplate")
-def _test_render(svc: SesService, caller: Caller, p: dict[str, Any]) -> dict[str, Any]:
-    template = svc.template(caller, p["TemplateName"])
-    return {"RenderedTemplate": test_render(template, p["TemplateData"])}
-
-
 # --------------------------------------------------------------------- sending
-
-
-def _envelope(p: dict[str, Any], destination: dict[str, Any] | None, tag_key: str) -> Envelope:
-    return Envelope.of(
-        p.get("FromEmailAddress") or "",
-        destination,
-        reply_to=p.get("ReplyToAddresses", []),
-        tags=tags(p.get(tag_key)),
-        configuration_set=p.get("ConfigurationSetName"),
-        feedback_address=p.get("FeedbackForwardingEmailAddress"),
-    )
 
 
 @operation("SendEmail")
 def _send_email(svc: SesService, caller: Caller, p: dict[str, Any]) -> dict[str, Any]:
-    envelope = _envelope(p, p.get("Destination"), "EmailTags")
+    envelope = V2.envelope(p, p.get("Destination"), "EmailTags")
     content = p.get("Content", {})
     if "Raw" in content:
         mail = raw_mail(envelope, content["Raw"]["Data"], "SendEmail")
@@ -481,7 +404,7 @@ def _send_email(svc: SesService, caller: Caller, p: dict[str, Any]) -> dict[str,
 
 @operation("SendBulkEmail")
 def _send_bulk(svc: SesService, caller: Caller, p: dict[str, Any]) -> dict[str, Any]:
-    defaults = _envelope(p, None, "DefaultEmailTags")
+    defaults = V2.envelope(p, None, "DefaultEmailTags")
     given = p["DefaultContent"].get("Template")
     if given is None:
         raise SesFault("InvalidParameter", "DefaultContent must contain a Template.")
