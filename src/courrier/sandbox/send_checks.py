@@ -42,6 +42,18 @@ def check_content(api: str, mail: Mail) -> None:
                 )
 
 
+def check_call(state: RegionState, set_name: str | None) -> None:
+    """What concerns the whole call: the account and the configuration set."""
+    if not state.account.sending_enabled:
+        raise SesFault("AccountPaused", "Sending paused for this account.")
+    if set_name:
+        config = state.configuration_sets.get(set_name)
+        if config is None:
+            raise SesFault("ConfigSetMissing", f"Configuration set <{set_name}> does not exist.")
+        if not config.sending_enabled:
+            raise SesFault("ConfigSetPaused", "Sending paused for this configuration set.")
+
+
 def check_senders(region: str, state: RegionState, mail: Mail) -> None:
     _refuse_unverified(region, _unverified_senders(state, mail))
 

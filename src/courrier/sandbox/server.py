@@ -1,12 +1,12 @@
 """One HTTP port for SES v1, SES v2, SNS and SQS, plus the sandbox's own ``/_courrier/`` pages.
 
 Requests are routed by the service named in their SigV4 credential scope, as AWS endpoints
-are: ``ses`` goes to courrier's SES, everything else to moto's server.
+are: ``ses`` goes to courrier's SES, ``sns``, ``sqs`` and ``sts`` to moto's server behind a
+guard that turns its failures on malformed input into 4xx, and any other service is refused.
 """
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 import math
@@ -25,7 +25,7 @@ from werkzeug.wsgi import ClosingIterator
 
 from courrier import policy
 from courrier.sandbox import moto_hooks, ses_query, ses_rest
-from courrier.sandbox.aws_errors import error_response, protocol_of
+from courrier.sandbox.aws_errors import buffer_body, error_response, guarded, protocol_of
 from courrier.sandbox.feedback import FeedbackRouter
 from courrier.sandbox.latency import Latency
 from courrier.sandbox.mailbox import Mailbox
@@ -38,8 +38,6 @@ _SCOPE = re.compile(r"Credential=([^/,\s]+)/\d{8}/([^/]+)/([^/]+)/aws4_request")
 DEFAULT_REGION = "us-east-1"
 #: Served by moto behind the sandbox; STS answers ``GetCallerIdentity`` for ``courrier setup``.
 MOTO_SERVICES = frozenset({"sns", "sqs", "sts"})
-#: Larger than any SES v2 raw message (40 MB, base64-encoded in JSON).
-MAX_BODY_BYTES = 64 * 1024 * 1024
 
 WSGIEnviron = dict[str, Any]
 StartResponse = Callable[..., Any]
@@ -138,7 +136,7 @@ class SandboxApp:
             return response(environ, start_response)
 
     def _route(self, environ: WSGIEnviron, start_response: StartResponse) -> Iterable[bytes]:
-        refused = _buffer_body(environ)
+        refused = buffer_body(environ)
         if refused is not None:
             return refused(environ, start_response)
         path = environ.get("PATH_INFO", "")
@@ -153,7 +151,7 @@ class SandboxApp:
         if service == "ses" or (service is None and path.startswith("/v2/email")):
             return self._ses(environ, start_response, found)
         if service in MOTO_SERVICES or (service is None and path.startswith("/moto-api/")):
-            return _guarded(self.moto, environ, start_response)
+            return guarded(self.moto, environ, start_response)
         if service is None:
             refusal = error_response(
                 protocol_of(environ),
@@ -281,79 +279,6 @@ class SandboxApp:
             sqs_account.reset()
         sqs_backends.clear()
         self._save()
-
-
-def _buffer_body(environ: WSGIEnviron) -> Response | None:
-    """Read the whole body before any protocol code sees it; a refusal if it cannot be read.
-
-    A malformed chunked body makes werkzeug's reader raise wherever the body is first read,
-    deep inside moto's parsers; reading it here turns that into one clear 400.
-    """
-    chunked = "chunked" in str(environ.get("HTTP_TRANSFER_ENCODING", "")).lower()
-    try:
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        length = -1
-    if length < 0 or length > MAX_BODY_BYTES:
-        return error_response(
-            protocol_of(environ), 400, "InvalidParameterValue", "Invalid Content-Length."
-        )
-    stream = environ.get("wsgi.input")
-    try:
-        if stream is None:
-            body = b""
-        elif chunked:
-            body = stream.read(MAX_BODY_BYTES + 1)
-        else:
-            body = stream.read(length) if length else b""
-    except (OSError, ValueError) as err:
-        return error_response(
-            protocol_of(environ), 400, "InvalidParameterValue", f"Malformed request body: {err}"
-        )
-    if len(body) > MAX_BODY_BYTES:
-        return error_response(protocol_of(environ), 413, "RequestEntityTooLarge", "Body too large.")
-    environ["wsgi.input"] = io.BytesIO(body)
-    environ["CONTENT_LENGTH"] = str(len(body))
-    environ.pop("HTTP_TRANSFER_ENCODING", None)
-    environ["wsgi.input_terminated"] = False
-    return None
-
-
-def _guarded(app: Any, environ: WSGIEnviron, start_response: StartResponse) -> Iterable[bytes]:
-    """moto's answer, or a 400 where moto's parsers fail on malformed input.
-
-    moto raises or answers 500 on requests it cannot parse (wrong types, broken query
-    strings); AWS refuses them as the caller's fault.
-    """
-    captured: list[Any] = []
-
-    def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
-        captured[:] = [status, headers]
-        return lambda data: None
-
-    try:
-        result = app(environ, capture)
-        try:
-            body = b"".join(result)
-        finally:
-            if hasattr(result, "close"):
-                result.close()
-    except Exception as err:
-        log.debug("moto refused a malformed request", exc_info=True)
-        return _malformed(environ, start_response, err)
-    status, headers = captured
-    if int(status.split(" ", 1)[0]) >= 500:
-        return _malformed(environ, start_response, body.decode("utf-8", "replace")[:200])
-    start_response(status, headers)
-    return [body]
-
-
-def _malformed(environ: WSGIEnviron, start_response: StartResponse, why: object) -> Iterable[bytes]:
-    response = error_response(
-        protocol_of(environ), 400, "InvalidParameterValue", f"The request is malformed: {why}"
-    )
-    answer: Iterable[bytes] = response(environ, start_response)
-    return answer
 
 
 def _account_changes(body: Any) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from typing import Any
 from courrier.sandbox import wire
 from courrier.sandbox.faults import SesFault
 from courrier.sandbox.mail import Mail, build_simple, header_recipients, tags_from_headers
+from courrier.sandbox.send_checks import check_address, check_call, check_senders
 from courrier.sandbox.ses_service import Accepted, Caller, SesService
 from courrier.sandbox.templates import (
     RenderingFailure,
@@ -211,7 +212,7 @@ def send_bulk(
     if len(entries) > MAX_BULK_ENTRIES:
         raise SesFault("MessageRejected", f"Destination count exceeds {MAX_BULK_ENTRIES}.")
     base = parse_data(default_data)
-    svc.check_sender(caller, defaults)
+    _check_call(svc, caller, defaults)
     results: list[dict[str, Any]] = []
     releases: list[Callable[[], None]] = []
     for entry in entries:
@@ -232,6 +233,16 @@ def send_bulk(
 
     key = "Status" if api == "v1" else "BulkEmailEntryResults"
     return {key: results, "__after__": release_all}
+
+
+def _check_call(svc: SesService, caller: Caller, envelope: Envelope) -> None:
+    """What SES checks once for a whole bulk call: account, set and senders."""
+    state = svc.state(caller)
+    senders = envelope.mail(b"", "")
+    check_address(envelope.source)
+    with svc.lock:
+        check_call(state, envelope.configuration_set)
+        check_senders(caller.region, state, senders)
 
 
 def _status(api: str, status: str) -> str:

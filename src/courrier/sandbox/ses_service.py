@@ -25,11 +25,10 @@ from courrier.sandbox.mail import Mail, contains_eicar
 from courrier.sandbox.mailbox import Mailbox
 from courrier.sandbox.send_checks import (
     TAG_CHARS,
-    check_address,
+    check_call,
     check_content,
     check_identities,
     check_rate,
-    check_senders,
 )
 from courrier.sandbox.ses_state import (
     Account,
@@ -302,33 +301,6 @@ class SesService:
             config.sending_enabled = enabled
         self.changed()
 
-    def check_sender(self, caller: Caller, envelope: Any) -> None:
-        """What SES checks once for a whole (bulk) call: account, set and senders."""
-        state = self.state(caller)
-        senders = Mail(
-            raw=b"",
-            source=envelope.source,
-            destinations=[],
-            operation="",
-            feedback_address=envelope.feedback_address,
-        )
-        check_address(envelope.source)
-        with self.lock:
-            self._check_call(caller, state, envelope.configuration_set)
-            check_senders(caller.region, state, senders)
-
-    def _check_call(self, caller: Caller, state: RegionState, set_name: str | None) -> None:
-        if not state.account.sending_enabled:
-            raise SesFault("AccountPaused", "Sending paused for this account.")
-        if set_name:
-            config = state.configuration_sets.get(set_name)
-            if config is None:
-                raise SesFault(
-                    "ConfigSetMissing", f"Configuration set <{set_name}> does not exist."
-                )
-            if not config.sending_enabled:
-                raise SesFault("ConfigSetPaused", "Sending paused for this configuration set.")
-
     # ------------------------------------------------------------------ templates
 
     def put_template(self, caller: Caller, template: Template, *, create: bool) -> None:
@@ -430,7 +402,7 @@ class SesService:
         check_content(caller.api, mail)
         with self.lock:
             account = state.account
-            self._check_call(caller, state, mail.configuration_set)
+            check_call(state, mail.configuration_set)
             check_identities(caller.region, state, mail)
             check_rate(state, mail)
             mail.message_id = ses_id()
