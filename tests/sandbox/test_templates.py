@@ -296,3 +296,20 @@ def test_missing_template_is_refused(
         "Template order does not exist.",
         status,
     )
+
+
+def test_inline_template_that_does_not_compile_is_refused(sandbox: SandboxClient) -> None:
+    sandbox.ses.verify_email_identity(EmailAddress=SENDER)
+    code, message, _ = error(
+        sandbox.sesv2.send_email,
+        FromEmailAddress=SENDER,
+        Destination={"ToAddresses": [SUCCESS]},
+        Content={
+            "Template": {
+                "TemplateContent": {"Subject": "{{#if x}}{{/each}}", "Text": "t"},
+                "TemplateData": "{}",
+            }
+        },
+    )
+    assert code == "BadRequestException"
+    assert "not valid Handlebars" in message

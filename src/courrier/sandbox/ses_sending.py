@@ -133,12 +133,14 @@ def find_template(
     """The template a send names: stored (name or ARN), or given inline (v2)."""
     inline = given.get(inline_key) if inline_key else None
     if inline is not None:
-        return Template(
+        template = Template(
             name="inline",
             subject=inline.get("Subject", ""),
             text=inline.get("Text"),
             html=inline.get("Html"),
         )
+        template.check()
+        return template
     return svc.template(
         caller, template_name_from(given.get("TemplateName"), given.get("TemplateArn"))
     )
