@@ -118,6 +118,14 @@ def events_route(sandbox: SandboxClient, pipeline: Pipeline) -> None:
     )
 
 
+def quiet_events_route(sandbox: SandboxClient) -> Pipeline:
+    """The events route, with its setup messages already read off the queue."""
+    pipeline = sandbox.pipeline()
+    events_route(sandbox, pipeline)
+    sandbox.feedback(pipeline.queue_url)
+    return pipeline
+
+
 def kinds(payloads: list[dict[str, Any]]) -> list[str]:
     return sorted(p.get("eventType") or p["notificationType"] for p in payloads)
 

@@ -9,7 +9,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.conftest import SENDER, SandboxClient
-from tests.sandbox.helpers import CONFIG_SET, events_route, only
+from tests.sandbox.helpers import CONFIG_SET, only, quiet_events_route
 
 FRIEND = "friend@example.net"
 STRANGER = "stranger@example.org"
@@ -95,9 +95,7 @@ STATUS = {
 @pytest.mark.parametrize("api", ["v1", "v2"])
 def test_each_entry_has_its_own_status_data_and_tags(sandbox: SandboxClient, api: str) -> None:
     setup(sandbox)
-    pipeline = sandbox.pipeline()
-    events_route(sandbox, pipeline)
-    sandbox.feedback(pipeline.queue_url)
+    pipeline = quiet_events_route(sandbox)
     results = bulk(
         sandbox,
         api,
@@ -154,9 +152,7 @@ def test_missing_variable_in_one_entry(sandbox: SandboxClient, api: str) -> None
         Template={"TemplateName": "hello", "SubjectPart": "Hi {{first}}", "TextPart": "x"}
     )
     sandbox.ses.verify_email_identity(EmailAddress=SENDER)
-    pipeline = sandbox.pipeline()
-    events_route(sandbox, pipeline)
-    sandbox.feedback(pipeline.queue_url)
+    pipeline = quiet_events_route(sandbox)
     results = bulk(
         sandbox,
         api,

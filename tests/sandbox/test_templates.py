@@ -8,7 +8,14 @@ from typing import Any
 import pytest
 
 from tests.conftest import SENDER, SandboxClient
-from tests.sandbox.helpers import CONFIG_SET, events_route, kinds, notifications_route, only
+from tests.sandbox.helpers import (
+    CONFIG_SET,
+    events_route,
+    kinds,
+    notifications_route,
+    only,
+    quiet_events_route,
+)
 from tests.sandbox.helpers import error_of as error
 
 FRIEND = "friend@example.net"
@@ -247,9 +254,7 @@ def test_missing_variable_is_accepted_then_a_rendering_failure(
 ) -> None:
     create_v1(sandbox)
     sandbox.ses.verify_email_identity(EmailAddress=FRIEND)
-    pipeline = sandbox.pipeline()
-    events_route(sandbox, pipeline)
-    sandbox.feedback(pipeline.queue_url)
+    pipeline = quiet_events_route(sandbox)
     partial = {k: v for k, v in DATA.items() if k != "name"}
     message_id = send_templated(sandbox, api, [FRIEND], partial, ConfigurationSetName=CONFIG_SET)
     assert message_id
