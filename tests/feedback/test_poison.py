@@ -12,13 +12,16 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from courrier.aws.sqs import QueueMessage
 from courrier.cli import main
 from courrier.errors import UndecodableMessage
 from courrier.feedback import decode
 from courrier.feedback.apply import apply
-from courrier.feedback.decode import FIELD_LIMITS
+from courrier.feedback.limits import FIELD_LIMITS
+from courrier.feedback.worker import Worker
 from courrier.store import Store
 from tests.conftest import postgres_schema
+from tests.feedback.fakes import ListQueue
 from tests.feedback.poison import bounce, poison_bodies, wrapped
 
 POISON = poison_bodies()
@@ -127,3 +130,34 @@ def test_long_event_keys_stay_distinct(store: Store) -> None:
     applied = apply(store, [decode(json.dumps(first)), decode(json.dumps(second))])
     assert len(applied.stored) == 2
     assert applied.duplicates == 0
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    poison=st.lists(st.sampled_from(sorted(POISON)), min_size=1, max_size=5),
+    good=st.integers(min_value=1, max_value=5),
+)
+def test_worker_batches_apply_the_good_and_leave_only_the_poison(
+    stores: list[Store], poison: list[str], good: int
+) -> None:
+    first = next(_serial)
+    goods = [
+        QueueMessage(
+            f"good-{first}-{n}", "h", wrapped(bounce(first * 10 + n), MessageId=f"g-{first}-{n}"), 1
+        )
+        for n in range(good)
+    ]
+    bad = [QueueMessage(f"bad-{n}", "h", POISON[name], 1) for n, name in enumerate(poison)]
+    batch = (
+        [m for pair in zip(bad, goods, strict=False) for m in pair]
+        + bad[len(goods) :]
+        + goods[len(bad) :]
+    )
+    for store in stores:
+        queue = ListQueue()
+        worker = Worker(queue, store)  # type: ignore[arg-type]  # a stand-in for SQS
+        worker.process(batch)
+        assert sorted(queue.deleted) == sorted(m.message_id for m in goods)
+        assert worker.stats.rejected == len(bad)

@@ -187,7 +187,8 @@ def test_expired_suppression_no_longer_applies(mailer: Mailer, store: Store) -> 
 def test_throttling_is_retried_with_backoff(
     sandbox: SandboxClient, mailer: Mailer, sleeps: Sleeps, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    sandbox.set_account(max_send_rate=1.0)
+    # A one-message bucket: SES throttles the second send at once, as at a sustained rate.
+    sandbox.set_account(max_send_rate=1.0, max_send_burst=1.0)
     mailer.send(Message(sender=SENDER, to=[SUCCESS], text="x"))
     # The fake sleep returns at once, so wait for real between tries here.
     real_sleeps: list[float] = []
@@ -205,7 +206,7 @@ def test_throttling_is_retried_with_backoff(
 def test_throttling_gives_up_after_the_attempts(
     sandbox: SandboxClient, mailer: Mailer, sleeps: Sleeps, store: Store
 ) -> None:
-    sandbox.set_account(max_send_rate=1.0)
+    sandbox.set_account(max_send_rate=1.0, max_send_burst=1.0)
     mailer.send(Message(sender=SENDER, to=[SUCCESS], text="x"))
     with pytest.raises(Throttled) as caught:
         mailer.send(Message(sender=SENDER, to=[SUCCESS], text="x"))

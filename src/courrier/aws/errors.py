@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -20,6 +21,19 @@ from botocore.exceptions import (
 from courrier import errors
 
 _QUOTA = "daily message quota exceeded"
+_CREDENTIALS_ADVICE = "set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+
+
+def region_advice() -> str:
+    """Where a region can come from; boto3 reads AWS_DEFAULT_REGION, not AWS_REGION (§11)."""
+    advice = (
+        "set AWS_DEFAULT_REGION, a region in the AWS profile (region = ... in ~/.aws/config), "
+        "or courrier's region setting (COURRIER_REGION, or region in courrier.toml)"
+    )
+    if os.environ.get("AWS_REGION") and not os.environ.get("AWS_DEFAULT_REGION"):
+        advice += "; AWS_REGION is set, but boto3 does not read it"
+    return advice
+
 
 #: Codes that mean "not now" rather than "not this": the same call may succeed later.
 _RETRYABLE_CODES = frozenset(
@@ -139,10 +153,10 @@ def translate(operation: str, *, sending: bool = False) -> Iterator[None]:
             status=status,
             retryable=_retryable(code, text, status),
         ) from err
-    except (NoCredentialsError, PartialCredentialsError, NoRegionError) as err:
-        raise errors.ConfigurationError(
-            f"{operation}: {err} (set AWS_PROFILE or credentials, and AWS_REGION)"
-        ) from err
+    except NoRegionError as err:
+        raise errors.ConfigurationError(f"{operation}: {err} ({region_advice()})") from err
+    except (NoCredentialsError, PartialCredentialsError) as err:
+        raise errors.ConfigurationError(f"{operation}: {err} ({_CREDENTIALS_ADVICE})") from err
     except (EndpointConnectionError, ConnectTimeoutError) as err:
         # The connection was never made: nothing reached AWS, a retry is safe.
         raise errors.AwsUnreachable(f"{operation}: {err}", operation=operation) from err
