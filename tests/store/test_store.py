@@ -28,7 +28,7 @@ def test_migrations_are_idempotent_and_complete(store: Store, database_url: str)
         "sns_receipts",
         "alembic_version",
     } <= tables
-    assert version == "0002"
+    assert version == "0003"
 
 
 def test_sqlite_uses_wal(tmp_path: pytest.TempPathFactory) -> None:

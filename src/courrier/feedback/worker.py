@@ -32,6 +32,7 @@ from courrier.aws.sqs import QueueMessage, SqsQueue
 from courrier.errors import AwsError, FeedbackError, StoreError, UntrustedTopic
 from courrier.feedback.apply import Applied, Hook, apply
 from courrier.feedback.decode import Decoded, decode
+from courrier.feedback.observer import Observers, WorkerObserver
 from courrier.feedback.rules import Rules
 from courrier.feedback.signature import SignatureVerifier, UntrustedSignature
 from courrier.sending.retry import Backoff
@@ -68,6 +69,7 @@ class Worker:
         max_messages: int = 10,
         store_backoff: Backoff | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        observers: Iterable[WorkerObserver] = (),
     ) -> None:
         self.queue = queue
         self.store = store
@@ -81,6 +83,8 @@ class Worker:
         self._sleep = sleep
         self._stopping = threading.Event()
         self.stats = WorkerStats()
+        #: Metrics and the reputation guard watch the loop through these hooks.
+        self.observer = Observers(observers)
 
     def stop(self) -> None:
         """Ask the worker to stop after the batch in hand."""
@@ -98,9 +102,11 @@ class Worker:
                     max_messages=self.max_messages, wait_seconds=self.wait_seconds
                 )
             except AwsError as err:
+                self.observer.poll_failed(err)
                 log.warning("receive failed, retrying in 5 s: %s", err)
                 self._stopping.wait(5)
                 continue
+            self.observer.polled(len(messages))
             if not messages:
                 if until_idle:
                     break
@@ -125,6 +131,7 @@ class Worker:
                 self._check_signature(decoded)
             except FeedbackError as err:
                 self.stats.rejected += 1
+                self.observer.rejected(message.message_id, err)
                 log.error(
                     "SQS message %s left for the dead-letter queue (receive %d): %s",
                     message.message_id,
@@ -142,6 +149,7 @@ class Worker:
         self.stats.events += len(applied.stored)
         self.stats.duplicates += applied.duplicates
         self.stats.suppressed.extend(applied.suppressed)
+        self.observer.applied(applied)
         done = [m for m, _ in good]
         failed = self._delete(done)
         self.stats.deleted += len(done) - len(failed)
@@ -174,6 +182,7 @@ class Worker:
                 if delay is None:
                     raise
                 self.stats.store_retries += 1
+                self.observer.store_failed(err)
                 log.error("database error, batch kept and retried in %.1f s: %s", delay, err)
                 self._sleep(delay)
 

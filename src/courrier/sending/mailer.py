@@ -20,6 +20,7 @@ from courrier.errors import (
 )
 from courrier.message import Message
 from courrier.mime import render
+from courrier.reputation.guard import Guard
 from courrier.sending.pacing import Pacer, pacer_for
 from courrier.sending.retry import Backoff
 from courrier.settings import Settings
@@ -63,7 +64,9 @@ class Mailer:
     endpoints are retried with backoff; every other SES refusal is raised at once as a
     :class:`~courrier.errors.SendError` after being recorded. When SES's answer is lost the
     message is recorded as ``unknown`` and :class:`~courrier.errors.OutcomeUnknown` is raised:
-    it is never re-sent blindly.
+    it is never re-sent blindly. A bulk message (``Message.bulk``) is refused with
+    :class:`~courrier.errors.ReputationGuardTripped`, before anything is recorded, while the
+    reputation guard is tripped.
     """
 
     def __init__(
@@ -74,10 +77,13 @@ class Mailer:
         settings: Settings | None = None,
         pacer: Pacer | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        guard: Guard | None = None,
     ) -> None:
         self.settings = settings or Settings()
         self.store = store
         self.ses = ses
+        #: Refuses bulk sends while the reputation guard is tripped (courrier.reputation).
+        self.guard = guard or Guard(store, self.settings, account=ses.account)
         self._pacer = pacer
         self._sleep = sleep
         self._backoff = Backoff(
@@ -101,6 +107,7 @@ class Mailer:
         return self._pacer
 
     def send(self, message: Message) -> SendResult:
+        self.guard.before_send(bulk=message.bulk)
         if message.configuration_set is None and self.settings.configuration_set:
             message = dataclasses.replace(
                 message, configuration_set=self.settings.configuration_set
