@@ -192,7 +192,7 @@ class SandboxApp:
         return _json({"message": f"no such page: {request.path}"}, 404)
 
     def _account(self, request: Request) -> Response:
-        """Change what AWS support would: quota, rate, production access."""
+        """Change what AWS would: quota, rate, production access, enforcement status."""
         body = request.get_json(silent=True)
         if not isinstance(body, dict):
             return _json({"message": "expected a JSON object"}, 400)
@@ -201,10 +201,13 @@ class SandboxApp:
             "max_24_hour_send": float,
             "production": bool,
             "sending_enabled": bool,
+            "enforcement_status": str,
         }
         unknown = sorted(set(body) - set(allowed))
         if unknown:
             return _json({"message": f"unknown fields: {', '.join(unknown)}"}, 400)
+        if body.get("enforcement_status", "HEALTHY") not in ("HEALTHY", "PROBATION", "SHUTDOWN"):
+            return _json({"message": "enforcement_status: HEALTHY, PROBATION or SHUTDOWN"}, 400)
         region = request.args.get("region", DEFAULT_REGION)
         account = request.args.get("account", _account_for(""))
         caller = Caller(account=account, region=region, api="v2")
