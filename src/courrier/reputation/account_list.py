@@ -118,6 +118,21 @@ def sync(
     spacer = _Spacer(calls_per_second, sleep)
     remote, pages = read_account_list(ses, page_size=page_size, spacer=spacer)
     local = {entry.address: entry for entry in store.suppressions()}
+    pushable = [
+        address
+        for address in sorted(local.keys() - remote.keys())
+        if local[address].reason in PUSHED_REASONS
+        and local[address].expires_at is None
+        and not address.endswith(f"@{SIMULATOR_DOMAIN}")
+    ]
+    if push and pushable and not dry_run and not ses.account().quota.production:
+        # Checked before anything changes, so that a refused push pulls nothing either.
+        raise AwsError(
+            "PutSuppressedDestination is not allowed while the account is in the SES sandbox: "
+            "pull only (--pull), or ask AWS for production access",
+            code="NotAllowedInSandbox",
+            operation="PutSuppressedDestination",
+        )
     report = SyncReport(pages=pages, dry_run=dry_run)
     report.in_both = len(remote.keys() & local.keys())
     for address in sorted(remote.keys() - local.keys()):
@@ -134,24 +149,10 @@ def sync(
                 source=SOURCE,
                 detail=f"SES account-level list ({entry.reason}, updated {when})",
             )
-    pushable = [
-        address
-        for address in sorted(local.keys() - remote.keys())
-        if local[address].reason in PUSHED_REASONS
-        and local[address].expires_at is None
-        and not address.endswith(f"@{SIMULATOR_DOMAIN}")
-    ]
     report.only_local = sorted(local.keys() - remote.keys() - set(pushable))
     if not push:
         report.only_local = sorted(local.keys() - remote.keys())
         return report
-    if pushable and not dry_run and not ses.account().quota.production:
-        raise AwsError(
-            "PutSuppressedDestination is not allowed while the account is in the SES sandbox: "
-            "pull only (--pull), or ask AWS for production access",
-            code="NotAllowedInSandbox",
-            operation="PutSuppressedDestination",
-        )
     for address in pushable:
         report.pushed.append(address)
         if not dry_run:
