@@ -78,12 +78,15 @@ class Mailer:
         pacer: Pacer | None = None,
         sleep: Callable[[float], None] = time.sleep,
         guard: Guard | None = None,
+        on_retry: Callable[[CourrierError, float], None] | None = None,
     ) -> None:
         self.settings = settings or Settings()
         self.store = store
         self.ses = ses
         #: Refuses bulk sends while the reputation guard is tripped (courrier.reputation).
         self.guard = guard or Guard(store, self.settings, account=ses.account)
+        #: Called with the error and the delay before each retry (metrics count them).
+        self._on_retry = on_retry
         self._pacer = pacer
         self._sleep = sleep
         self._backoff = Backoff(
@@ -168,6 +171,8 @@ class Mailer:
                 if delay is None:
                     raise
                 log.warning("send retried in %.2f s: %s", delay, err)
+                if self._on_retry is not None:
+                    self._on_retry(err, delay)
                 self._sleep(delay)
 
     @staticmethod

@@ -18,7 +18,14 @@ from sqlalchemy.orm import aliased
 from courrier.store.store import Store
 from courrier.store.tables import FeedbackEventRow, MessageRow, RecipientRow
 
-__all__ = ["Counting", "Counts", "counts", "counts_by_day", "window_start"]
+__all__ = [
+    "Counting",
+    "Counts",
+    "counts",
+    "counts_by_day",
+    "messages_by_status",
+    "window_start",
+]
 
 SIMULATOR_DOMAIN = "simulator.amazonses.com"
 ACCOUNT_LIST = "OnAccountSuppressionList"
@@ -199,3 +206,12 @@ def window_start(
     if found is None:
         return oldest
     return found if found.tzinfo else found.replace(tzinfo=dt.UTC)
+
+
+def messages_by_status(store: Store) -> dict[str, int]:
+    """How many messages the store holds in each status (sent, suppressed, failed, ...)."""
+    with store.transaction() as session:
+        rows = session.execute(
+            select(MessageRow.status, func.count()).group_by(MessageRow.status)
+        ).all()
+    return {str(status): int(count) for status, count in rows}
