@@ -10,9 +10,11 @@ from rich.table import Table
 
 from courrier.aws.clients import AwsConfig
 from courrier.cli.common import handles_errors, settings_from
-from courrier.errors import ConfigurationError
-from courrier.provisioning import Aws, DoctorTarget, config_file, doctor, setup, teardown
+from courrier.errors import ConfigurationError, CourrierError
+from courrier.provisioning import Aws, Check, DoctorTarget, config_file, doctor, setup, teardown
 from courrier.settings import Settings, config_path
+from courrier.store import Store
+from courrier.store.guard import record_doctor_run
 
 _MARK = {
     "create": "[green]+[/green]",
@@ -108,6 +110,18 @@ def _target(settings: Settings) -> DoctorTarget:
     )
 
 
+def _remember(settings: Settings, checks: list[Check]) -> None:
+    """Keep the result in the store for the dashboard; a store problem does not fail doctor."""
+    worst = "ok"
+    for check in checks:
+        if check.status == "failed" or (check.status == "warning" and worst == "ok"):
+            worst = check.status
+    try:
+        record_doctor_run(Store(settings.database_url), worst, [c.as_dict() for c in checks])
+    except CourrierError as err:
+        click.echo(f"doctor result not kept in the store: {err}", err=True)
+
+
 @click.command(name="doctor")
 @click.option("--no-probe", is_flag=True, help="Skip the end-to-end send.")
 @click.option("--timeout", default=60.0, show_default=True, help="Seconds to wait for the probe.")
@@ -121,6 +135,7 @@ def doctor_command(ctx: click.Context, no_probe: bool, timeout: float, as_json: 
     """
     settings = settings_from(ctx)
     checks = doctor(_aws(settings), _target(settings), probe=not no_probe, probe_timeout=timeout)
+    _remember(settings, checks)
     if as_json:
         for check in checks:
             click.echo(json.dumps(check.as_dict()))
