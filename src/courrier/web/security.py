@@ -7,7 +7,7 @@
 - Every state change is a POST carrying the ``csrf`` form field, which must equal the
   ``courrier_csrf`` cookie (double submit, cookie SameSite=Strict); a POST whose ``Origin``
   is another site is refused before that.
-- Responses forbid framing, sniffing, referrers, and any script, style or image from
+- Responses forbid framing, sniffing, referrers to other sites, and any script, style or image from
   elsewhere (CSP); templates escape everything they print.
 """
 
@@ -38,7 +38,9 @@ HEADERS = {
     ),
     "X-Frame-Options": "DENY",
     "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
+    # same-origin, not no-referrer: under no-referrer browsers send "Origin: null" on form
+    # posts, which the same-origin check must refuse.
+    "Referrer-Policy": "same-origin",
     "Cache-Control": "no-store",
 }
 
