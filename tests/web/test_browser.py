@@ -119,7 +119,7 @@ class Browser:
     def shot(self, name: str) -> None:
         if self.shots:
             Path(self.shots).mkdir(parents=True, exist_ok=True)
-            self.page.screenshot(path=str(Path(self.shots) / f"{name}.png"), full_page=True)
+            self.page.screenshot(path=str(Path(self.shots) / f"{name}.png"))
 
     def text(self, selector: str) -> str:
         return str(self.page.locator(selector).first.inner_text()).strip()
@@ -132,7 +132,7 @@ def browser(dashboard: str) -> Iterator[Browser]:
 
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        context = launched.new_context(viewport={"width": 1280, "height": 900})
+        context = launched.new_context(viewport={"width": 1280, "height": 1000})
         try:
             yield Browser(context.new_page(), dashboard)
         finally:
