@@ -193,6 +193,18 @@ def test_message_search(web: TestClient, store: Store) -> None:
 def test_search_never_fails(web: TestClient, q: str, status: str, offset: str) -> None:
     response = web.get("/messages", params={"q": q, "status": status, "offset": offset})
     assert response.status_code == 200
+    listed = web.get("/suppressions", params={"q": q, "reason": status})
+    assert listed.status_code == 200
+    assert web.get("/suppressions/remove", params={"address": q}).status_code == 404
+    removed = web.post("/suppressions/remove", data={"csrf": csrf(web), "address": q})
+    assert removed.status_code == 200
+    added = web.post("/suppressions", data={"csrf": csrf(web), "address": q, "reason": status})
+    assert added.status_code in (200, 400)
+
+
+def test_huge_offsets_and_nul_bytes(web: TestClient) -> None:
+    assert web.get("/messages", params={"offset": "9" * 40}).status_code == 200
+    assert web.get("/messages", params={"q": "a\x00b", "status": "\x00"}).status_code == 200
 
 
 def test_token_guards_every_page(store: Store) -> None:

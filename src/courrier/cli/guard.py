@@ -55,8 +55,11 @@ def status(ctx: click.Context, as_json: bool) -> None:
     """
     settings = settings_from(ctx)
     the_guard = _guard(settings)
-    current = the_guard.status()
-    history = trips(the_guard.store, limit=10)
+    try:
+        current = the_guard.status()
+        history = trips(the_guard.store, limit=10)
+    finally:
+        the_guard.store.close()
     window = current.report.window.figures
     if as_json:
         click.echo(
@@ -117,12 +120,15 @@ def reset(ctx: click.Context, note: str | None) -> None:
     """
     settings = settings_from(ctx)
     the_guard = _guard(settings)
-    closed = the_guard.reset(note)
+    try:
+        closed = the_guard.reset(note)
+        report = the_guard.status().report
+    finally:
+        the_guard.store.close()
     if closed is None:
         click.echo("the guard was not tripped")
         return
     click.echo(f"guard reset (trip {closed.id}: {closed.detail})")
-    report = the_guard.status().report
     still = [title for rate, title in RATES if report.level(rate) == "over"]
     if still:
         click.echo(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from contextlib import closing
 from typing import Any
 
 import click
@@ -142,7 +143,8 @@ def stats(ctx: click.Context, days: int, as_json: bool, no_account: bool) -> Non
         courrier stats --days 14 --json
     """
     settings = settings_from(ctx)
-    result = report(Store(settings.database_url), settings, days=days)
+    with closing(Store(settings.database_url)) as store:
+        result = report(store, settings, days=days)
     view, error = (None, "not asked") if no_account else account_view(settings)
     if as_json:
         for line in [*report_json(result), account_json(view, error)]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextlib import closing
+
 import click
 from rich.console import Console
 from rich.table import Table
@@ -126,14 +128,15 @@ def sync(
     settings = settings_from(ctx)
     both = not pull and not push
     ses = SesClient(AwsConfig(settings.profile, settings.region, settings.read_timeout))
-    report = sync_lists(
-        Store(settings.database_url),
-        ses,
-        pull=pull or both,
-        push=push or both,
-        dry_run=dry_run,
-        page_size=page_size,
-    )
+    with closing(Store(settings.database_url)) as store:
+        report = sync_lists(
+            store,
+            ses,
+            pull=pull or both,
+            push=push or both,
+            dry_run=dry_run,
+            page_size=page_size,
+        )
     if as_json:
         click.echo(json.dumps(report.as_dict()))
         return

@@ -66,6 +66,9 @@ def find_messages(
 ) -> list[MessageSummary]:
     """Newest first; ``text`` matches a recipient, the subject or the SES message id,
     ``status`` the message's or one of its recipients' status."""
+    # PostgreSQL text cannot hold NUL, so no stored value contains one: searching for it
+    # must find nothing rather than fail.
+    text, status = text.replace("\x00", ""), status.replace("\x00", "")
     recipients = (
         select(
             RecipientRow.message_id,
@@ -148,5 +151,6 @@ def message_detail(store: Store, message_id: int) -> MessageDetail | None:
 
 def find_suppressions(store: Store, *, text: str = "", reason: str = "") -> list[Suppression]:
     """Entries whose address contains ``text``, with ``reason`` if given, by address."""
-    wanted = text.strip().lower()
+    wanted = text.replace("\x00", "").strip().lower()
+    reason = reason.replace("\x00", "")
     return [s for s in store.suppressions(reason=reason or None) if wanted in s.address]

@@ -18,6 +18,7 @@ from urllib.parse import urlencode
 from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -133,9 +134,9 @@ class Dashboard:
         )
 
     def messages(self, request: Request) -> Response:
-        text = request.query_params.get("q", "")
-        status = request.query_params.get("status", "")
-        offset = _number(request.query_params.get("offset", "0"))
+        text = _param(request, "q", "")
+        status = _param(request, "status", "")
+        offset = _number(_param(request, "offset", "0"))
         found = find_messages(self.store, text=text, status=status, limit=PAGE + 1, offset=offset)
         more = len(found) > PAGE
         query = {"q": text, "status": status}
@@ -159,8 +160,8 @@ class Dashboard:
         return self.render(request, "message.html", detail=detail)
 
     def suppressions(self, request: Request, *, error: str = "", code: int = 200) -> Response:
-        text = request.query_params.get("q", "")
-        reason = request.query_params.get("reason", "")
+        text = _param(request, "q", "")
+        reason = _param(request, "reason", "")
         return self.render(
             request,
             "suppressions.html",
@@ -170,15 +171,15 @@ class Dashboard:
             reason=reason,
             reasons=REASONS,
             error=error,
-            done=request.query_params.get("done", ""),
+            done=_param(request, "done", ""),
             export=f"/suppressions.csv?{urlencode({'q': text, 'reason': reason})}",
         )
 
     def export(self, request: Request) -> Response:
         entries = find_suppressions(
             self.store,
-            text=request.query_params.get("q", ""),
-            reason=request.query_params.get("reason", ""),
+            text=_param(request, "q", ""),
+            reason=_param(request, "reason", ""),
         )
         out = io.StringIO()
         writer = csv.writer(out)
@@ -201,7 +202,7 @@ class Dashboard:
         )
 
     def confirm_remove(self, request: Request) -> Response:
-        address = request.query_params.get("address", "")
+        address = _param(request, "address", "")
         entries = [e for e in find_suppressions(self.store, text=address) if e.address == address]
         if not entries:
             raise HTTPException(404, "that address is not on the suppression list")
@@ -209,16 +210,16 @@ class Dashboard:
 
     async def add(self, request: Request) -> Response:
         form = await checked_form(request)
-        reason = str(form.get("reason", "manual"))
+        reason = _field(form, "reason", "manual")
         if reason not in REASONS:
             return await run_in_threadpool(
                 self.suppressions, request, error=f"unknown reason {reason!r}", code=400
             )
         try:
-            address = parse_address(str(form.get("address", ""))).email.lower()
+            address = parse_address(_field(form, "address", "")).email.lower()
         except InvalidMessage as err:
             return await run_in_threadpool(self.suppressions, request, error=str(err), code=400)
-        detail = str(form.get("detail", "")).strip() or None
+        detail = _field(form, "detail", "").strip() or None
         await run_in_threadpool(
             self.store.suppress, address, reason=reason, source="manual", detail=detail
         )
@@ -226,7 +227,7 @@ class Dashboard:
 
     async def remove(self, request: Request) -> Response:
         form = await checked_form(request)
-        address = str(form.get("address", ""))
+        address = _field(form, "address", "")
         removed = await run_in_threadpool(self.store.unsuppress, address)
         return _back("/suppressions", done=f"removed {address}" if removed else "")
 
@@ -252,23 +253,38 @@ class Dashboard:
 
     async def reset_guard(self, request: Request) -> Response:
         form = await checked_form(request)
-        note = str(form.get("note", "")).strip() or "reset from the dashboard"
+        note = _field(form, "note", "").strip() or "reset from the dashboard"
         await run_in_threadpool(self.guard.reset, note)
         return _back("/")
 
     def login_page(self, request: Request) -> Response:
-        return self.render(request, "login.html", target=request.query_params.get("next", "/"))
+        return self.render(request, "login.html", target=_param(request, "next", "/"))
 
     async def login(self, request: Request) -> Response:
         form = await checked_form(request)
-        return login_response(self.token, str(form.get("token", "")), str(form.get("next", "/")))
+        return login_response(self.token, _field(form, "token", ""), _field(form, "next", "/"))
 
     def metrics_page(self, request: Request) -> Response:
         return Response(self.metrics.exposition(), media_type="text/plain; version=0.0.4")
 
 
+def _param(request: Request, name: str, default: str = "") -> str:
+    return _clean(request.query_params.get(name, default))
+
+
+def _field(form: FormData, name: str, default: str = "") -> str:
+    value = form.get(name, default)
+    return _clean(value if isinstance(value, str) else default)
+
+
+def _clean(text: str) -> str:
+    # No stored text holds NUL (PostgreSQL refuses it): a NUL in a request can only be noise.
+    return text.replace("\x00", "")
+
+
 def _number(text: str) -> int:
-    return int(text) if text.isdigit() else 0
+    # Bounded: a database refuses an OFFSET past its integer range.
+    return min(int(text), 10**9) if text.isascii() and text.isdigit() else 0
 
 
 def _cell(value: str) -> str:
