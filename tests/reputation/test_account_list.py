@@ -160,17 +160,22 @@ class PagingSes:
         return page
 
 
-def test_every_page_is_followed_and_throttling_retried(store: Store) -> None:
-    fake = PagingSes(25)
+def pull_pages(store: Store, fake: PagingSes, calls_per_second: float) -> tuple[Any, list[float]]:
     sleeps: list[float] = []
     report = sync(
         store,
         SesClient(ses=fake),
         push=False,
         page_size=10,
-        calls_per_second=0,
+        calls_per_second=calls_per_second,
         sleep=sleeps.append,
     )
+    return report, sleeps
+
+
+def test_every_page_is_followed_and_throttling_retried(store: Store) -> None:
+    fake = PagingSes(25)
+    report, sleeps = pull_pages(store, fake, 0)
     assert report.pages == 3
     assert len(report.pulled) == 25
     assert "person24@example.com" in report.pulled  # addresses are compared lower-cased
@@ -184,14 +189,6 @@ def test_every_page_is_followed_and_throttling_retried(store: Store) -> None:
 def test_calls_are_spaced_to_the_api_rate(store: Store) -> None:
     fake = PagingSes(25)
     fake.throttled = True
-    sleeps: list[float] = []
-    sync(
-        store,
-        SesClient(ses=fake),
-        push=False,
-        page_size=10,
-        calls_per_second=1.0,
-        sleep=sleeps.append,
-    )
+    _, sleeps = pull_pages(store, fake, 1.0)
     assert len(sleeps) == 2
     assert all(0.9 < s <= 1.0 for s in sleeps)

@@ -4,18 +4,13 @@ from __future__ import annotations
 
 import click
 
-from courrier.cli.common import handles_errors, settings_from
+from courrier.cli.common import handles_errors, listen_host, settings_from
 from courrier.errors import ConfigurationError
 from courrier.store import Store
 
 
 @click.command()
-@click.option(
-    "--host",
-    default="127.0.0.1",
-    show_default=True,
-    help="Address to listen on; loopback by default.",
-)
+@listen_host
 @click.option("--port", default=8025, show_default=True, type=click.IntRange(0, 65535))
 @click.option(
     "--token",
