@@ -87,13 +87,20 @@ class Dashboard:
         self.store = store
         self.settings = settings
         self.token = token
-        self._ses = ses or (
+        self._make_ses = ses or (
             lambda: SesClient(AwsConfig(settings.profile, settings.region, settings.read_timeout))
         )
+        self._client: SesClient | None = None
         self.guard = Guard(store, settings, account=lambda: self._ses().account())
         self.templates = Jinja2Templates(env=_environment())
         self.metrics = Metrics()
         self.metrics.watch_store(store, settings)
+
+    def _ses(self) -> SesClient:
+        """One client for the app's life (boto3 clients are thread-safe), made on first use."""
+        if self._client is None:
+            self._client = self._make_ses()
+        return self._client
 
     def render(self, request: Request, name: str, code: int = 200, **context: Any) -> Response:
         context.update(csrf=request.state.csrf, path=request.url.path, login=bool(self.token))
