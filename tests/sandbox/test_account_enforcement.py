@@ -16,4 +16,5 @@ def test_enforcement_status_is_reported_and_checked(sandbox: SandboxClient) -> N
     with pytest.raises(urllib.error.HTTPError) as refused:
         sandbox.set_account(enforcement_status="FINE")
     assert refused.value.code == 400
+    refused.value.close()  # the error holds the connection open
     assert sandbox.sesv2.get_account()["EnforcementStatus"] == "PROBATION"
