@@ -8,6 +8,7 @@ import socket
 import urllib.request
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -209,12 +210,9 @@ def _postgres_url() -> str | None:
     return url
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def database_url(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[str]:
-    """An empty database: a SQLite file, or a fresh schema in the test PostgreSQL."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path}/courrier.db"
-        return
+@contextmanager
+def postgres_schema() -> Iterator[str]:
+    """The URL of a fresh schema in the test PostgreSQL, dropped afterwards."""
     url = _postgres_url()
     assert url is not None
     import psycopg
@@ -229,9 +227,21 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[str]
             pytest.fail(f"PostgreSQL required but unreachable: {err}")
         pytest.skip(f"PostgreSQL unreachable at {plain}: {err}")
     separator = "&" if "?" in plain else "?"
-    yield f"{plain}{separator}options=-csearch_path%3D{schema}"
-    with psycopg.connect(plain, autocommit=True) as conn:
-        conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    try:
+        yield f"{plain}{separator}options=-csearch_path%3D{schema}"
+    finally:
+        with psycopg.connect(plain, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[str]:
+    """An empty database: a SQLite file, or a fresh schema in the test PostgreSQL."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path}/courrier.db"
+        return
+    with postgres_schema() as url:
+        yield url
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ from courrier.errors import (
     IdentityNotVerified,
     InvalidAddress,
     InvalidMessage,
+    InvalidRecord,
     MessageRejected,
     MessageTooLarge,
     OutcomeUnknown,
@@ -28,8 +29,11 @@ from courrier.errors import (
     SendError,
     SendingPaused,
     StoreError,
+    StoreUnavailable,
+    StoreUnusable,
     Throttled,
     UndecodableMessage,
+    UntrustedSignature,
     UntrustedTopic,
 )
 from courrier.feedback import decode
@@ -38,11 +42,13 @@ from courrier.feedback.worker import Worker
 from courrier.message import Attachment, Message
 from courrier.sending import Mailer, SendResult
 from courrier.settings import Settings
+from courrier.statuses import Action, MessageStatus, RecipientStatus
 from courrier.store import Store
 
 __version__ = "0.1.0.dev0"
 
 __all__ = [
+    "Action",
     "Address",
     "Attachment",
     "AwsError",
@@ -55,11 +61,14 @@ __all__ = [
     "IdentityNotVerified",
     "InvalidAddress",
     "InvalidMessage",
+    "InvalidRecord",
     "Mailer",
     "Message",
     "MessageRejected",
+    "MessageStatus",
     "MessageTooLarge",
     "OutcomeUnknown",
+    "RecipientStatus",
     "ReputationGuardTripped",
     "Rules",
     "SandboxError",
@@ -69,8 +78,11 @@ __all__ = [
     "Settings",
     "Store",
     "StoreError",
+    "StoreUnavailable",
+    "StoreUnusable",
     "Throttled",
     "UndecodableMessage",
+    "UntrustedSignature",
     "UntrustedTopic",
     "Worker",
     "__version__",

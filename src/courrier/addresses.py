@@ -8,12 +8,13 @@ must be a MIME encoded-word. Syntax checks are email-validator's.
 from __future__ import annotations
 
 import email.utils
+import unicodedata
 from dataclasses import dataclass
 from email.header import Header
 
 from email_validator import EmailNotValidError, validate_email
 
-from courrier.errors import InvalidAddress
+from courrier.errors import InvalidAddress, InvalidMessage
 
 __all__ = ["Address", "check_header_value", "parse_address"]
 
@@ -37,11 +38,20 @@ _LINE_BREAKS = {
 }
 
 
-def check_header_value(value: str, what: str) -> None:
-    """Refuse line breaks and NUL in anything that ends up in a header (header injection)."""
+def check_header_value(value: str, what: str, error: type[InvalidMessage] = InvalidAddress) -> None:
+    """Refuse what must not reach a header: line breaks (header injection) and controls.
+
+    Control characters other than TAB (C0, DEL, C1) would go into the header raw: the email
+    package encodes non-ASCII text but leaves ASCII controls as they are, and mail software
+    mangles or strips them. A subject or name that carries one is almost always a bug, so it
+    is refused with the character named rather than silently changed.
+    """
     for bad, name in _LINE_BREAKS.items():
         if bad in value:
-            raise InvalidAddress(f"{what} contains a {name} character: {value!r}")
+            raise error(f"{what} contains a {name} character: {value!r}")
+    for char in value:
+        if char != "\t" and unicodedata.category(char) == "Cc":
+            raise error(f"{what} contains the control character U+{ord(char):04X}: {value!r}")
 
 
 @dataclass(frozen=True)

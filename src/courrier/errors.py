@@ -7,7 +7,8 @@
     ├── InvalidMessage (ValueError)      a message that cannot be sent as given
     │   ├── InvalidAddress               bad syntax, non-ASCII local part, header injection
     │   └── MessageTooLarge
-    ├── AwsError                         an AWS call failed (code, aws_message, operation)
+    ├── AwsError                         an AWS call failed (code, aws_message, operation,
+    │   │                                retryable)
     │   ├── AwsUnreachable               nothing reached AWS (connection refused, DNS)
     │   └── SendError                    SES refused or failed a send
     │       ├── Throttled                rate exceeded; retried with backoff
@@ -19,9 +20,13 @@
     │       └── OutcomeUnknown           the request may have reached SES; never re-sent
     ├── FeedbackError                    feedback that cannot be applied
     │   ├── UndecodableMessage (ValueError)
-    │   └── UntrustedTopic               from a topic outside the allow-list
+    │   ├── UntrustedTopic               from a topic outside the allow-list
+    │   └── UntrustedSignature           SNS signature missing, malformed or not verifying
     ├── ReputationGuardTripped           a bulk send refused: a rate crossed the guard's line
     ├── StoreError                       the database failed; the transaction rolled back
+    │   ├── StoreUnavailable             unreachable or busy: retrying later may succeed
+    │   ├── InvalidRecord                a value the database cannot hold: never retried
+    │   └── StoreUnusable                read-only, deleted or replaced: stop, do not retry
     └── SandboxError                     the offline sandbox could not start or serve
 
 Errors raised by boto3/botocore and SQLAlchemy are translated at the adapter that calls
@@ -41,6 +46,7 @@ __all__ = [
     "IdentityNotVerified",
     "InvalidAddress",
     "InvalidMessage",
+    "InvalidRecord",
     "MessageRejected",
     "MessageTooLarge",
     "OutcomeUnknown",
@@ -49,8 +55,11 @@ __all__ = [
     "SendError",
     "SendingPaused",
     "StoreError",
+    "StoreUnavailable",
+    "StoreUnusable",
     "Throttled",
     "UndecodableMessage",
+    "UntrustedSignature",
     "UntrustedTopic",
 ]
 
@@ -80,6 +89,9 @@ class AwsError(CourrierError):
 
     ``code`` is the AWS error code as sent on the wire (for example ``MessageRejected``),
     ``aws_message`` its text, ``operation`` the API operation and ``status`` the HTTP status.
+    ``retryable`` says whether the same call may succeed later (throttling, a server-side
+    error, a lost connection) or will fail the same way until something is changed (access
+    denied, a missing queue, a bad parameter).
     """
 
     def __init__(
@@ -90,16 +102,21 @@ class AwsError(CourrierError):
         aws_message: str = "",
         operation: str = "",
         status: int | None = None,
+        retryable: bool = False,
     ) -> None:
         super().__init__(message)
         self.code = code
         self.aws_message = aws_message
         self.operation = operation
         self.status = status
+        self.retryable = retryable
 
 
 class AwsUnreachable(AwsError):
     """The request never reached AWS (connection refused, DNS failure)."""
+
+    def __init__(self, message: str, *, operation: str = "") -> None:
+        super().__init__(message, operation=operation, retryable=True)
 
 
 class SendError(AwsError):
@@ -164,6 +181,25 @@ class StoreError(CourrierError):
     """The database failed; the operation was rolled back."""
 
 
+class StoreUnavailable(StoreError):
+    """The database could not be reached, or was busy; the same work may succeed later."""
+
+
+class InvalidRecord(StoreError):
+    """The database refused a value (too long, a NUL, an unpaired surrogate).
+
+    Retrying the same data fails the same way: the feedback worker leaves such a message for
+    the dead-letter queue and applies the rest of its batch.
+    """
+
+
+class StoreUnusable(StoreError):
+    """The store cannot be written: read-only, or its SQLite file was deleted or replaced.
+
+    Nothing written now would last; the worker stops rather than acknowledge anything more.
+    """
+
+
 class SandboxError(CourrierError):
     """The offline sandbox could not start or serve a request."""
 
@@ -178,3 +214,7 @@ class UndecodableMessage(FeedbackError, ValueError):
 
 class UntrustedTopic(FeedbackError):
     """The SNS envelope names a topic that is not on the allow-list."""
+
+
+class UntrustedSignature(FeedbackError):
+    """The SNS envelope's signature is missing, malformed, or does not verify."""

@@ -15,6 +15,9 @@ __all__ = ["MAX_RECIPIENTS", "Attachment", "Message"]
 #: SES refuses more than 50 recipients (To + Cc + Bcc) in one message (facts §6.2).
 MAX_RECIPIENTS = 50
 _TAG = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+# type/subtype as RFC 6838 registers them (restricted-name characters), nothing else: no
+# parameters (courrier writes the ones MIME needs), no spaces, no controls.
+_CONTENT_TYPE = re.compile(r"[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}")
 _HEADER_NAME = re.compile(r"^[!-9;-~]+$")  # printable ASCII except ':'
 _RESERVED_HEADERS = {
     "from",
@@ -50,11 +53,21 @@ class Attachment:
         return cls(file.name, file.read_bytes(), guessed or "application/octet-stream", content_id)
 
     def __post_init__(self) -> None:
-        check_header_value(self.filename, "attachment filename")
-        if "/" not in self.content_type:
-            raise InvalidMessage(f"content type {self.content_type!r} is not type/subtype")
+        check_header_value(self.filename, "attachment filename", InvalidMessage)
+        kind, slash, subtype = self.content_type.partition("/")
+        if not (slash and _CONTENT_TYPE.fullmatch(kind) and _CONTENT_TYPE.fullmatch(subtype)):
+            raise InvalidMessage(
+                f"content type {self.content_type!r} is not a plain type/subtype "
+                "(for example application/pdf; parameters are not accepted)"
+            )
+        if kind.lower() == "multipart":
+            raise InvalidMessage(
+                f"content type {self.content_type!r}: courrier builds the multipart "
+                "structure itself; attach the parts as files"
+            )
+        object.__setattr__(self, "content_type", self.content_type.lower())
         if self.content_id is not None:
-            check_header_value(self.content_id, "content id")
+            check_header_value(self.content_id, "content id", InvalidMessage)
 
 
 @dataclass(frozen=True)
@@ -86,7 +99,7 @@ class Message:
         if self.feedback_address is not None:
             set_(self, "feedback_address", parse_address(self.feedback_address))
         set_(self, "attachments", tuple(self.attachments))
-        check_header_value(self.subject, "subject")
+        check_header_value(self.subject, "subject", InvalidMessage)
         if not self.recipients:
             raise InvalidMessage("the message has no recipients")
         if len(self.recipients) > MAX_RECIPIENTS:
@@ -101,7 +114,7 @@ class Message:
                 raise InvalidMessage(f"invalid header name {key!r}")
             if key.lower() in _RESERVED_HEADERS:
                 raise InvalidMessage(f"set {key} through the Message fields, not headers")
-            check_header_value(value, f"header {key}")
+            check_header_value(value, f"header {key}", InvalidMessage)
         for key, value in self.tags.items():
             # SES tag names and values: ASCII letters, digits, '_' and '-', up to 256 (§2).
             if not _TAG.match(key) or not _TAG.match(value):

@@ -21,8 +21,9 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from courrier.aws.sqs import SqsQueue
-from courrier.errors import AwsError, CourrierError, FeedbackError, StoreError, Throttled
+from courrier.errors import AwsError, CourrierError, StoreError, Throttled
 from courrier.feedback.apply import Applied
+from courrier.feedback.events import Event
 from courrier.feedback.observer import WorkerObserver
 from courrier.reputation.stats import window
 from courrier.settings import Settings
@@ -105,14 +106,14 @@ class Metrics(WorkerObserver):
     def applied(self, applied: Applied) -> None:
         self.batches.inc()
         for event, _action in applied.stored:
-            self.events.labels(event.kind, event.subtype or "").inc()
+            self.events.labels(event.kind, _subtype_label(event)).inc()
         self.duplicates.inc(applied.duplicates)
         self.suppressions.inc(len(applied.suppressed))
 
     def poll_failed(self, error: AwsError) -> None:
         self.poll_errors.inc()
 
-    def rejected(self, message_id: str, error: FeedbackError) -> None:
+    def rejected(self, message_id: str, error: CourrierError) -> None:
         self.dead_letter.inc()
 
     def store_failed(self, error: StoreError) -> None:
@@ -207,3 +208,12 @@ class MetricsServer:
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(5)
+
+
+#: Kinds whose subtype comes from a small fixed set. Others (a Click's link, a template
+#: name, an unknown type's name) would give every value its own time series.
+_BOUNDED_SUBTYPES = frozenset({"Bounce", "Complaint", "DeliveryDelay", "Reject"})
+
+
+def _subtype_label(event: Event) -> str:
+    return (event.subtype or "") if event.kind in _BOUNDED_SUBTYPES else ""

@@ -9,7 +9,7 @@ Each setting is looked up, first match wins:
 4. the default below.
 
 AWS credentials, region and endpoint are not courrier settings: boto3's own chain applies
-(``AWS_PROFILE``, ``AWS_REGION``, ``AWS_ENDPOINT_URL``, ``~/.aws/config``, ...), so pointing
+(``AWS_PROFILE``, ``AWS_DEFAULT_REGION``, ``AWS_ENDPOINT_URL``, ``~/.aws/config``, ...), so pointing
 courrier at ``courrier sandbox`` needs nothing but ``AWS_ENDPOINT_URL``. ``profile`` and
 ``region`` below only override that chain when set.
 """

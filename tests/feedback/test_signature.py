@@ -9,7 +9,8 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from courrier.aws.sqs import QueueMessage
-from courrier.feedback.signature import SignatureVerifier, UntrustedSignature, canonical_string
+from courrier.errors import UntrustedSignature
+from courrier.feedback.signature import SignatureVerifier, canonical_string, check_certificate_url
 from courrier.feedback.worker import Worker
 from courrier.store import Store
 from tests.feedback.fakes import ListQueue
@@ -59,6 +60,27 @@ def test_valid_signatures_verify(
             "not from an SNS host",
         ),
         ({"SigningCertURL": "https://sns.eu-west-1.amazonaws.com/x.txt"}, "not a .pem"),
+        # Parsers disagree on the host of these; every HTTP client must see SNS's or nothing.
+        (
+            {"SigningCertURL": "https://evil\\@sns.eu-west-1.amazonaws.com/x.pem"},
+            "not a plain URL",
+        ),
+        (
+            {"SigningCertURL": "https://evil@sns.eu-west-1.amazonaws.com/x.pem"},
+            "not from an SNS host",
+        ),
+        (
+            {"SigningCertURL": "https://sns.eu-west-1.amazonaws.com@evil.example/x.pem"},
+            "not from an SNS host",
+        ),
+        (
+            {"SigningCertURL": "https://sns.eu-west-1.amazonaws.com:8443/x.pem"},
+            "not from an SNS host",
+        ),
+        (
+            {"SigningCertURL": "https://sns.eu-west-1.amazonaws.com\t.evil.example/x.pem"},
+            "not a plain URL",
+        ),
         ({"Signature": None}, "not signed"),
         ({"Timestamp": None}, "no Timestamp"),
     ],
@@ -99,3 +121,21 @@ def test_worker_applies_only_verified_envelopes(
     assert queue.deleted == ["good"]
     assert worker.stats.rejected == 2
     assert [s.address for s in store.suppressions()] == ["gone@example.net"]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://sns.eu-west-1.amazonaws.com:443/SimpleNotificationService-abc.pem",
+        "https://SNS.EU-WEST-1.AMAZONAWS.COM/SimpleNotificationService-abc.pem",
+        "https://sns.cn-north-1.amazonaws.com.cn/SimpleNotificationService-abc.pem",
+    ],
+)
+def test_certificate_urls_from_sns_are_accepted(url: str) -> None:
+    check_certificate_url(url)
+
+
+def test_unpaired_surrogate_cannot_be_signed(key: rsa.RSAPrivateKey) -> None:
+    envelope = {**signed(key), "Message": "\ud800"}
+    with pytest.raises(UntrustedSignature, match="not valid Unicode"):
+        canonical_string(envelope)

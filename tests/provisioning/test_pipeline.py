@@ -13,24 +13,9 @@ from click.testing import CliRunner
 
 from courrier.cli import main
 from courrier.errors import ConfigurationError
-from courrier.provisioning import Aws, DoctorTarget, doctor, setup, teardown
-from courrier.provisioning.setup import SetupReport
+from courrier.provisioning import Aws, doctor, setup, teardown
 from tests.conftest import SandboxClient
-
-IDENTITY = "sender@example.com"
-
-
-@pytest.fixture
-def aws(sandbox: SandboxClient, monkeypatch: pytest.MonkeyPatch) -> Aws:
-    monkeypatch.setenv("AWS_ENDPOINT_URL", sandbox.url)
-    return Aws()
-
-
-def target(report: SetupReport) -> DoctorTarget:
-    assert report.queue_url is not None
-    return DoctorTarget(
-        IDENTITY, report.resources.topic_arn, report.queue_url, report.resources.configuration_set
-    )
+from tests.provisioning.conftest import IDENTITY, target
 
 
 def statuses(checks: list) -> dict[str, str]:  # type: ignore[type-arg]
@@ -44,6 +29,10 @@ def test_setup_twice_then_doctor(aws: Aws, route: str) -> None:
     second = setup(aws, IDENTITY, route=route, prefix="t")
     assert not second.changed
     assert {c.action for c in second.changes} == {"unchanged"}
+    summary = json.loads(json.dumps(second.as_dict()))
+    assert {c["action"] for c in summary["changes"]} == {"unchanged"}
+    assert summary["settings"]["route"] == route
+    assert summary["changed"] is False
     checks = doctor(aws, target(second), probe_timeout=10)
     assert statuses(checks) == {
         "credentials and region": "ok",

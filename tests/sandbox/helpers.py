@@ -5,10 +5,21 @@ from __future__ import annotations
 from email.message import EmailMessage
 from typing import Any
 
+import pytest
+from botocore.exceptions import ClientError
+
 from tests.conftest import SENDER, Pipeline, SandboxClient
 
 CONFIG_SET = "feedback-set"
-ALL_EVENT_TYPES = ["SEND", "REJECT", "BOUNCE", "COMPLAINT", "DELIVERY", "DELIVERY_DELAY"]
+ALL_EVENT_TYPES = [
+    "SEND",
+    "REJECT",
+    "BOUNCE",
+    "COMPLAINT",
+    "DELIVERY",
+    "DELIVERY_DELAY",
+    "RENDERING_FAILURE",
+]
 APIS = ["v1", "v1-raw", "v2", "v2-raw"]
 
 
@@ -107,9 +118,29 @@ def events_route(sandbox: SandboxClient, pipeline: Pipeline) -> None:
     )
 
 
+def quiet_events_route(sandbox: SandboxClient) -> Pipeline:
+    """The events route, with its setup messages already read off the queue."""
+    pipeline = sandbox.pipeline()
+    events_route(sandbox, pipeline)
+    sandbox.feedback(pipeline.queue_url)
+    return pipeline
+
+
 def kinds(payloads: list[dict[str, Any]]) -> list[str]:
     return sorted(p.get("eventType") or p["notificationType"] for p in payloads)
 
 
 def only(payloads: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
     return [p for p in payloads if (p.get("eventType") or p.get("notificationType")) == kind]
+
+
+def error_of(call: Any, *args: Any, **kwargs: Any) -> tuple[str, str, int]:
+    """The AWS error code, message and HTTP status that ``call`` is refused with."""
+    with pytest.raises(ClientError) as caught:
+        call(*args, **kwargs)
+    response = caught.value.response
+    return (
+        response["Error"]["Code"],
+        response["Error"]["Message"],
+        response["ResponseMetadata"]["HTTPStatusCode"],
+    )

@@ -177,6 +177,9 @@ def test_state_survives_a_restart(tmp_path: Path) -> None:
         ses.verify_email_identity(EmailAddress="friend@example.net")
         ses.verify_domain_identity(Domain="example.org")
         sesv2.create_configuration_set(ConfigurationSetName="kept")
+        sesv2.create_email_template(
+            TemplateName="kept", TemplateContent={"Subject": "Hi {{name}}", "Text": "x"}
+        )
         sqs = boto3.client("sqs", **kw)
         sns = boto3.client("sns", **kw)
         dlq = sqs.create_queue(QueueName="kept-dlq")["QueueUrl"]
@@ -218,6 +221,8 @@ def test_state_survives_a_restart(tmp_path: Path) -> None:
             "sender@example.com",
         ]
         assert sesv2.list_configuration_sets()["ConfigurationSets"] == ["kept"]
+        kept = sesv2.get_email_template(TemplateName="kept")["TemplateContent"]
+        assert kept == {"Subject": "Hi {{name}}", "Text": "x"}
         sqs = boto3.client("sqs", **kw)
         sns = boto3.client("sns", **kw)
         attributes = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["All"])["Attributes"]
@@ -262,3 +267,85 @@ def test_corrupt_state_is_a_clear_error(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "cannot read sandbox state" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_aws_cli_template_and_bulk_flow(process: Process, tmp_path: Path) -> None:
+    url = process.url
+    template = tmp_path / "template.json"
+    template.write_text(
+        json.dumps(
+            {
+                "TemplateName": "welcome",
+                "SubjectPart": "Welcome {{name}}",
+                "TextPart": "Hello {{name}}{{#if plan}}, on the {{plan}} plan{{/if}}.",
+            }
+        )
+    )
+    aws(url, "ses", "create-template", "--template", f"file://{template}")
+    rendered = aws(
+        url,
+        "ses",
+        "test-render-template",
+        "--template-name",
+        "welcome",
+        "--template-data",
+        '{"name": "Ann", "plan": "pro"}',
+    )["RenderedTemplate"]
+    assert "Subject: Welcome Ann" in rendered
+    for address in ("sender@example.com", "ann@example.net", "bob@example.net"):
+        aws(url, "ses", "verify-email-identity", "--email-address", address)
+    destinations = tmp_path / "destinations.json"
+    destinations.write_text(
+        json.dumps(
+            [
+                {
+                    "Destination": {"ToAddresses": ["ann@example.net"]},
+                    "ReplacementTemplateData": '{"name": "Ann", "plan": "pro"}',
+                },
+                {"Destination": {"ToAddresses": ["bounce@simulator.amazonses.com"]}},
+            ]
+        )
+    )
+    v1 = aws(
+        url,
+        "ses",
+        "send-bulk-templated-email",
+        "--source",
+        "sender@example.com",
+        "--template",
+        "welcome",
+        "--default-template-data",
+        '{"name": "friend"}',
+        "--destinations",
+        f"file://{destinations}",
+    )
+    assert [s["Status"] for s in v1["Status"]] == ["Success", "Success"]
+    request = tmp_path / "bulk.json"
+    request.write_text(
+        json.dumps(
+            {
+                "FromEmailAddress": "sender@example.com",
+                "DefaultContent": {
+                    "Template": {"TemplateName": "welcome", "TemplateData": '{"name": "you"}'}
+                },
+                "BulkEmailEntries": [
+                    {
+                        "Destination": {"ToAddresses": ["bob@example.net"]},
+                        "ReplacementEmailContent": {
+                            "ReplacementTemplate": {"ReplacementTemplateData": '{"name": "Bob"}'}
+                        },
+                    },
+                    {"Destination": {"ToAddresses": ["nobody@example.org"]}},
+                ],
+            }
+        )
+    )
+    v2 = aws(url, "sesv2", "send-bulk-email", "--cli-input-json", f"file://{request}")
+    assert [r["Status"] for r in v2["BulkEmailEntryResults"]] == ["SUCCESS", "MESSAGE_REJECTED"]
+    deadline = time.monotonic() + 20
+    subjects: list[str] = []
+    while time.monotonic() < deadline and len(subjects) < 2:
+        with urllib.request.urlopen(f"{url}/_courrier/mailbox?kind=delivery", timeout=10) as answer:
+            subjects = sorted(m["subject"] for m in json.loads(answer.read())["messages"])
+        time.sleep(0.1)
+    assert subjects == ["Welcome Ann", "Welcome Bob"]

@@ -24,6 +24,7 @@ from courrier.errors import (
     DailyQuotaExceeded,
     IdentityNotVerified,
     MessageRejected,
+    MessageTooLarge,
     OutcomeUnknown,
     SendingPaused,
     StoreError,
@@ -186,7 +187,8 @@ def test_expired_suppression_no_longer_applies(mailer: Mailer, store: Store) -> 
 def test_throttling_is_retried_with_backoff(
     sandbox: SandboxClient, mailer: Mailer, sleeps: Sleeps, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    sandbox.set_account(max_send_rate=1.0)
+    # A one-message bucket: SES throttles the second send at once, as at a sustained rate.
+    sandbox.set_account(max_send_rate=1.0, max_send_burst=1.0)
     mailer.send(Message(sender=SENDER, to=[SUCCESS], text="x"))
     # The fake sleep returns at once, so wait for real between tries here.
     real_sleeps: list[float] = []
@@ -204,7 +206,7 @@ def test_throttling_is_retried_with_backoff(
 def test_throttling_gives_up_after_the_attempts(
     sandbox: SandboxClient, mailer: Mailer, sleeps: Sleeps, store: Store
 ) -> None:
-    sandbox.set_account(max_send_rate=1.0)
+    sandbox.set_account(max_send_rate=1.0, max_send_burst=1.0)
     mailer.send(Message(sender=SENDER, to=[SUCCESS], text="x"))
     with pytest.raises(Throttled) as caught:
         mailer.send(Message(sender=SENDER, to=[SUCCESS], text="x"))
@@ -332,7 +334,7 @@ def test_lost_answer_is_unknown_and_never_resent(
         pacer=Pacer(1000),
         sleep=sleeps,
     )
-    with pytest.raises(OutcomeUnknown, match="may have been carried out"):
+    with pytest.raises(OutcomeUnknown, match="may have been sent"):
         mailer.send(Message(sender=SENDER, to=[SUCCESS], text="x"))
     assert len(requests) == 1
     assert sleeps == []
@@ -407,3 +409,50 @@ def test_recording_failure_after_the_send_names_the_ses_id(ses: SesClient, tmp_p
         mailer.send(Message(sender=SENDER, to=[SUCCESS], text="x"))
     assert "connection lost" in str(caught.value)
     store.close()
+
+
+def test_a_message_that_cannot_be_rendered_leaves_no_record(
+    mailer: Mailer, store: Store, sandbox: SandboxClient
+) -> None:
+    """The size limit is found while rendering: before anything is recorded or sent."""
+    big = Attachment("big.bin", bytes(31 * 1024 * 1024), "application/octet-stream")
+    with pytest.raises(MessageTooLarge):
+        mailer.send(Message(sender=SENDER, to=[SUCCESS], text="x", attachments=[big]))
+    assert store.message(1) is None
+    sandbox.drain()
+    assert sandbox.control("GET", "/mailbox")["messages"] == []
+
+
+class InterruptingPacer(Pacer):
+    """A pacer whose wait is interrupted (Ctrl-C while waiting for the rate)."""
+
+    def acquire(self, recipients: int) -> float:
+        raise KeyboardInterrupt
+
+
+class InterruptedSes(SesClient):
+    """SES whose call is interrupted after the request went out."""
+
+    def send_raw(self, raw: bytes, **kwargs: Any) -> str:
+        super().send_raw(raw, **kwargs)
+        raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize(
+    ("interrupted", "status"),
+    [("pacing", "failed"), ("during the call", "unknown")],
+)
+def test_every_way_out_leaves_a_final_status(
+    ses: SesClient, store: Store, interrupted: str, status: str
+) -> None:
+    if interrupted == "pacing":
+        mailer = Mailer(store, ses, pacer=InterruptingPacer(1000))
+    else:
+        mailer = Mailer(store, InterruptedSes(AwsConfig(read_timeout=10)), pacer=Pacer(1000))
+    with pytest.raises(KeyboardInterrupt):
+        mailer.send(Message(sender=SENDER, to=[SUCCESS, BOUNCE], text="x"))
+    record = store.message(1)
+    assert record is not None
+    assert record.status == status
+    assert [r.status for r in record.recipients] == [status, status]
+    assert record.error == "KeyboardInterrupt: "

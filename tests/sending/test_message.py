@@ -33,6 +33,11 @@ BASE: dict[str, Any] = {"sender": "a@example.com", "to": ["b@example.org"], "tex
         ({"headers": {"Bcc": "x@example.org"}}, "through the Message fields"),
         ({"headers": {"Bad Name": "x"}}, "invalid header name"),
         ({"subject": "hi\r\nBcc: x@example.org"}, "CR character"),
+        ({"subject": "shift\x0eout"}, "control character U\\+000E"),
+        ({"subject": "del\x7f"}, "control character U\\+007F"),
+        ({"subject": "c1\x9b"}, "control character U\\+009B"),
+        ({"sender": ("Zo\x0e", "zoe@example.com")}, "display name contains the control"),
+        ({"headers": {"X-Thing": "a\x01b"}}, "control character U\\+0001"),
         ({"configuration_set": "no spaces allowed"}, "configuration set"),
         (
             {
@@ -50,11 +55,37 @@ def test_invalid_messages(changes: dict[str, Any], reason: str) -> None:
         Message(**{**BASE, **changes})
 
 
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "pdf",
+        "text/plain\x00",
+        "text/plain\r\nBcc: x@example.org",
+        "text/plain\n",
+        "text/plain\u2028",
+        "text/plain; boundary=evil",
+        'text/plain; charset="utf-8"',
+        "multipart/mixed",
+        "text /plain",
+        "/plain",
+        "text/",
+    ],
+)
+def test_attachment_content_types_are_plain_type_subtype(content_type: str) -> None:
+    with pytest.raises(InvalidMessage, match="content type"):
+        Attachment("a.txt", b"x", content_type)
+
+
 def test_attachment_checks() -> None:
-    with pytest.raises(InvalidMessage, match="type/subtype"):
-        Attachment("a", b"x", "pdf")
     with pytest.raises(InvalidMessage, match="LF"):
         Attachment("a\n.pdf", b"x")
+    with pytest.raises(InvalidMessage, match="control character"):
+        Attachment("a\x0e.pdf", b"x")
+    assert Attachment("a.pdf", b"x", "Application/PDF").content_type == "application/pdf"
+
+
+def test_tab_in_a_subject_is_allowed() -> None:
+    assert b"Subject: a\tb" in render(Message(**{**BASE, "subject": "a\tb"}))
 
 
 def parse(raw: bytes) -> Any:

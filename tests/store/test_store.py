@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 from sqlalchemy import inspect, text
 
-from courrier.errors import ConfigurationError, StoreError
+from courrier.errors import ConfigurationError, InvalidRecord, StoreError, StoreUnavailable
+from courrier.statuses import MessageStatus
 from courrier.store import Store
+from tests.conftest import postgres_schema
 
 
 def test_migrations_are_idempotent_and_complete(store: Store, database_url: str) -> None:
@@ -140,3 +146,93 @@ def test_concurrent_suppressions_of_one_address(database_url: str) -> None:
     assert [s.address for s in stores[0].suppressions()] == ["race@example.com"]
     for opened in stores:
         opened.close()
+
+
+_OPEN_WHEN_TOLD = """
+import os, sys, time
+go = sys.argv[2]
+while not os.path.exists(go):
+    time.sleep(0.001)
+from courrier.store import Store
+Store(sys.argv[1]).close()
+"""
+
+
+def test_four_processes_open_a_fresh_database_at_once(database_url: str, tmp_path: Path) -> None:
+    """Migrations take turns: nobody races on Alembic's version table."""
+    go = tmp_path / "go"
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", _OPEN_WHEN_TOLD, database_url, str(go)],
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    time.sleep(1.5)  # every process imported courrier and waits for the signal
+    go.touch()
+    outcomes = [(p.communicate(timeout=120)[1], p.returncode) for p in procs]
+    assert [err for err, code in outcomes if code != 0] == []
+    store = Store(database_url, migrate=False)
+    with store.engine.connect() as conn:
+        versions = conn.execute(text("select version_num from alembic_version")).scalars().all()
+    store.close()
+    assert versions == ["0003"]
+
+
+def test_unpaired_surrogates_are_invalid_records(store: Store) -> None:
+    with pytest.raises(InvalidRecord):
+        store.suppress("\ud800@example.com", reason="bounce", source="test")
+    store.suppress("fine@example.com", reason="bounce", source="test")  # the store is fine
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(
+    "address", ["nul\x00@example.com", "long" * 100 + "@example.com"], ids=["nul", "too-long"]
+)
+def test_values_postgresql_refuses_are_invalid_records(address: str) -> None:
+    """SQLite stores these; the feedback decoder refuses them first so both stores agree."""
+    with postgres_schema() as url:
+        store = Store(url)
+        with pytest.raises(InvalidRecord):
+            store.suppress(address, reason="bounce", source="test")
+        store.suppress("fine@example.com", reason="bounce", source="test")
+        store.close()
+
+
+def test_unreachable_database_is_unavailable_not_unusable() -> None:
+    with pytest.raises(StoreUnavailable):
+        Store("postgresql://nobody@127.0.0.1:1/none?connect_timeout=1")
+
+
+def test_read_after_write_transactions_wait_their_turn(tmp_path: Path) -> None:
+    """SQLite: four threads that read then write never fail with 'database is locked'."""
+    import threading
+
+    store = Store(f"sqlite:///{tmp_path}/turns.db")
+    errors: list[Exception] = []
+
+    def work() -> None:
+        for n in range(15):
+            try:
+                message = store.record_message(
+                    sender="a@example.com",
+                    subject="s",
+                    configuration_set=None,
+                    recipients=[("b@example.com", "to", "pending")],
+                )
+                store.finish_send(
+                    message,
+                    status=MessageStatus.SENT,
+                    ses_message_id=f"{threading.get_ident()}-{n}",
+                )
+            except Exception as err:  # collected and asserted below
+                errors.append(err)
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    store.close()

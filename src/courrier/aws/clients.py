@@ -1,4 +1,4 @@
-"""boto3 clients built from the standard AWS chain, with courrier's timeouts."""
+"""boto3 clients built from the standard AWS chain, with courrier's timeouts and retries."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError
+from botocore.exceptions import BotoCoreError, NoRegionError
 
+from courrier.aws.errors import region_advice
 from courrier.errors import ConfigurationError
 
 
@@ -22,11 +23,11 @@ class AwsConfig:
     connect_timeout: float = 5.0
 
 
-def client(service: str, config: AwsConfig | None = None) -> Any:
+def client(service: str, config: AwsConfig | None = None, *, single_attempt: bool = False) -> Any:
     """A boto3 client; ``AWS_ENDPOINT_URL`` and profiles work as they do for boto3.
 
-    botocore's own retries are off: courrier decides what is retried, because a send whose
-    answer was lost must not be sent again (see :class:`courrier.errors.OutcomeUnknown`).
+    Reads, SQS and provisioning calls use botocore's standard retry mode. Sends ask for
+    ``single_attempt``: the Mailer owns their retries and the ``unknown`` outcome.
     """
     config = config or AwsConfig()
     try:
@@ -35,10 +36,15 @@ def client(service: str, config: AwsConfig | None = None) -> Any:
         return make(
             service,
             config=Config(
-                retries={"total_max_attempts": 1},
+                # Standard mode retries throttling and transient errors (3 attempts in all).
+                # One attempt for sends: a send whose answer was lost must not be sent
+                # again (see :class:`courrier.errors.OutcomeUnknown`).
+                retries=({"total_max_attempts": 1} if single_attempt else {"mode": "standard"}),
                 read_timeout=config.read_timeout,
                 connect_timeout=config.connect_timeout,
             ),
         )
+    except NoRegionError as err:
+        raise ConfigurationError(f"no AWS region for {service}: {region_advice()}") from err
     except BotoCoreError as err:
         raise ConfigurationError(f"cannot create an AWS {service} client: {err}") from err

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -20,6 +21,43 @@ from botocore.exceptions import (
 from courrier import errors
 
 _QUOTA = "daily message quota exceeded"
+_CREDENTIALS_ADVICE = "set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+
+
+def region_advice() -> str:
+    """Where a region can come from; boto3 reads AWS_DEFAULT_REGION, not AWS_REGION (§11)."""
+    advice = (
+        "set AWS_DEFAULT_REGION, a region in the AWS profile (region = ... in ~/.aws/config), "
+        "or courrier's region setting (COURRIER_REGION, or region in courrier.toml)"
+    )
+    if os.environ.get("AWS_REGION") and not os.environ.get("AWS_DEFAULT_REGION"):
+        advice += "; AWS_REGION is set, but boto3 does not read it"
+    return advice
+
+
+#: Codes that mean "not now" rather than "not this": the same call may succeed later.
+_RETRYABLE_CODES = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "TooManyRequestsException",
+        "RequestThrottled",
+        "RequestThrottledException",
+        "ServiceUnavailable",
+        "InternalFailure",
+        "InternalError",
+        "RequestTimeout",
+        "RequestTimeoutException",
+        "KMS.ThrottlingException",
+    }
+)
+
+
+def _retryable(code: str, text: str, status: object) -> bool:
+    if _QUOTA in text.lower():
+        return False  # a day's quota does not come back with a retry
+    return code in _RETRYABLE_CODES or (isinstance(status, int) and status >= 500)
+
 
 # (exception class, advice) by wire code; v1 and v2 codes both appear (facts §6.1).
 _SEND_CODES: dict[str, tuple[type[errors.SendError], str]] = {
@@ -87,6 +125,7 @@ def _send_error(err: ClientError, operation: str) -> errors.AwsError:
         aws_message=text,
         operation=operation,
         status=status,
+        retryable=_retryable(code, text, status),
     )
 
 
@@ -105,25 +144,32 @@ def translate(operation: str, *, sending: bool = False) -> Iterator[None]:
         error = err.response.get("Error", {})
         code = str(error.get("Code", ""))
         text = str(error.get("Message", ""))
+        status = err.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
         raise errors.AwsError(
             f"{operation}: {code}: {text}",
             code=code,
             aws_message=text,
             operation=operation,
-            status=err.response.get("ResponseMetadata", {}).get("HTTPStatusCode"),
+            status=status,
+            retryable=_retryable(code, text, status),
         ) from err
-    except (NoCredentialsError, PartialCredentialsError, NoRegionError) as err:
-        raise errors.ConfigurationError(
-            f"{operation}: {err} (set AWS_PROFILE or credentials, and AWS_REGION)"
-        ) from err
+    except NoRegionError as err:
+        raise errors.ConfigurationError(f"{operation}: {err} ({region_advice()})") from err
+    except (NoCredentialsError, PartialCredentialsError) as err:
+        raise errors.ConfigurationError(f"{operation}: {err} ({_CREDENTIALS_ADVICE})") from err
     except (EndpointConnectionError, ConnectTimeoutError) as err:
         # The connection was never made: nothing reached AWS, a retry is safe.
         raise errors.AwsUnreachable(f"{operation}: {err}", operation=operation) from err
     except (ReadTimeoutError, ConnectionClosedError) as err:
-        kind = errors.OutcomeUnknown if sending else errors.AwsError
-        raise kind(
+        if sending:
+            raise errors.OutcomeUnknown(
+                f"{operation}: no answer from AWS ({err}); the message may have been sent",
+                operation=operation,
+            ) from err
+        raise errors.AwsError(
             f"{operation}: no answer from AWS ({err}); the request may have been carried out",
             operation=operation,
+            retryable=True,
         ) from err
     except BotoCoreError as err:
         raise errors.AwsError(f"{operation}: {err}", operation=operation) from err

@@ -42,7 +42,7 @@ class SesClient:
     """SES v2 calls used by the sending side; errors come out as courrier's."""
 
     def __init__(self, config: AwsConfig | None = None, *, ses: Any = None) -> None:
-        self._ses = ses if ses is not None else client("sesv2", config)
+        self._ses = ses if ses is not None else client("sesv2", config, single_attempt=True)
 
     @property
     def endpoint(self) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-import time
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +19,7 @@ from courrier.aws.clients import AwsConfig
 from courrier.aws.ses import SesClient
 from courrier.aws.sqs import SqsQueue
 from courrier.cli.common import handles_errors
+from courrier.feedback.events import Event
 from courrier.feedback.worker import Worker
 from courrier.message import Attachment, Message
 from courrier.provisioning import Aws, setup
@@ -181,28 +182,32 @@ def _run(console: Console, identity: str, folder: Path, timeout: float) -> bool:
     assert report.queue_url is not None
     seen: dict[str, list[str]] = {message_id: [] for message_id in sent}
 
-    def collect(event: object) -> None:
-        from courrier.feedback.events import Event
-
-        if isinstance(event, Event) and event.ses_message_id in seen:
-            seen[event.ses_message_id].append(f"{event.kind} {event.subtype or ''}".strip())
-
-    kinds = ("Send", "Delivery", "Bounce", "Complaint", "Reject")
-    worker = Worker(
-        SqsQueue(report.queue_url), store, wait_seconds=1, hooks={kind: [collect] for kind in kinds}
-    )
     expected = sum(len(case.events) for case, _ in sent.values())
-    deadline = time.monotonic() + timeout
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task("waiting for SES feedback", total=expected)
-        while time.monotonic() < deadline:
+        worker: Worker
+
+        def collect(event: Event) -> None:
+            if event.ses_message_id in seen:
+                seen[event.ses_message_id].append(f"{event.kind} {event.subtype or ''}".strip())
             got = sum(len(v) for v in seen.values())
             progress.update(task, completed=got)
             if got >= expected:
-                break
-            messages = worker.queue.receive(max_messages=10, wait_seconds=1)
-            if messages:
-                worker.process(messages)
+                worker.stop()
+
+        kinds = ("Send", "Delivery", "Bounce", "Complaint", "Reject")
+        worker = Worker(
+            SqsQueue(report.queue_url),
+            store,
+            wait_seconds=1,
+            hooks={kind: [collect] for kind in kinds},
+        )
+        deadline = threading.Timer(timeout, worker.stop)
+        deadline.start()
+        try:
+            worker.run()
+        finally:
+            deadline.cancel()
     return _report(console, store, sent, seen)
 
 

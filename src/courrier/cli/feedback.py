@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import sys
-import threading
 from types import FrameType
 from typing import Any
 
@@ -23,28 +22,13 @@ from courrier.cli.common import (
 )
 from courrier.errors import ConfigurationError, UndecodableMessage
 from courrier.feedback import decode as decode_body
-from courrier.feedback.events import Event
+from courrier.feedback.explain import explain
 from courrier.feedback.observer import WorkerObserver
-from courrier.feedback.rules import IGNORE, Rules
+from courrier.feedback.rules import Rules
 from courrier.feedback.signature import SignatureVerifier
 from courrier.feedback.worker import Worker
 from courrier.settings import Settings
 from courrier.store import Store
-
-
-def event_json(event: Event | None, decoded: Any, action: str) -> dict[str, Any]:
-    envelope = decoded.envelope
-    return {
-        "kind": event.kind if event else None,
-        "subtype": event.subtype if event else None,
-        "recipient": event.recipient if event else None,
-        "ses_message_id": event.ses_message_id if event else None,
-        "feedback_id": event.feedback_id if event else None,
-        "timestamp": event.timestamp.isoformat() if event and event.timestamp else None,
-        "sns_message_id": envelope.message_id if envelope else None,
-        "topic_arn": envelope.topic_arn if envelope else None,
-        "action": action,
-    }
 
 
 @click.command()
@@ -62,17 +46,8 @@ def decode(source: Any) -> None:
         decoded = decode_body(source.read())
     except UndecodableMessage as err:
         raise CourrierClickError(f"cannot decode: {err}", EXIT_USAGE) from err
-    rules = Rules()
-    if not decoded.events:
-        ignored = {
-            **event_json(None, decoded, IGNORE),
-            "kind": "Ignored",
-            "subtype": decoded.ignored,
-        }
-        click.echo(json.dumps(ignored))
-        return
-    for event in decoded.events:
-        click.echo(json.dumps(event_json(event, decoded, rules.action(event))))
+    for line in explain(decoded):
+        click.echo(json.dumps(line))
 
 
 def watchers(
@@ -195,57 +170,54 @@ def worker(
     finally:
         if metrics_server is not None:
             metrics_server.close()
-    click.echo(
-        json.dumps(
-            {
-                "batches": stats.batches,
-                "received": stats.received,
-                "deleted": stats.deleted,
-                "events": stats.events,
-                "duplicates": stats.duplicates,
-                "rejected": stats.rejected,
-            }
-        ),
-        err=True,
-    )
+    click.echo(json.dumps(stats.as_dict()), err=True)
 
 
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8080, show_default=True, type=int)
-@click.option("--allow-topic", multiple=True, help="Accept only these SNS topic ARNs.")
+@click.option(
+    "--allow-topic",
+    multiple=True,
+    help="Accept only these SNS topic ARNs (default: the topic_arn setting, from setup).",
+)
 @click.option(
     "--no-verify", is_flag=True, help="Skip SNS signature checks (for the offline sandbox only)."
 )
+@click.option("--threads", default=4, show_default=True, type=click.IntRange(1, 64))
 @click.pass_context
 @handles_errors
 def receive(
-    ctx: click.Context, host: str, port: int, allow_topic: tuple[str, ...], no_verify: bool
+    ctx: click.Context,
+    host: str,
+    port: int,
+    allow_topic: tuple[str, ...],
+    no_verify: bool,
+    threads: int,
 ) -> None:
     """Apply SES feedback that an SNS HTTP(S) subscription posts to this server.
 
-    Signatures are verified and subscriptions confirmed only for allowed topics. Put it
+    Only topics on the allow-list are confirmed and applied: --allow-topic, or the topic
+    courrier setup wrote; with neither it refuses to start. Signatures are verified. Put it
     behind an HTTPS proxy, or mount courrier.feedback.http.make_app in your WSGI server.
     """
-    from socketserver import ThreadingMixIn
-    from wsgiref.simple_server import WSGIServer, make_server
-
-    from courrier.feedback.http import make_app
-
-    class Server(ThreadingMixIn, WSGIServer):
-        daemon_threads = True
+    from courrier.feedback.http import create_server, make_app
 
     settings = settings_from(ctx)
+    topics = allow_topic or ((settings.topic_arn,) if settings.topic_arn else ())
     app = make_app(
         Store(settings.database_url),
         verifier=None if no_verify else SignatureVerifier(),
-        allowed_topics=allow_topic or None,
+        allowed_topics=topics,
     )
-    with make_server(host, port, app, server_class=Server) as server:
-        click.echo(f"receiving SNS feedback on http://{host}:{server.server_port}/", err=True)
+    server = create_server(app, host, port, threads=threads)
+    click.echo(
+        f"receiving SNS feedback on http://{host}:{server.effective_port}/ for {', '.join(topics)}",
+        err=True,
+    )
 
-        def on_signal(signum: int, frame: FrameType | None) -> None:
-            threading.Thread(target=server.shutdown, daemon=True).start()
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        raise SystemExit(0)  # waitress closes its sockets and threads on SystemExit
 
-        with stop_signals(on_signal):
-            server.serve_forever(poll_interval=0.5)
+    with stop_signals(on_signal):
+        server.run()

@@ -3,25 +3,43 @@
 from __future__ import annotations
 
 import json
+from types import FrameType
 
 import click
 from rich.console import Console
 from rich.table import Table
 
 from courrier.aws.clients import AwsConfig
-from courrier.cli.common import handles_errors, settings_from
+from courrier.cli.common import handles_errors, settings_from, stop_signals
 from courrier.errors import ConfigurationError, CourrierError
-from courrier.provisioning import Aws, Check, DoctorTarget, config_file, doctor, setup, teardown
+from courrier.provisioning import (
+    Action,
+    Aws,
+    CheckStatus,
+    DoctorReport,
+    DoctorTarget,
+    Route,
+    config_file,
+    doctor,
+    setup,
+    teardown,
+)
 from courrier.settings import Settings, config_path
 from courrier.store import Store
 from courrier.store.guard import record_doctor_run
 
 _MARK = {
-    "create": "[green]+[/green]",
-    "update": "[yellow]~[/yellow]",
-    "unchanged": " ",
-    "delete": "[red]-[/red]",
-    "absent": " ",
+    Action.CREATE: "[green]+[/green]",
+    Action.UPDATE: "[yellow]~[/yellow]",
+    Action.UNCHANGED: " ",
+    Action.DELETE: "[red]-[/red]",
+    Action.ABSENT: " ",
+}
+_COLOUR = {
+    CheckStatus.OK: "green",
+    CheckStatus.WARNING: "yellow",
+    CheckStatus.FAILED: "red",
+    CheckStatus.UNKNOWN: "magenta",
 }
 
 
@@ -33,8 +51,8 @@ def _aws(settings: Settings) -> Aws:
 @click.option("--identity", required=True, help="Sender address or domain to verify and use.")
 @click.option(
     "--route",
-    type=click.Choice(["events", "notifications"]),
-    default="events",
+    type=click.Choice([str(r) for r in Route]),
+    default=str(Route.EVENTS),
     show_default=True,
     help="Configuration-set event publishing, or identity notifications.",
 )
@@ -65,7 +83,7 @@ def setup_command(
         detail = f" ({change.detail})" if change.detail else ""
         verb = (
             change.action
-            if not dry_run or change.action == "unchanged"
+            if not dry_run or change.action is Action.UNCHANGED
             else f"would {change.action}"
         )
         console.print(f"{_MARK[change.action]} {change.resource}: {verb}{detail}")
@@ -83,15 +101,7 @@ def setup_command(
         "no changes: everything was already in place" if not report.changed else "pipeline ready"
     )
     path = config_path(ctx.find_root().params.get("config"))
-    config_file.update(
-        path,
-        {
-            **report.settings(),
-            "identity": report.resources.identity,
-            "route": route,
-            "prefix": prefix,
-        },
-    )
+    config_file.remember_setup(path, report.settings())
     console.print(f"wrote {path}")
 
 
@@ -105,21 +115,24 @@ def _target(settings: Settings) -> DoctorTarget:
         identity=settings.identity or "",
         topic_arn=settings.topic_arn or "",
         queue_url=settings.queue_url or "",
-        configuration_set=settings.configuration_set if settings.route != "notifications" else None,
+        configuration_set=(
+            settings.configuration_set if settings.route != Route.NOTIFICATIONS else None
+        ),
         sender=settings.sender,
     )
 
 
-def _remember(settings: Settings, checks: list[Check]) -> None:
+def _remember(settings: Settings, report: DoctorReport) -> None:
     """Keep the result in the store for the dashboard; a store problem does not fail doctor."""
-    worst = "ok"
-    for check in checks:
-        if check.status == "failed" or (check.status == "warning" and worst == "ok"):
-            worst = check.status
     try:
-        record_doctor_run(Store(settings.database_url), worst, [c.as_dict() for c in checks])
+        record_doctor_run(Store(settings.database_url), report.worst, [c.as_dict() for c in report])
     except CourrierError as err:
         click.echo(f"doctor result not kept in the store: {err}", err=True)
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    # SIGTERM too unwinds like Ctrl-C, so the probe removes its temporary queue.
+    raise KeyboardInterrupt
 
 
 @click.command(name="doctor")
@@ -129,26 +142,33 @@ def _remember(settings: Settings, checks: list[Check]) -> None:
 @click.pass_context
 @handles_errors
 def doctor_command(ctx: click.Context, no_probe: bool, timeout: float, as_json: bool) -> None:
-    """Check every link of the pipeline; exit 1 if any check failed.
+    """Check every link of the pipeline, then prove it with a probe send.
 
-    Warnings (SES sandbox, forwarding on, ...) do not fail the run.
+    Each check is ok, warning, failed, or unknown (it could not run; the reason is given).
+    Exit 0: every check ok or warning; 1: a check failed; 3: none failed but some could not
+    run; 2: bad settings.
     """
     settings = settings_from(ctx)
-    checks = doctor(_aws(settings), _target(settings), probe=not no_probe, probe_timeout=timeout)
-    _remember(settings, checks)
+    with stop_signals(_interrupt):
+        report = doctor(
+            _aws(settings), _target(settings), probe=not no_probe, probe_timeout=timeout
+        )
+    _remember(settings, report)
     if as_json:
-        for check in checks:
+        for check in report:
             click.echo(json.dumps(check.as_dict()))
     else:
         console = Console()
-        colour = {"ok": "green", "warning": "yellow", "failed": "red"}
-        for check in checks:
-            fix = f"\n    fix: {check.fix}" if check.fix and check.status != "ok" else ""
-            console.print(
-                f"[{colour[check.status]}]{check.status:>7}[/] {check.name}: {check.detail}{fix}"
+        for check in report:
+            fix = (
+                f"\n    fix: {check.fix}"
+                if check.fix and check.status is not CheckStatus.OK
+                else ""
             )
-    if any(check.status == "failed" for check in checks):
-        ctx.exit(1)
+            console.print(
+                f"[{_COLOUR[check.status]}]{check.status:>7}[/] {check.name}: {check.detail}{fix}"
+            )
+    ctx.exit(int(report.exit_code))
 
 
 @click.command(name="teardown")
@@ -167,24 +187,11 @@ def teardown_command(ctx: click.Context, yes: bool, delete_identity: bool) -> No
     changes = teardown(
         _aws(settings),
         settings.identity,
-        route=settings.route or "events",
+        route=settings.route or Route.EVENTS,
         prefix=prefix,
         delete_identity=delete_identity,
+        config=config_path(ctx.find_root().params.get("config")),
     )
     console = Console()
     for change in changes:
         console.print(f"{_MARK[change.action]} {change.resource}: {change.action}")
-    config_file.update(
-        config_path(ctx.find_root().params.get("config")),
-        dict.fromkeys(
-            (
-                "topic_arn",
-                "queue_url",
-                "dead_letter_queue_url",
-                "configuration_set",
-                "route",
-                "prefix",
-                "identity",
-            )
-        ),
-    )

@@ -25,7 +25,16 @@ from courrier.errors import SandboxError
 @click.option(
     "--production", is_flag=True, help="Start out of the SES sandbox: any recipient, larger quota."
 )
-@click.option("--max-send-rate", type=float, help="Messages per second (default 1, or 14).")
+@click.option(
+    "--max-send-rate",
+    type=click.FloatRange(min=0, min_open=True),
+    help="Messages per second (default 1, or 14).",
+)
+@click.option(
+    "--max-send-burst",
+    type=click.FloatRange(min=1),
+    help="Messages accepted at once over the rate (default: 2 s of the rate, at least 10).",
+)
 @click.option(
     "--max-24-hour-send", type=float, help="Daily quota, -1 for unlimited (default 200, or 50000)."
 )
@@ -47,6 +56,11 @@ from courrier.errors import SandboxError
     show_default=True,
     help="Seconds between a send and its feedback.",
 )
+@click.option(
+    "--latency",
+    metavar="MS[,JITTER]",
+    help="Delay every SES, SNS and SQS answer by MS ± JITTER milliseconds (20,5 is AWS-like).",
+)
 @click.option("-v", "--verbose", is_flag=True, help="Log every request.")
 def sandbox(
     host: str,
@@ -54,10 +68,12 @@ def sandbox(
     state_path: str | None,
     production: bool,
     max_send_rate: float | None,
+    max_send_burst: float | None,
     max_24_hour_send: float | None,
     pending_identities: bool,
     ooto_bounce: bool,
     feedback_delay: float,
+    latency: str | None,
     verbose: bool,
 ) -> None:
     """Serve SES (v1 and v2), SNS and SQS on one port, with the SES mailbox simulator.
@@ -70,7 +86,7 @@ def sandbox(
         courrier sandbox --port 4566 --state .sandbox-state.json
     """
     try:
-        from courrier.sandbox import Sandbox, SesOptions, SimulatorOptions
+        from courrier.sandbox import Latency, Sandbox, SesOptions, SimulatorOptions
     except ImportError as err:  # the sandbox extra is not installed
         raise click.ClickException(
             f"the sandbox needs extra packages: pip install 'courrier[sandbox]' ({err})"
@@ -83,12 +99,14 @@ def sandbox(
     options = SesOptions(
         production=production,
         max_send_rate=max_send_rate,
+        max_send_burst=max_send_burst,
         max_24_hour_send=max_24_hour_send,
         pending_identities=pending_identities,
         simulator=SimulatorOptions(ooto_bounce=ooto_bounce, delay=feedback_delay),
     )
     try:
-        server = Sandbox(host, port, options=options, state_path=state_path)
+        delay = Latency.parse(latency) if latency else None
+        server = Sandbox(host, port, options=options, state_path=state_path, latency=delay)
         url = server.start()
     except SandboxError as err:
         raise click.ClickException(str(err)) from err

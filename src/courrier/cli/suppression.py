@@ -33,19 +33,7 @@ def list_(ctx: click.Context, reason: str | None, as_json: bool) -> None:
     entries = Store(settings_from(ctx).database_url).suppressions(reason=reason)
     if as_json:
         for entry in entries:
-            click.echo(
-                json.dumps(
-                    {
-                        "address": entry.address,
-                        "reason": entry.reason,
-                        "source": entry.source,
-                        "detail": entry.detail,
-                        "first_seen": entry.first_seen.isoformat(),
-                        "last_seen": entry.last_seen.isoformat(),
-                        "expires_at": entry.expires_at.isoformat() if entry.expires_at else None,
-                    }
-                )
-            )
+            click.echo(json.dumps(entry.as_dict()))
         return
     table = Table(title=f"{len(entries)} suppressed address(es)")
     for column in ("address", "reason", "source", "first seen", "last seen", "detail"):

@@ -7,6 +7,7 @@ User hooks run after the commit, once per newly stored event.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -16,7 +17,8 @@ from sqlalchemy.orm import Session
 
 from courrier.feedback import events as ev
 from courrier.feedback.decode import Decoded
-from courrier.feedback.rules import COUNT_SOFT_BOUNCE, RECORD, SUPPRESS, Rules
+from courrier.feedback.rules import Rules
+from courrier.statuses import Action, RecipientStatus
 from courrier.store import Store
 from courrier.store import feedback as queries
 from courrier.store.tables import utcnow
@@ -28,23 +30,31 @@ log = logging.getLogger(__name__)
 Hook = Callable[[ev.Event], None]
 
 _STATUS = {
-    "Delivery": "delivered",
-    "Complaint": "complained",
-    "Reject": "rejected",
-    "DeliveryDelay": "delivery_delayed",
-    "Open": "opened",
-    "Click": "clicked",
+    "Delivery": RecipientStatus.DELIVERED,
+    "Complaint": RecipientStatus.COMPLAINED,
+    "Reject": RecipientStatus.REJECTED,
+    "DeliveryDelay": RecipientStatus.DELIVERY_DELAYED,
+    "Open": RecipientStatus.OPENED,
+    "Click": RecipientStatus.CLICKED,
 }
+#: The width of ``feedback_events.event_key``.
+_KEY_WIDTH = 400
 
 
 @dataclass
 class Applied:
     """What one batch did."""
 
-    stored: list[tuple[ev.Event, str]] = field(default_factory=list)  # (event, action)
+    stored: list[tuple[ev.Event, Action]] = field(default_factory=list)
     duplicates: int = 0
     suppressed: list[str] = field(default_factory=list)
     ignored: int = 0
+
+    def merge(self, other: Applied) -> None:
+        self.stored.extend(other.stored)
+        self.duplicates += other.duplicates
+        self.suppressed.extend(other.suppressed)
+        self.ignored += other.ignored
 
 
 def apply(
@@ -91,7 +101,7 @@ def _apply_one(
         is_new = queries.add_event(
             session,
             {
-                "event_key": event.key[:400],
+                "event_key": stored_key(event.key),
                 "kind": event.kind,
                 "subtype": (event.subtype or "")[:200] or None,
                 "recipient": recipient,
@@ -111,20 +121,32 @@ def _apply_one(
         _effects(session, store, event, action, rules, applied)
 
 
+def stored_key(key: str) -> str:
+    """``key`` as stored: a long one (a click on a long link) ends in its digest instead of
+    being cut, so that two different events never share a stored key."""
+    if len(key) <= _KEY_WIDTH:
+        return key
+    digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+    return f"{key[: _KEY_WIDTH - len(digest) - 1]}#{digest}"
+
+
 def _effects(
-    session: Session, store: Store, event: ev.Event, action: str, rules: Rules, applied: Applied
+    session: Session, store: Store, event: ev.Event, action: Action, rules: Rules, applied: Applied
 ) -> None:
     recipient = event.recipient
     status = _STATUS.get(event.kind)
     if isinstance(event, ev.Bounce):
         # An auto-reply (recorded, not counted) says nothing new about delivery.
-        status = None if action == RECORD else "bounced" if event.permanent else "soft_bounced"
+        if action == Action.RECORD:
+            status = None
+        else:
+            status = RecipientStatus.BOUNCED if event.permanent else RecipientStatus.SOFT_BOUNCED
     if status and event.ses_message_id:
         queries.raise_recipient_status(session, event.ses_message_id, recipient, status)
     if not recipient:
         return
-    suppress = action == SUPPRESS
-    if action == COUNT_SOFT_BOUNCE:
+    suppress = action == Action.SUPPRESS
+    if action == Action.COUNT_SOFT_BOUNCE:
         since = utcnow() - rules.soft_bounce_window
         suppress = queries.soft_bounces_since(session, recipient, since) >= rules.soft_bounce_limit
     if suppress:

@@ -1,16 +1,22 @@
-"""SNS over HTTPS: a WSGI application that applies SES feedback posted by an SNS subscription.
+"""SNS over HTTPS: apply SES feedback that an SNS HTTP(S) subscription posts.
 
-Mount :func:`make_app` in any WSGI server (gunicorn, uWSGI), or run ``courrier receive``.
-For each POST:
+:class:`SnsReceiver` does the work and knows no web framework; :func:`make_app` wraps it as
+a WSGI application (``courrier receive`` serves it, or mount it in gunicorn, uWSGI, ...), and
+the Django view wraps the same object. For each POST:
 
-* the body is an SNS envelope (facts §4.1); its signature is verified unless verification is
-  turned off, and its topic must be on the allow-list when one is given;
-* ``SubscriptionConfirmation``: confirmed by fetching its ``SubscribeURL``, only for an allowed
-  topic (with no allow-list, only with verification on), and only from an SNS host;
+* the body must be an SNS envelope (facts §4.1) from a topic on the allow-list, which is
+  required: a valid signature proves that a message came from SNS, not that the topic is
+  yours, and anyone can subscribe an endpoint to a topic of their own;
+* its signature is verified unless verification is turned off (the offline sandbox only);
+* ``SubscriptionConfirmation``: confirmed by fetching its ``SubscribeURL``, which must be on
+  an SNS host over HTTPS;
 * ``Notification``: decoded and applied in one transaction, exactly once, like the worker.
 
-Answers: 200 when applied (or a duplicate), 400 when the body is not trusted or not
-feedback (nothing is applied), 503 when the database failed (SNS delivers it again).
+Answers: 200 when applied (or a duplicate, or nothing to apply); 400 when the body is not SNS
+feedback; 403 when it is not trusted (topic, signature); 413 when it is too large; 502 when
+the confirmation could not be fetched; 503 when the database is unavailable (SNS delivers it
+again); 500, logged with its traceback, for anything unforeseen. SNS retries 5xx answers and
+gives up on 4xx ones, which is what each of these cases wants.
 """
 
 from __future__ import annotations
@@ -19,16 +25,24 @@ import json
 import logging
 import urllib.request
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from courrier.errors import FeedbackError, StoreError
+from courrier.errors import (
+    ConfigurationError,
+    FeedbackError,
+    StoreError,
+    StoreUnavailable,
+    UntrustedSignature,
+    UntrustedTopic,
+)
 from courrier.feedback.apply import Hook, apply
 from courrier.feedback.decode import decode
 from courrier.feedback.rules import Rules
-from courrier.feedback.signature import SignatureVerifier, UntrustedSignature, check_sns_url
+from courrier.feedback.signature import SignatureVerifier, check_sns_url
 from courrier.store import Store
 
-__all__ = ["make_app"]
+__all__ = ["MAX_BODY", "Answer", "SnsReceiver", "make_app"]
 
 log = logging.getLogger(__name__)
 
@@ -36,77 +50,191 @@ WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 #: The largest SNS message is 256 KB (facts §9); the envelope adds a little.
 MAX_BODY = 512 * 1024
 
+_REASONS = {
+    200: "OK",
+    400: "Bad Request",
+    403: "Forbidden",
+    405: "Method Not Allowed",
+    411: "Length Required",
+    413: "Content Too Large",
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+}
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The HTTP answer to one SNS POST: a status code and a one-line reason."""
+
+    status: int
+    detail: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"status": _REASONS.get(self.status, "Error").lower(), "detail": self.detail}
+
+
+class ConfirmationFailed(Exception):
+    """The SubscribeURL could not be fetched (raised by ``confirm``)."""
+
 
 def _open(url: str) -> None:
-    with urllib.request.urlopen(url, timeout=10) as response:  # the host was checked
-        response.read()
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:  # the host was checked
+            response.read()
+    except OSError as err:
+        raise ConfirmationFailed(str(err)) from err
+
+
+class SnsReceiver:
+    """Applies what an SNS HTTP(S) subscription posts; see the module docstring.
+
+    ``verifier=None`` turns signature checks off (the offline sandbox only). ``confirm``
+    fetches a subscription's ``SubscribeURL`` and raises :class:`ConfirmationFailed`.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        allowed_topics: Iterable[str] | None,
+        verifier: SignatureVerifier | None,
+        rules: Rules | None = None,
+        hooks: Mapping[str, Iterable[Hook]] | None = None,
+        confirm: Callable[[str], None] = _open,
+    ) -> None:
+        self.allowed_topics = frozenset(t for t in (allowed_topics or ()) if t)
+        if not self.allowed_topics:
+            raise ConfigurationError(
+                "no SNS topic allowed: give --allow-topic ARN (or set topic_arn, which "
+                "courrier setup writes): anyone can subscribe this endpoint to a topic of "
+                "their own and post validly signed feedback"
+            )
+        self.store = store
+        self.verifier = verifier
+        self.rules = rules
+        self.hooks = hooks
+        self.confirm = confirm
+
+    def receive(self, body: bytes) -> Answer:
+        """Handle one POSTed body; never raises."""
+        try:
+            return Answer(200, self._handle(body))
+        except (UntrustedTopic, UntrustedSignature) as err:
+            log.warning("SNS HTTP message refused: %s", err)
+            return Answer(403, str(err))
+        except FeedbackError as err:
+            log.warning("SNS HTTP message refused: %s", err)
+            return Answer(400, str(err))
+        except ConfirmationFailed as err:
+            log.error("SNS subscription not confirmed, fetching SubscribeURL failed: %s", err)
+            return Answer(502, f"confirming the subscription failed: {err}")
+        except StoreUnavailable as err:
+            log.error("SNS HTTP message not stored, SNS will retry: %s", err)
+            return Answer(503, "database unavailable")
+        except StoreError as err:
+            log.error("SNS HTTP message not stored: %s", err)
+            return Answer(500, "the store cannot hold this message")
+        except Exception:
+            log.exception("SNS HTTP message failed")
+            return Answer(500, "internal error")
+
+    def _handle(self, body: bytes) -> str:
+        decoded = decode(body)
+        envelope = decoded.envelope
+        if envelope is None:
+            raise UntrustedSignature("not an SNS envelope: HTTPS deliveries are never raw")
+        if envelope.topic_arn not in self.allowed_topics:
+            raise UntrustedTopic(f"topic {envelope.topic_arn!r} is not on the allow-list")
+        if self.verifier is not None:
+            self.verifier.verify(envelope.raw)
+        if envelope.type == "SubscriptionConfirmation":
+            url = envelope.raw.get("SubscribeURL")
+            if not isinstance(url, str):
+                raise UntrustedSignature("SubscriptionConfirmation without a SubscribeURL")
+            check_sns_url(url, "SubscribeURL")
+            self.confirm(url)
+            return f"subscription to {envelope.topic_arn} confirmed"
+        if not decoded.events:
+            return decoded.ignored or "nothing to apply"
+        applied = apply(self.store, [decoded], rules=self.rules, hooks=self.hooks)
+        return f"{len(applied.stored)} event(s) applied, {applied.duplicates} duplicate(s)"
 
 
 def make_app(
     store: Store,
     *,
     verifier: SignatureVerifier | None,
-    allowed_topics: Iterable[str] | None = None,
+    allowed_topics: Iterable[str] | None,
     rules: Rules | None = None,
     hooks: Mapping[str, Iterable[Hook]] | None = None,
     confirm: Callable[[str], None] = _open,
 ) -> WSGIApp:
-    """The WSGI application; ``verifier=None`` turns signature checks off (sandbox only)."""
-    allowed = frozenset(allowed_topics) if allowed_topics else None
-
-    def respond(start_response: Callable[..., Any], status: str, message: str) -> list[bytes]:
-        body = json.dumps({"status": status.split(" ", 1)[1].lower(), "detail": message})
-        start_response(status, [("Content-Type", "application/json")])
-        return [body.encode()]
+    """The WSGI application around an :class:`SnsReceiver` with these arguments."""
+    receiver = SnsReceiver(
+        store,
+        allowed_topics=allowed_topics,
+        verifier=verifier,
+        rules=rules,
+        hooks=hooks,
+        confirm=confirm,
+    )
 
     def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         if environ.get("REQUEST_METHOD") != "POST":
-            return respond(start_response, "405 Method Not Allowed", "POST SNS messages here")
-        try:
-            length = int(environ.get("CONTENT_LENGTH") or 0)
-        except ValueError:
-            length = -1
-        if not 0 < length <= MAX_BODY:
-            return respond(start_response, "400 Bad Request", "missing or oversized body")
-        body = environ["wsgi.input"].read(length)
-        try:
-            detail = _handle(body, store, verifier, allowed, rules, hooks, confirm)
-        except FeedbackError as err:
-            log.warning("SNS HTTP message refused: %s", err)
-            return respond(start_response, "400 Bad Request", str(err))
-        except StoreError as err:
-            log.error("SNS HTTP message not stored, SNS will retry: %s", err)
-            return respond(start_response, "503 Service Unavailable", "database unavailable")
-        return respond(start_response, "200 OK", detail)
+            answer = Answer(405, "POST SNS messages here")
+        else:
+            answer = _read_and_receive(environ, receiver)
+        status = f"{answer.status} {_REASONS.get(answer.status, 'Error')}"
+        start_response(status, [("Content-Type", "application/json")])
+        return [json.dumps(answer.as_dict()).encode()]
 
     return app
 
 
-def _handle(
-    body: bytes,
-    store: Store,
-    verifier: SignatureVerifier | None,
-    allowed: frozenset[str] | None,
-    rules: Rules | None,
-    hooks: Mapping[str, Iterable[Hook]] | None,
-    confirm: Callable[[str], None],
-) -> str:
-    decoded = decode(body)
-    envelope = decoded.envelope
-    if envelope is None:
-        raise UntrustedSignature("not an SNS envelope: HTTPS deliveries are never raw")
-    if verifier is not None:
-        verifier.verify(envelope.raw)
-    if allowed is not None and envelope.topic_arn not in allowed:
-        raise UntrustedSignature(f"topic {envelope.topic_arn!r} is not on the allow-list")
-    if envelope.type == "SubscriptionConfirmation":
-        url = str(envelope.raw.get("SubscribeURL", ""))
-        if allowed is None and verifier is None:
-            raise UntrustedSignature("not confirming: no allow-list and no signature check")
-        check_sns_url(url, "SubscribeURL")
-        confirm(url)
-        return f"subscription to {envelope.topic_arn} confirmed"
-    if not decoded.events:
-        return decoded.ignored or "nothing to apply"
-    applied = apply(store, [decoded], rules=rules, hooks=hooks)
-    return f"{len(applied.stored)} event(s) applied, {applied.duplicates} duplicate(s)"
+def _read_and_receive(environ: dict[str, Any], receiver: SnsReceiver) -> Answer:
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or -1)
+    except ValueError:
+        length = -1
+    if length < 0:
+        return Answer(411, "a Content-Length is required")
+    if length == 0:
+        return Answer(400, "empty body")
+    if length > MAX_BODY:
+        return Answer(413, f"body over {MAX_BODY} bytes: not an SNS message")
+    try:
+        body = environ["wsgi.input"].read(length)
+    except OSError as err:
+        return Answer(400, f"the body could not be read: {err}")
+    return receiver.receive(body)
+
+
+#: Seconds a connection may stay silent before it is closed (slow or stalled uploads).
+CHANNEL_TIMEOUT = 30
+#: Open connections beyond which new ones wait in the listen backlog.
+CONNECTION_LIMIT = 1000
+
+
+def create_server(app: WSGIApp, host: str, port: int, *, threads: int = 4) -> Any:
+    """A waitress server for ``app``, bounded in threads, time and size.
+
+    waitress reads each request in full on its event loop before a worker thread sees it, so
+    slow or stalled uploads hold a connection (closed after ``CHANNEL_TIMEOUT`` seconds of
+    silence), never one of the ``threads``; bodies over :data:`MAX_BODY` are refused.
+    ``server.run()`` serves until ``server.close()`` (or KeyboardInterrupt/SystemExit).
+    """
+    from waitress.server import create_server as waitress_server
+
+    return waitress_server(
+        app,
+        host=host,
+        port=port,
+        threads=threads,
+        channel_timeout=CHANNEL_TIMEOUT,
+        connection_limit=CONNECTION_LIMIT,
+        max_request_body_size=MAX_BODY,
+        # poll() instead of select(), which fails past file descriptor 1024.
+        asyncore_use_poll=True,
+        ident="courrier",
+    )

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
-from courrier.errors import AwsError, FeedbackError, StoreError
+from courrier.errors import AwsError, CourrierError, StoreError
 from courrier.feedback.apply import Applied
 
 __all__ = ["Observers", "WorkerObserver"]
@@ -25,8 +25,9 @@ class WorkerObserver:
     def poll_failed(self, error: AwsError) -> None:
         """A receive failed; the worker waits and polls again."""
 
-    def rejected(self, message_id: str, error: FeedbackError) -> None:
-        """A message was left on the queue for its redrive policy (the dead-letter queue)."""
+    def rejected(self, message_id: str, error: CourrierError) -> None:
+        """A message was left on the queue for its redrive policy (the dead-letter queue):
+        undecodable or untrusted (a FeedbackError), or refused by the store (InvalidRecord)."""
 
     def store_failed(self, error: StoreError) -> None:
         """Applying a batch failed; it is kept and retried."""
@@ -54,7 +55,7 @@ class Observers(WorkerObserver):
     def poll_failed(self, error: AwsError) -> None:
         self._each("poll_failed", error)
 
-    def rejected(self, message_id: str, error: FeedbackError) -> None:
+    def rejected(self, message_id: str, error: CourrierError) -> None:
         self._each("rejected", message_id, error)
 
     def store_failed(self, error: StoreError) -> None:

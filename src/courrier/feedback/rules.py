@@ -13,14 +13,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from courrier.feedback import events as ev
+from courrier.statuses import Action
 
 __all__ = ["Action", "Rules"]
-
-SUPPRESS = "suppress"
-COUNT_SOFT_BOUNCE = "count_soft_bounce"
-RECORD = "record"
-IGNORE = "ignore"
-Action = str
 
 
 @dataclass(frozen=True)
@@ -43,15 +38,15 @@ class Rules:
         """
         if isinstance(event, ev.Bounce):
             if event.permanent:
-                return SUPPRESS
+                return Action.SUPPRESS
             if event.bounce_subtype == "General" and delivered_before():
-                return RECORD
-            return COUNT_SOFT_BOUNCE
+                return Action.RECORD
+            return Action.COUNT_SOFT_BOUNCE
         if isinstance(event, ev.Complaint):
             if event.feedback_type in self.complaint_exemptions:
-                return RECORD
-            return SUPPRESS
-        return RECORD
+                return Action.RECORD
+            return Action.SUPPRESS
+        return Action.RECORD
 
     def reason(self, event: ev.Event) -> str:
         if isinstance(event, ev.Complaint):

@@ -24,7 +24,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from courrier.errors import FeedbackError
+from courrier.errors import UntrustedSignature
 
 __all__ = ["SignatureVerifier", "UntrustedSignature", "canonical_string"]
 
@@ -41,10 +41,6 @@ _CONFIRMATION_KEYS = (
 _SNS_HOST = re.compile(r"^sns\.[a-z0-9-]{3,}\.amazonaws\.com(\.cn)?$")
 
 
-class UntrustedSignature(FeedbackError):
-    """The SNS envelope's signature is missing, malformed, or does not verify."""
-
-
 def canonical_string(envelope: Mapping[str, Any]) -> bytes:
     keys = _NOTIFICATION_KEYS if envelope.get("Type") == "Notification" else _CONFIRMATION_KEYS
     parts = []
@@ -55,14 +51,33 @@ def canonical_string(envelope: Mapping[str, Any]) -> bytes:
                 continue  # signed only when the publisher set one
             raise UntrustedSignature(f"the envelope has no {key}")
         parts.append(f"{key}\n{value}\n")
-    return "".join(parts).encode("utf-8")
+    try:
+        return "".join(parts).encode("utf-8")
+    except UnicodeEncodeError as err:
+        # SNS signs UTF-8 text: an unpaired surrogate cannot be part of a signed message.
+        raise UntrustedSignature(f"the envelope is not valid Unicode: {err}") from err
 
 
 def check_sns_url(url: str, what: str) -> None:
-    """Refuse anything but ``https://sns.<region>.amazonaws.com[.cn]/...``."""
+    """Refuse anything but ``https://sns.<region>.amazonaws.com[.cn]/...`` on port 443.
+
+    The whole authority must be the SNS host: no user information and no other port. URL
+    parsers disagree on ``https://evil\\@sns.../`` (urllib sees the SNS host, other clients
+    connect to ``evil``), so any ``@`` or backslash is refused outright, as are control
+    characters and spaces, which clients strip or split on differently.
+    """
+    if not url.isascii() or any(c in url for c in "\\ \t\r\n") or not url.isprintable():
+        raise UntrustedSignature(f"{what} is not a plain URL: {url!r}")
     parsed = urlparse(url)
-    if parsed.scheme != "https" or not _SNS_HOST.match(parsed.hostname or ""):
-        raise UntrustedSignature(f"{what} not from an SNS host: {url!r}")
+    authority = parsed.netloc
+    if authority.endswith(":443"):
+        authority = authority[: -len(":443")]
+    if (
+        parsed.scheme != "https"
+        or "@" in parsed.netloc
+        or not _SNS_HOST.fullmatch(authority.lower())
+    ):
+        raise UntrustedSignature(f"{what} not from an SNS host over HTTPS: {url!r}")
 
 
 def check_certificate_url(url: str) -> None:

@@ -7,10 +7,18 @@ Loop, per batch of up to 10 messages:
    allow-list, or (with a ``verifier``) whose SNS signature does not verify, is logged with
    its SQS id and left on the queue: its redrive policy moves it to the dead-letter queue
    after ``maxReceiveCount`` receives;
-3. apply the decodable ones in one transaction; on a database error nothing is deleted, the
-   worker backs off and retries the same messages while it holds them, and SQS redelivers them
-   otherwise: nothing is acknowledged that was not stored;
-4. delete the applied messages (checking each ``Failed`` entry), then run nothing else.
+3. apply the decodable ones in one transaction. If the database refuses one message's data
+   (:class:`~courrier.errors.InvalidRecord`), the batch is applied again one message at a
+   time and only the refused one is left for the dead-letter queue: one poison body never
+   holds back the good ones it arrived with. If the database is unavailable, nothing is
+   deleted, the worker backs off and retries the same messages while it holds them, and SQS
+   redelivers them otherwise: nothing is acknowledged that was not stored;
+4. delete the applied messages (checking each ``Failed`` entry).
+
+The worker stops with an error (and ``courrier worker`` exits 1) instead of retrying when
+retrying cannot help: the queue cannot be read for a reason that lasts (access denied, no such
+queue), or the store cannot be written (read-only at start-up, or its SQLite file deleted or
+replaced while running, found before anything more is deleted from SQS).
 
 Shutdown (SIGTERM/SIGINT, or :meth:`Worker.stop`): stop receiving; the batch in hand is
 finished, committed and deleted; :meth:`Worker.run` returns and ``courrier worker`` exits 0.
@@ -26,15 +34,23 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from courrier.aws.sqs import QueueMessage, SqsQueue
-from courrier.errors import AwsError, FeedbackError, StoreError, UntrustedTopic
+from courrier.errors import (
+    AwsError,
+    FeedbackError,
+    InvalidRecord,
+    StoreError,
+    StoreUnusable,
+    UntrustedSignature,
+    UntrustedTopic,
+)
 from courrier.feedback.apply import Applied, Hook, apply
 from courrier.feedback.decode import Decoded, decode
 from courrier.feedback.observer import Observers, WorkerObserver
 from courrier.feedback.rules import Rules
-from courrier.feedback.signature import SignatureVerifier, UntrustedSignature
+from courrier.feedback.signature import SignatureVerifier
 from courrier.sending.retry import Backoff
 from courrier.store import Store
 
@@ -43,8 +59,14 @@ __all__ = ["Worker", "WorkerStats"]
 log = logging.getLogger(__name__)
 
 
+#: The longest wait between two receives that failed for a passing reason.
+_RECEIVE_BACKOFF_CAP = 30.0
+
+
 @dataclass
 class WorkerStats:
+    """Counters of one run; fixed size however long the worker runs."""
+
     batches: int = 0
     received: int = 0
     deleted: int = 0
@@ -52,7 +74,11 @@ class WorkerStats:
     duplicates: int = 0
     rejected: int = 0
     store_retries: int = 0
-    suppressed: list[str] = field(default_factory=list)
+    receive_errors: int = 0
+    suppressed: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return dict(vars(self))
 
 
 class Worker:
@@ -95,7 +121,13 @@ class Worker:
         return self._stopping.is_set()
 
     def run(self, *, until_idle: bool = False, max_batches: int | None = None) -> WorkerStats:
-        """Process batches until stopped (or, with ``until_idle``, until a poll finds nothing)."""
+        """Process batches until stopped (or, with ``until_idle``, until a poll finds nothing).
+
+        Raises :class:`~courrier.errors.StoreUnusable` when the store cannot be written, and
+        the :class:`~courrier.errors.AwsError` of a receive that will keep failing.
+        """
+        self.store.check_writable()
+        receive_delay = 1.0
         while not self.stopping:
             try:
                 messages = self.queue.receive(
@@ -103,9 +135,17 @@ class Worker:
                 )
             except AwsError as err:
                 self.observer.poll_failed(err)
-                log.warning("receive failed, retrying in 5 s: %s", err)
-                self._stopping.wait(5)
+                self.stats.receive_errors += 1
+                if not err.retryable:
+                    log.error(
+                        "stopping: the queue cannot be read, and retrying will not help: %s", err
+                    )
+                    raise
+                log.warning("receive failed, retrying in %.0f s: %s", receive_delay, err)
+                self._stopping.wait(receive_delay)
+                receive_delay = min(receive_delay * 2, _RECEIVE_BACKOFF_CAP)
                 continue
+            receive_delay = 1.0
             self.observer.polled(len(messages))
             if not messages:
                 if until_idle:
@@ -140,20 +180,54 @@ class Worker:
                 )
                 continue
             good.append((message, decoded))
-        applied = self._apply_with_retries([d for _, d in good])
-        if applied is None:
+        outcome = self._apply_isolating(good)
+        if outcome is None:
             log.warning(
                 "stopping with %d message(s) not stored; SQS will deliver them again", len(good)
             )
             return Applied()
+        applied, done = outcome
         self.stats.events += len(applied.stored)
         self.stats.duplicates += applied.duplicates
-        self.stats.suppressed.extend(applied.suppressed)
+        self.stats.suppressed += len(applied.suppressed)
         self.observer.applied(applied)
-        done = [m for m, _ in good]
         failed = self._delete(done)
         self.stats.deleted += len(done) - len(failed)
         return applied
+
+    def _apply_isolating(
+        self, good: list[tuple[QueueMessage, Decoded]]
+    ) -> tuple[Applied, list[QueueMessage]] | None:
+        """The batch applied and the messages it covers; one at a time if one is refused."""
+        try:
+            applied = self._apply_with_retries([d for _, d in good])
+        except InvalidRecord as err:
+            log.warning(
+                "the store refused part of a batch (%s): applying it message by message", err
+            )
+        else:
+            return (applied, [m for m, _ in good]) if applied is not None else None
+        total = Applied()
+        done: list[QueueMessage] = []
+        for message, decoded in good:
+            try:
+                applied = self._apply_with_retries([decoded])
+            except InvalidRecord as err:
+                self.stats.rejected += 1
+                self.observer.rejected(message.message_id, err)
+                log.error(
+                    "SQS message %s left for the dead-letter queue (receive %d): the store "
+                    "cannot hold it: %s",
+                    message.message_id,
+                    message.receive_count,
+                    err,
+                )
+                continue
+            if applied is None:
+                return (total, done) if done else None
+            total.merge(applied)
+            done.append(message)
+        return total, done
 
     def _check_topic(self, decoded: Decoded) -> None:
         if self.allowed_topics is None:
@@ -170,11 +244,18 @@ class Worker:
         self.verifier.verify(decoded.envelope.raw)
 
     def _apply_with_retries(self, batch: list[Decoded]) -> Applied | None:
-        """The batch applied; None when a stop was asked for while the database was down."""
+        """The batch applied; None when a stop was asked for while the database was down.
+
+        Only an unavailable database is waited out: refused data
+        (:class:`~courrier.errors.InvalidRecord`) and an unusable store
+        (:class:`~courrier.errors.StoreUnusable`) are raised at once.
+        """
         delays = self.store_backoff.delays()
         while True:
             try:
                 return apply(self.store, batch, rules=self.rules, hooks=self.hooks)
+            except (InvalidRecord, StoreUnusable):
+                raise
             except StoreError as err:
                 if self.stopping:
                     return None

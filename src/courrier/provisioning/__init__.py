@@ -1,8 +1,30 @@
 """Provisioning: create (setup), check (doctor) and remove (teardown) the feedback pipeline."""
 
 from courrier.provisioning.aws import Aws
-from courrier.provisioning.doctor import Check, DoctorTarget, doctor
-from courrier.provisioning.setup import Change, SetupReport, setup
+from courrier.provisioning.checks import (
+    Check,
+    CheckStatus,
+    DoctorExit,
+    DoctorReport,
+    DoctorTarget,
+)
+from courrier.provisioning.doctor import doctor
+from courrier.provisioning.resources import Route
+from courrier.provisioning.setup import Action, Change, SetupReport, setup
 from courrier.provisioning.teardown import teardown
 
-__all__ = ["Aws", "Change", "Check", "DoctorTarget", "SetupReport", "doctor", "setup", "teardown"]
+__all__ = [
+    "Action",
+    "Aws",
+    "Change",
+    "Check",
+    "CheckStatus",
+    "DoctorExit",
+    "DoctorReport",
+    "DoctorTarget",
+    "Route",
+    "SetupReport",
+    "doctor",
+    "setup",
+    "teardown",
+]

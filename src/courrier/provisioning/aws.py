@@ -9,6 +9,12 @@ from courrier.aws.clients import AwsConfig, client
 from courrier.aws.errors import translate
 from courrier.errors import AwsError
 
+# The codes AWS answers with when the thing asked about does not exist.
+TOPIC_MISSING = ("NotFound",)
+QUEUE_MISSING = ("AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist")
+SES_MISSING = ("NotFoundException",)
+SES_EXISTS = ("AlreadyExistsException",)
+
 
 @dataclass
 class Aws:
@@ -41,9 +47,12 @@ class Aws:
 
     @property
     def region(self) -> str:
-        return str(self._client("sts").meta.region_name)
+        # STS answers from a global endpoint without a region; SNS needs one, as SES does.
+        return str(self._client("sns").meta.region_name)
 
     def account(self) -> str:
+        """The account's id; a missing region is reported first, before any call is made."""
+        self._client("sns")  # STS alone would fall back to its global endpoint
         return str(self.call("sts", "GetCallerIdentity")["Account"])
 
 

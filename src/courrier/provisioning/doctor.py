@@ -1,129 +1,132 @@
 """``courrier doctor``: check each link of the pipeline and name the broken one with its fix.
 
-Then an end-to-end probe: a send to a labelled simulator address, and a wait for its
-feedback on the queue. The probe reads with a zero visibility timeout, so every message it
-looks at stays visible to the workers; only the probe's own feedback is deleted. (Each look
-still counts as a receive toward the queue's ``maxReceiveCount``.)
+The links are read once (:mod:`courrier.provisioning.inventory`) and judged from that read;
+a check whose input could not be read (or does not exist) is ``unknown`` with the reason,
+never ``ok``. The topic and queue policies are judged with :mod:`courrier.policy` for the
+exact caller AWS will present: SES as the identity (notifications route) or the
+configuration set (events route), and SNS as the topic. Then the end-to-end probe
+(:mod:`courrier.provisioning.probe`), which never reads the pipeline's queue.
 """
 
 from __future__ import annotations
 
 import json
-import time
-import uuid
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import Any
 
 from courrier import policy
-from courrier.errors import AwsError, ConfigurationError, CourrierError
+from courrier.errors import AwsError, AwsUnreachable, ConfigurationError
 from courrier.provisioning.aws import Aws
-from courrier.provisioning.resources import normalise_identity
+from courrier.provisioning.checks import Check, CheckStatus, DoctorReport, DoctorTarget
+from courrier.provisioning.inventory import Inventory, Read, read_inventory
+from courrier.provisioning.probe import PROBE, probe
+from courrier.provisioning.resources import (
+    configuration_set_arn,
+    identity_arn,
+    normalise_identity,
+)
 
-__all__ = ["Check", "DoctorTarget", "doctor"]
+__all__ = ["CHECKS", "doctor"]
 
-OK, WARNING, FAILED = "ok", "warning", "failed"
-
-
-@dataclass(frozen=True)
-class Check:
-    name: str
-    status: str  # ok | warning | failed
-    detail: str
-    fix: str = ""
-
-    def as_dict(self) -> dict[str, str]:
-        return {"check": self.name, "status": self.status, "detail": self.detail, "fix": self.fix}
-
-
-@dataclass(frozen=True)
-class DoctorTarget:
-    identity: str
-    topic_arn: str
-    queue_url: str
-    configuration_set: str | None  # None: identity notifications route
-    sender: str | None = None
+OK, WARNING, FAILED, UNKNOWN = (
+    CheckStatus.OK,
+    CheckStatus.WARNING,
+    CheckStatus.FAILED,
+    CheckStatus.UNKNOWN,
+)
+CREDENTIALS = "credentials and region"
+QUEUE_CHECKS = ("queue policy", "subscription", "dead-letter queue", "queue encryption")
+#: Every check, in the order doctor reports them (the probe comes last).
+CHECKS = (
+    CREDENTIALS,
+    "identity verified",
+    "SES account",
+    "feedback route",
+    "email feedback forwarding",
+    "topic policy",
+    *QUEUE_CHECKS,
+    PROBE,
+)
+_READ_FIX = "give the credentials read access to it, or retry if AWS was unreachable"
 
 
 def doctor(
     aws: Aws, target: DoctorTarget, *, probe: bool = True, probe_timeout: float = 60.0
-) -> list[Check]:
-    checks = list(_static_checks(aws, target))
+) -> DoctorReport:
+    wanted = CHECKS if probe else CHECKS[:-1]
+    credentials = _credentials(aws)
+    if credentials.status is not OK:
+        reason = f"not checked: {CREDENTIALS} {credentials.status}"
+        return DoctorReport((credentials, *(Check(name, UNKNOWN, reason) for name in wanted[1:])))
+    found = read_inventory(
+        aws,
+        identity=normalise_identity(target.identity),
+        topic_arn=target.topic_arn,
+        queue=target.queue_url,
+        configuration_set=target.configuration_set,
+    )
+    checks = [
+        credentials,
+        _identity(found),
+        _account(aws),
+        _route(found, target),
+        _forwarding(found),
+        _topic_policy(found, target),
+        *_queue_checks(found, target),
+    ]
     if probe:
-        checks.append(_probe(aws, target, probe_timeout))
-    return checks
+        checks.append(_probe(aws, target, found, probe_timeout))
+    return DoctorReport(tuple(checks))
 
 
-def _guard(name: str, run: Callable[[], Check]) -> Check:
+def _probe(aws: Aws, target: DoctorTarget, found: Inventory, timeout: float) -> Check:
     try:
-        return run()
-    except CourrierError as err:
-        return Check(name, FAILED, str(err), "see the AWS error")
+        return probe(aws, target, found, timeout=timeout)
+    except AwsError as err:
+        return Check(PROBE, UNKNOWN, f"the probe could not run: {err}", _READ_FIX)
 
 
-def _static_checks(aws: Aws, t: DoctorTarget) -> Iterator[Check]:
-    identity_name = normalise_identity(t.identity)
-    credentials = _guard("credentials and region", lambda: _credentials(aws))
-    yield credentials
-    if credentials.status == FAILED:
-        return
-    try:
-        identity = aws.maybe(
-            "sesv2", "GetEmailIdentity", "NotFoundException", EmailIdentity=identity_name
-        )
-    except CourrierError as err:
-        yield Check("identity verified", FAILED, str(err), "see the AWS error")
-        identity = None
-    else:
-        yield _identity(identity_name, identity)
-    yield _guard("SES account", lambda: _account(aws))
-    yield _guard("feedback route", lambda: _route(aws, t, identity_name))
-    yield _forwarding(identity)
-    yield _guard("topic policy", lambda: _topic_policy(aws, t))
-    try:
-        queue = aws.call(
-            "sqs", "GetQueueAttributes", QueueUrl=t.queue_url, AttributeNames=["All"]
-        ).get("Attributes", {})
-    except CourrierError as err:
-        yield Check("queue", FAILED, f"cannot read {t.queue_url}: {err}", "courrier setup")
-        return
-    yield _guard("queue policy", lambda: _queue_policy(t, queue))
-    yield _guard("subscription", lambda: _subscription(aws, t, queue))
-    yield _guard("dead-letter queue", lambda: _dead_letter(queue))
-    yield _guard("queue encryption", lambda: _encryption(queue))
+def _unread(name: str, part: Read[Any] | None, what: str) -> Check | None:
+    """``unknown`` when ``part`` could not be read; None when it was."""
+    if part is None or part.error is None:
+        return None
+    return Check(name, UNKNOWN, f"could not read {what}: {part.error}", _READ_FIX)
 
 
 def _credentials(aws: Aws) -> Check:
     try:
         account = aws.account()
     except ConfigurationError as err:
+        return Check(CREDENTIALS, FAILED, str(err), "see the message: it names what to set")
+    except AwsUnreachable as err:
+        return Check(CREDENTIALS, UNKNOWN, f"AWS could not be reached: {err}", _READ_FIX)
+    except AwsError as err:
         return Check(
-            "credentials and region", FAILED, str(err), "set AWS_PROFILE (or keys) and AWS_REGION"
+            CREDENTIALS, FAILED, f"AWS refused the credentials: {err}", "check AWS_PROFILE"
         )
-    return Check("credentials and region", OK, f"account {account}, region {aws.region}")
+    return Check(CREDENTIALS, OK, f"account {account}, region {aws.region}")
 
 
-def _identity(name: str, found: dict[str, Any] | None) -> Check:
-    if found is None:
+def _identity(found: Inventory) -> Check:
+    name = found.identity_name
+    if unread := _unread("identity verified", found.identity, f"the identity {name}"):
+        return unread
+    identity = found.identity.value
+    if identity is None:
         return Check(
             "identity verified",
             FAILED,
             f"{name} is not an SES identity",
             f"courrier setup --identity {name}",
         )
-    if not found.get("VerifiedForSendingStatus"):
+    if not identity.get("VerifiedForSendingStatus"):
         how = (
             "click the link SES mailed to it"
             if "@" in name
             else "publish the DNS records courrier setup printed"
         )
-        return Check(
-            "identity verified",
-            FAILED,
-            f"{name} is {found.get('VerificationStatus', 'not verified').lower()}",
-            how,
-        )
-    dkim = found.get("DkimAttributes", {})
+        status = str(identity.get("VerificationStatus", "not verified")).lower()
+        return Check("identity verified", FAILED, f"{name} is {status}", how)
+    dkim = identity.get("DkimAttributes", {})
     if "@" not in name and dkim.get("Status") not in ("SUCCESS", None):
         return Check(
             "identity verified",
@@ -135,7 +138,10 @@ def _identity(name: str, found: dict[str, Any] | None) -> Check:
 
 
 def _account(aws: Aws) -> Check:
-    account = aws.call("sesv2", "GetAccount")
+    try:
+        account = aws.call("sesv2", "GetAccount")
+    except AwsError as err:
+        return Check("SES account", UNKNOWN, f"could not read the SES account: {err}", _READ_FIX)
     quota = account.get("SendQuota", {})
     sent, limit = quota.get("SentLast24Hours", 0.0), quota.get("Max24HourSend", -1.0)
     detail = (
@@ -163,22 +169,20 @@ def _account(aws: Aws) -> Check:
     return Check("SES account", OK, detail)
 
 
-def _route(aws: Aws, t: DoctorTarget, identity: str) -> Check:
+def _route(found: Inventory, t: DoctorTarget) -> Check:
+    name = "feedback route"
     if t.configuration_set:
-        found = aws.maybe(
-            "sesv2",
-            "GetConfigurationSetEventDestinations",
-            "NotFoundException",
-            ConfigurationSetName=t.configuration_set,
-        )
-        if found is None:
+        part = found.event_destinations
+        if unread := _unread(name, part, f"configuration set {t.configuration_set}"):
+            return unread
+        if part is None or part.value is None:
             return Check(
-                "feedback route",
+                name,
                 FAILED,
                 f"configuration set {t.configuration_set} does not exist",
                 "courrier setup",
             )
-        for destination in found.get("EventDestinations", []):
+        for destination in part.value:
             types = set(destination.get("MatchingEventTypes", []))
             if (
                 destination.get("SnsDestination", {}).get("TopicArn") == t.topic_arn
@@ -186,63 +190,75 @@ def _route(aws: Aws, t: DoctorTarget, identity: str) -> Check:
                 and {"BOUNCE", "COMPLAINT"} <= types
             ):
                 return Check(
-                    "feedback route",
+                    name,
                     OK,
                     f"{t.configuration_set} publishes {len(types)} event types to the topic",
                 )
         return Check(
-            "feedback route",
+            name,
             FAILED,
             f"no enabled event destination of {t.configuration_set} sends bounces and "
             "complaints to the topic",
             "courrier setup --route events",
         )
-    attributes = aws.call("ses", "GetIdentityNotificationAttributes", Identities=[identity])[
-        "NotificationAttributes"
-    ].get(identity, {})
+    identity = found.identity_name
+    if unread := _unread(name, found.notifications, f"the notifications of {identity}"):
+        return unread
+    attributes = (found.notifications.value if found.notifications else None) or {}
     missing = [k for k in ("Bounce", "Complaint") if attributes.get(f"{k}Topic") != t.topic_arn]
     if missing:
         return Check(
-            "feedback route",
+            name,
             FAILED,
             f"{', '.join(missing)} notifications of {identity} are not mapped to the topic",
             "courrier setup --route notifications",
         )
     if attributes.get("DeliveryTopic") != t.topic_arn:
         return Check(
-            "feedback route",
+            name,
             WARNING,
             "Delivery notifications are not mapped",
             "courrier setup --route notifications",
         )
-    return Check("feedback route", OK, "Bounce, Complaint and Delivery notifications -> topic")
+    return Check(name, OK, "Bounce, Complaint and Delivery notifications -> topic")
 
 
-def _forwarding(found: dict[str, Any] | None) -> Check:
-    if found is not None and found.get("FeedbackForwardingStatus"):
+def _forwarding(found: Inventory) -> Check:
+    name = "email feedback forwarding"
+    if unread := _unread(name, found.identity, f"the identity {found.identity_name}"):
+        return unread
+    identity = found.identity.value
+    if identity is None:
+        return Check(name, UNKNOWN, f"not checked: {found.identity_name} is not an SES identity")
+    forwarding = identity.get("FeedbackForwardingStatus")
+    if forwarding is True:
         return Check(
-            "email feedback forwarding",
+            name,
             WARNING,
             "on: bounces and complaints also go to the sender's inbox",
             "courrier setup (turns it off)",
         )
-    return Check("email feedback forwarding", OK, "off")
+    if forwarding is False:
+        return Check(name, OK, "off")
+    return Check(name, UNKNOWN, "SES did not say whether forwarding is on")
 
 
-def _topic_policy(aws: Aws, t: DoctorTarget) -> Check:
-    found = aws.maybe("sns", "GetTopicAttributes", "NotFound", TopicArn=t.topic_arn)
-    if found is None:
-        return Check(
-            "topic policy", FAILED, f"topic {t.topic_arn} does not exist", "courrier setup"
-        )
-    region, account = t.topic_arn.split(":")[3:5]
+def _topic_policy(found: Inventory, t: DoctorTarget) -> Check:
+    name = "topic policy"
+    if unread := _unread(name, found.topic, f"topic {t.topic_arn}"):
+        return unread
+    if found.topic.value is None:
+        return Check(name, FAILED, f"topic {t.topic_arn} does not exist", "courrier setup")
+    # SES publishes as the configuration set (events) or the identity (notifications) that
+    # the feedback belongs to (facts §1.1, §2): judge the policy for exactly that caller.
     source = (
-        f"arn:aws:ses:{region}:{account}:configuration-set/{t.configuration_set}"
+        configuration_set_arn(t.topic_arn, t.configuration_set)
         if t.configuration_set
-        else f"arn:aws:ses:{region}:{account}:identity/x"
+        else identity_arn(t.topic_arn, found.identity_name)
     )
+    account = t.topic_arn.split(":")[4]
     allowed = policy.service_allowed(
-        found["Attributes"].get("Policy"),
+        found.topic.value.get("Policy"),
         service="ses.amazonaws.com",
         action="sns:Publish",
         resource=t.topic_arn,
@@ -250,12 +266,35 @@ def _topic_policy(aws: Aws, t: DoctorTarget) -> Check:
     )
     if not allowed:
         return Check(
-            "topic policy",
+            name,
             FAILED,
-            "the topic policy does not let SES publish",
+            f"the topic policy does not let SES publish as {source}",
             "courrier setup (adds the SES statement)",
         )
-    return Check("topic policy", OK, "SES may publish")
+    return Check(name, OK, f"SES may publish as {source}")
+
+
+def _queue_checks(found: Inventory, t: DoctorTarget) -> list[Check]:
+    if found.queue.error is not None:
+        return [
+            Check(name, UNKNOWN, f"could not read {t.queue_url}: {found.queue.error}", _READ_FIX)
+            for name in QUEUE_CHECKS
+        ]
+    queue = found.queue.value
+    if queue is None:
+        first = Check(
+            QUEUE_CHECKS[0], FAILED, f"the queue {t.queue_url} does not exist", "courrier setup"
+        )
+        return [
+            first,
+            *(Check(n, UNKNOWN, "not checked: the queue does not exist") for n in QUEUE_CHECKS[1:]),
+        ]
+    return [
+        _queue_policy(t, queue.attributes),
+        _subscription(found, queue.arn),
+        _dead_letter(queue.attributes),
+        _encryption(queue.attributes),
+    ]
 
 
 def _queue_policy(t: DoctorTarget, attributes: dict[str, str]) -> Check:
@@ -276,30 +315,22 @@ def _queue_policy(t: DoctorTarget, attributes: dict[str, str]) -> Check:
     return Check("queue policy", OK, "the topic may send")
 
 
-def _subscription(aws: Aws, t: DoctorTarget, queue: dict[str, str]) -> Check:
-    queue_arn = queue.get("QueueArn")
-    found = aws.maybe("sns", "ListSubscriptionsByTopic", "NotFound", TopicArn=t.topic_arn) or {}
-    mine = [
-        s
-        for s in found.get("Subscriptions", [])
-        if s.get("Protocol") == "sqs" and s.get("Endpoint") == queue_arn
-    ]
+def _subscription(found: Inventory, queue_arn: str) -> Check:
+    if unread := _unread("subscription", found.subscriptions, "the topic's subscriptions"):
+        return unread
+    mine = found.queue_subscriptions(queue_arn)
     if not mine:
         return Check(
             "subscription", FAILED, "the queue is not subscribed to the topic", "courrier setup"
         )
-    arn = mine[0].get("SubscriptionArn", "")
-    if arn in ("PendingConfirmation", "") or not arn.startswith("arn:"):
+    if not any(s.confirmed for s in mine):
         return Check(
             "subscription",
             FAILED,
             "the subscription is pending confirmation",
             "confirm it (cross-account subscriptions need the SubscribeURL)",
         )
-    attributes = aws.call("sns", "GetSubscriptionAttributes", SubscriptionArn=arn).get(
-        "Attributes", {}
-    )
-    if attributes.get("RawMessageDelivery", "false").lower() == "true":
+    if any(s.raw_delivery for s in mine):
         return Check(
             "subscription",
             WARNING,
@@ -311,14 +342,17 @@ def _subscription(aws: Aws, t: DoctorTarget, queue: dict[str, str]) -> Check:
 
 def _dead_letter(attributes: dict[str, str]) -> Check:
     redrive = attributes.get("RedrivePolicy")
-    if not redrive:
+    try:
+        target = json.loads(redrive) if redrive else None
+    except ValueError:
+        target = None
+    if not isinstance(target, dict):
         return Check(
             "dead-letter queue",
             FAILED,
             "no redrive policy: a poison message is retried forever",
             "courrier setup (creates the dead-letter queue)",
         )
-    target = json.loads(redrive)
     return Check(
         "dead-letter queue",
         OK,
@@ -336,60 +370,3 @@ def _encryption(attributes: dict[str, str]) -> Check:
             "use SSE-SQS or a customer-managed key that allows sns.amazonaws.com",
         )
     return Check("queue encryption", OK, "SNS can write to it")
-
-
-def _probe(aws: Aws, t: DoctorTarget, timeout: float) -> Check:
-    label = uuid.uuid4().hex[:12]
-    recipient = f"success+courrier-probe-{label}@simulator.amazonses.com"
-    sender = t.sender or (t.identity if "@" in t.identity else f"courrier-probe@{t.identity}")
-    params: dict[str, Any] = {
-        "FromEmailAddress": normalise_identity(sender),
-        "Destination": {"ToAddresses": [recipient]},
-        "Content": {
-            "Simple": {
-                "Subject": {"Data": "courrier doctor probe"},
-                "Body": {"Text": {"Data": "probe"}},
-            }
-        },
-    }
-    if t.configuration_set:
-        params["ConfigurationSetName"] = t.configuration_set
-    try:
-        message_id = aws.call("sesv2", "SendEmail", **params)["MessageId"]
-    except AwsError as err:
-        return Check(
-            "end-to-end probe",
-            FAILED,
-            f"the probe send failed: {err}",
-            "fix the failed checks above",
-        )
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        wait = max(0, min(5, int(deadline - time.monotonic())))
-        messages = aws.call(
-            "sqs",
-            "ReceiveMessage",
-            QueueUrl=t.queue_url,
-            MaxNumberOfMessages=10,
-            WaitTimeSeconds=wait,
-            VisibilityTimeout=0,
-        ).get("Messages", [])
-        for message in messages:
-            if message_id in message.get("Body", ""):
-                aws.call(
-                    "sqs",
-                    "DeleteMessage",
-                    QueueUrl=t.queue_url,
-                    ReceiptHandle=message["ReceiptHandle"],
-                )
-                return Check(
-                    "end-to-end probe",
-                    OK,
-                    f"feedback for {message_id[:24]}... arrived on the queue",
-                )
-    return Check(
-        "end-to-end probe",
-        FAILED,
-        f"no feedback for the probe within {timeout:g} s",
-        "the failed checks above name the broken link; the queue policy is the usual one",
-    )

@@ -4,9 +4,31 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 import idna
+
+from courrier.errors import ConfigurationError
+
+
+class Route(StrEnum):
+    """How SES feedback reaches the topic."""
+
+    #: Configuration-set event publishing: every event type (facts §2).
+    EVENTS = "events"
+    #: Identity notifications: Bounce, Complaint and Delivery (facts §1).
+    NOTIFICATIONS = "notifications"
+
+    @classmethod
+    def parse(cls, value: str) -> Route:
+        try:
+            return cls(value)
+        except ValueError:
+            raise ConfigurationError(
+                f"route must be 'events' or 'notifications', not {value!r}"
+            ) from None
+
 
 #: Every SES v2 event type; the events route publishes all of them (facts §2).
 EVENT_TYPES = [
@@ -41,7 +63,7 @@ def normalise_identity(identity: str) -> str:
 class Resources:
     prefix: str
     identity: str
-    route: str  # "events" | "notifications"
+    route: Route
     region: str
     account: str
 
@@ -75,7 +97,7 @@ class Resources:
 
     @property
     def configuration_set(self) -> str | None:
-        return self.prefix if self.route == "events" else None
+        return self.prefix if self.route is Route.EVENTS else None
 
     @property
     def ses_source_arn(self) -> str:
@@ -96,20 +118,36 @@ class Resources:
         }
 
     def queue_statement(self) -> dict[str, Any]:
-        # The statement the SNS console forgets: without it SNS drops every delivery (§5).
-        return {
-            "Sid": QUEUE_SID,
-            "Effect": "Allow",
-            "Principal": {"Service": "sns.amazonaws.com"},
-            "Action": "sqs:SendMessage",
-            "Resource": self.queue_arn,
-            "Condition": {"ArnEquals": {"aws:SourceArn": self.topic_arn}},
-        }
+        return queue_statement(self.queue_arn, self.topic_arn)
 
     def redrive_policy(self) -> str:
         return json.dumps(
             {"deadLetterTargetArn": self.dlq_arn, "maxReceiveCount": MAX_RECEIVE_COUNT}
         )
+
+
+def queue_statement(queue_arn: str, topic_arn: str) -> dict[str, Any]:
+    # The statement the SNS console forgets: without it SNS drops every delivery (§5).
+    return {
+        "Sid": QUEUE_SID,
+        "Effect": "Allow",
+        "Principal": {"Service": "sns.amazonaws.com"},
+        "Action": "sqs:SendMessage",
+        "Resource": queue_arn,
+        "Condition": {"ArnEquals": {"aws:SourceArn": topic_arn}},
+    }
+
+
+def identity_arn(topic_arn: str, identity: str) -> str:
+    """The ARN SES publishes identity notifications as: the topic's region and account (§1.1)."""
+    region, account = topic_arn.split(":")[3:5]
+    return f"arn:aws:ses:{region}:{account}:identity/{identity}"
+
+
+def configuration_set_arn(topic_arn: str, name: str) -> str:
+    """The ARN SES publishes a configuration set's events as (§2)."""
+    region, account = topic_arn.split(":")[3:5]
+    return f"arn:aws:ses:{region}:{account}:configuration-set/{name}"
 
 
 def with_statement(

@@ -1,7 +1,8 @@
 """``courrier setup``: the SES -> SNS -> SQS pipeline, created or brought up to date.
 
-Each step reads what exists and changes only what differs, so a second run changes nothing
-and says so. The same calls run against AWS and the sandbox.
+Setup reads the pipeline once (:mod:`courrier.provisioning.inventory`), then changes only
+what differs, so a second run changes nothing and says so. The same calls run against AWS
+and the sandbox.
 
 Order: topic, topic policy, dead-letter queue, queue (with its redrive policy), queue policy,
 subscription, sender identity, feedback route, forwarding off.
@@ -11,28 +12,48 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from courrier.errors import ConfigurationError
 from courrier.provisioning.aws import Aws
+from courrier.provisioning.inventory import (
+    Inventory,
+    Queue,
+    read_identity,
+    read_inventory,
+    read_topic,
+)
 from courrier.provisioning.resources import (
     DLQ_RETENTION,
     EVENT_TYPES,
     NOTIFICATION_TYPES,
     QUEUE_RETENTION,
     Resources,
+    Route,
     normalise_identity,
     with_statement,
 )
 
-__all__ = ["Change", "SetupReport", "setup"]
+__all__ = ["Action", "Change", "SetupReport", "inventory_of", "resources_for", "setup"]
+
+
+class Action(StrEnum):
+    CREATE = "create"
+    UPDATE = "update"
+    UNCHANGED = "unchanged"
+    DELETE = "delete"
+    ABSENT = "absent"
 
 
 @dataclass(frozen=True)
 class Change:
     resource: str
-    action: str  # "create" | "update" | "unchanged"
+    action: Action
     detail: str = ""
+
+    def as_dict(self) -> dict[str, str]:
+        return {"resource": self.resource, "action": str(self.action), "detail": self.detail}
 
 
 @dataclass
@@ -46,62 +67,98 @@ class SetupReport:
 
     @property
     def changed(self) -> bool:
-        return any(c.action != "unchanged" for c in self.changes)
+        return any(c.action is not Action.UNCHANGED for c in self.changes)
 
     def settings(self) -> dict[str, str]:
-        """What the other commands need, for ``courrier.toml``."""
-        values = {"topic_arn": self.resources.topic_arn}
+        """What the other commands need, for ``courrier.toml`` (keys in ``SETUP_KEYS``)."""
+        r = self.resources
+        values = {
+            "identity": r.identity,
+            "route": str(r.route),
+            "prefix": r.prefix,
+            "topic_arn": r.topic_arn,
+        }
         if self.queue_url:
             values["queue_url"] = self.queue_url
         if self.dlq_url:
             values["dead_letter_queue_url"] = self.dlq_url
-        if self.resources.configuration_set:
-            values["configuration_set"] = self.resources.configuration_set
-        if not self.resources.is_domain:
-            values["sender"] = self.resources.identity
+        if r.configuration_set:
+            values["configuration_set"] = r.configuration_set
+        if not r.is_domain:
+            values["sender"] = r.identity
         return values
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "changes": [c.as_dict() for c in self.changes],
+            "dns_records": [
+                {"type": kind, "name": name, "value": value}
+                for kind, name, value in self.dns_records
+            ],
+            "settings": self.settings(),
+            "changed": self.changed,
+            "dry_run": self.dry_run,
+        }
 
 
 def setup(
     aws: Aws,
     identity: str,
     *,
-    route: str = "events",
+    route: Route | str = Route.EVENTS,
     prefix: str = "courrier",
     dry_run: bool = False,
 ) -> SetupReport:
     resources = resources_for(aws, identity, route=route, prefix=prefix)
     report = SetupReport(resources, dry_run=dry_run)
-    _Steps(aws, resources, report).run()
+    _Steps(aws, resources, inventory_of(aws, resources), report).run()
     return report
 
 
-def resources_for(aws: Aws, identity: str, *, route: str, prefix: str) -> Resources:
+def resources_for(aws: Aws, identity: str, *, route: Route | str, prefix: str) -> Resources:
     """What setup makes (and teardown removes) for these arguments, checked."""
-    if route not in ("events", "notifications"):
-        raise ConfigurationError(f"route must be 'events' or 'notifications', not {route!r}")
+    checked = Route.parse(route)
     if not prefix.replace("-", "").replace("_", "").isalnum() or len(prefix) > 40:
         raise ConfigurationError(f"prefix {prefix!r}: letters, digits, '-' and '_', <= 40")
-    return Resources(prefix, normalise_identity(identity), route, aws.region, aws.account())
+    return Resources(prefix, normalise_identity(identity), checked, aws.region, aws.account())
+
+
+def inventory_of(aws: Aws, r: Resources) -> Inventory:
+    return read_inventory(
+        aws,
+        identity=r.identity,
+        topic_arn=r.topic_arn,
+        queue=r.queue_name,
+        queue_arn=r.queue_arn,
+        dead_letter_queue=r.dlq_name,
+        configuration_set=r.configuration_set,
+    )
 
 
 class _Steps:
-    def __init__(self, aws: Aws, resources: Resources, report: SetupReport) -> None:
+    def __init__(self, aws: Aws, resources: Resources, found: Inventory, report: SetupReport):
         self.aws = aws
         self.r = resources
+        self.found = found
         self.report = report
         self.dry = report.dry_run
+        #: The identity as last read (refreshed after setup creates or verifies it).
+        self.identity_state = found.identity.require()
 
-    def note(self, resource: str, action: str, detail: str = "") -> None:
+    def note(self, resource: str, action: Action, detail: str = "") -> None:
         self.report.changes.append(Change(resource, action, detail))
 
     def run(self) -> None:
         self.topic()
-        self.topic_policy()
         self.report.dlq_url = self.queue(
-            self.r.dlq_name, {"MessageRetentionPeriod": str(DLQ_RETENTION)}, "dead-letter queue"
+            self.found.dead_letter_queue.require(),
+            self.r.dlq_name,
+            {"MessageRetentionPeriod": str(DLQ_RETENTION)},
+            "dead-letter queue",
         )
+        queue = self.found.queue.require()
         self.report.queue_url = self.queue(
+            queue,
             self.r.queue_name,
             {
                 "MessageRetentionPeriod": str(QUEUE_RETENTION),
@@ -109,10 +166,10 @@ class _Steps:
             },
             "queue",
         )
-        self.queue_policy()
+        self.queue_policy(self.report.queue_url, queue.attributes.get("Policy") if queue else None)
         self.subscription()
         self.identity()
-        if self.r.route == "events":
+        if self.r.route is Route.EVENTS:
             self.configuration_set()
         else:
             self.notifications()
@@ -121,25 +178,21 @@ class _Steps:
     # ------------------------------------------------------------------ SNS and SQS
 
     def topic(self) -> None:
-        exists = (
-            self.aws.maybe("sns", "GetTopicAttributes", "NotFound", TopicArn=self.r.topic_arn)
-            is not None
-        )
-        if exists:
-            self.note(f"SNS topic {self.r.topic_name}", "unchanged")
-            return
-        if not self.dry:
-            self.aws.call("sns", "CreateTopic", Name=self.r.topic_name)
-        self.note(f"SNS topic {self.r.topic_name}", "create")
-
-    def topic_policy(self) -> None:
-        found = self.aws.maybe("sns", "GetTopicAttributes", "NotFound", TopicArn=self.r.topic_arn)
-        current = (found or {}).get("Attributes", {}).get("Policy")
+        attributes = self.found.topic.require()
+        if attributes is not None:
+            self.note(f"SNS topic {self.r.topic_name}", Action.UNCHANGED)
+        else:
+            if not self.dry:
+                self.aws.call("sns", "CreateTopic", Name=self.r.topic_name)
+                # A new topic has a default policy; the SES statement joins it.
+                attributes = read_topic(self.aws, self.r.topic_arn)
+            self.note(f"SNS topic {self.r.topic_name}", Action.CREATE)
+        current = (attributes or {}).get("Policy")
         policy, changed = with_statement(
             current, self.r.topic_statement(), default_id=f"{self.r.topic_arn}/policy"
         )
         if not changed:
-            self.note("topic policy: SES may publish", "unchanged")
+            self.note("topic policy: SES may publish", Action.UNCHANGED)
             return
         if not self.dry:
             self.aws.call(
@@ -151,73 +204,50 @@ class _Steps:
             )
         self.note(
             "topic policy: SES may publish",
-            "update" if current else "create",
+            Action.UPDATE if current else Action.CREATE,
             "scoped to this account's SES",
         )
 
-    def queue(self, name: str, wanted: dict[str, str], label: str) -> str | None:
-        found = self.aws.maybe(
-            "sqs",
-            "GetQueueUrl",
-            "AWS.SimpleQueueService.NonExistentQueue",
-            "QueueDoesNotExist",
-            QueueName=name,
-        )
+    def queue(
+        self, found: Queue | None, name: str, wanted: dict[str, str], label: str
+    ) -> str | None:
         if found is None:
             if self.dry:
-                self.note(f"{label} {name}", "create")
+                self.note(f"{label} {name}", Action.CREATE)
                 return None
             url = str(
                 self.aws.call("sqs", "CreateQueue", QueueName=name, Attributes=wanted)["QueueUrl"]
             )
-            self.note(f"{label} {name}", "create")
+            self.note(f"{label} {name}", Action.CREATE)
             return url
-        url = str(found["QueueUrl"])
-        current = self.aws.call("sqs", "GetQueueAttributes", QueueUrl=url, AttributeNames=["All"])[
-            "Attributes"
-        ]
+        current = found.attributes
         differs = {k: v for k, v in wanted.items() if not _same_attribute(current.get(k), v)}
         if differs:
             if not self.dry:
-                self.aws.call("sqs", "SetQueueAttributes", QueueUrl=url, Attributes=differs)
-            self.note(f"{label} {name}", "update", ", ".join(sorted(differs)))
+                self.aws.call("sqs", "SetQueueAttributes", QueueUrl=found.url, Attributes=differs)
+            self.note(f"{label} {name}", Action.UPDATE, ", ".join(sorted(differs)))
         else:
-            self.note(f"{label} {name}", "unchanged")
-        return url
+            self.note(f"{label} {name}", Action.UNCHANGED)
+        return found.url
 
-    def queue_policy(self) -> None:
-        url = self.report.queue_url
-        current = None
-        if url:
-            current = (
-                self.aws.call("sqs", "GetQueueAttributes", QueueUrl=url, AttributeNames=["Policy"])
-                .get("Attributes", {})
-                .get("Policy")
-            )
+    def queue_policy(self, url: str | None, current: str | None) -> None:
         policy, changed = with_statement(
             current, self.r.queue_statement(), default_id=f"{self.r.queue_arn}/policy"
         )
         if not changed:
-            self.note("queue policy: the topic may send", "unchanged")
+            self.note("queue policy: the topic may send", Action.UNCHANGED)
             return
         if not self.dry and url:
             self.aws.call("sqs", "SetQueueAttributes", QueueUrl=url, Attributes={"Policy": policy})
         self.note(
             "queue policy: the topic may send",
-            "update" if current else "create",
+            Action.UPDATE if current else Action.CREATE,
             "the step the SNS console forgets",
         )
 
     def subscription(self) -> None:
-        found = (
-            self.aws.maybe("sns", "ListSubscriptionsByTopic", "NotFound", TopicArn=self.r.topic_arn)
-            or {}
-        )
-        mine = [
-            s
-            for s in found.get("Subscriptions", [])
-            if s.get("Protocol") == "sqs" and s.get("Endpoint") == self.r.queue_arn
-        ]
+        self.found.subscriptions.require()
+        mine = self.found.queue_subscriptions(self.r.queue_arn)
         if not mine:
             if not self.dry:
                 # Raw delivery off: the SNS envelope's MessageId is what de-duplicates (§9).
@@ -229,68 +259,57 @@ class _Steps:
                     Endpoint=self.r.queue_arn,
                     Attributes={"RawMessageDelivery": "false"},
                 )
-            self.note("subscription topic -> queue", "create")
-            return
-        arn = mine[0]["SubscriptionArn"]
-        attributes = self.aws.call("sns", "GetSubscriptionAttributes", SubscriptionArn=arn)[
-            "Attributes"
-        ]
-        if attributes.get("RawMessageDelivery", "false").lower() == "true":
+            self.note("subscription topic -> queue", Action.CREATE)
+        elif mine[0].raw_delivery:
             if not self.dry:
                 self.aws.call(
                     "sns",
                     "SetSubscriptionAttributes",
-                    SubscriptionArn=arn,
+                    SubscriptionArn=mine[0].arn,
                     AttributeName="RawMessageDelivery",
                     AttributeValue="false",
                 )
-            self.note("subscription topic -> queue", "update", "raw delivery off")
+            self.note("subscription topic -> queue", Action.UPDATE, "raw delivery off")
         else:
-            self.note("subscription topic -> queue", "unchanged")
+            self.note("subscription topic -> queue", Action.UNCHANGED)
 
     # ------------------------------------------------------------------ SES
 
     def identity(self) -> None:
         name = self.r.identity
-        found = self.aws.maybe("sesv2", "GetEmailIdentity", "NotFoundException", EmailIdentity=name)
-        if found is None:
+        if self.identity_state is None:
             if not self.dry:
                 self.aws.call("sesv2", "CreateEmailIdentity", EmailIdentity=name)
             self.note(
                 f"SES identity {name}",
-                "create",
+                Action.CREATE,
                 "check the inbox for the verification link" if "@" in name else "",
             )
         else:
-            status = found.get("VerificationStatus", "")
-            self.note(f"SES identity {name}", "unchanged", f"verification {status.lower()}")
+            status = str(self.identity_state.get("VerificationStatus", ""))
+            self.note(f"SES identity {name}", Action.UNCHANGED, f"verification {status.lower()}")
         if self.r.is_domain and not self.dry:
-            self._dns_records(name)
-
-    def _dns_records(self, domain: str) -> None:
-        token = self.aws.call("ses", "VerifyDomainIdentity", Domain=domain)["VerificationToken"]
-        identity = self.aws.call("sesv2", "GetEmailIdentity", EmailIdentity=domain)
-        self.report.dns_records.append(("TXT", f"_amazonses.{domain}", token))
-        for dkim in identity.get("DkimAttributes", {}).get("Tokens", []):
-            self.report.dns_records.append(
-                ("CNAME", f"{dkim}._domainkey.{domain}", f"{dkim}.dkim.amazonses.com")
-            )
+            token = self.aws.call("ses", "VerifyDomainIdentity", Domain=name)["VerificationToken"]
+            self.identity_state = read_identity(self.aws, name)
+            self.report.dns_records.append(("TXT", f"_amazonses.{name}", token))
+            dkim = (self.identity_state or {}).get("DkimAttributes", {})
+            for selector in dkim.get("Tokens", []):
+                self.report.dns_records.append(
+                    ("CNAME", f"{selector}._domainkey.{name}", f"{selector}.dkim.amazonses.com")
+                )
 
     def configuration_set(self) -> None:
         name = self.r.configuration_set or ""
-        found = self.aws.maybe(
-            "sesv2", "GetConfigurationSet", "NotFoundException", ConfigurationSetName=name
+        destinations = (
+            self.found.event_destinations.require() if self.found.event_destinations else None
         )
-        if found is None:
+        if destinations is None:
             if not self.dry:
                 self.aws.call("sesv2", "CreateConfigurationSet", ConfigurationSetName=name)
-            self.note(f"configuration set {name}", "create")
-            destinations: list[dict[str, Any]] = []
+            self.note(f"configuration set {name}", Action.CREATE)
+            destinations = []
         else:
-            self.note(f"configuration set {name}", "unchanged")
-            destinations = self.aws.call(
-                "sesv2", "GetConfigurationSetEventDestinations", ConfigurationSetName=name
-            )["EventDestinations"]
+            self.note(f"configuration set {name}", Action.UNCHANGED)
         wanted = {
             "Enabled": True,
             "MatchingEventTypes": EVENT_TYPES,
@@ -298,40 +317,34 @@ class _Steps:
         }
         current = next((d for d in destinations if d.get("Name") == "sns"), None)
         if current is None:
-            if not self.dry:
-                self.aws.call(
-                    "sesv2",
-                    "CreateConfigurationSetEventDestination",
-                    ConfigurationSetName=name,
-                    EventDestinationName="sns",
-                    EventDestination=wanted,
-                )
-            self.note("event destination sns (all event types)", "create")
+            operation, action = "CreateConfigurationSetEventDestination", Action.CREATE
         elif (
             current.get("Enabled") is not True
             or sorted(current.get("MatchingEventTypes", [])) != sorted(EVENT_TYPES)
             or current.get("SnsDestination", {}).get("TopicArn") != self.r.topic_arn
         ):
-            if not self.dry:
-                self.aws.call(
-                    "sesv2",
-                    "UpdateConfigurationSetEventDestination",
-                    ConfigurationSetName=name,
-                    EventDestinationName="sns",
-                    EventDestination=wanted,
-                )
-            self.note("event destination sns (all event types)", "update")
+            operation, action = "UpdateConfigurationSetEventDestination", Action.UPDATE
         else:
-            self.note("event destination sns (all event types)", "unchanged")
+            self.note("event destination sns (all event types)", Action.UNCHANGED)
+            return
+        if not self.dry:
+            self.aws.call(
+                "sesv2",
+                operation,
+                ConfigurationSetName=name,
+                EventDestinationName="sns",
+                EventDestination=wanted,
+            )
+        self.note("event destination sns (all event types)", action)
 
     def notifications(self) -> None:
         name = self.r.identity
-        attributes = self.aws.call("ses", "GetIdentityNotificationAttributes", Identities=[name])[
-            "NotificationAttributes"
-        ].get(name, {})
+        attributes = (
+            self.found.notifications.require() if self.found.notifications else None
+        ) or {}
         for kind in NOTIFICATION_TYPES:
             if attributes.get(f"{kind}Topic") == self.r.topic_arn:
-                self.note(f"{kind} notifications -> topic", "unchanged")
+                self.note(f"{kind} notifications -> topic", Action.UNCHANGED)
             else:
                 if not self.dry:
                     self.aws.call(
@@ -341,9 +354,9 @@ class _Steps:
                         NotificationType=kind,
                         SnsTopic=self.r.topic_arn,
                     )
-                self.note(f"{kind} notifications -> topic", "update")
+                self.note(f"{kind} notifications -> topic", Action.UPDATE)
             if attributes.get(f"HeadersIn{kind}NotificationsEnabled") is True:
-                self.note(f"{kind} notifications include headers", "unchanged")
+                self.note(f"{kind} notifications include headers", Action.UNCHANGED)
             else:
                 if not self.dry:
                     self.aws.call(
@@ -353,14 +366,12 @@ class _Steps:
                         NotificationType=kind,
                         Enabled=True,
                     )
-                self.note(f"{kind} notifications include headers", "update")
+                self.note(f"{kind} notifications include headers", Action.UPDATE)
 
     def forwarding_off(self) -> None:
-        found = self.aws.maybe(
-            "sesv2", "GetEmailIdentity", "NotFoundException", EmailIdentity=self.r.identity
-        )
-        if found is not None and found.get("FeedbackForwardingStatus") is False:
-            self.note("email feedback forwarding off", "unchanged")
+        # A new identity forwards feedback by email until told otherwise (§1.1).
+        if (self.identity_state or {}).get("FeedbackForwardingStatus") is False:
+            self.note("email feedback forwarding off", Action.UNCHANGED)
             return
         if not self.dry:
             self.aws.call(
@@ -371,7 +382,7 @@ class _Steps:
             )
         self.note(
             "email feedback forwarding off",
-            "update",
+            Action.UPDATE,
             "feedback goes to the queue, not the sender's inbox",
         )
 

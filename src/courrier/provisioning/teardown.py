@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from courrier.provisioning.aws import Aws
-from courrier.provisioning.resources import (
-    NOTIFICATION_TYPES,
-    TOPIC_SID,
-)
-from courrier.provisioning.setup import Change, resources_for
+from pathlib import Path
+
+from courrier.provisioning import config_file
+from courrier.provisioning.aws import SES_MISSING, Aws
+from courrier.provisioning.probe import remove_probes
+from courrier.provisioning.resources import NOTIFICATION_TYPES, TOPIC_SID, Route
+from courrier.provisioning.setup import Action, Change, inventory_of, resources_for
 
 __all__ = ["teardown"]
 
@@ -16,68 +17,63 @@ def teardown(
     aws: Aws,
     identity: str,
     *,
-    route: str = "events",
+    route: Route | str = Route.EVENTS,
     prefix: str = "courrier",
     delete_identity: bool = False,
+    config: Path | None = None,
 ) -> list[Change]:
     """Undo :func:`~courrier.provisioning.setup.setup`; the identity stays unless asked.
 
-    Each step is skipped when its resource is already gone, so teardown can be re-run.
+    Each step is skipped when its resource is already gone, so teardown can be re-run. With
+    ``config``, every key setup writes is removed from that ``courrier.toml`` afterwards.
     """
     r = resources_for(aws, identity, route=route, prefix=prefix)
+    found = inventory_of(aws, r)
     changes: list[Change] = []
 
     def note(resource: str, done: bool) -> None:
-        changes.append(Change(resource, "delete" if done else "absent"))
+        changes.append(Change(resource, Action.DELETE if done else Action.ABSENT))
 
-    if route == "events":
-        found = aws.maybe(
-            "sesv2",
-            "DeleteConfigurationSet",
-            "NotFoundException",
-            ConfigurationSetName=r.configuration_set,
-        )
-        note(f"configuration set {r.configuration_set}", found is not None)
-    else:
-        exists = aws.maybe(
-            "sesv2", "GetEmailIdentity", "NotFoundException", EmailIdentity=r.identity
-        )
+    if found.event_destinations is not None:
+        exists = found.event_destinations.require() is not None
+        if exists:
+            aws.call("sesv2", "DeleteConfigurationSet", ConfigurationSetName=r.configuration_set)
+        note(f"configuration set {r.configuration_set}", exists)
+    if found.notifications is not None:
+        attributes = found.notifications.require() or {}
         for kind in NOTIFICATION_TYPES:
-            if exists is not None:
+            # Only a mapping to this pipeline's topic is undone; another topic is the user's.
+            mapped = attributes.get(f"{kind}Topic") == r.topic_arn
+            if mapped:
                 aws.call(
                     "ses",
                     "SetIdentityNotificationTopic",
                     Identity=r.identity,
                     NotificationType=kind,
                 )
-            note(f"{kind} notifications -> topic", exists is not None)
-    subscriptions = (
-        aws.maybe("sns", "ListSubscriptionsByTopic", "NotFound", TopicArn=r.topic_arn) or {}
-    )
-    removed = False
-    for subscription in subscriptions.get("Subscriptions", []):
-        if subscription.get("Endpoint") == r.queue_arn:
-            aws.call("sns", "Unsubscribe", SubscriptionArn=subscription["SubscriptionArn"])
-            removed = True
-    note("subscription topic -> queue", removed)
-    for name, label in ((r.queue_name, "queue"), (r.dlq_name, "dead-letter queue")):
-        url = aws.maybe(
-            "sqs",
-            "GetQueueUrl",
-            "AWS.SimpleQueueService.NonExistentQueue",
-            "QueueDoesNotExist",
-            QueueName=name,
-        )
-        if url is not None:
-            aws.call("sqs", "DeleteQueue", QueueUrl=url["QueueUrl"])
-        note(f"{label} {name}", url is not None)
-    topic = aws.maybe("sns", "GetTopicAttributes", "NotFound", TopicArn=r.topic_arn)
+            note(f"{kind} notifications -> topic", mapped)
+    found.subscriptions.require()
+    mine = found.queue_subscriptions(r.queue_arn)
+    for subscription in mine:
+        if subscription.confirmed:
+            aws.call("sns", "Unsubscribe", SubscriptionArn=subscription.arn)
+    note("subscription topic -> queue", bool(mine))
+    if remove_probes(aws, found, expired_only=False):
+        note("doctor probe queues", True)
+    for queue, name, label in (
+        (found.queue.require(), r.queue_name, "queue"),
+        (found.dead_letter_queue.require(), r.dlq_name, "dead-letter queue"),
+    ):
+        if queue is not None:
+            aws.call("sqs", "DeleteQueue", QueueUrl=queue.url)
+        note(f"{label} {name}", queue is not None)
+    topic = found.topic.require()
     if topic is not None:
         aws.call("sns", "DeleteTopic", TopicArn=r.topic_arn)
     note(f"SNS topic {r.topic_name} (and its {TOPIC_SID} policy)", topic is not None)
     if delete_identity:
-        gone = aws.maybe(
-            "sesv2", "DeleteEmailIdentity", "NotFoundException", EmailIdentity=r.identity
-        )
+        gone = aws.maybe("sesv2", "DeleteEmailIdentity", *SES_MISSING, EmailIdentity=r.identity)
         note(f"SES identity {r.identity}", gone is not None)
+    if config is not None:
+        config_file.forget_setup(config)
     return changes

@@ -20,11 +20,12 @@ from typing import Any
 from werkzeug.serving import WSGIRequestHandler, make_server
 
 from courrier.errors import SandboxError
+from courrier.sandbox.latency import Latency
 from courrier.sandbox.server import SandboxApp
 from courrier.sandbox.ses_service import SesOptions
 from courrier.sandbox.simulator import SimulatorOptions
 
-__all__ = ["Sandbox", "SandboxApp", "SesOptions", "SimulatorOptions"]
+__all__ = ["Latency", "Sandbox", "SandboxApp", "SesOptions", "SimulatorOptions"]
 
 log = logging.getLogger("courrier.sandbox.http")
 
@@ -50,8 +51,9 @@ class Sandbox:
         *,
         options: SesOptions | None = None,
         state_path: str | None = None,
+        latency: Latency | None = None,
     ) -> None:
-        self.app = SandboxApp(options or SesOptions(), state_path)
+        self.app = SandboxApp(options or SesOptions(), state_path, latency=latency)
         self._host = host
         self._port = port
         self._server: Any = None

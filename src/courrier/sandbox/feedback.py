@@ -329,7 +329,7 @@ def mail_object(mail: Mail, origin: Origin, *, headers: bool, tags: bool) -> dic
         "callerIdentity": mail.caller,
         "destination": list(mail.destinations),
     }
-    if headers:
+    if headers and mail.raw:  # a message that did not render has no headers
         parsed = mail.parsed()
         header_list = headers_of(parsed)
         obj["headersTruncated"] = (

@@ -30,6 +30,8 @@ class Mail:
     timestamp: float = 0.0
     caller: str = ""
     source_ip: str = "127.0.0.1"
+    #: (template name, error) when the template data did not render: accepted, never sent.
+    rendering_failure: tuple[str, str] | None = None
     _parsed: Message | None = field(default=None, repr=False, compare=False)
 
     def parsed(self) -> Message:
@@ -77,7 +79,8 @@ def build_simple(
 ) -> bytes:
     """The MIME message SES builds from a "simple" (formatted) send request."""
     message = EmailMessage(policy=email.policy.SMTP)
-    message["From"] = source
+    if source:
+        message["From"] = source
     if to:
         message["To"] = ", ".join(to)
     if cc:

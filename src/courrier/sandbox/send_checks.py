@@ -42,15 +42,39 @@ def check_content(api: str, mail: Mail) -> None:
                 )
 
 
+def check_call(state: RegionState, set_name: str | None) -> None:
+    """What concerns the whole call: the account and the configuration set."""
+    if not state.account.sending_enabled:
+        raise SesFault("AccountPaused", "Sending paused for this account.")
+    if set_name:
+        config = state.configuration_sets.get(set_name)
+        if config is None:
+            raise SesFault("ConfigSetMissing", f"Configuration set <{set_name}> does not exist.")
+        if not config.sending_enabled:
+            raise SesFault("ConfigSetPaused", "Sending paused for this configuration set.")
+
+
+def check_senders(region: str, state: RegionState, mail: Mail) -> None:
+    _refuse_unverified(region, _unverified_senders(state, mail))
+
+
 def check_identities(region: str, state: RegionState, mail: Mail) -> None:
-    senders = [bare_address(mail.source)]
-    if mail.feedback_address:
-        senders.append(bare_address(mail.feedback_address))
-    failed = [s for s in senders if not state.is_verified(s)]
+    failed = _unverified_senders(state, mail)
     if not state.account.production:
         failed += [
             r for r in mail.destinations if simulator_case(r) is None and not state.is_verified(r)
         ]
+    _refuse_unverified(region, failed)
+
+
+def _unverified_senders(state: RegionState, mail: Mail) -> list[str]:
+    senders = [bare_address(mail.source)]
+    if mail.feedback_address:
+        senders.append(bare_address(mail.feedback_address))
+    return [s for s in senders if not state.is_verified(s)]
+
+
+def _refuse_unverified(region: str, failed: list[str]) -> None:
     if failed:
         # The real text upper-cases the region and lists every failing identity (facts §3.1).
         raise SesFault(
@@ -64,15 +88,22 @@ def check_rate(state: RegionState, mail: Mail) -> None:
     now = time.time()
     state.prune(now)
     count = len(mail.destinations)
-    last_second = sum(n for _, n in state.recent)
-    if last_second + count > state.account.max_send_rate:
+    account = state.account
+    # A token bucket: it refills at the send rate up to the burst size (facts §11: short
+    # bursts over the rate are accepted, a sustained rate over it is not).
+    tokens, refilled = state.bucket or (account.burst, now)
+    tokens = min(account.burst, tokens + (now - refilled) * account.max_send_rate)
+    # A full bucket takes any one message, even one with more recipients than it holds; the
+    # bucket then owes them, so the long-run rate stays the account's.
+    if count > tokens and tokens < account.burst:
+        state.bucket = (tokens, now)
         raise SesFault("Throttling", "Maximum sending rate exceeded.")
     # Simulator mail counts toward the rate but not the daily quota (facts §3).
     quota_count = sum(1 for r in mail.destinations if simulator_case(r) is None)
     limit = state.account.max_24_hour_send
     if limit >= 0 and quota_count and state.daily_total + quota_count > limit:
         raise SesFault("DailyQuota", "Daily message quota exceeded.")
-    state.recent.append((now, count))
+    state.bucket = (tokens - count, now)
     if quota_count:
         state.daily.append((now, quota_count))
         state.daily_total += quota_count

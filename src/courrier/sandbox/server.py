@@ -1,15 +1,18 @@
 """One HTTP port for SES v1, SES v2, SNS and SQS, plus the sandbox's own ``/_courrier/`` pages.
 
 Requests are routed by the service named in their SigV4 credential scope, as AWS endpoints
-are: ``ses`` goes to courrier's SES, everything else to moto's server.
+are: ``ses`` goes to courrier's SES, ``sns``, ``sqs`` and ``sts`` to moto's server behind a
+guard that turns its failures on malformed input into 4xx, and any other service is refused.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import re
+import time
 import urllib.parse
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -22,7 +25,9 @@ from werkzeug.wsgi import ClosingIterator
 
 from courrier import policy
 from courrier.sandbox import moto_hooks, ses_query, ses_rest
+from courrier.sandbox.aws_errors import buffer_body, error_response, guarded, protocol_of
 from courrier.sandbox.feedback import FeedbackRouter
+from courrier.sandbox.latency import Latency
 from courrier.sandbox.mailbox import Mailbox
 from courrier.sandbox.ses_service import Caller, SesOptions, SesService
 from courrier.sandbox.state import StateFile
@@ -31,6 +36,8 @@ log = logging.getLogger(__name__)
 
 _SCOPE = re.compile(r"Credential=([^/,\s]+)/\d{8}/([^/]+)/([^/]+)/aws4_request")
 DEFAULT_REGION = "us-east-1"
+#: Served by moto behind the sandbox; STS answers ``GetCallerIdentity`` for ``courrier setup``.
+MOTO_SERVICES = frozenset({"sns", "sqs", "sts"})
 
 WSGIEnviron = dict[str, Any]
 StartResponse = Callable[..., Any]
@@ -77,9 +84,16 @@ class MotoSns:
 class SandboxApp:
     """The WSGI application behind ``courrier sandbox``."""
 
-    def __init__(self, options: SesOptions, state_path: str | None = None) -> None:
+    def __init__(
+        self,
+        options: SesOptions,
+        state_path: str | None = None,
+        *,
+        latency: Latency | None = None,
+    ) -> None:
         moto_hooks.install()
         self.options = options
+        self.latency = latency or Latency()
         self.state = StateFile(state_path) if state_path else None
         self.mailbox = Mailbox(on_change=self._save)
         self.ses = SesService(
@@ -105,15 +119,57 @@ class SandboxApp:
             self.state.close()
 
     def __call__(self, environ: WSGIEnviron, start_response: StartResponse) -> Iterable[bytes]:
+        started = time.monotonic()
+        try:
+            answer = self._route(environ, start_response)
+            if self.latency and not environ.get("PATH_INFO", "").startswith("/_courrier/"):
+                self.latency.wait(started)
+            return answer
+        except Exception:
+            # A bug of the sandbox's own: answered as AWS answers its own failures.
+            log.exception(
+                "sandbox failed on %s %s", environ.get("REQUEST_METHOD"), environ.get("PATH_INFO")
+            )
+            response = error_response(
+                protocol_of(environ), 500, "InternalFailure", "The sandbox failed.", sender=False
+            )
+            return response(environ, start_response)
+
+    def _route(self, environ: WSGIEnviron, start_response: StartResponse) -> Iterable[bytes]:
+        refused = buffer_body(environ)
+        if refused is not None:
+            return refused(environ, start_response)
         path = environ.get("PATH_INFO", "")
         if path.startswith("/_courrier/"):
             return self._control(Request(environ))(environ, start_response)
+        if path == "/moto-api/reset" and environ.get("REQUEST_METHOD") == "POST":
+            # moto-based suites call this between tests: it must clear SES too.
+            self.reset()
+            return _json({"status": "ok"})(environ, start_response)
         found = _SCOPE.search(environ.get("HTTP_AUTHORIZATION", ""))
         service = found.group(3) if found else None
         if service == "ses" or (service is None and path.startswith("/v2/email")):
             return self._ses(environ, start_response, found)
-        result: Iterable[bytes] = self.moto(environ, start_response)
-        return result
+        if service in MOTO_SERVICES or (service is None and path.startswith("/moto-api/")):
+            return guarded(self.moto, environ, start_response)
+        if service is None:
+            refusal = error_response(
+                protocol_of(environ),
+                403,
+                "MissingAuthenticationToken",
+                "Request is missing Authentication Token",
+            )
+        else:
+            refusal = error_response(
+                protocol_of(environ),
+                400,
+                "InvalidSignatureException",
+                f"Credential should be scoped to correct service: the courrier sandbox serves "
+                f"ses, sns, sqs and sts, not '{service}'.",
+            )
+            # REST clients of other services (Lambda, ...) read the code from this header.
+            refusal.headers.setdefault("x-amzn-ErrorType", "InvalidSignatureException")
+        return refusal(environ, start_response)
 
     # ------------------------------------------------------------------ SES
 
@@ -184,7 +240,12 @@ class SandboxApp:
         if path == "/sns-deliveries":
             return _json({"dropped": [d.__dict__ for d in moto_hooks.dropped_deliveries]})
         if path == "/drain" and request.method == "POST":
-            timeout = float(request.args.get("timeout", "10"))
+            try:
+                timeout = float(request.args.get("timeout", "10"))
+            except ValueError:
+                timeout = math.nan
+            if not 0 <= timeout <= 300:
+                return _json({"message": "timeout must be a number of seconds, 0 to 300"}, 400)
             return _json({"drained": self.ses.scheduler.drain(timeout)})
         if path == "/reset" and request.method == "POST":
             self.reset()
@@ -192,26 +253,15 @@ class SandboxApp:
         return _json({"message": f"no such page: {request.path}"}, 404)
 
     def _account(self, request: Request) -> Response:
-        """Change what AWS would: quota, rate, production access, enforcement status."""
-        body = request.get_json(silent=True)
-        if not isinstance(body, dict):
-            return _json({"message": "expected a JSON object"}, 400)
-        allowed = {
-            "max_send_rate": float,
-            "max_24_hour_send": float,
-            "production": bool,
-            "sending_enabled": bool,
-            "enforcement_status": str,
-        }
-        unknown = sorted(set(body) - set(allowed))
-        if unknown:
-            return _json({"message": f"unknown fields: {', '.join(unknown)}"}, 400)
-        if body.get("enforcement_status", "HEALTHY") not in ("HEALTHY", "PROBATION", "SHUTDOWN"):
-            return _json({"message": "enforcement_status: HEALTHY, PROBATION or SHUTDOWN"}, 400)
+        """Change what AWS support would: quota, rate, production access, enforcement status."""
+        try:
+            changes = _account_changes(json.loads(request.get_data() or b"null"))
+        except (ValueError, RecursionError) as err:
+            return _json({"message": str(err)}, 400)
         region = request.args.get("region", DEFAULT_REGION)
         account = request.args.get("account", _account_for(""))
         caller = Caller(account=account, region=region, api="v2")
-        self.ses.update_account(caller, **{k: allowed[k](v) for k, v in body.items()})
+        self.ses.update_account(caller, **changes)
         state, sent = self.ses.account(caller)
         return _json({**state.__dict__, "sent_last_24_hours": sent})
 
@@ -229,6 +279,51 @@ class SandboxApp:
             sqs_account.reset()
         sqs_backends.clear()
         self._save()
+
+
+def _account_changes(body: Any) -> dict[str, Any]:
+    """The account fields of a ``/_courrier/account`` body, checked: only real JSON types."""
+    if not isinstance(body, dict):
+        raise ValueError("expected a JSON object")
+    unknown = sorted(
+        set(body)
+        - {
+            "max_send_rate",
+            "max_send_burst",
+            "max_24_hour_send",
+            "production",
+            "sending_enabled",
+            "enforcement_status",
+        }
+    )
+    if unknown:
+        raise ValueError(f"unknown fields: {', '.join(unknown)}")
+    changes: dict[str, Any] = {}
+    for key, value in body.items():
+        if key == "enforcement_status":
+            # GetAccount's EnforcementStatus (facts §6.2).
+            if value not in ("HEALTHY", "PROBATION", "SHUTDOWN"):
+                raise ValueError("enforcement_status: HEALTHY, PROBATION or SHUTDOWN")
+            changes[key] = value
+            continue
+        if key in ("production", "sending_enabled"):
+            # "false" is a string, and a non-empty string is true: only JSON booleans.
+            if not isinstance(value, bool):
+                raise ValueError(f"{key} must be true or false")
+            changes[key] = value
+            continue
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
+        ):
+            raise ValueError(f"{key} must be a number")
+        if key == "max_24_hour_send" and value < 0 and value != -1:
+            raise ValueError("max_24_hour_send must be -1 (unlimited) or at least 0")
+        if key != "max_24_hour_send" and value <= 0:
+            raise ValueError(f"{key} must be more than 0")
+        changes[key] = float(value)
+    return changes
 
 
 def _account_for(access_key: str) -> str:

@@ -3,61 +3,36 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any
 
 from botocore.model import OperationNotFoundError
 
 from courrier.sandbox import wire
 from courrier.sandbox.faults import SesFault
-from courrier.sandbox.mail import Mail, build_simple, header_recipients, tags_from_headers
+from courrier.sandbox.ses_actions import V1, Reply
+from courrier.sandbox.ses_sending import (
+    BulkEntry,
+    accepted,
+    find_template,
+    raw_mail,
+    send_bulk,
+    simple_mail,
+    tags,
+    templated_mail,
+)
 from courrier.sandbox.ses_service import Caller, SesService
 from courrier.sandbox.ses_state import NOTIFICATION_TYPES, V1_EVENT_TYPES, EventDestination
+from courrier.sandbox.templates import Template, parse_data
 
-#: SesFault kinds as SES v1 names them on the wire (facts §6.1).
-V1_CODES = {
-    "InvalidParameter": "InvalidParameterValue",
-    "MessageRejected": "MessageRejected",
-    "Throttling": "Throttling",
-    "DailyQuota": "Throttling",
-    "AccountPaused": "AccountSendingPausedException",
-    "ConfigSetPaused": "ConfigurationSetSendingPausedException",
-    "ConfigSetMissing": "ConfigurationSetDoesNotExist",
-    "ConfigSetExists": "ConfigurationSetAlreadyExists",
-    "DestinationExists": "EventDestinationAlreadyExists",
-    "DestinationMissing": "EventDestinationDoesNotExist",
-    "NotFound": "InvalidParameterValue",
-    "AlreadyExists": "AlreadyExists",
-    "LimitExceeded": "LimitExceeded",
-    "NotAllowedInSandbox": "InvalidParameterValue",
-}
 _V1_TYPE_NAMES = {upper: lower for lower, upper in V1_EVENT_TYPES.items()}
-
-
-@dataclass
-class Reply:
-    status: int
-    body: bytes
-    after: Callable[[], None] | None = None
-
-
-Handler = Callable[[SesService, Caller, dict[str, Any]], dict[str, Any]]
-HANDLERS: dict[str, Handler] = {}
-
-
-def action(name: str) -> Callable[[Handler], Handler]:
-    def register(function: Handler) -> Handler:
-        HANDLERS[name] = function
-        return function
-
-    return register
+action = V1.action
 
 
 def handle(service: SesService, caller: Caller, params: Mapping[str, str]) -> Reply:
     request_id = str(uuid.uuid4())
     name = params.get("Action", "")
-    handler = HANDLERS.get(name)
+    handler = V1.handlers.get(name)
     model = wire.service_model("ses")
     try:
         operation = model.operation_model(name)
@@ -75,14 +50,14 @@ def handle(service: SesService, caller: Caller, params: Mapping[str, str]) -> Re
         missing = wire.missing_member(operation.input_shape, decoded)
         if missing:
             raise SesFault("MissingParameter", f"The request must contain the parameter {missing}.")
-        result = handler(service, caller, decoded)
+        result, after = V1.run(name, service, caller, decoded)
+    except wire.InvalidEnum as err:
+        return Reply(400, wire.query_error("ValidationError", str(err), request_id))
     except (ValueError, TypeError) as err:
         # Malformed values (a number that is not one, bad base64): refused, never a crash.
         return Reply(400, wire.query_error("InvalidParameterValue", str(err), request_id))
     except SesFault as fault:
-        code = V1_CODES.get(fault.kind, fault.kind)
-        return Reply(400, wire.query_error(code, fault.message, request_id))
-    after = result.pop("__after__", None)
+        return Reply(400, wire.query_error(V1.code(fault), fault.message, request_id))
     return Reply(200, wire.query_response(operation, result, request_id), after)
 
 
@@ -90,13 +65,8 @@ def handle(service: SesService, caller: Caller, params: Mapping[str, str]) -> Re
 
 
 @action("VerifyEmailIdentity")
+@action("VerifyEmailAddress")  # the older name of the same action
 def _verify_email_identity(svc: SesService, caller: Caller, p: dict[str, Any]) -> dict[str, Any]:
-    svc.verify_identity(caller, p["EmailAddress"])
-    return {}
-
-
-@action("VerifyEmailAddress")
-def _verify_email_address(svc: SesService, caller: Caller, p: dict[str, Any]) -> dict[str, Any]:
     svc.verify_identity(caller, p["EmailAddress"])
     return {}
 
@@ -115,7 +85,9 @@ def _verify_dkim(svc: SesService, caller: Caller, p: dict[str, Any]) -> dict[str
 
 @action("ListIdentities")
 def _list_identities(svc: SesService, caller: Caller, p: dict[str, Any]) -> dict[str, Any]:
-    return {"Identities": [i.name for i in svc.identities(caller, p.get("IdentityType"))]}
+    names = [i.name for i in svc.identities(caller, p.get("IdentityType"))]
+    found, token = V1.page(p, names, str, "ListIdentities")
+    return {"Identities": found, "NextToken": token}
 
 
 @action("ListVerifiedEmailAddresses")
@@ -247,13 +219,8 @@ def _describe_set(svc: SesService, caller: Caller, p: dict[str, Any]) -> dict[st
 def _list_sets(svc: SesService, caller: Caller, p: dict[str, Any]) -> dict[str, Any]:
     with svc.lock:
         names = list(svc.state(caller).configuration_sets)
-    return {"ConfigurationSets": [{"Name": name} for name in names]}
-
-
-@action("DeleteConfigurationSet")
-def _delete_set(svc: SesService, caller: Caller, p: dict[str, Any]) -> dict[str, Any]:
-    svc.delete_configuration_set(caller, p["ConfigurationSetName"])
-    return {}
+    found, token = V1.page(p, names, str, "ListConfigurationSets")
+    return {"ConfigurationSets": [{"Name": name} for name in found], "NextToken": token}
 
 
 @action("UpdateConfigurationSetSendingEnabled")
@@ -275,12 +242,6 @@ def _update_destination(svc: SesService, caller: Caller, p: dict[str, Any]) -> d
     svc.put_event_destination(
         caller, p["ConfigurationSetName"], _destination(p["EventDestination"]), create=False
     )
-    return {}
-
-
-@action("DeleteConfigurationSetEventDestination")
-def _delete_destination(svc: SesService, caller: Caller, p: dict[str, Any]) -> dict[str, Any]:
-    svc.delete_event_destination(caller, p["ConfigurationSetName"], p["EventDestinationName"])
     return {}
 
 
@@ -311,57 +272,109 @@ def _v1_destination(destination: EventDestination) -> dict[str, Any]:
     return out
 
 
+# ------------------------------------------------------------------- templates
+
+
+def _v1_template(given: dict[str, Any]) -> Template:
+    return Template(
+        name=given["TemplateName"],
+        subject=given.get("SubjectPart", ""),
+        text=given.get("TextPart"),
+        html=given.get("HtmlPart"),
+    )
+
+
+@action("CreateTemplate")
+def _create_template(svc: SesService, caller: Caller, p: dict[str, Any]) -> dict[str, Any]:
+    svc.put_template(caller, _v1_template(p["Template"]), create=True)
+    return {}
+
+
+@action("UpdateTemplate")
+def _update_template(svc: SesService, caller: Caller, p: dict[str, Any]) -> dict[str, Any]:
+    svc.put_template(caller, _v1_template(p["Template"]), create=False)
+    return {}
+
+
+@action("GetTemplate")
+def _get_template(svc: SesService, caller: Caller, p: dict[str, Any]) -> dict[str, Any]:
+    found = svc.template(caller, p["TemplateName"])
+    return {
+        "Template": {
+            "TemplateName": found.name,
+            "SubjectPart": found.subject,
+            "TextPart": found.text,
+            "HtmlPart": found.html,
+        }
+    }
+
+
+@action("DeleteTemplate")
+def _delete_template(svc: SesService, caller: Caller, p: dict[str, Any]) -> dict[str, Any]:
+    svc.delete_template(caller, p["TemplateName"], missing_ok=True)
+    return {}
+
+
+@action("ListTemplates")
+def _list_templates(svc: SesService, caller: Caller, p: dict[str, Any]) -> dict[str, Any]:
+    found, token = V1.page(p, svc.templates(caller), lambda t: t.name, "ListTemplates")
+    return {
+        "TemplatesMetadata": [{"Name": t.name, "CreatedTimestamp": t.created} for t in found],
+        "NextToken": token,
+    }
+
+
 # --------------------------------------------------------------------- sending
 
 
 @action("SendEmail")
 def _send_email(svc: SesService, caller: Caller, p: dict[str, Any]) -> dict[str, Any]:
-    destination = p["Destination"]
     message = p["Message"]
     body = message.get("Body", {})
-    raw = build_simple(
-        source=p["Source"],
-        to=destination.get("ToAddresses", []),
-        cc=destination.get("CcAddresses", []),
-        reply_to=p.get("ReplyToAddresses", []),
+    mail = simple_mail(
+        V1.envelope(p, p["Destination"], "Tags"),
         subject=message.get("Subject", {}).get("Data", ""),
         text=body.get("Text", {}).get("Data"),
         html=body.get("Html", {}).get("Data"),
     )
-    recipients = [
-        *destination.get("ToAddresses", []),
-        *destination.get("CcAddresses", []),
-        *destination.get("BccAddresses", []),
-    ]
-    mail = Mail(
-        raw=raw,
-        source=p["Source"],
-        destinations=recipients,
-        operation="SendEmail",
-        tags={t["Name"]: t["Value"] for t in p.get("Tags", [])},
-        configuration_set=p.get("ConfigurationSetName"),
-        feedback_address=p.get("ReturnPath"),
-    )
-    accepted = svc.send(caller, mail)
-    return {"MessageId": accepted.message_id, "__after__": accepted.release}
+    return accepted(svc.send(caller, mail))
 
 
 @action("SendRawEmail")
 def _send_raw_email(svc: SesService, caller: Caller, p: dict[str, Any]) -> dict[str, Any]:
-    raw: bytes = p["RawMessage"]["Data"]
-    parsed = Mail(raw=raw, source="", destinations=[], operation="SendRawEmail").parsed()
-    source = p.get("Source") or str(parsed.get("From", ""))
-    header_tags = tags_from_headers(parsed)
-    api_tags = {t["Name"]: t["Value"] for t in p.get("Tags", [])}
-    mail = Mail(
-        raw=raw,
-        source=source,
-        destinations=p.get("Destinations") or header_recipients(parsed),
-        operation="SendRawEmail",
-        # Tags given in the API win over X-SES-MESSAGE-TAGS (facts §2).
-        tags=api_tags or header_tags,
-        configuration_set=p.get("ConfigurationSetName")
-        or (str(parsed["X-SES-CONFIGURATION-SET"]) if parsed["X-SES-CONFIGURATION-SET"] else None),
+    envelope = V1.envelope(p, {"ToAddresses": p.get("Destinations", [])}, "Tags")
+    mail = raw_mail(envelope, p["RawMessage"]["Data"], "SendRawEmail")
+    return accepted(svc.send(caller, mail))
+
+
+@action("SendTemplatedEmail")
+def _send_templated(svc: SesService, caller: Caller, p: dict[str, Any]) -> dict[str, Any]:
+    template = find_template(svc, caller, {"TemplateName": p.get("Template"), **p})
+    data = parse_data(p["TemplateData"])
+    mail = templated_mail(
+        V1.envelope(p, p["Destination"], "Tags"), template, data, "SendTemplatedEmail"
     )
-    accepted = svc.send(caller, mail)
-    return {"MessageId": accepted.message_id, "__after__": accepted.release}
+    return accepted(svc.send(caller, mail))
+
+
+@action("SendBulkTemplatedEmail")
+def _send_bulk(svc: SesService, caller: Caller, p: dict[str, Any]) -> dict[str, Any]:
+    defaults = V1.envelope(p, None, "DefaultTags")
+    template = find_template(svc, caller, {"TemplateName": p.get("Template"), **p})
+    entries = [
+        BulkEntry(
+            defaults.for_entry(d["Destination"], tags(d.get("ReplacementTags"))),
+            d.get("ReplacementTemplateData"),
+        )
+        for d in p["Destinations"]
+    ]
+    return send_bulk(
+        svc,
+        caller,
+        api="v1",
+        defaults=defaults,
+        template=template,
+        default_data=p.get("DefaultTemplateData"),
+        entries=entries,
+        operation="SendBulkTemplatedEmail",
+    )

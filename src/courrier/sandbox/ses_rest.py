@@ -3,47 +3,27 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from courrier.sandbox import wire
 from courrier.sandbox.faults import SesFault
-from courrier.sandbox.mail import Mail, build_simple, header_recipients, tags_from_headers
-from courrier.sandbox.ses_query import Reply
+from courrier.sandbox.ses_actions import V2, Reply
+from courrier.sandbox.ses_sending import (
+    BulkEntry,
+    accepted,
+    find_template,
+    raw_mail,
+    send_bulk,
+    simple_mail,
+    tags,
+    templated_mail,
+)
 from courrier.sandbox.ses_service import Caller, SesService
 from courrier.sandbox.ses_state import EVENT_TYPES, EventDestination, Identity
+from courrier.sandbox.templates import Template, parse_data
 
-#: SesFault kinds as SES v2 names them on the wire (facts §6.1).
-V2_CODES = {
-    "InvalidParameter": "BadRequestException",
-    "MissingParameter": "BadRequestException",
-    "MessageRejected": "MessageRejected",
-    "Throttling": "TooManyRequestsException",
-    # Which v2 error carries the daily quota is not documented (facts §6.1); the sandbox
-    # uses the throttling one, as v1 does, and clients match on the text as well.
-    "DailyQuota": "TooManyRequestsException",
-    "AccountPaused": "SendingPausedException",
-    "ConfigSetPaused": "SendingPausedException",
-    "ConfigSetMissing": "NotFoundException",
-    "ConfigSetExists": "AlreadyExistsException",
-    "DestinationExists": "AlreadyExistsException",
-    "DestinationMissing": "NotFoundException",
-    "NotFound": "NotFoundException",
-    "AlreadyExists": "AlreadyExistsException",
-    "LimitExceeded": "LimitExceededException",
-    "NotAllowedInSandbox": "BadRequestException",
-}
-
-Handler = Callable[[SesService, Caller, dict[str, Any]], dict[str, Any]]
-HANDLERS: dict[str, Handler] = {}
-
-
-def operation(name: str) -> Callable[[Handler], Handler]:
-    def register(function: Handler) -> Handler:
-        HANDLERS[name] = function
-        return function
-
-    return register
+operation = V2.action
 
 
 def error(code: str, message: str, status: int | None = None) -> Reply:
@@ -61,26 +41,25 @@ def handle(
 ) -> tuple[Reply, str]:
     """The reply and the error code (empty on success), for the ``x-amzn-ErrorType`` header."""
     found = wire.match_rest_route("sesv2", method, path)
-    if found is None or found[0].operation.name not in HANDLERS:
+    if found is None or found[0].operation.name not in V2.handlers:
         return error("UnknownOperationException", f"No operation for {method} {path}.", 404), (
             "UnknownOperationException"
         )
     route, path_params = found
     try:
-        params = wire.parse_rest_input(route.operation, path_params, query, body)
+        params = wire.parse_rest_input(route, path_params, query, body)
         missing = wire.missing_member(route.operation.input_shape, params)
         if missing:
             return error("BadRequestException", f"Missing required parameter {missing}."), (
                 "BadRequestException"
             )
-        result = HANDLERS[route.operation.name](service, caller, params)
-    except (ValueError, TypeError, AttributeError) as exc:
+        result, after = V2.run(route.operation.name, service, caller, params)
+    except (ValueError, TypeError, AttributeError, RecursionError) as exc:
         # Malformed JSON or values of the wrong type: refused, never a crash.
         return error("BadRequestException", f"Invalid request: {exc}"), "BadRequestException"
     except SesFault as fault:
-        code = V2_CODES.get(fault.kind, "BadRequestException")
+        code = V2.code(fault)
         return error(code, fault.message), code
-    after = result.pop("__after__", None)
     payload = wire.rest_output(route.operation, result)
     return Reply(200, json.dumps(payload).encode(), after), ""
 
@@ -130,6 +109,13 @@ def _get_identity(svc: SesService, caller: Caller, p: dict[str, Any]) -> dict[st
 
 @operation("ListEmailIdentities")
 def _list_identities(svc: SesService, caller: Caller, p: dict[str, Any]) -> dict[str, Any]:
+    found, token = V2.page(
+        p,
+        svc.identities(caller),
+        lambda i: i.name,
+        "ListEmailIdentities",
+        token_fault="InvalidParameter",
+    )
     return {
         "EmailIdentities": [
             {
@@ -138,8 +124,9 @@ def _list_identities(svc: SesService, caller: Caller, p: dict[str, Any]) -> dict
                 "SendingEnabled": i.verified,
                 "VerificationStatus": i.status.upper(),
             }
-            for i in svc.identities(caller)
-        ]
+            for i in found
+        ],
+        "NextToken": token,
     }
 
 
@@ -183,13 +170,9 @@ def _get_set(svc: SesService, caller: Caller, p: dict[str, Any]) -> dict[str, An
 @operation("ListConfigurationSets")
 def _list_sets(svc: SesService, caller: Caller, p: dict[str, Any]) -> dict[str, Any]:
     with svc.lock:
-        return {"ConfigurationSets": list(svc.state(caller).configuration_sets)}
-
-
-@operation("DeleteConfigurationSet")
-def _delete_set(svc: SesService, caller: Caller, p: dict[str, Any]) -> dict[str, Any]:
-    svc.delete_configuration_set(caller, p["ConfigurationSetName"])
-    return {}
+        names = list(svc.state(caller).configuration_sets)
+    found, token = V2.page(p, names, str, "ListConfigurationSets", token_fault="InvalidParameter")
+    return {"ConfigurationSets": found, "NextToken": token}
 
 
 @operation("PutConfigurationSetSendingOptions")
@@ -224,12 +207,6 @@ def _create_destination(svc: SesService, caller: Caller, p: dict[str, Any]) -> d
 def _update_destination(svc: SesService, caller: Caller, p: dict[str, Any]) -> dict[str, Any]:
     destination = _destination(p["EventDestinationName"], p["EventDestination"])
     svc.put_event_destination(caller, p["ConfigurationSetName"], destination, create=False)
-    return {}
-
-
-@operation("DeleteConfigurationSetEventDestination")
-def _delete_destination(svc: SesService, caller: Caller, p: dict[str, Any]) -> dict[str, Any]:
-    svc.delete_event_destination(caller, p["ConfigurationSetName"], p["EventDestinationName"])
     return {}
 
 
@@ -313,11 +290,22 @@ def _get_suppressed(svc: SesService, caller: Caller, p: dict[str, Any]) -> dict[
 @operation("ListSuppressedDestinations")
 def _list_suppressed(svc: SesService, caller: Caller, p: dict[str, Any]) -> dict[str, Any]:
     entries = svc.suppressed_list(caller, p.get("Reasons"))
+    start, end = p.get("StartDate"), p.get("EndDate")
+    entries = [
+        e
+        for e in entries
+        if (start is None or e.last_update >= start.timestamp())
+        and (end is None or e.last_update <= end.timestamp())
+    ]
+    found, token = V2.page(
+        p, entries, lambda e: e.email, "ListSuppressedDestinations", token_fault="InvalidNextToken"
+    )
     return {
         "SuppressedDestinationSummaries": [
             {"EmailAddress": e.email, "Reason": e.reason, "LastUpdateTime": e.last_update}
-            for e in entries
-        ]
+            for e in found
+        ],
+        "NextToken": token,
     }
 
 
@@ -327,59 +315,116 @@ def _delete_suppressed(svc: SesService, caller: Caller, p: dict[str, Any]) -> di
     return {}
 
 
+# ------------------------------------------------------------------- templates
+
+
+def _v2_template(p: dict[str, Any]) -> Template:
+    content = p["TemplateContent"]
+    return Template(
+        name=p["TemplateName"],
+        subject=content.get("Subject", ""),
+        text=content.get("Text"),
+        html=content.get("Html"),
+    )
+
+
+@operation("CreateEmailTemplate")
+def _create_template(svc: SesService, caller: Caller, p: dict[str, Any]) -> dict[str, Any]:
+    svc.put_template(caller, _v2_template(p), create=True)
+    return {}
+
+
+@operation("UpdateEmailTemplate")
+def _update_template(svc: SesService, caller: Caller, p: dict[str, Any]) -> dict[str, Any]:
+    svc.put_template(caller, _v2_template(p), create=False)
+    return {}
+
+
+@operation("GetEmailTemplate")
+def _get_template(svc: SesService, caller: Caller, p: dict[str, Any]) -> dict[str, Any]:
+    found = svc.template(caller, p["TemplateName"])
+    return {
+        "TemplateName": found.name,
+        "TemplateContent": {"Subject": found.subject, "Text": found.text, "Html": found.html},
+        "Tags": [],
+    }
+
+
+@operation("DeleteEmailTemplate")
+def _delete_template(svc: SesService, caller: Caller, p: dict[str, Any]) -> dict[str, Any]:
+    svc.delete_template(caller, p["TemplateName"], missing_ok=False)
+    return {}
+
+
+@operation("ListEmailTemplates")
+def _list_templates(svc: SesService, caller: Caller, p: dict[str, Any]) -> dict[str, Any]:
+    found, token = V2.page(
+        p,
+        svc.templates(caller),
+        lambda t: t.name,
+        "ListEmailTemplates",
+        token_fault="InvalidParameter",
+    )
+    return {
+        "TemplatesMetadata": [
+            {"TemplateName": t.name, "CreatedTimestamp": t.created} for t in found
+        ],
+        "NextToken": token,
+    }
+
+
 # --------------------------------------------------------------------- sending
 
 
 @operation("SendEmail")
 def _send_email(svc: SesService, caller: Caller, p: dict[str, Any]) -> dict[str, Any]:
-    destination = p.get("Destination", {})
+    envelope = V2.envelope(p, p.get("Destination"), "EmailTags")
     content = p.get("Content", {})
-    tags = {t["Name"]: t["Value"] for t in p.get("EmailTags", [])}
-    recipients = [
-        *destination.get("ToAddresses", []),
-        *destination.get("CcAddresses", []),
-        *destination.get("BccAddresses", []),
-    ]
     if "Raw" in content:
-        raw: bytes = content["Raw"]["Data"]
-        parsed = Mail(raw=raw, source="", destinations=[], operation="SendRawEmail").parsed()
-        set_header = parsed["X-SES-CONFIGURATION-SET"]
-        mail = Mail(
-            raw=raw,
-            source=p.get("FromEmailAddress") or str(parsed.get("From", "")),
-            destinations=recipients or header_recipients(parsed),
-            operation="SendEmail",
-            tags=tags or tags_from_headers(parsed),
-            configuration_set=p.get("ConfigurationSetName")
-            or (str(set_header) if set_header else None),
-            feedback_address=p.get("FeedbackForwardingEmailAddress"),
-        )
+        mail = raw_mail(envelope, content["Raw"]["Data"], "SendEmail")
     elif "Simple" in content:
         simple = content["Simple"]
         body = simple.get("Body", {})
-        source = p.get("FromEmailAddress")
-        if not source:
-            raise SesFault("InvalidParameter", "Missing required parameter FromEmailAddress.")
-        raw = build_simple(
-            source=source,
-            to=destination.get("ToAddresses", []),
-            cc=destination.get("CcAddresses", []),
-            reply_to=p.get("ReplyToAddresses", []),
+        mail = simple_mail(
+            envelope,
             subject=simple.get("Subject", {}).get("Data", ""),
             text=body.get("Text", {}).get("Data"),
             html=body.get("Html", {}).get("Data"),
             headers=[(h["Name"], h["Value"]) for h in simple.get("Headers", [])],
         )
-        mail = Mail(
-            raw=raw,
-            source=source,
-            destinations=recipients,
-            operation="SendEmail",
-            tags=tags,
-            configuration_set=p.get("ConfigurationSetName"),
-            feedback_address=p.get("FeedbackForwardingEmailAddress"),
-        )
+    elif "Template" in content:
+        given = content["Template"]
+        template = find_template(svc, caller, given, inline_key="TemplateContent")
+        data = parse_data(given.get("TemplateData"))
+        mail = templated_mail(envelope, template, data, "SendEmail")
     else:
-        raise SesFault("InvalidParameter", "Content must contain Simple or Raw.")
-    accepted = svc.send(caller, mail)
-    return {"MessageId": accepted.message_id, "__after__": accepted.release}
+        raise SesFault("InvalidParameter", "Content must contain Simple, Raw or Template.")
+    return accepted(svc.send(caller, mail))
+
+
+@operation("SendBulkEmail")
+def _send_bulk(svc: SesService, caller: Caller, p: dict[str, Any]) -> dict[str, Any]:
+    defaults = V2.envelope(p, None, "DefaultEmailTags")
+    given = p["DefaultContent"].get("Template")
+    if given is None:
+        raise SesFault("InvalidParameter", "DefaultContent must contain a Template.")
+    template = find_template(svc, caller, given, inline_key="TemplateContent")
+    entries = [
+        BulkEntry(
+            defaults.for_entry(e["Destination"], tags(e.get("ReplacementTags"))),
+            e.get("ReplacementEmailContent", {})
+            .get("ReplacementTemplate", {})
+            .get("ReplacementTemplateData"),
+        )
+        for e in p["BulkEmailEntries"]
+    ]
+    return send_bulk(
+        svc,
+        caller,
+        api="v2",
+        defaults=defaults,
+        template=template,
+        default_data=given.get("TemplateData"),
+        entries=entries,
+        operation="SendBulkEmail",
+    )

@@ -25,6 +25,7 @@ from courrier.sandbox.mail import Mail, contains_eicar
 from courrier.sandbox.mailbox import Mailbox
 from courrier.sandbox.send_checks import (
     TAG_CHARS,
+    check_call,
     check_content,
     check_identities,
     check_rate,
@@ -37,13 +38,16 @@ from courrier.sandbox.ses_state import (
     RegionState,
     Suppressed,
 )
-from courrier.sandbox.simulator import SimulatorOptions, plan, ses_id
+from courrier.sandbox.simulator import Feedback, Plan, SimulatorOptions, plan, ses_id
+from courrier.sandbox.templates import Template
 
 
 @dataclass(frozen=True)
 class SesOptions:
     production: bool = False
     max_send_rate: float | None = None
+    #: Messages accepted at once over the rate; None: ``ses_state.default_burst`` of the rate.
+    max_send_burst: float | None = None
     max_24_hour_send: float | None = None
     pending_identities: bool = False
     simulator: SimulatorOptions = field(default_factory=SimulatorOptions)
@@ -57,6 +61,7 @@ class SesOptions:
             max_24_hour_send=(
                 self.max_24_hour_send if self.max_24_hour_send is not None else default_quota
             ),
+            max_send_burst=self.max_send_burst,
         )
 
 
@@ -296,6 +301,40 @@ class SesService:
             config.sending_enabled = enabled
         self.changed()
 
+    # ------------------------------------------------------------------ templates
+
+    def put_template(self, caller: Caller, template: Template, *, create: bool) -> None:
+        template.check()
+        with self.lock:
+            templates = self.state(caller).templates
+            existing = templates.get(template.name)
+            if create and existing is not None:
+                raise SesFault("TemplateExists", f"Template {template.name} already exists.")
+            if not create:
+                if existing is None:
+                    raise SesFault("TemplateMissing", f"Template {template.name} does not exist.")
+                template.created = existing.created
+            templates[template.name] = template
+        self.changed()
+
+    def template(self, caller: Caller, name: str) -> Template:
+        with self.lock:
+            found = self.state(caller).templates.get(name)
+        if found is None:
+            raise SesFault("TemplateMissing", f"Template {name} does not exist.")
+        return found
+
+    def templates(self, caller: Caller) -> list[Template]:
+        with self.lock:
+            return list(self.state(caller).templates.values())
+
+    def delete_template(self, caller: Caller, name: str, *, missing_ok: bool) -> None:
+        with self.lock:
+            removed = self.state(caller).templates.pop(name, None)
+        if removed is None and not missing_ok:
+            raise SesFault("TemplateMissing", f"Template {name} does not exist.")
+        self.changed()
+
     # ------------------------------------------------------------- account and list
 
     def account(self, caller: Caller) -> tuple[Account, float]:
@@ -363,17 +402,7 @@ class SesService:
         check_content(caller.api, mail)
         with self.lock:
             account = state.account
-            if not account.sending_enabled:
-                raise SesFault("AccountPaused", "Sending paused for this account.")
-            if mail.configuration_set:
-                config = state.configuration_sets.get(mail.configuration_set)
-                if config is None:
-                    raise SesFault(
-                        "ConfigSetMissing",
-                        f"Configuration set <{mail.configuration_set}> does not exist.",
-                    )
-                if not config.sending_enabled:
-                    raise SesFault("ConfigSetPaused", "Sending paused for this configuration set.")
+            check_call(state, mail.configuration_set)
             check_identities(caller.region, state, mail)
             check_rate(state, mail)
             mail.message_id = ses_id()
@@ -386,13 +415,20 @@ class SesService:
                 if (entry := state.suppressed.get(address.lower())) is not None
                 and entry.reason in account.suppressed_reasons
             }
-        outcome = plan(
-            recipients=mail.destinations,
-            now=mail.timestamp,
-            has_virus=contains_eicar(mail.parsed()),
-            account_suppressed=lambda address: address in suppressed,
-            options=self.options.simulator,
-        )
+        if mail.rendering_failure is not None:
+            # Accepted, then not sent: one Rendering Failure event (facts §2.2, §11).
+            template_name, error = mail.rendering_failure
+            failure = {"templateName": template_name, "errorMessage": error}
+            delay = self.options.simulator.delay
+            outcome = Plan(feedback=[Feedback("Rendering Failure", failure, delay)])
+        else:
+            outcome = plan(
+                recipients=mail.destinations,
+                now=mail.timestamp,
+                has_virus=contains_eicar(mail.parsed()),
+                account_suppressed=lambda address: address in suppressed,
+                options=self.options.simulator,
+            )
         origin = caller.origin
         fulfil = self.scheduler.promise()
 

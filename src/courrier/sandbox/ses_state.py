@@ -13,6 +13,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from courrier.sandbox.templates import Template
+
 #: The event types of SES v2, the canonical spelling inside the sandbox.
 EVENT_TYPES = (
     "SEND",
@@ -108,6 +110,28 @@ class Account:
     suppressed_reasons: list[str] = field(default_factory=lambda: ["BOUNCE", "COMPLAINT"])
     #: GetAccount's EnforcementStatus: HEALTHY | PROBATION | SHUTDOWN (facts §6.2)
     enforcement_status: str = "HEALTHY"
+    #: Messages the send-rate bucket holds; None: :func:`default_burst` of the rate.
+    max_send_burst: float | None = None
+
+    @property
+    def burst(self) -> float:
+        return (
+            self.max_send_burst
+            if self.max_send_burst is not None
+            else default_burst(self.max_send_rate)
+        )
+
+
+def default_burst(rate: float) -> float:
+    """How many messages SES accepts at once before its send rate bites.
+
+    AWS says the maximum send rate "can be exceeded for short bursts, but not for sustained
+    periods of time" and publishes no burst size (facts §11). The sandbox's bucket holds two
+    seconds of the rate, and never fewer than 10 messages: a script that sends a handful of
+    messages in a loop at the SES sandbox's 1/s gets through, as it does against SES, while
+    a sender that keeps going faster than its rate is throttled within seconds.
+    """
+    return max(2.0 * rate, 10.0)
 
 
 @dataclass
@@ -116,15 +140,15 @@ class RegionState:
     identities: dict[str, Identity] = field(default_factory=dict)
     configuration_sets: dict[str, ConfigurationSet] = field(default_factory=dict)
     suppressed: dict[str, Suppressed] = field(default_factory=dict)
-    # Send counters, never persisted: (time, recipients) within the last second for the rate,
-    # within the last 24 hours for the quota, plus the running 24-hour total.
-    recent: deque[tuple[float, int]] = field(default_factory=deque)
+    templates: dict[str, Template] = field(default_factory=dict)
+    # Send counters, never persisted: the send-rate bucket (tokens, when last refilled; None
+    # until the first send: a full bucket), and (time, recipients) within the last 24 hours
+    # for the quota, plus the running 24-hour total.
+    bucket: tuple[float, float] | None = None
     daily: deque[tuple[float, int]] = field(default_factory=deque)
     daily_total: int = 0
 
     def prune(self, now: float) -> None:
-        while self.recent and self.recent[0][0] <= now - 1.0:
-            self.recent.popleft()
         while self.daily and self.daily[0][0] <= now - 86400.0:
             self.daily_total -= self.daily.popleft()[1]
 
@@ -153,6 +177,7 @@ class RegionState:
                 for c in self.configuration_sets.values()
             ],
             "suppressed": [dataclasses.asdict(s) for s in self.suppressed.values()],
+            "templates": [dataclasses.asdict(t) for t in self.templates.values()],
         }
 
     @classmethod
@@ -169,4 +194,7 @@ class RegionState:
         for item in data.get("suppressed", []):
             entry = Suppressed(**item)
             state.suppressed[entry.email] = entry
+        for item in data.get("templates", []):
+            template = Template(**item)
+            state.templates[template.name] = template
         return state

@@ -26,6 +26,7 @@ from botocore.model import (
     OperationModel,
     ServiceModel,
     Shape,
+    StringShape,
     StructureShape,
 )
 
@@ -36,6 +37,11 @@ SES_XMLNS = "http://ses.amazonaws.com/doc/2010-12-01/"
 def service_model(name: str) -> ServiceModel:
     loader = create_loader()
     return ServiceModel(loader.load_service_model(name, "service-2"), service_name=name)
+
+
+def enum_of(service: str, shape_name: str) -> list[str]:
+    shape = service_model(service).shape_for(shape_name)
+    return list(shape.enum) if isinstance(shape, StringShape) else []
 
 
 def missing_member(shape: Shape | None, value: Any, path: str = "") -> str | None:
@@ -70,15 +76,15 @@ def parse_query(shape: StructureShape | None, params: Mapping[str, str]) -> dict
     return value if isinstance(value, dict) else {}
 
 
-def _query_value(shape: Shape, params: Mapping[str, str], prefix: str) -> Any:
+def _query_value(shape: Shape, params: Mapping[str, str], prefix: str, name: str = "") -> Any:
     if isinstance(shape, StructureShape):
         out: dict[str, Any] = {}
-        for name, member in shape.members.items():
-            key = member.serialization.get("name", name)
+        for member_name, member in shape.members.items():
+            key = member.serialization.get("name", member_name)
             full = f"{prefix}.{key}" if prefix else key
-            value = _query_value(member, params, full)
+            value = _query_value(member, params, full, member_name)
             if value is not None:
-                out[name] = value
+                out[member_name] = value
         return out if out or not prefix else None
     if isinstance(shape, ListShape):
         items = []
@@ -104,12 +110,15 @@ def _query_value(shape: Shape, params: Mapping[str, str], prefix: str) -> Any:
         return mapping or None
     if prefix not in params:
         return None
-    return _scalar_from_text(shape, params[prefix])
+    return _scalar_from_text(shape, params[prefix], name)
 
 
-def _scalar_from_text(shape: Shape, text: str) -> Any:
+def _scalar_from_text(shape: Shape, text: str, where: str = "") -> Any:
     kind = shape.type_name
+    _check_enum(shape, text, where or shape.name)
     if kind == "boolean":
+        if text.lower() not in ("true", "false"):
+            raise ValueError(f"{shape.name} must be true or false, not {text!r}")
         return text.lower() == "true"
     if kind in ("integer", "long"):
         return int(text)
@@ -120,6 +129,22 @@ def _scalar_from_text(shape: Shape, text: str) -> Any:
     if kind == "timestamp":
         return parse_timestamp(text)
     return text
+
+
+class InvalidEnum(ValueError):
+    """A value outside its enum: v1 answers ``ValidationError``, v2 ``BadRequestException``."""
+
+
+def _check_enum(shape: Shape, value: Any, where: str) -> None:
+    allowed = shape.enum if isinstance(shape, StringShape) else None
+    if allowed and value not in allowed:
+        # AWS's own validation text for enum members.
+        member = where.rpartition(".")[2]
+        member = member[:1].lower() + member[1:]
+        raise InvalidEnum(
+            f"1 validation error detected: Value '{value}' at '{member}' failed to satisfy "
+            f"constraint: Member must satisfy enum value set: [{', '.join(allowed)}]"
+        )
 
 
 def parse_timestamp(text: str) -> dt.datetime:
@@ -204,6 +229,32 @@ class RestRoute:
     method: str
     pattern: re.Pattern[str]
     literal_segments: int
+    #: An older URI of the operation, whose body members travel in the query string.
+    members_in_query: bool = False
+
+
+#: URIs that older SDKs and CLIs still call: older sesv2 models had these two list
+#: operations as GETs with ``NextToken``/``PageSize`` in the query string.
+OLDER_URIS = {
+    "sesv2": {
+        "ListConfigurationSets": ("GET", "/v2/email/configuration-sets"),
+        "ListEmailIdentities": ("GET", "/v2/email/identities"),
+    }
+}
+
+
+def _route(operation: OperationModel, method: str, uri: str, *, older: bool) -> RestRoute:
+    regex = ""
+    literal = 0
+    for part in uri.strip("/").split("/"):
+        if part.startswith("{") and part.endswith("+}"):
+            regex += f"/(?P<{part[1:-2]}>.+)"
+        elif part.startswith("{"):
+            regex += f"/(?P<{part[1:-1]}>[^/]+)"
+        else:
+            regex += "/" + re.escape(part)
+            literal += 1
+    return RestRoute(operation, method, re.compile(f"^{regex}/?$"), literal, older)
 
 
 @functools.cache
@@ -213,19 +264,9 @@ def rest_routes(service: str) -> tuple[RestRoute, ...]:
     for name in model.operation_names:
         operation = model.operation_model(name)
         uri = operation.http["requestUri"].split("?", 1)[0]
-        regex = ""
-        literal = 0
-        for part in uri.strip("/").split("/"):
-            if part.startswith("{") and part.endswith("+}"):
-                regex += f"/(?P<{part[1:-2]}>.+)"
-            elif part.startswith("{"):
-                regex += f"/(?P<{part[1:-1]}>[^/]+)"
-            else:
-                regex += "/" + re.escape(part)
-                literal += 1
-        routes.append(
-            RestRoute(operation, operation.http["method"], re.compile(f"^{regex}/?$"), literal)
-        )
+        routes.append(_route(operation, operation.http["method"], uri, older=False))
+    for name, (method, uri) in OLDER_URIS.get(service, {}).items():
+        routes.append(_route(model.operation_model(name), method, uri, older=True))
     # Prefer the most specific template when two match the same path.
     return tuple(sorted(routes, key=lambda route: -route.literal_segments))
 
@@ -243,12 +284,12 @@ def match_rest_route(
 
 
 def parse_rest_input(
-    operation: OperationModel,
+    route: RestRoute,
     path_params: Mapping[str, str],
     query: Mapping[str, list[str]],
     body: bytes,
 ) -> dict[str, Any]:
-    shape = operation.input_shape
+    shape = route.operation.input_shape
     if shape is None:
         return {}
     decoded: Any = json.loads(body) if body.strip() else {}
@@ -260,35 +301,63 @@ def parse_rest_input(
         wire = member.serialization.get("name", name)
         if location == "uri":
             if wire in path_params:
-                out[name] = _scalar_from_text(member, path_params[wire])
+                out[name] = _scalar_from_text(member, path_params[wire], name)
         elif location == "querystring":
             if wire in query:
                 if isinstance(member, ListShape):
-                    out[name] = [_scalar_from_text(member.member, v) for v in query[wire]]
+                    out[name] = [_scalar_from_text(member.member, v, name) for v in query[wire]]
                 else:
-                    out[name] = _scalar_from_text(member, query[wire][0])
+                    out[name] = _scalar_from_text(member, query[wire][0], name)
         elif location is None and name in decoded:
-            out[name] = _json_in(member, decoded[name])
+            out[name] = _json_in(member, decoded[name], name)
+        elif location is None and route.members_in_query and wire in query:
+            out[name] = _scalar_from_text(member, query[wire][0], name)
     return out
 
 
-def _json_in(shape: Shape, value: Any) -> Any:
+_JSON_TYPES: dict[str, type | tuple[type, ...]] = {
+    "string": str,
+    "integer": int,
+    "long": int,
+    "boolean": bool,
+    "double": (int, float),
+    "float": (int, float),
+}
+
+
+def _json_in(shape: Shape, value: Any, path: str = "") -> Any:
+    """``value`` checked against ``shape``: a value of the wrong JSON type is refused."""
+    where = path or shape.name
     if value is None:
         return None
     if isinstance(shape, StructureShape):
+        if not isinstance(value, dict):
+            raise ValueError(f"{where} must be an object")
         return {
-            name: _json_in(member, value[name])
+            name: _json_in(member, value[name], f"{path}.{name}" if path else name)
             for name, member in shape.members.items()
             if name in value
         }
     if isinstance(shape, ListShape):
-        return [_json_in(shape.member, item) for item in value]
+        if not isinstance(value, list):
+            raise ValueError(f"{where} must be a list")
+        return [_json_in(shape.member, item, f"{where}[{i}]") for i, item in enumerate(value)]
     if isinstance(shape, MapShape):
-        return {key: _json_in(shape.value, item) for key, item in value.items()}
+        if not isinstance(value, dict):
+            raise ValueError(f"{where} must be an object")
+        return {key: _json_in(shape.value, item, f"{where}.{key}") for key, item in value.items()}
+    if shape.type_name in ("blob", "timestamp") and not isinstance(value, str | int | float):
+        raise ValueError(f"{where} has the wrong type")
     if shape.type_name == "blob":
         return base64.b64decode(value, validate=True)
     if shape.type_name == "timestamp":
         return parse_timestamp(str(value))
+    expected = _JSON_TYPES.get(shape.type_name)
+    # bool is an int in Python, but not a number in JSON.
+    wrong_bool = isinstance(value, bool) and shape.type_name != "boolean"
+    if expected is not None and (wrong_bool or not isinstance(value, expected)):
+        raise ValueError(f"{where} must be a {shape.type_name}")
+    _check_enum(shape, value, where)
     return value
 
 

@@ -15,6 +15,7 @@ from courrier.errors import (
     AwsUnreachable,
     CourrierError,
     OutcomeUnknown,
+    SendError,
     StoreError,
     Throttled,
 )
@@ -24,6 +25,7 @@ from courrier.reputation.guard import Guard
 from courrier.sending.pacing import Pacer, pacer_for
 from courrier.sending.retry import Backoff
 from courrier.settings import Settings
+from courrier.statuses import MessageStatus, RecipientStatus
 from courrier.store import Store
 
 __all__ = ["Mailer", "RecipientResult", "SendResult"]
@@ -35,7 +37,7 @@ log = logging.getLogger(__name__)
 class RecipientResult:
     address: str
     kind: str  # to | cc | bcc
-    status: str  # sent | suppressed | unknown | failed
+    status: RecipientStatus  # sent | suppressed (| unknown | failed, recorded on errors)
 
 
 @dataclass(frozen=True)
@@ -48,7 +50,7 @@ class SendResult:
 
     id: int
     ses_message_id: str | None
-    status: str
+    status: MessageStatus
     recipients: tuple[RecipientResult, ...]
 
     @property
@@ -110,6 +112,11 @@ class Mailer:
         return self._pacer
 
     def send(self, message: Message) -> SendResult:
+        """Send ``message``; every path out leaves each recipient in a final status.
+
+        The message is rendered (and so fully checked, size included) before anything is
+        recorded: a message that cannot be sent leaves no trace in the store.
+        """
         self.guard.before_send(bulk=message.bulk)
         if message.configuration_set is None and self.settings.configuration_set:
             message = dataclasses.replace(
@@ -118,45 +125,62 @@ class Mailer:
         everyone = [(a, kind) for kind in ("to", "cc", "bcc") for a in message.addresses(kind)]
         suppressed = self.store.suppressed_among(a.email for a, _ in everyone)
         statuses = [
-            (a.email, kind, "suppressed" if a.email.lower() in suppressed else "pending")
+            (
+                a.email,
+                kind,
+                RecipientStatus.SUPPRESSED
+                if a.email.lower() in suppressed
+                else RecipientStatus.PENDING,
+            )
             for a, kind in everyone
         ]
+        remaining = [a for a, kind in everyone if a.email.lower() not in suppressed]
+        outgoing = _without(message, suppressed) if remaining else message
+        raw = render(outgoing) if remaining else b""
         record_id = self.store.record_message(
             sender=message.from_address.email,
             subject=message.subject,
             configuration_set=message.configuration_set,
             recipients=statuses,
         )
-        remaining = [a for a, kind in everyone if a.email.lower() not in suppressed]
         if not remaining:
-            self.store.finish_send(record_id, status="suppressed")
+            self.store.finish_send(record_id, status=MessageStatus.SUPPRESSED)
             log.info("message %s not sent: every recipient is suppressed", record_id)
-            return self._result(record_id, None, "suppressed", statuses)
-
-        outgoing = _without(message, suppressed)
-        raw = render(outgoing)
+            return self._result(record_id, None, MessageStatus.SUPPRESSED, statuses)
+        attempt = _Attempt()
         try:
-            ses_id = self._send_with_retries(outgoing, raw, [a.email for a in remaining])
-        except OutcomeUnknown as err:
-            self.store.finish_send(record_id, status="unknown", error=str(err))
-            raise
-        except CourrierError as err:
-            self.store.finish_send(record_id, status="failed", error=str(err))
+            ses_id = self._send_with_retries(outgoing, raw, [a.email for a in remaining], attempt)
+        except BaseException as err:
+            self._record_failure(record_id, err, attempt)
             raise
         try:
-            self.store.finish_send(record_id, status="sent", ses_message_id=ses_id)
+            self.store.finish_send(record_id, status=MessageStatus.SENT, ses_message_id=ses_id)
         except StoreError as err:
             # SES has the message: say which one, so that it can be reconciled by hand.
             raise StoreError(
                 f"message {record_id} was sent as {ses_id} but recording that failed: {err}"
             ) from err
-        return self._result(record_id, ses_id, "sent", statuses)
+        return self._result(record_id, ses_id, MessageStatus.SENT, statuses)
 
-    def _send_with_retries(self, message: Message, raw: bytes, destinations: list[str]) -> str:
+    def _record_failure(self, record_id: int, err: BaseException, attempt: _Attempt) -> None:
+        """``failed`` when SES certainly did not take the message, else ``unknown``."""
+        certain = isinstance(err, SendError) and not isinstance(err, OutcomeUnknown)
+        status = (
+            MessageStatus.FAILED if certain or not attempt.reached_ses else MessageStatus.UNKNOWN
+        )
+        try:
+            self.store.finish_send(record_id, status=status, error=f"{type(err).__name__}: {err}")
+        except StoreError:
+            log.exception("message %s: recording the %s outcome failed", record_id, status)
+
+    def _send_with_retries(
+        self, message: Message, raw: bytes, destinations: list[str], attempt: _Attempt
+    ) -> str:
         delays = self._backoff.delays()
         feedback = message.feedback_address
         while True:
             self.pacer.acquire(len(destinations))
+            attempt.reached_ses = True
             try:
                 return self.ses.send_raw(
                     raw,
@@ -167,6 +191,8 @@ class Mailer:
                     feedback_address=feedback.email if isinstance(feedback, Address) else None,
                 )
             except (Throttled, AwsUnreachable) as err:
+                # SES refused (or never saw) this try; only a later try can have reached it.
+                attempt.reached_ses = False
                 delay = next(delays, None)
                 if delay is None:
                     raise
@@ -179,8 +205,8 @@ class Mailer:
     def _result(
         record_id: int,
         ses_id: str | None,
-        status: str,
-        statuses: list[tuple[str, str, str]],
+        status: MessageStatus,
+        statuses: list[tuple[str, str, RecipientStatus]],
     ) -> SendResult:
         """Recipients still pending take the message's status, as the store records them."""
         return SendResult(
@@ -188,10 +214,19 @@ class Mailer:
             ses_message_id=ses_id,
             status=status,
             recipients=tuple(
-                RecipientResult(address, kind, status if s == "pending" else s)
+                RecipientResult(
+                    address, kind, RecipientStatus(status) if s == RecipientStatus.PENDING else s
+                )
                 for address, kind, s in statuses
             ),
         )
+
+
+@dataclass
+class _Attempt:
+    """Whether the current try may have reached SES (pacing and backoff waits do not)."""
+
+    reached_ses: bool = False
 
 
 def _without(message: Message, suppressed: set[str]) -> Message:

@@ -10,6 +10,7 @@ from sqlalchemy import FromClause, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from courrier.statuses import Action, RecipientStatus
 from courrier.store.tables import (
     FeedbackEventRow,
     MessageRow,
@@ -17,27 +18,6 @@ from courrier.store.tables import (
     SnsReceiptRow,
     utcnow,
 )
-
-#: Recipient statuses, weakest first: feedback only ever moves a recipient up this list.
-STATUS_RANK = {
-    status: rank
-    for rank, status in enumerate(
-        (
-            "pending",
-            "unknown",
-            "sent",
-            "delivery_delayed",
-            "delivered",
-            "opened",
-            "clicked",
-            "soft_bounced",
-            "bounced",
-            "complained",
-            "rejected",
-            "suppressed",
-        )
-    )
-}
 
 
 @functools.cache
@@ -89,7 +69,7 @@ def soft_bounces_since(session: Session, recipient: str, since: dt.datetime) -> 
         .select_from(FeedbackEventRow)
         .where(
             FeedbackEventRow.recipient == recipient,
-            FeedbackEventRow.action == "count_soft_bounce",
+            FeedbackEventRow.action == Action.COUNT_SOFT_BOUNCE,
             FeedbackEventRow.received_at >= since,
         )
     )
@@ -97,11 +77,10 @@ def soft_bounces_since(session: Session, recipient: str, since: dt.datetime) -> 
 
 
 def raise_recipient_status(
-    session: Session, ses_message_id: str, recipient: str | None, status: str
+    session: Session, ses_message_id: str, recipient: str | None, status: RecipientStatus
 ) -> None:
     """Move the recipient(s) of a sent message up to ``status`` (never down)."""
-    rank = STATUS_RANK[status]
-    weaker = [s for s, r in STATUS_RANK.items() if r < rank]
+    weaker = [str(s) for s in RecipientStatus if s.rank < status.rank]
     message_ids = select(MessageRow.id).where(MessageRow.ses_message_id == ses_message_id)
     statement = (
         update(RecipientRow)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -11,14 +12,24 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import create_engine, delete, event, select
+from sqlalchemy import create_engine, delete, event, select, text
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from courrier.errors import ConfigurationError, StoreError
+from courrier.errors import (
+    ConfigurationError,
+    StoreError,
+    StoreUnavailable,
+    StoreUnusable,
+)
+from courrier.statuses import MessageStatus, RecipientStatus
+from courrier.store.errors import store_error
 from courrier.store.tables import MessageRow, RecipientRow, SuppressionRow, utcnow
+
+#: pg_advisory_xact_lock key that serialises migrations ("courrier" in ASCII, as an int).
+_MIGRATION_LOCK = 0x636F757272696572
 
 
 @dataclass(frozen=True)
@@ -49,6 +60,18 @@ class Suppression:
     last_seen: dt.datetime
     expires_at: dt.datetime | None
 
+    def as_dict(self) -> dict[str, str | None]:
+        """JSON-ready: datetimes in ISO 8601."""
+        return {
+            "address": self.address,
+            "reason": self.reason,
+            "source": self.source,
+            "detail": self.detail,
+            "first_seen": self.first_seen.isoformat(),
+            "last_seen": self.last_seen.isoformat(),
+            "expires_at": self.expires_at.isoformat() if self.expires_at else None,
+        }
+
 
 def normalise_url(url: str) -> str:
     """``postgresql://`` means psycopg 3 here; SQLAlchemy would pick psycopg2."""
@@ -63,49 +86,124 @@ def _aware(value: dt.datetime) -> dt.datetime:
 
 
 class Store:
+    """The store at ``url``; its schema is migrated on open unless ``migrate=False``.
+
+    Errors come out as :class:`~courrier.errors.StoreError` subclasses that say what to do:
+    :class:`~courrier.errors.StoreUnavailable` (retry later),
+    :class:`~courrier.errors.InvalidRecord` (this data can never be stored) and
+    :class:`~courrier.errors.StoreUnusable` (stop: read-only, or the SQLite file was deleted
+    or replaced while open, so whatever is written now would be lost).
+    """
+
     def __init__(self, url: str, *, migrate: bool = True) -> None:
         try:
             parsed = make_url(normalise_url(url))
             self.engine: Engine = create_engine(parsed, pool_pre_ping=True)
         except (ArgumentError, ValueError, ImportError) as err:
             raise ConfigurationError(f"cannot use database URL {url!r}: {err}") from err
+        self._file: str | None = None
+        self._file_identity: tuple[int, int] | None = None
         if self.engine.dialect.name == "sqlite":
-            event.listen(self.engine, "connect", _sqlite_pragmas)
+            event.listen(self.engine, "connect", _sqlite_connect)
+            event.listen(self.engine, "begin", _sqlite_begin)
+            database = parsed.database or ""
+            if database and database != ":memory:" and not database.startswith("file:"):
+                self._file = os.path.abspath(database)
+        # SQLite: BEGIN IMMEDIATE takes the write lock at once, so two writers queue on
+        # busy_timeout instead of failing when a read lock cannot be upgraded.
+        self._immediate = self.engine.execution_options(courrier_immediate=True)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._immediate_sessions = sessionmaker(self._immediate, expire_on_commit=False)
         if migrate:
             self.migrate()
+        self._remember_file()
 
     @property
     def dialect(self) -> str:
         return str(self.engine.dialect.name)
 
     def migrate(self) -> None:
-        """Bring the schema to the latest migration (idempotent)."""
+        """Bring the schema to the latest migration (idempotent, safe to run concurrently).
+
+        Processes that open a fresh database at once take turns: PostgreSQL through an
+        advisory lock held for the migration's transaction, SQLite through its write lock.
+        """
         config = Config()
         config.set_main_option(
             "script_location", str(resources.files("courrier.store") / "migrations")
         )
         try:
-            with self.engine.begin() as connection:
+            with self._immediate.begin() as connection:
+                if self.dialect == "postgresql":
+                    connection.execute(
+                        text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK}
+                    )
                 config.attributes["connection"] = connection
                 command.upgrade(config, "head")
-        except SQLAlchemyError as err:
-            raise StoreError(f"migrating the store failed: {err}") from err
+        except (SQLAlchemyError, UnicodeError) as err:
+            raise _with_context(store_error(err), "migrating the store failed") from err
+
+    def check_writable(self) -> None:
+        """Raise :class:`~courrier.errors.StoreUnusable` unless the store can be written.
+
+        A write that changes nothing, rolled back: a read-only SQLite file or a read-only
+        PostgreSQL session fails here, at start-up, instead of on the first real batch.
+        """
+        self._check_file()
+        try:
+            with self._immediate.connect() as connection, connection.begin() as outer:
+                connection.execute(text("UPDATE alembic_version SET version_num = version_num"))
+                outer.rollback()
+        except (SQLAlchemyError, UnicodeError) as err:
+            error = store_error(err)
+            if isinstance(error, StoreUnavailable):
+                raise _with_context(error, "the store cannot be reached") from err
+            raise StoreUnusable(f"the store cannot be written: {err}") from err
 
     def close(self) -> None:
         self.engine.dispose()
 
     @contextmanager
-    def transaction(self) -> Iterator[Session]:
-        """A session in one transaction: committed on success, rolled back on any error."""
-        session = self._sessions()
+    def transaction(self, *, read_only: bool = False) -> Iterator[Session]:
+        """A session in one transaction: committed on success, rolled back on any error.
+
+        On SQLite a transaction takes the write lock when it begins (``BEGIN IMMEDIATE``)
+        unless it is ``read_only``: one that reads and then writes would otherwise fail at
+        once with "database is locked" when another process wrote in between, instead of
+        waiting its turn. A SQLite file deleted or replaced while open is detected before
+        and after the transaction (:class:`~courrier.errors.StoreUnusable`): what was just
+        committed went to a file nobody will read again.
+        """
+        self._check_file()
+        session = (self._sessions if read_only else self._immediate_sessions)()
         try:
             with session.begin():
                 yield session
-        except SQLAlchemyError as err:
-            raise StoreError(f"database error: {err}") from err
+        except (SQLAlchemyError, UnicodeError) as err:
+            raise store_error(err) from err
         finally:
             session.close()
+        self._check_file()
+
+    def _remember_file(self) -> None:
+        if self._file is not None and os.path.exists(self._file):
+            stat = os.stat(self._file)
+            self._file_identity = (stat.st_dev, stat.st_ino)
+
+    def _check_file(self) -> None:
+        if self._file is None or self._file_identity is None:
+            return
+        try:
+            stat = os.stat(self._file)
+        except FileNotFoundError:
+            raise StoreUnusable(
+                f"the SQLite file {self._file} was deleted while in use; stop and restore it"
+            ) from None
+        if (stat.st_dev, stat.st_ino) != self._file_identity:
+            raise StoreUnusable(
+                f"the SQLite file {self._file} was replaced while in use; restart to use the "
+                "new file"
+            )
 
     # ---------------------------------------------------------------- messages
 
@@ -116,7 +214,7 @@ class Store:
         subject: str,
         configuration_set: str | None,
         recipients: Iterable[tuple[str, str, str]],
-        status: str = "pending",
+        status: MessageStatus = MessageStatus.PENDING,
     ) -> int:
         """Store a message before it is sent; ``recipients`` are (address, kind, status)."""
         with self.transaction() as session:
@@ -135,7 +233,7 @@ class Store:
         self,
         message_id: int,
         *,
-        status: str,
+        status: MessageStatus,
         ses_message_id: str | None = None,
         error: str | None = None,
     ) -> None:
@@ -150,17 +248,17 @@ class Store:
                 row.ses_message_id = ses_message_id
                 row.sent_at = utcnow()
             for recipient in row.recipients:
-                if recipient.status == "pending":
+                if recipient.status == RecipientStatus.PENDING:
                     recipient.status = status
                     recipient.updated_at = utcnow()
 
     def message(self, message_id: int) -> MessageRecord | None:
-        with self.transaction() as session:
+        with self.transaction(read_only=True) as session:
             row = session.get(MessageRow, message_id)
             return _message_record(row) if row else None
 
     def message_by_ses_id(self, ses_message_id: str) -> MessageRecord | None:
-        with self.transaction() as session:
+        with self.transaction(read_only=True) as session:
             row = session.scalar(
                 select(MessageRow).where(MessageRow.ses_message_id == ses_message_id)
             )
@@ -174,7 +272,7 @@ class Store:
         if not wanted:
             return set()
         now = utcnow()
-        with self.transaction() as session:
+        with self.transaction(read_only=True) as session:
             rows = session.execute(
                 select(SuppressionRow.address, SuppressionRow.expires_at).where(
                     SuppressionRow.address.in_(wanted)
@@ -229,7 +327,7 @@ class Store:
             return bool(getattr(result, "rowcount", 0))
 
     def suppressions(self, *, reason: str | None = None) -> list[Suppression]:
-        with self.transaction() as session:
+        with self.transaction(read_only=True) as session:
             query = select(SuppressionRow).order_by(SuppressionRow.address)
             if reason:
                 query = query.where(SuppressionRow.reason == reason)
@@ -259,10 +357,23 @@ def _message_record(row: MessageRow) -> MessageRecord:
     )
 
 
-def _sqlite_pragmas(connection: Any, _record: Any) -> None:
+def _with_context(error: StoreError, context: str) -> StoreError:
+    return type(error)(f"{context}: {error}")
+
+
+def _sqlite_connect(connection: Any, _record: Any) -> None:
+    # Transactions are begun by _sqlite_begin, not by the driver's own guesswork (the
+    # pysqlite recipe in SQLAlchemy's documentation): DDL stays transactional, and a
+    # transaction can ask for the write lock up front.
+    connection.isolation_level = None
     cursor = connection.cursor()
     # WAL lets a worker write while readers read; busy_timeout waits out short write locks.
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=5000")
     cursor.close()
+
+
+def _sqlite_begin(connection: Connection) -> None:
+    immediate = connection.get_execution_options().get("courrier_immediate")
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")

@@ -1,0 +1,60 @@
+"""The words courrier records: message and recipient statuses, and feedback actions.
+
+They are :class:`~enum.StrEnum` members, so they compare equal to (and are stored as) the
+plain strings users see in the store, the CLI and JSON output.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+__all__ = ["Action", "MessageStatus", "RecipientStatus"]
+
+
+class MessageStatus(StrEnum):
+    """What became of one send call."""
+
+    #: Recorded, SES not asked yet (only ever seen while a send is in progress).
+    PENDING = "pending"
+    #: SES accepted it and returned a message id.
+    SENT = "sent"
+    #: The request may have reached SES but no answer came: never re-sent automatically.
+    UNKNOWN = "unknown"
+    #: SES (or courrier, before the call) refused it; nothing was sent.
+    FAILED = "failed"
+    #: Every recipient was on the suppression list; nothing was sent.
+    SUPPRESSED = "suppressed"
+
+
+class RecipientStatus(StrEnum):
+    """One recipient's status, weakest first: feedback only ever moves it up this order."""
+
+    PENDING = "pending"
+    UNKNOWN = "unknown"
+    FAILED = "failed"
+    SENT = "sent"
+    DELIVERY_DELAYED = "delivery_delayed"
+    DELIVERED = "delivered"
+    OPENED = "opened"
+    CLICKED = "clicked"
+    SOFT_BOUNCED = "soft_bounced"
+    BOUNCED = "bounced"
+    COMPLAINED = "complained"
+    REJECTED = "rejected"
+    SUPPRESSED = "suppressed"
+
+    @property
+    def rank(self) -> int:
+        return _RANK[self]
+
+
+_RANK = {status: rank for rank, status in enumerate(RecipientStatus)}
+
+
+class Action(StrEnum):
+    """What courrier does with a feedback event (see :class:`courrier.Rules`)."""
+
+    SUPPRESS = "suppress"
+    COUNT_SOFT_BOUNCE = "count_soft_bounce"
+    RECORD = "record"
+    IGNORE = "ignore"

@@ -1,0 +1,114 @@
+"""AWS clients: standard retries for reads, SQS and provisioning; one attempt for sends;
+a missing region named with what to set."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from botocore.exceptions import NoRegionError
+from click.testing import CliRunner
+
+from courrier.aws.clients import AwsConfig, client
+from courrier.aws.errors import translate
+from courrier.aws.ses import SesClient
+from courrier.aws.sqs import SqsQueue
+from courrier.cli import main
+from courrier.errors import AwsError, ConfigurationError, SendError
+from courrier.provisioning import Aws
+from courrier.settings import Settings
+
+ADVICE = ("AWS_DEFAULT_REGION", "region = ... in ~/.aws/config", "COURRIER_REGION")
+
+
+class Failing(BaseHTTPRequestHandler):
+    """An AWS endpoint having a bad day: every request gets a 500."""
+
+    requests: list[str]
+
+    def _fail(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.requests.append(self.path)
+        body = b'{"__type": "InternalFailure", "message": "try again"}'
+        self.send_response(500)
+        self.send_header("Content-Type", "application/x-amz-json-1.0")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_POST = do_PUT = _fail
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def failing(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    requests: list[str] = []
+    handler = type("Handler", (Failing,), {"requests": requests})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{server.server_port}")
+    yield requests
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_send_is_tried_once(failing: list[str]) -> None:
+    with pytest.raises(SendError):
+        SesClient().send_raw(
+            b"Subject: x\r\n\r\nx",
+            sender="a@example.com",
+            destinations=["b@example.com"],
+            configuration_set=None,
+            tags={},
+            feedback_address=None,
+        )
+    assert len(failing) == 1
+
+
+def test_sqs_and_provisioning_calls_use_standard_retries(failing: list[str]) -> None:
+    with pytest.raises(AwsError):
+        SqsQueue("http://queue/1/q").attributes()
+    assert len(failing) == 3
+    with pytest.raises(AwsError):
+        Aws().call("sqs", "ListQueues")
+    assert len(failing) == 6
+    with pytest.raises(AwsError), translate("GetAccount"):
+        client("sesv2").get_account()  # reads of SES retry too; only sends do not
+    assert len(failing) == 9
+
+
+def test_a_missing_region_names_what_to_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AWS_DEFAULT_REGION")
+    with pytest.raises(ConfigurationError) as caught:
+        Aws().account()
+    message = str(caught.value)
+    assert all(advice in message for advice in ADVICE), message
+    assert "AWS_REGION" not in message.replace("AWS_DEFAULT_REGION", "")
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")  # what the README once said to set
+    with pytest.raises(ConfigurationError, match="AWS_REGION is set, but boto3 does not read it"):
+        Aws().account()
+    with pytest.raises(ConfigurationError, match="COURRIER_REGION"), translate("GetAccount"):
+        raise NoRegionError
+
+
+def test_courriers_region_setting_is_enough(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AWS_DEFAULT_REGION")
+    monkeypatch.setenv("COURRIER_REGION", "eu-west-3")
+    settings = Settings.load()
+    assert Aws(AwsConfig(settings.profile, settings.region)).region == "eu-west-3"
+
+
+def test_setup_without_a_region_exits_2_and_says_what_to_set(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: object
+) -> None:
+    monkeypatch.delenv("AWS_DEFAULT_REGION")
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")
+    result = CliRunner().invoke(main, ["setup", "--identity", "a@example.com"])
+    assert result.exit_code == 2
+    assert "AWS_DEFAULT_REGION" in result.output
+    assert "AWS_REGION is set, but boto3 does not read it" in " ".join(result.output.split())
