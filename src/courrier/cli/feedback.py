@@ -211,13 +211,15 @@ def receive(
         allowed_topics=topics,
     )
     server = create_server(app, host, port, threads=threads)
-    click.echo(
-        f"receiving SNS feedback on http://{host}:{server.effective_port}/ for {', '.join(topics)}",
-        err=True,
-    )
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         raise SystemExit(0)  # waitress closes its sockets and threads on SystemExit
 
     with stop_signals(on_signal):
+        # Announced once a stop signal is handled: whoever waits for this line may send one.
+        click.echo(
+            f"receiving SNS feedback on http://{host}:{server.effective_port}/ "
+            f"for {', '.join(topics)}",
+            err=True,
+        )
         server.run()
