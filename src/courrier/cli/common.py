@@ -64,6 +64,15 @@ def host_of(ctx: click.Context) -> Host:
     return found if isinstance(found, Host) else Host()
 
 
+#: ``--host`` for the commands that serve something: loopback unless told otherwise.
+listen_host = click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to listen on; loopback by default.",
+)
+
+
 def settings_from(ctx: click.Context, **overrides: Any) -> Settings:
     params: dict[str, Any] = dict(ctx.find_root().params)
     config = params.pop("config", None)
