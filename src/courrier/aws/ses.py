@@ -28,6 +28,16 @@ class AccountView:
     enforcement_status: str
     suppressed_reasons: tuple[str, ...]
 
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "enforcement_status": self.enforcement_status,
+            "sending_enabled": self.quota.sending_enabled,
+            "production": self.quota.production,
+            "max_24_hour_send": self.quota.max_24_hour_send,
+            "max_send_rate": self.quota.max_send_rate,
+            "sent_last_24_hours": self.quota.sent_last_24_hours,
+        }
+
 
 @dataclass(frozen=True)
 class SuppressedDestination:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import click
 from rich.console import Console
@@ -11,8 +10,8 @@ from rich.console import Console
 from courrier.aws.clients import AwsConfig
 from courrier.aws.ses import SesClient
 from courrier.cli.common import handles_errors, open_store, settings_from
-from courrier.cli.stats import RATES, account_json, percent
-from courrier.reputation import Guard, Trip
+from courrier.cli.stats import RATES, percent
+from courrier.reputation import Guard
 from courrier.settings import Settings
 from courrier.store.guard import trips
 
@@ -20,22 +19,6 @@ from courrier.store.guard import trips
 def _guard(ctx: click.Context, settings: Settings) -> Guard:
     ses = SesClient(AwsConfig(settings.profile, settings.region, settings.read_timeout))
     return Guard(open_store(ctx, settings.database_url), settings, account=ses.account)
-
-
-def trip_json(trip: Trip | None) -> dict[str, Any] | None:
-    if trip is None:
-        return None
-    return {
-        "id": trip.id,
-        "tripped_at": trip.tripped_at.isoformat(),
-        "rate": trip.rate,
-        "value": trip.value,
-        "threshold": trip.threshold,
-        "detail": trip.detail,
-        "figures": trip.figures,
-        "reset_at": trip.reset_at.isoformat() if trip.reset_at else None,
-        "reset_note": trip.reset_note,
-    }
 
 
 @click.group()
@@ -61,21 +44,7 @@ def status(ctx: click.Context, as_json: bool) -> None:
         the_guard.store.close()
     window = current.report.window.figures
     if as_json:
-        click.echo(
-            json.dumps(
-                {
-                    "state": current.state,
-                    "trip": trip_json(current.trip),
-                    "rates": {
-                        rate: {"value": getattr(window, rate), "level": current.report.level(rate)}
-                        for rate, _ in RATES
-                    },
-                    "thresholds": current.report.thresholds(),
-                    "account": account_json(current.account, current.account_error),
-                    "history": [trip_json(t) for t in history],
-                }
-            )
-        )
+        click.echo(json.dumps(current.as_dict(history)))
     else:
         console = Console()
         colour = {"tripped": "red", "over": "red", "warning": "yellow"}.get(current.state, "green")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from contextlib import closing
-from typing import Any
 
 import click
 from rich.console import Console
@@ -42,37 +41,6 @@ def account_view(settings: Settings) -> tuple[AccountView | None, str | None]:
         return ses.account(), None
     except CourrierError as err:
         return None, str(err)
-
-
-def account_json(view: AccountView | None, error: str | None) -> dict[str, Any]:
-    if view is None:
-        return {"kind": "account", "error": error}
-    return {
-        "kind": "account",
-        "enforcement_status": view.enforcement_status,
-        "sending_enabled": view.quota.sending_enabled,
-        "production": view.quota.production,
-        "max_24_hour_send": view.quota.max_24_hour_send,
-        "max_send_rate": view.quota.max_send_rate,
-        "sent_last_24_hours": view.quota.sent_last_24_hours,
-    }
-
-
-def report_json(result: Report) -> list[dict[str, Any]]:
-    lines: list[dict[str, Any]] = [
-        {"kind": "day", "day": day, **figures.as_dict()} for day, figures in result.days.items()
-    ]
-    lines.append(
-        {
-            "kind": "window",
-            "since": result.window.since.isoformat(),
-            **result.window.figures.as_dict(),
-            "levels": {rate: result.level(rate) for rate, _ in RATES},
-            "thresholds": result.thresholds(),
-            "min_volume": result.min_volume,
-        }
-    )
-    return lines
 
 
 def _print(console: Console, result: Report, view: AccountView | None, error: str | None) -> None:
@@ -147,7 +115,8 @@ def stats(ctx: click.Context, days: int, as_json: bool, no_account: bool) -> Non
         result = report(store, settings, days=days)
     view, error = (None, "not asked") if no_account else account_view(settings)
     if as_json:
-        for line in [*report_json(result), account_json(view, error)]:
+        account = {"kind": "account", **(view.as_dict() if view else {"error": error})}
+        for line in [*result.as_lines(), account]:
             click.echo(json.dumps(line))
         return
     _print(Console(), result, view, error)

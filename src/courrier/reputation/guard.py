@@ -30,10 +30,11 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from courrier.aws.ses import AccountView
 from courrier.errors import AwsError, ConfigurationError, ReputationGuardTripped
-from courrier.reputation.stats import Report, Window, guard_lines, report, window
+from courrier.reputation.stats import RATES, Report, Window, guard_lines, report, window
 from courrier.settings import Settings
 from courrier.store import Store
 from courrier.store import guard as records
@@ -60,6 +61,22 @@ class GuardStatus:
     report: Report
     account: AccountView | None
     account_error: str | None = None
+
+    def as_dict(self, history: list[Trip] | None = None) -> dict[str, Any]:
+        """JSON-ready: state, open trip, the two rates with their levels, thresholds, SES's
+        view, and ``history`` (recent trips) when given."""
+        window = self.report.window.figures
+        return {
+            "state": self.state,
+            "trip": self.trip.as_dict() if self.trip else None,
+            "rates": {
+                rate: {"value": getattr(window, rate), "level": self.report.level(rate)}
+                for rate in RATES
+            },
+            "thresholds": self.report.thresholds(),
+            "account": self.account.as_dict() if self.account else {"error": self.account_error},
+            "history": [trip.as_dict() for trip in history or ()],
+        }
 
     @property
     def state(self) -> str:

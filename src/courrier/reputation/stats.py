@@ -58,6 +58,10 @@ __all__ = [
 ]
 
 
+#: The two rates the guard judges, as Figures names them.
+RATES = ("bounce_rate", "complaint_rate")
+
+
 @dataclass(frozen=True)
 class Lines:
     """A pair of thresholds, as fractions (0.05 is 5%)."""
@@ -128,6 +132,23 @@ class Report:
                 ("guard_trip", self.trip),
             )
         }
+
+    def as_lines(self) -> list[dict[str, Any]]:
+        """JSON-ready: one object per day (``kind: day``), then the window (``kind: window``)."""
+        lines: list[dict[str, Any]] = [
+            {"kind": "day", "day": day, **figures.as_dict()} for day, figures in self.days.items()
+        ]
+        lines.append(
+            {
+                "kind": "window",
+                "since": self.window.since.isoformat(),
+                **self.window.figures.as_dict(),
+                "levels": {rate: self.level(rate) for rate in RATES},
+                "thresholds": self.thresholds(),
+                "min_volume": self.min_volume,
+            }
+        )
+        return lines
 
     def level(self, rate: str) -> str:
         """``ok``, ``warning``, ``over`` (the guard's trip line), or ``low volume``."""

@@ -37,6 +37,20 @@ class TripRecord:
     reset_at: dt.datetime | None
     reset_note: str | None
 
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready: datetimes in ISO 8601."""
+        return {
+            "id": self.id,
+            "tripped_at": self.tripped_at.isoformat(),
+            "rate": self.rate,
+            "value": self.value,
+            "threshold": self.threshold,
+            "detail": self.detail,
+            "figures": self.figures,
+            "reset_at": self.reset_at.isoformat() if self.reset_at else None,
+            "reset_note": self.reset_note,
+        }
+
 
 @dataclass(frozen=True)
 class DoctorRun:
