@@ -177,6 +177,12 @@ class ConfigurationSetMethods(SesCore):
                     "it belongs to, first.",
                 )
             values["CustomRedirectDomain"] = domain
+        seconds = values.get("MaxDeliverySeconds") if group == "DeliveryOptions" else None
+        if seconds is not None and not 300 <= seconds <= 50400:
+            raise SesFault(
+                "InvalidParameter",
+                f"MaxDeliverySeconds must be from 300 to 50400, not {seconds}.",
+            )
         if group == "DeliveryOptions" and values.get("SendingPoolName"):
             # The sandbox has no dedicated IP pools: every pool name is one that does not exist.
             raise SesFault(

@@ -29,7 +29,7 @@ class SendStatistics:
         with self._lock:
             counters = self.periods.setdefault(start, [0] * len(FIELDS))
             counters[FIELDS.index(name)] += amount
-            for old in [p for p in self.periods if p < start - KEPT]:
+            for old in [p for p in self.periods if p <= when - KEPT]:
                 del self.periods[old]
 
     def data_points(self, now: float) -> list[dict[str, Any]]:
