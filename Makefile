@@ -6,7 +6,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck pytest bench clean
+.PHONY: demo test lint typecheck pytest browser bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit("courrier needs Python 3.11+") if sys.version_info < (3, 11) else None'
@@ -27,8 +27,21 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(PY) -m mypy
 
-pytest: $(STAMP)
+pytest: $(STAMP) browser
 	$(PY) -m pytest
+
+# The dashboard's browser tests drive Debian's Chromium (no browser download): install it
+# when missing, as root through apt; otherwise say how (the tests then skip, or fail when
+# COURRIER_REQUIRE_BROWSER=1).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Chromium for the browser tests (apt-get)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	      apt-get install -y -qq chromium >/dev/null; \
+	  else \
+	    echo "Chromium is missing: apt-get install chromium (browser tests will skip)"; \
+	  fi; }
 
 bench: $(STAMP)
 	$(PY) bench/sandbox_sqs.py

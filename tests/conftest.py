@@ -37,6 +37,8 @@ def clean_environ(monkeypatch: pytest.MonkeyPatch) -> None:
         if name.startswith(("AWS_", "COURRIER_")) and name not in (
             "COURRIER_REQUIRE_POSTGRES",
             "COURRIER_TEST_POSTGRES_URL",
+            "COURRIER_REQUIRE_BROWSER",
+            "COURRIER_SCREENSHOTS",
         ):
             monkeypatch.delenv(name)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")

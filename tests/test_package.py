@@ -88,6 +88,22 @@ def test_rules_of_the_house(name: str, path: Path) -> None:
         assert not any(m.startswith("courrier.cli") for m in imported), (
             "the library never imports the CLI"
         )
+    if top == "reputation":
+        assert not any(
+            m.startswith(("courrier.sending", "courrier.web", "courrier.metrics")) for m in imported
+        ), "reputation is read by sending, the web and metrics, never the other way round"
+    if top not in ("web", "cli"):
+        assert not any(m.startswith("courrier.web") for m in imported), (
+            "only the CLI serves the dashboard"
+        )
+    if top != "web":
+        assert not any(m.startswith(("starlette", "jinja2", "uvicorn")) for m in imported) or (
+            name == "cli/dashboard.py"
+        ), "the web stack stays in courrier.web (the dashboard extra)"
+    if name not in ("metrics.py", "web/app.py"):
+        assert not any(m.startswith("prometheus_client") for m in imported), (
+            "prometheus-client stays in courrier.metrics (the metrics extra)"
+        )
 
 
 def commands(group: click.Group, prefix: str = "") -> list[tuple[str, click.Command]]:

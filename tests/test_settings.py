@@ -69,3 +69,18 @@ def test_bad_environment_and_arguments(in_tmp: Path, monkeypatch: pytest.MonkeyP
         Settings.load()
     with pytest.raises(ConfigurationError, match="unknown setting"):
         Settings.load(colour="blue")
+
+
+def test_booleans_and_reputation_settings(in_tmp: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert Settings.load().guard_blocks_transactional is False
+    (in_tmp / "courrier.toml").write_text(
+        "[courrier]\nreputation_count_simulator = true\nguard_bounce_trip = 0.03\n"
+    )
+    loaded = Settings.load()
+    assert (loaded.reputation_count_simulator, loaded.guard_bounce_trip) == (True, 0.03)
+    for text, value in (("yes", True), ("0", False), ("False", False), ("on", True)):
+        monkeypatch.setenv("COURRIER_GUARD_BLOCKS_TRANSACTIONAL", text)
+        assert Settings.load().guard_blocks_transactional is value
+    monkeypatch.setenv("COURRIER_GUARD_BLOCKS_TRANSACTIONAL", "sometimes")
+    with pytest.raises(ConfigurationError, match="must be true or false"):
+        Settings.load()

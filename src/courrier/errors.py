@@ -22,6 +22,7 @@
     │   ├── UndecodableMessage (ValueError)
     │   ├── UntrustedTopic               from a topic outside the allow-list
     │   └── UntrustedSignature           SNS signature missing, malformed or not verifying
+    ├── ReputationGuardTripped           a bulk send refused: a rate crossed the guard's line
     ├── StoreError                       the database failed; the transaction rolled back
     │   ├── StoreUnavailable             unreachable or busy: retrying later may succeed
     │   ├── InvalidRecord                a value the database cannot hold: never retried
@@ -49,6 +50,7 @@ __all__ = [
     "MessageRejected",
     "MessageTooLarge",
     "OutcomeUnknown",
+    "ReputationGuardTripped",
     "SandboxError",
     "SendError",
     "SendingPaused",
@@ -151,6 +153,28 @@ class OutcomeUnknown(SendError):
     The message may or may not have been sent; it is recorded as ``unknown`` and never
     re-sent automatically.
     """
+
+
+class ReputationGuardTripped(CourrierError):
+    """The reputation guard is tripped, so this send was refused before any call to SES.
+
+    ``rate`` names what tripped it (``bounce_rate``, ``complaint_rate`` or ``ses_account``),
+    ``value`` and ``threshold`` are the figures it was judged on (None for SES's own view).
+    Nothing was sent or recorded; ``courrier guard reset`` clears the guard.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        rate: str,
+        value: float | None = None,
+        threshold: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.rate = rate
+        self.value = value
+        self.threshold = threshold
 
 
 class StoreError(CourrierError):

@@ -87,6 +87,9 @@ class Message:
     tags: dict[str, str] = field(default_factory=dict)
     configuration_set: str | None = None
     feedback_address: AddressLike | None = None
+    #: A bulk send (newsletter, campaign, outbox batch): refused while the reputation guard
+    #: is tripped. Transactional sends (the default) go on unless configured otherwise.
+    bulk: bool = False
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__

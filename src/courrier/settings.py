@@ -57,6 +57,29 @@ class Settings:
     #: Overrides the account's max send rate (per second) read from SES; None reads it.
     max_send_rate: float | None = None
 
+    # Reputation (courrier stats, the guard, the dashboard); see courrier.reputation.
+    #: The representative window: this many of the latest recipients SES counts, and never
+    #: sends older than ``reputation_window_days``.
+    reputation_window: int = 10_000
+    reputation_window_days: int = 30
+    #: Comma-separated domains that send SES no complaint feedback (facts §7: Gmail); their
+    #: recipients are left out of the complaint rate.
+    reputation_no_complaint_feedback_domains: str = "gmail.com,googlemail.com"
+    #: Count mailbox-simulator traffic in the rates. SES does not (facts §7); this exists to
+    #: rehearse the guard with the simulator, never for production.
+    reputation_count_simulator: bool = False
+    #: Guard lines, as fractions (0.04 is 4%), kept below AWS's review lines of 5% and 0.1%.
+    guard_bounce_warning: float = 0.025
+    guard_bounce_trip: float = 0.04
+    guard_complaint_warning: float = 0.0005
+    guard_complaint_trip: float = 0.0008
+    #: The guard judges a rate only once its window counts at least this many recipients.
+    guard_min_volume: int = 500
+    #: Refuse transactional sends too when the guard is tripped (bulk sends always are).
+    guard_blocks_transactional: bool = False
+    #: Token that ``courrier dashboard`` requires; mandatory on a non-loopback address.
+    dashboard_token: str | None = None
+
     @classmethod
     def load(cls, config_file: str | os.PathLike[str] | None = None, **overrides: Any) -> Settings:
         """Settings from arguments, environment, ``courrier.toml`` and defaults, in that order."""
@@ -106,6 +129,8 @@ def _read_file(config_file: str | os.PathLike[str] | None) -> dict[str, Any]:
 
 def _coerce(name: str, declared: Any, value: Any, source: str) -> Any:
     kind = str(declared)
+    if kind == "bool":
+        return _boolean(name, value, source)
     try:
         if kind.startswith("int"):
             return int(value)
@@ -116,3 +141,16 @@ def _coerce(name: str, declared: Any, value: Any, source: str) -> Any:
     if value is not None and not isinstance(value, str):
         raise ConfigurationError(f"{source}: {name} must be a string, not {value!r}")
     return value
+
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def _boolean(name: str, value: Any, source: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in _TRUE | _FALSE:
+        return text in _TRUE
+    raise ConfigurationError(f"{source}: {name} must be true or false, not {value!r}")

@@ -99,8 +99,8 @@ def test_a_record_the_store_refuses_is_isolated_from_its_batch(
     env: SandboxClient, database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Should decode ever let through what the database refuses, the batch still goes in."""
-    decoding = importlib.import_module("courrier.feedback.decode")
-    monkeypatch.setattr(decoding, "_checked", lambda decoded: decoded)
+    limits = importlib.import_module("courrier.feedback.limits")
+    monkeypatch.setattr(limits, "check_storable", lambda envelope, events: None)
     pipeline, dlq = dead_letter_pipeline(env, max_receives=2)
     refused = wrapped(bounce(99, recipient="\ud800@example.net"), MessageId="refused")
     publish_raw(env, pipeline, [*good_bodies(4), refused, *good_bodies(5, start=4)])

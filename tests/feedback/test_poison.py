@@ -17,7 +17,7 @@ from courrier.cli import main
 from courrier.errors import UndecodableMessage
 from courrier.feedback import decode
 from courrier.feedback.apply import apply
-from courrier.feedback.decode import FIELD_LIMITS
+from courrier.feedback.limits import FIELD_LIMITS
 from courrier.feedback.worker import Worker
 from courrier.store import Store
 from tests.conftest import postgres_schema

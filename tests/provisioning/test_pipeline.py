@@ -261,5 +261,8 @@ def test_demo_command_succeeds_offline(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "every outcome is the one AWS documents" in result.stdout
+    assert f"next: courrier --database-url sqlite:///{tmp_path}/courrier.db dashboard" in (
+        result.stdout.replace("\n", "")
+    )
     for case in ("success", "bounce", "ooto", "complaint", "suppressionlist", "unicode", "eicar"):
         assert case in result.stdout

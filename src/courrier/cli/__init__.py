@@ -5,11 +5,14 @@ from __future__ import annotations
 import click
 
 from courrier import __version__
+from courrier.cli.dashboard import dashboard
 from courrier.cli.demo import demo
 from courrier.cli.feedback import decode, receive, worker
+from courrier.cli.guard import guard
 from courrier.cli.pipeline import doctor_command, setup_command, teardown_command
 from courrier.cli.sandbox import sandbox
 from courrier.cli.send import send
+from courrier.cli.stats import stats
 from courrier.cli.suppression import suppression
 
 
@@ -30,13 +33,16 @@ def main(config: str | None, database_url: str | None) -> None:
 
 
 for command in (
+    dashboard,
     decode,
     demo,
     doctor_command,
+    guard,
     receive,
     sandbox,
     send,
     setup_command,
+    stats,
     suppression,
     teardown_command,
     worker,

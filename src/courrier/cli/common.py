@@ -43,6 +43,15 @@ def errors_as_exit_codes() -> Iterator[None]:
         raise CourrierClickError(f"{type(err).__name__}: {err}", EXIT_FAILED) from err
 
 
+#: ``--host`` for the commands that serve something: loopback unless told otherwise.
+listen_host = click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to listen on; loopback by default.",
+)
+
+
 def settings_from(ctx: click.Context, **overrides: Any) -> Settings:
     base: dict[str, Any] = dict(ctx.find_root().params)
     config = base.pop("config", None)

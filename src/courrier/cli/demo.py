@@ -132,6 +132,12 @@ def demo(
         folder.mkdir(parents=True, exist_ok=True)
         stack.enter_context(_endpoint(endpoint, use_aws, console))
         ok = _run(console, identity, folder, timeout)
+    # The dashboard shows what the demo left in its store (a temporary one is gone by now).
+    store_url = f"sqlite:///{folder / 'courrier.db'}" if workdir else "sqlite:///demo/courrier.db"
+    console.print(
+        f"next: {'' if workdir else 'courrier demo --workdir demo && '}"
+        f"courrier --database-url {store_url} dashboard"
+    )
     if not ok:
         raise click.ClickException("some outcomes differ from what AWS documents")
 

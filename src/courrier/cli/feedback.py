@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from courrier.aws.clients import AwsConfig
+from courrier.aws.ses import SesClient
 from courrier.aws.sqs import SqsQueue
 from courrier.cli.common import (
     EXIT_USAGE,
@@ -22,9 +23,11 @@ from courrier.cli.common import (
 from courrier.errors import ConfigurationError, UndecodableMessage
 from courrier.feedback import decode as decode_body
 from courrier.feedback.explain import explain
+from courrier.feedback.observer import WorkerObserver
 from courrier.feedback.rules import Rules
 from courrier.feedback.signature import SignatureVerifier
 from courrier.feedback.worker import Worker
+from courrier.settings import Settings
 from courrier.store import Store
 
 
@@ -45,6 +48,39 @@ def decode(source: Any) -> None:
         raise CourrierClickError(f"cannot decode: {err}", EXIT_USAGE) from err
     for line in explain(decoded):
         click.echo(json.dumps(line))
+
+
+def watchers(
+    settings: Settings,
+    store: Store,
+    aws: AwsConfig,
+    queue_url: str,
+    metrics_port: int | None,
+    metrics_host: str,
+) -> tuple[list[WorkerObserver], Any]:
+    """The reputation guard, and metrics served on ``metrics_port`` when given."""
+    from courrier.reputation import Guard
+    from courrier.reputation.observer import GuardObserver
+
+    guard = Guard(store, settings, account=SesClient(aws).account)
+    observers: list[WorkerObserver] = [GuardObserver(guard)]
+    if metrics_port is None:
+        return observers, None
+    try:
+        from courrier.metrics import Metrics
+    except ImportError as err:
+        raise ConfigurationError(
+            f"--metrics-port needs prometheus-client: pip install 'courrier[metrics]' ({err})"
+        ) from err
+    metrics = Metrics()
+    metrics.watch_store(store, settings)
+    queues = {"feedback": SqsQueue(queue_url, aws)}
+    if settings.dead_letter_queue_url:
+        queues["dead_letter"] = SqsQueue(settings.dead_letter_queue_url, aws)
+    metrics.watch_queues(queues)
+    server = metrics.serve(metrics_port, metrics_host)
+    click.echo(f"metrics on http://{metrics_host}:{server.port}/metrics", err=True)
+    return [*observers, metrics], server
 
 
 @click.command()
@@ -72,6 +108,10 @@ def decode(source: Any) -> None:
     type=click.IntRange(1),
     help="Transient bounces that suppress an address.",
 )
+@click.option(
+    "--metrics-port", type=click.IntRange(1, 65535), help="Serve Prometheus metrics on this port."
+)
+@click.option("--metrics-host", default="127.0.0.1", show_default=True)
 @click.option("-v", "--verbose", is_flag=True)
 @click.pass_context
 @handles_errors
@@ -83,6 +123,8 @@ def worker(
     allow_topic: tuple[str, ...],
     verify_signatures: bool,
     soft_bounce_limit: int,
+    metrics_port: int | None,
+    metrics_host: str,
     verbose: bool,
 ) -> None:
     """Apply SES feedback from SQS to the store, exactly once, until stopped.
@@ -98,6 +140,9 @@ def worker(
     url = queue_url or settings.queue_url
     if not url:
         raise ConfigurationError("no queue: give --queue-url or run courrier setup")
+    store = Store(settings.database_url)
+    aws = AwsConfig(settings.profile, settings.region, settings.read_timeout)
+    observers, metrics_server = watchers(settings, store, aws, url, metrics_port, metrics_host)
     runner = Worker(
         SqsQueue(
             url,
@@ -107,19 +152,24 @@ def worker(
                 read_timeout=max(settings.read_timeout, wait_seconds + 10),
             ),
         ),
-        Store(settings.database_url),
+        store,
         rules=Rules(soft_bounce_limit=soft_bounce_limit),
         allowed_topics=allow_topic or None,
         verifier=SignatureVerifier() if verify_signatures else None,
         wait_seconds=wait_seconds,
+        observers=observers,
     )
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         logging.getLogger(__name__).warning("signal %d: finishing the batch in hand", signum)
         runner.stop()
 
-    with stop_signals(on_signal):
-        stats = runner.run(until_idle=until_idle)
+    try:
+        with stop_signals(on_signal):
+            stats = runner.run(until_idle=until_idle)
+    finally:
+        if metrics_server is not None:
+            metrics_server.close()
     click.echo(json.dumps(stats.as_dict()), err=True)
 
 
@@ -161,13 +211,15 @@ def receive(
         allowed_topics=topics,
     )
     server = create_server(app, host, port, threads=threads)
-    click.echo(
-        f"receiving SNS feedback on http://{host}:{server.effective_port}/ for {', '.join(topics)}",
-        err=True,
-    )
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         raise SystemExit(0)  # waitress closes its sockets and threads on SystemExit
 
     with stop_signals(on_signal):
+        # Announced once a stop signal is handled: whoever waits for this line may send one.
+        click.echo(
+            f"receiving SNS feedback on http://{host}:{server.effective_port}/ "
+            f"for {', '.join(topics)}",
+            err=True,
+        )
         server.run()

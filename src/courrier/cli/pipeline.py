@@ -11,11 +11,12 @@ from rich.table import Table
 
 from courrier.aws.clients import AwsConfig
 from courrier.cli.common import handles_errors, settings_from, stop_signals
-from courrier.errors import ConfigurationError
+from courrier.errors import ConfigurationError, CourrierError
 from courrier.provisioning import (
     Action,
     Aws,
     CheckStatus,
+    DoctorReport,
     DoctorTarget,
     Route,
     config_file,
@@ -24,6 +25,8 @@ from courrier.provisioning import (
     teardown,
 )
 from courrier.settings import Settings, config_path
+from courrier.store import Store
+from courrier.store.guard import record_doctor_run
 
 _MARK = {
     Action.CREATE: "[green]+[/green]",
@@ -119,6 +122,14 @@ def _target(settings: Settings) -> DoctorTarget:
     )
 
 
+def _remember(settings: Settings, report: DoctorReport) -> None:
+    """Keep the result in the store for the dashboard; a store problem does not fail doctor."""
+    try:
+        record_doctor_run(Store(settings.database_url), report.worst, [c.as_dict() for c in report])
+    except CourrierError as err:
+        click.echo(f"doctor result not kept in the store: {err}", err=True)
+
+
 def _interrupt(signum: int, frame: FrameType | None) -> None:
     # SIGTERM too unwinds like Ctrl-C, so the probe removes its temporary queue.
     raise KeyboardInterrupt
@@ -142,6 +153,7 @@ def doctor_command(ctx: click.Context, no_probe: bool, timeout: float, as_json: 
         report = doctor(
             _aws(settings), _target(settings), probe=not no_probe, probe_timeout=timeout
         )
+    _remember(settings, report)
     if as_json:
         for check in report:
             click.echo(json.dumps(check.as_dict()))

@@ -9,17 +9,12 @@ from types import FrameType
 import click
 from rich.console import Console
 
-from courrier.cli.common import stop_signals
+from courrier.cli.common import listen_host, stop_signals
 from courrier.errors import SandboxError
 
 
 @click.command()
-@click.option(
-    "--host",
-    default="127.0.0.1",
-    show_default=True,
-    help="Address to listen on; loopback by default.",
-)
+@listen_host
 @click.option("--port", default=4566, show_default=True, type=int, help="Port to listen on.")
 @click.option(
     "--state",

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+from contextlib import closing
+
 import click
 from rich.console import Console
 from rich.table import Table
 
 from courrier.addresses import parse_address
+from courrier.aws.clients import AwsConfig
+from courrier.aws.ses import SesClient
 from courrier.cli.common import handles_errors, settings_from
+from courrier.reputation import sync as sync_lists
 from courrier.store import Store
 
 
 @click.group()
 def suppression() -> None:
-    """List, add and remove suppressed addresses."""
+    """List, add and remove suppressed addresses; sync with SES's account-level list."""
 
 
 @suppression.command("list")
@@ -77,3 +82,56 @@ def remove(ctx: click.Context, addresses: tuple[str, ...]) -> None:
             missing += 1
     if missing:
         ctx.exit(1)
+
+
+@suppression.command()
+@click.option("--pull", is_flag=True, help="Only copy SES's entries into the local list.")
+@click.option("--push", is_flag=True, help="Only copy local bounces and complaints to SES.")
+@click.option("--dry-run", is_flag=True, help="Report what differs; change nothing.")
+@click.option(
+    "--page-size",
+    default=100,
+    show_default=True,
+    type=click.IntRange(1, 1000),
+    help="Entries per ListSuppressedDestinations call.",
+)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object.")
+@click.pass_context
+@handles_errors
+def sync(
+    ctx: click.Context, pull: bool, push: bool, dry_run: bool, page_size: int, as_json: bool
+) -> None:
+    """Sync the local list with SES's account-level suppression list (both ways by default).
+
+    Pulls SES's entries (with their reasons and dates) into the local list, pushes local
+    hard bounces and complaints to SES (PutSuppressedDestination: production accounts only),
+    and reports what differs. Nothing is removed on either side; a second run changes nothing.
+
+    Example:
+
+        courrier suppression sync --dry-run
+    """
+    import json
+
+    settings = settings_from(ctx)
+    both = not pull and not push
+    ses = SesClient(AwsConfig(settings.profile, settings.region, settings.read_timeout))
+    with closing(Store(settings.database_url)) as store:
+        report = sync_lists(
+            store,
+            ses,
+            pull=pull or both,
+            push=push or both,
+            dry_run=dry_run,
+            page_size=page_size,
+        )
+    if as_json:
+        click.echo(json.dumps(report.as_dict()))
+        return
+    verb = "would " if dry_run else ""
+    click.echo(f"read {report.pages} page(s) of SES's account-level list")
+    click.echo(f"{verb}pull {len(report.pulled)}: {', '.join(report.pulled) or '-'}")
+    click.echo(f"{verb}push {len(report.pushed)}: {', '.join(report.pushed) or '-'}")
+    click.echo(f"only local, kept local: {len(report.only_local)}")
+    click.echo(f"only on SES, not pulled: {len(report.only_ses)}")
+    click.echo(f"on both: {report.in_both}")

@@ -9,10 +9,7 @@ Accepted shapes (facts §4, §10):
 * the setup messages SES publishes when a topic is attached, which produce no event.
 
 Anything else raises :class:`~courrier.errors.UndecodableMessage`, including bodies that
-parse but could not be what AWS sends: JSON nested deeper than any SES payload, and fields
-courrier stores that are longer than AWS's own values or carry a NUL or an unpaired
-surrogate. Refusing them here, before any database sees them, makes SQLite and PostgreSQL
-behave the same and keeps one poison body from failing the batch it arrived in.
+parse but could not be what AWS sends (:mod:`courrier.feedback.limits`).
 """
 
 from __future__ import annotations
@@ -26,25 +23,12 @@ from typing import Any
 
 from courrier.errors import UndecodableMessage
 from courrier.feedback import events as ev
+from courrier.feedback import limits
 
 __all__ = ["Decoded", "Envelope", "decode", "parse_timestamp"]
 
 SETUP_STRING = "Successfully validated SNS topic for Amazon SES event publishing."
 SETUP_NOTIFICATION = "AmazonSnsSubscriptionSucceeded"
-
-#: The longest value courrier accepts in each field it stores, with room to spare over what
-#: AWS sends (facts §1, §4.1): SNS MessageIds are UUIDs (36), SES message and feedback ids
-#: about 60 characters, addresses at most 320 (RFC 3696), topic ARNs at most 256 + prefix.
-#: The store's columns are at least this wide (tests/store checks it).
-FIELD_LIMITS = {
-    "sns_message_id": 100,
-    "topic_arn": 300,
-    "ses_message_id": 100,
-    "recipient": 320,
-    "feedback_id": 200,
-}
-#: SES payloads nest five levels deep at most (mail.headers[].value); envelopes one more.
-MAX_DEPTH = 32
 
 
 @dataclass(frozen=True)
@@ -72,7 +56,9 @@ def decode(body: str | bytes) -> Decoded:
 
     Raises :class:`~courrier.errors.UndecodableMessage` for anything else.
     """
-    return _checked(_decode(body))
+    decoded = _decode(body)
+    limits.check_storable(decoded.envelope, decoded.events)
+    return decoded
 
 
 def _decode(body: str | bytes) -> Decoded:
@@ -102,52 +88,6 @@ def _decode(body: str | bytes) -> Decoded:
     return _payload(inner, envelope)
 
 
-def _checked(decoded: Decoded) -> Decoded:
-    """Refuse what no database column should receive (see the module docstring)."""
-    if decoded.envelope is not None:
-        _check_field("SNS MessageId", decoded.envelope.message_id, "sns_message_id")
-        _check_field("SNS TopicArn", decoded.envelope.topic_arn, "topic_arn")
-    for event in decoded.events:
-        _check_field("mail.messageId", event.ses_message_id, "ses_message_id")
-        _check_field(f"{event.kind} recipient", event.recipient, "recipient")
-        _check_field(f"{event.kind} feedbackId", event.feedback_id, "feedback_id")
-        _check_field(f"{event.kind} subtype", event.subtype, None)
-    return decoded
-
-
-def _check_field(what: str, value: str | None, limit_key: str | None) -> None:
-    if value is None:
-        return
-    limit = FIELD_LIMITS.get(limit_key or "")
-    if limit is not None and len(value) > limit:
-        raise UndecodableMessage(
-            f"{what} is {len(value)} characters long; AWS never sends more than {limit}"
-        )
-    if "\0" in value:
-        raise UndecodableMessage(f"{what} contains a NUL character")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError as err:
-        raise UndecodableMessage(f"{what} contains an unpaired surrogate: {err}") from err
-
-
-def _depth_ok(value: Any) -> bool:
-    """True when ``value`` nests at most :data:`MAX_DEPTH` containers deep (no recursion)."""
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, dict):
-            children: Any = item.values()
-        elif isinstance(item, list):
-            children = item
-        else:
-            continue
-        if depth > MAX_DEPTH:
-            return False
-        stack.extend((child, depth + 1) for child in children)
-    return True
-
-
 def _text(body: str | bytes) -> str:
     if isinstance(body, bytes):
         try:
@@ -165,8 +105,10 @@ def _json(text: str) -> Any:
     except RecursionError as err:
         # json.loads recurses once per level: "[" * 100000 exhausts the stack.
         raise UndecodableMessage("JSON nested too deeply to be an SES payload") from err
-    if not _depth_ok(value):
-        raise UndecodableMessage(f"JSON nested more than {MAX_DEPTH} levels: not an SES payload")
+    if not limits.depth_ok(value):
+        raise UndecodableMessage(
+            f"JSON nested more than {limits.MAX_DEPTH} levels: not an SES payload"
+        )
     return value
 
 

@@ -48,6 +48,7 @@ from courrier.errors import (
 )
 from courrier.feedback.apply import Applied, Hook, apply
 from courrier.feedback.decode import Decoded, decode
+from courrier.feedback.observer import Observers, WorkerObserver
 from courrier.feedback.rules import Rules
 from courrier.feedback.signature import SignatureVerifier
 from courrier.sending.retry import Backoff
@@ -94,6 +95,7 @@ class Worker:
         max_messages: int = 10,
         store_backoff: Backoff | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        observers: Iterable[WorkerObserver] = (),
     ) -> None:
         self.queue = queue
         self.store = store
@@ -107,6 +109,8 @@ class Worker:
         self._sleep = sleep
         self._stopping = threading.Event()
         self.stats = WorkerStats()
+        #: Metrics and the reputation guard watch the loop through these hooks.
+        self.observer = Observers(observers)
 
     def stop(self) -> None:
         """Ask the worker to stop after the batch in hand."""
@@ -130,6 +134,7 @@ class Worker:
                     max_messages=self.max_messages, wait_seconds=self.wait_seconds
                 )
             except AwsError as err:
+                self.observer.poll_failed(err)
                 self.stats.receive_errors += 1
                 if not err.retryable:
                     log.error(
@@ -141,6 +146,7 @@ class Worker:
                 receive_delay = min(receive_delay * 2, _RECEIVE_BACKOFF_CAP)
                 continue
             receive_delay = 1.0
+            self.observer.polled(len(messages))
             if not messages:
                 if until_idle:
                     break
@@ -165,6 +171,7 @@ class Worker:
                 self._check_signature(decoded)
             except FeedbackError as err:
                 self.stats.rejected += 1
+                self.observer.rejected(message.message_id, err)
                 log.error(
                     "SQS message %s left for the dead-letter queue (receive %d): %s",
                     message.message_id,
@@ -183,6 +190,7 @@ class Worker:
         self.stats.events += len(applied.stored)
         self.stats.duplicates += applied.duplicates
         self.stats.suppressed += len(applied.suppressed)
+        self.observer.applied(applied)
         failed = self._delete(done)
         self.stats.deleted += len(done) - len(failed)
         return applied
@@ -206,6 +214,7 @@ class Worker:
                 applied = self._apply_with_retries([decoded])
             except InvalidRecord as err:
                 self.stats.rejected += 1
+                self.observer.rejected(message.message_id, err)
                 log.error(
                     "SQS message %s left for the dead-letter queue (receive %d): the store "
                     "cannot hold it: %s",
@@ -254,6 +263,7 @@ class Worker:
                 if delay is None:
                     raise
                 self.stats.store_retries += 1
+                self.observer.store_failed(err)
                 log.error("database error, batch kept and retried in %.1f s: %s", delay, err)
                 self._sleep(delay)
 

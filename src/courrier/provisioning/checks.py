@@ -69,6 +69,15 @@ class DoctorReport:
         return {c.name: c.status for c in self.checks}
 
     @property
+    def worst(self) -> CheckStatus:
+        """The most serious status of any check: failed, unknown, warning, then ok."""
+        found = {c.status for c in self.checks}
+        for status in (CheckStatus.FAILED, CheckStatus.UNKNOWN, CheckStatus.WARNING):
+            if status in found:
+                return status
+        return CheckStatus.OK
+
+    @property
     def exit_code(self) -> DoctorExit:
         found = {c.status for c in self.checks}
         if CheckStatus.FAILED in found:

@@ -275,7 +275,7 @@ class SandboxApp:
         return json_response({"message": f"no such page: {request.path}"}, 404)
 
     def _account(self, request: Request) -> Response:
-        """Change what AWS support would: quota, rate, production access."""
+        """Change what AWS support would: quota, rate, production access, enforcement status."""
         try:
             changes = _account_changes(json.loads(request.get_data() or b"null"))
         except (ValueError, RecursionError) as err:
@@ -307,12 +307,25 @@ def _account_changes(body: Any) -> dict[str, Any]:
         raise ValueError("expected a JSON object")
     unknown = sorted(
         set(body)
-        - {"max_send_rate", "max_send_burst", "max_24_hour_send", "production", "sending_enabled"}
+        - {
+            "max_send_rate",
+            "max_send_burst",
+            "max_24_hour_send",
+            "production",
+            "sending_enabled",
+            "enforcement_status",
+        }
     )
     if unknown:
         raise ValueError(f"unknown fields: {', '.join(unknown)}")
     changes: dict[str, Any] = {}
     for key, value in body.items():
+        if key == "enforcement_status":
+            # GetAccount's EnforcementStatus (facts §6.2).
+            if value not in ("HEALTHY", "PROBATION", "SHUTDOWN"):
+                raise ValueError("enforcement_status: HEALTHY, PROBATION or SHUTDOWN")
+            changes[key] = value
+            continue
         if key in ("production", "sending_enabled"):
             # "false" is a string, and a non-empty string is true: only JSON booleans.
             if not isinstance(value, bool):

@@ -49,7 +49,7 @@ def _get_account(svc: SesService, caller: Caller, p: dict[str, Any]) -> dict[str
     account, sent = svc.account(caller)
     return {
         "DedicatedIpAutoWarmupEnabled": False,
-        "EnforcementStatus": "HEALTHY",
+        "EnforcementStatus": account.enforcement_status,
         "ProductionAccessEnabled": account.production,
         "SendingEnabled": account.sending_enabled,
         "SendQuota": {

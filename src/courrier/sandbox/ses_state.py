@@ -134,6 +134,8 @@ class Account:
     max_send_rate: float
     sending_enabled: bool = True
     suppressed_reasons: list[str] = field(default_factory=lambda: ["BOUNCE", "COMPLAINT"])
+    #: GetAccount's EnforcementStatus: HEALTHY | PROBATION | SHUTDOWN (facts §6.2)
+    enforcement_status: str = "HEALTHY"
     #: Messages the send-rate bucket holds; None: :func:`default_burst` of the rate.
     max_send_burst: float | None = None
 

@@ -13,6 +13,7 @@ from courrier.aws.clients import AwsConfig
 from courrier.aws.ses import SesClient
 from courrier.errors import (
     AwsUnreachable,
+    CourrierError,
     OutcomeUnknown,
     SendError,
     StoreError,
@@ -20,6 +21,7 @@ from courrier.errors import (
 )
 from courrier.message import Message
 from courrier.mime import render
+from courrier.reputation.guard import Guard
 from courrier.sending.pacing import Pacer, pacer_for
 from courrier.sending.retry import Backoff
 from courrier.settings import Settings
@@ -64,7 +66,9 @@ class Mailer:
     endpoints are retried with backoff; every other SES refusal is raised at once as a
     :class:`~courrier.errors.SendError` after being recorded. When SES's answer is lost the
     message is recorded as ``unknown`` and :class:`~courrier.errors.OutcomeUnknown` is raised:
-    it is never re-sent blindly.
+    it is never re-sent blindly. A bulk message (``Message.bulk``) is refused with
+    :class:`~courrier.errors.ReputationGuardTripped`, before anything is recorded, while the
+    reputation guard is tripped.
     """
 
     def __init__(
@@ -75,10 +79,16 @@ class Mailer:
         settings: Settings | None = None,
         pacer: Pacer | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        guard: Guard | None = None,
+        on_retry: Callable[[CourrierError, float], None] | None = None,
     ) -> None:
         self.settings = settings or Settings()
         self.store = store
         self.ses = ses
+        #: Refuses bulk sends while the reputation guard is tripped (courrier.reputation).
+        self.guard = guard or Guard(store, self.settings, account=ses.account)
+        #: Called with the error and the delay before each retry (metrics count them).
+        self._on_retry = on_retry
         self._pacer = pacer
         self._sleep = sleep
         self._backoff = Backoff(
@@ -107,6 +117,7 @@ class Mailer:
         The message is rendered (and so fully checked, size included) before anything is
         recorded: a message that cannot be sent leaves no trace in the store.
         """
+        self.guard.before_send(bulk=message.bulk)
         if message.configuration_set is None and self.settings.configuration_set:
             message = dataclasses.replace(
                 message, configuration_set=self.settings.configuration_set
@@ -186,6 +197,8 @@ class Mailer:
                 if delay is None:
                     raise
                 log.warning("send retried in %.2f s: %s", delay, err)
+                if self._on_retry is not None:
+                    self._on_retry(err, delay)
                 self._sleep(delay)
 
     @staticmethod

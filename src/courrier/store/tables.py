@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import DateTime, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 ADDRESS = 320  # RFC 3696 maximum for an address
@@ -20,6 +20,7 @@ class Base(DeclarativeBase):
 
 class MessageRow(Base):
     __tablename__ = "messages"
+    __table_args__ = (Index("ix_messages_created_at", "created_at"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     ses_message_id: Mapped[str | None] = mapped_column(String(100), unique=True)
@@ -94,3 +95,35 @@ class SnsReceiptRow(Base):
 
     sns_message_id: Mapped[str] = mapped_column(String(100), primary_key=True)
     received_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class GuardTripRow(Base):
+    """Each time the reputation guard tripped; at most one is open (not yet reset).
+
+    ``open_slot`` is 1 for the open trip and NULL once reset: its unique constraint lets
+    any number of workers race to trip the guard and exactly one insert win.
+    """
+
+    __tablename__ = "guard_trips"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    open_slot: Mapped[int | None] = mapped_column(Integer, unique=True)
+    tripped_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    rate: Mapped[str] = mapped_column(String(30))  # bounce_rate | complaint_rate | ses_account
+    value: Mapped[float | None] = mapped_column(Float)
+    threshold: Mapped[float | None] = mapped_column(Float)
+    detail: Mapped[str] = mapped_column(Text)
+    figures: Mapped[str] = mapped_column(Text)  # JSON: the window it was judged on
+    reset_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    reset_note: Mapped[str | None] = mapped_column(Text)
+
+
+class DoctorRunRow(Base):
+    """The result of each ``courrier doctor`` run, for the dashboard."""
+
+    __tablename__ = "doctor_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    ran_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    status: Mapped[str] = mapped_column(String(10))  # ok | warning | failed
+    checks: Mapped[str] = mapped_column(Text)  # JSON list of {check, status, detail, fix}

@@ -1,0 +1,44 @@
+"""``courrier dashboard``: the web dashboard over the store."""
+
+from __future__ import annotations
+
+import click
+
+from courrier.cli.common import handles_errors, listen_host, settings_from
+from courrier.errors import ConfigurationError
+from courrier.store import Store
+
+
+@click.command()
+@listen_host
+@click.option("--port", default=8025, show_default=True, type=click.IntRange(0, 65535))
+@click.option(
+    "--token",
+    help="Required on every page (setting dashboard_token, or COURRIER_DASHBOARD_TOKEN, "
+    "which keeps it out of the process list); mandatory off loopback.",
+)
+@click.pass_context
+@handles_errors
+def dashboard(ctx: click.Context, host: str, port: int, token: str | None) -> None:
+    """Serve the dashboard: rates and the guard, messages, suppressions, the SES account.
+
+    It listens on 127.0.0.1 unless told otherwise; any other address needs a token and
+    refuses to start without one. Every change is a POST with a CSRF token.
+
+    Example:
+
+        COURRIER_DASHBOARD_TOKEN=$(openssl rand -hex 16) courrier dashboard --host 0.0.0.0
+    """
+    settings = settings_from(ctx, dashboard_token=token)
+    try:
+        import uvicorn
+
+        from courrier.web import check_binding, make_app
+    except ImportError as err:
+        raise ConfigurationError(
+            f"the dashboard needs extra packages: pip install 'courrier[dashboard]' ({err})"
+        ) from err
+    check_binding(host, settings.dashboard_token)
+    app = make_app(Store(settings.database_url), settings, token=settings.dashboard_token)
+    click.echo(f"courrier dashboard on http://{host}:{port}/", err=True)
+    uvicorn.run(app, host=host, port=port, log_level="warning")

@@ -1,0 +1,138 @@
+"""``courrier guard status|reset``: the reputation guard."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+from rich.console import Console
+
+from courrier.aws.clients import AwsConfig
+from courrier.aws.ses import SesClient
+from courrier.cli.common import handles_errors, settings_from
+from courrier.cli.stats import RATES, account_json, percent
+from courrier.reputation import Guard, Trip
+from courrier.settings import Settings
+from courrier.store import Store
+from courrier.store.guard import trips
+
+
+def _guard(settings: Settings) -> Guard:
+    ses = SesClient(AwsConfig(settings.profile, settings.region, settings.read_timeout))
+    return Guard(Store(settings.database_url), settings, account=ses.account)
+
+
+def trip_json(trip: Trip | None) -> dict[str, Any] | None:
+    if trip is None:
+        return None
+    return {
+        "id": trip.id,
+        "tripped_at": trip.tripped_at.isoformat(),
+        "rate": trip.rate,
+        "value": trip.value,
+        "threshold": trip.threshold,
+        "detail": trip.detail,
+        "figures": trip.figures,
+        "reset_at": trip.reset_at.isoformat() if trip.reset_at else None,
+        "reset_note": trip.reset_note,
+    }
+
+
+@click.group()
+def guard() -> None:
+    """Show or clear the reputation guard, which refuses bulk sends once tripped."""
+
+
+@guard.command()
+@click.option("--json", "as_json", is_flag=True, help="One JSON object.")
+@click.pass_context
+@handles_errors
+def status(ctx: click.Context, as_json: bool) -> None:
+    """The guard's state, the rates it judges, SES's view and the latest trips.
+
+    Exits 1 while the guard is tripped.
+    """
+    settings = settings_from(ctx)
+    the_guard = _guard(settings)
+    try:
+        current = the_guard.status()
+        history = trips(the_guard.store, limit=10)
+    finally:
+        the_guard.store.close()
+    window = current.report.window.figures
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "state": current.state,
+                    "trip": trip_json(current.trip),
+                    "rates": {
+                        rate: {"value": getattr(window, rate), "level": current.report.level(rate)}
+                        for rate, _ in RATES
+                    },
+                    "thresholds": current.report.thresholds(),
+                    "account": account_json(current.account, current.account_error),
+                    "history": [trip_json(t) for t in history],
+                }
+            )
+        )
+    else:
+        console = Console()
+        colour = {"tripped": "red", "over": "red", "warning": "yellow"}.get(current.state, "green")
+        console.print(f"guard: [{colour}]{current.state}[/]")
+        if current.trip is not None:
+            console.print(
+                f"  tripped {current.trip.tripped_at:%Y-%m-%d %H:%M} UTC: {current.trip.detail}"
+            )
+            console.print("  bulk sends are refused; clear with `courrier guard reset`")
+        thresholds = current.report.thresholds()
+        for rate, title in RATES:
+            console.print(
+                f"  {title}: {percent(getattr(window, rate))} ({current.report.level(rate)}; "
+                f"warning {percent(thresholds['guard_warning'][rate])}, "
+                f"trip {percent(thresholds['guard_trip'][rate])})"
+            )
+        if current.account is not None:
+            console.print(
+                f"  SES: EnforcementStatus {current.account.enforcement_status}, "
+                f"SendingEnabled {str(current.account.quota.sending_enabled).lower()}"
+            )
+        else:
+            console.print(f"  SES: not available ({current.account_error})")
+        for trip in history:
+            reset = f", reset {trip.reset_at:%Y-%m-%d %H:%M}" if trip.reset_at else ", open"
+            console.print(
+                f"  trip {trip.id}: {trip.tripped_at:%Y-%m-%d %H:%M} {trip.detail}{reset}"
+            )
+    if current.trip is not None:
+        ctx.exit(1)
+
+
+@guard.command()
+@click.option("--note", help="Why it is safe to send again; kept with the trip.")
+@click.pass_context
+@handles_errors
+def reset(ctx: click.Context, note: str | None) -> None:
+    """Clear the guard so that bulk sends go out again.
+
+    If the rates are still over the line, the next bounce or complaint trips it again.
+    """
+    settings = settings_from(ctx)
+    the_guard = _guard(settings)
+    try:
+        closed = the_guard.reset(note)
+        report = the_guard.status().report
+    finally:
+        the_guard.store.close()
+    if closed is None:
+        click.echo("the guard was not tripped")
+        return
+    click.echo(f"guard reset (trip {closed.id}: {closed.detail})")
+    still = [title for rate, title in RATES if report.level(rate) == "over"]
+    if still:
+        click.echo(
+            f"warning: the {' and '.join(still)} {'is' if len(still) == 1 else 'are'} still over "
+            "the guard's line; the next bounce or complaint trips it again",
+            err=True,
+        )

@@ -1,0 +1,153 @@
+"""``courrier stats``: the rates as SES counts them, per day and over the window."""
+
+from __future__ import annotations
+
+import json
+from contextlib import closing
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from courrier.aws.clients import AwsConfig
+from courrier.aws.ses import AccountView, SesClient
+from courrier.cli.common import handles_errors, settings_from
+from courrier.errors import CourrierError
+from courrier.reputation import Report, report
+from courrier.settings import Settings
+from courrier.store import Store
+
+COLUMNS = (
+    ("messages", "messages"),
+    ("recipients", "recipients"),
+    ("delivered", "delivered"),
+    ("hard_bounces", "hard bounces"),
+    ("soft_bounces", "soft bounces"),
+    ("complaints", "complaints"),
+    ("rejects", "rejects"),
+    ("suppressed_at_send", "suppressed at send"),
+)
+RATES = (("bounce_rate", "bounce rate"), ("complaint_rate", "complaint rate"))
+
+
+def percent(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2%}"
+
+
+def account_view(settings: Settings) -> tuple[AccountView | None, str | None]:
+    """SES's own view, or why it could not be read (stats are still worth showing)."""
+    try:
+        ses = SesClient(AwsConfig(settings.profile, settings.region, settings.read_timeout))
+        return ses.account(), None
+    except CourrierError as err:
+        return None, str(err)
+
+
+def account_json(view: AccountView | None, error: str | None) -> dict[str, Any]:
+    if view is None:
+        return {"kind": "account", "error": error}
+    return {
+        "kind": "account",
+        "enforcement_status": view.enforcement_status,
+        "sending_enabled": view.quota.sending_enabled,
+        "production": view.quota.production,
+        "max_24_hour_send": view.quota.max_24_hour_send,
+        "max_send_rate": view.quota.max_send_rate,
+        "sent_last_24_hours": view.quota.sent_last_24_hours,
+    }
+
+
+def report_json(result: Report) -> list[dict[str, Any]]:
+    lines: list[dict[str, Any]] = [
+        {"kind": "day", "day": day, **figures.as_dict()} for day, figures in result.days.items()
+    ]
+    lines.append(
+        {
+            "kind": "window",
+            "since": result.window.since.isoformat(),
+            **result.window.figures.as_dict(),
+            "levels": {rate: result.level(rate) for rate, _ in RATES},
+            "thresholds": result.thresholds(),
+            "min_volume": result.min_volume,
+        }
+    )
+    return lines
+
+
+def _print(console: Console, result: Report, view: AccountView | None, error: str | None) -> None:
+    table = Table(title="Sending, per UTC day and over the representative window")
+    table.add_column("period")
+    for _, title in COLUMNS + RATES:
+        table.add_column(title, justify="right")
+    rows = [(day, figures) for day, figures in result.days.items()]
+    rows.append((f"window since {result.window.since:%Y-%m-%d %H:%M}", result.window.figures))
+    for label, figures in rows:
+        counts = figures.counts.as_dict()
+        table.add_row(
+            label,
+            *[str(counts[name]) for name, _ in COLUMNS],
+            percent(figures.bounce_rate),
+            percent(figures.complaint_rate),
+        )
+    console.print(table)
+    lines = Table(title="The window's rates against the lines (SES counts, facts §7)")
+    for title in ("rate", "now", "level", "guard warning", "guard trip", "AWS review", "AWS pause"):
+        lines.add_column(title, justify="right" if title != "rate" else "left")
+    thresholds = result.thresholds()
+    for rate, title in RATES:
+        value = getattr(result.window.figures, rate)
+        lines.add_row(
+            title,
+            percent(value),
+            result.level(rate),
+            *[
+                percent(thresholds[line][rate])
+                for line in ("guard_warning", "guard_trip", "aws_review", "aws_pause")
+            ],
+        )
+    console.print(lines)
+    window = result.window.figures.counts
+    console.print(
+        f"counted: {window.counted_recipients} recipients ({window.simulator} simulator, "
+        f"{window.account_suppressed} on the account list and {window.rejects} rejected left "
+        f"out); complaint base {window.complaint_recipients}; the guard judges from "
+        f"{result.min_volume}"
+    )
+    if view is None:
+        console.print(f"account: not available ({error})")
+        return
+    quota = view.quota
+    console.print(
+        f"account: EnforcementStatus {view.enforcement_status}, SendingEnabled "
+        f"{str(quota.sending_enabled).lower()}, {'production' if quota.production else 'sandbox'}"
+        f", sent {quota.sent_last_24_hours:g} of {quota.max_24_hour_send:g} in 24 h, "
+        f"{quota.max_send_rate:g}/s"
+    )
+
+
+@click.command()
+@click.option("--days", default=7, show_default=True, type=click.IntRange(1, 366))
+@click.option("--json", "as_json", is_flag=True, help="JSON lines: one per day, window, account.")
+@click.option("--no-account", is_flag=True, help="Do not ask SES for its view of the account.")
+@click.pass_context
+@handles_errors
+def stats(ctx: click.Context, days: int, as_json: bool, no_account: bool) -> None:
+    """Messages, outcomes and the bounce and complaint rates as SES counts them.
+
+    Per UTC day and over the representative window, next to the guard's lines and AWS's
+    review and pause lines, with SES's own view of the account (GetAccount).
+
+    Example:
+
+        courrier stats --days 14 --json
+    """
+    settings = settings_from(ctx)
+    with closing(Store(settings.database_url)) as store:
+        result = report(store, settings, days=days)
+    view, error = (None, "not asked") if no_account else account_view(settings)
+    if as_json:
+        for line in [*report_json(result), account_json(view, error)]:
+            click.echo(json.dumps(line))
+        return
+    _print(Console(), result, view, error)

@@ -1,0 +1,254 @@
+"""The reputation guard: stop bulk sends before SES puts the account under review.
+
+The guard trips when, over the representative window (:mod:`courrier.reputation.stats`),
+
+- the bounce rate reaches ``guard_bounce_trip`` (4% by default, under AWS's 5% review line),
+- or the complaint rate reaches ``guard_complaint_trip`` (0.08%, under 0.1%),
+
+each judged only once its base counts ``guard_min_volume`` recipients; or when SES itself
+says the account is in trouble: GetAccount's ``EnforcementStatus`` is ``PROBATION`` or
+``SHUTDOWN``, or ``SendingEnabled`` is false (read at most once a minute).
+
+Where it runs:
+
+- Rates are judged where feedback is applied: the worker calls :meth:`Guard.evaluate` after
+  each committed batch that stored a bounce or a complaint
+  (:class:`courrier.reputation.observer.GuardObserver`).
+- A trip is one row inserted into the store's single open slot, so any number of workers
+  trip it exactly once; the hooks run in the process whose insert won.
+- The :class:`~courrier.sending.Mailer` asks :meth:`Guard.before_send` before each bulk
+  send. It reads the store's state at most every ``STATE_TTL`` seconds (5): a trip reaches
+  every sending process within that time.
+- It stays tripped until ``courrier guard reset`` (or :meth:`Guard.reset`); while the rates
+  are still over the line, the next bounce or complaint trips it again.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from courrier.aws.ses import AccountView
+from courrier.errors import AwsError, ConfigurationError, ReputationGuardTripped
+from courrier.reputation.stats import Report, Window, guard_lines, report, window
+from courrier.settings import Settings
+from courrier.store import Store
+from courrier.store import guard as records
+from courrier.store.guard import TripRecord
+
+__all__ = ["ACCOUNT_INTERVAL", "STATE_TTL", "Guard", "GuardStatus", "Trip"]
+
+log = logging.getLogger(__name__)
+
+#: Seconds a sending process trusts the guard state it last read from the store.
+STATE_TTL = 5.0
+#: Seconds between two reads of SES's own view of the account (GetAccount).
+ACCOUNT_INTERVAL = 60.0
+#: GetAccount's EnforcementStatus values that trip the guard (facts §6.2).
+BAD_ENFORCEMENT = ("PROBATION", "SHUTDOWN")
+
+Trip = TripRecord
+TripHook = Callable[[Trip], None]
+
+
+@dataclass(frozen=True)
+class GuardStatus:
+    trip: Trip | None
+    report: Report
+    account: AccountView | None
+    account_error: str | None = None
+
+    @property
+    def state(self) -> str:
+        """``tripped``, else the worst level of the two rates (``ok`` / ``warning`` / ...)."""
+        if self.trip is not None:
+            return "tripped"
+        levels = {self.report.level("bounce_rate"), self.report.level("complaint_rate")}
+        for level in ("over", "warning", "ok"):
+            if level in levels:
+                return level
+        return "low volume"
+
+
+def _check_lines(settings: Settings) -> None:
+    for name in (
+        "guard_bounce_warning",
+        "guard_bounce_trip",
+        "guard_complaint_warning",
+        "guard_complaint_trip",
+    ):
+        value = getattr(settings, name)
+        if not 0 < value <= 1:
+            raise ConfigurationError(f"{name} must be a fraction in (0, 1], not {value!r}")
+    for rate in ("bounce", "complaint"):
+        if getattr(settings, f"guard_{rate}_warning") > getattr(settings, f"guard_{rate}_trip"):
+            raise ConfigurationError(f"guard_{rate}_warning must not be above guard_{rate}_trip")
+    if settings.guard_min_volume < 1 or settings.reputation_window < 1:
+        raise ConfigurationError("guard_min_volume and reputation_window must be at least 1")
+
+
+def describe(rate: str, value: float | None, threshold: float | None) -> str:
+    name = rate.replace("_", " ")
+    if value is None or threshold is None:
+        return name
+    return f"{name} {value:.2%} reached the guard's line of {threshold:.2%}"
+
+
+class Guard:
+    def __init__(
+        self,
+        store: Store,
+        settings: Settings | None = None,
+        *,
+        account: Callable[[], AccountView] | None = None,
+        hooks: Iterable[TripHook] = (),
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.store = store
+        self.settings = settings or Settings()
+        _check_lines(self.settings)
+        self.hooks = list(hooks)
+        self._account = account
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._state: tuple[float, Trip | None] | None = None
+        self._account_read: float | None = None
+        self.last_account: AccountView | None = None
+
+    # ---------------------------------------------------------------- judging
+
+    def evaluate(self) -> Trip | None:
+        """Judge the window's rates; the new trip if this call tripped the guard."""
+        current = window(self.store, self.settings)
+        _, trip = guard_lines(self.settings)
+        counts = current.figures.counts
+        judged = (
+            ("bounce_rate", current.figures.bounce_rate, counts.counted_recipients, trip.bounce),
+            (
+                "complaint_rate",
+                current.figures.complaint_rate,
+                counts.complaint_recipients,
+                trip.complaint,
+            ),
+        )
+        for rate, value, base, line in judged:
+            if value is not None and base >= self.settings.guard_min_volume and value >= line:
+                return self._trip(rate, value, line, describe(rate, value, line), current)
+        return None
+
+    def check_account(self, *, force: bool = False) -> Trip | None:
+        """Read SES's view (at most once a minute unless ``force``); trip if it is bad."""
+        if self._account is None:
+            return None
+        now = self._clock()
+        with self._lock:
+            if (
+                not force
+                and self._account_read is not None
+                and now - self._account_read < ACCOUNT_INTERVAL
+            ):
+                return None
+            self._account_read = now
+        try:
+            view = self._account()
+        except AwsError as err:
+            log.warning("reputation guard: cannot read the account from SES: %s", err)
+            return None
+        self.last_account = view
+        problems = []
+        if view.enforcement_status in BAD_ENFORCEMENT:
+            problems.append(f"EnforcementStatus is {view.enforcement_status}")
+        if not view.quota.sending_enabled:
+            problems.append("SendingEnabled is false")
+        if not problems:
+            return None
+        detail = "SES says " + " and ".join(problems)
+        return self._trip("ses_account", None, None, detail, None)
+
+    def _trip(
+        self,
+        rate: str,
+        value: float | None,
+        threshold: float | None,
+        detail: str,
+        judged: Window | None,
+    ) -> Trip | None:
+        figures: dict[str, object] = {}
+        if judged is not None:
+            figures = {"since": judged.since.isoformat(), **judged.figures.as_dict()}
+        trip = records.record_trip(
+            self.store,
+            rate=rate,
+            value=value,
+            threshold=threshold,
+            detail=detail,
+            figures=figures,
+        )
+        if trip is None:
+            return None
+        log.error("reputation guard tripped: %s; bulk sends are refused", detail)
+        with self._lock:
+            self._state = (self._clock(), trip)
+        for hook in self.hooks:
+            try:
+                hook(trip)
+            except Exception:  # a user's hook must not undo the trip
+                log.exception("guard hook %r failed", hook)
+        return trip
+
+    # ---------------------------------------------------------------- sending
+
+    def tripped(self) -> Trip | None:
+        """The open trip, as last read from the store (at most ``STATE_TTL`` seconds old)."""
+        now = self._clock()
+        with self._lock:
+            if self._state is not None and now - self._state[0] < STATE_TTL:
+                return self._state[1]
+        trip = records.open_trip(self.store)
+        with self._lock:
+            self._state = (now, trip)
+        return trip
+
+    def before_send(self, *, bulk: bool) -> None:
+        """Raise :class:`ReputationGuardTripped` if this send must not go out."""
+        if not bulk and not self.settings.guard_blocks_transactional:
+            return
+        self.check_account()
+        trip = self.tripped()
+        if trip is None:
+            return
+        kind = "bulk" if bulk else "transactional"
+        raise ReputationGuardTripped(
+            f"{kind} send refused: the reputation guard tripped at "
+            f"{trip.tripped_at:%Y-%m-%d %H:%M} UTC ({trip.detail}); "
+            "see `courrier guard status`, clear it with `courrier guard reset`",
+            rate=trip.rate,
+            value=trip.value,
+            threshold=trip.threshold,
+        )
+
+    # ---------------------------------------------------------------- operating
+
+    def reset(self, note: str | None = None) -> Trip | None:
+        """Clear the guard; returns the trip it closed (None if it was not tripped)."""
+        closed = records.reset_trip(self.store, note)
+        with self._lock:
+            self._state = None
+        return closed
+
+    def status(self, *, days: int = 7) -> GuardStatus:
+        error = None
+        if self._account is not None:
+            try:
+                self.last_account = self._account()
+            except AwsError as err:
+                error = str(err)
+        return GuardStatus(
+            trip=records.open_trip(self.store),
+            report=report(self.store, self.settings, days=days),
+            account=self.last_account,
+            account_error=error,
+        )

@@ -1,0 +1,335 @@
+"""The dashboard: Starlette pages over the store, rendered with Jinja2 (autoescaped).
+
+Pages: Overview (rates, guard, charts, last doctor result), Messages (search, one message's
+recipients and timeline), Suppressions (filter, add, remove with confirmation, CSV), Account
+(SES's view, account-list sync), and ``/metrics`` for Prometheus. Every asset is in the
+package; nothing is fetched from elsewhere. See :mod:`courrier.web.security`.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable
+from importlib import resources
+from typing import Any
+from urllib.parse import urlencode
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.templating import Jinja2Templates
+
+from courrier.addresses import parse_address
+from courrier.aws.clients import AwsConfig
+from courrier.aws.ses import SesClient
+from courrier.errors import CourrierError, InvalidMessage
+from courrier.metrics import Metrics
+from courrier.reputation import AWS_PAUSE, AWS_REVIEW, Guard, sync
+from courrier.settings import Settings
+from courrier.store import Store
+from courrier.store.guard import last_doctor_run, trips
+from courrier.store.search import find_messages, find_suppressions, message_detail
+from courrier.web import charts
+from courrier.web.security import Defences, checked_form, login_response
+
+__all__ = ["make_app"]
+
+PAGE = 50
+REASONS = ("manual", "bounce", "complaint", "soft-bounce")
+STATUSES = (
+    "sent",
+    "delivered",
+    "soft_bounced",
+    "bounced",
+    "complained",
+    "rejected",
+    "suppressed",
+    "failed",
+    "unknown",
+)
+
+
+def percent(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2%}"
+
+
+def _environment() -> Environment:
+    env = Environment(
+        loader=PackageLoader("courrier.web", "templates"),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["percent"] = percent
+    env.filters["when"] = lambda v: v.strftime("%Y-%m-%d %H:%M:%S") if v else "-"
+    return env
+
+
+class Dashboard:
+    """The pages, over one store, its settings and (lazily) an SES client."""
+
+    def __init__(
+        self,
+        store: Store,
+        settings: Settings,
+        *,
+        ses: Callable[[], SesClient] | None = None,
+        token: str | None = None,
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        self.token = token
+        self._make_ses = ses or (
+            lambda: SesClient(AwsConfig(settings.profile, settings.region, settings.read_timeout))
+        )
+        self._client: SesClient | None = None
+        self.guard = Guard(store, settings, account=lambda: self._ses().account())
+        self.templates = Jinja2Templates(env=_environment())
+        self.metrics = Metrics()
+        self.metrics.watch_store(store, settings)
+
+    def _ses(self) -> SesClient:
+        """One client for the app's life (boto3 clients are thread-safe), made on first use."""
+        if self._client is None:
+            self._client = self._make_ses()
+        return self._client
+
+    def render(self, request: Request, name: str, code: int = 200, **context: Any) -> Response:
+        context.update(csrf=request.state.csrf, path=request.url.path, login=bool(self.token))
+        return self.templates.TemplateResponse(request, name, context, status_code=code)
+
+    # ---------------------------------------------------------------- pages
+
+    def overview(self, request: Request) -> Response:
+        current = self.guard.status(days=14)
+        result = current.report
+        lines = {
+            "bounce_rate": [
+                ("guard", result.trip.bounce, "guard"),
+                ("AWS review", AWS_REVIEW.bounce, "review"),
+            ],
+            "complaint_rate": [
+                ("guard", result.trip.complaint, "guard"),
+                ("AWS review", AWS_REVIEW.complaint, "review"),
+            ],
+        }
+        return self.render(
+            request,
+            "overview.html",
+            guard=current,
+            report=result,
+            window=result.window.figures,
+            thresholds=result.thresholds(),
+            pause=AWS_PAUSE,
+            charts=[
+                charts.outcomes(result.days),
+                charts.rates(result.days, "bounce_rate", lines["bounce_rate"], "Bounce rate"),
+                charts.rates(
+                    result.days, "complaint_rate", lines["complaint_rate"], "Complaint rate"
+                ),
+            ],
+            doctor=last_doctor_run(self.store),
+            history=trips(self.store, limit=5),
+        )
+
+    def messages(self, request: Request) -> Response:
+        text = _param(request, "q", "")
+        status = _param(request, "status", "")
+        offset = _number(_param(request, "offset", "0"))
+        found = find_messages(self.store, text=text, status=status, limit=PAGE + 1, offset=offset)
+        more = len(found) > PAGE
+        query = {"q": text, "status": status}
+        return self.render(
+            request,
+            "messages.html",
+            messages=found[:PAGE],
+            text=text,
+            status=status,
+            statuses=STATUSES,
+            next_page=f"?{urlencode({**query, 'offset': offset + PAGE})}" if more else None,
+            previous_page=(
+                f"?{urlencode({**query, 'offset': max(offset - PAGE, 0)})}" if offset else None
+            ),
+        )
+
+    def message(self, request: Request) -> Response:
+        detail = message_detail(self.store, int(request.path_params["id"]))
+        if detail is None:
+            raise HTTPException(404, "no such message")
+        return self.render(request, "message.html", detail=detail)
+
+    def suppressions(self, request: Request, *, error: str = "", code: int = 200) -> Response:
+        text = _param(request, "q", "")
+        reason = _param(request, "reason", "")
+        return self.render(
+            request,
+            "suppressions.html",
+            code=code,
+            entries=find_suppressions(self.store, text=text, reason=reason),
+            text=text,
+            reason=reason,
+            reasons=REASONS,
+            error=error,
+            done=_param(request, "done", ""),
+            export=f"/suppressions.csv?{urlencode({'q': text, 'reason': reason})}",
+        )
+
+    def export(self, request: Request) -> Response:
+        entries = find_suppressions(
+            self.store,
+            text=_param(request, "q", ""),
+            reason=_param(request, "reason", ""),
+        )
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(["address", "reason", "source", "first_seen", "last_seen", "detail"])
+        for e in entries:
+            writer.writerow(
+                [
+                    _cell(e.address),
+                    e.reason,
+                    e.source,
+                    e.first_seen.isoformat(),
+                    e.last_seen.isoformat(),
+                    _cell(e.detail or ""),
+                ]
+            )
+        return Response(
+            out.getvalue(),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": 'attachment; filename="suppressions.csv"'},
+        )
+
+    def confirm_remove(self, request: Request) -> Response:
+        address = _param(request, "address", "")
+        entries = [e for e in find_suppressions(self.store, text=address) if e.address == address]
+        if not entries:
+            raise HTTPException(404, "that address is not on the suppression list")
+        return self.render(request, "confirm_remove.html", entry=entries[0])
+
+    async def add(self, request: Request) -> Response:
+        form = await checked_form(request)
+        reason = _field(form, "reason", "manual")
+        if reason not in REASONS:
+            return await run_in_threadpool(
+                self.suppressions, request, error=f"unknown reason {reason!r}", code=400
+            )
+        try:
+            address = parse_address(_field(form, "address", "")).email.lower()
+        except InvalidMessage as err:
+            return await run_in_threadpool(self.suppressions, request, error=str(err), code=400)
+        detail = _field(form, "detail", "").strip() or None
+        await run_in_threadpool(
+            self.store.suppress, address, reason=reason, source="manual", detail=detail
+        )
+        return _back("/suppressions", done=f"suppressed {address}")
+
+    async def remove(self, request: Request) -> Response:
+        form = await checked_form(request)
+        address = _field(form, "address", "")
+        removed = await run_in_threadpool(self.store.unsuppress, address)
+        return _back("/suppressions", done=f"removed {address}" if removed else "")
+
+    def account(self, request: Request, **context: Any) -> Response:
+        view, error = None, None
+        try:
+            view = self._ses().account()
+        except CourrierError as err:
+            error = str(err)
+        return self.render(request, "account.html", view=view, error=error, **context)
+
+    async def sync(self, request: Request) -> Response:
+        form = await checked_form(request)
+        pull, push = form.get("pull") == "on", form.get("push") == "on"
+        dry_run = form.get("dry_run") == "on"
+        try:
+            report = await run_in_threadpool(
+                lambda: sync(self.store, self._ses(), pull=pull, push=push, dry_run=dry_run)
+            )
+        except CourrierError as err:
+            return await run_in_threadpool(self.account, request, sync_error=str(err))
+        return await run_in_threadpool(self.account, request, sync_report=report)
+
+    async def reset_guard(self, request: Request) -> Response:
+        form = await checked_form(request)
+        note = _field(form, "note", "").strip() or "reset from the dashboard"
+        await run_in_threadpool(self.guard.reset, note)
+        return _back("/")
+
+    def login_page(self, request: Request) -> Response:
+        return self.render(request, "login.html", target=_param(request, "next", "/"))
+
+    async def login(self, request: Request) -> Response:
+        form = await checked_form(request)
+        return login_response(self.token, _field(form, "token", ""), _field(form, "next", "/"))
+
+    def metrics_page(self, request: Request) -> Response:
+        return Response(self.metrics.exposition(), media_type="text/plain; version=0.0.4")
+
+
+def _param(request: Request, name: str, default: str = "") -> str:
+    return _clean(request.query_params.get(name, default))
+
+
+def _field(form: FormData, name: str, default: str = "") -> str:
+    value = form.get(name, default)
+    return _clean(value if isinstance(value, str) else default)
+
+
+def _clean(text: str) -> str:
+    # No stored text holds NUL (PostgreSQL refuses it): a NUL in a request can only be noise.
+    return text.replace("\x00", "")
+
+
+def _number(text: str) -> int:
+    # Bounded: a database refuses an OFFSET past its integer range.
+    return min(int(text), 10**9) if text.isascii() and text.isdigit() else 0
+
+
+def _cell(value: str) -> str:
+    # A spreadsheet would run a cell starting with = + - @ as a formula (CSV injection).
+    return f"'{value}" if value[:1] in ("=", "+", "-", "@") else value
+
+
+def _back(path: str, **query: str) -> RedirectResponse:
+    wanted = {k: v for k, v in query.items() if v}
+    return RedirectResponse(f"{path}?{urlencode(wanted)}" if wanted else path, status_code=303)
+
+
+def make_app(
+    store: Store,
+    settings: Settings | None = None,
+    *,
+    ses: Callable[[], SesClient] | None = None,
+    token: str | None = None,
+) -> Starlette:
+    """The dashboard as an ASGI app; give ``token`` to require it on every page."""
+    settings = settings or Settings()
+    pages = Dashboard(store, settings, ses=ses, token=token)
+    static = str(resources.files("courrier.web") / "static")
+    routes = [
+        Route("/", pages.overview),
+        Route("/messages", pages.messages),
+        Route("/messages/{id:int}", pages.message),
+        Route("/suppressions", pages.suppressions),
+        Route("/suppressions", pages.add, methods=["POST"]),
+        Route("/suppressions.csv", pages.export),
+        Route("/suppressions/remove", pages.confirm_remove),
+        Route("/suppressions/remove", pages.remove, methods=["POST"]),
+        Route("/account", pages.account),
+        Route("/account/sync", pages.sync, methods=["POST"]),
+        Route("/guard/reset", pages.reset_guard, methods=["POST"]),
+        Route("/login", pages.login_page),
+        Route("/login", pages.login, methods=["POST"]),
+        Route("/metrics", pages.metrics_page),
+        Mount("/static", StaticFiles(directory=static), name="static"),
+    ]
+    return Starlette(routes=routes, middleware=[Middleware(Defences, token=token)])
