@@ -252,23 +252,22 @@ def test_the_mail_from_domain_must_be_a_subdomain(sandbox: SandboxClient, domain
     )
 
 
-@pytest.mark.parametrize("api", ["v1", "v2"])
-def test_a_pending_mail_from_domain_and_sending(sandbox: SandboxClient, api: str) -> None:
+def mail_from_domain(sandbox: SandboxClient, behavior: str) -> None:
+    """example.com with bounce.example.com as its pending MAIL FROM domain; FRIEND verified."""
     sandbox.ses.verify_email_identity(EmailAddress=FRIEND)
     sandbox.ses.verify_domain_identity(Domain="example.com")
     sandbox.ses.set_identity_mail_from_domain(
-        Identity="example.com",
-        MailFromDomain="bounce.example.com",
-        BehaviorOnMXFailure="RejectMessage",
+        Identity="example.com", MailFromDomain="bounce.example.com", BehaviorOnMXFailure=behavior
     )
+
+
+@pytest.mark.parametrize("api", ["v1", "v2"])
+def test_a_pending_mail_from_domain_and_sending(sandbox: SandboxClient, api: str) -> None:
+    mail_from_domain(sandbox, "RejectMessage")
     expected = ("MailFromDomainNotVerifiedException", "Mail FROM domain is not verified.", 400)
     assert error(send, sandbox, api, [FRIEND]) == expected
     # With UseDefaultValue the message goes out from SES's own MAIL FROM domain.
-    sandbox.ses.set_identity_mail_from_domain(
-        Identity="example.com",
-        MailFromDomain="bounce.example.com",
-        BehaviorOnMXFailure="UseDefaultValue",
-    )
+    mail_from_domain(sandbox, "UseDefaultValue")
     first = send(sandbox, api, [FRIEND])
     sandbox.control("POST", "/identities/example.com/mail-from/verify")
     second = send(sandbox, api, [FRIEND])
@@ -285,13 +284,7 @@ def test_a_pending_mail_from_domain_and_sending(sandbox: SandboxClient, api: str
 
 
 def test_bulk_entries_report_a_pending_mail_from_domain(sandbox: SandboxClient) -> None:
-    sandbox.ses.verify_email_identity(EmailAddress=FRIEND)
-    sandbox.ses.verify_domain_identity(Domain="example.com")
-    sandbox.sesv2.put_email_identity_mail_from_attributes(
-        EmailIdentity="example.com",
-        MailFromDomain="bounce.example.com",
-        BehaviorOnMxFailure="REJECT_MESSAGE",
-    )
+    mail_from_domain(sandbox, "RejectMessage")
     results = sandbox.sesv2.send_bulk_email(
         FromEmailAddress=SENDER,
         DefaultContent={"Template": {"TemplateContent": {"Subject": "s", "Text": "t"}}},

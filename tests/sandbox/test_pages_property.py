@@ -13,16 +13,12 @@ from werkzeug.test import Client
 
 from tests.conftest import SENDER, SandboxClient
 from tests.sandbox.helpers import CONFIG_SET, letters, quiet_events_route
+from tests.sandbox.strategies import json_values
 
 READER = "reader@example.net"
 #: The message and mailbox letter of :func:`prepared`, made once per test run.
 _PREPARED: dict[str, tuple[str, int]] = {}
-text = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=20)
-values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | text,
-    lambda children: st.lists(children, max_size=3) | st.dictionaries(text, children, max_size=3),
-    max_leaves=12,
-)
+values = json_values(max_leaves=12, max_size=3)
 keys = st.sampled_from(
     [
         "pattern",

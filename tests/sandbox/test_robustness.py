@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from werkzeug.test import Client
 
 from tests.conftest import REGION, SandboxClient
+from tests.sandbox import strategies
 
 
 def signed(service: str) -> dict[str, str]:
@@ -268,12 +269,8 @@ CONTROL_PATHS = [
     "/L0/https:%2F%2Fx.example/1/0100-x-000000/0",
 ]
 
-text = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=30)
-json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | text,
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(text, children, max_size=4),
-    max_leaves=20,
-)
+json_values = strategies.json_values()
+text = strategies.text
 member_names = st.sampled_from(
     [
         "Content",

@@ -6,7 +6,7 @@ from typing import Any
 
 from courrier.sandbox import resource_tags
 from courrier.sandbox.faults import SesFault
-from courrier.sandbox.ses_actions import V1, V2
+from courrier.sandbox.ses_actions import V1, V2, Handler
 from courrier.sandbox.ses_service import Caller, SesService
 
 v1, v2 = V1.action, V2.action
@@ -15,14 +15,18 @@ v1, v2 = V1.action, V2.action
 # ------------------------------------------------------------------------------ v1
 
 
-@v1("GetSendQuota")
-def _quota(svc: SesService, caller: Caller, p: dict[str, Any]) -> dict[str, Any]:
+def _send_quota(svc: SesService, caller: Caller) -> dict[str, Any]:
     account, sent = svc.account(caller)
     return {
         "Max24HourSend": account.max_24_hour_send,
         "MaxSendRate": account.max_send_rate,
         "SentLast24Hours": sent,
     }
+
+
+@v1("GetSendQuota")
+def _quota(svc: SesService, caller: Caller, p: dict[str, Any]) -> dict[str, Any]:
+    return _send_quota(svc, caller)
 
 
 @v1("GetSendStatistics")
@@ -35,10 +39,18 @@ def _sending_enabled(svc: SesService, caller: Caller, p: dict[str, Any]) -> dict
     return {"Enabled": svc.account(caller)[0].sending_enabled}
 
 
-@v1("UpdateAccountSendingEnabled")
-def _update_sending(svc: SesService, caller: Caller, p: dict[str, Any]) -> dict[str, Any]:
-    svc.update_account(caller, sending_enabled=p.get("Enabled", False))
-    return {}
+def _pause_or_resume(member: str) -> Handler:
+    """v1 ``UpdateAccountSendingEnabled`` / v2 ``PutAccountSendingAttributes``."""
+
+    def handler(svc: SesService, caller: Caller, p: dict[str, Any]) -> dict[str, Any]:
+        svc.update_account(caller, sending_enabled=p.get(member, False))
+        return {}
+
+    return handler
+
+
+V1.handlers["UpdateAccountSendingEnabled"] = _pause_or_resume("Enabled")
+V2.handlers["PutAccountSendingAttributes"] = _pause_or_resume("SendingEnabled")
 
 
 # ------------------------------------------------------------------------------ v2
@@ -46,25 +58,15 @@ def _update_sending(svc: SesService, caller: Caller, p: dict[str, Any]) -> dict[
 
 @v2("GetAccount")
 def _get_account(svc: SesService, caller: Caller, p: dict[str, Any]) -> dict[str, Any]:
-    account, sent = svc.account(caller)
+    account = svc.account(caller)[0]
     return {
         "DedicatedIpAutoWarmupEnabled": False,
         "EnforcementStatus": account.enforcement_status,
         "ProductionAccessEnabled": account.production,
         "SendingEnabled": account.sending_enabled,
-        "SendQuota": {
-            "Max24HourSend": account.max_24_hour_send,
-            "MaxSendRate": account.max_send_rate,
-            "SentLast24Hours": sent,
-        },
+        "SendQuota": _send_quota(svc, caller),
         "SuppressionAttributes": {"SuppressedReasons": account.suppressed_reasons},
     }
-
-
-@v2("PutAccountSendingAttributes")
-def _account_sending(svc: SesService, caller: Caller, p: dict[str, Any]) -> dict[str, Any]:
-    svc.update_account(caller, sending_enabled=p.get("SendingEnabled", False))
-    return {}
 
 
 @v2("PutAccountSuppressionAttributes")
