@@ -7,7 +7,6 @@ building the message, rendering a template and answering a bulk send are the sam
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -61,8 +60,9 @@ class Envelope:
         self, destination: Mapping[str, Any] | None, entry_tags: dict[str, str]
     ) -> Envelope:
         """One bulk destination: its recipients, the call's defaults, its tags over them."""
-        return dataclasses.replace(
-            Envelope.of(self.source, destination),
+        return Envelope.of(
+            self.source,
+            destination,
             reply_to=self.reply_to,
             tags={**self.tags, **entry_tags},
             configuration_set=self.configuration_set,
