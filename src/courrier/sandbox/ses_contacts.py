@@ -15,7 +15,7 @@ from courrier.sandbox.contact_lists import (
 from courrier.sandbox.faults import SesFault
 from courrier.sandbox.mail import Mail, bare_address
 from courrier.sandbox.send_checks import check_address
-from courrier.sandbox.ses_core import Caller, SesCore
+from courrier.sandbox.ses_core import Caller, SentMail, SesCore
 from courrier.sandbox.ses_state import RegionState
 from courrier.sandbox.simulator import iso
 
@@ -151,8 +151,7 @@ class ContactListMethods(SesCore):
 
     def preferences_page(self, message_id: str, recipient: str) -> dict[str, Any]:
         """What the page behind a message's unsubscribe link shows."""
-        sent = self.sent(message_id)
-        list_name, topic = self._listed(sent.mail.list_management, message_id)
+        sent, list_name, topic = self._listed(message_id)
         with self.lock:
             contact_list = sent.state.contact_lists.get(list_name)
             if contact_list is None:
@@ -179,8 +178,7 @@ class ContactListMethods(SesCore):
         One-click (``source`` :data:`HEADER_SOURCE`) opts out of the message's topic, or of
         every topic when the send named none. A contact that is not on the list yet is added.
         """
-        sent = self.sent(message_id)
-        list_name, topic = self._listed(sent.mail.list_management, message_id)
+        sent, list_name, topic = self._listed(message_id)
         address = recipient.lower()
         if address not in {a.lower() for a in sent.mail.destinations}:
             raise SesFault("NotFound", f"{recipient} is not a recipient of message {message_id}.")
@@ -218,13 +216,13 @@ class ContactListMethods(SesCore):
         )
         return new
 
-    @staticmethod
-    def _listed(
-        management: tuple[str, str | None] | None, message_id: str
-    ) -> tuple[str, str | None]:
-        if management is None:
+    def _listed(self, message_id: str) -> tuple[SentMail, str, str | None]:
+        """A remembered list-management send, its contact list and topic."""
+        sent = self.remembered(message_id)
+        if sent is None or sent.mail.list_management is None:
             raise SesFault("NotFound", f"Message {message_id} was not sent to a contact list.")
-        return management
+        list_name, topic = sent.mail.list_management
+        return sent, list_name, topic
 
 
 def unsubscribed(state: RegionState, mail: Mail) -> set[str]:

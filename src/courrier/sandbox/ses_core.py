@@ -14,7 +14,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from courrier.sandbox.faults import SesFault
 from courrier.sandbox.feedback import FeedbackRouter, Origin, Scheduler
 from courrier.sandbox.mail import Mail
 from courrier.sandbox.mailbox import Mailbox
@@ -22,7 +21,8 @@ from courrier.sandbox.recipient_rules import RecipientRules
 from courrier.sandbox.ses_state import Account, RegionState
 from courrier.sandbox.simulator import Feedback, SimulatorOptions
 
-#: Sent messages remembered for their open, click and unsubscribe links.
+#: Sent messages remembered for their open, click and unsubscribe links (only those that
+#: have such links are kept).
 SENT_KEPT = 10_000
 
 
@@ -112,17 +112,18 @@ class SesCore:
             return self.regions.get((account, region))
 
     def remember(self, sent: SentMail) -> None:
+        """Keep a message whose copies carry tracking or unsubscribe links."""
+        mail = sent.mail
+        if not (mail.open_tracked or mail.links or mail.list_management):
+            return
         with self.lock:
-            self._sent[sent.mail.message_id] = sent
+            self._sent[mail.message_id] = sent
             while len(self._sent) > SENT_KEPT:
                 self._sent.popitem(last=False)
 
-    def sent(self, message_id: str) -> SentMail:
+    def remembered(self, message_id: str) -> SentMail | None:
         with self.lock:
-            found = self._sent.get(message_id)
-        if found is None:
-            raise SesFault("NotFound", f"No message {message_id} in the sandbox's memory.")
-        return found
+            return self._sent.get(message_id)
 
     def forget_everything(self) -> None:
         with self.lock:

@@ -105,7 +105,8 @@ def _engage(ses: SesService, request: Request, letter_id: int, action: str) -> R
     if action == "open":
         ses.track_open(letter.ses_message_id, ip_address, user_agent)
         return json_response({"opened": letter.ses_message_id})
-    links = [link.url for link in ses.sent(letter.ses_message_id).mail.links]
+    sent = ses.remembered(letter.ses_message_id)
+    links = [link.url for link in sent.mail.links] if sent else []
     wanted = body.get("link")
     if wanted is None and len(links) == 1:
         wanted = links[0]

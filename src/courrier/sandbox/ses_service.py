@@ -229,16 +229,16 @@ class SesService(IdentityMethods, ConfigurationSetMethods, ContactListMethods):
 
     def track_open(self, message_id: str, ip_address: str, user_agent: str) -> None:
         """A recipient's mail client loaded the open pixel: an Open event (facts §2.2)."""
-        sent = self.sent(message_id)
-        if not sent.mail.open_tracked:
+        sent = self.remembered(message_id)
+        if sent is None or not sent.mail.open_tracked:
             raise SesFault("NotFound", f"Message {message_id} is not tracked for opens.")
         body = {"ipAddress": ip_address, "timestamp": iso(time.time()), "userAgent": user_agent}
         self._publish_now(sent, "Open", body)
 
     def track_click(self, message_id: str, index: int, ip_address: str, user_agent: str) -> str:
         """A recipient followed tracked link ``index``: a Click event; the link's URL."""
-        sent = self.sent(message_id)
-        if not 0 <= index < len(sent.mail.links):
+        sent = self.remembered(message_id)
+        if sent is None or not 0 <= index < len(sent.mail.links):
             raise SesFault("NotFound", f"Message {message_id} has no tracked link {index}.")
         link = sent.mail.links[index]
         body: dict[str, Any] = {
