@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import ast
 import inspect
+import subprocess
+import sys
 from pathlib import Path
 
 import click
@@ -84,7 +86,8 @@ def test_rules_of_the_house(name: str, path: Path) -> None:
         assert not any(m.startswith("sqlalchemy") for m in imported), (
             "SQLAlchemy stays behind courrier.store"
         )
-    if top not in ("cli", "__main__.py"):
+    # manage.py courrier runs the CLI inside Django.
+    if top not in ("cli", "__main__.py") and name != "django/management/commands/courrier.py":
         assert not any(m.startswith("courrier.cli") for m in imported), (
             "the library never imports the CLI"
         )
@@ -104,6 +107,15 @@ def test_rules_of_the_house(name: str, path: Path) -> None:
         assert not any(m.startswith("prometheus_client") for m in imported), (
             "prometheus-client stays in courrier.metrics (the metrics extra)"
         )
+    if top != "django":
+        assert not any(
+            m == "django" or m.startswith(("django.", "courrier.django")) for m in imported
+        ), "only courrier.django imports Django; the library never imports the integration"
+
+
+def test_importing_courrier_imports_no_django() -> None:
+    code = "import sys, courrier, courrier.cli; sys.exit('django' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
 
 
 def commands(group: click.Group, prefix: str = "") -> list[tuple[str, click.Command]]:

@@ -19,6 +19,8 @@ _TAG = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 # parameters (courrier writes the ones MIME needs), no spaces, no controls.
 _CONTENT_TYPE = re.compile(r"[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}")
 _HEADER_NAME = re.compile(r"^[!-9;-~]+$")  # printable ASCII except ':'
+# A charset name as IANA registers them (RFC 2978 mime-charset characters).
+_CHARSET = re.compile(r"[A-Za-z0-9!#$%&'+^_`{}~-]{1,40}")
 _RESERVED_HEADERS = {
     "from",
     "to",
@@ -39,12 +41,17 @@ AddressLike = str | Address | tuple[str, str]
 
 @dataclass(frozen=True)
 class Attachment:
-    """A file sent with the message; with ``content_id`` it is an inline part (``cid:``)."""
+    """A file sent with the message; with ``content_id`` it is an inline part (``cid:``).
+
+    ``charset`` names the encoding of a ``text/*`` attachment's bytes (for example
+    ``utf-8``); without it, readers assume ASCII.
+    """
 
     filename: str
     content: bytes
     content_type: str = "application/octet-stream"
     content_id: str | None = None
+    charset: str | None = None
 
     @classmethod
     def from_path(cls, path: str | Path, *, content_id: str | None = None) -> Attachment:
@@ -66,6 +73,14 @@ class Attachment:
                 "structure itself; attach the parts as files"
             )
         object.__setattr__(self, "content_type", self.content_type.lower())
+        if self.charset is not None:
+            if kind.lower() != "text":
+                raise InvalidMessage(
+                    f"attachment {self.filename!r}: a charset applies to text/* content only, "
+                    f"not {self.content_type}"
+                )
+            if not _CHARSET.fullmatch(self.charset):
+                raise InvalidMessage(f"invalid charset {self.charset!r}")
         if self.content_id is not None:
             check_header_value(self.content_id, "content id", InvalidMessage)
 

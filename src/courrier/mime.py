@@ -73,21 +73,26 @@ def _body(mime: EmailMessage, message: Message) -> None:
 
 def _attach(part: EmailMessage, attachment: Attachment, *, related: bool) -> None:
     maintype, _, subtype = attachment.content_type.partition("/")
+    params = {"charset": attachment.charset} if attachment.charset else None
+    # An empty name means none: the email package would write a bare "filename" parameter.
+    filename = attachment.filename or None
     if related:
         part.add_related(
             attachment.content,
             maintype=maintype,
             subtype=subtype,
             cid=f"<{attachment.content_id}>",
-            filename=attachment.filename,
+            filename=filename,
             disposition="inline",
+            params=params,
         )
     else:
         part.add_attachment(
             attachment.content,
             maintype=maintype,
             subtype=subtype,
-            filename=attachment.filename,
+            filename=filename,
+            params=params,
         )
 
 

@@ -110,6 +110,13 @@ def config_path(config_file: str | os.PathLike[str] | None = None) -> Path:
     return Path(config_file or os.environ.get("COURRIER_CONFIG") or CONFIG_FILE)
 
 
+def checked(name: str, value: Any, source: str) -> Any:
+    """``value`` for the setting ``name``, checked as a file's values are (numbers parsed,
+    text required to be text); ``source`` names where it came from in the error."""
+    declared = {f.name: f.type for f in fields(Settings)}[name]
+    return _coerce(name, declared, value, source)
+
+
 def _read_file(config_file: str | os.PathLike[str] | None) -> dict[str, Any]:
     path = config_path(config_file)
     if not path.exists():

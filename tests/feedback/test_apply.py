@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from courrier.feedback import decode
 from courrier.feedback import events as ev
-from courrier.feedback.apply import apply
+from courrier.feedback.apply import SUPPRESSED, apply
 from courrier.feedback.rules import Rules
 from courrier.store import Store
 from courrier.store.tables import FeedbackEventRow, SnsReceiptRow
@@ -168,6 +168,26 @@ def test_hooks_run_once_after_commit(store: Store) -> None:
     apply(store, [decode(body)], hooks=hooks)
     apply(store, [decode(body)], hooks=hooks)
     assert [e.recipient for e in seen] == ["reader@example.org"]
+
+
+def test_suppressed_hooks_run_for_the_events_that_suppress(store: Store) -> None:
+    seen: list[tuple[str, str | None]] = []
+    hooks = {SUPPRESSED: [lambda event: seen.append((event.kind, event.recipient))]}
+    soft = [bounce("full@example.net", "Transient", "MailboxFull", f"soft-{n}") for n in range(3)]
+    batch = [
+        decode(envelope(sample("S5"), message_id="delivery")),
+        decode(envelope(sample("S1"), message_id="hard")),
+        *(decode(json.dumps(payload)) for payload in soft[:2]),
+    ]
+    apply(store, batch, hooks=hooks)
+    assert seen == [("Bounce", "gone@example.net")]  # not the delivery, not two soft bounces
+    third = decode(json.dumps(soft[2]))
+    apply(store, [third, decode(envelope(sample("S1"), message_id="hard"))], hooks=hooks)
+    apply(store, [third], hooks=hooks)
+    assert seen[1:] == [("Bounce", "full@example.net")]  # the third, once; no duplicates
+    complaint = decode(envelope(sample("S4"), message_id="complaint"))
+    apply(store, [complaint, complaint], hooks=hooks)
+    assert seen[2:] == [("Complaint", "reader@example.org")]
 
 
 def test_ignored_messages_are_counted(store: Store) -> None:

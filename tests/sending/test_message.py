@@ -84,6 +84,44 @@ def test_attachment_checks() -> None:
     assert Attachment("a.pdf", b"x", "Application/PDF").content_type == "application/pdf"
 
 
+def test_attachment_charset_is_for_text_and_a_plain_name() -> None:
+    with pytest.raises(InvalidMessage, match="text/\\* content only"):
+        Attachment("a.pdf", b"x", "application/pdf", charset="utf-8")
+    for bad in ("utf-8; x=y", "utf 8", "", "utf-8\r\n"):
+        with pytest.raises(InvalidMessage, match="charset"):
+            Attachment("a.csv", b"x", "text/csv", charset=bad)
+
+
+def test_text_attachment_keeps_its_charset() -> None:
+    data = "nom;ville\nZoë;Zürich\n".encode()
+    message = Message(
+        **{**BASE, "attachments": [Attachment("a.csv", data, "text/csv", None, "utf-8")]}
+    )
+    _, csv = parse(render(message)).get_payload()
+    assert csv.get_content_type() == "text/csv"
+    assert csv.get_param("charset") == "utf-8"
+    assert csv.get_content() == "nom;ville\nZoë;Zürich\n"
+
+
+def test_attachments_without_a_filename() -> None:
+    message = Message(
+        **{
+            **BASE,
+            "html": '<img src="cid:logo">',
+            "attachments": [
+                Attachment("", b"\x89PNG", "image/png", content_id="logo"),
+                Attachment("", b"%PDF", "application/pdf"),
+            ],
+        }
+    )
+    raw = render(message)
+    assert b"filename" not in raw
+    alternative, pdf = parse(raw).get_payload()
+    logo = alternative.get_payload()[1].get_payload()[1]
+    assert (logo["Content-Disposition"], logo["Content-ID"]) == ("inline", "<logo>")
+    assert (pdf["Content-Disposition"], pdf.get_content()) == ("attachment", b"%PDF")
+
+
 def test_tab_in_a_subject_is_allowed() -> None:
     assert b"Subject: a\tb" in render(Message(**{**BASE, "subject": "a\tb"}))
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import signal
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from functools import wraps
 from types import FrameType
 from typing import Any, TypeVar
@@ -12,7 +13,9 @@ from typing import Any, TypeVar
 import click
 
 from courrier.errors import ConfigurationError, CourrierError, InvalidMessage
+from courrier.feedback.apply import Hook
 from courrier.settings import Settings
+from courrier.store import Store
 
 #: Exit codes besides 0: 1 operational failure, 2 bad input or settings.
 EXIT_FAILED = 1
@@ -43,6 +46,24 @@ def errors_as_exit_codes() -> Iterator[None]:
         raise CourrierClickError(f"{type(err).__name__}: {err}", EXIT_FAILED) from err
 
 
+@dataclass(frozen=True)
+class Host:
+    """What a program that runs the CLI inside itself supplies as ``obj`` (the Django
+    management command does).
+
+    ``settings`` rank like arguments, below the command line's own options; ``hooks`` run on
+    each newly stored feedback event in ``courrier worker`` and ``courrier receive``.
+    """
+
+    settings: Mapping[str, Any] = field(default_factory=dict)
+    hooks: Mapping[str, Iterable[Hook]] = field(default_factory=dict)
+
+
+def host_of(ctx: click.Context) -> Host:
+    found = ctx.find_root().obj
+    return found if isinstance(found, Host) else Host()
+
+
 #: ``--host`` for the commands that serve something: loopback unless told otherwise.
 listen_host = click.option(
     "--host",
@@ -53,9 +74,11 @@ listen_host = click.option(
 
 
 def settings_from(ctx: click.Context, **overrides: Any) -> Settings:
-    base: dict[str, Any] = dict(ctx.find_root().params)
-    config = base.pop("config", None)
-    base.update({k: v for k, v in overrides.items() if v is not None})
+    params: dict[str, Any] = dict(ctx.find_root().params)
+    config = params.pop("config", None)
+    base: dict[str, Any] = dict(host_of(ctx).settings)
+    for given in (params, overrides):
+        base.update({k: v for k, v in given.items() if v is not None})
     with errors_as_exit_codes():
         return Settings.load(config, **{k: v for k, v in base.items() if v is not None})
 
@@ -67,6 +90,14 @@ def handles_errors(function: F) -> F:
             return function(*args, **kwargs)
 
     return wrapper  # type: ignore[return-value]
+
+
+def open_store(ctx: click.Context, url: str) -> Store:
+    """The store at ``url``, closed when the command ends: a host program that runs the CLI
+    inside itself (``manage.py courrier``) goes on after the command, its connections must not."""
+    store = Store(url)
+    ctx.call_on_close(store.close)
+    return store
 
 
 @contextmanager

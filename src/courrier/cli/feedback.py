@@ -17,6 +17,8 @@ from courrier.cli.common import (
     EXIT_USAGE,
     CourrierClickError,
     handles_errors,
+    host_of,
+    open_store,
     settings_from,
     stop_signals,
 )
@@ -140,7 +142,7 @@ def worker(
     url = queue_url or settings.queue_url
     if not url:
         raise ConfigurationError("no queue: give --queue-url or run courrier setup")
-    store = Store(settings.database_url)
+    store = open_store(ctx, settings.database_url)
     aws = AwsConfig(settings.profile, settings.region, settings.read_timeout)
     observers, metrics_server = watchers(settings, store, aws, url, metrics_port, metrics_host)
     runner = Worker(
@@ -154,6 +156,7 @@ def worker(
         ),
         store,
         rules=Rules(soft_bounce_limit=soft_bounce_limit),
+        hooks=host_of(ctx).hooks,
         allowed_topics=allow_topic or None,
         verifier=SignatureVerifier() if verify_signatures else None,
         wait_seconds=wait_seconds,
@@ -206,9 +209,10 @@ def receive(
     settings = settings_from(ctx)
     topics = allow_topic or ((settings.topic_arn,) if settings.topic_arn else ())
     app = make_app(
-        Store(settings.database_url),
+        open_store(ctx, settings.database_url),
         verifier=None if no_verify else SignatureVerifier(),
         allowed_topics=topics,
+        hooks=host_of(ctx).hooks,
     )
     server = create_server(app, host, port, threads=threads)
 

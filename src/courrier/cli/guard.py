@@ -10,17 +10,16 @@ from rich.console import Console
 
 from courrier.aws.clients import AwsConfig
 from courrier.aws.ses import SesClient
-from courrier.cli.common import handles_errors, settings_from
+from courrier.cli.common import handles_errors, open_store, settings_from
 from courrier.cli.stats import RATES, account_json, percent
 from courrier.reputation import Guard, Trip
 from courrier.settings import Settings
-from courrier.store import Store
 from courrier.store.guard import trips
 
 
-def _guard(settings: Settings) -> Guard:
+def _guard(ctx: click.Context, settings: Settings) -> Guard:
     ses = SesClient(AwsConfig(settings.profile, settings.region, settings.read_timeout))
-    return Guard(Store(settings.database_url), settings, account=ses.account)
+    return Guard(open_store(ctx, settings.database_url), settings, account=ses.account)
 
 
 def trip_json(trip: Trip | None) -> dict[str, Any] | None:
@@ -54,7 +53,7 @@ def status(ctx: click.Context, as_json: bool) -> None:
     Exits 1 while the guard is tripped.
     """
     settings = settings_from(ctx)
-    the_guard = _guard(settings)
+    the_guard = _guard(ctx, settings)
     try:
         current = the_guard.status()
         history = trips(the_guard.store, limit=10)
@@ -119,7 +118,7 @@ def reset(ctx: click.Context, note: str | None) -> None:
     If the rates are still over the line, the next bounce or complaint trips it again.
     """
     settings = settings_from(ctx)
-    the_guard = _guard(settings)
+    the_guard = _guard(ctx, settings)
     try:
         closed = the_guard.reset(note)
         report = the_guard.status().report

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from contextlib import closing
 from types import FrameType
 
 import click
@@ -125,7 +126,8 @@ def _target(settings: Settings) -> DoctorTarget:
 def _remember(settings: Settings, report: DoctorReport) -> None:
     """Keep the result in the store for the dashboard; a store problem does not fail doctor."""
     try:
-        record_doctor_run(Store(settings.database_url), report.worst, [c.as_dict() for c in report])
+        with closing(Store(settings.database_url)) as store:
+            record_doctor_run(store, report.worst, [c.as_dict() for c in report])
     except CourrierError as err:
         click.echo(f"doctor result not kept in the store: {err}", err=True)
 

@@ -84,7 +84,9 @@ def send(
         tags=_tags(tag),
         configuration_set=configuration_set,
     )
-    result = Mailer.from_settings(settings).send(message)
+    mailer = Mailer.from_settings(settings)
+    ctx.call_on_close(mailer.store.close)
+    result = mailer.send(message)
     if result.status == "suppressed":
         click.echo("not sent: every recipient is on the suppression list", err=True)
         ctx.exit(1)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from contextlib import closing
-
 import click
 from rich.console import Console
 from rich.table import Table
@@ -11,9 +9,8 @@ from rich.table import Table
 from courrier.addresses import parse_address
 from courrier.aws.clients import AwsConfig
 from courrier.aws.ses import SesClient
-from courrier.cli.common import handles_errors, settings_from
+from courrier.cli.common import handles_errors, open_store, settings_from
 from courrier.reputation import sync as sync_lists
-from courrier.store import Store
 
 
 @click.group()
@@ -30,7 +27,7 @@ def list_(ctx: click.Context, reason: str | None, as_json: bool) -> None:
     """Show the suppression list."""
     import json
 
-    entries = Store(settings_from(ctx).database_url).suppressions(reason=reason)
+    entries = open_store(ctx, settings_from(ctx).database_url).suppressions(reason=reason)
     if as_json:
         for entry in entries:
             click.echo(json.dumps(entry.as_dict()))
@@ -58,7 +55,7 @@ def list_(ctx: click.Context, reason: str | None, as_json: bool) -> None:
 @handles_errors
 def add(ctx: click.Context, addresses: tuple[str, ...], reason: str, detail: str | None) -> None:
     """Suppress ADDRESSES: courrier will not send to them."""
-    store = Store(settings_from(ctx).database_url)
+    store = open_store(ctx, settings_from(ctx).database_url)
     for address in addresses:
         normalised = parse_address(address).email
         store.suppress(normalised, reason=reason, source="manual", detail=detail)
@@ -71,7 +68,7 @@ def add(ctx: click.Context, addresses: tuple[str, ...], reason: str, detail: str
 @handles_errors
 def remove(ctx: click.Context, addresses: tuple[str, ...]) -> None:
     """Take ADDRESSES off the list."""
-    store = Store(settings_from(ctx).database_url)
+    store = open_store(ctx, settings_from(ctx).database_url)
     missing = 0
     for address in addresses:
         normalised = parse_address(address).email
@@ -116,15 +113,14 @@ def sync(
     settings = settings_from(ctx)
     both = not pull and not push
     ses = SesClient(AwsConfig(settings.profile, settings.region, settings.read_timeout))
-    with closing(Store(settings.database_url)) as store:
-        report = sync_lists(
-            store,
-            ses,
-            pull=pull or both,
-            push=push or both,
-            dry_run=dry_run,
-            page_size=page_size,
-        )
+    report = sync_lists(
+        open_store(ctx, settings.database_url),
+        ses,
+        pull=pull or both,
+        push=push or both,
+        dry_run=dry_run,
+        page_size=page_size,
+    )
     if as_json:
         click.echo(json.dumps(report.as_dict()))
         return

@@ -2,7 +2,9 @@
 
 A redelivered SQS message or a duplicate SNS message changes nothing: the SNS ``MessageId`` is
 claimed in ``sns_receipts`` and each event's key is unique in ``feedback_events`` (facts §9).
-User hooks run after the commit, once per newly stored event.
+User hooks run after the commit, once per newly stored event: those registered under the
+event's kind (``"Bounce"``, ``"Complaint"``, ...), then, for an event that put its recipient on
+the suppression list, those registered under :data:`SUPPRESSED`.
 """
 
 from __future__ import annotations
@@ -23,11 +25,13 @@ from courrier.store import Store
 from courrier.store import feedback as queries
 from courrier.store.tables import utcnow
 
-__all__ = ["Applied", "Hook", "apply"]
+__all__ = ["SUPPRESSED", "Applied", "Hook", "apply"]
 
 log = logging.getLogger(__name__)
 
 Hook = Callable[[ev.Event], None]
+#: The hooks key for events that suppressed their recipient (kinds are capitalised: no clash).
+SUPPRESSED = "suppressed"
 
 _STATUS = {
     "Delivery": RecipientStatus.DELIVERED,
@@ -49,12 +53,15 @@ class Applied:
     duplicates: int = 0
     suppressed: list[str] = field(default_factory=list)
     ignored: int = 0
+    #: The stored events that put their recipient on the suppression list.
+    suppressing: list[ev.Event] = field(default_factory=list)
 
     def merge(self, other: Applied) -> None:
         self.stored.extend(other.stored)
         self.duplicates += other.duplicates
         self.suppressed.extend(other.suppressed)
         self.ignored += other.ignored
+        self.suppressing.extend(other.suppressing)
 
 
 def apply(
@@ -70,8 +77,11 @@ def apply(
     with store.transaction() as session:
         for decoded in batch:
             _apply_one(session, store, decoded, rules, applied)
+    hooks = hooks or {}
+    suppressing = {id(event) for event in applied.suppressing}
     for event, _action in applied.stored:
-        for hook in (hooks or {}).get(event.kind, ()):
+        keys = [event.kind, SUPPRESSED] if id(event) in suppressing else [event.kind]
+        for hook in (hook for key in keys for hook in hooks.get(key, ())):
             try:
                 hook(event)
             except Exception:  # a user's hook must not undo what is stored
@@ -160,3 +170,4 @@ def _effects(
             session=session,
         )
         applied.suppressed.append(recipient)
+        applied.suppressing.append(event)

@@ -115,7 +115,11 @@ class Store:
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._immediate_sessions = sessionmaker(self._immediate, expire_on_commit=False)
         if migrate:
-            self.migrate()
+            try:
+                self.migrate()
+            except StoreError:
+                self.engine.dispose()  # no connection outlives a store that failed to open
+                raise
         self._remember_file()
 
     @property

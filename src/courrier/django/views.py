@@ -1,0 +1,61 @@
+"""The SNS HTTPS endpoint as a Django view: ``path("ses/feedback/", sns_feedback)``.
+
+It wraps :class:`courrier.feedback.http.SnsReceiver`, as ``courrier receive`` does: the topic
+must be on the allow-list (``COURRIER["SNS_TOPICS"]``, by default ``TOPIC_ARN``; without
+either every request fails with a configuration error), the signature must verify, a
+subscription is confirmed only through an SNS URL, and each notification is applied exactly
+once; the feedback signals are sent for what it stores. It is exempt from CSRF checks: SNS
+sends no token, and it accepts only signed SNS messages.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from courrier.django import settings as courrier_settings
+from courrier.django.signals import hooks
+from courrier.feedback.http import MAX_BODY, Answer, SnsReceiver
+from courrier.feedback.signature import SignatureVerifier
+from courrier.settings import Settings
+
+__all__ = ["sns_feedback"]
+
+_lock = threading.Lock()
+# The receiver of the settings in force, built on the first request after they change: its
+# verifier caches SNS's signing certificates.
+_current: tuple[tuple[Settings, courrier_settings.DjangoOptions], SnsReceiver] | None = None
+
+
+def receiver() -> SnsReceiver:
+    global _current
+    settings = courrier_settings.load()
+    options = courrier_settings.options()
+    store = courrier_settings.store(settings)
+    with _lock:
+        if _current is None or _current[0] != (settings, options) or _current[1].store is not store:
+            topics = options.sns_topics or ((settings.topic_arn,) if settings.topic_arn else ())
+            built = SnsReceiver(
+                store,
+                allowed_topics=topics,
+                verifier=SignatureVerifier() if options.sns_verify_signatures else None,
+                hooks=hooks(),
+            )
+            _current = ((settings, options), built)
+        return _current[1]
+
+
+@csrf_exempt
+@require_POST
+def sns_feedback(request: HttpRequest) -> HttpResponse:
+    length = request.META.get("CONTENT_LENGTH") or ""
+    if not length.isdigit():
+        answer = Answer(411, "a Content-Length is required")
+    elif int(length) > MAX_BODY:
+        answer = Answer(413, f"body over {MAX_BODY} bytes: not an SNS message")
+    else:
+        answer = receiver().receive(request.body)
+    return JsonResponse(answer.as_dict(), status=answer.status)

@@ -1,0 +1,9 @@
+from django.contrib import admin
+from django.urls import path
+
+from courrier.django.views import sns_feedback
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("ses/feedback/", sns_feedback),
+]
