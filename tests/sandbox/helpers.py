@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import urllib.error
 from email.message import EmailMessage
 from typing import Any
 
@@ -101,7 +103,10 @@ def notifications_route(
     )
 
 
-def events_route(sandbox: SandboxClient, pipeline: Pipeline) -> None:
+def events_route(
+    sandbox: SandboxClient, pipeline: Pipeline, types: list[str] | None = None
+) -> None:
+    """``CONFIG_SET`` publishing ``types`` (by default every type but engagement) to SNS."""
     sandbox.ses.verify_email_identity(EmailAddress=SENDER)
     sandbox.sesv2.create_configuration_set(ConfigurationSetName=CONFIG_SET)
     sandbox.sesv2.create_configuration_set_event_destination(
@@ -109,7 +114,7 @@ def events_route(sandbox: SandboxClient, pipeline: Pipeline) -> None:
         EventDestinationName="to-sns",
         EventDestination={
             "Enabled": True,
-            "MatchingEventTypes": ALL_EVENT_TYPES,
+            "MatchingEventTypes": ALL_EVENT_TYPES if types is None else types,
             "SnsDestination": {"TopicArn": pipeline.topic_arn},
         },
     )
@@ -118,12 +123,31 @@ def events_route(sandbox: SandboxClient, pipeline: Pipeline) -> None:
     )
 
 
-def quiet_events_route(sandbox: SandboxClient) -> Pipeline:
+def quiet_events_route(
+    sandbox: SandboxClient, types: list[str] | None = None, *, raw: bool = False
+) -> Pipeline:
     """The events route, with its setup messages already read off the queue."""
-    pipeline = sandbox.pipeline()
-    events_route(sandbox, pipeline)
+    pipeline = sandbox.pipeline(raw=raw)
+    events_route(sandbox, pipeline, types)
     sandbox.feedback(pipeline.queue_url)
     return pipeline
+
+
+def letters(sandbox: SandboxClient, recipient: str, kind: str = "delivery") -> list[dict[str, Any]]:
+    """The mailbox's letters for ``recipient``, in full, once feedback has drained."""
+    sandbox.drain()
+    found = sandbox.control("GET", f"/mailbox?recipient={recipient}&kind={kind}")["messages"]
+    return [sandbox.control("GET", f"/mailbox/{letter['id']}") for letter in found]
+
+
+def control_error(
+    sandbox: SandboxClient, method: str, path: str, body: Any = None
+) -> tuple[int, str]:
+    """The status and message a ``/_courrier/`` page refuses a request with."""
+    with pytest.raises(urllib.error.HTTPError) as caught:
+        sandbox.control(method, path, body)
+    with caught.value as response:
+        return response.code, json.loads(response.read())["message"]
 
 
 def kinds(payloads: list[dict[str, Any]]) -> list[str]:

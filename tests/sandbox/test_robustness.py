@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from werkzeug.test import Client
 
 from tests.conftest import REGION, SandboxClient
+from tests.sandbox import strategies
 
 
 def signed(service: str) -> dict[str, str]:
@@ -223,7 +224,17 @@ def test_moto_api_reset_is_routed_even_when_malformed(sandbox: SandboxClient) ->
 # ------------------------------------------------------------------ property test
 
 ACTIONS = {
-    "ses": ["SendEmail", "SendRawEmail", "ListIdentities", "VerifyEmailIdentity", "GetSendQuota"],
+    "ses": [
+        "SendEmail",
+        "SendRawEmail",
+        "ListIdentities",
+        "VerifyEmailIdentity",
+        "GetSendQuota",
+        "GetSendStatistics",
+        "SetIdentityMailFromDomain",
+        "CreateConfigurationSetTrackingOptions",
+        "DescribeConfigurationSet",
+    ],
     "sns": ["Publish", "CreateTopic", "Subscribe", "SetTopicAttributes", "ListTopics"],
     "sqs": ["CreateQueue", "SendMessage", "ReceiveMessage", "DeleteMessage", "GetQueueUrl"],
     "sts": ["GetCallerIdentity", "AssumeRole"],
@@ -237,15 +248,29 @@ V2_PATHS = [
     "/v2/email/account/suppression",
     "/v2/email/templates",
     "/v2/email/outbound-bulk-emails",
+    "/v2/email/contact-lists",
+    "/v2/email/contact-lists/news/contacts",
+    "/v2/email/contact-lists/news/contacts/list",
+    "/v2/email/tags",
+    "/v2/email/configuration-sets/set/delivery-options",
+    "/v2/email/configuration-sets/set/tracking-options",
+    "/v2/email/identities/example.com/mail-from",
 ]
-CONTROL_PATHS = ["/_courrier/account", "/_courrier/drain", "/_courrier/mailbox", "/_courrier/x"]
+CONTROL_PATHS = [
+    "/_courrier/account",
+    "/_courrier/drain",
+    "/_courrier/mailbox",
+    "/_courrier/x",
+    "/_courrier/recipients",
+    "/_courrier/mailbox/1/click",
+    "/_courrier/unsubscribe/0100-x-000000/a%40example.com",
+    "/_courrier/identities/example.com/mail-from/verify",
+    "/I0/0100-x-000000/0",
+    "/L0/https:%2F%2Fx.example/1/0100-x-000000/0",
+]
 
-text = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=30)
-json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | text,
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(text, children, max_size=4),
-    max_leaves=20,
-)
+json_values = strategies.json_values()
+text = strategies.text
 member_names = st.sampled_from(
     [
         "Content",
@@ -267,6 +292,17 @@ member_names = st.sampled_from(
         "NextToken",
         "max_send_rate",
         "production",
+        "ContactListName",
+        "Topics",
+        "TopicPreferences",
+        "ListManagementOptions",
+        "ConfigurationOverrides",
+        "Tags",
+        "MailFromDomain",
+        "pattern",
+        "outcome",
+        "topics",
+        "link",
     ]
 )
 shaped_json = st.dictionaries(member_names, json_values, max_size=5)

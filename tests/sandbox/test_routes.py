@@ -199,7 +199,13 @@ def test_configuration_sets_both_apis(sandbox: SandboxClient) -> None:
             "SnsDestination": {"TopicArn": pipeline.topic_arn},
         }
     ]
-    described = sandbox.ses.describe_configuration_set(ConfigurationSetName="set-1")
+    # v1 answers with the attributes the call names, and only those.
+    plain = sandbox.ses.describe_configuration_set(ConfigurationSetName="set-1")
+    assert "EventDestinations" not in plain
+    assert plain["ConfigurationSet"] == {"Name": "set-1"}
+    described = sandbox.ses.describe_configuration_set(
+        ConfigurationSetName="set-1", ConfigurationSetAttributeNames=["eventDestinations"]
+    )
     assert described["EventDestinations"][0]["MatchingEventTypes"] == [
         "bounce",
         "complaint",

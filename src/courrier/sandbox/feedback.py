@@ -25,8 +25,10 @@ from email.message import EmailMessage
 from email.policy import SMTP
 from typing import Any, Protocol
 
+from courrier.sandbox import feedback_effects
 from courrier.sandbox.mail import Mail, bare_address, common_headers, headers_of
 from courrier.sandbox.mailbox import Mailbox
+from courrier.sandbox.outgoing import copy_for
 from courrier.sandbox.ses_state import RegionState
 from courrier.sandbox.simulator import Feedback, Plan, iso
 
@@ -167,11 +169,11 @@ class FeedbackRouter:
     ) -> None:
         for item in plan.feedback:
             scheduler.schedule(item.delay, _bind(self.publish, state, origin, mail, item))
-        delay = plan.feedback[1].delay if len(plan.feedback) > 1 else 0.0
-        for recipient in plan.delivered:
+        copies = [(r, plan.copy_delay) for r in plan.delivered] + plan.late
+        for recipient, delay in copies:
             scheduler.schedule(delay, _bind(self._deliver_copy, mail, recipient))
         for recipient in plan.auto_replies:
-            scheduler.schedule(delay, _bind(self._auto_reply, mail, recipient))
+            scheduler.schedule(plan.copy_delay, _bind(self._auto_reply, mail, recipient))
 
     def publish(self, state: RegionState, origin: Origin, mail: Mail, item: Feedback) -> None:
         routed = self._publish_events(state, origin, mail, item)
@@ -179,6 +181,10 @@ class FeedbackRouter:
             routed |= self._publish_notification(state, origin, mail, item)
             if item.kind != "Delivery":
                 self._forward_by_email(state, mail, item, routed=routed)
+        with self._lock:
+            listed = feedback_effects.record(state, mail, item)
+        if listed:
+            self._changed()
 
     def _publish_events(
         self, state: RegionState, origin: Origin, mail: Mail, item: Feedback
@@ -293,7 +299,7 @@ class FeedbackRouter:
             kind="delivery",
             recipient=recipient,
             sender=mail.source,
-            raw=mail.raw,
+            raw=copy_for(mail, recipient),
             ses_message_id=mail.message_id,
         )
 

@@ -15,6 +15,14 @@ EICAR_MARKER = b"EICAR-STANDARD-ANTIVIRUS-TEST-FILE"
 PARSER = BytesParser(policy=email.policy.compat32)
 
 
+@dataclass(frozen=True)
+class TrackedLink:
+    """A link that click tracking rewrote, and its ``ses:tags`` (name -> values)."""
+
+    url: str
+    tags: dict[str, list[str]]
+
+
 @dataclass
 class Mail:
     """A message SES accepted: the raw bytes plus what SES derives from them."""
@@ -32,6 +40,18 @@ class Mail:
     source_ip: str = "127.0.0.1"
     #: (template name, error) when the template data did not render: accepted, never sent.
     rendering_failure: tuple[str, str] | None = None
+    #: v2 ``ConfigurationOverrides.Tracking``: ``OpenTrackingEnabled`` and
+    #: ``ClickTrackingEnabled``, ``ENABLED`` or ``DISABLED``.
+    tracking_overrides: dict[str, str] = field(default_factory=dict)
+    #: v2 ``ListManagementOptions``: (contact list, topic or None).
+    list_management: tuple[str, str | None] | None = None
+    # Decided when SES accepts the message: where its links point, the domain of its
+    # Return-Path, the message as tracking rewrote it, and what tracking covers.
+    endpoint: str = ""
+    mail_from_domain: str = "amazonses.com"
+    outgoing: bytes | None = field(default=None, repr=False)
+    open_tracked: bool = False
+    links: list[TrackedLink] = field(default_factory=list)
     _parsed: Message | None = field(default=None, repr=False, compare=False)
 
     def parsed(self) -> Message:

@@ -43,6 +43,8 @@ RULES = {
     ("v2", "ListEmailIdentities"): PageRule(default=100, maximum=1000, minimum=0),
     ("v2", "ListConfigurationSets"): PageRule(default=100, maximum=1000),
     ("v2", "ListSuppressedDestinations"): PageRule(default=100, maximum=1000),
+    ("v2", "ListContactLists"): PageRule(default=100, maximum=1000),
+    ("v2", "ListContacts"): PageRule(default=100, maximum=1000),
     # "at least 1, and can be no more than 100." (default as v1 ListTemplates states)
     ("v2", "ListEmailTemplates"): PageRule(default=10, maximum=100),
 }

@@ -10,6 +10,7 @@ import time
 
 from courrier.sandbox.faults import SesFault
 from courrier.sandbox.mail import Mail, bare_address
+from courrier.sandbox.outgoing import default_mail_from
 from courrier.sandbox.ses_state import RegionState
 from courrier.sandbox.simulator import simulator_case
 
@@ -65,6 +66,24 @@ def check_identities(region: str, state: RegionState, mail: Mail) -> None:
             r for r in mail.destinations if simulator_case(r) is None and not state.is_verified(r)
         ]
     _refuse_unverified(region, failed)
+
+
+def check_mail_from(region: str, state: RegionState, mail: Mail) -> str:
+    """The MAIL FROM domain SES sends ``mail`` from, or its refusal.
+
+    An address's own custom MAIL FROM setting wins over its domain's. Until its MX record
+    is found the domain is not used: SES falls back to its own (``UseDefaultValue``) or
+    refuses the send (``RejectMessage``, botocore's models).
+    """
+    for identity in state.identities_for(bare_address(mail.source)):
+        if not identity.mail_from_domain:
+            continue
+        if identity.mail_from_status == "Success":
+            return identity.mail_from_domain
+        if identity.mail_from_behavior == "RejectMessage":
+            raise SesFault("MailFromNotVerified", "Mail FROM domain is not verified.")
+        break
+    return default_mail_from(region)
 
 
 def _unverified_senders(state: RegionState, mail: Mail) -> list[str]:

@@ -24,11 +24,20 @@ from werkzeug.wrappers import Request, Response
 from werkzeug.wsgi import ClosingIterator
 
 from courrier import policy
-from courrier.sandbox import moto_hooks, ses_query, ses_rest
+from courrier.sandbox import (
+    moto_hooks,
+    ses_api_account,
+    ses_api_configuration_sets,
+    ses_api_contacts,
+    ses_api_identities,
+    ses_query,
+    ses_rest,
+)
 from courrier.sandbox.aws_errors import buffer_body, error_response, guarded, protocol_of
 from courrier.sandbox.feedback import FeedbackRouter
 from courrier.sandbox.latency import Latency
 from courrier.sandbox.mailbox import Mailbox
+from courrier.sandbox.ses_pages import control_page, json_response, tracking_page
 from courrier.sandbox.ses_service import Caller, SesOptions, SesService
 from courrier.sandbox.state import StateFile
 
@@ -38,6 +47,8 @@ _SCOPE = re.compile(r"Credential=([^/,\s]+)/\d{8}/([^/]+)/([^/]+)/aws4_request")
 DEFAULT_REGION = "us-east-1"
 #: Served by moto behind the sandbox; STS answers ``GetCallerIdentity`` for ``courrier setup``.
 MOTO_SERVICES = frozenset({"sns", "sqs", "sts"})
+#: The actions of each concept register themselves with both SES adapters on import.
+SES_ACTIONS = (ses_api_account, ses_api_configuration_sets, ses_api_contacts, ses_api_identities)
 
 WSGIEnviron = dict[str, Any]
 StartResponse = Callable[..., Any]
@@ -145,8 +156,14 @@ class SandboxApp:
         if path == "/moto-api/reset" and environ.get("REQUEST_METHOD") == "POST":
             # moto-based suites call this between tests: it must clear SES too.
             self.reset()
-            return _json({"status": "ok"})(environ, start_response)
-        found = _SCOPE.search(environ.get("HTTP_AUTHORIZATION", ""))
+            return json_response({"status": "ok"})(environ, start_response)
+        authorization = environ.get("HTTP_AUTHORIZATION", "")
+        if not authorization and path.startswith(("/I0/", "/L0/")):
+            # An open pixel or a tracked link: the sandbox stands for SES's tracking domain.
+            tracked = tracking_page(self.ses, Request(environ))
+            if tracked is not None:
+                return tracked(environ, start_response)
+        found = _SCOPE.search(authorization)
         service = found.group(3) if found else None
         if service == "ses" or (service is None and path.startswith("/v2/email")):
             return self._ses(environ, start_response, found)
@@ -181,6 +198,7 @@ class SandboxApp:
             region=region,
             api=api,
             source_ip=request.remote_addr or "127.0.0.1",
+            endpoint=request.host_url.rstrip("/"),
         )
 
     def _ses(
@@ -214,62 +232,64 @@ class SandboxApp:
     def _control(self, request: Request) -> Response:
         path = request.path.removeprefix("/_courrier")
         if path == "/health":
-            return _json({"status": "ok", "services": ["ses", "sesv2", "sns", "sqs"]})
+            return json_response({"status": "ok", "services": ["ses", "sesv2", "sns", "sqs"]})
         if path == "/mailbox" and request.method == "GET":
             letters = self.mailbox.letters(request.args.get("recipient"), request.args.get("kind"))
-            return _json({"messages": [letter.summary() for letter in letters]})
+            return json_response({"messages": [letter.summary() for letter in letters]})
         if path == "/mailbox" and request.method == "DELETE":
             self.mailbox.clear()
-            return _json({"cleared": True})
+            return json_response({"cleared": True})
         found = re.fullmatch(r"/mailbox/(\d+)", path)
         if found:
             letter = self.mailbox.get(int(found.group(1)))
             if letter is None:
-                return _json({"message": "no such message"}, 404)
-            return _json(letter.full())
+                return json_response({"message": "no such message"}, 404)
+            return json_response(letter.full())
         found = re.fullmatch(r"/identities/([^/]+)/verify", path)
         if found and request.method == "POST":
             name = urllib.parse.unquote(found.group(1))
-            region = request.args.get("region", DEFAULT_REGION)
-            account = request.args.get("account", _account_for(""))
+            account, region = _scope(request)
             if not self.ses.mark_verified(account, region, name):
-                return _json({"message": f"no identity {name} in {region}"}, 404)
-            return _json({"identity": name, "status": "Success"})
+                return json_response({"message": f"no identity {name} in {region}"}, 404)
+            return json_response({"identity": name, "status": "Success"})
         if path == "/account" and request.method == "POST":
             return self._account(request)
         if path == "/sns-deliveries":
-            return _json({"dropped": [d.__dict__ for d in moto_hooks.dropped_deliveries]})
+            return json_response({"dropped": [d.__dict__ for d in moto_hooks.dropped_deliveries]})
         if path == "/drain" and request.method == "POST":
             try:
                 timeout = float(request.args.get("timeout", "10"))
             except ValueError:
                 timeout = math.nan
             if not 0 <= timeout <= 300:
-                return _json({"message": "timeout must be a number of seconds, 0 to 300"}, 400)
-            return _json({"drained": self.ses.scheduler.drain(timeout)})
+                return json_response(
+                    {"message": "timeout must be a number of seconds, 0 to 300"}, 400
+                )
+            return json_response({"drained": self.ses.scheduler.drain(timeout)})
         if path == "/reset" and request.method == "POST":
             self.reset()
-            return _json({"reset": True})
-        return _json({"message": f"no such page: {request.path}"}, 404)
+            return json_response({"reset": True})
+        page = control_page(self.ses, request, path, _scope)
+        if page is not None:
+            return page
+        return json_response({"message": f"no such page: {request.path}"}, 404)
 
     def _account(self, request: Request) -> Response:
         """Change what AWS support would: quota, rate, production access, enforcement status."""
         try:
             changes = _account_changes(json.loads(request.get_data() or b"null"))
         except (ValueError, RecursionError) as err:
-            return _json({"message": str(err)}, 400)
-        region = request.args.get("region", DEFAULT_REGION)
-        account = request.args.get("account", _account_for(""))
+            return json_response({"message": str(err)}, 400)
+        account, region = _scope(request)
         caller = Caller(account=account, region=region, api="v2")
         self.ses.update_account(caller, **changes)
         state, sent = self.ses.account(caller)
-        return _json({**state.__dict__, "sent_last_24_hours": sent})
+        return json_response({**state.__dict__, "sent_last_24_hours": sent})
 
     def reset(self) -> None:
         """Forget everything: SES state, mailbox, SNS topics and SQS queues."""
         self.ses.scheduler.drain(10)
-        with self.ses.lock:
-            self.ses.regions.clear()
+        self.ses.forget_everything()
         self.mailbox.clear()
         moto_hooks.dropped_deliveries.clear()
         for sns_account in list(sns_backends.values()):
@@ -326,6 +346,11 @@ def _account_changes(body: Any) -> dict[str, Any]:
     return changes
 
 
+def _scope(request: Request) -> tuple[str, str]:
+    """The (account, region) a control page is about: ``?account=&region=``, else defaults."""
+    return request.args.get("account", _account_for("")), request.args.get("region", DEFAULT_REGION)
+
+
 def _account_for(access_key: str) -> str:
     from moto.iam.models import get_account_id_from
 
@@ -333,7 +358,3 @@ def _account_for(access_key: str) -> str:
         return os.environ["MOTO_ACCOUNT_ID"]
     account: str = get_account_id_from(access_key)
     return account
-
-
-def _json(data: Any, status: int = 200) -> Response:
-    return Response(json.dumps(data, default=str), status=status, content_type="application/json")

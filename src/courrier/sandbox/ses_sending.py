@@ -14,6 +14,7 @@ from typing import Any
 from courrier.sandbox import wire
 from courrier.sandbox.faults import SesFault
 from courrier.sandbox.mail import Mail, build_simple, header_recipients, tags_from_headers
+from courrier.sandbox.outgoing import UNSUBSCRIBE_PLACEHOLDER, UNSUBSCRIBE_VARIABLE
 from courrier.sandbox.send_checks import check_address, check_call, check_senders
 from courrier.sandbox.ses_service import Accepted, Caller, SesService
 from courrier.sandbox.templates import (
@@ -40,6 +41,9 @@ class Envelope:
     tags: dict[str, str] = field(default_factory=dict)
     configuration_set: str | None = None
     feedback_address: str | None = None
+    #: v2 only: ``ListManagementOptions`` (list, topic) and ``ConfigurationOverrides.Tracking``.
+    list_management: tuple[str, str | None] | None = None
+    tracking_overrides: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def of(cls, source: str, destination: Mapping[str, Any] | None, **more: Any) -> Envelope:
@@ -63,6 +67,8 @@ class Envelope:
             tags={**self.tags, **entry_tags},
             configuration_set=self.configuration_set,
             feedback_address=self.feedback_address,
+            list_management=self.list_management,
+            tracking_overrides=self.tracking_overrides,
         )
 
     @property
@@ -78,6 +84,8 @@ class Envelope:
             tags=dict(self.tags),
             configuration_set=self.configuration_set,
             feedback_address=self.feedback_address,
+            list_management=self.list_management,
+            tracking_overrides=dict(self.tracking_overrides),
         )
 
 
@@ -122,6 +130,8 @@ def raw_mail(envelope: Envelope, raw: bytes, operation: str) -> Mail:
         tags=dict(envelope.tags) or tags_from_headers(parsed),
         configuration_set=envelope.configuration_set or (str(set_header) if set_header else None),
         feedback_address=envelope.feedback_address,
+        list_management=envelope.list_management,
+        tracking_overrides=dict(envelope.tracking_overrides),
     )
     mail._parsed = parsed
     return mail
@@ -151,7 +161,8 @@ def templated_mail(
 ) -> Mail:
     """The rendered message, or one marked as a rendering failure (accepted, not sent)."""
     try:
-        rendered = render(template, data)
+        # SES's own variable: the recipient's unsubscribe link, filled in per copy.
+        rendered = render(template, {UNSUBSCRIBE_VARIABLE: UNSUBSCRIBE_PLACEHOLDER, **data})
     except RenderingFailure as failure:
         mail = envelope.mail(b"", operation)
         mail.rendering_failure = (template.name, failure.message)
@@ -184,6 +195,7 @@ _STATUS_OF_FAULT = {
     "ConfigSetPaused": "CONFIGURATION_SET_SENDING_PAUSED",
     "ConfigSetMissing": "CONFIGURATION_SET_NOT_FOUND",
     "TemplateMissing": "TEMPLATE_NOT_FOUND",
+    "MailFromNotVerified": "MAIL_FROM_DOMAIN_NOT_VERIFIED",
 }
 
 

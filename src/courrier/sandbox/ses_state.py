@@ -13,6 +13,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from courrier.sandbox.contact_lists import ContactList
+from courrier.sandbox.statistics import SendStatistics
 from courrier.sandbox.templates import Template
 
 #: The event types of SES v2, the canonical spelling inside the sandbox.
@@ -56,6 +58,13 @@ class Identity:
     topics: dict[str, str] = field(default_factory=dict)
     headers_in_notifications: dict[str, bool] = field(default_factory=dict)
     forwarding_enabled: bool = True
+    tags: dict[str, str] = field(default_factory=dict)
+    #: The configuration set used for sends from this identity that name none.
+    configuration_set: str | None = None
+    #: Custom MAIL FROM: the domain, "Pending" | "Success", "UseDefaultValue" | "RejectMessage".
+    mail_from_domain: str | None = None
+    mail_from_status: str = "Pending"
+    mail_from_behavior: str = "UseDefaultValue"
 
     @property
     def verified(self) -> bool:
@@ -90,6 +99,23 @@ class ConfigurationSet:
     destinations: dict[str, EventDestination] = field(default_factory=dict)
     sending_enabled: bool = True
     created: float = field(default_factory=time.time)
+    tags: dict[str, str] = field(default_factory=dict)
+    #: Every other option as v2 spells it (``TrackingOptions``, ``DeliveryOptions``, ...),
+    #: JSON-ready: GetConfigurationSet answers with what it was given.
+    options: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def option(self, group: str, name: str) -> Any:
+        return self.options.get(group, {}).get(name)
+
+    @property
+    def suppressed_reasons(self) -> list[str] | None:
+        """The set's own reasons for adding to the suppression list; None: the account's."""
+        if "SuppressionOptions" not in self.options:
+            return None
+        return list(self.option("SuppressionOptions", "SuppressedReasons") or [])
+
+    def publishes(self, event_type: str) -> bool:
+        return any(d.enabled and event_type in d.matching_types for d in self.destinations.values())
 
 
 @dataclass
@@ -141,6 +167,8 @@ class RegionState:
     configuration_sets: dict[str, ConfigurationSet] = field(default_factory=dict)
     suppressed: dict[str, Suppressed] = field(default_factory=dict)
     templates: dict[str, Template] = field(default_factory=dict)
+    contact_lists: dict[str, ContactList] = field(default_factory=dict)
+    statistics: SendStatistics = field(default_factory=SendStatistics)
     # Send counters, never persisted: the send-rate bucket (tokens, when last refilled; None
     # until the first send: a full bucket), and (time, recipients) within the last 24 hours
     # for the quota, plus the running 24-hour total.
@@ -154,12 +182,14 @@ class RegionState:
 
     def identity_for(self, address: str) -> Identity | None:
         """The identity that covers ``address``: its own, else its domain's (facts §1.1)."""
+        covering = self.identities_for(address)
+        return covering[0] if covering else None
+
+    def identities_for(self, address: str) -> list[Identity]:
+        """The identities that cover ``address``, its own first, then its domain's."""
         address = address.lower()
-        own = self.identities.get(address)
-        if own is not None:
-            return own
-        domain = address.rpartition("@")[2]
-        return self.identities.get(domain)
+        names = [address, address.rpartition("@")[2]] if "@" in address else [address]
+        return [self.identities[n] for n in names if n in self.identities]
 
     def is_verified(self, address: str) -> bool:
         identity = self.identity_for(address)
@@ -178,6 +208,7 @@ class RegionState:
             ],
             "suppressed": [dataclasses.asdict(s) for s in self.suppressed.values()],
             "templates": [dataclasses.asdict(t) for t in self.templates.values()],
+            "contact_lists": [c.to_json() for c in self.contact_lists.values()],
         }
 
     @classmethod
@@ -197,4 +228,7 @@ class RegionState:
         for item in data.get("templates", []):
             template = Template(**item)
             state.templates[template.name] = template
+        for item in data.get("contact_lists", []):
+            contact_list = ContactList.from_json(item)
+            state.contact_lists[contact_list.name] = contact_list
         return state

@@ -13,9 +13,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from courrier.sandbox.recipient_rules import RecipientRule
+
 SIMULATOR_DOMAIN = "simulator.amazonses.com"
 SIMULATOR_USER_AGENT = "Amazon SES Mailbox Simulator"
 SES_REPORTING_MTA = "dns; amazonses.com"
+SANDBOX_MTA = "sandbox.smtp-out.amazonses.com"
+#: How long SES keeps trying a delayed delivery without a configuration set's
+#: ``MaxDeliverySeconds``: the largest value that option allows (14 hours).
+DEFAULT_MAX_DELIVERY_SECONDS = 50400
 
 SUPPRESSED_DIAGNOSTIC = (
     "Amazon SES has suppressed sending to this address because it has a recent history of "
@@ -62,6 +68,10 @@ class Plan:
     feedback: list[Feedback] = field(default_factory=list)
     delivered: list[str] = field(default_factory=list)  # recipients whose copy lands in the mailbox
     auto_replies: list[str] = field(default_factory=list)  # simulator addresses that auto-reply
+    #: When the copies in ``delivered`` land, in seconds after the send.
+    copy_delay: float = 0.0
+    #: Copies that land later, after a delivery delay: (recipient, seconds after the send).
+    late: list[tuple[str, float]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -80,8 +90,16 @@ def plan(
     has_virus: bool,
     account_suppressed: Callable[[str], bool],
     options: SimulatorOptions,
+    rule_for: Callable[[str], RecipientRule | None] = lambda address: None,
+    left_out: Callable[[str], bool] = lambda address: False,
+    max_delivery_seconds: float = DEFAULT_MAX_DELIVERY_SECONDS,
 ) -> Plan:
-    result = Plan()
+    """What SES does with each recipient.
+
+    ``rule_for`` gives a recipient's behaviour from ``/_courrier/recipients``; ``left_out``
+    recipients (contacts who unsubscribed) get nothing at all.
+    """
+    result = Plan(copy_delay=options.delay)
     step = options.delay
     result.feedback.append(Feedback("Send", {}, 0.0))
     if has_virus:
@@ -92,30 +110,44 @@ def plan(
     bounces: dict[tuple[str, str], list[dict[str, Any]]] = {}
     complaints: list[str] = []
     transient: list[dict[str, Any]] = []
+    delays: dict[tuple[str, str, float], list[tuple[str, RecipientRule]]] = {}
     for recipient in recipients:
+        if left_out(recipient):
+            continue
         case = simulator_case(recipient)
+        rule = rule_for(recipient) if case is None else None
+        if rule is not None and rule.outcome in ("bounce", "delay"):
+            case = rule.outcome
         if account_suppressed(recipient):
             bounces.setdefault(("Permanent", "OnAccountSuppressionList"), []).append(
                 _bounced(recipient, "5.1.1", ACCOUNT_SUPPRESSED_DIAGNOSTIC)
             )
         elif case == "bounce":
-            bounces.setdefault(("Permanent", "General"), []).append(
-                _bounced(recipient, "5.1.1", "smtp; 550 5.1.1 user unknown")
+            status, diagnostic = (
+                (rule.status, rule.diagnostic_code)
+                if rule
+                else ("5.1.1", "smtp; 550 5.1.1 user unknown")
             )
+            bounces.setdefault(("Permanent", "General"), []).append(
+                _bounced(recipient, status, diagnostic)
+            )
+        elif case == "delay" and rule is not None:
+            key = (rule.delay_type, rule.then, rule.after)
+            delays.setdefault(key, []).append((recipient, rule))
         elif case == "suppressionlist":
             bounces.setdefault(("Permanent", "Suppressed"), []).append(
                 _bounced(recipient, "5.1.1", SUPPRESSED_DIAGNOSTIC)
             )
         else:
             delivered.append(recipient)
-            if case == "complaint":
+            if case is None:
+                result.delivered.append(recipient)
+            if case == "complaint" or (rule is not None and rule.outcome == "complaint"):
                 complaints.append(recipient)
             elif case == "ooto":
                 result.auto_replies.append(recipient)
                 if options.ooto_bounce:
                     transient.append(_bounced(recipient, "4.0.0", "smtp; 250 2.0.0 auto-reply"))
-            elif case is None:
-                result.delivered.append(recipient)
 
     if delivered:
         result.feedback.append(Feedback("Delivery", _delivery(delivered, now + step), step))
@@ -137,7 +169,44 @@ def plan(
         result.feedback.append(
             Feedback("Complaint", _complaint(complaints, now + 3 * step), 3 * step)
         )
+    for (delay_type, then, after), items in delays.items():
+        _delay(result, delay_type, then, now, step, after, items, max_delivery_seconds)
     return result
+
+
+def _delay(
+    result: Plan,
+    delay_type: str,
+    then: str,
+    now: float,
+    step: float,
+    after: float,
+    items: list[tuple[str, RecipientRule]],
+    max_delivery_seconds: float,
+) -> None:
+    """A DeliveryDelay event now, the delivery or the final soft bounce ``after`` later."""
+    body = {
+        "timestamp": iso(now + step),
+        "delayType": delay_type,
+        "expirationTime": iso(now + max_delivery_seconds),
+        "delayedRecipients": [
+            {"emailAddress": r, "status": rule.status, "diagnosticCode": rule.diagnostic_code}
+            for r, rule in items
+        ],
+        "reportingMTA": SANDBOX_MTA,
+    }
+    result.feedback.append(Feedback("DeliveryDelay", body, step))
+    later = 2 * step + after
+    recipients = [r for r, _ in items]
+    if then == "delivery":
+        result.feedback.append(Feedback("Delivery", _delivery(recipients, now + later), later))
+        result.late.extend((r, later) for r in recipients)
+        return
+    # SES stops retrying at the expiration and reports a soft bounce (facts §1.4).
+    bounced = [_bounced(r, rule.status, rule.diagnostic_code) for r, rule in items]
+    result.feedback.append(
+        Feedback("Bounce", _bounce("Transient", "General", bounced, now + later, False), later)
+    )
 
 
 def _bounced(address: str, status: str, diagnostic: str) -> dict[str, Any]:
@@ -163,7 +232,7 @@ def _bounce(
         body["reportingMTA"] = SES_REPORTING_MTA
     else:
         body["remoteMtaIp"] = "127.0.0.1"
-        body["reportingMTA"] = "dsn; sandbox.smtp-out.amazonses.com"
+        body["reportingMTA"] = f"dsn; {SANDBOX_MTA}"
     return body
 
 
@@ -174,7 +243,7 @@ def _delivery(recipients: list[str], ts: float) -> dict[str, Any]:
         "recipients": recipients,
         "smtpResponse": "250 2.6.0 Message received",
         "remoteMtaIp": "127.0.0.1",
-        "reportingMTA": "sandbox.smtp-out.amazonses.com",
+        "reportingMTA": SANDBOX_MTA,
     }
 
 
