@@ -350,3 +350,16 @@ def test_cli_ignored_and_bad_input() -> None:
     assert bad.exit_code == 2
     assert "cannot decode: not JSON" in bad.output
     assert "Traceback" not in bad.output
+
+
+@pytest.mark.parametrize("kind", ["Open", "Click", "Subscription"])
+def test_events_of_a_many_recipient_send_name_no_recipient(kind: str) -> None:
+    """SES does not say which recipient opened, clicked or unsubscribed (facts §2.2)."""
+    key = {"Open": "open", "Click": "click", "Subscription": "subscription"}[kind]
+    payload = {
+        "eventType": kind,
+        key: {"timestamp": "2024-05-14T14:03:19.652Z", "contactList": "news"},
+        "mail": {"messageId": "m", "destination": ["a@x.example", "b@x.example"]},
+    }
+    [event] = decode(json.dumps(payload)).events
+    assert event.recipient is None

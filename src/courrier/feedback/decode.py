@@ -268,7 +268,8 @@ def _subscription(payload: dict[str, Any], common: dict[str, Any]) -> list[ev.Ev
     body = _dict(payload.get("subscription"))
     new = _dict(body.get("newTopicPreferences"))
     unsubscribe_all = new.get("unsubscribeAll")
-    recipient = common["destination"][0] if common["destination"] else None
+    # Like Open and Click, the event names no recipient: only a one-recipient send says who.
+    recipient = common["destination"][0] if len(common["destination"]) == 1 else None
     return [
         ev.Subscription(
             recipient=recipient,
