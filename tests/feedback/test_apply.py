@@ -7,11 +7,11 @@ import datetime as dt
 import json
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from courrier.feedback import decode
 from courrier.feedback import events as ev
-from courrier.feedback.apply import SUPPRESSED, apply
+from courrier.feedback.apply import SUPPRESSED, Applied, apply
 from courrier.feedback.rules import Rules
 from courrier.store import Store
 from courrier.store.tables import FeedbackEventRow, SnsReceiptRow
@@ -206,3 +206,79 @@ def test_suppression_ttl(store: Store) -> None:
     [entry] = store.suppressions()
     assert entry.expires_at is not None
     assert entry.expires_at > dt.datetime.now(dt.UTC) + dt.timedelta(days=29)
+
+
+def mixed_batch() -> list[str]:
+    """Bodies whose effects depend on what came before them in the same batch."""
+    delivery = sample("S5")
+    delivery["mail"]["messageId"] = "m-mix"
+    delivery["delivery"]["recipients"] = ["ooto@x.example", "soft@x.example"]
+    bodies = [
+        envelope(delivery, message_id="sns-d"),
+        # After the delivery above: an auto-reply, recorded and never counted.
+        envelope(bounce("ooto@x.example", "Transient", "General", "fb-o", "m-mix"), message_id="o"),
+        envelope(sample("S1"), message_id="sns-p"),
+        envelope(sample("S1"), message_id="sns-p"),  # the same SNS message twice
+        envelope(sample("S4"), message_id="sns-c1"),
+        envelope(sample("S4"), message_id="sns-c2"),  # the same event under another id
+    ]
+    bodies += [
+        envelope(
+            bounce("soft@x.example", "Transient", "MailboxFull", f"fb-{n}", "m-mix"),
+            message_id=f"sns-s{n}",
+        )
+        for n in range(4)
+    ]
+    bodies.append(json.dumps({"notificationType": "AmazonSnsSubscriptionSucceeded"}))
+    return bodies
+
+
+def snapshot(store: Store, message_id: int) -> tuple[object, ...]:
+    with store.transaction() as session:
+        events = sorted(
+            session.execute(select(FeedbackEventRow.event_key, FeedbackEventRow.action)).all()
+        )
+    suppressions = [(s.address, s.reason, s.source, s.detail) for s in store.suppressions()]
+    record = store.message(message_id)
+    assert record is not None
+    return events, suppressions, [(r.address, r.status) for r in record.recipients]
+
+
+def test_a_batch_applies_as_its_messages_one_after_the_other(database_url: str) -> None:
+    results = []
+    for batched in (True, False):
+        store = Store(database_url)
+        with store.transaction() as session:  # each round starts empty on the same database
+            for table in ("feedback_events", "sns_receipts", "suppressions", "recipients"):
+                session.execute(text(f"DELETE FROM {table}"))
+            session.execute(text("DELETE FROM messages"))
+        message_id = store.record_message(
+            sender="a@example.com",
+            subject="s",
+            configuration_set=None,
+            recipients=[("ooto@x.example", "to", "pending"), ("soft@x.example", "to", "pending")],
+        )
+        store.finish_send(message_id, status="sent", ses_message_id="m-mix")
+        decoded = [decode(body) for body in mixed_batch()]
+        rules = Rules(soft_bounce_limit=3)
+        if batched:
+            outcome = apply(store, decoded, rules=rules)
+        else:
+            outcome = Applied()
+            for one in decoded:
+                outcome.merge(apply(store, [one], rules=rules))
+        summary = (
+            [(e.key, a) for e, a in outcome.stored],
+            outcome.duplicates,
+            outcome.ignored,
+            outcome.suppressed,
+            [e.key for e in outcome.suppressing],
+        )
+        results.append((summary, snapshot(store, message_id)))
+        store.close()
+    assert results[0] == results[1]
+    summary, (events, suppressions, statuses) = results[0]
+    assert [a for k, a in events if "fb-o" in k] == ["record"]
+    assert next(a for a in suppressions if a[0] == "soft@x.example")[1] == "soft-bounce"
+    assert (summary[1], summary[2]) == (2, 1)  # the repeats, and the subscription notice
+    assert dict(statuses) == {"ooto@x.example": "delivered", "soft@x.example": "soft_bounced"}

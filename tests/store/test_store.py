@@ -236,3 +236,11 @@ def test_read_after_write_transactions_wait_their_turn(tmp_path: Path) -> None:
         thread.join()
     assert errors == []
     store.close()
+
+
+def test_sqlite_commits_survive_a_power_cut(tmp_path: pytest.TempPathFactory) -> None:
+    """WAL with synchronous=FULL: every commit is synced, not only at checkpoints."""
+    store = Store(f"sqlite:///{tmp_path}/full.db")
+    with store.engine.connect() as conn:
+        assert conn.execute(text("PRAGMA synchronous")).scalar() == 2  # FULL
+    store.close()

@@ -71,12 +71,15 @@ def apply(
     rules: Rules | None = None,
     hooks: Mapping[str, Iterable[Hook]] | None = None,
 ) -> Applied:
-    """Store every event of ``batch`` in one transaction, then run the hooks."""
+    """Store every event of ``batch`` in one transaction, then run the hooks.
+
+    The result is the same as applying the messages one after the other, each message's
+    events in time order; the store sees one statement per table for the whole batch.
+    """
     rules = rules or Rules()
     applied = Applied()
     with store.transaction() as session:
-        for decoded in batch:
-            _apply_one(session, store, decoded, rules, applied)
+        _apply_batch(session, batch, rules, applied)
     hooks = hooks or {}
     suppressing = {id(event) for event in applied.suppressing}
     for event, _action in applied.stored:
@@ -89,46 +92,89 @@ def apply(
     return applied
 
 
-def _apply_one(
-    session: Session, store: Store, decoded: Decoded, rules: Rules, applied: Applied
-) -> None:
-    if not decoded.events:
-        applied.ignored += 1
-        return
-    sns_id = decoded.envelope.message_id if decoded.envelope else None
-    if sns_id and not queries.claim_sns_message(session, sns_id):
-        applied.duplicates += len(decoded.events)
-        return
-    for event in sorted(decoded.events, key=lambda e: e.timestamp or utcnow()):
-        recipient = event.recipient
+def _claimed(session: Session, batch: Sequence[Decoded], applied: Applied) -> list[ev.Event]:
+    """The events to apply, in order: those of SNS messages not applied before."""
+    with_events = [d for d in batch if d.events]
+    applied.ignored += len(batch) - len(with_events)
+    sns_ids = [d.envelope.message_id for d in with_events if d.envelope and d.envelope.message_id]
+    new_ids = queries.claim_sns_messages(session, sns_ids)
+    events: list[ev.Event] = []
+    for decoded in with_events:
+        sns_id = decoded.envelope.message_id if decoded.envelope else None
+        if sns_id:
+            if sns_id not in new_ids:
+                applied.duplicates += len(decoded.events)
+                continue
+            new_ids.discard(sns_id)  # the same SNS message twice in one batch: once
+        events.extend(sorted(decoded.events, key=lambda e: e.timestamp or utcnow()))
+    return events
 
-        def delivered(event: ev.Event = event) -> bool:
-            return bool(event.recipient) and queries.delivered_before(
-                session, event.ses_message_id, event.recipient or ""
-            )
+
+def _apply_batch(
+    session: Session, batch: Sequence[Decoded], rules: Rules, applied: Applied
+) -> None:
+    events = _claimed(session, batch, applied)
+    if not events:
+        return
+    known: set[tuple[str, str]] | None = None
+    delivered_so_far: set[tuple[str, str]] = set()
+    rows: list[dict[str, object]] = []
+    actions: list[Action] = []
+    for event in events:
+        pair = (event.ses_message_id, event.recipient or "")
+
+        def delivered(pair: tuple[str, str] = pair) -> bool:
+            # Asked only for transient bounces: the deliveries are read once per batch.
+            nonlocal known
+            if not pair[1]:
+                return False
+            if known is None:
+                known = queries.delivered_pairs(session, {e.ses_message_id for e in events})
+            return pair in known or pair in delivered_so_far
 
         action = rules.action(event, delivered_before=delivered)
-        is_new = queries.add_event(
-            session,
-            {
-                "event_key": stored_key(event.key),
-                "kind": event.kind,
-                "subtype": (event.subtype or "")[:200] or None,
-                "recipient": recipient,
-                "ses_message_id": event.ses_message_id,
-                "feedback_id": event.feedback_id,
-                "sns_message_id": event.sns_message_id,
-                "topic_arn": event.topic_arn,
-                "action": action,
-                "occurred_at": event.timestamp,
-                "payload": json.dumps(event.raw, sort_keys=True),
-            },
-        )
-        if not is_new:
+        if event.kind == "Delivery" and event.recipient:
+            delivered_so_far.add(pair)
+        actions.append(action)
+        rows.append(_row(event, action))
+    soft = {
+        e.recipient
+        for e, a in zip(events, actions, strict=True)
+        if a == Action.COUNT_SOFT_BOUNCE and e.recipient
+    }
+    since = utcnow() - rules.soft_bounce_window
+    soft_bounces = queries.soft_bounces_since(session, soft, since)
+    unique: dict[str, int] = {}
+    for n, row in enumerate(rows):
+        unique.setdefault(str(row["event_key"]), n)
+    new_keys = queries.add_events(session, [rows[n] for n in unique.values()])
+    raises: dict[tuple[str, str | None], RecipientStatus] = {}
+    suppressions: list[dict[str, object]] = []
+    for n, (event, action) in enumerate(zip(events, actions, strict=True)):
+        key = str(rows[n]["event_key"])
+        if unique.get(key) != n or key not in new_keys:
             applied.duplicates += 1
             continue
         applied.stored.append((event, action))
-        _effects(session, store, event, action, rules, applied)
+        _effects(event, action, rules, raises, soft_bounces, suppressions, applied)
+    queries.raise_recipient_statuses(session, raises)
+    queries.suppress_many(session, suppressions)
+
+
+def _row(event: ev.Event, action: Action) -> dict[str, object]:
+    return {
+        "event_key": stored_key(event.key),
+        "kind": event.kind,
+        "subtype": (event.subtype or "")[:200] or None,
+        "recipient": event.recipient,
+        "ses_message_id": event.ses_message_id,
+        "feedback_id": event.feedback_id,
+        "sns_message_id": event.sns_message_id,
+        "topic_arn": event.topic_arn,
+        "action": action,
+        "occurred_at": event.timestamp,
+        "payload": json.dumps(event.raw, sort_keys=True),
+    }
 
 
 def stored_key(key: str) -> str:
@@ -141,8 +187,15 @@ def stored_key(key: str) -> str:
 
 
 def _effects(
-    session: Session, store: Store, event: ev.Event, action: Action, rules: Rules, applied: Applied
+    event: ev.Event,
+    action: Action,
+    rules: Rules,
+    raises: dict[tuple[str, str | None], RecipientStatus],
+    soft_bounces: dict[str, int],
+    suppressions: list[dict[str, object]],
+    applied: Applied,
 ) -> None:
+    """Record what a newly stored event changes, for the batch's statements."""
     recipient = event.recipient
     status = _STATUS.get(event.kind)
     if isinstance(event, ev.Bounce):
@@ -152,22 +205,27 @@ def _effects(
         else:
             status = RecipientStatus.BOUNCED if event.permanent else RecipientStatus.SOFT_BOUNCED
     if status and event.ses_message_id:
-        queries.raise_recipient_status(session, event.ses_message_id, recipient, status)
+        # Statuses only move up: the strongest one per recipient is where they end.
+        target = (event.ses_message_id, recipient)
+        current = raises.get(target)
+        if current is None or status.rank > current.rank:
+            raises[target] = status
     if not recipient:
         return
     suppress = action == Action.SUPPRESS
     if action == Action.COUNT_SOFT_BOUNCE:
-        since = utcnow() - rules.soft_bounce_window
-        suppress = queries.soft_bounces_since(session, recipient, since) >= rules.soft_bounce_limit
+        soft_bounces[recipient] = soft_bounces.get(recipient, 0) + 1
+        suppress = soft_bounces[recipient] >= rules.soft_bounce_limit
     if suppress:
         expires = utcnow() + rules.suppression_ttl if rules.suppression_ttl else None
-        store.suppress(
-            recipient,
-            reason=rules.reason(event),
-            source="feedback",
-            detail=f"{event.kind} {event.subtype or ''} {event.key}".strip(),
-            expires_at=expires,
-            session=session,
+        suppressions.append(
+            {
+                "address": recipient,
+                "reason": rules.reason(event),
+                "source": "feedback",
+                "detail": f"{event.kind} {event.subtype or ''} {event.key}".strip(),
+                "expires_at": expires,
+            }
         )
         applied.suppressed.append(recipient)
         applied.suppressing.append(event)

@@ -1,12 +1,17 @@
-"""The queries that apply feedback, on a session the caller's transaction owns."""
+"""The queries that apply feedback, on a session the caller's transaction owns.
+
+Each works on a whole batch: one statement per table per batch (a multi-row INSERT, or one
+prepared statement run for every row), not one round trip per event.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import functools
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import FromClause, func, select, update
+from sqlalchemy import FromClause, bindparam, func, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -16,77 +21,153 @@ from courrier.store.tables import (
     MessageRow,
     RecipientRow,
     SnsReceiptRow,
+    SuppressionRow,
     utcnow,
 )
 
+#: Rows per INSERT: under SQLite's 32,766 and PostgreSQL's 65,535 bound parameters.
+_ROWS_PER_STATEMENT = 1000
+
+
+def _module(session: Session) -> Any:
+    return postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+
 
 @functools.cache
-def _insert_statement(dialect: str, table: FromClause) -> Any:
+def _insert_statement(dialect: str, table: FromClause, returning: str) -> Any:
     module = postgresql if dialect == "postgresql" else sqlite
-    key = next(iter(table.primary_key))
     # RETURNING, not rowcount: drivers disagree on rowcount for INSERT ... ON CONFLICT.
-    return module.insert(table).on_conflict_do_nothing().returning(key)
+    return module.insert(table).on_conflict_do_nothing().returning(table.c[returning])
+
+
+def _insert_new(
+    session: Session, table: FromClause, returning: str, rows: Sequence[Mapping[str, object]]
+) -> set[Any]:
+    """INSERT ... ON CONFLICT DO NOTHING RETURNING ``returning``: the values that were new.
+
+    Given several rows, SQLAlchemy sends them as multi-row INSERTs ("insertmanyvalues");
+    the statement is built once per dialect and table.
+    """
+    if not rows:
+        return set()
+    statement = _insert_statement(session.get_bind().dialect.name, table, returning)
+    new: set[Any] = set()
+    for start in range(0, len(rows), _ROWS_PER_STATEMENT):
+        chunk = list(rows[start : start + _ROWS_PER_STATEMENT])
+        new.update(session.scalars(statement, chunk).all())
+    return new
 
 
 def _insert(session: Session, table: FromClause, values: dict[str, object]) -> bool:
-    """INSERT ... ON CONFLICT DO NOTHING; True when the row was new.
-
-    One statement per dialect and table, values as parameters: building the statement
-    anew for every event cost more than running it.
-    """
-    statement = _insert_statement(session.get_bind().dialect.name, table)
+    """One row, INSERT ... ON CONFLICT DO NOTHING; True when it was new."""
+    key = next(iter(table.primary_key)).name
+    statement = _insert_statement(session.get_bind().dialect.name, table, key)
     return session.execute(statement, values).first() is not None
 
 
-def claim_sns_message(session: Session, sns_message_id: str) -> bool:
-    return _insert(
+def claim_sns_messages(session: Session, sns_message_ids: Iterable[str]) -> set[str]:
+    """Record the SNS MessageIds; returns those not applied before."""
+    now = utcnow()
+    rows = [{"sns_message_id": i, "received_at": now} for i in dict.fromkeys(sns_message_ids)]
+    return _insert_new(session, SnsReceiptRow.__table__, "sns_message_id", rows)
+
+
+def add_events(session: Session, rows: Sequence[Mapping[str, object]]) -> set[str]:
+    """Insert feedback events; returns the ``event_key`` of those that were new."""
+    now = utcnow()
+    return _insert_new(
         session,
-        SnsReceiptRow.__table__,
-        {"sns_message_id": sns_message_id, "received_at": utcnow()},
+        FeedbackEventRow.__table__,
+        "event_key",
+        [{"received_at": now, **row} for row in rows],
     )
 
 
-def add_event(session: Session, values: dict[str, object]) -> bool:
-    return _insert(session, FeedbackEventRow.__table__, {"received_at": utcnow(), **values})
-
-
-def delivered_before(session: Session, ses_message_id: str, recipient: str) -> bool:
-    found = session.scalar(
-        select(FeedbackEventRow.id)
-        .where(
-            FeedbackEventRow.ses_message_id == ses_message_id,
-            FeedbackEventRow.recipient == recipient,
+def delivered_pairs(session: Session, ses_message_ids: Collection[str]) -> set[tuple[str, str]]:
+    """(SES message id, recipient) of the stored deliveries of these messages."""
+    if not ses_message_ids:
+        return set()
+    rows = session.execute(
+        select(FeedbackEventRow.ses_message_id, FeedbackEventRow.recipient).where(
             FeedbackEventRow.kind == "Delivery",
+            FeedbackEventRow.ses_message_id.in_(sorted(ses_message_ids)),
         )
-        .limit(1)
-    )
-    return found is not None
+    ).all()
+    return {(ses_id, recipient) for ses_id, recipient in rows if recipient}
 
 
-def soft_bounces_since(session: Session, recipient: str, since: dt.datetime) -> int:
-    count = session.scalar(
-        select(func.count())
-        .select_from(FeedbackEventRow)
+def soft_bounces_since(
+    session: Session, recipients: Collection[str], since: dt.datetime
+) -> dict[str, int]:
+    """Counted soft bounces per recipient received since ``since``."""
+    if not recipients:
+        return {}
+    rows = session.execute(
+        select(FeedbackEventRow.recipient, func.count())
         .where(
-            FeedbackEventRow.recipient == recipient,
+            FeedbackEventRow.recipient.in_(sorted(recipients)),
             FeedbackEventRow.action == Action.COUNT_SOFT_BOUNCE,
             FeedbackEventRow.received_at >= since,
         )
-    )
-    return int(count or 0)
+        .group_by(FeedbackEventRow.recipient)
+    ).all()
+    return {recipient: int(count) for recipient, count in rows if recipient}
 
 
-def raise_recipient_status(
-    session: Session, ses_message_id: str, recipient: str | None, status: RecipientStatus
+def raise_recipient_statuses(
+    session: Session, raises: Mapping[tuple[str, str | None], RecipientStatus]
 ) -> None:
-    """Move the recipient(s) of a sent message up to ``status`` (never down)."""
-    weaker = [str(s) for s in RecipientStatus if s.rank < status.rank]
-    message_ids = select(MessageRow.id).where(MessageRow.ses_message_id == ses_message_id)
-    statement = (
-        update(RecipientRow)
-        .where(RecipientRow.message_id.in_(message_ids), RecipientRow.status.in_(weaker))
-        .values(status=status, updated_at=utcnow())
-    )
-    if recipient:
-        statement = statement.where(RecipientRow.address == recipient)
-    session.execute(statement)
+    """Move recipients up to a status (never down), keyed by (SES message id, recipient);
+    a None recipient means every recipient of that message.
+
+    One statement per target status, run for every key that goes to it.
+    """
+    by_status: dict[tuple[RecipientStatus, bool], list[dict[str, object]]] = {}
+    for (ses_message_id, recipient), status in raises.items():
+        params: dict[str, object] = {"b_ses_id": ses_message_id}
+        if recipient:
+            params["b_address"] = recipient
+        by_status.setdefault((status, bool(recipient)), []).append(params)
+    now = utcnow()
+    for (status, one_recipient), params_list in sorted(by_status.items(), key=str):
+        # Fixed parameters, not an expanding IN list: the statement runs for many rows.
+        weaker = [literal(str(s)) for s in RecipientStatus if s.rank < status.rank]
+        message_ids = select(MessageRow.id).where(
+            MessageRow.ses_message_id == bindparam("b_ses_id")
+        )
+        statement = (
+            update(RecipientRow)
+            .where(RecipientRow.message_id.in_(message_ids), RecipientRow.status.in_(weaker))
+            .values(status=status, updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        if one_recipient:
+            statement = statement.where(RecipientRow.address == bindparam("b_address"))
+        session.connection().execute(statement, params_list)
+
+
+def suppress_many(session: Session, entries: Sequence[Mapping[str, object]]) -> None:
+    """Add or refresh suppression entries in one upsert: ``first_seen`` is kept, the rest
+    updated. Each entry has address, reason, source, detail and expires_at; an address
+    given twice keeps its last entry, as applying them one after the other would."""
+    if not entries:
+        return
+    now = utcnow()
+    latest = {str(e["address"]).lower(): e for e in entries}
+    rows = [
+        {**entry, "address": address, "first_seen": now, "last_seen": now}
+        for address, entry in latest.items()
+    ]
+    changes = ("reason", "source", "detail", "last_seen", "expires_at")
+    for start in range(0, len(rows), _ROWS_PER_STATEMENT):
+        statement = (
+            _module(session)
+            .insert(SuppressionRow.__table__)
+            .values(rows[start : start + _ROWS_PER_STATEMENT])
+        )
+        # An upsert: two workers suppressing the same address at once cannot collide.
+        session.execute(
+            statement.on_conflict_do_update(
+                index_elements=["address"], set_={c: statement.excluded[c] for c in changes}
+            )
+        )

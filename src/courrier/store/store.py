@@ -372,7 +372,11 @@ def _sqlite_connect(connection: Any, _record: Any) -> None:
     connection.isolation_level = None
     cursor = connection.cursor()
     # WAL lets a worker write while readers read; busy_timeout waits out short write locks.
+    # synchronous=FULL syncs the WAL on every commit: a committed batch (whose messages are
+    # then deleted from SQS) survives a power cut. NORMAL, the usual WAL pairing, syncs only
+    # at checkpoints, so the last commits could vanish after SQS had forgotten them.
     cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=FULL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=5000")
     cursor.close()
