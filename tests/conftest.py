@@ -251,3 +251,9 @@ def store(database_url: str) -> Iterator[Any]:
     opened = Store(database_url)
     yield opened
     opened.close()
+
+
+@pytest.fixture(params=[1, 4], ids=["one-batch", "concurrent"])
+def concurrency(request: pytest.FixtureRequest) -> int:
+    """The worker's concurrency: one batch at a time, and receivers feeding one applier."""
+    return int(request.param)

@@ -56,6 +56,9 @@ class Settings:
     read_timeout: float = 30.0
     #: Overrides the account's max send rate (per second) read from SES; None reads it.
     max_send_rate: float | None = None
+    #: Receives the feedback worker keeps in flight at once (``courrier worker --concurrency``);
+    #: their batches are applied by one thread, several per transaction.
+    worker_concurrency: int = 8
 
     # Reputation (courrier stats, the guard, the dashboard); see courrier.reputation.
     #: The representative window: this many of the latest recipients SES counts, and never

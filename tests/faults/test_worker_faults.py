@@ -23,6 +23,8 @@ from sqlalchemy import func, select
 
 from courrier.aws.sqs import SqsQueue
 from courrier.errors import AwsError, StoreUnusable
+from courrier.feedback.apply import Applied
+from courrier.feedback.observer import WorkerObserver
 from courrier.feedback.worker import Worker
 from courrier.store import Store
 from courrier.store.tables import FeedbackEventRow
@@ -78,7 +80,7 @@ def drain_until_dead_lettered(
 
 
 def test_poison_next_to_good_bodies_only_the_poison_is_dead_lettered(
-    env: SandboxClient, database_url: str
+    env: SandboxClient, database_url: str, concurrency: int
 ) -> None:
     pipeline, dlq = dead_letter_pipeline(env, max_receives=2)
     poison = list(poison_bodies().values())
@@ -86,7 +88,7 @@ def test_poison_next_to_good_bodies_only_the_poison_is_dead_lettered(
     # Interleaved: every batch of ten holds poison and good bodies side by side.
     publish_raw(env, pipeline, [body for pair in zip(poison, good, strict=True) for body in pair])
     store = Store(database_url)
-    worker = Worker(SqsQueue(pipeline.queue_url), store, wait_seconds=0)
+    worker = Worker(SqsQueue(pipeline.queue_url), store, wait_seconds=0, concurrency=concurrency)
     drain_until_dead_lettered(env, worker, pipeline, len(poison))
     assert stored(store) == len(good)
     assert len(store.suppressions()) == len(good)
@@ -96,7 +98,7 @@ def test_poison_next_to_good_bodies_only_the_poison_is_dead_lettered(
 
 
 def test_a_record_the_store_refuses_is_isolated_from_its_batch(
-    env: SandboxClient, database_url: str, monkeypatch: pytest.MonkeyPatch
+    env: SandboxClient, database_url: str, monkeypatch: pytest.MonkeyPatch, concurrency: int
 ) -> None:
     """Should decode ever let through what the database refuses, the batch still goes in."""
     limits = importlib.import_module("courrier.feedback.limits")
@@ -105,7 +107,7 @@ def test_a_record_the_store_refuses_is_isolated_from_its_batch(
     refused = wrapped(bounce(99, recipient="\ud800@example.net"), MessageId="refused")
     publish_raw(env, pipeline, [*good_bodies(4), refused, *good_bodies(5, start=4)])
     store = Store(database_url)
-    worker = Worker(SqsQueue(pipeline.queue_url), store, wait_seconds=0)
+    worker = Worker(SqsQueue(pipeline.queue_url), store, wait_seconds=0, concurrency=concurrency)
     drain_until_dead_lettered(env, worker, pipeline, 1)
     assert stored(store) == 9
     assert queue_bodies(env, dlq) == [refused]
@@ -137,22 +139,26 @@ def test_deleted_sqlite_file_stops_the_worker_before_any_delete(
     fresh.close()
 
 
-def test_replaced_sqlite_file_stops_the_worker(env: SandboxClient, tmp_path: Path) -> None:
+def test_replaced_sqlite_file_stops_the_worker(
+    env: SandboxClient, tmp_path: Path, concurrency: int
+) -> None:
     path = tmp_path / "live.db"
     store = Store(f"sqlite:///{path}")
     shutil.copy(path, tmp_path / "copy.db")
     os.replace(tmp_path / "copy.db", path)
     with pytest.raises(StoreUnusable, match="replaced while in use"):
-        Worker(SqsQueue("http://unused"), store).run(until_idle=True)
+        Worker(SqsQueue("http://unused"), store, concurrency=concurrency).run(until_idle=True)
     store.close()
 
 
-def test_read_only_store_stops_at_start(env: SandboxClient, tmp_path: Path) -> None:
+def test_read_only_store_stops_at_start(
+    env: SandboxClient, tmp_path: Path, concurrency: int
+) -> None:
     path = tmp_path / "ro.db"
     Store(f"sqlite:///{path}").close()
     read_only = Store(f"sqlite:///file:{path}?mode=ro&uri=true", migrate=False)
     with pytest.raises(StoreUnusable, match="cannot be written"):
-        Worker(SqsQueue(env.pipeline().queue_url), read_only).run()
+        Worker(SqsQueue(env.pipeline().queue_url), read_only, concurrency=concurrency).run()
     read_only.close()
 
 
@@ -166,9 +172,14 @@ def test_read_only_postgres_session_stops_at_start(env: SandboxClient) -> None:
         read_only.close()
 
 
-def run_cli_worker(env: SandboxClient, database_url: str, queue_url: str) -> subprocess.Popen[str]:
+def run_cli_worker(
+    env: SandboxClient, database_url: str, queue_url: str, concurrency: int = 1
+) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "courrier", "worker", "--queue-url", queue_url, "--wait", "1"],
+        [
+            *(sys.executable, "-m", "courrier", "worker", "--queue-url", queue_url),
+            *("--wait", "1", f"--concurrency={concurrency}"),
+        ],
         env={**os.environ, "AWS_ENDPOINT_URL": env.url, "COURRIER_DATABASE_URL": database_url},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -184,12 +195,12 @@ def run_cli_worker(env: SandboxClient, database_url: str, queue_url: str) -> sub
     ],
 )
 def test_cli_worker_exits_at_once_on_an_unusable_store(
-    env: SandboxClient, tmp_path: Path, database: str, message: str
+    env: SandboxClient, tmp_path: Path, database: str, message: str, concurrency: int
 ) -> None:
     if database == "readonly":
         Store(f"sqlite:///{tmp_path}/ro.db").close()
         database = f"sqlite:///file:{tmp_path}/ro.db?mode=ro&uri=true"
-    proc = run_cli_worker(env, database, env.pipeline().queue_url)
+    proc = run_cli_worker(env, database, env.pipeline().queue_url, concurrency)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 1, err
     assert message in err
@@ -198,7 +209,7 @@ def test_cli_worker_exits_at_once_on_an_unusable_store(
 
 @pytest.mark.parametrize("queue", ["missing", "deleted"])
 def test_permanent_receive_errors_stop_the_worker(
-    env: SandboxClient, tmp_path: Path, queue: str
+    env: SandboxClient, tmp_path: Path, queue: str, concurrency: int
 ) -> None:
     if queue == "missing":
         url = f"{env.url}/123456789012/no-such-queue-{uuid.uuid4().hex[:6]}"
@@ -206,13 +217,13 @@ def test_permanent_receive_errors_stop_the_worker(
         url = env.pipeline().queue_url
         env.sqs.delete_queue(QueueUrl=url)
     store = Store(f"sqlite:///{tmp_path}/q.db")
-    worker = Worker(SqsQueue(url), store, wait_seconds=0)
+    worker = Worker(SqsQueue(url), store, wait_seconds=0, concurrency=concurrency)
     with pytest.raises(AwsError) as caught:
         worker.run()
     assert not caught.value.retryable
     assert "NonExistentQueue" in caught.value.code or "QueueDoesNotExist" in caught.value.code
     assert worker.stats.receive_errors == 1
-    proc = run_cli_worker(env, f"sqlite:///{tmp_path}/q.db", url)
+    proc = run_cli_worker(env, f"sqlite:///{tmp_path}/q.db", url, concurrency)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 1, err
     assert "ReceiveMessage" in err
@@ -220,14 +231,16 @@ def test_permanent_receive_errors_stop_the_worker(
 
 
 def test_transient_receive_errors_are_retried(
-    env: SandboxClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    env: SandboxClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, concurrency: int
 ) -> None:
     from tests.conftest import free_port
 
     monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{free_port()}")
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
     store = Store(f"sqlite:///{tmp_path}/t.db")
-    worker = Worker(SqsQueue("http://127.0.0.1/123456789012/q"), store, wait_seconds=0)
+    worker = Worker(
+        SqsQueue("http://127.0.0.1/123456789012/q"), store, wait_seconds=0, concurrency=concurrency
+    )
     errors: list[BaseException] = []
 
     def run() -> None:
@@ -246,3 +259,76 @@ def test_transient_receive_errors_are_retried(
     assert errors == []
     assert worker.stats.receive_errors >= 2
     store.close()
+
+
+class DeleteFileAfterFirstCommit(WorkerObserver):
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def applied(self, applied: Applied) -> None:
+        if self.path.exists():
+            self.path.unlink()
+
+
+def test_deleted_sqlite_file_stops_a_concurrent_run_before_any_more_deletes(
+    env: SandboxClient, tmp_path: Path
+) -> None:
+    pipeline = env.pipeline()
+    env.sqs.set_queue_attributes(QueueUrl=pipeline.queue_url, Attributes={"VisibilityTimeout": "1"})
+    publish_raw(env, pipeline, good_bodies(60))
+    path = tmp_path / "live.db"
+    store = Store(f"sqlite:///{path}")
+    queue = SqsQueue(pipeline.queue_url)
+    worker = Worker(
+        queue,
+        store,
+        wait_seconds=0,
+        concurrency=4,
+        observers=[DeleteFileAfterFirstCommit(path)],
+    )
+    with pytest.raises(StoreUnusable, match="deleted while in use"):
+        worker.run(until_idle=True)
+    # Only the first transaction's messages, committed before the file went, were deleted.
+    assert worker.stats.transactions == 1
+    assert worker.stats.deleted == worker.stats.events
+    store.close()
+    fresh = Store(f"sqlite:///{tmp_path}/fresh.db")
+    time.sleep(1.1)
+    Worker(queue, fresh, wait_seconds=0, concurrency=4).run(until_idle=True)
+    assert stored(fresh) == 60 - worker.stats.deleted
+    fresh.close()
+
+
+@pytest.mark.postgres
+def test_database_outage_during_a_concurrent_run_loses_nothing(env: SandboxClient) -> None:
+    import psycopg
+
+    with postgres_schema() as url:
+        store = Store(url)
+        pipeline = env.pipeline()
+        publish_raw(env, pipeline, good_bodies(50))
+        locker = psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"))
+        # The store is "down" while another session holds its table: its lock timeout
+        # makes every apply fail as unavailable until the lock is released.
+        locker.execute("LOCK TABLE sns_receipts IN ACCESS EXCLUSIVE MODE")
+        sleeps: list[float] = []
+
+        def sleep(seconds: float) -> None:
+            sleeps.append(seconds)
+            if len(sleeps) == 2:
+                locker.rollback()  # the database comes back during the second backoff
+
+        slow = Store(url + "%20-clock_timeout%3D300", migrate=False)
+        worker = Worker(
+            SqsQueue(pipeline.queue_url), slow, wait_seconds=0, concurrency=4, sleep=sleep
+        )
+        try:
+            worker.run(until_idle=True)
+        finally:
+            locker.close()
+        assert worker.stats.store_retries == 2
+        assert worker.stats.events == 50
+        assert worker.stats.deleted == 50
+        assert stored(store) == 50
+        slow.close()
+        store.close()

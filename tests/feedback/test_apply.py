@@ -282,3 +282,23 @@ def test_a_batch_applies_as_its_messages_one_after_the_other(database_url: str) 
     assert next(a for a in suppressions if a[0] == "soft@x.example")[1] == "soft-bounce"
     assert (summary[1], summary[2]) == (2, 1)  # the repeats, and the subscription notice
     assert dict(statuses) == {"ooto@x.example": "delivered", "soft@x.example": "soft_bounced"}
+
+
+def test_an_auto_reply_applied_before_its_delivery_is_still_an_auto_reply(store: Store) -> None:
+    delivery = sample("S5")
+    delivery["mail"]["messageId"] = "m-late"
+    delivery["delivery"]["recipients"] = ["ooto@x.example"]
+    auto_reply = bounce("ooto@x.example", "Transient", "General", "fb-late", "m-late")
+    other = bounce("ooto@x.example", "Transient", "General", "fb-other", "m-other")
+    apply(store, [decode(json.dumps(auto_reply)), decode(json.dumps(other))])
+    apply(store, [decode(json.dumps(delivery))])
+    with store.transaction() as session:
+        actions = dict(
+            session.execute(
+                select(FeedbackEventRow.ses_message_id, FeedbackEventRow.action).where(
+                    FeedbackEventRow.kind == "Bounce"
+                )
+            ).all()
+        )
+    # Only the bounce of the delivered message: the other one is still counted.
+    assert actions == {"m-late": "record", "m-other": "count_soft_bounce"}

@@ -139,8 +139,9 @@ def test_long_event_keys_stay_distinct(store: Store) -> None:
     poison=st.lists(st.sampled_from(sorted(POISON)), min_size=1, max_size=5),
     good=st.integers(min_value=1, max_value=5),
 )
+@pytest.mark.parametrize("concurrency", [1, 4], ids=["one-batch", "concurrent"])
 def test_worker_batches_apply_the_good_and_leave_only_the_poison(
-    stores: list[Store], poison: list[str], good: int
+    stores: list[Store], poison: list[str], good: int, concurrency: int
 ) -> None:
     first = next(_serial)
     goods = [
@@ -156,8 +157,13 @@ def test_worker_batches_apply_the_good_and_leave_only_the_poison(
         + goods[len(bad) :]
     )
     for store in stores:
-        queue = ListQueue()
-        worker = Worker(queue, store)  # type: ignore[arg-type]  # a stand-in for SQS
-        worker.process(batch)
+        if concurrency == 1:
+            queue = ListQueue()
+            worker = Worker(queue, store)  # type: ignore[arg-type]  # a stand-in for SQS
+            worker.process(batch)
+        else:
+            queue = ListQueue(batch)
+            worker = Worker(queue, store, wait_seconds=0, concurrency=concurrency)  # type: ignore[arg-type]
+            worker.run(until_idle=True)
         assert sorted(queue.deleted) == sorted(m.message_id for m in goods)
         assert worker.stats.rejected == len(bad)

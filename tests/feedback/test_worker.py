@@ -20,8 +20,10 @@ from sqlalchemy import func, select
 from courrier.aws.clients import AwsConfig
 from courrier.aws.ses import SesClient
 from courrier.aws.sqs import QueueMessage, SqsQueue
-from courrier.errors import StoreError
+from courrier.errors import ConfigurationError, StoreError
 from courrier.feedback import events as ev
+from courrier.feedback.apply import Applied
+from courrier.feedback.observer import WorkerObserver
 from courrier.feedback.worker import Worker
 from courrier.message import Attachment, Message
 from courrier.sending import Mailer, Pacer
@@ -52,7 +54,9 @@ def kinds_in(store: Store) -> list[tuple[str, str | None, str | None]]:
     return sorted((k, s, r) for k, s, r in rows)
 
 
-def run_route(sandbox: SandboxClient, store: Store, route: str, *, raw: bool) -> Worker:
+def run_route(
+    sandbox: SandboxClient, store: Store, route: str, *, raw: bool, concurrency: int = 1
+) -> Worker:
     pipeline = sandbox.pipeline(raw=raw)
     if route == "events":
         events_route(sandbox, pipeline)
@@ -71,7 +75,7 @@ def run_route(sandbox: SandboxClient, store: Store, route: str, *, raw: bool) ->
             )
         )
     sandbox.drain()
-    worker = Worker(SqsQueue(pipeline.queue_url), store, wait_seconds=0)
+    worker = Worker(SqsQueue(pipeline.queue_url), store, wait_seconds=0, concurrency=concurrency)
     worker.run(until_idle=True)
     return worker
 
@@ -79,9 +83,9 @@ def run_route(sandbox: SandboxClient, store: Store, route: str, *, raw: bool) ->
 @pytest.mark.parametrize("raw", [False, True], ids=["envelope", "raw-delivery"])
 @pytest.mark.parametrize("route", ["notifications", "events"])
 def test_simulator_scenarios_end_to_end(
-    env: SandboxClient, store: Store, route: str, raw: bool
+    env: SandboxClient, store: Store, route: str, raw: bool, concurrency: int
 ) -> None:
-    worker = run_route(env, store, route, raw=raw)
+    worker = run_route(env, store, route, raw=raw, concurrency=concurrency)
     entries = {s.address: s.reason for s in store.suppressions()}
     assert entries == {
         f"bounce@{SIM}": "bounce",
@@ -113,7 +117,7 @@ def test_simulator_scenarios_end_to_end(
     assert statuses[f"ooto@{SIM}"] == "record"
 
 
-def test_reject_event_from_real_traffic(env: SandboxClient, store: Store) -> None:
+def test_reject_event_from_real_traffic(env: SandboxClient, store: Store, concurrency: int) -> None:
     env.ses.verify_email_identity(EmailAddress="qa@example.com")
     pipeline = env.pipeline()
     events_route(env, pipeline)
@@ -128,14 +132,18 @@ def test_reject_event_from_real_traffic(env: SandboxClient, store: Store) -> Non
         )
     )
     env.drain()
-    Worker(SqsQueue(pipeline.queue_url), store, wait_seconds=0).run(until_idle=True)
+    Worker(SqsQueue(pipeline.queue_url), store, wait_seconds=0, concurrency=concurrency).run(
+        until_idle=True
+    )
     assert ("Reject", "Bad content", "qa@example.com") in kinds_in(store)
     record = store.message(result.id)
     assert record is not None
     assert [r.status for r in record.recipients] == ["rejected"]
 
 
-def test_statuses_and_hooks_from_real_traffic(env: SandboxClient, store: Store) -> None:
+def test_statuses_and_hooks_from_real_traffic(
+    env: SandboxClient, store: Store, concurrency: int
+) -> None:
     pipeline = env.pipeline()
     notifications_route(env, pipeline)
     mailer = Mailer(store, SesClient(), pacer=Pacer(1000))
@@ -149,6 +157,7 @@ def test_statuses_and_hooks_from_real_traffic(env: SandboxClient, store: Store) 
         store,
         wait_seconds=0,
         hooks={"Complaint": [complaints.append]},
+        concurrency=concurrency,
     ).run(until_idle=True)
     record = store.message(result.id)
     assert record is not None
@@ -197,10 +206,12 @@ def dead_letter_pipeline(sandbox: SandboxClient, max_receives: int = 2) -> tuple
     return pipeline, dlq
 
 
-def test_poison_message_reaches_the_dead_letter_queue(env: SandboxClient, store: Store) -> None:
+def test_poison_message_reaches_the_dead_letter_queue(
+    env: SandboxClient, store: Store, concurrency: int
+) -> None:
     pipeline, dlq = dead_letter_pipeline(env)
     publish_raw(env, pipeline, [bounce_body(1), "this is not feedback", bounce_body(2)])
-    worker = Worker(SqsQueue(pipeline.queue_url), store, wait_seconds=1)
+    worker = Worker(SqsQueue(pipeline.queue_url), store, wait_seconds=1, concurrency=concurrency)
     deadline = time.monotonic() + 20
     moved: list[dict[str, Any]] = []
     while not moved and time.monotonic() < deadline:
@@ -212,7 +223,7 @@ def test_poison_message_reaches_the_dead_letter_queue(env: SandboxClient, store:
     assert worker.stats.rejected >= 2  # seen on each receive until redriven
 
 
-def test_topic_allow_list(env: SandboxClient, store: Store) -> None:
+def test_topic_allow_list(env: SandboxClient, store: Store, concurrency: int) -> None:
     pipeline = env.pipeline()
     other = env.sns.create_topic(Name="intruder")["TopicArn"]
     env.sqs.set_queue_attributes(
@@ -237,7 +248,11 @@ def test_topic_allow_list(env: SandboxClient, store: Store) -> None:
     env.sns.publish(TopicArn=pipeline.topic_arn, Message=bounce_body(1))
     env.sns.publish(TopicArn=other, Message=bounce_body(2))
     worker = Worker(
-        SqsQueue(pipeline.queue_url), store, wait_seconds=0, allowed_topics=[pipeline.topic_arn]
+        SqsQueue(pipeline.queue_url),
+        store,
+        wait_seconds=0,
+        allowed_topics=[pipeline.topic_arn],
+        concurrency=concurrency,
     )
     worker.run(until_idle=True)
     assert [s.address for s in store.suppressions()] == ["user1@example.net"]
@@ -248,12 +263,17 @@ def test_topic_allow_list(env: SandboxClient, store: Store) -> None:
     assert left["ApproximateNumberOfMessagesNotVisible"] == "1"
 
 
-def test_several_workers_share_a_queue(env: SandboxClient, database_url: str) -> None:
+def test_several_workers_share_a_queue(
+    env: SandboxClient, database_url: str, concurrency: int
+) -> None:
     pipeline = env.pipeline()
     bodies = [bounce_body(n) for n in range(120)]
     publish_raw(env, pipeline, bodies + bodies[:40])  # 40 duplicates
     stores = [Store(database_url) for _ in range(4)]
-    workers = [Worker(SqsQueue(pipeline.queue_url), s, wait_seconds=0) for s in stores]
+    workers = [
+        Worker(SqsQueue(pipeline.queue_url), s, wait_seconds=0, concurrency=concurrency)
+        for s in stores
+    ]
     threads = [threading.Thread(target=w.run, kwargs={"until_idle": True}) for w in workers]
     for thread in threads:
         thread.start()
@@ -295,7 +315,7 @@ def stored_events(database_url: str) -> int:
 
 
 def test_sigkill_mid_run_loses_nothing_and_doubles_nothing(
-    env: SandboxClient, tmp_path: Path
+    env: SandboxClient, tmp_path: Path, concurrency: int
 ) -> None:
     database_url = f"sqlite:///{tmp_path}/kill.db"
     Store(database_url).close()
@@ -306,7 +326,9 @@ def test_sigkill_mid_run_loses_nothing_and_doubles_nothing(
     kills = 0
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
-        proc = start_worker(env.url, pipeline.queue_url, database_url, "--wait", "1")
+        proc = start_worker(
+            env.url, pipeline.queue_url, database_url, "--wait", "1", f"--concurrency={concurrency}"
+        )
         time.sleep(0.8)
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
@@ -329,11 +351,21 @@ def test_sigkill_mid_run_loses_nothing_and_doubles_nothing(
     }
 
 
-def test_sigterm_finishes_the_batch_and_exits_zero(env: SandboxClient, tmp_path: Path) -> None:
+def test_sigterm_finishes_the_batch_and_exits_zero(
+    env: SandboxClient, tmp_path: Path, concurrency: int
+) -> None:
     database_url = f"sqlite:///{tmp_path}/term.db"
     pipeline = env.pipeline()
     publish_raw(env, pipeline, [bounce_body(n) for n in range(30)])
-    proc = start_worker(env.url, pipeline.queue_url, database_url, "--wait", "2", "-v")
+    proc = start_worker(
+        env.url,
+        pipeline.queue_url,
+        database_url,
+        "--wait",
+        "2",
+        "-v",
+        f"--concurrency={concurrency}",
+    )
     # Signal once the worker is at work (its handlers are installed before it receives).
     deadline = time.monotonic() + 30
     while stored_events(database_url) == 0:
@@ -408,3 +440,43 @@ def test_stop_during_a_database_outage_leaves_the_batch(key: rsa.RSAPrivateKey) 
     assert queue.deleted == []
     assert worker.stats.store_retries == 1
     down.close()
+
+
+class Counting(WorkerObserver):
+    def __init__(self) -> None:
+        self.applied_calls = 0
+        self.polls = 0
+
+    def polled(self, received: int) -> None:
+        self.polls += 1
+
+    def applied(self, applied: Applied) -> None:
+        self.applied_calls += 1
+
+
+def test_concurrent_receives_are_applied_several_per_transaction(store: Store) -> None:
+    messages = [QueueMessage(f"m{n}", f"h{n}", bounce_body(n), 1) for n in range(300)]
+    queue = ListQueue(messages)
+    counting = Counting()
+    worker = Worker(
+        queue,  # type: ignore[arg-type]  # a stand-in for SQS
+        store,
+        wait_seconds=0,
+        concurrency=4,
+        apply_limit=50,
+        observers=[counting],
+    )
+    stats = worker.run(until_idle=True)
+    assert (stats.received, stats.events, stats.deleted) == (300, 300, 300)
+    assert sorted(queue.deleted) == sorted(m.message_id for m in messages)
+    assert stats.batches == 30
+    assert 6 <= stats.transactions < 30  # several receives per transaction, 50 at most
+    assert counting.applied_calls == stats.transactions  # each commit reported once
+    assert counting.polls >= 30 + 4  # and every receiver's last, empty, poll
+    assert len(store.suppressions()) == 300
+
+
+@pytest.mark.parametrize(("concurrency", "limit"), [(0, 100), (2, 5)])
+def test_worker_settings_are_checked(store: Store, concurrency: int, limit: int) -> None:
+    with pytest.raises(ConfigurationError, match="concurrency"):
+        Worker(ListQueue(), store, concurrency=concurrency, apply_limit=limit)  # type: ignore[arg-type]

@@ -15,12 +15,14 @@ from courrier.errors import ConfigurationError
 
 @dataclass(frozen=True)
 class AwsConfig:
-    """What courrier adds to boto3's chain: optional profile/region and the read timeout."""
+    """What courrier adds to boto3's chain: optional profile/region, timeouts, pool size."""
 
     profile: str | None = None
     region: str | None = None
     read_timeout: float = 30.0
     connect_timeout: float = 5.0
+    #: HTTP connections kept per client: one per thread that calls it at the same time.
+    max_connections: int = 10
 
 
 def client(service: str, config: AwsConfig | None = None, *, single_attempt: bool = False) -> Any:
@@ -42,6 +44,7 @@ def client(service: str, config: AwsConfig | None = None, *, single_attempt: boo
                 retries=({"total_max_attempts": 1} if single_attempt else {"mode": "standard"}),
                 read_timeout=config.read_timeout,
                 connect_timeout=config.connect_timeout,
+                max_pool_connections=config.max_connections,
             ),
         )
     except NoRegionError as err:

@@ -28,6 +28,7 @@ from courrier.feedback.explain import explain
 from courrier.feedback.observer import WorkerObserver
 from courrier.feedback.rules import Rules
 from courrier.feedback.signature import SignatureVerifier
+from courrier.feedback.stages import connections
 from courrier.feedback.worker import Worker
 from courrier.settings import Settings
 from courrier.store import Store
@@ -95,7 +96,17 @@ def watchers(
     type=click.IntRange(0, 20),
     help="Long-poll seconds.",
 )
-@click.option("--until-idle", is_flag=True, help="Exit when a poll finds the queue empty.")
+@click.option(
+    "--until-idle",
+    is_flag=True,
+    help="Exit once every receiver's last poll found the queue empty and nothing is in hand.",
+)
+@click.option(
+    "--concurrency",
+    type=click.IntRange(1, 64),
+    help="Receives in flight at once, their batches applied by one thread, several per "
+    "transaction (setting: worker_concurrency, default 8; 1 is one batch at a time).",
+)
 @click.option("--allow-topic", multiple=True, help="Accept only these SNS topic ARNs.")
 @click.option(
     "--verify-signatures",
@@ -122,6 +133,7 @@ def worker(
     queue_url: str | None,
     wait_seconds: int,
     until_idle: bool,
+    concurrency: int | None,
     allow_topic: tuple[str, ...],
     verify_signatures: bool,
     soft_bounce_limit: int,
@@ -131,7 +143,8 @@ def worker(
 ) -> None:
     """Apply SES feedback from SQS to the store, exactly once, until stopped.
 
-    SIGTERM or SIGINT: the batch in hand is finished, committed and deleted, then exit 0.
+    SIGTERM or SIGINT: polls stop; the batches in hand are finished, committed and deleted,
+    then exit 0.
     """
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,
@@ -145,6 +158,7 @@ def worker(
     store = open_store(ctx, settings.database_url)
     aws = AwsConfig(settings.profile, settings.region, settings.read_timeout)
     observers, metrics_server = watchers(settings, store, aws, url, metrics_port, metrics_host)
+    concurrency = concurrency or settings.worker_concurrency
     runner = Worker(
         SqsQueue(
             url,
@@ -152,6 +166,7 @@ def worker(
                 settings.profile,
                 settings.region,
                 read_timeout=max(settings.read_timeout, wait_seconds + 10),
+                max_connections=connections(concurrency),
             ),
         ),
         store,
@@ -161,6 +176,7 @@ def worker(
         verifier=SignatureVerifier() if verify_signatures else None,
         wait_seconds=wait_seconds,
         observers=observers,
+        concurrency=concurrency,
     )
 
     def on_signal(signum: int, frame: FrameType | None) -> None:

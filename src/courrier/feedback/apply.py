@@ -150,6 +150,7 @@ def _apply_batch(
     new_keys = queries.add_events(session, [rows[n] for n in unique.values()])
     raises: dict[tuple[str, str | None], RecipientStatus] = {}
     suppressions: list[dict[str, object]] = []
+    stored_before = len(applied.stored)
     for n, (event, action) in enumerate(zip(events, actions, strict=True)):
         key = str(rows[n]["event_key"])
         if unique.get(key) != n or key not in new_keys:
@@ -159,6 +160,16 @@ def _apply_batch(
         _effects(event, action, rules, raises, soft_bounces, suppressions, applied)
     queries.raise_recipient_statuses(session, raises)
     queries.suppress_many(session, suppressions)
+    # Standard SQS queues deliver in no set order, and concurrent receives reorder more: a delivery
+    # applied after its recipient's auto-reply still makes that reply an auto-reply.
+    queries.record_auto_replies(
+        session,
+        {
+            (event.ses_message_id, event.recipient)
+            for event, _ in applied.stored[stored_before:]
+            if event.kind == "Delivery" and event.recipient
+        },
+    )
 
 
 def _row(event: ev.Event, action: Action) -> dict[str, object]:

@@ -1,13 +1,16 @@
 """Hooks into the worker's loop, for metrics and the reputation guard.
 
-An observer overrides the hooks it needs; each is a no-op here. The worker calls them from
-its own thread, in the order below for each poll; an observer that raises is logged and
-ignored, never allowed to stop the worker or undo a stored batch.
+An observer overrides the hooks it needs; each is a no-op here. The worker calls them one at
+a time (from several threads when its ``concurrency`` is above 1), in the order below for
+each poll (with concurrency, other polls' hooks come between a poll's and its ``applied``,
+called once per committed transaction); an observer that raises is logged and ignored,
+never allowed to stop the worker or undo a stored batch.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterable
 
 from courrier.errors import AwsError, CourrierError, StoreError
@@ -41,8 +44,13 @@ class Observers(WorkerObserver):
 
     def __init__(self, observers: Iterable[WorkerObserver] = ()) -> None:
         self.observers = list(observers)
+        self._lock = threading.RLock()
 
     def _each(self, hook: str, *args: object) -> None:
+        with self._lock:
+            self._each_unlocked(hook, *args)
+
+    def _each_unlocked(self, hook: str, *args: object) -> None:
         for observer in self.observers:
             try:
                 getattr(observer, hook)(*args)

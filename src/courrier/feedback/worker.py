@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from courrier.aws.sqs import QueueMessage, SqsQueue
 from courrier.errors import (
     AwsError,
+    ConfigurationError,
     FeedbackError,
     InvalidRecord,
     StoreError,
@@ -51,16 +52,13 @@ from courrier.feedback.decode import Decoded, decode
 from courrier.feedback.observer import Observers, WorkerObserver
 from courrier.feedback.rules import Rules
 from courrier.feedback.signature import SignatureVerifier
+from courrier.feedback.stages import RECEIVE_BACKOFF_CAP, Stages
 from courrier.sending.retry import Backoff
 from courrier.store import Store
 
 __all__ = ["Worker", "WorkerStats"]
 
 log = logging.getLogger(__name__)
-
-
-#: The longest wait between two receives that failed for a passing reason.
-_RECEIVE_BACKOFF_CAP = 30.0
 
 
 @dataclass
@@ -76,6 +74,8 @@ class WorkerStats:
     store_retries: int = 0
     receive_errors: int = 0
     suppressed: int = 0
+    #: Store transactions committed (several received batches may share one).
+    transactions: int = 0
 
     def as_dict(self) -> dict[str, int]:
         return dict(vars(self))
@@ -96,7 +96,14 @@ class Worker:
         store_backoff: Backoff | None = None,
         sleep: Callable[[float], None] = time.sleep,
         observers: Iterable[WorkerObserver] = (),
+        concurrency: int = 1,
+        apply_limit: int = 100,
     ) -> None:
+        if concurrency < 1 or apply_limit < max_messages:
+            raise ConfigurationError(
+                f"the worker needs a concurrency of at least 1 (not {concurrency}) and an "
+                f"apply limit of at least {max_messages} messages (not {apply_limit})"
+            )
         self.queue = queue
         self.store = store
         self.rules = rules or Rules()
@@ -107,14 +114,28 @@ class Worker:
         self.max_messages = max_messages
         self.store_backoff = store_backoff or Backoff(attempts=1_000_000, base=0.5, cap=30)
         self._sleep = sleep
+        self.concurrency = concurrency
+        self.apply_limit = apply_limit
         self._stopping = threading.Event()
+        #: Set by :meth:`stop` too: the concurrent stages of the run in progress watch it.
+        self._halt: threading.Event | None = None
+        self._stats_lock = threading.Lock()
         self.stats = WorkerStats()
         #: Metrics and the reputation guard watch the loop through these hooks.
         self.observer = Observers(observers)
 
     def stop(self) -> None:
-        """Ask the worker to stop after the batch in hand."""
+        """Ask the worker to stop after the batch(es) in hand."""
         self._stopping.set()
+        halt = self._halt
+        if halt is not None:
+            halt.set()
+
+    def count(self, **changes: int) -> None:
+        """Add to the stats; safe from any of the worker's threads."""
+        with self._stats_lock:
+            for name, change in changes.items():
+                setattr(self.stats, name, getattr(self.stats, name) + change)
 
     @property
     def stopping(self) -> bool:
@@ -127,6 +148,15 @@ class Worker:
         the :class:`~courrier.errors.AwsError` of a receive that will keep failing.
         """
         self.store.check_writable()
+        if self.concurrency > 1:
+            if not self.stopping:
+                halt = self._halt = threading.Event()
+                try:
+                    Stages(self, halt, until_idle=until_idle, max_batches=max_batches).run()
+                finally:
+                    self._halt = None
+            log.info("worker stopped: %s", self.stats)
+            return self.stats
         receive_delay = 1.0
         while not self.stopping:
             try:
@@ -135,7 +165,7 @@ class Worker:
                 )
             except AwsError as err:
                 self.observer.poll_failed(err)
-                self.stats.receive_errors += 1
+                self.count(receive_errors=1)
                 if not err.retryable:
                     log.error(
                         "stopping: the queue cannot be read, and retrying will not help: %s", err
@@ -143,7 +173,7 @@ class Worker:
                     raise
                 log.warning("receive failed, retrying in %.0f s: %s", receive_delay, err)
                 self._stopping.wait(receive_delay)
-                receive_delay = min(receive_delay * 2, _RECEIVE_BACKOFF_CAP)
+                receive_delay = min(receive_delay * 2, RECEIVE_BACKOFF_CAP)
                 continue
             receive_delay = 1.0
             self.observer.polled(len(messages))
@@ -161,8 +191,17 @@ class Worker:
 
     def process(self, messages: list[QueueMessage]) -> Applied:
         """Decode, apply and delete one batch (the steps in the module docstring)."""
-        self.stats.batches += 1
-        self.stats.received += len(messages)
+        outcome = self.commit(self.decode(messages))
+        if outcome is None:
+            return Applied()
+        applied, done = outcome
+        failed = self.delete(done)
+        self.count(deleted=len(done) - len(failed))
+        return applied
+
+    def decode(self, messages: list[QueueMessage]) -> list[tuple[QueueMessage, Decoded]]:
+        """The messages of one receive that may be applied; the others are left on SQS."""
+        self.count(batches=1, received=len(messages))
         good: list[tuple[QueueMessage, Decoded]] = []
         for message in messages:
             try:
@@ -170,7 +209,7 @@ class Worker:
                 self._check_topic(decoded)
                 self._check_signature(decoded)
             except FeedbackError as err:
-                self.stats.rejected += 1
+                self.count(rejected=1)
                 self.observer.rejected(message.message_id, err)
                 log.error(
                     "SQS message %s left for the dead-letter queue (receive %d): %s",
@@ -180,20 +219,29 @@ class Worker:
                 )
                 continue
             good.append((message, decoded))
+        return good
+
+    def commit(
+        self, good: list[tuple[QueueMessage, Decoded]]
+    ) -> tuple[Applied, list[QueueMessage]] | None:
+        """Apply decoded messages in one transaction; what was applied and the messages that
+        may now be deleted, or None when nothing was stored (stopping while the database
+        was down)."""
         outcome = self._apply_isolating(good)
         if outcome is None:
             log.warning(
                 "stopping with %d message(s) not stored; SQS will deliver them again", len(good)
             )
-            return Applied()
+            return None
         applied, done = outcome
-        self.stats.events += len(applied.stored)
-        self.stats.duplicates += applied.duplicates
-        self.stats.suppressed += len(applied.suppressed)
+        self.count(
+            transactions=1,
+            events=len(applied.stored),
+            duplicates=applied.duplicates,
+            suppressed=len(applied.suppressed),
+        )
         self.observer.applied(applied)
-        failed = self._delete(done)
-        self.stats.deleted += len(done) - len(failed)
-        return applied
+        return applied, done
 
     def _apply_isolating(
         self, good: list[tuple[QueueMessage, Decoded]]
@@ -213,7 +261,7 @@ class Worker:
             try:
                 applied = self._apply_with_retries([decoded])
             except InvalidRecord as err:
-                self.stats.rejected += 1
+                self.count(rejected=1)
                 self.observer.rejected(message.message_id, err)
                 log.error(
                     "SQS message %s left for the dead-letter queue (receive %d): the store "
@@ -262,12 +310,13 @@ class Worker:
                 delay = next(delays, None)
                 if delay is None:
                     raise
-                self.stats.store_retries += 1
+                self.count(store_retries=1)
                 self.observer.store_failed(err)
                 log.error("database error, batch kept and retried in %.1f s: %s", delay, err)
                 self._sleep(delay)
 
-    def _delete(self, messages: list[QueueMessage]) -> list[str]:
+    def delete(self, messages: list[QueueMessage]) -> list[str]:
+        """Delete applied messages from SQS; the ids of those that were not deleted."""
         if not messages:
             return []
         try:

@@ -96,6 +96,28 @@ def delivered_pairs(session: Session, ses_message_ids: Collection[str]) -> set[t
     return {(ses_id, recipient) for ses_id, recipient in rows if recipient}
 
 
+def record_auto_replies(session: Session, deliveries: Collection[tuple[str, str]]) -> None:
+    """Transient/General bounces already counted for these (SES message id, recipient)
+    deliveries become recorded auto-replies: the delivery arrived after its auto-reply."""
+    if not deliveries:
+        return
+    statement = (
+        update(FeedbackEventRow)
+        .where(
+            FeedbackEventRow.kind == "Bounce",
+            FeedbackEventRow.subtype == literal("Transient/General"),
+            FeedbackEventRow.action == literal(str(Action.COUNT_SOFT_BOUNCE)),
+            FeedbackEventRow.ses_message_id == bindparam("b_ses_id"),
+            FeedbackEventRow.recipient == bindparam("b_recipient"),
+        )
+        .values(action=str(Action.RECORD))
+        .execution_options(synchronize_session=False)
+    )
+    session.connection().execute(
+        statement, [{"b_ses_id": s, "b_recipient": r} for s, r in sorted(deliveries)]
+    )
+
+
 def soft_bounces_since(
     session: Session, recipients: Collection[str], since: dt.datetime
 ) -> dict[str, int]:
