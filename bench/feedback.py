@@ -29,9 +29,10 @@ from courrier.store.tables import FeedbackEventRow, utcnow
 KINDS = ("Bounce", "Complaint", "Delivery")
 
 
-def bodies(count: int) -> list[str]:
+def bodies(count: int, start: int = 0) -> list[str]:
+    """``count`` SNS envelopes of SES notifications, numbered from ``start`` (ids unique)."""
     out = []
-    for n in range(count):
+    for n in range(start, start + count):
         kind = KINDS[n % 3]
         mail = {
             "messageId": f"m-{n}",

@@ -216,15 +216,18 @@ class IndexedSQSBackend(sqs_models.SQSBackend):
         retention = int(getattr(queue, "message_retention_period", 345600))
         redrive = queue.redrive_policy if queue.dead_letter_queue is not None else None
         while True:
-            result = self._take(
-                queue,
-                index,
-                count,
-                visibility_timeout,
-                retention,
-                redrive,
-                message_attribute_names or [],
-            )
+            # Finding ready messages and marking them received is one step: two concurrent
+            # receives must never both take a message (SQS hides it once it is received).
+            with queue._messages_lock:
+                result = self._take(
+                    queue,
+                    index,
+                    count,
+                    visibility_timeout,
+                    retention,
+                    redrive,
+                    message_attribute_names or [],
+                )
             if result or not wait_seconds_timeout or unix_time() >= deadline:
                 return result
             with queue._messages_lock:
