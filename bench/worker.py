@@ -6,8 +6,11 @@ queue of ``courrier sandbox`` (its own process, with ``--latency``), then draine
 * baseline: the seed article's loop: one message per ReceiveMessage, ``json.loads`` twice,
   one INSERT + commit (sqlite3, its defaults) and one DeleteMessage per message. Its cost is
   flat per message, so it runs on a sample (``--baseline-messages``) and its rate is compared;
-* courrier: ``courrier worker --until-idle --wait 1`` (default concurrency) into SQLite,
-  timed from process start to exit (start-up and the last, empty, poll included).
+* courrier: ``courrier worker --until-idle --wait 0`` (default concurrency) into SQLite,
+  timed from process start to exit (its start-up, about a second, included).
+
+Both poll with ``WaitTimeSeconds=0``: a drain's last, empty, long poll would add its whole
+wait to either figure.
 
 Checked after each drain: every event stored exactly once, the queue empty. Targets: at least
 10x the baseline's rate at 0 ms and 40x at 20 ms.
@@ -40,17 +43,17 @@ import threading
 import time
 import urllib.request
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import boto3
 from botocore.config import Config
-from feedback import bodies
 from sqlalchemy import func, select
 
 from courrier.store import Store
 from courrier.store.tables import FeedbackEventRow, SnsReceiptRow
+from feedback import bodies
 
 AWS_ENV = {
     "AWS_ACCESS_KEY_ID": "bench",
@@ -138,7 +141,7 @@ def baseline(sqs: Any, queue: str, path: str) -> tuple[float, int]:
     db.execute("CREATE TABLE events (sns_id TEXT PRIMARY KEY, kind TEXT, body TEXT)")
     started = time.perf_counter()
     while True:
-        found = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=1, WaitTimeSeconds=1)
+        found = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=1, WaitTimeSeconds=0)
         messages = found.get("Messages", [])
         if not messages:
             break
@@ -160,8 +163,10 @@ def baseline(sqs: Any, queue: str, path: str) -> tuple[float, int]:
 def start_worker(url: str, queue: str, database_url: str, *extra: str) -> subprocess.Popen[str]:
     env = {**os.environ, **AWS_ENV, "AWS_ENDPOINT_URL": url, "COURRIER_DATABASE_URL": database_url}
     return subprocess.Popen(
-        [sys.executable, "-m", "courrier", "worker", "--queue-url", queue]
-        + ["--until-idle", "--wait", "1", *extra],
+        [
+            *(sys.executable, "-m", "courrier", "worker", "--queue-url", queue),
+            *("--until-idle", "--wait", "0", *extra),
+        ],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -271,8 +276,8 @@ def postgres(messages: int, concurrency: str | None) -> None:
                 after, _ = stored(database_url)
                 rates.append(count / seconds)
                 print(
-                    f"{processes} worker process(es), 20 ms: {count:,} messages in {seconds:.1f} s, "
-                    f"{count / seconds:.0f} msg/s"
+                    f"{processes} worker process(es), 20 ms: {count:,} messages in "
+                    f"{seconds:.1f} s, {count / seconds:.0f} msg/s"
                 )
                 check(after - before == count, f"{after - before} events stored for {count}")
                 check(depth(sqs, queue) == 0, "queue empty")
@@ -297,6 +302,34 @@ def rss_kb(pid: int) -> tuple[int, int]:
     return values["VmRSS"], values["VmHWM"]
 
 
+def watch(proc: subprocess.Popen[str], applied: Callable[[], int]) -> tuple[int, int, int]:
+    """Print the worker's RSS every 20,000 messages applied until it exits; returns its peak
+    RSS, its RSS once 20,000 were applied and the largest RSS after that, in kB."""
+    base = later = peak = 0
+    next_report = 0
+    started = time.perf_counter()
+    while proc.poll() is None:
+        try:
+            rss, hwm = rss_kb(proc.pid)
+        except (FileNotFoundError, KeyError, ProcessLookupError):
+            break
+        peak = max(peak, hwm)
+        done = applied()
+        if not base and done >= 20_000:
+            base = rss
+        elif base:
+            later = max(later, rss)
+        if done >= next_report:
+            print(
+                f"  {time.perf_counter() - started:6.0f} s  {done:>8,} applied  "
+                f"RSS {rss / 1024:6.1f} MB  peak {hwm / 1024:6.1f} MB",
+                flush=True,
+            )
+            next_report += 20_000
+        time.sleep(1)
+    return peak, base, later
+
+
 def soak(messages: int, folder: str) -> None:
     chunk, low = 10_000, 5_000
     with sandbox(0) as url:
@@ -305,55 +338,31 @@ def soak(messages: int, folder: str) -> None:
         database_url = prepared(f"sqlite:///{folder}/soak.db")
         sent = 0
 
-        def feed(count: int) -> None:
+        def feed() -> None:
             nonlocal sent
+            count = min(chunk, messages - sent)
             fill(sqs, queue, bodies(count, start=sent))
             sent += count
 
-        feed(min(chunk, messages))
-        started = time.perf_counter()
-        proc = start_worker(url, queue, database_url)
-        stop = threading.Event()
-
         def feeder() -> None:
-            while sent < messages and not stop.is_set():
+            while sent < messages and proc.poll() is None:
                 if depth(sqs, queue) < low:
-                    feed(min(chunk, messages - sent))
+                    feed()
                 else:
                     time.sleep(0.5)
 
+        feed()  # the worker starts on a full chunk, then is fed while it runs
+        started = time.perf_counter()
+        proc = start_worker(url, queue, database_url)
         thread = threading.Thread(target=feeder)
         thread.start()
-        base_rss = None
-        after_base: list[int] = []
-        peak = 0
-        next_report = 0
-        while proc.poll() is None:
-            try:
-                rss, hwm = rss_kb(proc.pid)
-            except (FileNotFoundError, KeyError, ProcessLookupError):
-                break
-            peak = max(peak, hwm)
-            done = sent - depth(sqs, queue)
-            if base_rss is None and done >= 20_000:
-                base_rss = rss
-            elif base_rss is not None:
-                after_base.append(rss)
-            if done >= next_report:
-                print(
-                    f"  {time.perf_counter() - started:6.0f} s  {done:>8,} applied  "
-                    f"RSS {rss / 1024:6.1f} MB  peak {hwm / 1024:6.1f} MB",
-                    flush=True,
-                )
-                next_report += 20_000
-            time.sleep(1)
-        stop.set()
+        peak, base, later = watch(proc, lambda: sent - depth(sqs, queue))
         thread.join()
         stats = finish(proc)
         seconds = time.perf_counter() - started
         events, receipts = stored(database_url)
         left = depth(sqs, queue)
-    growth = (max(after_base) - base_rss) / 1024 if base_rss and after_base else float("nan")
+    growth = (later - base) / 1024 if base and later else float("nan")
     print(
         f"soak: {messages:,} messages in {seconds:.0f} s ({messages / seconds:.0f} msg/s), "
         f"peak RSS {peak / 1024:.1f} MB, growth after the first 20,000 {growth:.1f} MB"

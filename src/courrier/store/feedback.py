@@ -29,10 +29,6 @@ from courrier.store.tables import (
 _ROWS_PER_STATEMENT = 1000
 
 
-def _module(session: Session) -> Any:
-    return postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-
-
 @functools.cache
 def _insert_statement(dialect: str, table: FromClause, returning: str) -> Any:
     module = postgresql if dialect == "postgresql" else sqlite
@@ -136,6 +132,21 @@ def soft_bounces_since(
     return {recipient: int(count) for recipient, count in rows if recipient}
 
 
+@functools.cache
+def _raise_statement(status: RecipientStatus, one_recipient: bool) -> Any:
+    # Fixed parameters, not an expanding IN list: the statement runs for many rows.
+    weaker = [literal(str(s)) for s in RecipientStatus if s.rank < status.rank]
+    message_ids = select(MessageRow.id).where(MessageRow.ses_message_id == bindparam("b_ses_id"))
+    statement = (
+        update(RecipientRow)
+        .where(RecipientRow.message_id.in_(message_ids), RecipientRow.status.in_(weaker))
+        .values(status=literal(str(status)), updated_at=bindparam("b_now"))
+    )
+    if one_recipient:
+        statement = statement.where(RecipientRow.address == bindparam("b_address"))
+    return statement
+
+
 def raise_recipient_statuses(
     session: Session, raises: Mapping[tuple[str, str | None], RecipientStatus]
 ) -> None:
@@ -144,34 +155,33 @@ def raise_recipient_statuses(
 
     One statement per target status, run for every key that goes to it.
     """
+    now = utcnow()
     by_status: dict[tuple[RecipientStatus, bool], list[dict[str, object]]] = {}
     for (ses_message_id, recipient), status in raises.items():
-        params: dict[str, object] = {"b_ses_id": ses_message_id}
+        params: dict[str, object] = {"b_ses_id": ses_message_id, "b_now": now}
         if recipient:
             params["b_address"] = recipient
         by_status.setdefault((status, bool(recipient)), []).append(params)
-    now = utcnow()
-    for (status, one_recipient), params_list in sorted(by_status.items(), key=str):
-        # Fixed parameters, not an expanding IN list: the statement runs for many rows.
-        weaker = [literal(str(s)) for s in RecipientStatus if s.rank < status.rank]
-        message_ids = select(MessageRow.id).where(
-            MessageRow.ses_message_id == bindparam("b_ses_id")
-        )
-        statement = (
-            update(RecipientRow)
-            .where(RecipientRow.message_id.in_(message_ids), RecipientRow.status.in_(weaker))
-            .values(status=status, updated_at=now)
-            .execution_options(synchronize_session=False)
-        )
-        if one_recipient:
-            statement = statement.where(RecipientRow.address == bindparam("b_address"))
-        session.connection().execute(statement, params_list)
+    for (status, one_recipient), params_list in by_status.items():
+        session.connection().execute(_raise_statement(status, one_recipient), params_list)
+
+
+@functools.cache
+def _suppress_statement(dialect: str) -> Any:
+    module = postgresql if dialect == "postgresql" else sqlite
+    statement = module.insert(SuppressionRow.__table__)
+    changes = ("reason", "source", "detail", "last_seen", "expires_at")
+    # An upsert: two workers suppressing the same address at once cannot collide.
+    return statement.on_conflict_do_update(
+        index_elements=["address"], set_={c: statement.excluded[c] for c in changes}
+    )
 
 
 def suppress_many(session: Session, entries: Sequence[Mapping[str, object]]) -> None:
-    """Add or refresh suppression entries in one upsert: ``first_seen`` is kept, the rest
-    updated. Each entry has address, reason, source, detail and expires_at; an address
-    given twice keeps its last entry, as applying them one after the other would."""
+    """Add or refresh suppression entries with one upsert statement run for every entry:
+    ``first_seen`` is kept, the rest updated. Each entry has address, reason, source,
+    detail and expires_at; an address given twice keeps its last entry, as applying them
+    one after the other would."""
     if not entries:
         return
     now = utcnow()
@@ -180,16 +190,5 @@ def suppress_many(session: Session, entries: Sequence[Mapping[str, object]]) -> 
         {**entry, "address": address, "first_seen": now, "last_seen": now}
         for address, entry in latest.items()
     ]
-    changes = ("reason", "source", "detail", "last_seen", "expires_at")
-    for start in range(0, len(rows), _ROWS_PER_STATEMENT):
-        statement = (
-            _module(session)
-            .insert(SuppressionRow.__table__)
-            .values(rows[start : start + _ROWS_PER_STATEMENT])
-        )
-        # An upsert: two workers suppressing the same address at once cannot collide.
-        session.execute(
-            statement.on_conflict_do_update(
-                index_elements=["address"], set_={c: statement.excluded[c] for c in changes}
-            )
-        )
+    statement = _suppress_statement(session.get_bind().dialect.name)
+    session.connection().execute(statement, rows)
