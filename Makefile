@@ -46,6 +46,9 @@ browser:
 bench: $(STAMP)
 	$(PY) bench/sandbox_sqs.py
 	$(PY) bench/feedback.py
+	$(PY) bench/worker.py
+	$(PY) bench/worker.py --postgres
+	$(PY) bench/worker.py --soak
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

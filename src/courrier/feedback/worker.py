@@ -20,7 +20,11 @@ retrying cannot help: the queue cannot be read for a reason that lasts (access d
 queue), or the store cannot be written (read-only at start-up, or its SQLite file deleted or
 replaced while running, found before anything more is deleted from SQS).
 
-Shutdown (SIGTERM/SIGINT, or :meth:`Worker.stop`): stop receiving; the batch in hand is
+With ``concurrency`` above 1 (``courrier worker`` defaults to 8) the same steps overlap:
+receiver threads receive and decode, one applier applies every batch ready at that moment in
+one transaction, deleter threads delete (:mod:`courrier.feedback.stages`).
+
+Shutdown (SIGTERM/SIGINT, or :meth:`Worker.stop`): stop receiving; the batch(es) in hand are
 finished, committed and deleted; :meth:`Worker.run` returns and ``courrier worker`` exits 0.
 If the database is down at that moment, the batch is left undeleted (SQS delivers it again)
 rather than waited for.
@@ -63,7 +67,8 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class WorkerStats:
-    """Counters of one run; fixed size however long the worker runs."""
+    """Counters of one run; fixed size however long the worker runs. Updated through
+    :meth:`Worker.count`, safe from the worker's threads."""
 
     batches: int = 0
     received: int = 0

@@ -1,10 +1,14 @@
 """AWS-like round trips: every SES, SNS and SQS answer waits ``ms`` ± ``jitter_ms``.
 
 The sandbox answers in well under a millisecond; AWS answers a call from the same region in
-tens of milliseconds (AWS describes SQS's SendMessage, ReceiveMessage and DeleteMessage
-latencies as tens to low hundreds of milliseconds). ``--latency 20,5`` is a fair stand-in for
-SQS and SES calls made from an instance in the region over a kept-alive connection; use more
-to stand for a laptop far from the region. A request is answered no sooner than its delay
+tens of milliseconds. The SQS Developer Guide takes 20 ms as its example of the average
+latency "from an Amazon EC2-based client to Amazon SQS in the same region" (which caps one
+thread on one connection at about 50 calls a second): "Increasing throughput using
+horizontal scaling and action batching with Amazon SQS",
+https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-throughput-horizontal-scaling-and-batching.html.
+``--latency 20,5`` is that figure with some jitter, a fair stand-in for SQS and SES calls
+made from an instance in the region over a kept-alive connection; use more to stand for a
+laptop far from the region. A request is answered no sooner than its delay
 after it arrived: time spent inside the call (a long poll waiting for messages) counts toward
 the delay, so a long poll is never held beyond its own wait.
 """
