@@ -16,8 +16,9 @@ Checked after each drain: every event stored exactly once, the queue empty. Targ
 10x the baseline's rate at 0 ms and 40x at 20 ms.
 
 ``--postgres`` (needs ``COURRIER_TEST_POSTGRES_URL``): one worker process, then four, draining
-into one PostgreSQL store (a private schema, dropped after) at 20 ms; target: four reach 3x
-one worker's rate, with exactly the messages' events stored.
+into one PostgreSQL store (a private schema, dropped after) at 20 ms, at the default
+concurrency (8) and at 1; target: four reach 3x one worker's rate, with exactly the
+messages' events stored.
 
 ``--soak``: 200,000 notifications through one worker at 0 ms, fed in chunks while it runs;
 its RSS printed as it goes; targets: peak under 120 MB, growth after the first 20,000 under
@@ -246,7 +247,7 @@ def versus_baseline(messages: int, baseline_messages: int, folder: str) -> None:
 # ------------------------------------------------------------------ PostgreSQL, 1 vs 4
 
 
-def postgres(messages: int, concurrency: str | None) -> None:
+def postgres(messages: int, concurrencies: Sequence[str]) -> None:
     import psycopg
 
     base = os.environ.get("COURRIER_TEST_POSTGRES_URL")
@@ -257,32 +258,41 @@ def postgres(messages: int, concurrency: str | None) -> None:
     schema = f"bench_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(plain, autocommit=True) as conn:
         conn.execute(f'CREATE SCHEMA "{schema}"')
-    extra = ("--concurrency", concurrency) if concurrency else ()
+    sent = 0
     try:
         database_url = prepared(f"{plain}?options=-csearch_path%3D{schema}")
         with sandbox(20) as url:
             sqs = sqs_client(url)
-            single = messages // 4
-            rates = []
-            for processes, count in ((1, single), (4, messages)):
-                queue = new_queue(sqs)
-                before, _ = stored(database_url)
-                fill(sqs, queue, bodies(count))
-                started = time.perf_counter()
-                workers = [start_worker(url, queue, database_url, *extra) for _ in range(processes)]
-                for proc in workers:
-                    finish(proc)
-                seconds = time.perf_counter() - started
-                after, _ = stored(database_url)
-                rates.append(count / seconds)
-                print(
-                    f"{processes} worker process(es), 20 ms: {count:,} messages in "
-                    f"{seconds:.1f} s, {count / seconds:.0f} msg/s"
+            for concurrency in concurrencies:
+                rates = []
+                # One process's rate is flat per message: measured on a quarter of the load.
+                for processes, count in ((1, messages // 4), (4, messages)):
+                    queue = new_queue(sqs)
+                    before, _ = stored(database_url)
+                    fill(sqs, queue, bodies(count, start=sent))
+                    sent += count
+                    extra = ("--concurrency", concurrency)
+                    started = time.perf_counter()
+                    workers = [
+                        start_worker(url, queue, database_url, *extra) for _ in range(processes)
+                    ]
+                    for proc in workers:
+                        finish(proc)
+                    seconds = time.perf_counter() - started
+                    after, _ = stored(database_url)
+                    rates.append(count / seconds)
+                    print(
+                        f"--concurrency {concurrency}, {processes} worker process(es), 20 ms: "
+                        f"{count:,} messages in {seconds:.1f} s, {count / seconds:.0f} msg/s"
+                    )
+                    check(after - before == count, f"{after - before} events stored for {count}")
+                    check(depth(sqs, queue) == 0, "queue empty")
+                ratio = rates[1] / rates[0]
+                check(
+                    ratio >= 3.0,
+                    f"--concurrency {concurrency}: 4 processes reach {ratio:.1f}x one process's "
+                    "rate (target 3x)",
                 )
-                check(after - before == count, f"{after - before} events stored for {count}")
-                check(depth(sqs, queue) == 0, "queue empty")
-        ratio = rates[1] / rates[0]
-        check(ratio >= 3.0, f"4 processes reach {ratio:.1f}x one process's rate (target 3x)")
     finally:
         with psycopg.connect(plain, autocommit=True) as conn:
             conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
@@ -380,13 +390,17 @@ def main() -> None:
     parser.add_argument("--baseline-messages", type=int, default=1000)
     parser.add_argument("--postgres", action="store_true")
     parser.add_argument("--soak", action="store_true")
-    parser.add_argument("--concurrency", help="courrier worker --concurrency (--postgres only)")
+    parser.add_argument(
+        "--concurrency",
+        default="8,1",
+        help="--postgres: the worker concurrencies to compare 1 and 4 processes at",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         if args.soak:
             soak(args.messages or 200_000, folder)
         elif args.postgres:
-            postgres(args.messages or 20_000, args.concurrency)
+            postgres(args.messages or 20_000, args.concurrency.split(","))
         else:
             versus_baseline(args.messages or 10_000, args.baseline_messages, folder)
     sys.exit(1 if failures else 0)

@@ -12,7 +12,6 @@ import pytest
 from botocore.config import Config
 
 from courrier.sandbox.indexed_sqs import QueueIndex
-
 from tests.conftest import REGION, SandboxClient
 
 

@@ -86,6 +86,10 @@ def check_certificate_url(url: str) -> None:
         raise UntrustedSignature(f"signing certificate URL is not a .pem: {url!r}")
 
 
+#: Certificates kept per verifier, so that a long-running worker's memory stays bounded.
+_MAX_CACHED_KEYS = 64
+
+
 def _fetch(url: str) -> bytes:
     with urllib.request.urlopen(
         url, timeout=10
@@ -116,6 +120,9 @@ class SignatureVerifier:
         if not isinstance(key, rsa.RSAPublicKey):
             raise UntrustedSignature(f"the signing certificate {url} has no RSA key")
         with self._lock:
+            if len(self._keys) >= _MAX_CACHED_KEYS:
+                # SNS signs with a handful of certificates; more means churn: start over.
+                self._keys.clear()
             self._keys[url] = key
         return key
 
