@@ -64,8 +64,13 @@ class Stages:
         #: Messages received and decoded but not yet deleted or given up.
         self._in_hand = 0
         self._error: BaseException | None = None
+        #: Set when the run fails: what is received from then on is left to SQS.
+        self._abandon = threading.Event()
+        # Daemons: a run that fails does not wait for long polls to come back.
         self._receivers = [
-            threading.Thread(target=self._receive, args=(n,), name=f"courrier-receive-{n}")
+            threading.Thread(
+                target=self._receive, args=(n,), name=f"courrier-receive-{n}", daemon=True
+            )
             for n in range(receivers)
         ]
         self._deleters = [
@@ -80,13 +85,17 @@ class Stages:
         try:
             self._apply()
         except BaseException:
+            # Not stored, so not deleted: SQS delivers them again.
+            self._abandon.set()
             self.halt.set()
-            self._discard()  # not stored, so not deleted: SQS delivers them again
             raise
+        else:
+            for thread in self._receivers:
+                thread.join()
         finally:
             for _ in self._deleters:
                 self.deletes.put(None)
-            for thread in (*self._receivers, *self._deleters):
+            for thread in self._deleters:
                 thread.join()
         if self._error is not None:
             raise self._error
@@ -127,14 +136,6 @@ class Stages:
         with self._lock:
             self._in_hand -= count
 
-    def _discard(self) -> None:
-        """Empty the ready queue until every receiver is gone (they may be waiting on it)."""
-        while any(t.is_alive() for t in self._receivers) or not self.ready.empty():
-            try:
-                self.ready.get(timeout=_TICK)
-            except queue.Empty:
-                continue
-
     # ---------------------------------------------------------------- receivers
 
     def _receive(self, index: int) -> None:
@@ -170,8 +171,12 @@ class Stages:
             with self._lock:
                 self._idle[index] = False
                 self._in_hand += len(good)
-            if good:
-                self.ready.put(good)  # waits while the applier is behind
+            while good and not self._abandon.is_set():
+                try:
+                    self.ready.put(good, timeout=_TICK)  # waits while the applier is behind
+                    break
+                except queue.Full:
+                    continue
 
     def _receive_failed(self, index: int, err: AwsError, delay: float) -> bool:
         """Whether to poll again after ``err``; the first lasting error ends the run."""
