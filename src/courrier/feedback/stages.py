@@ -10,7 +10,8 @@ With ``concurrency`` N above 1, a run overlaps its SQS round trips:
 * deleter threads delete what was committed (DeleteMessageBatch) while the receivers poll
   and the applier applies.
 
-The queues between the stages are bounded (N received batches, 2N delete batches): when the
+The queues between the stages are bounded (2N received batches, so that a transaction can
+fill up to ``apply_limit``, and 2N delete batches): when the
 store is slow or down, receivers wait instead of piling messages up in memory. Exactly once
 and poison isolation are the single loop's (:meth:`Worker.commit`): nothing is deleted that
 was not committed. A stop (:meth:`Worker.stop`, SIGTERM) ends the polls; the batches already
@@ -56,7 +57,7 @@ class Stages:
         self.until_idle = until_idle
         self.max_batches = max_batches
         receivers = worker.concurrency
-        self.ready: queue.Queue[Batch] = queue.Queue(maxsize=receivers)
+        self.ready: queue.Queue[Batch] = queue.Queue(maxsize=2 * receivers)
         self.deletes: queue.Queue[list[QueueMessage] | None] = queue.Queue(maxsize=2 * receivers)
         self._lock = threading.Lock()
         #: Whether each receiver's last poll came back empty.
