@@ -1,10 +1,12 @@
 """Hooks into the worker's loop, for metrics and the reputation guard.
 
-An observer overrides the hooks it needs; each is a no-op here. The worker calls them one at
-a time (from several threads when its ``concurrency`` is above 1), in the order below for
-each poll (with concurrency, other polls' hooks come between a poll's and its ``applied``,
-called once per committed transaction); an observer that raises is logged and ignored,
-never allowed to stop the worker or undo a stored batch.
+An observer overrides the hooks it needs; each is a no-op here. The worker calls them in the
+order below for each poll; an observer that raises is logged and ignored, never allowed to
+stop the worker or undo a stored batch. With ``concurrency`` above 1 they come from several
+threads: calls to one hook are made one at a time, but two different hooks may run at once
+(``polled`` from a receiver while ``applied`` runs for a transaction), other polls' hooks
+come between a poll's and its ``applied``, and ``applied`` is called once per committed
+transaction, which may hold several polls' messages.
 """
 
 from __future__ import annotations
@@ -44,10 +46,14 @@ class Observers(WorkerObserver):
 
     def __init__(self, observers: Iterable[WorkerObserver] = ()) -> None:
         self.observers = list(observers)
-        self._lock = threading.RLock()
+        # One lock per hook: a receiver's ``polled`` never waits for a long ``applied``.
+        self._locks = {
+            hook: threading.RLock()
+            for hook in ("polled", "poll_failed", "rejected", "store_failed", "applied")
+        }
 
     def _each(self, hook: str, *args: object) -> None:
-        with self._lock:
+        with self._locks[hook]:
             self._each_unlocked(hook, *args)
 
     def _each_unlocked(self, hook: str, *args: object) -> None:
