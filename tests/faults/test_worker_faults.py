@@ -23,8 +23,6 @@ from sqlalchemy import func, select
 
 from courrier.aws.sqs import SqsQueue
 from courrier.errors import AwsError, StoreUnusable
-from courrier.feedback.apply import Applied
-from courrier.feedback.observer import WorkerObserver
 from courrier.feedback.worker import Worker
 from courrier.store import Store
 from courrier.store.tables import FeedbackEventRow
@@ -261,15 +259,6 @@ def test_transient_receive_errors_are_retried(
     store.close()
 
 
-class DeleteFileAfterFirstCommit(WorkerObserver):
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def applied(self, applied: Applied) -> None:
-        if self.path.exists():
-            self.path.unlink()
-
-
 def test_deleted_sqlite_file_stops_a_concurrent_run_before_any_more_deletes(
     env: SandboxClient, tmp_path: Path
 ) -> None:
@@ -279,12 +268,12 @@ def test_deleted_sqlite_file_stops_a_concurrent_run_before_any_more_deletes(
     path = tmp_path / "live.db"
     store = Store(f"sqlite:///{path}")
     queue = SqsQueue(pipeline.queue_url)
+
+    def delete_the_file(event: object) -> None:  # a hook: runs right after the commit
+        path.unlink(missing_ok=True)
+
     worker = Worker(
-        queue,
-        store,
-        wait_seconds=0,
-        concurrency=4,
-        observers=[DeleteFileAfterFirstCommit(path)],
+        queue, store, wait_seconds=0, concurrency=4, hooks={"Bounce": [delete_the_file]}
     )
     with pytest.raises(StoreUnusable, match="deleted while in use"):
         worker.run(until_idle=True)
