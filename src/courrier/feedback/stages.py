@@ -7,15 +7,11 @@ With ``concurrency`` N above 1, a run overlaps its SQS round trips:
 * one applier, the thread that called :meth:`Worker.run`, takes every decoded batch ready
   at that moment (up to ``apply_limit`` messages) and applies them in one transaction: one
   writer keeps SQLite's lock uncontended and the order of commits simple;
-* deleter threads tell the observers about each committed transaction (the reputation
-  guard judges the rates there) and then delete its messages (DeleteMessageBatch), while
-  the receivers poll and the applier applies the next transaction.
-
-Once a batch is ready the applier waits up to ``_LINGER`` for more before it commits:
-observers work once per transaction, so fuller transactions cost them less.
+* deleter threads delete what was committed (DeleteMessageBatch) while the receivers poll
+  and the applier applies.
 
 The queues between the stages are bounded (2N received batches, so that a transaction can
-fill up to ``apply_limit``, and one committed transaction per deleter): when the
+fill up to ``apply_limit``, and 2N delete batches): when the
 store is slow or down, receivers wait instead of piling messages up in memory. Exactly once
 and poison isolation are the single loop's (:meth:`Worker.commit`): nothing is deleted that
 was not committed. A stop (:meth:`Worker.stop`, SIGTERM) ends the polls; the batches already
@@ -29,12 +25,10 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-import time
 from typing import TYPE_CHECKING
 
 from courrier.aws.sqs import QueueMessage
 from courrier.errors import AwsError
-from courrier.feedback.apply import Applied
 from courrier.feedback.decode import Decoded
 
 if TYPE_CHECKING:
@@ -48,8 +42,6 @@ log = logging.getLogger(__name__)
 RECEIVE_BACKOFF_CAP = 30.0
 #: How often the applier, waiting for work, checks whether the run is over.
 _TICK = 0.05
-#: How long the applier waits for more batches to fill a transaction.
-_LINGER = 0.02
 
 Batch = list[tuple[QueueMessage, Decoded]]
 
@@ -66,9 +58,7 @@ class Stages:
         self.max_batches = max_batches
         receivers = worker.concurrency
         self.ready: queue.Queue[Batch] = queue.Queue(maxsize=2 * receivers)
-        self.deletes: queue.Queue[tuple[Applied, list[QueueMessage]] | None] = queue.Queue(
-            maxsize=deleters(receivers)
-        )
+        self.deletes: queue.Queue[list[QueueMessage] | None] = queue.Queue(maxsize=2 * receivers)
         self._lock = threading.Lock()
         #: Whether each receiver's last poll came back empty.
         self._idle = [False] * receivers
@@ -123,17 +113,16 @@ class Stages:
                     return
                 self._check_idle()
                 continue
-            linger = time.monotonic() + _LINGER
             while len(group) + worker.max_messages <= worker.apply_limit:
                 try:
-                    group.extend(self.ready.get(timeout=max(0.0, linger - time.monotonic())))
+                    group.extend(self.ready.get_nowait())
                 except queue.Empty:
                     break
-            outcome = worker.commit(group, report=False)
+            outcome = worker.commit(group)
             done = outcome[1] if outcome is not None else []
             self._settle(len(group) - len(done))
-            if outcome is not None:
-                self.deletes.put(outcome)
+            for start in range(0, len(done), 10):
+                self.deletes.put(done[start : start + 10])
             if self.max_batches is not None and worker.stats.batches >= self.max_batches:
                 self.halt.set()
 
@@ -212,18 +201,16 @@ class Stages:
 
     def _delete(self) -> None:
         while True:
-            job = self.deletes.get()
-            if job is None:
+            chunk = self.deletes.get()
+            if chunk is None:
                 return
-            applied, done = job
             try:
-                self.worker.observer.applied(applied)
-                failed = self.worker.delete(done)
-                self.worker.count(deleted=len(done) - len(failed))
+                failed = self.worker.delete(chunk)
+                self.worker.count(deleted=len(chunk) - len(failed))
             except Exception:  # applied: SQS delivers them again and they change nothing
-                log.exception("deleting %d applied message(s) failed", len(done))
+                log.exception("deleting %d applied message(s) failed", len(chunk))
             finally:
-                self._settle(len(done))
+                self._settle(len(chunk))
 
 
 def deleters(receivers: int) -> int:

@@ -227,11 +227,11 @@ class Worker:
         return good
 
     def commit(
-        self, good: list[tuple[QueueMessage, Decoded]], *, report: bool = True
+        self, good: list[tuple[QueueMessage, Decoded]]
     ) -> tuple[Applied, list[QueueMessage]] | None:
         """Apply decoded messages in one transaction; what was applied and the messages that
         may now be deleted, or None when nothing was stored (stopping while the database
-        was down). Without ``report`` the caller tells the observers, before deleting."""
+        was down)."""
         outcome = self._apply_isolating(good)
         if outcome is None:
             log.warning(
@@ -245,8 +245,7 @@ class Worker:
             duplicates=applied.duplicates,
             suppressed=len(applied.suppressed),
         )
-        if report:
-            self.observer.applied(applied)
+        self.observer.applied(applied)
         return applied, done
 
     def _apply_isolating(
