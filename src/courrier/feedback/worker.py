@@ -156,7 +156,7 @@ class Worker:
         if self.concurrency > 1:
             if not self.stopping:
                 halt = self._halt = threading.Event()
-                if self.stopping:  # stop() came before the run could hear of it
+                if self._stopping.is_set():  # stop() came before the run could hear of it
                     halt.set()
                 try:
                     Stages(self, halt, until_idle=until_idle, max_batches=max_batches).run()
