@@ -17,6 +17,7 @@
     │       ├── IdentityNotVerified
     │       ├── MessageRejected
     │       ├── ConfigurationSetMissing
+    │       ├── TemplateNotFound         the template a send names does not exist
     │       └── OutcomeUnknown           the request may have reached SES; never re-sent
     ├── FeedbackError                    feedback that cannot be applied
     │   ├── UndecodableMessage (ValueError)
@@ -57,6 +58,7 @@ __all__ = [
     "StoreError",
     "StoreUnavailable",
     "StoreUnusable",
+    "TemplateNotFound",
     "Throttled",
     "UndecodableMessage",
     "UntrustedSignature",
@@ -145,6 +147,10 @@ class MessageRejected(SendError):
 
 class ConfigurationSetMissing(SendError):
     """The configuration set named in the send does not exist."""
+
+
+class TemplateNotFound(SendError):
+    """The SES template a templated or bulk send names does not exist in the region."""
 
 
 class OutcomeUnknown(SendError):

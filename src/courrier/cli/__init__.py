@@ -14,6 +14,7 @@ from courrier.cli.sandbox import sandbox
 from courrier.cli.send import send
 from courrier.cli.stats import stats
 from courrier.cli.suppression import suppression
+from courrier.cli.template import template
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -45,6 +46,7 @@ for command in (
     stats,
     suppression,
     teardown_command,
+    template,
     worker,
 ):
     main.add_command(command)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from courrier.addresses import Address
 from courrier.aws.clients import AwsConfig
@@ -19,43 +21,24 @@ from courrier.errors import (
     StoreError,
     Throttled,
 )
-from courrier.message import Message
+from courrier.message import AddressLike, Message
 from courrier.mime import render
 from courrier.reputation.guard import Guard
+from courrier.sending.bulk import BulkResult, BulkSend, send_bulk
 from courrier.sending.pacing import Pacer, pacer_for
+from courrier.sending.results import RecipientResult, SendResult, result_of
 from courrier.sending.retry import Backoff
+from courrier.sending.templated import templated_call
 from courrier.settings import Settings
 from courrier.statuses import MessageStatus, RecipientStatus
 from courrier.store import Store
+from courrier.template_message import BulkDestination, TemplateMessage
 
 __all__ = ["Mailer", "RecipientResult", "SendResult"]
 
 log = logging.getLogger(__name__)
 
-
-@dataclass(frozen=True)
-class RecipientResult:
-    address: str
-    kind: str  # to | cc | bcc
-    status: RecipientStatus  # sent | suppressed (| unknown | failed, recorded on errors)
-
-
-@dataclass(frozen=True)
-class SendResult:
-    """What happened to one message.
-
-    ``status`` is ``sent`` (SES accepted it), or ``suppressed`` when every recipient was on
-    the suppression list and nothing was sent.
-    """
-
-    id: int
-    ses_message_id: str | None
-    status: MessageStatus
-    recipients: tuple[RecipientResult, ...]
-
-    @property
-    def sent(self) -> bool:
-        return self.status == "sent"
+_M = TypeVar("_M", bound=Message | TemplateMessage)
 
 
 class Mailer:
@@ -111,12 +94,19 @@ class Mailer:
             )
         return self._pacer
 
-    def send(self, message: Message) -> SendResult:
+    def send(self, message: Message | TemplateMessage) -> SendResult:
         """Send ``message``; every path out leaves each recipient in a final status.
 
         The message is rendered (and so fully checked, size included) before anything is
-        recorded: a message that cannot be sent leaves no trace in the store.
+        recorded: a message that cannot be sent leaves no trace in the store. A
+        :class:`~courrier.TemplateMessage` is rendered by SES (v2 SendEmail with
+        ``Content.Template``).
         """
+        return self.deliver(message)
+
+    def deliver(self, message: Message | TemplateMessage, *, retry: bool = True) -> SendResult:
+        """:meth:`send`; with ``retry=False`` throttling and unreachable SES are raised at
+        once (recorded ``failed``) for a caller that retries later itself (the outbox)."""
         self.guard.before_send(bulk=message.bulk)
         if message.configuration_set is None and self.settings.configuration_set:
             message = dataclasses.replace(
@@ -135,21 +125,22 @@ class Mailer:
             for a, kind in everyone
         ]
         remaining = [a for a, kind in everyone if a.email.lower() not in suppressed]
-        outgoing = _without(message, suppressed) if remaining else message
-        raw = render(outgoing) if remaining else b""
+        call = self._call(_without(message, suppressed)) if remaining else None
         record_id = self.store.record_message(
             sender=message.from_address.email,
             subject=message.subject,
             configuration_set=message.configuration_set,
             recipients=statuses,
         )
-        if not remaining:
+        if call is None:
             self.store.finish_send(record_id, status=MessageStatus.SUPPRESSED)
             log.info("message %s not sent: every recipient is suppressed", record_id)
-            return self._result(record_id, None, MessageStatus.SUPPRESSED, statuses)
+            return result_of(record_id, None, MessageStatus.SUPPRESSED, statuses)
         attempt = _Attempt()
         try:
-            ses_id = self._send_with_retries(outgoing, raw, [a.email for a in remaining], attempt)
+            ses_id = self._send_with_retries(
+                call, len(remaining), attempt, self._backoff if retry else Backoff(1)
+            )
         except BaseException as err:
             self._record_failure(record_id, err, attempt)
             raise
@@ -160,7 +151,51 @@ class Mailer:
             raise StoreError(
                 f"message {record_id} was sent as {ses_id} but recording that failed: {err}"
             ) from err
-        return self._result(record_id, ses_id, MessageStatus.SENT, statuses)
+        return result_of(record_id, ses_id, MessageStatus.SENT, statuses)
+
+    def _call(self, outgoing: Message | TemplateMessage) -> Callable[[], str]:
+        """The SES call for ``outgoing`` (rendered now, so that rendering errors come first)."""
+        if isinstance(outgoing, TemplateMessage):
+            return templated_call(self.ses, outgoing)
+        raw = render(outgoing)
+        feedback = outgoing.feedback_address
+        return functools.partial(
+            self.ses.send_raw,
+            raw,
+            sender=outgoing.from_address.email,
+            destinations=[a.email for a in outgoing.recipients],
+            configuration_set=outgoing.configuration_set,
+            tags=outgoing.tags,
+            feedback_address=feedback.email if isinstance(feedback, Address) else None,
+        )
+
+    def send_bulk(
+        self,
+        template: str,
+        destinations: Iterable[BulkDestination],
+        *,
+        sender: AddressLike,
+        data: Mapping[str, Any] | None = None,
+        tags: dict[str, str] | None = None,
+        configuration_set: str | None = None,
+        reply_to: Iterable[AddressLike] = (),
+        feedback_address: AddressLike | None = None,
+    ) -> BulkResult:
+        """Send ``template`` to each destination (v2 SendBulkEmail, 50 per call); see
+        :mod:`courrier.sending.bulk`."""
+        return send_bulk(
+            self,
+            BulkSend(
+                template=template,
+                sender=sender,
+                data=dict(data or {}),
+                tags=dict(tags or {}),
+                configuration_set=configuration_set or self.settings.configuration_set,
+                reply_to=tuple(reply_to),
+                feedback_address=feedback_address,
+            ),
+            list(destinations),
+        )
 
     def _record_failure(self, record_id: int, err: BaseException, attempt: _Attempt) -> None:
         """``failed`` when SES certainly did not take the message, else ``unknown``."""
@@ -174,52 +209,32 @@ class Mailer:
             log.exception("message %s: recording the %s outcome failed", record_id, status)
 
     def _send_with_retries(
-        self, message: Message, raw: bytes, destinations: list[str], attempt: _Attempt
+        self, call: Callable[[], str], recipients: int, attempt: _Attempt, backoff: Backoff
     ) -> str:
-        delays = self._backoff.delays()
-        feedback = message.feedback_address
+        delays = backoff.delays()
         while True:
-            self.pacer.acquire(len(destinations))
+            self.pacer.acquire(recipients)
             attempt.reached_ses = True
             try:
-                return self.ses.send_raw(
-                    raw,
-                    sender=message.from_address.email,
-                    destinations=destinations,
-                    configuration_set=message.configuration_set,
-                    tags=message.tags,
-                    feedback_address=feedback.email if isinstance(feedback, Address) else None,
-                )
+                return call()
             except (Throttled, AwsUnreachable) as err:
                 # SES refused (or never saw) this try; only a later try can have reached it.
                 attempt.reached_ses = False
                 delay = next(delays, None)
                 if delay is None:
                     raise
-                log.warning("send retried in %.2f s: %s", delay, err)
-                if self._on_retry is not None:
-                    self._on_retry(err, delay)
-                self._sleep(delay)
+                self.retrying(err, delay)
 
-    @staticmethod
-    def _result(
-        record_id: int,
-        ses_id: str | None,
-        status: MessageStatus,
-        statuses: list[tuple[str, str, RecipientStatus]],
-    ) -> SendResult:
-        """Recipients still pending take the message's status, as the store records them."""
-        return SendResult(
-            id=record_id,
-            ses_message_id=ses_id,
-            status=status,
-            recipients=tuple(
-                RecipientResult(
-                    address, kind, RecipientStatus(status) if s == RecipientStatus.PENDING else s
-                )
-                for address, kind, s in statuses
-            ),
-        )
+    def retrying(self, err: CourrierError, delay: float) -> None:
+        """Log, count and wait out one retry."""
+        log.warning("send retried in %.2f s: %s", delay, err)
+        if self._on_retry is not None:
+            self._on_retry(err, delay)
+        self._sleep(delay)
+
+    @property
+    def backoff(self) -> Backoff:
+        return self._backoff
 
 
 @dataclass
@@ -229,7 +244,7 @@ class _Attempt:
     reached_ses: bool = False
 
 
-def _without(message: Message, suppressed: set[str]) -> Message:
+def _without(message: _M, suppressed: set[str]) -> _M:
     if not suppressed:
         return message
 
