@@ -80,6 +80,16 @@ class Settings:
     #: Token that ``courrier dashboard`` requires; mandatory on a non-loopback address.
     dashboard_token: str | None = None
 
+    # The outbox (``courrier outbox run``); see courrier.sending.outbox.
+    #: Seconds after which a row still ``sending`` is taken to have lost its runner and
+    #: becomes ``unknown`` (runners on the same machine that died are noticed at once).
+    outbox_lease: float = 600.0
+    #: First delay, in seconds, before a throttled or unreachable row is tried again;
+    #: doubled for each further try, up to 300.
+    outbox_retry_delay: float = 5.0
+    #: Tries in all before a row that keeps being throttled or unreachable is ``failed``.
+    outbox_max_attempts: int = 10
+
     @classmethod
     def load(cls, config_file: str | os.PathLike[str] | None = None, **overrides: Any) -> Settings:
         """Settings from arguments, environment, ``courrier.toml`` and defaults, in that order."""

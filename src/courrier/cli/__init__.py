@@ -9,6 +9,7 @@ from courrier.cli.dashboard import dashboard
 from courrier.cli.demo import demo
 from courrier.cli.feedback import decode, receive, worker
 from courrier.cli.guard import guard
+from courrier.cli.outbox import outbox
 from courrier.cli.pipeline import doctor_command, setup_command, teardown_command
 from courrier.cli.sandbox import sandbox
 from courrier.cli.send import send
@@ -39,6 +40,7 @@ for command in (
     demo,
     doctor_command,
     guard,
+    outbox,
     receive,
     sandbox,
     send,

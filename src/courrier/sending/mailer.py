@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import functools
 import logging
 import time
@@ -25,6 +26,7 @@ from courrier.message import AddressLike, Message
 from courrier.mime import render
 from courrier.reputation.guard import Guard
 from courrier.sending.bulk import BulkResult, BulkSend, send_bulk
+from courrier.sending.outbox import OutboxEntry, enqueue
 from courrier.sending.pacing import Pacer, pacer_for
 from courrier.sending.results import RecipientResult, SendResult, result_of
 from courrier.sending.retry import Backoff
@@ -196,6 +198,17 @@ class Mailer:
             ),
             list(destinations),
         )
+
+    def enqueue(
+        self,
+        message: Message | TemplateMessage,
+        *,
+        send_at: dt.datetime | None = None,
+        key: str | None = None,
+    ) -> OutboxEntry:
+        """Queue ``message`` for ``courrier outbox run``; the same ``key`` twice is one entry
+        (the first one, returned again). See :mod:`courrier.sending.outbox`."""
+        return enqueue(self.store, message, send_at=send_at, key=key)
 
     def _record_failure(self, record_id: int, err: BaseException, attempt: _Attempt) -> None:
         """``failed`` when SES certainly did not take the message, else ``unknown``."""
