@@ -22,7 +22,9 @@ from courrier.store import outbox as rows
 from tests.conftest import SENDER, SandboxClient
 
 #: Messages in the kill test; bench/outbox_kill.py runs the same with 1,000 or more.
-COUNT = int(os.environ.get("COURRIER_OUTBOX_KILL_COUNT", "300"))
+COUNT = int(os.environ.get("COURRIER_OUTBOX_KILL_COUNT", "200"))
+#: Rounds of kills before the last runner is left to finish.
+ROUNDS = int(os.environ.get("COURRIER_OUTBOX_KILL_ROUNDS", "4"))
 
 
 def runner(sandbox: SandboxClient, database_url: str, *extra: str) -> subprocess.Popen[str]:
@@ -76,8 +78,9 @@ def test_killed_runners_never_lose_or_repeat_a_message(
     queue(store, COUNT)
     rng = random.Random(11)
     kills = 0
-    deadline = time.monotonic() + 45
-    while rows.counts(store)["queued"] and time.monotonic() < deadline:
+    for _ in range(ROUNDS):
+        if not rows.counts(store)["queued"]:
+            break
         procs = [runner(production, database_url, "--until-empty") for _ in range(2)]
         for proc in procs:
             assert proc.stderr is not None
@@ -89,12 +92,14 @@ def test_killed_runners_never_lose_or_repeat_a_message(
                 kills += 1
             proc.communicate(timeout=30)
     final = runner(production, database_url, "--until-empty")
-    out, err = final.communicate(timeout=60)
+    _, err = final.communicate(timeout=60)
     assert final.returncode == 0, err
     counts = rows.counts(store)
     assert counts["queued"] == counts["sending"] == counts["failed"] == 0, counts
     assert counts["sent"] + counts["unknown"] == COUNT
     assert kills >= 1
+    # Only the row in hand may have reached SES: at most one unknown per kill.
+    assert counts["unknown"] <= kills
     delivered = mailbox(production)
     assert max(delivered.values()) == 1  # never sent twice
     by_key = {e.key: e for e in rows.entries(store, limit=COUNT)}

@@ -210,23 +210,29 @@ def test_rows_of_a_runner_that_went_away_become_unknown_and_a_person_decides(
     production: SandboxClient, store: Store
 ) -> None:
     mailer = make_mailer(store, outbox_lease=60.0)
-    entries = [mailer.enqueue(note(n)) for n in range(3)]
-    # A runner on another machine claimed two rows and was never heard of again.
-    rows.claim(store, claimer="elsewhere:1:abc", limit=2, include_bulk=True)
+    entries = [mailer.enqueue(note(n)) for n in range(4)]
+    # A runner on another machine claimed three rows, started two, and was never heard of.
+    claimed = rows.claim(store, claimer="elsewhere:1:abc", limit=3, include_bulk=True)
+    for entry in claimed[:2]:
+        assert rows.start(store, entry.id, claimer="elsewhere:1:abc")
     runner = OutboxRunner(mailer)
     assert runner.run(until_empty=True).outcomes == {"sent": 1}
-    assert rows.counts(store)["sending"] == 2  # within the lease: left alone
-    assert rows.expire_claims(store, claimed_before=dt.datetime.now(dt.UTC) + dt.timedelta(1)) == 2
+    assert rows.counts(store)["sending"] == 3  # within the lease: left alone
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=2)
+    assert rows.expire_claims(store, claimed_before=later) == (2, 1)
+    # The claimed row it never started cannot be started by it any more.
+    assert not rows.start(store, claimed[2].id, claimer="elsewhere:1:abc")
     assert outbox_status(store).counts["unknown"] == 2
-    assert runner.run(until_empty=True).outcomes == {}  # never re-sent by itself
+    assert runner.run(until_empty=True).outcomes == {"sent": 1}  # the unstarted one
     again = retry(store, entries[0].id)
     assert again is not None
     assert again.status == "queued"
     settled = resolve(store, entries[1].id, sent=True)
     assert settled is not None
     assert settled.status == "sent"
+    assert resolve(store, entries[1].id, sent=False).status == "sent"  # type: ignore[union-attr]
     assert runner.run(until_empty=True).outcomes == {"sent": 1}
-    assert mailbox(production) == {reader(0): 1, reader(2): 1}
+    assert mailbox(production) == {reader(0): 1, reader(2): 1, reader(3): 1}
 
 
 @pytest.mark.postgres

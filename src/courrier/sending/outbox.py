@@ -25,7 +25,7 @@ import socket
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from courrier.errors import (
@@ -236,14 +236,21 @@ class OutboxRunner:
         return self._stop.is_set()
 
     def recover(self) -> int:
-        """Turn the rows of runners that went away ``unknown``; how many."""
+        """Settle the rows of runners that went away: the one each had started becomes
+        ``unknown``, the rest go back to the queue. How many became ``unknown``."""
         lease = dt.timedelta(seconds=self.settings.outbox_lease)
         gone = [c for c in rows.claimers(self.store) if _gone_locally(c)]
-        count = rows.expire_claims(self.store, claimed_before=_utcnow() - lease, gone=gone)
-        if count:
-            log.warning("%d outbox row(s) left sending by a runner that went away: unknown", count)
+        unknown, requeued = rows.expire_claims(
+            self.store, claimed_before=_utcnow() - lease, gone=gone
+        )
+        if unknown or requeued:
+            log.warning(
+                "rows of outbox runners that went away: %d unknown, %d queued again",
+                unknown,
+                requeued,
+            )
         self._last_recovery = _utcnow()
-        return count
+        return unknown
 
     def paused(self) -> TripRecord | None:
         return self.mailer.guard.tripped()
@@ -283,6 +290,9 @@ class OutboxRunner:
 
     def process(self, entry: OutboxEntry) -> str:
         """Send one claimed row and record what became of it; the outcome's name."""
+        if not rows.start(self.store, entry.id, claimer=self.claimer):
+            return "skipped"  # its claim expired: another runner has it now
+        entry = replace(entry, attempts=entry.attempts + 1)
         try:
             message = from_payload(entry.kind, entry.payload)
             result = self.mailer.deliver(message, retry=False)

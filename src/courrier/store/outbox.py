@@ -3,8 +3,10 @@
 A claim marks rows ``sending`` and commits before anyone calls SES; on PostgreSQL it takes
 the rows with ``FOR UPDATE SKIP LOCKED``, so runners on many machines claim disjoint rows
 without waiting on each other; on SQLite the claim's transaction holds the write lock
-(``BEGIN IMMEDIATE``), one claimer at a time. A finish only changes a row still ``sending``
-under the same claimer: a row that meanwhile became ``unknown`` stays so.
+(``BEGIN IMMEDIATE``), one claimer at a time. Just before a row is handed to SES its
+``started_at`` is committed: of a runner that went away, only the row it had started may
+have reached SES (``unknown``); the others go back to the queue. A start or a finish only
+changes a row still ``sending`` under the same claimer.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ __all__ = [
     "next_due",
     "release",
     "set_status",
+    "start",
 ]
 
 
@@ -61,6 +64,7 @@ class OutboxEntry:
     next_attempt_at: dt.datetime
     claimed_by: str | None
     claimed_at: dt.datetime | None
+    started_at: dt.datetime | None
     error: str | None
     message_id: int | None
     created_at: dt.datetime
@@ -79,6 +83,7 @@ class OutboxEntry:
             "next_attempt_at": self.next_attempt_at.isoformat(),
             "claimed_by": self.claimed_by,
             "claimed_at": self.claimed_at.isoformat() if self.claimed_at else None,
+            "started_at": self.started_at.isoformat() if self.started_at else None,
             "error": self.error,
             "message_id": self.message_id,
         }
@@ -97,6 +102,7 @@ def _entry(row: OutboxRow) -> OutboxEntry:
         next_attempt_at=_aware(row.next_attempt_at),
         claimed_by=row.claimed_by,
         claimed_at=_aware(row.claimed_at) if row.claimed_at else None,
+        started_at=_aware(row.started_at) if row.started_at else None,
         error=row.error,
         message_id=row.message_id,
         created_at=_aware(row.created_at),
@@ -175,13 +181,34 @@ def claim(store: Store, *, claimer: str, limit: int, include_bulk: bool) -> list
                 status=OutboxStatus.SENDING,
                 claimed_by=claimer,
                 claimed_at=now,
-                attempts=OutboxRow.attempts + 1,
+                started_at=None,
                 updated_at=now,
             )
         )
         rows = session.scalars(select(OutboxRow).where(OutboxRow.id.in_(ids)))
         by_id = {row.id: _entry(row) for row in rows}
     return [by_id[i] for i in ids]
+
+
+def _mine(entry_id: int, claimer: str) -> list[Any]:
+    return [
+        OutboxRow.id == entry_id,
+        OutboxRow.status == OutboxStatus.SENDING,
+        OutboxRow.claimed_by == claimer,
+    ]
+
+
+def start(store: Store, entry_id: int, *, claimer: str) -> bool:
+    """Commit that ``claimer`` hands the row to SES now (one try more); False when the row
+    is no longer its own (its claim expired): then it must not be sent."""
+    now = utcnow()
+    with store.transaction() as session:
+        result = session.execute(
+            update(OutboxRow)
+            .where(*_mine(entry_id, claimer), OutboxRow.started_at.is_(None))
+            .values(started_at=now, attempts=OutboxRow.attempts + 1, updated_at=now)
+        )
+        return bool(getattr(result, "rowcount", 0))
 
 
 def finish(
@@ -195,26 +222,25 @@ def finish(
     next_attempt_at: dt.datetime | None = None,
 ) -> bool:
     """Record what became of a claimed row; False when it was no longer this claimer's."""
-    values: dict[str, Any] = {"status": status, "error": error, "updated_at": utcnow()}
+    values: dict[str, Any] = {
+        "status": status,
+        "error": error,
+        "updated_at": utcnow(),
+        "started_at": None,
+    }
     if message_id is not None:
         values["message_id"] = message_id
     if next_attempt_at is not None:
         values["next_attempt_at"] = next_attempt_at
     with store.transaction() as session:
         result = session.execute(
-            update(OutboxRow)
-            .where(
-                OutboxRow.id == entry_id,
-                OutboxRow.status == OutboxStatus.SENDING,
-                OutboxRow.claimed_by == claimer,
-            )
-            .values(**values)
+            update(OutboxRow).where(*_mine(entry_id, claimer)).values(**values)
         )
         return bool(getattr(result, "rowcount", 0))
 
 
 def release(store: Store, ids: Iterable[int], *, claimer: str) -> int:
-    """Give claimed rows that were never tried back to the queue (the try is not counted)."""
+    """Give claimed rows that were never started back to the queue."""
     wanted = list(ids)
     if not wanted:
         return 0
@@ -225,10 +251,10 @@ def release(store: Store, ids: Iterable[int], *, claimer: str) -> int:
                 OutboxRow.id.in_(wanted),
                 OutboxRow.status == OutboxStatus.SENDING,
                 OutboxRow.claimed_by == claimer,
+                OutboxRow.started_at.is_(None),
             )
             .values(
                 status=OutboxStatus.QUEUED,
-                attempts=OutboxRow.attempts - 1,
                 claimed_by=None,
                 claimed_at=None,
                 updated_at=utcnow(),
@@ -251,24 +277,41 @@ def claimers(store: Store) -> list[str]:
         ]
 
 
-def expire_claims(store: Store, *, claimed_before: dt.datetime, gone: Iterable[str] = ()) -> int:
-    """Rows ``sending`` whose claim is older than the lease, or whose claimer is known to be
-    gone, become ``unknown``: the runner may have called SES before it died."""
+def expire_claims(
+    store: Store, *, claimed_before: dt.datetime, gone: Iterable[str] = ()
+) -> tuple[int, int]:
+    """Rows ``sending`` whose claimer is known to be gone, or whose claim (or start) is older
+    than ``claimed_before``: started ones become ``unknown`` (the runner may have called SES
+    before it died), the others go back to the queue. (unknown, requeued) counts."""
     gone = list(gone)
     now = utcnow()
     with store.transaction() as session:
-        stale = OutboxRow.claimed_at < claimed_before
-        which = stale if not gone else (stale | OutboxRow.claimed_by.in_(gone))
-        result = session.execute(
+        mine = OutboxRow.claimed_by.in_(gone) if gone else None
+        started_stale = OutboxRow.started_at < claimed_before
+        claimed_stale = OutboxRow.claimed_at < claimed_before
+        unknown = session.execute(
             update(OutboxRow)
-            .where(OutboxRow.status == OutboxStatus.SENDING, which)
+            .where(
+                OutboxRow.status == OutboxStatus.SENDING,
+                OutboxRow.started_at.is_not(None),
+                started_stale if mine is None else (started_stale | mine),
+            )
             .values(
                 status=OutboxStatus.UNKNOWN,
-                error="the runner that claimed it went away: it may have been sent",
+                error="the runner that was sending it went away: it may have been sent",
                 updated_at=now,
             )
         )
-        return int(getattr(result, "rowcount", 0))
+        requeued = session.execute(
+            update(OutboxRow)
+            .where(
+                OutboxRow.status == OutboxStatus.SENDING,
+                OutboxRow.started_at.is_(None),
+                claimed_stale if mine is None else (claimed_stale | mine),
+            )
+            .values(status=OutboxStatus.QUEUED, claimed_by=None, claimed_at=None, updated_at=now)
+        )
+        return int(getattr(unknown, "rowcount", 0)), int(getattr(requeued, "rowcount", 0))
 
 
 def due_waiting(store: Store, *, include_bulk: bool) -> int:
@@ -340,6 +383,7 @@ def set_status(
                 row.next_attempt_at = now
                 row.claimed_by = None
                 row.claimed_at = None
+                row.started_at = None
         session.flush()
         return _entry(row)
 

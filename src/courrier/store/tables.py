@@ -70,7 +70,7 @@ class OutboxRow(Base):
 
     ``status``: queued -> sending (claimed, committed before SES is called) -> sent | failed,
     back to queued (throttled or unreachable, at ``next_attempt_at``), or unknown (its
-    claimer went away between the claim and the record: never re-sent blindly).
+    claimer went away after ``started_at`` and before the record: never re-sent blindly).
     """
 
     __tablename__ = "outbox"
@@ -87,6 +87,9 @@ class OutboxRow(Base):
     next_attempt_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     claimed_by: Mapped[str | None] = mapped_column(String(200))
     claimed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    #: Set (and committed) just before its runner hands it to the Mailer: a claimed row
+    #: without it never reached SES and goes back to the queue if its runner goes away.
+    started_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     error: Mapped[str | None] = mapped_column(Text)
     message_id: Mapped[int | None] = mapped_column(
         ForeignKey("messages.id", ondelete="SET NULL"), index=True
