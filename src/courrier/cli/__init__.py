@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from courrier import __version__
+from courrier.cli.bulk import bulk
 from courrier.cli.dashboard import dashboard
 from courrier.cli.demo import demo
 from courrier.cli.feedback import decode, receive, worker
@@ -35,6 +36,7 @@ def main(config: str | None, database_url: str | None) -> None:
 
 
 for command in (
+    bulk,
     dashboard,
     decode,
     demo,
