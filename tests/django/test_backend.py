@@ -216,3 +216,43 @@ def test_a_suppressed_address_is_not_mailed_and_reported(
         f"bounce@{SIM}": RecipientStatus.SUPPRESSED,
         f"success@{SIM}": RecipientStatus.SENT,
     }
+
+
+def test_template_messages_go_through_the_backend(
+    project: SandboxClient, project_store: Store
+) -> None:
+    project.ses.verify_email_identity(EmailAddress=FRIEND)
+    project.sesv2.create_email_template(
+        TemplateName="welcome", TemplateContent={"Subject": "Hi {{name}}", "Text": "Hello {{name}}"}
+    )
+    message = EmailMessage(from_email="sender@example.com", to=[FRIEND])
+    message.template = "welcome"  # type: ignore[attr-defined]
+    message.template_data = {"name": "Zoë"}  # type: ignore[attr-defined]
+    assert message.send() == 1
+    assert status(message).status == MessageStatus.SENT
+    [letter] = letters(project, FRIEND)
+    assert str(parsed(letter)["Subject"]) == "Hi Zoë"
+
+
+def test_enqueued_messages_wait_for_the_outbox_runner(
+    project: SandboxClient, project_store: Store
+) -> None:
+    from courrier.django import settings as courrier_settings
+    from courrier.sending.outbox import OutboxRunner
+
+    project.ses.verify_email_identity(EmailAddress=FRIEND)
+    message = EmailMessage("Later", "x", "sender@example.com", [FRIEND])
+    message.enqueue_key = "welcome-1"  # type: ignore[attr-defined]
+    assert message.send() == 1
+    queued = status(message)
+    assert queued.status == MessageStatus.PENDING
+    assert queued.recipients == {FRIEND: RecipientStatus.PENDING}
+    assert queued.outbox_id is not None
+    again = EmailMessage("Later", "x", "sender@example.com", [FRIEND])
+    again.enqueue_key = "welcome-1"  # type: ignore[attr-defined]
+    again.send()
+    assert status(again).outbox_id == queued.outbox_id
+    assert letters(project, FRIEND) == []
+    mailer = courrier_settings.mailer(courrier_settings.load())
+    assert OutboxRunner(mailer).run(until_empty=True).outcomes == {"sent": 1}
+    assert len(letters(project, FRIEND)) == 1
