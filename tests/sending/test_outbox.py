@@ -206,6 +206,24 @@ def test_guard_tripped_pauses_bulk_rows_only(production: SandboxClient, store: S
     assert mailbox(production) == {reader(2): 1}
 
 
+def test_guard_blocking_transactional_sends_pauses_every_row(
+    production: SandboxClient, store: Store
+) -> None:
+    mailer = make_mailer(store, guard_blocks_transactional=True)
+    guard_records.record_trip(
+        store,
+        rate="ses_account",
+        value=None,
+        threshold=None,
+        detail="SES says EnforcementStatus is PROBATION",
+        figures={},
+    )
+    entry = mailer.enqueue(note(1))
+    assert outbox_status(store).paused == "paused: SES says EnforcementStatus is PROBATION"
+    assert OutboxRunner(mailer).run(until_empty=True).outcomes == {}
+    assert rows.entry(store, entry.id).status == "queued"  # type: ignore[union-attr]
+
+
 def test_rows_of_a_runner_that_went_away_become_unknown_and_a_person_decides(
     production: SandboxClient, store: Store
 ) -> None:

@@ -263,7 +263,14 @@ class OutboxRunner:
                 seconds=min(60.0, self.settings.outbox_lease / 10)
             ):
                 report.expired += self.recover()
-            include_bulk = self.paused() is None
+            paused = self.paused() is not None
+            include_bulk = not paused
+            if paused and self.settings.guard_blocks_transactional:
+                # Every send would be refused: nothing to claim until the guard is reset.
+                if until_empty:
+                    break
+                self._stop.wait(self.idle)
+                continue
             claimed = rows.claim(
                 self.store, claimer=self.claimer, limit=self.batch, include_bulk=include_bulk
             )
