@@ -184,7 +184,12 @@ class ReputationGuardTripped(CourrierError):
 
 
 class StoreError(CourrierError):
-    """The database failed; the operation was rolled back."""
+    """The database failed; the operation was rolled back.
+
+    ``ses_message_id`` is set when SES had already accepted the message whose record failed.
+    """
+
+    ses_message_id: str | None = None
 
 
 class StoreUnavailable(StoreError):

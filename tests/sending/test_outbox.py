@@ -12,7 +12,7 @@ import pytest
 from courrier import BulkDestination, TemplateMessage
 from courrier.aws.clients import AwsConfig
 from courrier.aws.ses import SesClient
-from courrier.errors import InvalidMessage
+from courrier.errors import InvalidMessage, StoreUnavailable
 from courrier.message import Attachment, Message
 from courrier.sending import Mailer, Pacer
 from courrier.sending.outbox import (
@@ -280,3 +280,44 @@ def test_runner_threads_on_postgresql_never_send_a_row_twice(
     assert mailbox(production) == {reader(n): 1 for n in range(200)}
     assert rows.counts(setup)["sent"] == 200
     setup.close()
+
+
+class FlakyStore(Store):
+    """Fails the first record before the send, or the first record after it."""
+
+    def __init__(self, url: str, *, when: str) -> None:
+        super().__init__(url)
+        self.when = when
+
+    def record_message(self, **kwargs: Any) -> int:
+        if self.when == "before":
+            self.when = ""
+            raise StoreUnavailable("database restarting")
+        return super().record_message(**kwargs)
+
+    def finish_send(self, message_id: int, **kwargs: Any) -> None:
+        if self.when == "after" and kwargs.get("status") == "sent":
+            self.when = ""
+            raise StoreUnavailable("connection lost")
+        super().finish_send(message_id, **kwargs)
+
+
+@pytest.mark.parametrize(("when", "status"), [("before", "sent"), ("after", "sent")])
+def test_a_store_failure_around_the_send_is_never_a_second_send(
+    production: SandboxClient, database_url: str, when: str, status: str
+) -> None:
+    store = FlakyStore(database_url, when=when)
+    mailer = make_mailer(store, outbox_retry_delay=0.01)
+    entry = mailer.enqueue(note(1))
+    outcomes = OutboxRunner(mailer).run(until_empty=True).outcomes
+    done = rows.entry(store, entry.id)
+    assert done is not None
+    assert done.status == status
+    if when == "before":
+        assert outcomes == {"requeued": 1, "sent": 1}
+    else:
+        assert outcomes == {"sent": 1}
+        assert done.error is not None
+        assert "was sent as" in done.error
+    assert mailbox(production) == {reader(1): 1}
+    store.close()

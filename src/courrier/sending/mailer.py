@@ -150,9 +150,11 @@ class Mailer:
             self.store.finish_send(record_id, status=MessageStatus.SENT, ses_message_id=ses_id)
         except StoreError as err:
             # SES has the message: say which one, so that it can be reconciled by hand.
-            raise StoreError(
+            error = StoreError(
                 f"message {record_id} was sent as {ses_id} but recording that failed: {err}"
-            ) from err
+            )
+            error.ses_message_id = ses_id
+            raise error from err
         return result_of(record_id, ses_id, MessageStatus.SENT, statuses)
 
     def _call(self, outgoing: Message | TemplateMessage) -> Callable[[], str]:

@@ -312,9 +312,11 @@ class OutboxRunner:
             self._finish(entry, OutboxStatus.FAILED, _text(err))
             return "failed"
         except StoreError as err:
-            # The send may have gone out (the error names its SES id): a person decides.
-            self._finish(entry, OutboxStatus.UNKNOWN, _text(err))
-            return "unknown"
+            if err.ses_message_id is None:
+                return self._again(entry, err)  # nothing reached SES
+            # SES took it but the record failed: sent, as a person can check by its id.
+            self._finish(entry, OutboxStatus.SENT, _text(err))
+            return "sent"
         except BaseException as err:
             self._finish(entry, OutboxStatus.UNKNOWN, _text(err), quiet=True)
             raise
