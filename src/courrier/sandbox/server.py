@@ -256,9 +256,9 @@ class SandboxApp:
             return self._account(request)
         if path == "/throttles" and request.method == "GET":
             account, region = _scope(request)
-            found = self.ses.existing_state(account, region)
+            state = self.ses.existing_state(account, region)
             return json_response(
-                {"account": account, "region": region, "throttles": found.throttled if found else 0}
+                {"account": account, "region": region, "throttles": state.throttled if state else 0}
             )
         if path == "/sns-deliveries":
             return json_response({"dropped": [d.__dict__ for d in moto_hooks.dropped_deliveries]})
