@@ -75,6 +75,18 @@ def test_more_recipients_than_the_burst_wait_for_a_full_bucket_then_go(store: St
     assert clock.now == pytest.approx(1002.0)
 
 
+def test_senders_go_in_the_order_they_asked(store: Store) -> None:
+    """Three senders ask at the same moment: each waits behind what was asked before it."""
+    clock = FakeClock()
+    asked = SharedLimiter(
+        store, "test", read_rate=lambda: 10.0, headroom=1.0, clock=clock, sleep=lambda _: None
+    )
+    assert asked.acquire(10) == 0.0
+    assert asked.acquire(25) == pytest.approx(1.0)  # a full bucket, then a debt of 15
+    assert asked.acquire(1) == pytest.approx(2.6)  # not before the 25 are paid for
+    assert clock.now == 1000.0
+
+
 def test_the_burst_is_in_seconds_of_the_rate(store: Store) -> None:
     clock = FakeClock()
     limiter = fake_limiter(store, clock, rate=20.0, burst=0.5)

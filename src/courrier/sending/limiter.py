@@ -5,7 +5,9 @@ every web worker, task worker and machine sending through it draws from the same
 Each process pacing itself (:class:`~courrier.sending.pacing.Pacer`) stays under the rate
 alone and over it together, so the default keeps the budget in the store: a token bucket
 in one row (:mod:`courrier.store.send_rate`) that every :class:`SharedLimiter` takes from
-in a short transaction, sleeping between tries outside it.
+in a short transaction. When the bucket is short the tokens are taken all the same, as a
+debt, and the sender sleeps (outside the transaction) until they would have been there:
+senders go in the order they asked, one transaction each.
 
 Why these numbers:
 
@@ -92,7 +94,6 @@ class SharedLimiter:
         A message with more recipients than the bucket holds waits for a full bucket and
         then goes. Store errors are raised: nothing may be sent without the bucket's word.
         """
-        waited = 0.0
         while True:
             grant = send_rate.take(
                 self.store,
@@ -101,17 +102,17 @@ class SharedLimiter:
                 burst=self._burst,
                 headroom=self._headroom,
                 recheck_after=None if self._fixed_rate else self._recheck_after,
+                fixed_rate=self._fixed_rate,
                 now=self._now(),
             )
-            if grant.missing or (self._fixed_rate and grant.rate != self._fixed_rate):
-                self._record_rate(self._fixed_rate or self._read_rate())
-                continue
-            if grant.recheck:
-                self._recheck()
-            if grant.admitted:
-                return waited
+            if not grant.missing:
+                break
+            self._record_rate(self._fixed_rate or self._read_rate())
+        if grant.recheck:
+            self._recheck()
+        if grant.wait:
             self._sleep(grant.wait)
-            waited += grant.wait
+        return grant.wait
 
     @property
     def rate(self) -> float | None:

@@ -2,7 +2,8 @@
 
 Each call is one short transaction that holds the row: ``SELECT ... FOR UPDATE`` on
 PostgreSQL, ``BEGIN IMMEDIATE`` (the file's write lock) on SQLite. Nobody sleeps inside it:
-a caller told to wait commits, sleeps, and asks again.
+a caller told to wait has its tokens already (the bucket owes them); it commits, sleeps,
+and sends.
 
 Time is the store's clock (PostgreSQL's ``clock_timestamp()``; a SQLite file lives on one
 machine, whose clock every process using it shares), read once the row is held, so machines
@@ -37,13 +38,12 @@ class Bucket:
 class Grant:
     """The answer to one :func:`take`.
 
-    ``admitted``: the recipients may be sent now. Otherwise ``wait`` seconds should pass
-    before asking again. ``recheck``: this caller was picked to re-read the rate from SES
-    (the row now says it was checked, so the others do not all ask at once). ``missing``:
-    there is no row yet; :func:`set_rate` creates it.
+    The recipients were taken: they may be sent once ``wait`` seconds have passed.
+    ``recheck``: this caller was picked to re-read the rate from SES (the row now says it
+    was checked, so the others do not all ask at once). ``missing``: there is no row yet,
+    nothing was taken; :func:`set_rate` creates it.
     """
 
-    admitted: bool
     wait: float = 0.0
     rate: float = 0.0
     recheck: bool = False
@@ -71,18 +71,23 @@ def refill(bucket: Bucket, now: float, *, rate: float, capacity: float) -> Bucke
     return Bucket(min(capacity, bucket.tokens + elapsed * rate), max(bucket.refilled_at, now))
 
 
-def admit(bucket: Bucket, recipients: int, *, rate: float, capacity: float) -> tuple[Bucket, float]:
-    """``(bucket after, 0.0)`` when ``recipients`` may go now, else ``(bucket, wait)``.
+def admit(
+    bucket: Bucket, recipients: int, *, now: float, rate: float, capacity: float
+) -> tuple[Bucket, float]:
+    """Take ``recipients`` tokens: the bucket after, and the seconds until they may be sent.
 
-    A message with more recipients than the bucket holds goes once it is full, leaving a
-    debt that the next senders wait out: it is never refused for its size, and the long-run
-    rate stays ``rate``.
+    A refilled ``bucket`` that holds too few gives them all the same, as a debt, and the
+    caller waits until it would have held them: senders go in the order they asked, a large
+    message is never overtaken for good by a stream of small ones, and a waiting sender needs
+    no second transaction. A message with more recipients than the bucket holds waits for a
+    full bucket (it is never refused for its size); the rest is a debt the next senders wait
+    out, so the long-run rate stays ``rate``.
     """
     need = min(float(recipients), capacity)
+    missing = need - bucket.tokens
     # A float hair under the need (refills are sums of products) is not a reason to wait.
-    if bucket.tokens >= need - 1e-9:
-        return Bucket(bucket.tokens - recipients, bucket.refilled_at), 0.0
-    return bucket, (need - bucket.tokens) / rate
+    wait = 0.0 if missing <= 1e-9 else bucket.refilled_at - now + missing / rate
+    return Bucket(bucket.tokens - recipients, bucket.refilled_at), max(0.0, wait)
 
 
 def take(
@@ -93,32 +98,36 @@ def take(
     burst: float,
     headroom: float = 1.0,
     recheck_after: float | None = None,
+    fixed_rate: float | None = None,
     now: float | None = None,
 ) -> Grant:
-    """Take ``recipients`` tokens from the bucket ``name`` if it holds them.
+    """Take ``recipients`` tokens from the bucket ``name`` (see :func:`admit`).
 
     The bucket refills at ``headroom`` times the row's max send rate and holds ``burst``
     seconds of it (at least one recipient). ``recheck_after``: seconds after which one
-    caller is told to re-read the rate (None: never). ``now`` replaces the store's clock.
+    caller is told to re-read the rate (None: never). ``fixed_rate``: the rate to use, from
+    a setting, written into the row when it says otherwise. ``now`` replaces the store's
+    clock.
     """
     with store.transaction() as session:
         row = session.scalar(select(SendRateRow).where(SendRateRow.name == name).with_for_update())
         if row is None:
-            return Grant(admitted=False, missing=True)
+            return Grant(missing=True)
         moment = _now(session) if now is None else now
+        if fixed_rate is not None and row.max_send_rate != fixed_rate:
+            _change_rate(row, fixed_rate, "setting", moment, burst)
         rate = row.max_send_rate * headroom
         capacity = max(1.0, burst * row.max_send_rate)
         bucket = refill(Bucket(row.tokens, row.refilled_at), moment, rate=rate, capacity=capacity)
-        after, wait = admit(bucket, recipients, rate=rate, capacity=capacity)
+        after, wait = admit(bucket, recipients, now=moment, rate=rate, capacity=capacity)
         row.tokens, row.refilled_at = after.tokens, after.refilled_at
-        if not wait:
-            row.admitted = row.admitted + recipients
+        row.admitted = row.admitted + recipients
         recheck = recheck_after is not None and (
             row.rate_checked_at is None or moment - row.rate_checked_at >= recheck_after
         )
         if recheck:
             row.rate_checked_at = moment
-        return Grant(admitted=not wait, wait=wait, rate=row.max_send_rate, recheck=recheck)
+        return Grant(wait=wait, rate=row.max_send_rate, recheck=recheck)
 
 
 def set_rate(
@@ -150,10 +159,14 @@ def set_rate(
         )
         row = session.scalar(select(SendRateRow).where(SendRateRow.name == name).with_for_update())
         assert row is not None
-        row.max_send_rate = rate
-        row.rate_source = source
-        row.rate_checked_at = moment
-        row.tokens = min(row.tokens, capacity)
+        _change_rate(row, rate, source, moment, burst)
+
+
+def _change_rate(row: SendRateRow, rate: float, source: str, now: float, burst: float) -> None:
+    row.max_send_rate = rate
+    row.rate_source = source
+    row.rate_checked_at = now
+    row.tokens = min(row.tokens, max(1.0, burst * rate))
 
 
 def read(store: Store, name: str) -> SendRate | None:
