@@ -238,6 +238,14 @@ def run(url: str, scenario: Scenario, rate: float, messages: int) -> dict[str, A
     }
 
 
+def scenarios(processes: int, *, baseline: bool) -> list[Scenario]:
+    """What runs, in order; the first is the one judged. New kinds of senders go here."""
+    chosen = [Scenario("shared", send_directly, processes)]
+    if baseline:
+        chosen.append(Scenario("process", send_directly, processes, {"send_rate_scope": "process"}))
+    return chosen
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rate", type=float, default=50.0)
@@ -255,21 +263,18 @@ def main() -> int:
         AWS_CONFIG_FILE=os.devnull,
         AWS_SHARED_CREDENTIALS_FILE=os.devnull,
     )
-    scenarios = [Scenario("shared", send_directly, args.processes)]
-    if not args.skip_baseline:
-        scenarios.append(
-            Scenario("process", send_directly, args.processes, {"send_rate_scope": "process"})
-        )
+    chosen = scenarios(args.processes, baseline=not args.skip_baseline)
     store = "PostgreSQL" if os.environ.get("COURRIER_TEST_POSTGRES_URL") else "SQLite"
     print(f"pacing: R={args.rate:g}/s, {args.messages} one-recipient messages, {store} store")
     rows = []
     with sandbox(args.rate) as url:
         os.environ["AWS_ENDPOINT_URL"] = url
-        for scenario in scenarios:
+        for scenario in chosen:
             row = run(url, scenario, args.rate, args.messages)
             rows.append(row)
             print(json.dumps(row))
     shared = rows[0]
+    # The judgement of the issue: the rate reached, and SES never had to say no.
     missed = [
         what
         for what, ok in (

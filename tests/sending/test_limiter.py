@@ -207,6 +207,18 @@ def test_the_scope_setting_is_checked(store: Store, ses: SesClient) -> None:
         Mailer(store, ses, settings=Settings(send_rate_scope="machine"))
     with pytest.raises(ConfigurationError, match="send_burst"):
         Mailer(store, ses, settings=Settings(send_burst=0.0))
+    with pytest.raises(ConfigurationError, match="max_send_rate"):
+        Mailer(store, ses, settings=Settings(max_send_rate=-3.0))
+
+
+def test_the_max_send_rate_setting_replaces_ses_s(
+    sandbox: SandboxClient, store: Store, ses: SesClient
+) -> None:
+    sandbox.set_account(max_send_rate=7.0)
+    assert Mailer(store, ses, settings=Settings(max_send_rate=3.0)).send(hello()).sent
+    found = send_rate.read(store, REGION)
+    assert found is not None
+    assert (found.max_send_rate, found.rate_source) == (3.0, "setting")
 
 
 # ---------------------------------------------------------------- the store fails

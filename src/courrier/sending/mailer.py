@@ -96,6 +96,10 @@ class Mailer:
                 'send_rate_scope must be "store" or "process", '
                 f"not {self.settings.send_rate_scope!r}"
             )
+        if self.settings.max_send_rate is not None and not self.settings.max_send_rate >= 0:
+            raise ConfigurationError(
+                f"max_send_rate must be a positive number, not {self.settings.max_send_rate}"
+            )
         if not self.settings.send_burst > 0:
             raise ConfigurationError(
                 f"send_burst must be a positive number of seconds, not {self.settings.send_burst}"
@@ -129,7 +133,7 @@ class Mailer:
                     self.store,
                     self.ses.region,
                     read_rate=lambda: self.ses.quota().max_send_rate,
-                    fixed_rate=rate,
+                    fixed_rate=rate or None,
                     burst=self.settings.send_burst,
                     recheck_after=self.settings.send_rate_recheck,
                 )
