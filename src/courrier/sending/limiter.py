@@ -14,8 +14,9 @@ Why these numbers:
 * **Burst**: SES accepts bursts over the rate "for short bursts, but not for sustained
   periods" and does not say how long (facts §11). The bucket holds ``send_burst`` seconds of
   the rate, one second by default: an application idle for a second can send a second's
-  worth at once, and stays well inside any burst SES admits (the sandbox admits two seconds'
-  worth), which also absorbs admissions that reach SES bunched up by the network.
+  worth at once. It is kept below the sandbox's two seconds so that sends reaching SES
+  bunched up by the network (admitted evenly, arriving together) still fit in what SES
+  admits; lower it if SES throttles anyway.
 * **Headroom**: the bucket refills at 99% of the rate, so a process that sends flat out for
   hours sits just under SES's line rather than on it.
 * **Clocks**: the bucket runs on the store's clock (PostgreSQL's), never on each machine's,
