@@ -9,14 +9,16 @@ and N processes each send their share of one-recipient messages with ``Mailer.se
   "store"``);
 * ``process``: the baseline, each process pacing itself (``send_rate_scope = "process"``).
 
-Reported per scenario: the achieved rate over the whole span (first send started to last
-answer) as % of R, how many times the sandbox answered ``Throttling`` (counted on its side,
-``GET /_courrier/throttles``), the client's retries, messages that failed, and the mailbox
-(copies delivered; a count above the messages sent is a duplicate). Exit status 1 when the
-shared limiter misses: >= 97% of R, 0 throttles, 0 failures, no duplicate.
+Reported per scenario: the achieved rate over the whole span (every process ready and
+started together, to the last answer) as % of R, the tail (first process done to last), how
+many times the sandbox answered ``Throttling`` (counted on its side, ``GET
+/_courrier/throttles``), the client's retries, messages that failed, and the mailbox (copies
+delivered; a count above the messages sent is a duplicate). Exit status 1 when the shared
+limiter misses: >= 97% of R, 0 throttles, 0 failures, no duplicate.
 
-Another kind of sender (outbox runners, say) is one more :class:`Scenario` with its own
-``worker``: a module-level function ``(Job) -> WorkerResult`` run in each process.
+Another kind of sender (1, 4 and 8 outbox runners, say) is one more :class:`Scenario` in
+:func:`scenarios`, with its own ``worker``: a module-level function ``(Job) -> WorkerResult``
+run in each process.
 
     python bench/pacing.py [--rate 50] [--processes 4] [--messages 2000] [--skip-baseline]
 """
@@ -52,7 +54,8 @@ class Job:
     database_url: str
     index: int
     messages: int
-    start_at: float  # wall clock: every process begins together
+    #: Every process waits here once ready (courrier imported, store open), then all begin.
+    ready: Any
     settings: dict[str, Any] = field(default_factory=dict)
 
 
@@ -91,7 +94,7 @@ def send_directly(job: Job) -> WorkerResult:
 
     settings = Settings(database_url=job.database_url, **job.settings)
     mailer = Mailer(Store(job.database_url), SesClient(), settings=settings, on_retry=on_retry)
-    time.sleep(max(0.0, job.start_at - time.time()))
+    job.ready.wait(300)
     for n in range(job.messages):
         message = Message(
             sender=SENDER, to=(f"p{job.index}-{n}@example.org",), subject="Pacing", text="Hi"
@@ -205,14 +208,17 @@ def run(url: str, scenario: Scenario, rate: float, messages: int) -> dict[str, A
         from courrier.store import Store
 
         Store(database_url).close()  # migrated once, before the processes race to it
-        started = time.time() + 5.0  # every process has imported courrier by then
-        jobs = [
-            Job(database_url, index, share, started, scenario.settings)
-            for index in range(scenario.processes)
-        ]
         context = multiprocessing.get_context("spawn")
-        with context.Pool(scenario.processes) as pool:
-            results = pool.map(scenario.worker, jobs, chunksize=1)
+        with context.Manager() as manager, context.Pool(scenario.processes) as pool:
+            ready = manager.Barrier(scenario.processes + 1)
+            jobs = [
+                Job(database_url, index, share, ready, scenario.settings)
+                for index in range(scenario.processes)
+            ]
+            pending = pool.map_async(scenario.worker, jobs, chunksize=1)
+            ready.wait(300)
+            started = time.time()
+            results = pending.get()
     control(url, "POST", "/drain")
     delivered = control(url, "GET", "/mailbox?kind=delivery")["messages"]
     recipients = [letter["recipient"] for letter in delivered]
@@ -229,6 +235,8 @@ def run(url: str, scenario: Scenario, rate: float, messages: int) -> dict[str, A
         "sent": sent,
         "seconds": round(span, 2),
         "rate_pct": round(100.0 * sent / span / rate, 1),
+        # First to last process done: a long tail is one process left sending alone.
+        "tail_seconds": round(span - (min(r.ended_at for r in results) - started), 2),
         "throttles": control(url, "GET", "/throttles")["throttles"],
         "retries": sum(r.retries for r in results),
         "failed": sum(r.failed for r in results),
