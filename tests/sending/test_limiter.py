@@ -260,8 +260,9 @@ def test_an_unreachable_store_sends_nothing(
 RATE = 200.0
 BURST = 0.1  # seconds: 20 recipients
 WINDOW = 0.5
-#: A send is timed after ``acquire`` returns, a little after the bucket admitted it.
-LATE = 0.05
+#: A send is timed after ``acquire`` returns, after the bucket admitted it (later still on a
+#: busy machine).
+LATE = 0.2
 
 
 def most_in_a_window(times: list[float], window: float) -> int:
@@ -275,9 +276,11 @@ def most_in_a_window(times: list[float], window: float) -> int:
 
 
 def assert_within_the_rate(times: list[float]) -> None:
-    allowed = RATE * BURST + RATE * (WINDOW + LATE)
+    burst = RATE * BURST
+    allowed = burst + RATE * (WINDOW + LATE)
     assert most_in_a_window(times, WINDOW) <= allowed
-    # Without the limiter all of them would go within the first window.
+    # Over the whole run too; without the limiter all of them would go at once.
+    assert max(times) - min(times) >= (len(times) - burst) / RATE - LATE
     assert len(times) > allowed
 
 
@@ -300,7 +303,7 @@ def test_threads_sharing_a_store_stay_within_rate_and_burst(
     start = time.time() + 0.2
 
     def run() -> None:
-        results.append(acquire_many(database_url, 50, start))
+        results.append(acquire_many(database_url, 60, start))
 
     threads = [threading.Thread(target=run) for _ in range(4)]
     for thread in threads:
@@ -308,11 +311,11 @@ def test_threads_sharing_a_store_stay_within_rate_and_burst(
     for thread in threads:
         thread.join(60)
     times = [t for result in results for t in result]
-    assert len(times) == 200
+    assert len(times) == 240
     assert_within_the_rate(times)
     found = send_rate.read(store, "shared")
     assert found is not None
-    assert found.admitted == 200
+    assert found.admitted == 240
 
 
 def test_processes_sharing_a_store_stay_within_rate_and_burst(
@@ -321,11 +324,11 @@ def test_processes_sharing_a_store_stay_within_rate_and_burst(
     context = multiprocessing.get_context("spawn")
     start = time.time() + 4.0  # every process has imported courrier by then
     with context.Pool(3) as pool:
-        results = pool.starmap(acquire_many, [(database_url, 60, start)] * 3, chunksize=1)
+        results = pool.starmap(acquire_many, [(database_url, 70, start)] * 3, chunksize=1)
     times = [t for result in results for t in result]
-    assert len(times) == 180
+    assert len(times) == 210
     assert min(times) >= start
     assert_within_the_rate(times)
     found = send_rate.read(store, "shared")
     assert found is not None
-    assert found.admitted == 180
+    assert found.admitted == 210
