@@ -23,7 +23,7 @@ from courrier.store.feedback import _insert
 from courrier.store.store import Store
 from courrier.store.tables import SendRateRow
 
-__all__ = ["Bucket", "Grant", "SendRate", "read", "refill", "set_rate", "take"]
+__all__ = ["Bucket", "Grant", "SendRate", "admit", "read", "refill", "set_rate", "take"]
 
 
 @dataclass(frozen=True)
