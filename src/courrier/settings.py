@@ -60,7 +60,7 @@ class Settings:
     #: default) or "process" (each process paces itself: only for a single sending process).
     send_rate_scope: str = "store"
     #: Seconds of the max send rate sent at once after an idle spell ("store" scope). SES
-    #: admits short bursts without saying how long (facts §11); one second stays well inside.
+    #: admits short bursts without saying how long (facts §11); lower it if SES throttles.
     send_burst: float = 1.0
     #: Seconds between two readings of the max send rate from SES ("store" scope).
     send_rate_recheck: float = 300.0

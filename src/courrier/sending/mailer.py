@@ -98,7 +98,7 @@ class Mailer:
             )
         if self.settings.max_send_rate is not None and not self.settings.max_send_rate >= 0:
             raise ConfigurationError(
-                f"max_send_rate must be a positive number, not {self.settings.max_send_rate}"
+                f"max_send_rate must be positive (or 0: SES's), not {self.settings.max_send_rate}"
             )
         if not self.settings.send_burst > 0:
             raise ConfigurationError(
