@@ -46,6 +46,7 @@ browser:
 bench: $(STAMP)
 	$(PY) bench/sandbox_sqs.py
 	$(PY) bench/feedback.py
+	$(PY) bench/pacing.py
 	$(PY) bench/outbox_kill.py
 
 clean:
