@@ -35,6 +35,8 @@ from courrier.sandbox.simulator import Feedback, Plan, iso
 log = logging.getLogger(__name__)
 
 EVENT_SUBJECT = "Amazon SES Email Event Notification"
+#: The address the sandbox's SES delivers from, as the ``ses:outgoing-ip`` tag gives it.
+OUTGOING_IP = "127.0.0.1"
 EVENT_PUBLISHING_VALIDATED = "Successfully validated SNS topic for Amazon SES event publishing."
 _EVENT_KEYS = {
     "Send": ("SEND", "send"),
@@ -64,6 +66,9 @@ class SnsPort(Protocol):
         subject: str | None,
     ) -> str | None:
         """Publish as ``ses.amazonaws.com``; the SNS message id, or None when SES cannot."""
+
+    def has_topic(self, *, region: str, topic_arn: str) -> bool:
+        """Whether ``topic_arn`` names an existing topic in ``region``."""
 
 
 @dataclass(frozen=True)
@@ -200,14 +205,13 @@ class FeedbackRouter:
         ]
         if not topics or config is None:
             return False
+        mail_part = mail_object(mail, origin, headers=True, tags=True)
+        if item.kind == "Delivery":
+            # The address SES delivered from: real Delivery events carry it, other kinds
+            # do not (facts §2.1).
+            mail_part["tags"]["ses:outgoing-ip"] = [OUTGOING_IP]
         # One payload, whatever the number of destinations.
-        message = json.dumps(
-            {
-                "eventType": item.kind,
-                "mail": mail_object(mail, origin, headers=True, tags=True),
-                key: item.body,
-            }
-        )
+        message = json.dumps({"eventType": item.kind, "mail": mail_part, key: item.body})
         routed = False
         for topic in topics:
             published = self.sns.publish_as_ses(
@@ -329,7 +333,7 @@ def mail_object(mail: Mail, origin: Origin, *, headers: bool, tags: bool) -> dic
         "timestamp": iso(mail.timestamp),
         "messageId": mail.message_id,
         "source": mail.source,
-        "sourceArn": origin.arn("identity", source_identity),
+        "sourceArn": origin.arn("identity", mail.identity or source_identity),
         "sourceIp": mail.source_ip,
         "sendingAccountId": origin.account,
         "callerIdentity": mail.caller,
@@ -342,7 +346,11 @@ def mail_object(mail: Mail, origin: Origin, *, headers: bool, tags: bool) -> dic
             sum(len(h["name"]) + len(h["value"]) for h in header_list) >= 10240
         )
         obj["headers"] = header_list
-        obj["commonHeaders"] = common_headers(parsed)
+        common = common_headers(parsed)
+        # SES gives a message without a Message-ID its own id, and commonHeaders says so
+        # (real events recorded against AWS); a caller's own Message-ID is kept (facts §1.3).
+        common.setdefault("messageId", mail.message_id)
+        obj["commonHeaders"] = common
     if tags:
         all_tags: dict[str, list[str]] = {
             "ses:operation": [mail.operation],

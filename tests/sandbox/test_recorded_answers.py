@@ -1,0 +1,135 @@
+"""Where the sandbox must answer as AWS was recorded answering, beyond the facts-file samples.
+
+The shapes come from event payloads and error answers recorded against real SES (public
+snapshot recordings of SES v1 calls, 2023-2025) and from the facts file (§1.3, §2.1).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.conftest import SENDER, SandboxClient
+from tests.sandbox.helpers import (
+    CONFIG_SET,
+    error_of,
+    only,
+    quiet_events_route,
+    raw_message,
+    send,
+)
+
+SUCCESS = "success@simulator.amazonses.com"
+ACCOUNT_ARN = "arn:aws:ses:us-east-1:123456789012"
+
+
+def events_for(sandbox: SandboxClient, api: str) -> list[dict[str, Any]]:
+    pipeline = quiet_events_route(sandbox, ["SEND", "DELIVERY"])
+    send(sandbox, api, [SUCCESS], configuration_set=CONFIG_SET)
+    return sandbox.feedback(pipeline.queue_url)
+
+
+def test_source_arn_names_the_verified_domain_an_address_sends_under(
+    sandbox: SandboxClient,
+) -> None:
+    pipeline = quiet_events_route(sandbox, ["SEND"])
+    sandbox.sesv2.create_email_identity(EmailIdentity="mail.example.org")
+    sandbox.sesv2.send_email(
+        FromEmailAddress="Billing <billing@mail.example.org>",
+        Destination={"ToAddresses": [SUCCESS]},
+        Content={"Simple": {"Subject": {"Data": "s"}, "Body": {"Text": {"Data": "b"}}}},
+        ConfigurationSetName=CONFIG_SET,
+    )
+    [event] = only(sandbox.feedback(pipeline.queue_url), "Send")
+    assert event["mail"]["source"] == "Billing <billing@mail.example.org>"
+    assert event["mail"]["sourceArn"] == f"{ACCOUNT_ARN}:identity/mail.example.org"
+
+
+def test_source_arn_prefers_the_address_identity_over_its_domain(sandbox: SandboxClient) -> None:
+    sandbox.sesv2.create_email_identity(EmailIdentity="example.com")
+    [event] = only(events_for(sandbox, "v2"), "Send")
+    assert event["mail"]["sourceArn"] == f"{ACCOUNT_ARN}:identity/{SENDER}"
+
+
+def test_common_headers_give_ses_s_message_id_when_the_message_has_none(
+    sandbox: SandboxClient,
+) -> None:
+    events = events_for(sandbox, "v2")
+    for event in events:
+        assert event["mail"]["commonHeaders"]["messageId"] == event["mail"]["messageId"]
+
+
+def test_common_headers_keep_the_caller_s_own_message_id(sandbox: SandboxClient) -> None:
+    raw = raw_message([SUCCESS])
+    assert b"Message-ID: <original-id@app.example.com>" in raw
+    [event] = only(events_for(sandbox, "v2-raw"), "Send")
+    assert event["mail"]["commonHeaders"]["messageId"] == "<original-id@app.example.com>"
+
+
+def test_only_delivery_events_carry_the_outgoing_ip_tag(sandbox: SandboxClient) -> None:
+    events = events_for(sandbox, "v1")
+    [sent] = only(events, "Send")
+    [delivered] = only(events, "Delivery")
+    assert "ses:outgoing-ip" not in sent["mail"]["tags"]
+    assert delivered["mail"]["tags"]["ses:outgoing-ip"]
+
+
+def test_v1_event_destination_to_a_missing_topic_is_an_invalid_sns_destination(
+    sandbox: SandboxClient,
+) -> None:
+    sandbox.ses.create_configuration_set(ConfigurationSet={"Name": "set"})
+    missing = "arn:aws:sns:us-east-1:123456789012:missing"
+    code, message, status = error_of(
+        sandbox.ses.create_configuration_set_event_destination,
+        ConfigurationSetName="set",
+        EventDestination={
+            "Name": "to-sns",
+            "Enabled": True,
+            "MatchingEventTypes": ["send"],
+            "SNSDestination": {"TopicARN": missing},
+        },
+    )
+    assert (code, message, status) == (
+        "InvalidSNSDestination",
+        f"SNS topic {missing} not found.",
+        400,
+    )
+
+
+def test_v2_event_destination_to_a_missing_topic_is_a_bad_request(sandbox: SandboxClient) -> None:
+    sandbox.sesv2.create_configuration_set(ConfigurationSetName="set")
+    code, _, status = error_of(
+        sandbox.sesv2.create_configuration_set_event_destination,
+        ConfigurationSetName="set",
+        EventDestinationName="to-sns",
+        EventDestination={
+            "Enabled": True,
+            "MatchingEventTypes": ["SEND"],
+            "SnsDestination": {"TopicArn": "arn:aws:sns:us-east-1:123456789012:missing"},
+        },
+    )
+    assert (code, status) == ("BadRequestException", 400)
+
+
+def test_v1_deleting_a_missing_event_destination_names_the_set(sandbox: SandboxClient) -> None:
+    sandbox.ses.create_configuration_set(ConfigurationSet={"Name": "set"})
+    assert error_of(
+        sandbox.ses.delete_configuration_set_event_destination,
+        ConfigurationSetName="set",
+        EventDestinationName="absent",
+    ) == ("EventDestinationDoesNotExist", "No EventDestination found for set", 400)
+
+
+def test_headers_in_notifications_for_an_unknown_identity_is_message_rejected(
+    sandbox: SandboxClient,
+) -> None:
+    assert error_of(
+        sandbox.ses.set_identity_headers_in_notifications_enabled,
+        Identity="unknown@example.com",
+        NotificationType="Bounce",
+        Enabled=True,
+    ) == ("MessageRejected", "Identity unknown@example.com is not verified or does not exist.", 400)
+    sandbox.ses.verify_email_identity(EmailAddress="known@example.com")
+    for _ in range(2):  # idempotent
+        sandbox.ses.set_identity_headers_in_notifications_enabled(
+            Identity="known@example.com", NotificationType="Bounce", Enabled=True
+        )
