@@ -133,3 +133,15 @@ def test_headers_in_notifications_for_an_unknown_identity_is_message_rejected(
         sandbox.ses.set_identity_headers_in_notifications_enabled(
             Identity="known@example.com", NotificationType="Bounce", Enabled=True
         )
+
+
+def test_v1_answers_keep_carriage_returns(sandbox: SandboxClient) -> None:
+    sandbox.sesv2.create_email_template(
+        TemplateName="crlf", TemplateContent={"Subject": "s", "Text": "Dear {{name}},\r\nbye"}
+    )
+    assert sandbox.ses.get_template(TemplateName="crlf")["Template"]["TextPart"] == (
+        "Dear {{name}},\r\nbye"
+    )
+    rendered = sandbox.ses.test_render_template(TemplateName="crlf", TemplateData='{"name": "Jo"}')
+    assert "Subject: s\r\n" in rendered["RenderedTemplate"]
+    assert "Dear Jo,\r\nbye" in rendered["RenderedTemplate"]
