@@ -12,6 +12,7 @@ from tests.conftest import SENDER, SandboxClient
 from tests.sandbox.helpers import (
     CONFIG_SET,
     error_of,
+    notifications_route,
     only,
     quiet_events_route,
     raw_message,
@@ -145,3 +146,41 @@ def test_v1_answers_keep_carriage_returns(sandbox: SandboxClient) -> None:
     rendered = sandbox.ses.test_render_template(TemplateName="crlf", TemplateData='{"name": "Jo"}')
     assert "Subject: s\r\n" in rendered["RenderedTemplate"]
     assert "Dear Jo,\r\nbye" in rendered["RenderedTemplate"]
+
+
+def test_event_mail_objects_leave_the_caller_to_the_tags(sandbox: SandboxClient) -> None:
+    for event in events_for(sandbox, "v2"):
+        mail = event["mail"]
+        assert "sourceIp" not in mail
+        assert "callerIdentity" not in mail
+        assert mail["tags"]["ses:source-ip"]
+        assert mail["tags"]["ses:caller-identity"]
+
+
+def test_notification_mail_objects_name_the_caller(sandbox: SandboxClient) -> None:
+    pipeline = sandbox.pipeline()
+    notifications_route(sandbox, pipeline)
+    sandbox.feedback(pipeline.queue_url)
+    send(sandbox, "v2", [SUCCESS])
+    [delivery] = sandbox.feedback(pipeline.queue_url)
+    assert delivery["mail"]["sourceIp"]
+    assert delivery["mail"]["callerIdentity"]
+
+
+def test_a_rendering_failure_has_no_headers_but_says_none_were_truncated(
+    sandbox: SandboxClient,
+) -> None:
+    pipeline = quiet_events_route(sandbox, ["RENDERING_FAILURE"])
+    sandbox.sesv2.create_email_template(
+        TemplateName="hello", TemplateContent={"Subject": "Hi {{name}}", "Text": "Hi {{name}}"}
+    )
+    sandbox.sesv2.send_email(
+        FromEmailAddress=SENDER,
+        Destination={"ToAddresses": [SUCCESS]},
+        Content={"Template": {"TemplateName": "hello", "TemplateData": "{}"}},
+        ConfigurationSetName=CONFIG_SET,
+    )
+    [failure] = only(sandbox.feedback(pipeline.queue_url), "Rendering Failure")
+    assert failure["mail"]["headersTruncated"] is False
+    assert "headers" not in failure["mail"]
+    assert failure["failure"]["templateName"] == "hello"

@@ -339,7 +339,15 @@ def mail_object(mail: Mail, origin: Origin, *, headers: bool, tags: bool) -> dic
         "callerIdentity": mail.caller,
         "destination": list(mail.destinations),
     }
-    if headers and mail.raw:  # a message that did not render has no headers
+    if tags:
+        # Event publishing gives the caller and its address only as ses:* tags: its mail
+        # object has no sourceIp or callerIdentity (facts §2.1; AWS's event examples).
+        del obj["sourceIp"], obj["callerIdentity"]
+    if headers and not mail.raw:
+        # A message that did not render has no headers, yet says they were not truncated
+        # (AWS's Rendering Failure example).
+        obj["headersTruncated"] = False
+    if headers and mail.raw:
         parsed = mail.parsed()
         header_list = headers_of(parsed)
         obj["headersTruncated"] = (
