@@ -184,3 +184,32 @@ def test_a_rendering_failure_has_no_headers_but_says_none_were_truncated(
     assert failure["mail"]["headersTruncated"] is False
     assert "headers" not in failure["mail"]
     assert failure["failure"]["templateName"] == "hello"
+
+
+def test_a_templated_send_event_shows_the_message_before_rendering(
+    sandbox: SandboxClient,
+) -> None:
+    pipeline = quiet_events_route(sandbox, ["SEND", "DELIVERY"])
+    sandbox.sesv2.create_email_template(
+        TemplateName="hello", TemplateContent={"Subject": "Hi {{name}}", "Text": "Hi {{name}}"}
+    )
+    sandbox.sesv2.send_email(
+        FromEmailAddress=SENDER,
+        Destination={"ToAddresses": [SUCCESS]},
+        Content={"Template": {"TemplateName": "hello", "TemplateData": '{"name": "Jo"}'}},
+        ConfigurationSetName=CONFIG_SET,
+    )
+    events = sandbox.feedback(pipeline.queue_url)
+    [sent] = only(events, "Send")
+    [delivered] = only(events, "Delivery")
+    assert "subject" not in sent["mail"]["commonHeaders"]
+    names = [h["name"] for h in sent["mail"]["headers"]]
+    assert "From" in names
+    assert "Subject" not in names
+    assert not [n for n in names if n.lower().startswith("content-")]
+    assert delivered["mail"]["commonHeaders"]["subject"] == "Hi Jo"
+
+
+def test_a_plain_send_event_shows_the_subject(sandbox: SandboxClient) -> None:
+    [sent] = only(events_for(sandbox, "v2"), "Send")
+    assert sent["mail"]["commonHeaders"]["subject"] == "Hello"

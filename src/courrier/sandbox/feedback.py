@@ -205,7 +205,11 @@ class FeedbackRouter:
         ]
         if not topics or config is None:
             return False
-        mail_part = mail_object(mail, origin, headers=True, tags=True)
+        # SES renders a template after its Send event: that event shows the message before.
+        before_rendering = mail.templated and item.kind == "Send"
+        mail_part = mail_object(
+            mail, origin, headers=True, tags=True, rendered=not before_rendering
+        )
         if item.kind == "Delivery":
             # The address SES delivered from: real Delivery events carry it, other kinds
             # do not (facts §2.1).
@@ -326,7 +330,15 @@ class FeedbackRouter:
         )
 
 
-def mail_object(mail: Mail, origin: Origin, *, headers: bool, tags: bool) -> dict[str, Any]:
+def mail_object(
+    mail: Mail, origin: Origin, *, headers: bool, tags: bool, rendered: bool = True
+) -> dict[str, Any]:
+    """The ``mail`` object of a payload; ``rendered=False`` leaves out what a template makes.
+
+    A templated message's Send event has no Subject or Content-* headers and no
+    ``commonHeaders.subject`` ("the subject is rendered later and included in subsequent
+    events": AWS's Send example, and Send events recorded against AWS).
+    """
     source_identity = bare_address(mail.source)
     domain = source_identity.rpartition("@")[2]
     obj: dict[str, Any] = {
@@ -349,7 +361,7 @@ def mail_object(mail: Mail, origin: Origin, *, headers: bool, tags: bool) -> dic
         obj["headersTruncated"] = False
     if headers and mail.raw:
         parsed = mail.parsed()
-        header_list = headers_of(parsed)
+        header_list = [h for h in headers_of(parsed) if rendered or not _from_template(h["name"])]
         obj["headersTruncated"] = (
             sum(len(h["name"]) + len(h["value"]) for h in header_list) >= 10240
         )
@@ -358,6 +370,8 @@ def mail_object(mail: Mail, origin: Origin, *, headers: bool, tags: bool) -> dic
         # SES gives a message without a Message-ID its own id, and commonHeaders says so
         # (real events recorded against AWS); a caller's own Message-ID is kept (facts §1.3).
         common.setdefault("messageId", mail.message_id)
+        if not rendered:
+            common.pop("subject", None)
         obj["commonHeaders"] = common
     if tags:
         all_tags: dict[str, list[str]] = {
@@ -372,6 +386,11 @@ def mail_object(mail: Mail, origin: Origin, *, headers: bool, tags: bool) -> dic
             all_tags[name] = [value]
         obj["tags"] = all_tags
     return obj
+
+
+def _from_template(header: str) -> bool:
+    name = header.lower()
+    return name == "subject" or name.startswith("content-")
 
 
 def _bind(function: Callable[..., None], *args: Any) -> Callable[[], None]:
