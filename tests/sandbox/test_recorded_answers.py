@@ -213,3 +213,21 @@ def test_a_templated_send_event_shows_the_message_before_rendering(
 def test_a_plain_send_event_shows_the_subject(sandbox: SandboxClient) -> None:
     [sent] = only(events_for(sandbox, "v2"), "Send")
     assert sent["mail"]["commonHeaders"]["subject"] == "Hello"
+
+
+def test_headers_in_notifications_for_an_unknown_type_is_an_invalid_parameter(
+    sandbox: SandboxClient,
+) -> None:
+    sandbox.ses.verify_email_identity(EmailAddress=SENDER)
+    assert error_of(
+        sandbox.ses.set_identity_headers_in_notifications_enabled,
+        Identity=SENDER,
+        NotificationType="InvalidType",
+        Enabled=True,
+    ) == (
+        "InvalidParameterValue",
+        "Invalid notification type: InvalidType. Valid values are: Bounce, Complaint, Delivery.",
+        400,
+    )
+    # Other enums keep AWS's generic validation answer.
+    assert error_of(sandbox.ses.list_identities, IdentityType="Unknown")[0] == "ValidationError"

@@ -134,6 +134,11 @@ def _scalar_from_text(shape: Shape, text: str, where: str = "") -> Any:
 class InvalidEnum(ValueError):
     """A value outside its enum: v1 answers ``ValidationError``, v2 ``BadRequestException``."""
 
+    def __init__(self, message: str, *, member: str = "", value: Any = None) -> None:
+        super().__init__(message)
+        self.member = member
+        self.value = value
+
 
 def _check_enum(shape: Shape, value: Any, where: str) -> None:
     allowed = shape.enum if isinstance(shape, StringShape) else None
@@ -143,7 +148,9 @@ def _check_enum(shape: Shape, value: Any, where: str) -> None:
         member = member[:1].lower() + member[1:]
         raise InvalidEnum(
             f"1 validation error detected: Value '{value}' at '{member}' failed to satisfy "
-            f"constraint: Member must satisfy enum value set: [{', '.join(allowed)}]"
+            f"constraint: Member must satisfy enum value set: [{', '.join(allowed)}]",
+            member=member,
+            value=value,
         )
 
 
