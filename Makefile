@@ -46,6 +46,7 @@ browser:
 bench: $(STAMP)
 	$(PY) bench/sandbox_sqs.py
 	$(PY) bench/feedback.py
+	$(PY) bench/pacing.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

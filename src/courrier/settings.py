@@ -56,6 +56,14 @@ class Settings:
     read_timeout: float = 30.0
     #: Overrides the account's max send rate (per second) read from SES; None reads it.
     max_send_rate: float | None = None
+    #: Who shares the send rate: "store" (every process and machine using this store, the
+    #: default) or "process" (each process paces itself: only for a single sending process).
+    send_rate_scope: str = "store"
+    #: Seconds of the max send rate sent at once after an idle spell ("store" scope). SES
+    #: admits short bursts without saying how long (facts §11); lower it if SES throttles.
+    send_burst: float = 1.0
+    #: Seconds between two readings of the max send rate from SES ("store" scope).
+    send_rate_recheck: float = 300.0
 
     # Reputation (courrier stats, the guard, the dashboard); see courrier.reputation.
     #: The representative window: this many of the latest recipients SES counts, and never

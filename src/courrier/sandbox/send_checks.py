@@ -116,6 +116,7 @@ def check_rate(state: RegionState, mail: Mail) -> None:
     # bucket then owes them, so the long-run rate stays the account's.
     if count > tokens and tokens < account.burst:
         state.bucket = (tokens, now)
+        state.throttled += 1
         raise SesFault("Throttling", "Maximum sending rate exceeded.")
     # Simulator mail counts toward the rate but not the daily quota (facts §3).
     quota_count = sum(1 for r in mail.destinations if simulator_case(r) is None)

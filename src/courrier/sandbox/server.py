@@ -260,6 +260,12 @@ class SandboxApp:
             return json_response({"identity": name, "status": "Success"})
         if path == "/account" and request.method == "POST":
             return self._account(request)
+        if path == "/throttles" and request.method == "GET":
+            account, region = _scope(request)
+            state = self.ses.existing_state(account, region)
+            return json_response(
+                {"account": account, "region": region, "throttles": state.throttled if state else 0}
+            )
         if path == "/sns-deliveries":
             return json_response({"dropped": [d.__dict__ for d in moto_hooks.dropped_deliveries]})
         if path == "/drain" and request.method == "POST":

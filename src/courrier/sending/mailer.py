@@ -13,6 +13,7 @@ from courrier.aws.clients import AwsConfig
 from courrier.aws.ses import SesClient
 from courrier.errors import (
     AwsUnreachable,
+    ConfigurationError,
     CourrierError,
     OutcomeUnknown,
     SendError,
@@ -22,7 +23,8 @@ from courrier.errors import (
 from courrier.message import Message
 from courrier.mime import render
 from courrier.reputation.guard import Guard
-from courrier.sending.pacing import Pacer, pacer_for
+from courrier.sending.limiter import RateLimiter, SharedLimiter
+from courrier.sending.pacing import pacer_for
 from courrier.sending.retry import Backoff
 from courrier.settings import Settings
 from courrier.statuses import MessageStatus, RecipientStatus
@@ -62,8 +64,8 @@ class Mailer:
     """Sends :class:`~courrier.message.Message` values.
 
     Before the call, recipients on the suppression list are dropped (and recorded as
-    ``suppressed``) and the account's send rate is respected. Throttling and unreachable
-    endpoints are retried with backoff; every other SES refusal is raised at once as a
+    ``suppressed``) and the account's send rate is respected (:attr:`pacer`). Throttling and
+    unreachable endpoints are retried with backoff; every other SES refusal is raised at once as a
     :class:`~courrier.errors.SendError` after being recorded. When SES's answer is lost the
     message is recorded as ``unknown`` and :class:`~courrier.errors.OutcomeUnknown` is raised:
     it is never re-sent blindly. A bulk message (``Message.bulk``) is refused with
@@ -77,7 +79,7 @@ class Mailer:
         ses: SesClient,
         *,
         settings: Settings | None = None,
-        pacer: Pacer | None = None,
+        pacer: RateLimiter | None = None,
         sleep: Callable[[float], None] = time.sleep,
         guard: Guard | None = None,
         on_retry: Callable[[CourrierError, float], None] | None = None,
@@ -89,6 +91,19 @@ class Mailer:
         self.guard = guard or Guard(store, self.settings, account=ses.account)
         #: Called with the error and the delay before each retry (metrics count them).
         self._on_retry = on_retry
+        if self.settings.send_rate_scope not in ("store", "process"):
+            raise ConfigurationError(
+                'send_rate_scope must be "store" or "process", '
+                f"not {self.settings.send_rate_scope!r}"
+            )
+        if self.settings.max_send_rate is not None and not self.settings.max_send_rate >= 0:
+            raise ConfigurationError(
+                f"max_send_rate must be positive (or 0: SES's), not {self.settings.max_send_rate}"
+            )
+        if not self.settings.send_burst > 0:
+            raise ConfigurationError(
+                f"send_burst must be a positive number of seconds, not {self.settings.send_burst}"
+            )
         self._pacer = pacer
         self._sleep = sleep
         self._backoff = Backoff(
@@ -103,12 +118,31 @@ class Mailer:
         return cls(store, ses, settings=settings)
 
     @property
-    def pacer(self) -> Pacer:
+    def pacer(self) -> RateLimiter:
+        """What keeps sends under the account's max send rate (``send_rate_scope``).
+
+        "store" (the default): a bucket in the store shared by every process and machine
+        using it (:class:`~courrier.sending.limiter.SharedLimiter`). "process": this
+        process's own :class:`~courrier.sending.pacing.Pacer`, shared by its threads only.
+        """
         if self._pacer is None:
             rate = self.settings.max_send_rate
-            self._pacer = pacer_for(
-                self.ses.endpoint, self.ses.region, lambda: rate or self.ses.quota().max_send_rate
-            )
+            scope = self.settings.send_rate_scope
+            if scope == "store":
+                self._pacer = SharedLimiter(
+                    self.store,
+                    self.ses.region,
+                    read_rate=lambda: self.ses.quota().max_send_rate,
+                    fixed_rate=rate or None,
+                    burst=self.settings.send_burst,
+                    recheck_after=self.settings.send_rate_recheck,
+                )
+            else:
+                self._pacer = pacer_for(
+                    self.ses.endpoint,
+                    self.ses.region,
+                    lambda: rate or self.ses.quota().max_send_rate,
+                )
         return self._pacer
 
     def send(self, message: Message) -> SendResult:

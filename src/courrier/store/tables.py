@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import DateTime, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import BigInteger, DateTime, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 ADDRESS = 320  # RFC 3696 maximum for an address
@@ -127,3 +127,25 @@ class DoctorRunRow(Base):
     ran_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     status: Mapped[str] = mapped_column(String(10))  # ok | warning | failed
     checks: Mapped[str] = mapped_column(Text)  # JSON list of {check, status, detail, fix}
+
+
+class SendRateRow(Base):
+    """The token bucket every process sending through one SES region shares.
+
+    Times are seconds since the epoch on the store's clock (PostgreSQL's, or the one machine
+    a SQLite file lives on), so machines whose clocks differ still refill it alike.
+    ``tokens`` may be negative: a message with more recipients than the bucket holds goes
+    when it is full and leaves a debt the next senders wait out. ``max_send_rate`` is SES's
+    (``rate_source`` "ses", re-read when ``rate_checked_at`` is old) or the setting's.
+    """
+
+    __tablename__ = "send_rates"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)  # the SES region
+    tokens: Mapped[float] = mapped_column(Float)
+    refilled_at: Mapped[float] = mapped_column(Float)
+    max_send_rate: Mapped[float] = mapped_column(Float)
+    rate_source: Mapped[str] = mapped_column(String(10))  # ses | setting
+    rate_checked_at: Mapped[float | None] = mapped_column(Float)
+    #: Recipients admitted since the row was created.
+    admitted: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
