@@ -24,7 +24,8 @@ def check_content(api: str, mail: Mail) -> None:
     if not mail.destinations:
         raise SesFault("MessageRejected", "There are no recipients specified.")
     if len(mail.destinations) > MAX_RECIPIENTS:
-        raise SesFault("MessageRejected", f"Recipient count exceeds {MAX_RECIPIENTS}.")
+        # v1 answers InvalidParameterValue here, not MessageRejected (as SDKs report it).
+        raise SesFault("InvalidParameter", f"Recipient count exceeds {MAX_RECIPIENTS}.")
     for address in [mail.source, *mail.destinations]:
         check_address(address)
     limit = V1_MAX_BYTES if api == "v1" else V2_MAX_BYTES

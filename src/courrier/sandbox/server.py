@@ -91,6 +91,12 @@ class MotoSns:
         message_id: str = backend.publish(message, arn=topic_arn, subject=subject)
         return message_id
 
+    def has_topic(self, *, region: str, topic_arn: str) -> bool:
+        parts = topic_arn.split(":")
+        if len(parts) != 6 or parts[3] != region:
+            return False
+        return topic_arn in sns_backends[parts[4]][region].topics
+
 
 class SandboxApp:
     """The WSGI application behind ``courrier sandbox``."""
