@@ -9,10 +9,12 @@ import pytest
 from click.testing import CliRunner
 
 from courrier import TemplateMessage
+from courrier.aws.clients import AwsConfig
 from courrier.aws.ses import SesClient
 from courrier.cli import main
-from courrier.errors import InvalidAddress, InvalidMessage, TemplateNotFound
-from courrier.sending import Mailer
+from courrier.errors import InvalidAddress, InvalidMessage, OutcomeUnknown, TemplateNotFound
+from courrier.sending import Mailer, Pacer
+from courrier.settings import Settings
 from courrier.store import Store
 from tests.conftest import SandboxClient
 from tests.sending.test_mailer import SENDER, SUCCESS, received
@@ -171,3 +173,24 @@ def test_template_push_refuses_bad_layouts(
     result = cli.invoke(main, ["template", "push", str(folder)])
     assert result.exit_code == 2
     assert text in result.output
+
+
+def test_lost_answer_to_a_template_send_is_unknown(
+    silent_server: tuple[str, list[bytes]], store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url, requests = silent_server
+    monkeypatch.setenv("AWS_ENDPOINT_URL", url)
+    mailer = Mailer(
+        store,
+        SesClient(AwsConfig(read_timeout=0.5)),
+        settings=Settings(send_attempts=5),
+        pacer=Pacer(1000),
+        sleep=lambda _: None,
+    )
+    with pytest.raises(OutcomeUnknown):
+        mailer.send(TemplateMessage(sender=SENDER, to=[SUCCESS], template="hello"))
+    assert len(requests) == 1
+    record = store.message(1)
+    assert record is not None
+    assert record.status == "unknown"
+    assert [r.status for r in record.recipients] == ["unknown"]
