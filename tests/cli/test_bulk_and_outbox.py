@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import json
 from pathlib import Path
 
@@ -131,10 +132,31 @@ def test_outbox_status_says_paused_and_the_runner_leaves_bulk_rows(
     assert queued(store) == 3
 
 
-def test_outbox_retry_and_resolve(cli: CliRunner, store: Store) -> None:
-    missing = cli.invoke(main, ["outbox", "retry", "99"])
+def test_outbox_status_lists_unknown_rows_and_a_person_decides(
+    cli: CliRunner, store: Store, tmp_path: Path
+) -> None:
+    write_csv(tmp_path / "list.csv", 2, {})
+    assert (
+        cli.invoke(main, ["bulk", "--template", "news", "--recipients", "list.csv"]).exit_code == 0
+    )
+    [first, _] = rows.claim(store, claimer="gone:1:x", limit=2, include_bulk=True)
+    assert rows.start(store, first.id, claimer="gone:1:x")
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)
+    assert rows.expire_claims(store, claimed_before=later) == (1, 1)
+    status = cli.invoke(main, ["outbox", "status"], terminal_width=200)
+    assert "unknown 1" in status.stdout
+    assert "gone:1:x" in status.stdout
+    as_json = json.loads(cli.invoke(main, ["outbox", "status", "--json"]).stdout)
+    assert [row["id"] for row in as_json["unknown"]] == [first.id]
+    resolved = cli.invoke(main, ["outbox", "resolve", str(first.id), "--sent"])
+    assert resolved.exit_code == 0, resolved.output
+    assert f"row {first.id} is sent" in resolved.stdout
+    refused = cli.invoke(main, ["outbox", "retry", str(first.id)])
+    assert refused.exit_code == 1
+    assert "left as it is" in refused.stderr
+    missing = cli.invoke(main, ["outbox", "retry", "999"])
     assert missing.exit_code == 1
-    assert "no outbox row 99" in missing.stderr
+    assert "no outbox row 999" in missing.stderr
     usage = cli.invoke(main, ["outbox", "resolve", "1"])
     assert usage.exit_code == 2
 
