@@ -103,14 +103,16 @@ def test_templates_and_bulk_destinations_go_through_the_outbox(
     mailer.enqueue(
         TemplateMessage(sender=SENDER, to=[reader(0)], template="news", data={"name": "a"})
     )
-    messages = bulk_messages(
-        "news",
-        [BulkDestination(reader(n), {"name": f"r{n}"}) for n in (1, 2)],
-        sender=SENDER,
-        tags={"campaign": "may"},
-    )
+    destinations = [BulkDestination(reader(n), {"name": f"r{n}"}) for n in (1, 2)]
+    messages = bulk_messages("news", destinations, sender=SENDER, tags={"campaign": "may"})
     assert all(m.bulk for m in messages)
-    enqueue_many(store, [(m, None) for m in messages])
+    assert [m.tags for m in messages] == [{"campaign": "may"}] * 2
+    first = mailer.enqueue_bulk(
+        "news", destinations, sender=SENDER, tags={"campaign": "may"}, key="may"
+    )
+    again = mailer.enqueue_bulk("news", destinations, sender=SENDER, key="may")
+    assert (first.created, again.created, again.existing) == (2, 0, 2)
+    assert all(e.bulk for e in first.entries)
     assert OutboxRunner(mailer).run(until_empty=True).outcomes == {"sent": 3}
     assert mailbox(production) == {reader(0): 1, reader(1): 1, reader(2): 1}
 

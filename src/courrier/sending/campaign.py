@@ -17,7 +17,7 @@ from pathlib import Path
 
 from courrier.errors import CourrierError, InvalidMessage
 from courrier.message import AddressLike
-from courrier.sending.outbox import EnqueueReport, enqueue_many
+from courrier.sending.outbox import EnqueueReport, destination_key, enqueue_many
 from courrier.store import Store
 from courrier.template_message import TemplateMessage, check_template_name
 
@@ -44,11 +44,6 @@ class Campaign:
     @property
     def total(self) -> int:
         return len(self.rows) + len(self.refused)
-
-
-def row_key(campaign: str, address: str) -> str:
-    digest = hashlib.sha256(f"{campaign}\0{address.lower()}".encode()).hexdigest()
-    return f"campaign:{digest}"
 
 
 def read_campaign(
@@ -99,7 +94,7 @@ def read_campaign(
         except CourrierError as err:
             refused.append(RefusedRow(line, value, str(err) or type(err).__name__))
             continue
-        valid.append((line, message, row_key(name, message.recipients[0].email)))
+        valid.append((line, message, destination_key(name, [message.recipients[0].email])))
     return Campaign(name, tuple(valid), tuple(refused))
 
 

@@ -28,7 +28,14 @@ from courrier.mime import render
 from courrier.reputation.guard import Guard
 from courrier.sending.bulk import BulkResult, BulkSend, send_bulk
 from courrier.sending.limiter import RateLimiter, SharedLimiter
-from courrier.sending.outbox import OutboxEntry, enqueue
+from courrier.sending.outbox import (
+    EnqueueReport,
+    OutboxEntry,
+    bulk_messages,
+    destination_key,
+    enqueue,
+    enqueue_many,
+)
 from courrier.sending.pacing import pacer_for
 from courrier.sending.results import RecipientResult, SendResult, result_of
 from courrier.sending.retry import Backoff
@@ -245,6 +252,35 @@ class Mailer:
         """Queue ``message`` for ``courrier outbox run``; the same ``key`` twice is one entry
         (the first one, returned again). See :mod:`courrier.sending.outbox`."""
         return enqueue(self.store, message, send_at=send_at, key=key)
+
+    def enqueue_bulk(
+        self,
+        template: str,
+        destinations: Iterable[BulkDestination],
+        *,
+        sender: AddressLike,
+        data: Mapping[str, Any] | None = None,
+        tags: dict[str, str] | None = None,
+        configuration_set: str | None = None,
+        send_at: dt.datetime | None = None,
+        key: str | None = None,
+    ) -> EnqueueReport:
+        """Queue one bulk templated message per destination, in one transaction. With a
+        ``key`` (a campaign name), each destination's key comes from it and its addresses:
+        queuing the same campaign again queues nobody twice."""
+        messages = bulk_messages(
+            template,
+            list(destinations),
+            sender=sender,
+            data=data,
+            tags=tags,
+            configuration_set=configuration_set or self.settings.configuration_set,
+        )
+        keyed = [
+            (m, destination_key(key, [a.email for a in m.recipients]) if key else None)
+            for m in messages
+        ]
+        return enqueue_many(self.store, keyed, send_at=send_at)
 
     def _record_failure(self, record_id: int, err: BaseException, attempt: _Attempt) -> None:
         """``failed`` when SES certainly did not take the message, else ``unknown``."""

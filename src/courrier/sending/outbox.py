@@ -19,6 +19,7 @@ transactional ones go on.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -42,6 +43,7 @@ __all__ = [
     "OutboxRunner",
     "OutboxStatusReport",
     "bulk_messages",
+    "destination_key",
     "enqueue",
     "enqueue_many",
     "outbox_status",
@@ -106,6 +108,12 @@ def enqueue_many(
     done = rows.enqueue(store, new)
     created = sum(1 for _, was_new in done if was_new)
     return EnqueueReport(tuple(e for e, _ in done), created, len(done) - created)
+
+
+def destination_key(campaign: str, addresses: Sequence[str]) -> str:
+    """The idempotency key of one destination of a campaign (its addresses, any case)."""
+    joined = "\0".join(sorted(a.lower() for a in addresses))
+    return "campaign:" + hashlib.sha256(f"{campaign}\0{joined}".encode()).hexdigest()
 
 
 def bulk_messages(
