@@ -14,14 +14,13 @@ import os
 import re
 import time
 import urllib.parse
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from moto.sns.models import sns_backends
 from moto.sqs.models import sqs_backends
 from werkzeug.wrappers import Request, Response
-from werkzeug.wsgi import ClosingIterator
 
 from courrier import policy
 from courrier.sandbox import (
@@ -229,9 +228,7 @@ class SandboxApp:
         body = response(environ, start_response)
         if reply.after is None:
             return body
-        # Called by the WSGI server once the response has been sent: SES feedback always
-        # comes after the send call has returned.
-        return ClosingIterator(body, [reply.after])
+        return _then(body, reply.after)
 
     # ------------------------------------------------------------------ control pages
 
@@ -370,3 +367,23 @@ def _account_for(access_key: str) -> str:
         return os.environ["MOTO_ACCOUNT_ID"]
     account: str = get_account_id_from(access_key)
     return account
+
+
+def _then(body: Iterable[bytes], after: Callable[[], None]) -> Iterator[bytes]:
+    """``body``, then ``after`` once the server has written it: SES feedback always comes
+    after the send call has returned.
+
+    ``after`` runs when the body is exhausted, not only from the WSGI ``close()``: werkzeug
+    skips ``close()`` when the caller resets the connection right after the answer (a
+    killed client), and SES delivers a message whether or not its caller read the answer.
+    The ``finally`` also covers a write that failed (the generator is closed or collected).
+    """
+    try:
+        yield from body
+    finally:
+        try:
+            close = getattr(body, "close", None)
+            if close is not None:
+                close()
+        finally:
+            after()
