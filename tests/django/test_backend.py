@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from django.core import mail
-from django.core.mail import EmailMessage, EmailMultiAlternatives
+from django.core.mail import BadHeaderError, EmailMessage, EmailMultiAlternatives
 from pytest_django import Settings
 
 from courrier.django import EmailBackend, SendStatus
@@ -23,6 +23,7 @@ from courrier.errors import (
 )
 from courrier.statuses import MessageStatus, RecipientStatus
 from courrier.store import Store
+from courrier.store.search import find_messages
 from tests.conftest import SandboxClient
 
 SIM = "simulator.amazonses.com"
@@ -188,6 +189,37 @@ def test_fail_silently_swallows_operational_errors_only(
         mail.get_connection(fail_silently=True, no_such_setting=1).send_messages(
             [EmailMessage("s", "x", None, [f"success@{SIM}"])]
         )
+
+
+@pytest.mark.parametrize(
+    "field",
+    ["subject", "from_email", "to", "cc", "reply_to", "headers"],
+)
+def test_line_breaks_in_headers_are_django_bad_header_errors(
+    project: SandboxClient, project_store: Store, field: str
+) -> None:
+    injected = "Hello\nBcc: victim@example.org"
+    fields: dict[str, Any] = {
+        "subject": "s",
+        "body": "x",
+        "from_email": None,
+        "to": [f"success@{SIM}"],
+    }
+    if field == "headers":
+        fields["headers"] = {"X-Campaign": injected}
+    elif field in ("to", "cc", "reply_to"):
+        fields[field] = [f"success@{SIM}", "a@example.org\r\nBcc: victim@example.org"]
+    else:
+        fields[field] = injected
+    with pytest.raises(BadHeaderError, match="newlines") as caught:
+        EmailMessage(**fields).send()
+    assert isinstance(caught.value, InvalidMessage)
+    message = EmailMessage(**fields)
+    assert message.send(fail_silently=True) == 0
+    assert isinstance(status(message).error, BadHeaderError)
+    project.drain()
+    assert project.control("GET", "/mailbox")["messages"] == []
+    assert find_messages(project_store) == []  # refused before anything was recorded
 
 
 def test_a_store_that_cannot_be_opened(project: SandboxClient, settings: Settings) -> None:

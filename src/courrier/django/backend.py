@@ -3,7 +3,11 @@
 Each message goes through :class:`courrier.Mailer`, as :mod:`courrier.django.convert`
 describes: suppressed recipients are dropped and recorded, every send is in the store, the
 account's send rate is respected, throttling is retried. Afterwards each message carries
-``message.courrier_status`` (a :class:`SendStatus`), as django-anymail's ``anymail_status``.
+``message.courrier_status`` (a :class:`SendStatus`), in the manner of django-anymail's
+``anymail_status``: ``status`` is the message's single status (anymail's set of statuses
+is ``statuses``) and ``recipients`` maps each address to its status.
+A CR or LF in a header value raises Django's ``BadHeaderError`` (also an ``InvalidMessage``),
+as Django's SMTP backend does.
 
 ``send_messages`` returns how many messages SES accepted or the outbox queued (``enqueue``,
 ``send_at``; their status is ``pending`` with ``courrier_status.outbox_id``): one whose

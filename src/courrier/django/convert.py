@@ -25,13 +25,19 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from django.core.mail import EmailMessage
+from django.core.mail import BadHeaderError, EmailMessage
 
 from courrier.errors import InvalidMessage
 from courrier.message import Attachment, Message
 from courrier.template_message import TemplateMessage
 
-__all__ = ["Delivery", "delivery_of", "to_message"]
+__all__ = ["Delivery", "HeaderInjection", "delivery_of", "to_message"]
+
+
+class HeaderInjection(InvalidMessage, BadHeaderError):
+    """A CR or LF in a header value: Django's own :class:`BadHeaderError`, so that the
+    ``except BadHeaderError`` of Django's documentation catches it, and courrier's
+    :class:`~courrier.errors.InvalidMessage`."""
 
 
 @dataclass(frozen=True)
@@ -84,6 +90,7 @@ _PART_HEADERS = {
 def to_message(message: EmailMessage) -> Message | TemplateMessage:
     """``message`` as courrier sends it; raises :class:`~courrier.errors.InvalidMessage`."""
     headers = {str(k): str(v) for k, v in (message.extra_headers or {}).items()}
+    _forbid_line_breaks(message, headers)
     sender = _pop(headers, "From") or message.from_email
     reply_to_header = _pop(headers, "Reply-To")
     reply_to = (
@@ -163,6 +170,25 @@ def _pop(headers: dict[str, str], name: str) -> str | None:
         if key.lower() == name.lower():
             return headers.pop(key)
     return None
+
+
+def _forbid_line_breaks(message: EmailMessage, headers: Mapping[str, str]) -> None:
+    """Refuse CR and LF in header values as Django's SMTP backend does (``BadHeaderError``)."""
+    values: list[tuple[str, Any]] = [("Subject", message.subject), ("From", message.from_email)]
+    for name, addresses in (
+        ("To", message.to),
+        ("Cc", message.cc),
+        ("Bcc", message.bcc),
+        ("Reply-To", message.reply_to),
+    ):
+        values.extend((name, address) for address in addresses or ())
+    values.extend(headers.items())
+    for name, value in values:
+        text = str(value or "")
+        if "\n" in text or "\r" in text:
+            raise HeaderInjection(
+                f"Header values can't contain newlines (got {text!r} for header {name!r})"
+            )
 
 
 def _addresses(values: Iterable[Any]) -> tuple[str, ...]:
