@@ -49,6 +49,8 @@ bench: $(STAMP)
 	$(PY) bench/worker.py
 	$(PY) bench/worker.py --postgres
 	$(PY) bench/worker.py --soak
+	$(PY) bench/pacing.py
+	$(PY) bench/outbox_kill.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

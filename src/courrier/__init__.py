@@ -3,6 +3,7 @@
 The public API, by concept::
 
     from courrier import Message, Attachment, Mailer, Settings, Store
+    from courrier import TemplateMessage, BulkDestination
     from courrier import decode, Worker, Rules
 """
 
@@ -31,6 +32,7 @@ from courrier.errors import (
     StoreError,
     StoreUnavailable,
     StoreUnusable,
+    TemplateNotFound,
     Throttled,
     UndecodableMessage,
     UntrustedSignature,
@@ -40,10 +42,11 @@ from courrier.feedback import decode
 from courrier.feedback.rules import Rules
 from courrier.feedback.worker import Worker
 from courrier.message import Attachment, Message
-from courrier.sending import Mailer, SendResult
+from courrier.sending import BulkResult, Mailer, SendResult
 from courrier.settings import Settings
 from courrier.statuses import Action, MessageStatus, RecipientStatus
 from courrier.store import Store
+from courrier.template_message import BulkDestination, TemplateMessage
 
 __version__ = "0.1.0.dev0"
 
@@ -53,6 +56,8 @@ __all__ = [
     "Attachment",
     "AwsError",
     "AwsUnreachable",
+    "BulkDestination",
+    "BulkResult",
     "ConfigurationError",
     "ConfigurationSetMissing",
     "CourrierError",
@@ -80,6 +85,8 @@ __all__ = [
     "StoreError",
     "StoreUnavailable",
     "StoreUnusable",
+    "TemplateMessage",
+    "TemplateNotFound",
     "Throttled",
     "UndecodableMessage",
     "UntrustedSignature",

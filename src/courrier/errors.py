@@ -17,6 +17,7 @@
     │       ├── IdentityNotVerified
     │       ├── MessageRejected
     │       ├── ConfigurationSetMissing
+    │       ├── TemplateNotFound         the template a send names does not exist
     │       └── OutcomeUnknown           the request may have reached SES; never re-sent
     ├── FeedbackError                    feedback that cannot be applied
     │   ├── UndecodableMessage (ValueError)
@@ -57,6 +58,7 @@ __all__ = [
     "StoreError",
     "StoreUnavailable",
     "StoreUnusable",
+    "TemplateNotFound",
     "Throttled",
     "UndecodableMessage",
     "UntrustedSignature",
@@ -147,6 +149,10 @@ class ConfigurationSetMissing(SendError):
     """The configuration set named in the send does not exist."""
 
 
+class TemplateNotFound(SendError):
+    """The SES template a templated or bulk send names does not exist in the region."""
+
+
 class OutcomeUnknown(SendError):
     """The request may have reached SES but no answer came back.
 
@@ -178,7 +184,12 @@ class ReputationGuardTripped(CourrierError):
 
 
 class StoreError(CourrierError):
-    """The database failed; the operation was rolled back."""
+    """The database failed; the operation was rolled back.
+
+    ``ses_message_id`` is set when SES had already accepted the message whose record failed.
+    """
+
+    ses_message_id: str | None = None
 
 
 class StoreUnavailable(StoreError):

@@ -10,7 +10,13 @@ from pathlib import Path
 from courrier.addresses import Address, check_header_value, parse_address
 from courrier.errors import InvalidMessage
 
-__all__ = ["MAX_RECIPIENTS", "Attachment", "Message"]
+__all__ = [
+    "MAX_RECIPIENTS",
+    "Attachment",
+    "Message",
+    "check_options",
+    "check_recipient_count",
+]
 
 #: SES refuses more than 50 recipients (To + Cc + Bcc) in one message (facts §6.2).
 MAX_RECIPIENTS = 50
@@ -37,6 +43,31 @@ _RESERVED_HEADERS = {
 }
 
 AddressLike = str | Address | tuple[str, str]
+
+
+def check_recipient_count(count: int) -> None:
+    if not count:
+        raise InvalidMessage("the message has no recipients")
+    if count > MAX_RECIPIENTS:
+        raise InvalidMessage(
+            f"{count} recipients; SES accepts at most {MAX_RECIPIENTS} per "
+            "message (To, Cc and Bcc together): split the list"
+        )
+
+
+def check_options(tags: dict[str, str], configuration_set: str | None) -> None:
+    """Refuse tags and a configuration set name that SES would refuse."""
+    for key, value in tags.items():
+        # SES tag names and values: ASCII letters, digits, '_' and '-', up to 256 (§2).
+        if not isinstance(key, str) or not isinstance(value, str):
+            raise InvalidMessage(f"tag {key!r}={value!r}: names and values must be strings")
+        if not _TAG.match(key) or not _TAG.match(value):
+            raise InvalidMessage(
+                f"tag {key}={value}: names and values may only use ASCII letters, digits, "
+                "'_' and '-', 1 to 256 characters"
+            )
+    if configuration_set is not None and not _TAG.match(configuration_set):
+        raise InvalidMessage(f"invalid configuration set name {configuration_set!r}")
 
 
 @dataclass(frozen=True)
@@ -115,13 +146,7 @@ class Message:
             set_(self, "feedback_address", parse_address(self.feedback_address))
         set_(self, "attachments", tuple(self.attachments))
         check_header_value(self.subject, "subject", InvalidMessage)
-        if not self.recipients:
-            raise InvalidMessage("the message has no recipients")
-        if len(self.recipients) > MAX_RECIPIENTS:
-            raise InvalidMessage(
-                f"{len(self.recipients)} recipients; SES accepts at most {MAX_RECIPIENTS} per "
-                "message (To, Cc and Bcc together): split the list"
-            )
+        check_recipient_count(len(self.recipients))
         if self.text is None and self.html is None:
             raise InvalidMessage("the message needs a text or an HTML body")
         for key, value in self.headers.items():
@@ -130,15 +155,7 @@ class Message:
             if key.lower() in _RESERVED_HEADERS:
                 raise InvalidMessage(f"set {key} through the Message fields, not headers")
             check_header_value(value, f"header {key}", InvalidMessage)
-        for key, value in self.tags.items():
-            # SES tag names and values: ASCII letters, digits, '_' and '-', up to 256 (§2).
-            if not _TAG.match(key) or not _TAG.match(value):
-                raise InvalidMessage(
-                    f"tag {key}={value}: names and values may only use ASCII letters, digits, "
-                    "'_' and '-', 1 to 256 characters"
-                )
-        if self.configuration_set is not None and not _TAG.match(self.configuration_set):
-            raise InvalidMessage(f"invalid configuration set name {self.configuration_set!r}")
+        check_options(self.tags, self.configuration_set)
         inline_ids = [a.content_id for a in self.attachments if a.content_id]
         if len(inline_ids) != len(set(inline_ids)):
             raise InvalidMessage("two inline attachments share a content id")

@@ -59,6 +59,14 @@ class Settings:
     #: Receives the feedback worker keeps in flight at once (``courrier worker --concurrency``);
     #: their batches are applied by one thread, several per transaction.
     worker_concurrency: int = 8
+    #: Who shares the send rate: "store" (every process and machine using this store, the
+    #: default) or "process" (each process paces itself: only for a single sending process).
+    send_rate_scope: str = "store"
+    #: Seconds of the max send rate sent at once after an idle spell ("store" scope). SES
+    #: admits short bursts without saying how long (facts §11); lower it if SES throttles.
+    send_burst: float = 1.0
+    #: Seconds between two readings of the max send rate from SES ("store" scope).
+    send_rate_recheck: float = 300.0
 
     # Reputation (courrier stats, the guard, the dashboard); see courrier.reputation.
     #: The representative window: this many of the latest recipients SES counts, and never
@@ -82,6 +90,16 @@ class Settings:
     guard_blocks_transactional: bool = False
     #: Token that ``courrier dashboard`` requires; mandatory on a non-loopback address.
     dashboard_token: str | None = None
+
+    # The outbox (``courrier outbox run``); see courrier.sending.outbox.
+    #: Seconds after which a row still ``sending`` is taken to have lost its runner and
+    #: becomes ``unknown`` (runners on the same machine that died are noticed at once).
+    outbox_lease: float = 600.0
+    #: First delay, in seconds, before a throttled or unreachable row is tried again;
+    #: doubled for each further try, up to 300.
+    outbox_retry_delay: float = 5.0
+    #: Tries in all before a row that keeps being throttled or unreachable is ``failed``.
+    outbox_max_attempts: int = 10
 
     @classmethod
     def load(cls, config_file: str | os.PathLike[str] | None = None, **overrides: Any) -> Settings:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-__all__ = ["Action", "MessageStatus", "RecipientStatus"]
+__all__ = ["Action", "MessageStatus", "OutboxStatus", "RecipientStatus"]
 
 
 class MessageStatus(StrEnum):
@@ -58,3 +58,19 @@ class Action(StrEnum):
     COUNT_SOFT_BOUNCE = "count_soft_bounce"
     RECORD = "record"
     IGNORE = "ignore"
+
+
+class OutboxStatus(StrEnum):
+    """Where a queued message stands in the outbox."""
+
+    #: Waiting for ``send_at`` / ``next_attempt_at`` and a runner.
+    QUEUED = "queued"
+    #: Claimed by a runner, which committed the claim before calling SES.
+    SENDING = "sending"
+    #: SES accepted it (``message_id`` links to the store's record).
+    SENT = "sent"
+    #: Not sent: SES refused it, every recipient is suppressed, or retries ran out.
+    FAILED = "failed"
+    #: Its runner went away between the claim and the record: it may have been sent. A
+    #: person decides (``courrier outbox resolve`` / ``retry``); never re-sent blindly.
+    UNKNOWN = "unknown"

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from django.core import mail
-from django.core.mail import EmailMessage, EmailMultiAlternatives
+from django.core.mail import BadHeaderError, EmailMessage, EmailMultiAlternatives
 from pytest_django import Settings
 
 from courrier.django import EmailBackend, SendStatus
@@ -23,6 +23,7 @@ from courrier.errors import (
 )
 from courrier.statuses import MessageStatus, RecipientStatus
 from courrier.store import Store
+from courrier.store.search import find_messages
 from tests.conftest import SandboxClient
 
 SIM = "simulator.amazonses.com"
@@ -190,6 +191,37 @@ def test_fail_silently_swallows_operational_errors_only(
         )
 
 
+@pytest.mark.parametrize(
+    "field",
+    ["subject", "from_email", "to", "cc", "reply_to", "headers"],
+)
+def test_line_breaks_in_headers_are_django_bad_header_errors(
+    project: SandboxClient, project_store: Store, field: str
+) -> None:
+    injected = "Hello\nBcc: victim@example.org"
+    fields: dict[str, Any] = {
+        "subject": "s",
+        "body": "x",
+        "from_email": None,
+        "to": [f"success@{SIM}"],
+    }
+    if field == "headers":
+        fields["headers"] = {"X-Campaign": injected}
+    elif field in ("to", "cc", "reply_to"):
+        fields[field] = [f"success@{SIM}", "a@example.org\r\nBcc: victim@example.org"]
+    else:
+        fields[field] = injected
+    with pytest.raises(BadHeaderError, match="newlines") as caught:
+        EmailMessage(**fields).send()
+    assert isinstance(caught.value, InvalidMessage)
+    message = EmailMessage(**fields)
+    assert message.send(fail_silently=True) == 0
+    assert isinstance(status(message).error, BadHeaderError)
+    project.drain()
+    assert project.control("GET", "/mailbox")["messages"] == []
+    assert find_messages(project_store) == []  # refused before anything was recorded
+
+
 def test_a_store_that_cannot_be_opened(project: SandboxClient, settings: Settings) -> None:
     settings.COURRIER = {"DATABASE_URL": "postgresql://nobody@127.0.0.1:1/nothing"}
     with pytest.raises(StoreUnavailable):
@@ -216,3 +248,43 @@ def test_a_suppressed_address_is_not_mailed_and_reported(
         f"bounce@{SIM}": RecipientStatus.SUPPRESSED,
         f"success@{SIM}": RecipientStatus.SENT,
     }
+
+
+def test_template_messages_go_through_the_backend(
+    project: SandboxClient, project_store: Store
+) -> None:
+    project.ses.verify_email_identity(EmailAddress=FRIEND)
+    project.sesv2.create_email_template(
+        TemplateName="welcome", TemplateContent={"Subject": "Hi {{name}}", "Text": "Hello {{name}}"}
+    )
+    message = EmailMessage(from_email="sender@example.com", to=[FRIEND])
+    message.template = "welcome"  # type: ignore[attr-defined]
+    message.template_data = {"name": "Zoë"}  # type: ignore[attr-defined]
+    assert message.send() == 1
+    assert status(message).status == MessageStatus.SENT
+    [letter] = letters(project, FRIEND)
+    assert str(parsed(letter)["Subject"]) == "Hi Zoë"
+
+
+def test_enqueued_messages_wait_for_the_outbox_runner(
+    project: SandboxClient, project_store: Store
+) -> None:
+    from courrier.django import settings as courrier_settings
+    from courrier.sending.outbox import OutboxRunner
+
+    project.ses.verify_email_identity(EmailAddress=FRIEND)
+    message = EmailMessage("Later", "x", "sender@example.com", [FRIEND])
+    message.enqueue_key = "welcome-1"  # type: ignore[attr-defined]
+    assert message.send() == 1
+    queued = status(message)
+    assert queued.status == MessageStatus.PENDING
+    assert queued.recipients == {FRIEND: RecipientStatus.PENDING}
+    assert queued.outbox_id is not None
+    again = EmailMessage("Later", "x", "sender@example.com", [FRIEND])
+    again.enqueue_key = "welcome-1"  # type: ignore[attr-defined]
+    again.send()
+    assert status(again).outbox_id == queued.outbox_id
+    assert letters(project, FRIEND) == []
+    mailer = courrier_settings.mailer(courrier_settings.load())
+    assert OutboxRunner(mailer).run(until_empty=True).outcomes == {"sent": 1}
+    assert len(letters(project, FRIEND)) == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from email.mime.application import MIMEApplication
 from email.mime.image import MIMEImage
 from email.mime.multipart import MIMEMultipart
@@ -11,9 +12,10 @@ from typing import Any
 import pytest
 from django.core.mail import EmailMessage, EmailMultiAlternatives
 
-from courrier.django.convert import AWAITING, to_message
+from courrier.django.convert import Delivery, delivery_of, to_message
 from courrier.errors import InvalidAddress, InvalidMessage
 from courrier.message import Attachment
+from courrier.template_message import TemplateMessage
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256))
 
@@ -96,12 +98,77 @@ def test_courrier_attributes() -> None:
     message.tags = {"campaign": "spring"}  # type: ignore[attr-defined]
     message.configuration_set = "marketing"  # type: ignore[attr-defined]
     message.feedback_address = "bounces@example.com"  # type: ignore[attr-defined]
-    for name in AWAITING:
-        setattr(message, name, False)  # set but off: nothing to refuse
+    message.bulk = True  # type: ignore[attr-defined]
+    message.template = None  # type: ignore[attr-defined]
+    message.enqueue = False  # type: ignore[attr-defined]
     converted = to_message(message)
+    assert isinstance(converted, type(to_message(email())))
     assert converted.tags == {"campaign": "spring"}
     assert converted.configuration_set == "marketing"
     assert converted.feedback_address is not None
+    assert converted.bulk
+    assert delivery_of(message) == Delivery()
+
+
+def test_template_attributes_make_a_template_message() -> None:
+    message = email(subject="", body="", cc=["cc@example.org"])
+    message.template = "welcome"  # type: ignore[attr-defined]
+    message.template_data = {"name": "Zoë", "items": [1, 2]}  # type: ignore[attr-defined]
+    message.tags = {"campaign": "spring"}  # type: ignore[attr-defined]
+    converted = to_message(message)
+    assert isinstance(converted, TemplateMessage)
+    assert (converted.template, converted.data) == ("welcome", {"name": "Zoë", "items": [1, 2]})
+    assert [a.email for a in converted.recipients] == [
+        "joerg@xn--mnchen-3ya.example",
+        "cc@example.org",
+    ]
+    assert converted.tags == {"campaign": "spring"}
+
+
+@pytest.mark.parametrize(
+    ("changes", "attributes", "reason"),
+    [
+        ({}, {"template": "welcome"}, "its subject must be empty"),
+        ({"subject": ""}, {"template": "welcome"}, "its body must be empty"),
+        (
+            {"subject": "", "body": "", "attachments": [("a.txt", "x", "text/plain")]},
+            {"template": "welcome"},
+            "its attachments must be empty",
+        ),
+        (
+            {"subject": "", "body": ""},
+            {"template": "welcome", "template_data": ["x"]},
+            "template_data must be a dict",
+        ),
+        ({"subject": "", "body": ""}, {"template": "bad name"}, "invalid template name"),
+        ({}, {"template_data": {"a": 1}}, "needs message.template"),
+    ],
+)
+def test_template_messages_carry_nothing_ses_would_drop(
+    changes: dict[str, Any], attributes: dict[str, Any], reason: str
+) -> None:
+    message = email(**changes)
+    for name, value in attributes.items():
+        setattr(message, name, value)
+    with pytest.raises(InvalidMessage, match=reason):
+        to_message(message)
+
+
+def test_delivery_attributes() -> None:
+    when = dt.datetime(2030, 1, 1, 9, tzinfo=dt.UTC)
+    message = email()
+    message.send_at = when  # type: ignore[attr-defined]
+    assert delivery_of(message) == Delivery(True, when, None)
+    keyed = email()
+    keyed.enqueue_key = "order-1"  # type: ignore[attr-defined]
+    assert delivery_of(keyed) == Delivery(True, None, "order-1")
+    flagged = email()
+    flagged.enqueue = True  # type: ignore[attr-defined]
+    assert delivery_of(flagged) == Delivery(True)
+    wrong = email()
+    wrong.send_at = "tomorrow"  # type: ignore[attr-defined]
+    with pytest.raises(InvalidMessage, match="send_at must be a datetime"):
+        delivery_of(wrong)
 
 
 def multipart() -> MIMEMultipart:
@@ -144,7 +211,6 @@ def calendar_part() -> MIMEText:
         ({"tags": {"bad tag": "x"}}, "tag bad tag=x"),
         ({"content_subtype": "xml"}, "content_subtype"),
         ({"mixed_subtype": "alternative"}, "mixed_subtype"),
-        *(({name: True}, f"message.{name} needs") for name in AWAITING),
     ],
 )
 def test_what_cannot_be_represented_is_refused(change: dict[str, Any], reason: str) -> None:

@@ -7,12 +7,13 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 from django.core.checks import run_checks
+from django.core.mail import get_connection, send_mail
 from pytest_django import Settings
 
 from courrier.django.settings import DjangoOptions, load, options, url_of
 from courrier.errors import ConfigurationError
 from courrier.store import Store
-from tests.conftest import postgres_schema
+from tests.conftest import SandboxClient, postgres_schema
 
 
 def test_courrier_ranks_like_an_argument(
@@ -133,3 +134,25 @@ def test_a_postgresql_entry_opens_the_store() -> None:
             assert [s.address for s in store.suppressions()] == ["a@example.org"]
         finally:
             store.close()
+
+
+def test_django_s_smtp_parameters_are_ignored_not_refused(
+    project: SandboxClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Django hands every backend send_mail's auth_user and auth_password (as username and
+    # password); its own non-SMTP backends ignore them, and so does courrier's.
+    sent = send_mail(
+        "Hello",
+        "Body",
+        "sender@example.com",
+        ["success@simulator.amazonses.com"],
+        auth_user="smtp-user",
+        auth_password="smtp-secret",
+    )
+    assert sent == 1
+    assert "ignoring password, username" in caplog.text
+    assert "smtp-secret" not in caplog.text
+    with get_connection(host="smtp.example.com", port=587, use_tls=True, timeout=5) as connection:
+        assert connection.send_messages([]) == 0
+    with pytest.raises(ConfigurationError, match="unknown setting"):
+        get_connection(configuraton_set="typo").open()

@@ -363,3 +363,35 @@ def test_events_of_a_many_recipient_send_name_no_recipient(kind: str) -> None:
     }
     [event] = decode(json.dumps(payload)).events
     assert event.recipient is None
+
+
+def test_a_subscription_event_says_which_topics_changed() -> None:
+    # The shape of facts §2.2: one topic opted out, the contact still subscribed to others.
+    payload = {
+        "eventType": "Subscription",
+        "mail": {"messageId": "m", "destination": ["r@x.example"]},
+        "subscription": {
+            "contactList": "news",
+            "timestamp": "2024-05-14T14:00:00.927Z",
+            "source": "UnsubscribeHeader",
+            "newTopicPreferences": {
+                "unsubscribeAll": False,
+                "topicSubscriptionStatus": [
+                    {"topicName": "weekly", "subscriptionStatus": "OptOut"},
+                    {"topicName": "alerts", "subscriptionStatus": "OptIn"},
+                    {"topicName": 7, "subscriptionStatus": "OptIn"},
+                ],
+            },
+            "oldTopicPreferences": {
+                "unsubscribeAll": False,
+                "topicSubscriptionStatus": [
+                    {"topicName": "weekly", "subscriptionStatus": "OptIn"},
+                ],
+            },
+        },
+    }
+    [event] = decode(json.dumps(payload)).events
+    assert isinstance(event, ev.Subscription)
+    assert event.unsubscribe_all is False
+    assert event.topic_preferences == {"weekly": "OptOut", "alerts": "OptIn"}
+    assert event.preference_source == "UnsubscribeHeader"

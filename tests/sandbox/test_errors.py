@@ -114,11 +114,12 @@ def test_daily_quota(sandbox: SandboxClient, sender: Any, code: str) -> None:
     assert sandbox.ses.get_send_quota()["SentLast24Hours"] == 2.0
 
 
-@pytest.mark.parametrize("sender", [v1_send, v2_send])
-def test_more_than_50_recipients(sandbox: SandboxClient, sender: Any) -> None:
+@pytest.mark.parametrize(
+    ("sender", "code"), [(v1_send, "InvalidParameterValue"), (v2_send, "BadRequestException")]
+)
+def test_more_than_50_recipients(sandbox: SandboxClient, sender: Any, code: str) -> None:
     sandbox.ses.verify_email_identity(EmailAddress=SENDER)
-    code, message, _ = error_of(sender, sandbox, [SUCCESS] * 51)
-    assert (code, message) == ("MessageRejected", "Recipient count exceeds 50.")
+    assert error_of(sender, sandbox, [SUCCESS] * 51)[:2] == (code, "Recipient count exceeds 50.")
 
 
 def test_size_limit_v1_is_10_mb(sandbox: SandboxClient) -> None:

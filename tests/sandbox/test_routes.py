@@ -100,12 +100,10 @@ def test_feedback_waits_for_the_response(sandbox: SandboxClient) -> None:
     ).get_environ()
     status: list[str] = []
     response = sandbox.server.app(environ, lambda s, h, e=None: status.append(s))
-    payload = b"".join(response)
     assert status == ["200 OK"]
+    assert sandbox.server.drain(0.2) is False  # promised, not released before it is written
+    payload = b"".join(response)
     assert b"<MessageId>" in payload
-    assert sandbox.server.drain(0.2) is False  # promised, not yet released
-    close = response.close
-    close()
     sandbox.drain()
     [delivery] = sandbox.feedback(pipeline.queue_url)
     assert delivery["notificationType"] == "Delivery"

@@ -104,3 +104,28 @@ def test_a_full_bucket_takes_one_message_with_more_recipients(sandbox: SandboxCl
 def test_burst_size_is_reported_and_configurable(sandbox: SandboxClient) -> None:
     assert sandbox.control("POST", "/account", {"max_send_rate": 1.0})["max_send_burst"] is None
     assert sandbox.control("POST", "/account", {"max_send_burst": 3})["max_send_burst"] == 3.0
+
+
+def test_throttles_are_counted_until_reset(sandbox: SandboxClient) -> None:
+    assert sandbox.control("GET", "/throttles")["throttles"] == 0
+    sandbox.set_account(max_send_rate=1.0, max_send_burst=2.0)
+    sandbox.ses.verify_email_identity(EmailAddress=SENDER)
+    ses = strict_client(sandbox, "ses")
+    message = {"Subject": {"Data": "s"}, "Body": {"Text": {"Data": "b"}}}
+    refused = 0
+    for _ in range(5):
+        try:
+            ses.send_email(
+                Source=SENDER, Destination={"ToAddresses": SIMULATOR[:1]}, Message=message
+            )
+        except ClientError:
+            refused += 1
+    assert refused >= 2
+    assert sandbox.control("GET", "/throttles") == {
+        "account": "123456789012",
+        "region": REGION,
+        "throttles": refused,
+    }
+    assert sandbox.control("GET", "/throttles?region=eu-west-1")["throttles"] == 0
+    sandbox.control("POST", "/reset")
+    assert sandbox.control("GET", "/throttles")["throttles"] == 0

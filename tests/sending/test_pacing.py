@@ -7,6 +7,7 @@ import pytest
 from courrier.aws.ses import SesClient
 from courrier.sending import Mailer
 from courrier.sending.pacing import Pacer, pacer_for
+from courrier.settings import Settings
 from courrier.store import Store
 from tests.conftest import SandboxClient
 
@@ -49,7 +50,7 @@ def test_rate_must_be_positive() -> None:
         Pacer(1).set_rate(-1)
 
 
-def test_mailers_of_one_endpoint_share_one_pacer_read_from_ses(
+def test_process_scope_mailers_of_one_endpoint_share_one_pacer_read_from_ses(
     sandbox: SandboxClient, store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("AWS_ENDPOINT_URL", sandbox.url)
@@ -57,7 +58,10 @@ def test_mailers_of_one_endpoint_share_one_pacer_read_from_ses(
     region = f"ap-southeast-{2 if 'sqlite' in str(store.engine.url) else 1}"
     sandbox.control("POST", f"/account?region={region}", {"max_send_rate": 7.0})
     monkeypatch.setenv("AWS_DEFAULT_REGION", region)
-    first, second = Mailer(store, SesClient()), Mailer(store, SesClient())
+    settings = Settings(send_rate_scope="process")
+    first = Mailer(store, SesClient(), settings=settings)
+    second = Mailer(store, SesClient(), settings=settings)
     assert first.pacer is second.pacer
     assert first.pacer is pacer_for(sandbox.url, region, lambda: 0.0)
+    assert isinstance(first.pacer, Pacer)
     assert first.pacer.rate == 7.0

@@ -97,6 +97,10 @@ _SEND_CODES: dict[str, tuple[type[errors.SendError], str]] = {
         errors.ConfigurationSetMissing,
         "create the configuration set (courrier setup) or fix its name",
     ),
+    "TemplateDoesNotExist": (
+        errors.TemplateNotFound,
+        "create the template (courrier template push) or fix its name",
+    ),
     "LimitExceededException": (errors.SendError, "an SES limit was reached"),
     "BadRequestException": (errors.MessageRejected, "SES found the request invalid"),
     "InvalidParameterValue": (errors.MessageRejected, "SES found a parameter invalid"),
@@ -113,6 +117,12 @@ def _send_error(err: ClientError, operation: str) -> errors.AwsError:
         kind, advice = (
             errors.DailyQuotaExceeded,
             "the 24-hour sending quota is used up: wait, or ask AWS for more",
+        )
+    elif code == "NotFoundException" and text.lower().startswith("template"):
+        # v2 answers a missing template and a missing configuration set with the same code.
+        kind, advice = (
+            errors.TemplateNotFound,
+            "create the template (courrier template push) or fix its name",
         )
     elif code == "MessageRejected" and "not verified" in text:
         kind, advice = (

@@ -1,4 +1,4 @@
-"""The SES v2 adapter: one raw send, the account's state, and its suppression list."""
+"""The SES v2 adapter: raw and templated sends, templates, the account and its suppression list."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Any
 
 from courrier.aws.clients import AwsConfig, client
 from courrier.aws.errors import translate
+from courrier.errors import AwsError
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,184 @@ class SuppressedDestination:
     last_update: dt.datetime | None
 
 
-class SesClient:
+@dataclass(frozen=True)
+class BulkEntryResult:
+    """One destination's answer in a SendBulkEmail call (facts §11)."""
+
+    status: str  # SUCCESS, MESSAGE_REJECTED, ACCOUNT_THROTTLED, ...
+    message_id: str | None
+    error: str | None
+
+
+@dataclass(frozen=True)
+class BulkEntry:
+    to: list[str]
+    data: str  # JSON replacement data
+    tags: dict[str, str]
+
+
+@dataclass(frozen=True)
+class StoredTemplate:
+    name: str
+    subject: str
+    text: str | None
+    html: str | None
+
+
+def _destination(to: list[str], cc: list[str], bcc: list[str]) -> dict[str, list[str]]:
+    destination = {"ToAddresses": to}
+    if cc:
+        destination["CcAddresses"] = cc
+    if bcc:
+        destination["BccAddresses"] = bcc
+    return destination
+
+
+def _tags(tags: dict[str, str]) -> list[dict[str, str]]:
+    return [{"Name": k, "Value": v} for k, v in tags.items()]
+
+
+class TemplateCalls:
+    """SES v2 templates and templated sends; mixed into :class:`SesClient`."""
+
+    _ses: Any
+
+    def send_templated(
+        self,
+        *,
+        sender: str,
+        to: list[str],
+        cc: list[str],
+        bcc: list[str],
+        reply_to: list[str],
+        template: str,
+        data: str,
+        configuration_set: str | None,
+        tags: dict[str, str],
+        feedback_address: str | None,
+    ) -> str:
+        params: dict[str, Any] = {
+            "FromEmailAddress": sender,
+            "Destination": _destination(to, cc, bcc),
+            "Content": {"Template": {"TemplateName": template, "TemplateData": data}},
+        }
+        if reply_to:
+            params["ReplyToAddresses"] = reply_to
+        if configuration_set:
+            params["ConfigurationSetName"] = configuration_set
+        if tags:
+            params["EmailTags"] = _tags(tags)
+        if feedback_address:
+            params["FeedbackForwardingEmailAddress"] = feedback_address
+        with translate("SendEmail", sending=True):
+            response = self._ses.send_email(**params)
+        return str(response["MessageId"])
+
+    def send_bulk(
+        self,
+        *,
+        sender: str,
+        reply_to: list[str],
+        template: str,
+        default_data: str,
+        entries: list[BulkEntry],
+        configuration_set: str | None,
+        tags: dict[str, str],
+        feedback_address: str | None,
+    ) -> list[BulkEntryResult]:
+        """One SendBulkEmail call: one result per entry, in the entries' order."""
+        params: dict[str, Any] = {
+            "FromEmailAddress": sender,
+            "DefaultContent": {
+                "Template": {"TemplateName": template, "TemplateData": default_data}
+            },
+            "BulkEmailEntries": [
+                {
+                    "Destination": {"ToAddresses": entry.to},
+                    "ReplacementTags": _tags(entry.tags),
+                    "ReplacementEmailContent": {
+                        "ReplacementTemplate": {"ReplacementTemplateData": entry.data}
+                    },
+                }
+                for entry in entries
+            ],
+        }
+        if reply_to:
+            params["ReplyToAddresses"] = reply_to
+        if configuration_set:
+            params["ConfigurationSetName"] = configuration_set
+        if tags:
+            params["DefaultEmailTags"] = _tags(tags)
+        if feedback_address:
+            params["FeedbackForwardingEmailAddress"] = feedback_address
+        with translate("SendBulkEmail", sending=True):
+            response = self._ses.send_bulk_email(**params)
+        return [
+            BulkEntryResult(
+                status=str(item.get("Status", "FAILED")),
+                message_id=item.get("MessageId") or None,
+                error=item.get("Error") or None,
+            )
+            for item in response.get("BulkEmailEntryResults", [])
+        ]
+
+    def put_template(self, template: StoredTemplate) -> str:
+        """Create or update; ``created``, ``updated`` or ``unchanged`` (idempotent)."""
+        content: dict[str, str] = {"Subject": template.subject}
+        if template.text is not None:
+            content["Text"] = template.text
+        if template.html is not None:
+            content["Html"] = template.html
+        current = self.get_template(template.name)
+        if current is None:
+            with translate("CreateEmailTemplate"):
+                self._ses.create_email_template(TemplateName=template.name, TemplateContent=content)
+            return "created"
+        if current == template:
+            return "unchanged"
+        with translate("UpdateEmailTemplate"):
+            self._ses.update_email_template(TemplateName=template.name, TemplateContent=content)
+        return "updated"
+
+    def get_template(self, name: str) -> StoredTemplate | None:
+        try:
+            with translate("GetEmailTemplate"):
+                found = self._ses.get_email_template(TemplateName=name)
+        except AwsError as err:
+            if err.code == "NotFoundException":
+                return None
+            raise
+        content = found.get("TemplateContent", {})
+        return StoredTemplate(
+            name=str(found.get("TemplateName", name)),
+            subject=str(content.get("Subject", "")),
+            text=content.get("Text"),
+            html=content.get("Html"),
+        )
+
+    def template_names(self) -> list[str]:
+        """Every template of the region, following NextToken."""
+        names: list[str] = []
+        token: str | None = None
+        while True:
+            params: dict[str, Any] = {"PageSize": 100}
+            if token:
+                params["NextToken"] = token
+            with translate("ListEmailTemplates"):
+                page = self._ses.list_email_templates(**params)
+            names.extend(str(t["TemplateName"]) for t in page.get("TemplatesMetadata", []))
+            token = page.get("NextToken")
+            if not token:
+                return names
+
+    def render_template(self, name: str, data: str) -> str:
+        """SES's own rendering (TestRenderEmailTemplate): the MIME text it would send."""
+        with translate("TestRenderEmailTemplate"):
+            response = self._ses.test_render_email_template(TemplateName=name, TemplateData=data)
+        return str(response["RenderedTemplate"])
+
+
+class SesClient(TemplateCalls):
     """SES v2 calls used by the sending side; errors come out as courrier's."""
 
     def __init__(self, config: AwsConfig | None = None, *, ses: Any = None) -> None:

@@ -5,15 +5,18 @@ from __future__ import annotations
 import click
 
 from courrier import __version__
+from courrier.cli.bulk import bulk
 from courrier.cli.dashboard import dashboard
 from courrier.cli.demo import demo
 from courrier.cli.feedback import decode, receive, worker
 from courrier.cli.guard import guard
+from courrier.cli.outbox import outbox
 from courrier.cli.pipeline import doctor_command, setup_command, teardown_command
 from courrier.cli.sandbox import sandbox
 from courrier.cli.send import send
 from courrier.cli.stats import stats
 from courrier.cli.suppression import suppression
+from courrier.cli.template import template
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -33,11 +36,13 @@ def main(config: str | None, database_url: str | None) -> None:
 
 
 for command in (
+    bulk,
     dashboard,
     decode,
     demo,
     doctor_command,
     guard,
+    outbox,
     receive,
     sandbox,
     send,
@@ -45,6 +50,7 @@ for command in (
     stats,
     suppression,
     teardown_command,
+    template,
     worker,
 ):
     main.add_command(command)

@@ -12,7 +12,7 @@ from courrier.message import Attachment, Message
 from courrier.sending import Mailer
 
 
-def _tags(values: tuple[str, ...]) -> dict[str, str]:
+def parse_tags(values: tuple[str, ...]) -> dict[str, str]:
     tags = {}
     for value in values:
         name, sep, tag = value.partition("=")
@@ -81,7 +81,7 @@ def send(
         text=text,
         html=html_file.read_text(encoding="utf-8") if html_file else None,
         attachments=[Attachment.from_path(path) for path in attach],
-        tags=_tags(tag),
+        tags=parse_tags(tag),
         configuration_set=configuration_set,
     )
     mailer = Mailer.from_settings(settings)

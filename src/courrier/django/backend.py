@@ -3,11 +3,16 @@
 Each message goes through :class:`courrier.Mailer`, as :mod:`courrier.django.convert`
 describes: suppressed recipients are dropped and recorded, every send is in the store, the
 account's send rate is respected, throttling is retried. Afterwards each message carries
-``message.courrier_status`` (a :class:`SendStatus`), as django-anymail's ``anymail_status``.
+``message.courrier_status`` (a :class:`SendStatus`), in the manner of django-anymail's
+``anymail_status``: ``status`` is the message's single status (anymail's set of statuses
+is ``statuses``) and ``recipients`` maps each address to its status.
+A CR or LF in a header value raises Django's ``BadHeaderError`` (also an ``InvalidMessage``),
+as Django's SMTP backend does.
 
-``send_messages`` returns how many messages SES accepted: one whose recipients are all
-suppressed is not sent, and not counted. courrier's errors are raised as they are, or, with
-``fail_silently``, logged and left on ``courrier_status.error`` -- except
+``send_messages`` returns how many messages SES accepted or the outbox queued (``enqueue``,
+``send_at``; their status is ``pending`` with ``courrier_status.outbox_id``): one whose
+recipients are all suppressed is not sent, and not counted. courrier's errors are raised
+as they are, or, with ``fail_silently``, logged and left on ``courrier_status.error`` -- except
 :class:`~courrier.errors.ConfigurationError`, which is always raised: a wrong setting is not
 a passing failure.
 
@@ -26,11 +31,12 @@ from django.core.mail import EmailMessage
 from django.core.mail.backends.base import BaseEmailBackend
 
 from courrier.django import settings as courrier_settings
-from courrier.django.convert import to_message
+from courrier.django.convert import delivery_of, to_message
 from courrier.errors import ConfigurationError, CourrierError, OutcomeUnknown, StoreError
 from courrier.message import Message
 from courrier.sending import Mailer, SendResult
 from courrier.statuses import MessageStatus, RecipientStatus
+from courrier.template_message import TemplateMessage
 
 __all__ = ["EmailBackend", "SendStatus"]
 
@@ -54,6 +60,8 @@ class SendStatus:
     message_id: str | None = None
     record_id: int | None = None
     error: CourrierError | None = None
+    #: The outbox row of a queued message (``enqueue``/``send_at``): status ``pending``.
+    outbox_id: int | None = None
 
     @property
     def statuses(self) -> frozenset[RecipientStatus]:
@@ -67,6 +75,13 @@ class SendStatus:
             {r.address: r.status for r in result.recipients},
             result.ses_message_id,
             result.id,
+        )
+
+    @classmethod
+    def queued(cls, outbox_id: int, recipients: Sequence[str]) -> SendStatus:
+        pending = MessageStatus.PENDING
+        return cls(
+            pending, dict.fromkeys(recipients, RecipientStatus(pending)), outbox_id=outbox_id
         )
 
     @classmethod
@@ -127,10 +142,16 @@ class EmailBackend(BaseEmailBackend):
     def _send(self, mailer: Mailer, message: EmailMessage) -> bool:
         if not message.recipients():
             return False  # as Django's own backends: nobody to send to
-        converted: Message | None = None
+        converted: Message | TemplateMessage | None = None
         try:
             converted = to_message(message)
-            result = deliver(mailer, converted)
+            how = delivery_of(message)
+            if how.enqueue:
+                entry = mailer.enqueue(converted, send_at=how.send_at, key=how.key)
+                status = SendStatus.queued(entry.id, [a.email for a in converted.recipients])
+                message.courrier_status = status  # type: ignore[attr-defined]
+                return True
+            result = mailer.send(converted)
         except ConfigurationError:
             raise
         except CourrierError as err:
@@ -147,9 +168,3 @@ class EmailBackend(BaseEmailBackend):
         if not result.sent:
             log.info("message %r not sent: every recipient is suppressed", message.subject)
         return result.sent
-
-
-def deliver(mailer: Mailer, message: Message) -> SendResult:
-    """Where a converted message leaves: sent now. Enqueueing through an outbox belongs
-    here once courrier has one (see :data:`courrier.django.convert.AWAITING`)."""
-    return mailer.send(message)

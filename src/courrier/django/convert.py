@@ -5,34 +5,61 @@ Read from the Django message: ``from_email`` (or a ``From`` header), ``to``, ``c
 ``bcc``, ``reply_to`` (or a ``Reply-To`` header), ``subject``, ``body`` (text, or HTML when
 ``content_subtype`` is ``"html"``), one ``text/html`` alternative, ``attachments`` (tuples
 and MIME parts, inline ones by their ``Content-ID``), other ``extra_headers``, and the
-courrier attributes ``tags`` (SES message tags, a dict), ``configuration_set`` and
-``feedback_address``.
+courrier attributes ``tags`` (SES message tags, a dict), ``configuration_set``,
+``feedback_address`` and ``bulk`` (refused while the reputation guard is tripped).
+
+With ``template`` (an SES template name) and ``template_data`` (a dict) the message is a
+:class:`courrier.TemplateMessage`: SES renders subject and body, so the message's own
+``subject``, ``body``, alternatives, attachments and extra headers must be empty.
+``enqueue`` (true), ``send_at`` (a timezone-aware datetime) and ``enqueue_key`` (an
+idempotency key) queue the message in the outbox instead of sending it (:func:`delivery_of`).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import email.message
 import email.utils
 import mimetypes
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from django.core.mail import EmailMessage
+from django.core.mail import BadHeaderError, EmailMessage
 
 from courrier.errors import InvalidMessage
 from courrier.message import Attachment, Message
+from courrier.template_message import TemplateMessage
 
-__all__ = ["AWAITING", "to_message"]
+__all__ = ["Delivery", "HeaderInjection", "delivery_of", "to_message"]
 
-#: Attributes for features courrier does not have yet, each with what it waits for. A message
-#: that sets one is refused rather than sent without it. This is the seam where templates
-#: (``template``), enqueueing through the outbox instead of sending (``enqueue``) and bulk
-#: marking (``bulk``) plug in.
-AWAITING = {
-    "template": "sending with an SES template",
-    "enqueue": "an outbox to enqueue messages in",
-    "bulk": "marking bulk messages",
-}
+
+class HeaderInjection(InvalidMessage, BadHeaderError):
+    """A CR or LF in a header value: Django's own :class:`BadHeaderError`, so that the
+    ``except BadHeaderError`` of Django's documentation catches it, and courrier's
+    :class:`~courrier.errors.InvalidMessage`."""
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """How a converted message leaves: sent now, or queued in the outbox."""
+
+    enqueue: bool = False
+    send_at: dt.datetime | None = None
+    key: str | None = None
+
+
+def delivery_of(message: EmailMessage) -> Delivery:
+    """``enqueue``, ``send_at`` and ``enqueue_key`` of ``message``, checked."""
+    send_at = getattr(message, "send_at", None)
+    key = getattr(message, "enqueue_key", None)
+    if send_at is not None and not isinstance(send_at, dt.datetime):
+        raise InvalidMessage(f"message.send_at must be a datetime, not {type(send_at).__name__}")
+    if key is not None and not isinstance(key, str):
+        raise InvalidMessage(f"message.enqueue_key must be a string, not {type(key).__name__}")
+    enqueue = bool(getattr(message, "enqueue", False)) or send_at is not None or key is not None
+    return Delivery(enqueue, send_at, key)
+
 
 # Headers courrier writes itself, and what to do instead of setting them.
 _REFUSED_HEADERS = {
@@ -60,28 +87,32 @@ _PART_HEADERS = {
 }
 
 
-def to_message(message: EmailMessage) -> Message:
+def to_message(message: EmailMessage) -> Message | TemplateMessage:
     """``message`` as courrier sends it; raises :class:`~courrier.errors.InvalidMessage`."""
-    for name, needs in AWAITING.items():
-        if getattr(message, name, None):
-            raise InvalidMessage(f"message.{name} needs {needs}, which this courrier lacks")
     headers = {str(k): str(v) for k, v in (message.extra_headers or {}).items()}
+    _forbid_line_breaks(message, headers)
     sender = _pop(headers, "From") or message.from_email
-    reply_to = _pop(headers, "Reply-To")
+    reply_to_header = _pop(headers, "Reply-To")
+    reply_to = (
+        tuple(email.utils.formataddr(pair) for pair in email.utils.getaddresses([reply_to_header]))
+        if reply_to_header
+        else _addresses(message.reply_to)
+    )
     for name in headers:
         if name.lower() in _REFUSED_HEADERS:
             raise InvalidMessage(f"header {name}: {_REFUSED_HEADERS[name.lower()]}")
+    template = getattr(message, "template", None)
+    if template:
+        return _template_message(message, str(template), str(sender), reply_to, headers)
+    if getattr(message, "template_data", None):
+        raise InvalidMessage("message.template_data needs message.template (the SES template)")
     text, html = _bodies(message)
     return Message(
         sender=str(sender),
         to=_addresses(message.to),
         cc=_addresses(message.cc),
         bcc=_addresses(message.bcc),
-        reply_to=(
-            tuple(email.utils.formataddr(pair) for pair in email.utils.getaddresses([reply_to]))
-            if reply_to
-            else _addresses(message.reply_to)
-        ),
+        reply_to=reply_to,
         subject=str(message.subject),
         text=text,
         html=html,
@@ -90,6 +121,47 @@ def to_message(message: EmailMessage) -> Message:
         tags=_tags(getattr(message, "tags", None)),
         configuration_set=getattr(message, "configuration_set", None),
         feedback_address=getattr(message, "feedback_address", None),
+        bulk=bool(getattr(message, "bulk", False)),
+    )
+
+
+def _template_message(
+    message: EmailMessage,
+    template: str,
+    sender: str,
+    reply_to: tuple[str, ...],
+    headers: dict[str, str],
+) -> TemplateMessage:
+    """SES renders a template's subject and body: anything else the message carries would
+    be dropped, so it is refused."""
+    given = {
+        "subject": message.subject,
+        "body": message.body,
+        "alternatives": getattr(message, "alternatives", None),
+        "attachments": message.attachments,
+        "extra headers": headers,
+    }
+    for name, value in given.items():
+        if value:
+            raise InvalidMessage(
+                f"message.template is set: SES renders the message from the template, so its "
+                f"{name} must be empty"
+            )
+    data = getattr(message, "template_data", None) or {}
+    if not isinstance(data, Mapping):
+        raise InvalidMessage(f"message.template_data must be a dict, not {type(data).__name__}")
+    return TemplateMessage(
+        sender=sender,
+        to=_addresses(message.to),
+        cc=_addresses(message.cc),
+        bcc=_addresses(message.bcc),
+        reply_to=reply_to,
+        template=template,
+        data=data,
+        tags=_tags(getattr(message, "tags", None)),
+        configuration_set=getattr(message, "configuration_set", None),
+        feedback_address=getattr(message, "feedback_address", None),
+        bulk=bool(getattr(message, "bulk", False)),
     )
 
 
@@ -98,6 +170,25 @@ def _pop(headers: dict[str, str], name: str) -> str | None:
         if key.lower() == name.lower():
             return headers.pop(key)
     return None
+
+
+def _forbid_line_breaks(message: EmailMessage, headers: Mapping[str, str]) -> None:
+    """Refuse CR and LF in header values as Django's SMTP backend does (``BadHeaderError``)."""
+    values: list[tuple[str, Any]] = [("Subject", message.subject), ("From", message.from_email)]
+    for name, addresses in (
+        ("To", message.to),
+        ("Cc", message.cc),
+        ("Bcc", message.bcc),
+        ("Reply-To", message.reply_to),
+    ):
+        values.extend((name, address) for address in addresses or ())
+    values.extend(headers.items())
+    for name, value in values:
+        text = str(value or "")
+        if "\n" in text or "\r" in text:
+            raise HeaderInjection(
+                f"Header values can't contain newlines (got {text!r} for header {name!r})"
+            )
 
 
 def _addresses(values: Iterable[Any]) -> tuple[str, ...]:

@@ -27,6 +27,7 @@ Keys only Django has:
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
@@ -58,6 +59,24 @@ __all__ = [
 ]
 
 _FIELDS = frozenset(f.name for f in fields(Settings))
+#: What Django passes to every backend for its SMTP one: ``send_mail(auth_user=...,
+#: auth_password=...)`` arrives as ``username`` and ``password``. Mail leaves through the SES
+#: API with AWS credentials, so they mean nothing here; any other unknown name is a mistake.
+SMTP_PARAMETERS = frozenset(
+    {
+        "host",
+        "port",
+        "username",
+        "password",
+        "use_tls",
+        "use_ssl",
+        "timeout",
+        "ssl_keyfile",
+        "ssl_certfile",
+    }
+)
+
+log = logging.getLogger(__name__)
 _DJANGO_KEYS = frozenset({"DATABASE", "SNS_TOPICS", "SNS_VERIFY_SIGNATURES"})
 # libpq connection parameters that a DATABASES entry's OPTIONS may carry; the others
 # (pool, isolation_level, server_side_binding, ...) configure Django's own connections.
@@ -137,7 +156,12 @@ def settings_values() -> dict[str, Any]:
 def load(**overrides: Any) -> Settings:
     """The settings: ``overrides``, then ``COURRIER``, then environment, file and defaults."""
     values = settings_values()
-    values.update({k: v for k, v in overrides.items() if v is not None})
+    ignored = sorted(k for k, v in overrides.items() if k in SMTP_PARAMETERS and v is not None)
+    if ignored:
+        log.warning("courrier sends through the SES API: ignoring %s", ", ".join(ignored))
+    values.update(
+        {k: v for k, v in overrides.items() if v is not None and k not in SMTP_PARAMETERS}
+    )
     return Settings.load(**values)
 
 

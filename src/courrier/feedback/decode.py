@@ -276,6 +276,13 @@ def _subscription(payload: dict[str, Any], common: dict[str, Any]) -> list[ev.Ev
             timestamp=parse_timestamp(body.get("timestamp")),
             contact_list=_str(body.get("contactList")),
             unsubscribe_all=unsubscribe_all if isinstance(unsubscribe_all, bool) else None,
+            topic_preferences={
+                topic: status
+                for r in _records(new.get("topicSubscriptionStatus"))
+                if isinstance(topic := r.get("topicName"), str)
+                and isinstance(status := r.get("subscriptionStatus"), str)
+            },
+            preference_source=_str(body.get("source")),
             **common,
         )
     ]

@@ -185,6 +185,11 @@ class Subscription(Event):
     kind: ClassVar[str] = "Subscription"
     contact_list: str | None = None
     unsubscribe_all: bool | None = None
+    #: The contact's topics after the change: topic name -> ``OptIn`` | ``OptOut``. One
+    #: topic opted out leaves ``unsubscribe_all`` False: only this says which.
+    topic_preferences: dict[str, str] = field(default_factory=dict)
+    #: How the contact made the change, as SES says it (``UnsubscribeHeader``, ...).
+    preference_source: str | None = None
 
     @property
     def subtype(self) -> str | None:

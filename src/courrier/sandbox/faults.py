@@ -6,9 +6,9 @@ from __future__ import annotations
 class SesFault(Exception):
     """``kind`` is one of: InvalidParameter, MessageRejected, Throttling, DailyQuota,
     AccountPaused, ConfigSetPaused, ConfigSetMissing, ConfigSetExists, DestinationExists,
-    DestinationMissing, NotFound, AlreadyExists, LimitExceeded, NotAllowedInSandbox,
-    Validation, InvalidNextToken, TemplateMissing, TemplateExists, InvalidTemplate,
-    MissingRenderingAttribute, InvalidRenderingParameter, MailFromNotVerified,
+    DestinationMissing, InvalidSnsDestination, NotFound, AlreadyExists, LimitExceeded,
+    NotAllowedInSandbox, Validation, InvalidNextToken, TemplateMissing, TemplateExists,
+    InvalidTemplate, MissingRenderingAttribute, InvalidRenderingParameter, MailFromNotVerified,
     TrackingOptionsExist, TrackingOptionsMissing, InvalidTrackingOptions,
     InvalidDeliveryOptions; each API's table in ``ses_actions`` names its wire code."""
 

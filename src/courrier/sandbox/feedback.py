@@ -35,6 +35,8 @@ from courrier.sandbox.simulator import Feedback, Plan, iso
 log = logging.getLogger(__name__)
 
 EVENT_SUBJECT = "Amazon SES Email Event Notification"
+#: The address the sandbox's SES delivers from, as the ``ses:outgoing-ip`` tag gives it.
+OUTGOING_IP = "127.0.0.1"
 EVENT_PUBLISHING_VALIDATED = "Successfully validated SNS topic for Amazon SES event publishing."
 _EVENT_KEYS = {
     "Send": ("SEND", "send"),
@@ -64,6 +66,9 @@ class SnsPort(Protocol):
         subject: str | None,
     ) -> str | None:
         """Publish as ``ses.amazonaws.com``; the SNS message id, or None when SES cannot."""
+
+    def has_topic(self, *, region: str, topic_arn: str) -> bool:
+        """Whether ``topic_arn`` names an existing topic in ``region``."""
 
 
 @dataclass(frozen=True)
@@ -200,14 +205,17 @@ class FeedbackRouter:
         ]
         if not topics or config is None:
             return False
-        # One payload, whatever the number of destinations.
-        message = json.dumps(
-            {
-                "eventType": item.kind,
-                "mail": mail_object(mail, origin, headers=True, tags=True),
-                key: item.body,
-            }
+        # SES renders a template after its Send event: that event shows the message before.
+        before_rendering = mail.templated and item.kind == "Send"
+        mail_part = mail_object(
+            mail, origin, headers=True, tags=True, rendered=not before_rendering
         )
+        if item.kind == "Delivery":
+            # The address SES delivered from: real Delivery events carry it, other kinds
+            # do not (facts §2.1).
+            mail_part["tags"]["ses:outgoing-ip"] = [OUTGOING_IP]
+        # One payload, whatever the number of destinations.
+        message = json.dumps({"eventType": item.kind, "mail": mail_part, key: item.body})
         routed = False
         for topic in topics:
             published = self.sns.publish_as_ses(
@@ -322,27 +330,49 @@ class FeedbackRouter:
         )
 
 
-def mail_object(mail: Mail, origin: Origin, *, headers: bool, tags: bool) -> dict[str, Any]:
+def mail_object(
+    mail: Mail, origin: Origin, *, headers: bool, tags: bool, rendered: bool = True
+) -> dict[str, Any]:
+    """The ``mail`` object of a payload; ``rendered=False`` leaves out what a template makes.
+
+    A templated message's Send event has no Subject or Content-* headers and no
+    ``commonHeaders.subject`` ("the subject is rendered later and included in subsequent
+    events": AWS's Send example, and Send events recorded against AWS).
+    """
     source_identity = bare_address(mail.source)
     domain = source_identity.rpartition("@")[2]
     obj: dict[str, Any] = {
         "timestamp": iso(mail.timestamp),
         "messageId": mail.message_id,
         "source": mail.source,
-        "sourceArn": origin.arn("identity", source_identity),
+        "sourceArn": origin.arn("identity", mail.identity or source_identity),
         "sourceIp": mail.source_ip,
         "sendingAccountId": origin.account,
         "callerIdentity": mail.caller,
         "destination": list(mail.destinations),
     }
-    if headers and mail.raw:  # a message that did not render has no headers
+    if tags:
+        # Event publishing gives the caller and its address only as ses:* tags: its mail
+        # object has no sourceIp or callerIdentity (facts §2.1; AWS's event examples).
+        del obj["sourceIp"], obj["callerIdentity"]
+    if headers and not mail.raw:
+        # A message that did not render has no headers, yet says they were not truncated
+        # (AWS's Rendering Failure example).
+        obj["headersTruncated"] = False
+    if headers and mail.raw:
         parsed = mail.parsed()
-        header_list = headers_of(parsed)
+        header_list = [h for h in headers_of(parsed) if rendered or not _from_template(h["name"])]
         obj["headersTruncated"] = (
             sum(len(h["name"]) + len(h["value"]) for h in header_list) >= 10240
         )
         obj["headers"] = header_list
-        obj["commonHeaders"] = common_headers(parsed)
+        common = common_headers(parsed)
+        # SES gives a message without a Message-ID its own id, and commonHeaders says so
+        # (real events recorded against AWS); a caller's own Message-ID is kept (facts §1.3).
+        common.setdefault("messageId", mail.message_id)
+        if not rendered:
+            common.pop("subject", None)
+        obj["commonHeaders"] = common
     if tags:
         all_tags: dict[str, list[str]] = {
             "ses:operation": [mail.operation],
@@ -356,6 +386,11 @@ def mail_object(mail: Mail, origin: Origin, *, headers: bool, tags: bool) -> dic
             all_tags[name] = [value]
         obj["tags"] = all_tags
     return obj
+
+
+def _from_template(header: str) -> bool:
+    name = header.lower()
+    return name == "subject" or name.startswith("content-")
 
 
 def _bind(function: Callable[..., None], *args: Any) -> Callable[[], None]:

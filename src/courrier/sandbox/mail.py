@@ -38,6 +38,10 @@ class Mail:
     timestamp: float = 0.0
     caller: str = ""
     source_ip: str = "127.0.0.1"
+    #: The verified identity the source sends as: its own address, else its domain.
+    identity: str = ""
+    #: Built from a template: SES renders it after the Send event (see ``mail_object``).
+    templated: bool = False
     #: (template name, error) when the template data did not render: accepted, never sent.
     rendering_failure: tuple[str, str] | None = None
     #: v2 ``ConfigurationOverrides.Tracking``: ``OpenTrackingEnabled`` and

@@ -24,7 +24,8 @@ def check_content(api: str, mail: Mail) -> None:
     if not mail.destinations:
         raise SesFault("MessageRejected", "There are no recipients specified.")
     if len(mail.destinations) > MAX_RECIPIENTS:
-        raise SesFault("MessageRejected", f"Recipient count exceeds {MAX_RECIPIENTS}.")
+        # v1 answers InvalidParameterValue here, not MessageRejected (as SDKs report it).
+        raise SesFault("InvalidParameter", f"Recipient count exceeds {MAX_RECIPIENTS}.")
     for address in [mail.source, *mail.destinations]:
         check_address(address)
     limit = V1_MAX_BYTES if api == "v1" else V2_MAX_BYTES
@@ -116,6 +117,7 @@ def check_rate(state: RegionState, mail: Mail) -> None:
     # bucket then owes them, so the long-run rate stays the account's.
     if count > tokens and tokens < account.burst:
         state.bucket = (tokens, now)
+        state.throttled += 1
         raise SesFault("Throttling", "Maximum sending rate exceeded.")
     # Simulator mail counts toward the rate but not the daily quota (facts §3).
     quota_count = sum(1 for r in mail.destinations if simulator_case(r) is None)

@@ -14,14 +14,13 @@ import os
 import re
 import time
 import urllib.parse
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from moto.sns.models import sns_backends
 from moto.sqs.models import sqs_backends
 from werkzeug.wrappers import Request, Response
-from werkzeug.wsgi import ClosingIterator
 
 from courrier import policy
 from courrier.sandbox import (
@@ -90,6 +89,12 @@ class MotoSns:
             return None
         message_id: str = backend.publish(message, arn=topic_arn, subject=subject)
         return message_id
+
+    def has_topic(self, *, region: str, topic_arn: str) -> bool:
+        parts = topic_arn.split(":")
+        if len(parts) != 6 or parts[3] != region:
+            return False
+        return topic_arn in sns_backends[parts[4]][region].topics
 
 
 class SandboxApp:
@@ -223,9 +228,7 @@ class SandboxApp:
         body = response(environ, start_response)
         if reply.after is None:
             return body
-        # Called by the WSGI server once the response has been sent: SES feedback always
-        # comes after the send call has returned.
-        return ClosingIterator(body, [reply.after])
+        return _then(body, reply.after)
 
     # ------------------------------------------------------------------ control pages
 
@@ -254,6 +257,12 @@ class SandboxApp:
             return json_response({"identity": name, "status": "Success"})
         if path == "/account" and request.method == "POST":
             return self._account(request)
+        if path == "/throttles" and request.method == "GET":
+            account, region = _scope(request)
+            state = self.ses.existing_state(account, region)
+            return json_response(
+                {"account": account, "region": region, "throttles": state.throttled if state else 0}
+            )
         if path == "/sns-deliveries":
             return json_response({"dropped": [d.__dict__ for d in moto_hooks.dropped_deliveries]})
         if path == "/drain" and request.method == "POST":
@@ -358,3 +367,23 @@ def _account_for(access_key: str) -> str:
         return os.environ["MOTO_ACCOUNT_ID"]
     account: str = get_account_id_from(access_key)
     return account
+
+
+def _then(body: Iterable[bytes], after: Callable[[], None]) -> Iterator[bytes]:
+    """``body``, then ``after`` once the server has written it: SES feedback always comes
+    after the send call has returned.
+
+    ``after`` runs when the body is exhausted, not only from the WSGI ``close()``: werkzeug
+    skips ``close()`` when the caller resets the connection right after the answer (a
+    killed client), and SES delivers a message whether or not its caller read the answer.
+    The ``finally`` also covers a write that failed (the generator is closed or collected).
+    """
+    try:
+        yield from body
+    finally:
+        try:
+            close = getattr(body, "close", None)
+            if close is not None:
+                close()
+        finally:
+            after()

@@ -99,9 +99,15 @@ class ConfigurationSetMethods(SesCore):
                 subject=None,
             )
             if published is None:
+                # v1 answers InvalidSNSDestination, with this text for a missing topic
+                # (recorded against AWS); the botocore model lists no other error for it.
+                topic = destination.sns_topic_arn
+                exists = self.router.sns.has_topic(region=caller.region, topic_arn=topic)
                 raise SesFault(
-                    "InvalidParameter",
-                    f"Could not publish to SNS topic {destination.sns_topic_arn}.",
+                    "InvalidSnsDestination",
+                    f"Could not publish to SNS topic {topic}."
+                    if exists
+                    else f"SNS topic {topic} not found.",
                 )
         with self.lock:
             config.destinations[destination.name] = destination
@@ -111,7 +117,8 @@ class ConfigurationSetMethods(SesCore):
         config = self.configuration_set(caller, set_name)
         with self.lock:
             if config.destinations.pop(name, None) is None:
-                raise SesFault("DestinationMissing", f"Event destination {name} does not exist.")
+                # AWS's text names the set, not the destination (recorded against v1).
+                raise SesFault("DestinationMissing", f"No EventDestination found for {set_name}")
         self.changed()
 
     def set_configuration_set_sending(self, caller: Caller, name: str, enabled: bool) -> None:

@@ -137,7 +137,12 @@ class IdentityMethods(SesCore):
     def set_headers_in_notifications(
         self, caller: Caller, name: str, notification_type: str, enabled: bool
     ) -> None:
-        identity = self.identity(caller, name)
+        identity = self.find_identity(caller, name)
+        if identity is None:
+            # Not the usual missing-identity answer: AWS refuses this one as MessageRejected
+            # (recorded against v1, 2025). Whether it also refuses a pending identity, as
+            # the text suggests, is not recorded: the sandbox accepts one.
+            raise SesFault("MessageRejected", f"Identity {name} is not verified or does not exist.")
         with self.lock:
             identity.headers_in_notifications[notification_type] = enabled
         self.changed()
@@ -240,6 +245,17 @@ def default_configuration_set(state: RegionState, source: str) -> str | None:
         ),
         None,
     )
+
+
+def sending_identity(state: RegionState, source: str) -> str:
+    """The identity whose ARN is ``mail.sourceArn``: the verified one the sender is covered by.
+
+    An address sends as itself when it is verified, else as its verified domain (facts §1.3:
+    "ARN of the identity used"; sample S1 sends from an address of a verified domain).
+    """
+    address = bare_address(source)
+    verified = [i.name for i in state.identities_for(address) if i.verified]
+    return verified[0] if verified else address
 
 
 def identity_name(name: str) -> str:

@@ -26,6 +26,14 @@ from courrier.sandbox.templates import Template, parse_data
 
 action = V1.action
 
+#: Enum refusals a v1 action words as its own InvalidParameterValue instead of the generic
+#: ValidationError (recorded against AWS, 2025).
+OWN_ENUM_ANSWERS = {
+    ("SetIdentityHeadersInNotificationsEnabled", "notificationType"): (
+        "Invalid notification type: {value}. Valid values are: Bounce, Complaint, Delivery."
+    ),
+}
+
 
 def handle(service: SesService, caller: Caller, params: Mapping[str, str]) -> Reply:
     request_id = str(uuid.uuid4())
@@ -50,6 +58,10 @@ def handle(service: SesService, caller: Caller, params: Mapping[str, str]) -> Re
             raise SesFault("MissingParameter", f"The request must contain the parameter {missing}.")
         result, after = V1.run(name, service, caller, decoded)
     except wire.InvalidEnum as err:
+        own = OWN_ENUM_ANSWERS.get((name, err.member))
+        if own is not None:
+            message = own.format(value=err.value)
+            return Reply(400, wire.query_error("InvalidParameterValue", message, request_id))
         return Reply(400, wire.query_error("ValidationError", str(err), request_id))
     except (ValueError, TypeError) as err:
         # Malformed values (a number that is not one, bad base64): refused, never a crash.

@@ -166,14 +166,17 @@ def templated_mail(
     except RenderingFailure as failure:
         mail = envelope.mail(b"", operation)
         mail.rendering_failure = (template.name, failure.message)
+        mail.templated = True
         return mail
-    return simple_mail(
+    mail = simple_mail(
         envelope,
         subject=rendered.subject,
         text=rendered.text,
         html=rendered.html,
         operation=operation,
     )
+    mail.templated = True
+    return mail
 
 
 def accepted(result: Accepted) -> dict[str, Any]:

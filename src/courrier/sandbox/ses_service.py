@@ -27,6 +27,7 @@ from courrier.sandbox.ses_identities import (
     IdentityMethods,
     default_configuration_set,
     identity_name,
+    sending_identity,
 )
 from courrier.sandbox.ses_state import Account, Suppressed
 from courrier.sandbox.simulator import (
@@ -188,6 +189,7 @@ class SesService(IdentityMethods, ConfigurationSetMethods, ContactListMethods):
             mail.timestamp = time.time()
             mail.caller = caller.identity
             mail.source_ip = caller.source_ip
+            mail.identity = sending_identity(state, mail.source)
             mail.endpoint = caller.endpoint
             config = state.configuration_sets.get(mail.configuration_set or "")
             suppressed = {

@@ -171,8 +171,10 @@ class RegionState:
     statistics: SendStatistics = field(default_factory=SendStatistics)
     # Send counters, never persisted: the send-rate bucket (tokens, when last refilled; None
     # until the first send: a full bucket), and (time, recipients) within the last 24 hours
-    # for the quota, plus the running 24-hour total.
+    # for the quota, plus the running 24-hour total; ``throttled`` counts the sends refused
+    # for the rate (benchmarks read it: a client's retries hide how often SES said no).
     bucket: tuple[float, float] | None = None
+    throttled: int = 0
     daily: deque[tuple[float, int]] = field(default_factory=deque)
     daily_total: int = 0
 

@@ -134,6 +134,11 @@ def _scalar_from_text(shape: Shape, text: str, where: str = "") -> Any:
 class InvalidEnum(ValueError):
     """A value outside its enum: v1 answers ``ValidationError``, v2 ``BadRequestException``."""
 
+    def __init__(self, message: str, *, member: str = "", value: Any = None) -> None:
+        super().__init__(message)
+        self.member = member
+        self.value = value
+
 
 def _check_enum(shape: Shape, value: Any, where: str) -> None:
     allowed = shape.enum if isinstance(shape, StringShape) else None
@@ -143,7 +148,9 @@ def _check_enum(shape: Shape, value: Any, where: str) -> None:
         member = member[:1].lower() + member[1:]
         raise InvalidEnum(
             f"1 validation error detected: Value '{value}' at '{member}' failed to satisfy "
-            f"constraint: Member must satisfy enum value set: [{', '.join(allowed)}]"
+            f"constraint: Member must satisfy enum value set: [{', '.join(allowed)}]",
+            member=member,
+            value=value,
         )
 
 
@@ -163,7 +170,7 @@ def query_response(operation: OperationModel, result: Mapping[str, Any], request
         _xml_members(target, output, result)
     meta = ET.SubElement(root, "ResponseMetadata")
     ET.SubElement(meta, "RequestId").text = request_id
-    return bytes(ET.tostring(root, encoding="utf-8", xml_declaration=False))
+    return _xml_bytes(root)
 
 
 def query_error(code: str, message: str, request_id: str, *, sender: bool = True) -> bytes:
@@ -173,7 +180,16 @@ def query_error(code: str, message: str, request_id: str, *, sender: bool = True
     ET.SubElement(error, "Code").text = code
     ET.SubElement(error, "Message").text = message
     ET.SubElement(root, "RequestId").text = request_id
-    return bytes(ET.tostring(root, encoding="utf-8"))
+    return _xml_bytes(root)
+
+
+def _xml_bytes(root: ET.Element) -> bytes:
+    # An XML parser turns a literal CR LF into LF, so AWS sends CR as a character
+    # reference; without it a template's or a rendered message's CRLF reads back as LF.
+    # ElementTree writes no CR of its own, so every CR here comes from a value.
+    return bytes(ET.tostring(root, encoding="utf-8", xml_declaration=False)).replace(
+        b"\r", b"&#13;"
+    )
 
 
 def _xml_members(parent: ET.Element, shape: StructureShape, value: Mapping[str, Any]) -> None:

@@ -3,67 +3,61 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
+import functools
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from courrier.addresses import Address
 from courrier.aws.clients import AwsConfig
 from courrier.aws.ses import SesClient
 from courrier.errors import (
     AwsUnreachable,
+    ConfigurationError,
     CourrierError,
     OutcomeUnknown,
     SendError,
     StoreError,
     Throttled,
 )
-from courrier.message import Message
+from courrier.message import AddressLike, Message
 from courrier.mime import render
 from courrier.reputation.guard import Guard
-from courrier.sending.pacing import Pacer, pacer_for
+from courrier.sending.bulk import BulkResult, BulkSend, send_bulk
+from courrier.sending.limiter import RateLimiter, SharedLimiter
+from courrier.sending.outbox import (
+    EnqueueReport,
+    OutboxEntry,
+    bulk_messages,
+    destination_key,
+    enqueue,
+    enqueue_many,
+)
+from courrier.sending.pacing import pacer_for
+from courrier.sending.results import RecipientResult, SendResult, result_of
 from courrier.sending.retry import Backoff
+from courrier.sending.templated import templated_call
 from courrier.settings import Settings
 from courrier.statuses import MessageStatus, RecipientStatus
 from courrier.store import Store
+from courrier.template_message import BulkDestination, TemplateMessage
 
 __all__ = ["Mailer", "RecipientResult", "SendResult"]
 
 log = logging.getLogger(__name__)
 
-
-@dataclass(frozen=True)
-class RecipientResult:
-    address: str
-    kind: str  # to | cc | bcc
-    status: RecipientStatus  # sent | suppressed (| unknown | failed, recorded on errors)
-
-
-@dataclass(frozen=True)
-class SendResult:
-    """What happened to one message.
-
-    ``status`` is ``sent`` (SES accepted it), or ``suppressed`` when every recipient was on
-    the suppression list and nothing was sent.
-    """
-
-    id: int
-    ses_message_id: str | None
-    status: MessageStatus
-    recipients: tuple[RecipientResult, ...]
-
-    @property
-    def sent(self) -> bool:
-        return self.status == "sent"
+_M = TypeVar("_M", bound=Message | TemplateMessage)
 
 
 class Mailer:
     """Sends :class:`~courrier.message.Message` values.
 
     Before the call, recipients on the suppression list are dropped (and recorded as
-    ``suppressed``) and the account's send rate is respected. Throttling and unreachable
-    endpoints are retried with backoff; every other SES refusal is raised at once as a
+    ``suppressed``) and the account's send rate is respected (:attr:`pacer`). Throttling and
+    unreachable endpoints are retried with backoff; every other SES refusal is raised at once as a
     :class:`~courrier.errors.SendError` after being recorded. When SES's answer is lost the
     message is recorded as ``unknown`` and :class:`~courrier.errors.OutcomeUnknown` is raised:
     it is never re-sent blindly. A bulk message (``Message.bulk``) is refused with
@@ -77,7 +71,7 @@ class Mailer:
         ses: SesClient,
         *,
         settings: Settings | None = None,
-        pacer: Pacer | None = None,
+        pacer: RateLimiter | None = None,
         sleep: Callable[[float], None] = time.sleep,
         guard: Guard | None = None,
         on_retry: Callable[[CourrierError, float], None] | None = None,
@@ -89,6 +83,19 @@ class Mailer:
         self.guard = guard or Guard(store, self.settings, account=ses.account)
         #: Called with the error and the delay before each retry (metrics count them).
         self._on_retry = on_retry
+        if self.settings.send_rate_scope not in ("store", "process"):
+            raise ConfigurationError(
+                'send_rate_scope must be "store" or "process", '
+                f"not {self.settings.send_rate_scope!r}"
+            )
+        if self.settings.max_send_rate is not None and not self.settings.max_send_rate >= 0:
+            raise ConfigurationError(
+                f"max_send_rate must be positive (or 0: SES's), not {self.settings.max_send_rate}"
+            )
+        if not self.settings.send_burst > 0:
+            raise ConfigurationError(
+                f"send_burst must be a positive number of seconds, not {self.settings.send_burst}"
+            )
         self._pacer = pacer
         self._sleep = sleep
         self._backoff = Backoff(
@@ -103,20 +110,46 @@ class Mailer:
         return cls(store, ses, settings=settings)
 
     @property
-    def pacer(self) -> Pacer:
+    def pacer(self) -> RateLimiter:
+        """What keeps sends under the account's max send rate (``send_rate_scope``).
+
+        "store" (the default): a bucket in the store shared by every process and machine
+        using it (:class:`~courrier.sending.limiter.SharedLimiter`). "process": this
+        process's own :class:`~courrier.sending.pacing.Pacer`, shared by its threads only.
+        """
         if self._pacer is None:
             rate = self.settings.max_send_rate
-            self._pacer = pacer_for(
-                self.ses.endpoint, self.ses.region, lambda: rate or self.ses.quota().max_send_rate
-            )
+            scope = self.settings.send_rate_scope
+            if scope == "store":
+                self._pacer = SharedLimiter(
+                    self.store,
+                    self.ses.region,
+                    read_rate=lambda: self.ses.quota().max_send_rate,
+                    fixed_rate=rate or None,
+                    burst=self.settings.send_burst,
+                    recheck_after=self.settings.send_rate_recheck,
+                )
+            else:
+                self._pacer = pacer_for(
+                    self.ses.endpoint,
+                    self.ses.region,
+                    lambda: rate or self.ses.quota().max_send_rate,
+                )
         return self._pacer
 
-    def send(self, message: Message) -> SendResult:
+    def send(self, message: Message | TemplateMessage) -> SendResult:
         """Send ``message``; every path out leaves each recipient in a final status.
 
         The message is rendered (and so fully checked, size included) before anything is
-        recorded: a message that cannot be sent leaves no trace in the store.
+        recorded: a message that cannot be sent leaves no trace in the store. A
+        :class:`~courrier.TemplateMessage` is rendered by SES (v2 SendEmail with
+        ``Content.Template``).
         """
+        return self.deliver(message)
+
+    def deliver(self, message: Message | TemplateMessage, *, retry: bool = True) -> SendResult:
+        """:meth:`send`; with ``retry=False`` throttling and unreachable SES are raised at
+        once (recorded ``failed``) for a caller that retries later itself (the outbox)."""
         self.guard.before_send(bulk=message.bulk)
         if message.configuration_set is None and self.settings.configuration_set:
             message = dataclasses.replace(
@@ -135,21 +168,22 @@ class Mailer:
             for a, kind in everyone
         ]
         remaining = [a for a, kind in everyone if a.email.lower() not in suppressed]
-        outgoing = _without(message, suppressed) if remaining else message
-        raw = render(outgoing) if remaining else b""
+        call = self._call(_without(message, suppressed)) if remaining else None
         record_id = self.store.record_message(
             sender=message.from_address.email,
             subject=message.subject,
             configuration_set=message.configuration_set,
             recipients=statuses,
         )
-        if not remaining:
+        if call is None:
             self.store.finish_send(record_id, status=MessageStatus.SUPPRESSED)
             log.info("message %s not sent: every recipient is suppressed", record_id)
-            return self._result(record_id, None, MessageStatus.SUPPRESSED, statuses)
+            return result_of(record_id, None, MessageStatus.SUPPRESSED, statuses)
         attempt = _Attempt()
         try:
-            ses_id = self._send_with_retries(outgoing, raw, [a.email for a in remaining], attempt)
+            ses_id = self._send_with_retries(
+                call, len(remaining), attempt, self._backoff if retry else Backoff(1)
+            )
         except BaseException as err:
             self._record_failure(record_id, err, attempt)
             raise
@@ -157,10 +191,96 @@ class Mailer:
             self.store.finish_send(record_id, status=MessageStatus.SENT, ses_message_id=ses_id)
         except StoreError as err:
             # SES has the message: say which one, so that it can be reconciled by hand.
-            raise StoreError(
+            error = StoreError(
                 f"message {record_id} was sent as {ses_id} but recording that failed: {err}"
-            ) from err
-        return self._result(record_id, ses_id, MessageStatus.SENT, statuses)
+            )
+            error.ses_message_id = ses_id
+            raise error from err
+        return result_of(record_id, ses_id, MessageStatus.SENT, statuses)
+
+    def _call(self, outgoing: Message | TemplateMessage) -> Callable[[], str]:
+        """The SES call for ``outgoing`` (rendered now, so that rendering errors come first)."""
+        if isinstance(outgoing, TemplateMessage):
+            return templated_call(self.ses, outgoing)
+        raw = render(outgoing)
+        feedback = outgoing.feedback_address
+        return functools.partial(
+            self.ses.send_raw,
+            raw,
+            sender=outgoing.from_address.email,
+            destinations=[a.email for a in outgoing.recipients],
+            configuration_set=outgoing.configuration_set,
+            tags=outgoing.tags,
+            feedback_address=feedback.email if isinstance(feedback, Address) else None,
+        )
+
+    def send_bulk(
+        self,
+        template: str,
+        destinations: Iterable[BulkDestination],
+        *,
+        sender: AddressLike,
+        data: Mapping[str, Any] | None = None,
+        tags: dict[str, str] | None = None,
+        configuration_set: str | None = None,
+        reply_to: Iterable[AddressLike] = (),
+        feedback_address: AddressLike | None = None,
+    ) -> BulkResult:
+        """Send ``template`` to each destination (v2 SendBulkEmail, 50 per call); see
+        :mod:`courrier.sending.bulk`."""
+        return send_bulk(
+            self,
+            BulkSend(
+                template=template,
+                sender=sender,
+                data=dict(data or {}),
+                tags=dict(tags or {}),
+                configuration_set=configuration_set or self.settings.configuration_set,
+                reply_to=tuple(reply_to),
+                feedback_address=feedback_address,
+            ),
+            list(destinations),
+        )
+
+    def enqueue(
+        self,
+        message: Message | TemplateMessage,
+        *,
+        send_at: dt.datetime | None = None,
+        key: str | None = None,
+    ) -> OutboxEntry:
+        """Queue ``message`` for ``courrier outbox run``; the same ``key`` twice is one entry
+        (the first one, returned again). See :mod:`courrier.sending.outbox`."""
+        return enqueue(self.store, message, send_at=send_at, key=key)
+
+    def enqueue_bulk(
+        self,
+        template: str,
+        destinations: Iterable[BulkDestination],
+        *,
+        sender: AddressLike,
+        data: Mapping[str, Any] | None = None,
+        tags: dict[str, str] | None = None,
+        configuration_set: str | None = None,
+        send_at: dt.datetime | None = None,
+        key: str | None = None,
+    ) -> EnqueueReport:
+        """Queue one bulk templated message per destination, in one transaction. With a
+        ``key`` (a campaign name), each destination's key comes from it and its addresses:
+        queuing the same campaign again queues nobody twice."""
+        messages = bulk_messages(
+            template,
+            list(destinations),
+            sender=sender,
+            data=data,
+            tags=tags,
+            configuration_set=configuration_set or self.settings.configuration_set,
+        )
+        keyed = [
+            (m, destination_key(key, [a.email for a in m.recipients]) if key else None)
+            for m in messages
+        ]
+        return enqueue_many(self.store, keyed, send_at=send_at)
 
     def _record_failure(self, record_id: int, err: BaseException, attempt: _Attempt) -> None:
         """``failed`` when SES certainly did not take the message, else ``unknown``."""
@@ -174,52 +294,32 @@ class Mailer:
             log.exception("message %s: recording the %s outcome failed", record_id, status)
 
     def _send_with_retries(
-        self, message: Message, raw: bytes, destinations: list[str], attempt: _Attempt
+        self, call: Callable[[], str], recipients: int, attempt: _Attempt, backoff: Backoff
     ) -> str:
-        delays = self._backoff.delays()
-        feedback = message.feedback_address
+        delays = backoff.delays()
         while True:
-            self.pacer.acquire(len(destinations))
+            self.pacer.acquire(recipients)
             attempt.reached_ses = True
             try:
-                return self.ses.send_raw(
-                    raw,
-                    sender=message.from_address.email,
-                    destinations=destinations,
-                    configuration_set=message.configuration_set,
-                    tags=message.tags,
-                    feedback_address=feedback.email if isinstance(feedback, Address) else None,
-                )
+                return call()
             except (Throttled, AwsUnreachable) as err:
                 # SES refused (or never saw) this try; only a later try can have reached it.
                 attempt.reached_ses = False
                 delay = next(delays, None)
                 if delay is None:
                     raise
-                log.warning("send retried in %.2f s: %s", delay, err)
-                if self._on_retry is not None:
-                    self._on_retry(err, delay)
-                self._sleep(delay)
+                self.retrying(err, delay)
 
-    @staticmethod
-    def _result(
-        record_id: int,
-        ses_id: str | None,
-        status: MessageStatus,
-        statuses: list[tuple[str, str, RecipientStatus]],
-    ) -> SendResult:
-        """Recipients still pending take the message's status, as the store records them."""
-        return SendResult(
-            id=record_id,
-            ses_message_id=ses_id,
-            status=status,
-            recipients=tuple(
-                RecipientResult(
-                    address, kind, RecipientStatus(status) if s == RecipientStatus.PENDING else s
-                )
-                for address, kind, s in statuses
-            ),
-        )
+    def retrying(self, err: CourrierError, delay: float) -> None:
+        """Log, count and wait out one retry."""
+        log.warning("send retried in %.2f s: %s", delay, err)
+        if self._on_retry is not None:
+            self._on_retry(err, delay)
+        self._sleep(delay)
+
+    @property
+    def backoff(self) -> Backoff:
+        return self._backoff
 
 
 @dataclass
@@ -229,7 +329,7 @@ class _Attempt:
     reached_ses: bool = False
 
 
-def _without(message: Message, suppressed: set[str]) -> Message:
+def _without(message: _M, suppressed: set[str]) -> _M:
     if not suppressed:
         return message
 

@@ -3,7 +3,8 @@
 SES counts the rate in recipients, not messages (facts §6.2), and drops what goes over it
 rather than queueing it. One :class:`Pacer` per SES endpoint and region is shared by every
 thread of the process (:func:`pacer_for`), so threads sending at once stay under the rate
-together.
+together. This is ``send_rate_scope = "process"``: right for a single sending process; the
+default shares the rate with every process through the store (:mod:`.limiter`).
 """
 
 from __future__ import annotations

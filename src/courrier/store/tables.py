@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import DateTime, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 ADDRESS = 320  # RFC 3696 maximum for an address
@@ -53,6 +63,39 @@ class RecipientRow(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     message: Mapped[MessageRow] = relationship(back_populates="recipients")
+
+
+class OutboxRow(Base):
+    """A message waiting in the outbox, sent by ``courrier outbox run``.
+
+    ``status``: queued -> sending (claimed, committed before SES is called) -> sent | failed,
+    back to queued (throttled or unreachable, at ``next_attempt_at``), or unknown (its
+    claimer went away after ``started_at`` and before the record: never re-sent blindly).
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(10))  # single | template
+    bulk: Mapped[bool] = mapped_column(Boolean, default=False)
+    payload: Mapped[str] = mapped_column(Text)  # JSON
+    send_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    status: Mapped[str] = mapped_column(String(10))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    claimed_by: Mapped[str | None] = mapped_column(String(200))
+    claimed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    #: Set (and committed) just before its runner hands it to the Mailer: a claimed row
+    #: without it never reached SES and goes back to the queue if its runner goes away.
+    started_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    error: Mapped[str | None] = mapped_column(Text)
+    message_id: Mapped[int | None] = mapped_column(
+        ForeignKey("messages.id", ondelete="SET NULL"), index=True
+    )
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class SuppressionRow(Base):
@@ -127,3 +170,25 @@ class DoctorRunRow(Base):
     ran_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     status: Mapped[str] = mapped_column(String(10))  # ok | warning | failed
     checks: Mapped[str] = mapped_column(Text)  # JSON list of {check, status, detail, fix}
+
+
+class SendRateRow(Base):
+    """The token bucket every process sending through one SES region shares.
+
+    Times are seconds since the epoch on the store's clock (PostgreSQL's, or the one machine
+    a SQLite file lives on), so machines whose clocks differ still refill it alike.
+    ``tokens`` may be negative: a message with more recipients than the bucket holds goes
+    when it is full and leaves a debt the next senders wait out. ``max_send_rate`` is SES's
+    (``rate_source`` "ses", re-read when ``rate_checked_at`` is old) or the setting's.
+    """
+
+    __tablename__ = "send_rates"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)  # the SES region
+    tokens: Mapped[float] = mapped_column(Float)
+    refilled_at: Mapped[float] = mapped_column(Float)
+    max_send_rate: Mapped[float] = mapped_column(Float)
+    rate_source: Mapped[str] = mapped_column(String(10))  # ses | setting
+    rate_checked_at: Mapped[float | None] = mapped_column(Float)
+    #: Recipients admitted since the row was created.
+    admitted: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")

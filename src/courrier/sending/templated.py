@@ -1,0 +1,102 @@
+"""Templates: sends that SES renders (v2 SendEmail), and templates kept as files."""
+
+from __future__ import annotations
+
+import email.utils
+import functools
+from collections.abc import Callable
+from email.header import Header
+from pathlib import Path
+
+from courrier.addresses import Address
+from courrier.aws.ses import SesClient, StoredTemplate
+from courrier.errors import InvalidMessage
+from courrier.template_message import TemplateMessage, check_template_name
+
+__all__ = ["api_form", "push_templates", "read_templates", "templated_call"]
+
+
+def templated_call(ses: SesClient, message: TemplateMessage) -> Callable[[], str]:
+    """The v2 SendEmail call with ``Content.Template`` for ``message``.
+
+    SES writes the headers from ``Destination``, so To, Cc and Bcc go separately (a raw
+    send carries them in its own headers). A value the template prints that is missing from
+    the data is accepted with a message id and not delivered: SES publishes a ``Rendering
+    Failure`` event to the configuration set instead (facts §11).
+    """
+    feedback = message.feedback_address
+    return functools.partial(
+        ses.send_templated,
+        sender=api_form(message.from_address),
+        to=[a.email for a in message.addresses("to")],
+        cc=[a.email for a in message.addresses("cc")],
+        bcc=[a.email for a in message.addresses("bcc")],
+        reply_to=[api_form(a) for a in message.addresses("reply_to")],
+        template=message.template,
+        data=message.data_json,
+        configuration_set=message.configuration_set,
+        tags=message.tags,
+        feedback_address=feedback.email if isinstance(feedback, Address) else None,
+    )
+
+
+def api_form(address: Address) -> str:
+    """``address`` as an API parameter: SES writes it into the header as given, so a
+    non-ASCII name goes as RFC 2047 encoded-words, unfolded (facts §6.3)."""
+    if not address.name:
+        return address.email
+    if address.name.isascii():
+        return email.utils.formataddr((address.name, address.email))
+    encoded = Header(address.name, "utf-8").encode(linesep=" ", maxlinelen=10_000)
+    return f"{encoded} <{address.email}>"
+
+
+#: The files of one template directory: the subject (first line), the text and HTML parts.
+SUBJECT_FILE, TEXT_FILE, HTML_FILE = "subject.txt", "text.txt", "html.html"
+
+
+def read_templates(directory: str | Path) -> list[StoredTemplate]:
+    """The templates under ``directory``: the directory itself when it holds a
+    ``subject.txt``, else each subdirectory that does; each named after its directory."""
+    root = Path(directory)
+    if not root.is_dir():
+        raise InvalidMessage(f"{root} is not a directory")
+    if (root / SUBJECT_FILE).exists():
+        folders = [root]
+    else:
+        folders = sorted(p for p in root.iterdir() if (p / SUBJECT_FILE).is_file())
+    if not folders:
+        raise InvalidMessage(
+            f"no template in {root}: a template is a directory with {SUBJECT_FILE} and "
+            f"{TEXT_FILE} and/or {HTML_FILE}"
+        )
+    return [_read_template(folder) for folder in folders]
+
+
+def _read_template(folder: Path) -> StoredTemplate:
+    name = check_template_name(folder.resolve().name)
+
+    def part(file: str) -> str | None:
+        path = folder / file
+        try:
+            return path.read_text(encoding="utf-8") if path.is_file() else None
+        except UnicodeDecodeError as err:
+            raise InvalidMessage(f"{path} is not UTF-8: {err}") from err
+
+    subject_text = part(SUBJECT_FILE) or ""
+    lines = subject_text.splitlines() or [""]
+    if len([line for line in lines if line.strip()]) > 1:
+        raise InvalidMessage(f"{folder / SUBJECT_FILE}: the subject must be one line")
+    subject = lines[0].strip()
+    if not subject:
+        raise InvalidMessage(f"{folder / SUBJECT_FILE} is empty")
+    text, html = part(TEXT_FILE), part(HTML_FILE)
+    if text is None and html is None:
+        raise InvalidMessage(f"template {name} needs {TEXT_FILE} or {HTML_FILE} in {folder}")
+    return StoredTemplate(name=name, subject=subject, text=text, html=html)
+
+
+def push_templates(ses: SesClient, directory: str | Path) -> list[tuple[str, str]]:
+    """Create or update every template under ``directory``: (name, created | updated |
+    unchanged) for each; pushing the same files again changes nothing."""
+    return [(t.name, ses.put_template(t)) for t in read_templates(directory)]

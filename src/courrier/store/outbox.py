@@ -1,0 +1,392 @@
+"""The outbox table: enqueue (idempotent by key), claim, finish, and what a person decides.
+
+A claim marks rows ``sending`` and commits before anyone calls SES; on PostgreSQL it takes
+the rows with ``FOR UPDATE SKIP LOCKED``, so runners on many machines claim disjoint rows
+without waiting on each other; on SQLite the claim's transaction holds the write lock
+(``BEGIN IMMEDIATE``), one claimer at a time. Just before a row is handed to SES its
+``started_at`` is committed: of a runner that went away, only the row it had started may
+have reached SES (``unknown``); the others go back to the queue. A start or a finish only
+changes a row still ``sending`` under the same claimer.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from courrier.statuses import OutboxStatus
+from courrier.store.store import Store, _aware
+from courrier.store.tables import OutboxRow, utcnow
+
+__all__ = [
+    "NewEntry",
+    "OutboxEntry",
+    "claim",
+    "counts",
+    "due_waiting",
+    "enqueue",
+    "entries",
+    "entry",
+    "expire_claims",
+    "finish",
+    "next_due",
+    "release",
+    "set_status",
+    "start",
+]
+
+
+@dataclass(frozen=True)
+class NewEntry:
+    key: str
+    kind: str
+    bulk: bool
+    payload: str
+    send_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class OutboxEntry:
+    id: int
+    key: str
+    kind: str
+    bulk: bool
+    payload: str
+    send_at: dt.datetime
+    status: str
+    attempts: int
+    next_attempt_at: dt.datetime
+    claimed_by: str | None
+    claimed_at: dt.datetime | None
+    started_at: dt.datetime | None
+    error: str | None
+    message_id: int | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready, without the payload."""
+        return {
+            "id": self.id,
+            "key": self.key,
+            "kind": self.kind,
+            "bulk": self.bulk,
+            "status": self.status,
+            "send_at": self.send_at.isoformat(),
+            "attempts": self.attempts,
+            "next_attempt_at": self.next_attempt_at.isoformat(),
+            "claimed_by": self.claimed_by,
+            "claimed_at": self.claimed_at.isoformat() if self.claimed_at else None,
+            "started_at": self.started_at.isoformat() if self.started_at else None,
+            "error": self.error,
+            "message_id": self.message_id,
+        }
+
+
+def _entry(row: OutboxRow) -> OutboxEntry:
+    return OutboxEntry(
+        id=row.id,
+        key=row.idempotency_key,
+        kind=row.kind,
+        bulk=bool(row.bulk),
+        payload=row.payload,
+        send_at=_aware(row.send_at),
+        status=row.status,
+        attempts=row.attempts,
+        next_attempt_at=_aware(row.next_attempt_at),
+        claimed_by=row.claimed_by,
+        claimed_at=_aware(row.claimed_at) if row.claimed_at else None,
+        started_at=_aware(row.started_at) if row.started_at else None,
+        error=row.error,
+        message_id=row.message_id,
+        created_at=_aware(row.created_at),
+        updated_at=_aware(row.updated_at),
+    )
+
+
+def enqueue(store: Store, new: Sequence[NewEntry]) -> list[tuple[OutboxEntry, bool]]:
+    """Insert each entry unless its key exists, in one transaction: (entry, created) each.
+
+    An insert that meets an existing key does nothing (``ON CONFLICT DO NOTHING``), so two
+    processes enqueuing the same key at once make one row.
+    """
+    if not new:
+        return []
+    now = utcnow()
+    with store.transaction() as session:
+        module = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+        created: set[str] = set()
+        for item in new:
+            statement = (
+                module.insert(OutboxRow.__table__)
+                .values(
+                    idempotency_key=item.key,
+                    kind=item.kind,
+                    bulk=item.bulk,
+                    payload=item.payload,
+                    send_at=item.send_at,
+                    status=OutboxStatus.QUEUED,
+                    attempts=0,
+                    next_attempt_at=item.send_at,
+                    created_at=now,
+                    updated_at=now,
+                )
+                .on_conflict_do_nothing(index_elements=["idempotency_key"])
+                .returning(OutboxRow.__table__.c.id)
+            )
+            if session.execute(statement).scalar() is not None:
+                created.add(item.key)
+        found: dict[str, OutboxEntry] = {}
+        keys = [item.key for item in new]
+        for start in range(0, len(keys), 500):
+            rows = session.scalars(
+                select(OutboxRow).where(OutboxRow.idempotency_key.in_(keys[start : start + 500]))
+            )
+            found.update({row.idempotency_key: _entry(row) for row in rows})
+    return [(found[item.key], item.key in created) for item in new]
+
+
+def _due(now: dt.datetime, include_bulk: bool) -> list[Any]:
+    conditions = [OutboxRow.status == OutboxStatus.QUEUED, OutboxRow.next_attempt_at <= now]
+    if not include_bulk:
+        conditions.append(OutboxRow.bulk.is_(False))
+    return conditions
+
+
+def claim(store: Store, *, claimer: str, limit: int, include_bulk: bool) -> list[OutboxEntry]:
+    """Mark up to ``limit`` due rows ``sending`` for ``claimer`` and commit; oldest due first."""
+    now = utcnow()
+    with store.transaction() as session:
+        ids = list(
+            session.scalars(
+                select(OutboxRow.id)
+                .where(*_due(now, include_bulk))
+                .order_by(OutboxRow.next_attempt_at, OutboxRow.id)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            )
+        )
+        if not ids:
+            return []
+        session.execute(
+            update(OutboxRow)
+            .where(OutboxRow.id.in_(ids))
+            .values(
+                status=OutboxStatus.SENDING,
+                claimed_by=claimer,
+                claimed_at=now,
+                started_at=None,
+                updated_at=now,
+            )
+        )
+        rows = session.scalars(select(OutboxRow).where(OutboxRow.id.in_(ids)))
+        by_id = {row.id: _entry(row) for row in rows}
+    return [by_id[i] for i in ids]
+
+
+def _mine(entry_id: int, claimer: str) -> list[Any]:
+    return [
+        OutboxRow.id == entry_id,
+        OutboxRow.status == OutboxStatus.SENDING,
+        OutboxRow.claimed_by == claimer,
+    ]
+
+
+def start(store: Store, entry_id: int, *, claimer: str) -> bool:
+    """Commit that ``claimer`` hands the row to SES now (one try more); False when the row
+    is no longer its own (its claim expired): then it must not be sent."""
+    now = utcnow()
+    with store.transaction() as session:
+        result = session.execute(
+            update(OutboxRow)
+            .where(*_mine(entry_id, claimer), OutboxRow.started_at.is_(None))
+            .values(started_at=now, attempts=OutboxRow.attempts + 1, updated_at=now)
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+
+def finish(
+    store: Store,
+    entry_id: int,
+    *,
+    claimer: str,
+    status: OutboxStatus,
+    error: str | None = None,
+    message_id: int | None = None,
+    next_attempt_at: dt.datetime | None = None,
+) -> bool:
+    """Record what became of a claimed row; False when it was no longer this claimer's."""
+    values: dict[str, Any] = {
+        "status": status,
+        "error": error,
+        "updated_at": utcnow(),
+        "started_at": None,
+    }
+    if message_id is not None:
+        values["message_id"] = message_id
+    if next_attempt_at is not None:
+        values["next_attempt_at"] = next_attempt_at
+    with store.transaction() as session:
+        result = session.execute(
+            update(OutboxRow).where(*_mine(entry_id, claimer)).values(**values)
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+
+def release(store: Store, ids: Iterable[int], *, claimer: str) -> int:
+    """Give claimed rows that were never started back to the queue."""
+    wanted = list(ids)
+    if not wanted:
+        return 0
+    with store.transaction() as session:
+        result = session.execute(
+            update(OutboxRow)
+            .where(
+                OutboxRow.id.in_(wanted),
+                OutboxRow.status == OutboxStatus.SENDING,
+                OutboxRow.claimed_by == claimer,
+                OutboxRow.started_at.is_(None),
+            )
+            .values(
+                status=OutboxStatus.QUEUED,
+                claimed_by=None,
+                claimed_at=None,
+                updated_at=utcnow(),
+            )
+        )
+        return int(getattr(result, "rowcount", 0))
+
+
+def claimers(store: Store) -> list[str]:
+    """Who holds rows in ``sending`` now."""
+    with store.transaction(read_only=True) as session:
+        return [
+            c
+            for c in session.scalars(
+                select(OutboxRow.claimed_by)
+                .where(OutboxRow.status == OutboxStatus.SENDING)
+                .distinct()
+            )
+            if c
+        ]
+
+
+def expire_claims(
+    store: Store, *, claimed_before: dt.datetime, gone: Iterable[str] = ()
+) -> tuple[int, int]:
+    """Rows ``sending`` whose claimer is known to be gone, or whose claim (or start) is older
+    than ``claimed_before``: started ones become ``unknown`` (the runner may have called SES
+    before it died), the others go back to the queue. (unknown, requeued) counts."""
+    gone = list(gone)
+    now = utcnow()
+    with store.transaction() as session:
+        mine = OutboxRow.claimed_by.in_(gone) if gone else None
+        started_stale = OutboxRow.started_at < claimed_before
+        claimed_stale = OutboxRow.claimed_at < claimed_before
+        unknown = session.execute(
+            update(OutboxRow)
+            .where(
+                OutboxRow.status == OutboxStatus.SENDING,
+                OutboxRow.started_at.is_not(None),
+                started_stale if mine is None else (started_stale | mine),
+            )
+            .values(
+                status=OutboxStatus.UNKNOWN,
+                error="the runner that was sending it went away: it may have been sent",
+                updated_at=now,
+            )
+        )
+        requeued = session.execute(
+            update(OutboxRow)
+            .where(
+                OutboxRow.status == OutboxStatus.SENDING,
+                OutboxRow.started_at.is_(None),
+                claimed_stale if mine is None else (claimed_stale | mine),
+            )
+            .values(status=OutboxStatus.QUEUED, claimed_by=None, claimed_at=None, updated_at=now)
+        )
+        return int(getattr(unknown, "rowcount", 0)), int(getattr(requeued, "rowcount", 0))
+
+
+def due_waiting(store: Store, *, include_bulk: bool) -> int:
+    """Queued rows whose ``send_at`` has passed (due now or waiting for a retry)."""
+    now = utcnow()
+    with store.transaction(read_only=True) as session:
+        query = select(func.count()).where(
+            OutboxRow.status == OutboxStatus.QUEUED, OutboxRow.send_at <= now
+        )
+        if not include_bulk:
+            query = query.where(OutboxRow.bulk.is_(False))
+        return int(session.scalar(query) or 0)
+
+
+def next_due(store: Store, *, include_bulk: bool) -> dt.datetime | None:
+    with store.transaction(read_only=True) as session:
+        query = select(func.min(OutboxRow.next_attempt_at)).where(
+            OutboxRow.status == OutboxStatus.QUEUED
+        )
+        if not include_bulk:
+            query = query.where(OutboxRow.bulk.is_(False))
+        found = session.scalar(query)
+        return _aware(found) if found else None
+
+
+def counts(store: Store) -> dict[str, int]:
+    """Rows per status, every status named (0 when none)."""
+    with store.transaction(read_only=True) as session:
+        found = dict(
+            session.execute(select(OutboxRow.status, func.count()).group_by(OutboxRow.status)).all()
+        )
+    return {status.value: int(found.get(status.value, 0)) for status in OutboxStatus}
+
+
+def entries(store: Store, *, status: str | None = None, limit: int = 100) -> list[OutboxEntry]:
+    with store.transaction(read_only=True) as session:
+        query = select(OutboxRow).order_by(OutboxRow.id).limit(limit)
+        if status:
+            query = query.where(OutboxRow.status == status)
+        return [_entry(row) for row in session.scalars(query)]
+
+
+def entry(store: Store, entry_id: int) -> OutboxEntry | None:
+    with store.transaction(read_only=True) as session:
+        row = session.get(OutboxRow, entry_id)
+        return _entry(row) if row else None
+
+
+def set_status(
+    store: Store,
+    entry_id: int,
+    *,
+    allowed: Sequence[str],
+    status: OutboxStatus,
+    note: str | None = None,
+) -> OutboxEntry | None:
+    """A person's decision: move a row from one of ``allowed`` to ``status``; the row as it
+    is now, or None when it does not exist. A row in another status is left as it is."""
+    with store.transaction() as session:
+        row = _locked(session, entry_id)
+        if row is None:
+            return None
+        if row.status in allowed:
+            now = utcnow()
+            row.status = status
+            row.updated_at = now
+            row.error = note
+            if status == OutboxStatus.QUEUED:
+                row.next_attempt_at = now
+                row.claimed_by = None
+                row.claimed_at = None
+                row.started_at = None
+        session.flush()
+        return _entry(row)
+
+
+def _locked(session: Session, entry_id: int) -> OutboxRow | None:
+    return session.scalar(select(OutboxRow).where(OutboxRow.id == entry_id).with_for_update())

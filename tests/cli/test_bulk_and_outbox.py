@@ -1,0 +1,178 @@
+"""``courrier bulk`` and ``courrier outbox`` through click, against the sandbox, both stores."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from courrier.cli import main
+from courrier.store import Store
+from courrier.store import guard as guard_records
+from courrier.store import outbox as rows
+from tests.conftest import SENDER, SandboxClient
+
+BAD = {17: "bob@@example.com", 101: "no-at-sign", 250: "zoë@example.com", 333: "", 498: "a@b"}
+
+
+@pytest.fixture
+def cli(
+    sandbox: SandboxClient, database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> CliRunner:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", sandbox.url)
+    monkeypatch.setenv("COURRIER_DATABASE_URL", database_url)
+    monkeypatch.setenv("COURRIER_SENDER", SENDER)
+    monkeypatch.chdir(tmp_path)
+    sandbox.ses.verify_email_identity(EmailAddress=SENDER)
+    sandbox.set_account(production=True)
+    sandbox.sesv2.create_email_template(
+        TemplateName="news", TemplateContent={"Subject": "Hi {{name}}", "Text": "{{name}} {{city}}"}
+    )
+    return CliRunner()
+
+
+def write_csv(path: Path, count: int, bad: dict[int, str]) -> None:
+    """``count`` data rows; ``bad`` maps a data row index to the address it carries."""
+    with path.open("w", newline="", encoding="utf-8") as file:
+        writer = csv.writer(file)
+        writer.writerow(["email", "name", "city"])
+        for n in range(count):
+            writer.writerow([bad.get(n, f"reader{n}@example.net"), f"Reader {n}", "Lyon"])
+
+
+def queued(store: Store) -> int:
+    return rows.counts(store)["queued"]
+
+
+def test_a_file_with_bad_rows_queues_nothing_until_told(
+    cli: CliRunner, store: Store, tmp_path: Path
+) -> None:
+    write_csv(tmp_path / "list.csv", 500, BAD)
+    args = ["bulk", "--template", "news", "--recipients", "list.csv"]
+    refused = cli.invoke(main, args)
+    assert refused.exit_code == 2, refused.output
+    lines = [line for line in refused.stderr.splitlines() if line.startswith("  line ")]
+    assert [int(line.split()[1].rstrip(":")) for line in lines] == [n + 2 for n in sorted(BAD)]
+    assert "5 of 500 rows refused" in refused.stderr
+    assert "nothing queued" in refused.stderr
+    assert queued(store) == 0
+    skipped = cli.invoke(main, [*args, "--skip-invalid"])
+    assert skipped.exit_code == 0, skipped.output
+    assert "495 queued, 0 already queued, 5 refused" in skipped.stdout
+    assert queued(store) == 495
+    again = cli.invoke(main, [*args, "--skip-invalid"])
+    assert "0 queued, 495 already queued" in again.stdout
+    assert queued(store) == 495
+    entry = rows.entries(store, limit=1)[0]
+    assert entry.bulk
+    assert json.loads(entry.payload)["data"] == {
+        "email": "reader0@example.net",
+        "name": "Reader 0",
+        "city": "Lyon",
+    }
+
+
+def test_bulk_run_sends_and_outbox_status_reports(
+    cli: CliRunner, store: Store, sandbox: SandboxClient, tmp_path: Path
+) -> None:
+    write_csv(tmp_path / "list.csv", 12, {})
+    result = cli.invoke(
+        main,
+        [
+            "bulk",
+            "--template",
+            "news",
+            "--recipients",
+            "list.csv",
+            "--data-column",
+            "name",
+            "--data-column",
+            "city",
+            "--campaign",
+            "spring",
+            "--tag",
+            "campaign=spring",
+            "--run",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "12 queued" in result.stdout
+    assert "12 sent" in result.stdout
+    sandbox.drain()
+    assert len(sandbox.control("GET", "/mailbox")["messages"]) == 12
+    status = cli.invoke(main, ["outbox", "status", "--json"])
+    assert status.exit_code == 0, status.output
+    assert json.loads(status.stdout) == {
+        "counts": {"queued": 0, "sending": 0, "sent": 12, "failed": 0, "unknown": 0},
+        "paused": None,
+        "unknown": [],
+    }
+
+
+def test_outbox_status_says_paused_and_the_runner_leaves_bulk_rows(
+    cli: CliRunner, store: Store, tmp_path: Path
+) -> None:
+    write_csv(tmp_path / "list.csv", 3, {})
+    assert (
+        cli.invoke(main, ["bulk", "--template", "news", "--recipients", "list.csv"]).exit_code == 0
+    )
+    guard_records.record_trip(
+        store, rate="bounce_rate", value=0.0432, threshold=0.04, detail="x", figures={}
+    )
+    status = cli.invoke(main, ["outbox", "status"])
+    assert "paused: bounce rate 4.3% >= 4%" in status.stdout
+    assert "queued 3" in status.stdout
+    run = cli.invoke(main, ["outbox", "run", "--until-empty"])
+    assert run.exit_code == 0, run.output
+    assert "nothing due" in run.stdout
+    assert queued(store) == 3
+
+
+def test_outbox_status_lists_unknown_rows_and_a_person_decides(
+    cli: CliRunner, store: Store, tmp_path: Path
+) -> None:
+    write_csv(tmp_path / "list.csv", 2, {})
+    assert (
+        cli.invoke(main, ["bulk", "--template", "news", "--recipients", "list.csv"]).exit_code == 0
+    )
+    [first, _] = rows.claim(store, claimer="gone:1:x", limit=2, include_bulk=True)
+    assert rows.start(store, first.id, claimer="gone:1:x")
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)
+    assert rows.expire_claims(store, claimed_before=later) == (1, 1)
+    status = cli.invoke(main, ["outbox", "status"], terminal_width=200)
+    assert "unknown 1" in status.stdout
+    assert "gone:1:x" in status.stdout
+    as_json = json.loads(cli.invoke(main, ["outbox", "status", "--json"]).stdout)
+    assert [row["id"] for row in as_json["unknown"]] == [first.id]
+    resolved = cli.invoke(main, ["outbox", "resolve", str(first.id), "--sent"])
+    assert resolved.exit_code == 0, resolved.output
+    assert f"row {first.id} is sent" in resolved.stdout
+    refused = cli.invoke(main, ["outbox", "retry", str(first.id)])
+    assert refused.exit_code == 1
+    assert "left as it is" in refused.stderr
+    missing = cli.invoke(main, ["outbox", "retry", "999"])
+    assert missing.exit_code == 1
+    assert "no outbox row 999" in missing.stderr
+    usage = cli.invoke(main, ["outbox", "resolve", "1"])
+    assert usage.exit_code == 2
+
+
+@pytest.mark.parametrize(
+    ("args", "text"),
+    [
+        (["--email-column", "mail"], "no 'mail' column"),
+        (["--data-column", "age"], "no column 'age'"),
+        (["--template", "bad name"], "invalid template name"),
+    ],
+)
+def test_bad_options_are_usage_errors(
+    cli: CliRunner, tmp_path: Path, args: list[str], text: str
+) -> None:
+    write_csv(tmp_path / "list.csv", 2, {})
+    result = cli.invoke(main, ["bulk", "--template", "news", "--recipients", "list.csv", *args])
+    assert result.exit_code == 2
+    assert text in result.output
