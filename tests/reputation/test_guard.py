@@ -271,3 +271,35 @@ def test_bad_guard_settings_name_the_key(
 ) -> None:
     with pytest.raises(ConfigurationError, match=message):
         Guard(store, dataclasses.replace(REHEARSAL, **settings))
+
+
+class CountingGuard(Guard):
+    """A real guard that counts its judgements."""
+
+    evaluations = 0
+
+    def evaluate(self) -> Trip | None:
+        self.evaluations += 1
+        return super().evaluate()
+
+
+def test_a_worker_judges_at_most_once_an_interval_and_when_it_stops(
+    env: SandboxClient, store: Store
+) -> None:
+    queue = scenario.prepare(env, store)
+    fired: list[Trip] = []
+    # Only all 30 bounces cross the line (30 of 90 is 33%; one batch's 10 at most 11%).
+    settings = dataclasses.replace(REHEARSAL, guard_bounce_trip=0.25)
+    guard = CountingGuard(store, settings, hooks=[fired.append])
+    observer = GuardObserver(guard, interval=3600.0)
+    scenario.send(store, addresses("success", 60))
+    scenario.apply_feedback(env, store, queue, [observer])
+    assert guard.evaluations == 0  # no bounce or complaint: nothing to judge
+    scenario.send(store, addresses("bounce", 30))
+    worker = scenario.apply_feedback(env, store, queue, [observer])
+    assert worker.stats.batches >= 3
+    # The first batch with bounces is judged at once; the next ones wait for the interval,
+    # and the end of the run judges what is still waiting, so the trip is not missed.
+    assert guard.evaluations == 2
+    assert len(fired) == 1
+    assert fired[0].figures["counted_hard_bounces"] == 30

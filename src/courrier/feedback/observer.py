@@ -40,6 +40,9 @@ class WorkerObserver:
     def applied(self, applied: Applied) -> None:
         """A batch was committed (called before its messages are deleted from SQS)."""
 
+    def stopped(self) -> None:
+        """The run ended (stopped, idle, or failed): finish anything deferred."""
+
 
 class Observers(WorkerObserver):
     """Several observers as one; a failing observer is logged and skipped."""
@@ -49,7 +52,7 @@ class Observers(WorkerObserver):
         # One lock per hook: a receiver's ``polled`` never waits for a long ``applied``.
         self._locks = {
             hook: threading.RLock()
-            for hook in ("polled", "poll_failed", "rejected", "store_failed", "applied")
+            for hook in ("polled", "poll_failed", "rejected", "store_failed", "applied", "stopped")
         }
 
     def _each(self, hook: str, *args: object) -> None:
@@ -77,3 +80,6 @@ class Observers(WorkerObserver):
 
     def applied(self, applied: Applied) -> None:
         self._each("applied", applied)
+
+    def stopped(self) -> None:
+        self._each("stopped")

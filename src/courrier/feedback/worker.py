@@ -153,6 +153,12 @@ class Worker:
         the :class:`~courrier.errors.AwsError` of a receive that will keep failing.
         """
         self.store.check_writable()
+        try:
+            return self._run(until_idle, max_batches)
+        finally:
+            self.observer.stopped()
+
+    def _run(self, until_idle: bool, max_batches: int | None) -> WorkerStats:
         if self.concurrency > 1:
             if not self.stopping:
                 halt = self._halt = threading.Event()

@@ -2,23 +2,64 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Callable
+
 from courrier.feedback.apply import Applied
 from courrier.feedback.observer import WorkerObserver
 from courrier.reputation.guard import Guard
 
-__all__ = ["GuardObserver"]
+__all__ = ["EVALUATE_INTERVAL", "GuardObserver"]
+
+#: The least time between two judgements of the rates by one worker, in seconds.
+EVALUATE_INTERVAL = 1.0
 
 
 class GuardObserver(WorkerObserver):
-    """Judges the rates after each committed batch that stored a bounce or a complaint,
-    and SES's own view at most once a minute while the worker polls."""
+    """Judges the rates after committed batches that stored a bounce or a complaint, and
+    SES's own view at most once a minute while the worker polls.
 
-    def __init__(self, guard: Guard) -> None:
+    A judgement reads the whole representative window (tens of milliseconds on a large
+    store), so a worker judges at most once every ``interval`` seconds: a batch that comes
+    sooner is judged at the next poll once the interval has passed, or when the run ends.
+    AWS reviews an account over days, so a second's delay changes nothing that matters.
+    """
+
+    def __init__(
+        self,
+        guard: Guard,
+        *,
+        interval: float = EVALUATE_INTERVAL,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.guard = guard
+        self.interval = interval
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._pending = False
+        self._judged_at: float | None = None
 
     def polled(self, received: int) -> None:
         self.guard.check_account()
+        self._judge(force=False)
 
     def applied(self, applied: Applied) -> None:
         if any(event.kind in ("Bounce", "Complaint") for event, _ in applied.stored):
-            self.guard.evaluate()
+            with self._lock:
+                self._pending = True
+            self._judge(force=False)
+
+    def stopped(self) -> None:
+        self._judge(force=True)
+
+    def _judge(self, *, force: bool) -> None:
+        with self._lock:
+            if not self._pending:
+                return
+            now = self._clock()
+            if not force and self._judged_at is not None and now - self._judged_at < self.interval:
+                return
+            self._pending = False
+            self._judged_at = now
+        self.guard.evaluate()
