@@ -6,6 +6,7 @@ import mimetypes
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from courrier.addresses import Address, check_header_value, parse_address
 from courrier.errors import InvalidMessage
@@ -139,11 +140,7 @@ class Message:
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
-        set_(self, "sender", parse_address(self.sender))
-        for name in ("to", "cc", "bcc", "reply_to"):
-            set_(self, name, tuple(parse_address(a) for a in getattr(self, name)))
-        if self.feedback_address is not None:
-            set_(self, "feedback_address", parse_address(self.feedback_address))
+        parse_parties(self)
         set_(self, "attachments", tuple(self.attachments))
         check_header_value(self.subject, "subject", InvalidMessage)
         check_recipient_count(len(self.recipients))
@@ -176,3 +173,16 @@ class Message:
     def addresses(self, kind: str) -> tuple[Address, ...]:
         group = getattr(self, kind)
         return tuple(a for a in group if isinstance(a, Address))
+
+
+def parse_parties(message: Any) -> None:
+    """Parse, in place, the addresses of a frozen message value (:class:`Message` or
+    :class:`~courrier.template_message.TemplateMessage`): sender, to, cc, bcc, reply_to
+    and feedback_address."""
+    set_ = object.__setattr__
+    set_(message, "sender", parse_address(message.sender))
+    for name in ("to", "cc", "bcc", "reply_to"):
+        set_(message, name, tuple(parse_address(a) for a in getattr(message, name)))
+    feedback = message.feedback_address
+    if feedback is not None:
+        set_(message, "feedback_address", parse_address(feedback))

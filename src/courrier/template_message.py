@@ -15,7 +15,7 @@ from typing import Any
 
 from courrier.addresses import Address, parse_address
 from courrier.errors import InvalidMessage
-from courrier.message import AddressLike, check_options, check_recipient_count
+from courrier.message import AddressLike, check_options, check_recipient_count, parse_parties
 
 __all__ = ["BulkDestination", "TemplateMessage", "check_template_name", "template_data"]
 
@@ -83,11 +83,7 @@ class TemplateMessage:
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
-        set_(self, "sender", parse_address(self.sender))
-        for name in ("to", "cc", "bcc", "reply_to"):
-            set_(self, name, tuple(parse_address(a) for a in getattr(self, name)))
-        if self.feedback_address is not None:
-            set_(self, "feedback_address", parse_address(self.feedback_address))
+        parse_parties(self)
         check_template_name(self.template)
         check_recipient_count(len(self.recipients))
         template_data(self.data)

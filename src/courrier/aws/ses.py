@@ -110,14 +110,9 @@ class TemplateCalls:
             "Destination": _destination(to, cc, bcc),
             "Content": {"Template": {"TemplateName": template, "TemplateData": data}},
         }
-        if reply_to:
-            params["ReplyToAddresses"] = reply_to
-        if configuration_set:
-            params["ConfigurationSetName"] = configuration_set
+        _options(params, reply_to, configuration_set, feedback_address)
         if tags:
             params["EmailTags"] = _tags(tags)
-        if feedback_address:
-            params["FeedbackForwardingEmailAddress"] = feedback_address
         with translate("SendEmail", sending=True):
             response = self._ses.send_email(**params)
         return str(response["MessageId"])
@@ -151,14 +146,9 @@ class TemplateCalls:
                 for entry in entries
             ],
         }
-        if reply_to:
-            params["ReplyToAddresses"] = reply_to
-        if configuration_set:
-            params["ConfigurationSetName"] = configuration_set
+        _options(params, reply_to, configuration_set, feedback_address)
         if tags:
             params["DefaultEmailTags"] = _tags(tags)
-        if feedback_address:
-            params["FeedbackForwardingEmailAddress"] = feedback_address
         with translate("SendBulkEmail", sending=True):
             response = self._ses.send_bulk_email(**params)
         return [
@@ -309,3 +299,18 @@ class SesClient(TemplateCalls):
         """Add ``address`` to the account-level list; ``reason`` is BOUNCE or COMPLAINT."""
         with translate("PutSuppressedDestination"):
             self._ses.put_suppressed_destination(EmailAddress=address, Reason=reason)
+
+
+def _options(
+    params: dict[str, Any],
+    reply_to: list[str],
+    configuration_set: str | None,
+    feedback_address: str | None,
+) -> None:
+    """The optional members SendEmail and SendBulkEmail share, left out when unset."""
+    if reply_to:
+        params["ReplyToAddresses"] = reply_to
+    if configuration_set:
+        params["ConfigurationSetName"] = configuration_set
+    if feedback_address:
+        params["FeedbackForwardingEmailAddress"] = feedback_address
