@@ -67,6 +67,12 @@ def test_a_file_with_bad_rows_queues_nothing_until_told(
     again = cli.invoke(main, [*args, "--skip-invalid"])
     assert "0 queued, 495 already queued" in again.stdout
     assert queued(store) == 495
+    # The refused rows fixed in the same file: only they are queued, nobody twice.
+    write_csv(tmp_path / "list.csv", 500, {})
+    fixed = cli.invoke(main, args)
+    assert fixed.exit_code == 0, fixed.output
+    assert "5 queued, 495 already queued, 0 refused" in fixed.stdout
+    assert queued(store) == 500
     entry = rows.entries(store, limit=1)[0]
     assert entry.bulk
     assert json.loads(entry.payload)["data"] == {

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import subprocess
 import sys
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +29,7 @@ from courrier.feedback.observer import WorkerObserver
 from courrier.feedback.worker import Worker
 from courrier.message import Attachment, Message
 from courrier.sending import Mailer, Pacer
+from courrier.sending.retry import Backoff
 from courrier.store import Store
 from courrier.store.tables import FeedbackEventRow
 from tests.conftest import SENDER, Pipeline, SandboxClient
@@ -440,6 +443,29 @@ def test_stop_during_a_database_outage_leaves_the_batch(key: rsa.RSAPrivateKey) 
     assert queue.deleted == []
     assert worker.stats.store_retries == 1
     down.close()
+
+
+def test_a_stop_wakes_the_store_backoff(key: rsa.RSAPrivateKey) -> None:
+    down = Store("postgresql://nobody@127.0.0.1:1/none?connect_timeout=1", migrate=False)
+    queue = ListQueue()
+
+    class Minutes(Backoff):
+        def delays(self, rng: random.Random | None = None) -> Iterator[float]:
+            while True:
+                yield 60.0  # a stop must not wait one out
+
+    worker = Worker(queue, down, store_backoff=Minutes())
+    stopper = threading.Timer(2.0, worker.stop)
+    stopper.start()
+    started = time.monotonic()
+    try:
+        applied = worker.process([QueueMessage("m", "h", json.dumps(signed(key)), 1)])
+    finally:
+        stopper.cancel()
+        down.close()
+    assert applied.stored == []
+    assert queue.deleted == []
+    assert time.monotonic() - started < 15
 
 
 class Counting(WorkerObserver):

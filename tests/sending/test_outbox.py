@@ -12,7 +12,7 @@ import pytest
 from courrier import BulkDestination, TemplateMessage
 from courrier.aws.clients import AwsConfig
 from courrier.aws.ses import SesClient
-from courrier.errors import InvalidMessage, StoreUnavailable
+from courrier.errors import ConfigurationError, InvalidMessage, StoreUnavailable
 from courrier.message import Attachment, Message
 from courrier.sending import Mailer, Pacer
 from courrier.sending.outbox import (
@@ -24,6 +24,7 @@ from courrier.sending.outbox import (
     retry,
 )
 from courrier.settings import Settings
+from courrier.statuses import OutboxStatus
 from courrier.store import Store
 from courrier.store import guard as guard_records
 from courrier.store import outbox as rows
@@ -147,6 +148,45 @@ def test_throttled_rows_are_requeued_and_others_keep_going(
     assert all(e.error is None or "Throttled" in e.error for e in throttled)
 
 
+def test_a_used_up_daily_quota_leaves_the_rows_queued(
+    production: SandboxClient, store: Store
+) -> None:
+    production.set_account(max_24_hour_send=2.0)
+    mailer = make_mailer(store, outbox_max_attempts=1)
+    entries = [mailer.enqueue(note(n), key=f"q{n}") for n in range(5)]
+    report = OutboxRunner(mailer, batch=5).run(until_empty=True)
+    assert report.outcomes["sent"] == 2
+    assert report.outcomes["requeued"] == 1
+    assert "failed" not in report.outcomes
+    found = [rows.entry(store, e.id) for e in entries]
+    assert [e.status for e in found if e] == ["sent", "sent", "queued", "queued", "queued"]
+    refused = found[2]
+    assert refused is not None
+    assert refused.error is not None
+    assert "DailyQuotaExceeded" in refused.error
+    assert refused.next_attempt_at is not None
+    assert refused.next_attempt_at - dt.datetime.now(dt.UTC) > dt.timedelta(minutes=10)
+    # The rows after it were given back untried: SES would refuse them the same way.
+    assert [e.attempts for e in found[3:] if e] == [0, 0]
+    assert mailbox(production) == {reader(0): 1, reader(1): 1}
+
+
+def test_missing_credentials_give_the_row_back_and_stop_the_runner(
+    production: SandboxClient, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mailer = make_mailer(store)
+    entry = mailer.enqueue(note(1))
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    with pytest.raises(ConfigurationError, match="credentials"):
+        OutboxRunner(make_mailer(store)).run(until_empty=True)
+    found = rows.entry(store, entry.id)
+    assert found is not None
+    assert found.status == "queued"  # SES was never called: not unknown
+    assert mailbox(production) == {}
+
+
 def test_retries_run_out_as_failed(production: SandboxClient, store: Store) -> None:
     production.set_account(max_send_rate=1.0, max_send_burst=1.0)
     mailer = make_mailer(store, outbox_max_attempts=2, outbox_retry_delay=0.01)
@@ -253,6 +293,23 @@ def test_rows_of_a_runner_that_went_away_become_unknown_and_a_person_decides(
     assert resolve(store, entries[1].id, sent=False).status == "sent"  # type: ignore[union-attr]
     assert runner.run(until_empty=True).outcomes == {"sent": 1}
     assert mailbox(production) == {reader(0): 1, reader(2): 1, reader(3): 1}
+
+
+def test_a_slow_runner_still_records_what_it_sent_after_its_claim_expired(
+    production: SandboxClient, store: Store
+) -> None:
+    entry = make_mailer(store).enqueue(note(1))
+    [claimed] = rows.claim(store, claimer="slow:1:abc", limit=1, include_bulk=True)
+    assert rows.start(store, claimed.id, claimer="slow:1:abc")
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=2)
+    assert rows.expire_claims(store, claimed_before=later) == (1, 0)  # taken for gone
+    # The runner was alive: SES answered, and what it knows replaces the guess.
+    assert rows.finish(store, claimed.id, claimer="slow:1:abc", status=OutboxStatus.SENT)
+    found = rows.entry(store, entry.id)
+    assert found is not None
+    assert found.status == "sent"
+    # Another claimer's word does not count.
+    assert not rows.finish(store, claimed.id, claimer="other:2:def", status=OutboxStatus.FAILED)
 
 
 @pytest.mark.postgres

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
+from types import FrameType
 
 import click
 
-from courrier.cli.common import EXIT_USAGE, handles_errors, open_store, settings_from
+from courrier.cli.common import EXIT_USAGE, handles_errors, open_store, settings_from, stop_signals
 from courrier.cli.send import parse_tags
 from courrier.errors import ConfigurationError
 from courrier.sending import Mailer
@@ -33,7 +34,8 @@ from courrier.sending.outbox import OutboxRunner
 @click.option(
     "--campaign",
     help="Campaign name for the idempotency keys (default: the template and the file's "
-    "content): keep it when you edit the file, so nobody already queued is queued again.",
+    "name, so a file edited and queued again queues nobody twice); give a new name to send "
+    "the same list again.",
 )
 @click.option("--tag", multiple=True, help="SES tag NAME=VALUE; repeat for more.")
 @click.option("--configuration-set", help="SES configuration set for these messages.")
@@ -95,5 +97,11 @@ def bulk(
     if run_now:
         mailer = Mailer.from_settings(settings)
         ctx.call_on_close(mailer.store.close)
-        outcome = OutboxRunner(mailer).run(until_empty=True)
+        runner = OutboxRunner(mailer)
+
+        def on_signal(_signum: int, _frame: FrameType | None) -> None:
+            runner.stop()  # finish the message in hand, as `courrier outbox run` does
+
+        with stop_signals(on_signal):
+            outcome = runner.run(until_empty=True)
         click.echo(", ".join(f"{n} {o}" for o, n in sorted(outcome.outcomes.items())))

@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
@@ -99,7 +98,7 @@ class Worker:
         wait_seconds: int = 20,
         max_messages: int = 10,
         store_backoff: Backoff | None = None,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], object] | None = None,
         observers: Iterable[WorkerObserver] = (),
         concurrency: int = 1,
         apply_limit: int = 100,
@@ -118,10 +117,11 @@ class Worker:
         self.wait_seconds = wait_seconds
         self.max_messages = max_messages
         self.store_backoff = store_backoff or Backoff(attempts=1_000_000, base=0.5, cap=30)
-        self._sleep = sleep
         self.concurrency = concurrency
         self.apply_limit = apply_limit
         self._stopping = threading.Event()
+        # A stop wakes the store backoff: shutdown never waits out a 30 s retry delay.
+        self._sleep = sleep or self._stopping.wait
         #: Set by :meth:`stop` too: the concurrent stages of the run in progress watch it.
         self._halt: threading.Event | None = None
         self._stats_lock = threading.Lock()

@@ -62,4 +62,9 @@ class GuardObserver(WorkerObserver):
                 return
             self._pending = False
             self._judged_at = now
-        self.guard.evaluate()
+        try:
+            self.guard.evaluate()
+        except BaseException:
+            with self._lock:
+                self._pending = True  # judged again at the next chance, not dropped
+            raise

@@ -2,14 +2,14 @@
 
 Every row is checked before anything is queued; a file with a bad row queues nothing unless
 the bad rows are skipped on purpose. Each row's idempotency key comes from the campaign (its
-name, or the template and the file's content) and the address, so queuing the same file
-again queues nobody twice.
+name, or the template and the file's name) and the address, so queuing the same file again,
+or the same file with its bad rows fixed, queues nobody twice. The file's name rather than
+its content: a list edited after a first run must not send its unchanged rows again.
 """
 
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -64,7 +64,7 @@ def read_campaign(
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError as err:
         raise InvalidMessage(f"{path} is not UTF-8: {err}") from err
-    name = campaign or f"{template}:{hashlib.sha256(content).hexdigest()[:16]}"
+    name = campaign or f"{template}:{Path(path).name}"
     reader = csv.DictReader(io.StringIO(text, newline=""))
     header = reader.fieldnames or []
     if email_column not in header:

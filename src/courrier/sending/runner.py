@@ -13,17 +13,22 @@ import os
 import random
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from courrier.errors import (
+    AwsError,
     AwsUnreachable,
+    ConfigurationError,
+    DailyQuotaExceeded,
     InvalidMessage,
     OutcomeUnknown,
     ReputationGuardTripped,
     SendError,
+    SendingPaused,
     StoreError,
     Throttled,
 )
@@ -42,8 +47,14 @@ log = logging.getLogger(__name__)
 
 #: The longest wait before a throttled or unreachable row is tried again.
 RETRY_CAP = 300.0
+#: The SES operations that carry a message: a failure of anything else is before the send.
+_SEND_OPERATIONS = frozenset({"SendEmail", "SendBulkEmail"})
 #: How long a row refused by a tripped guard waits before the next look.
 GUARD_WAIT = 60.0
+#: How long the runner leaves the queue alone when SES refuses every send of the account
+#: (daily quota used up, sending paused): each try would be refused the same way, and the
+#: quota is a rolling 24 hours (facts §6.2), so rows wait rather than fail.
+ACCOUNT_WAIT = 900.0
 
 
 def _utcnow() -> dt.datetime:
@@ -118,6 +129,8 @@ class OutboxRunner:
         self._rng = rng or random.Random()
         self._stop = threading.Event()
         self._last_recovery: dt.datetime | None = None
+        #: Until when SES refuses every send of the account (quota, paused sending).
+        self._account_blocked_until = 0.0
 
     def stop(self) -> None:
         """Finish the row in hand, give the other claimed rows back, return (signal-safe)."""
@@ -155,6 +168,12 @@ class OutboxRunner:
                 seconds=min(60.0, self.settings.outbox_lease / 10)
             ):
                 report.expired += self.recover()
+            blocked = self._account_blocked_until - time.monotonic()
+            if blocked > 0:
+                if until_empty:
+                    break
+                self._stop.wait(min(blocked, self.idle * 10))
+                continue
             paused = self.paused() is not None
             include_bulk = not paused
             if paused and self.settings.guard_blocks_transactional:
@@ -172,7 +191,8 @@ class OutboxRunner:
                 self._stop.wait(self._idle_wait(include_bulk))
                 continue
             for index, entry in enumerate(claimed):
-                if self._stop.is_set():  # a signal arrived during the previous row
+                if self._stop.is_set() or self._account_blocked_until > time.monotonic():
+                    # A signal arrived during the previous row, or SES refuses the account.
                     rows.release(self.store, [e.id for e in claimed[index:]], claimer=self.claimer)
                     break
                 outcome = self.process(entry)
@@ -200,6 +220,10 @@ class OutboxRunner:
         except OutcomeUnknown as err:
             self._finish(entry, OutboxStatus.UNKNOWN, _text(err))
             return "unknown"
+        except (DailyQuotaExceeded, SendingPaused) as err:
+            log.warning("SES refuses the account's sends, the outbox waits: %s", err)
+            self._account_blocked_until = time.monotonic() + ACCOUNT_WAIT
+            return self._again(entry, err)
         except (SendError, InvalidMessage) as err:
             self._finish(entry, OutboxStatus.FAILED, _text(err))
             return "failed"
@@ -209,6 +233,16 @@ class OutboxRunner:
             # SES took it but the record failed: sent, as a person can check by its id.
             self._finish(entry, OutboxStatus.SENT, _text(err))
             return "sent"
+        except ConfigurationError as err:
+            # Credentials or region: found before any call to SES, so the row goes back.
+            self._finish(entry, OutboxStatus.QUEUED, _text(err), quiet=True)
+            raise
+        except AwsError as err:
+            if err.operation in _SEND_OPERATIONS:
+                # The send call failed in a way SES's answer does not explain: it may be sent.
+                self._finish(entry, OutboxStatus.UNKNOWN, _text(err))
+                return "unknown"
+            return self._again(entry, err)  # before the send (reading the rate): not sent
         except BaseException as err:
             self._finish(entry, OutboxStatus.UNKNOWN, _text(err), quiet=True)
             raise
@@ -222,6 +256,8 @@ class OutboxRunner:
     def _again(self, entry: OutboxEntry, err: Exception) -> str:
         if isinstance(err, ReputationGuardTripped):
             delay = GUARD_WAIT
+        elif isinstance(err, DailyQuotaExceeded | SendingPaused):
+            delay = ACCOUNT_WAIT  # the account's state, not the row's: never failed for it
         elif entry.attempts >= self.settings.outbox_max_attempts:
             self._finish(entry, OutboxStatus.FAILED, f"{_text(err)} (after {entry.attempts} tries)")
             return "failed"

@@ -221,7 +221,11 @@ def finish(
     message_id: int | None = None,
     next_attempt_at: dt.datetime | None = None,
 ) -> bool:
-    """Record what became of a claimed row; False when it was no longer this claimer's."""
+    """Record what became of a claimed row; False when it was no longer this claimer's.
+
+    A row another runner took for abandoned (``unknown``, its claim older than the lease)
+    while this one was still sending it takes the outcome all the same: the runner that
+    sent it knows better than the guess."""
     values: dict[str, Any] = {
         "status": status,
         "error": error,
@@ -234,7 +238,13 @@ def finish(
         values["next_attempt_at"] = next_attempt_at
     with store.transaction() as session:
         result = session.execute(
-            update(OutboxRow).where(*_mine(entry_id, claimer)).values(**values)
+            update(OutboxRow)
+            .where(
+                OutboxRow.id == entry_id,
+                OutboxRow.status.in_((OutboxStatus.SENDING, OutboxStatus.UNKNOWN)),
+                OutboxRow.claimed_by == claimer,
+            )
+            .values(**values)
         )
         return bool(getattr(result, "rowcount", 0))
 
