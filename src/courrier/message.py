@@ -15,8 +15,10 @@ __all__ = [
     "MAX_RECIPIENTS",
     "Attachment",
     "Message",
+    "Parties",
     "check_options",
     "check_recipient_count",
+    "parse_parties",
 ]
 
 #: SES refuses more than 50 recipients (To + Cc + Bcc) in one message (facts §6.2).
@@ -117,8 +119,35 @@ class Attachment:
             check_header_value(self.content_id, "content id", InvalidMessage)
 
 
+class Parties:
+    """The parsed addresses of a message value (:class:`Message`,
+    :class:`~courrier.template_message.TemplateMessage`), once :func:`parse_parties` ran."""
+
+    sender: AddressLike
+    to: tuple[AddressLike, ...] | list[AddressLike]
+    cc: tuple[AddressLike, ...] | list[AddressLike]
+    bcc: tuple[AddressLike, ...] | list[AddressLike]
+
+    @property
+    def from_address(self) -> Address:
+        assert isinstance(self.sender, Address)
+        return self.sender
+
+    @property
+    def recipients(self) -> list[Address]:
+        """Every envelope recipient, To then Cc then Bcc."""
+        out: list[Address] = []
+        for group in (self.to, self.cc, self.bcc):
+            out.extend(a for a in group if isinstance(a, Address))
+        return out
+
+    def addresses(self, kind: str) -> tuple[Address, ...]:
+        group = getattr(self, kind)
+        return tuple(a for a in group if isinstance(a, Address))
+
+
 @dataclass(frozen=True)
-class Message:
+class Message(Parties):
     """An email to send. Addresses are normalised (see :mod:`courrier.addresses`) on creation."""
 
     sender: AddressLike
@@ -156,23 +185,6 @@ class Message:
         inline_ids = [a.content_id for a in self.attachments if a.content_id]
         if len(inline_ids) != len(set(inline_ids)):
             raise InvalidMessage("two inline attachments share a content id")
-
-    @property
-    def from_address(self) -> Address:
-        assert isinstance(self.sender, Address)
-        return self.sender
-
-    @property
-    def recipients(self) -> list[Address]:
-        """Every envelope recipient, To then Cc then Bcc."""
-        out: list[Address] = []
-        for group in (self.to, self.cc, self.bcc):
-            out.extend(a for a in group if isinstance(a, Address))
-        return out
-
-    def addresses(self, kind: str) -> tuple[Address, ...]:
-        group = getattr(self, kind)
-        return tuple(a for a in group if isinstance(a, Address))
 
 
 def parse_parties(message: Any) -> None:

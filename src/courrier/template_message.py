@@ -15,7 +15,13 @@ from typing import Any
 
 from courrier.addresses import Address, parse_address
 from courrier.errors import InvalidMessage
-from courrier.message import AddressLike, check_options, check_recipient_count, parse_parties
+from courrier.message import (
+    AddressLike,
+    Parties,
+    check_options,
+    check_recipient_count,
+    parse_parties,
+)
 
 __all__ = ["BulkDestination", "TemplateMessage", "check_template_name", "template_data"]
 
@@ -61,7 +67,7 @@ def _addresses(value: AddressLike | Sequence[AddressLike]) -> tuple[Address, ...
 
 
 @dataclass(frozen=True)
-class TemplateMessage:
+class TemplateMessage(Parties):
     """An email rendered by SES from the stored template ``template`` with ``data``.
 
     Checked like :class:`~courrier.message.Message`: addresses, at most 50 recipients, tags,
@@ -95,25 +101,9 @@ class TemplateMessage:
         return template_data(self.data)
 
     @property
-    def from_address(self) -> Address:
-        assert isinstance(self.sender, Address)
-        return self.sender
-
-    @property
     def subject(self) -> str:
         """What the store records as the subject: SES writes the real one."""
         return f"template {self.template}"
-
-    @property
-    def recipients(self) -> list[Address]:
-        out: list[Address] = []
-        for group in (self.to, self.cc, self.bcc):
-            out.extend(a for a in group if isinstance(a, Address))
-        return out
-
-    def addresses(self, kind: str) -> tuple[Address, ...]:
-        group = getattr(self, kind)
-        return tuple(a for a in group if isinstance(a, Address))
 
 
 @dataclass(frozen=True)
