@@ -245,12 +245,9 @@ class SesClient(TemplateCalls):
             "Destination": {"ToAddresses": destinations},
             "Content": {"Raw": {"Data": raw}},
         }
-        if configuration_set:
-            params["ConfigurationSetName"] = configuration_set
+        _options(params, [], configuration_set, feedback_address)
         if tags:
-            params["EmailTags"] = [{"Name": k, "Value": v} for k, v in tags.items()]
-        if feedback_address:
-            params["FeedbackForwardingEmailAddress"] = feedback_address
+            params["EmailTags"] = _tags(tags)
         with translate("SendEmail", sending=True):
             response = self._ses.send_email(**params)
         return str(response["MessageId"])
