@@ -1,18 +1,26 @@
 # Two entry points, both working on a fresh machine with Python 3.11+:
 #   make demo   run courrier's demo on the embedded defaults (offline sandbox, SQLite)
 #   make test   lint, type-check and run the whole test suite
+# Both install the exact versions of requirements/dev.txt (the lock, with hashes).
+#   make lock         move the lock to the newest versions pyproject.toml allows
+#   make test-latest  run the suite against those newest versions, without touching the lock
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+LOCK := requirements/dev.txt
+LATEST ?= .venv-latest
+COMPILE := pip-compile --quiet --extra dev --generate-hashes --strip-extras \
+	--unsafe-package courrier --no-emit-index-url --no-emit-find-links \
+	--output-file $(LOCK) pyproject.toml requirements/build.in
 
-.PHONY: demo test lint typecheck pytest browser bench clean
+.PHONY: demo test lint typecheck pytest browser bench clean lock test-latest
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(LOCK)
 	$(PYTHON) -c 'import sys; sys.exit("courrier needs Python 3.11+") if sys.version_info < (3, 11) else None'
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet --require-hashes -r $(LOCK)
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -52,5 +60,20 @@ bench: $(STAMP)
 	$(PY) bench/pacing.py
 	$(PY) bench/outbox_kill.py
 
+# The lock moves only on purpose: commit requirements/dev.txt once make test passes with it.
+lock: $(STAMP)
+	$(VENV)/bin/$(COMPILE) --upgrade
+
+# The newest releases pyproject.toml allows, in a separate environment: drift shows up here
+# first, and the lock moves (make lock) once it passes.
+test-latest: browser
+	rm -rf $(LATEST)
+	$(PYTHON) -m venv $(LATEST)
+	$(LATEST)/bin/python -m pip install --quiet --upgrade pip
+	$(LATEST)/bin/python -m pip install --quiet --upgrade -e '.[dev]'
+	$(LATEST)/bin/python -m pip freeze --exclude-editable > $(LATEST)/versions.txt
+	$(LATEST)/bin/python -m mypy
+	$(LATEST)/bin/python -m pytest
+
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(LATEST) .pytest_cache .mypy_cache .ruff_cache
