@@ -187,6 +187,40 @@ def test_malformed_sqs_requests(sandbox: SandboxClient, target: str, body: bytes
     assert headers.get("x-amzn-query-error") or b"__type" in answer
 
 
+@pytest.mark.parametrize(
+    ("service", "content_type", "target", "body"),
+    [
+        ("sqs", "application/x-amz-json-1.0", "AmazonSQS.NoSuchAction", b"{}"),
+        ("sqs", "application/x-amz-json-1.0", "AmazonSNS.ListQueues", b"{}"),
+        ("sqs", "application/x-amz-json-1.0", "ListQueues", b"{}"),
+        ("sqs", "application/x-www-form-urlencoded", None, b"Action=NoSuchAction"),
+        ("sns", "application/x-www-form-urlencoded", None, b"Action=NoSuchAction"),
+        ("sns", "application/x-www-form-urlencoded", None, b"TopicArn=x"),
+        ("sts", "application/x-www-form-urlencoded", None, b"Action=ListTopics"),
+    ],
+)
+def test_unknown_actions_are_invalid_action(
+    sandbox: SandboxClient, service: str, content_type: str, target: str | None, body: bytes
+) -> None:
+    """AWS answers InvalidAction (400) in the request's own protocol, whatever moto does."""
+    headers = {**signed(service), "Content-Type": content_type}
+    if target is not None:
+        headers["X-Amz-Target"] = target
+    status, answer_headers, answer = call(sandbox, "POST", "/", data=body, headers=headers)
+    assert status == 400
+    if target is None:
+        assert b"<Code>InvalidAction</Code>" in answer
+    else:
+        assert json.loads(answer)["__type"] == "InvalidAction"
+        assert answer_headers["x-amzn-query-error"] == "InvalidAction;Sender"
+
+
+def test_known_query_action_in_the_url_still_reaches_moto(sandbox: SandboxClient) -> None:
+    status, _, answer = call(sandbox, "GET", "/", query="Action=ListTopics", headers=signed("sns"))
+    assert status == 200
+    assert b"ListTopicsResponse" in answer
+
+
 def raw_socket_request(sandbox: SandboxClient, request: bytes) -> bytes:
     host, port = urllib.parse.urlsplit(sandbox.url).netloc.split(":")
     with socket.create_connection((host, int(port)), timeout=10) as conn:

@@ -9,6 +9,7 @@ refusal into a parse error on the client side.
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import logging
@@ -18,7 +19,8 @@ from enum import StrEnum
 from typing import Any
 from xml.etree import ElementTree as ET
 
-from werkzeug.wrappers import Response
+import botocore.session
+from werkzeug.wrappers import Request, Response
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +107,53 @@ def buffer_body(environ: dict[str, Any]) -> Response | None:
     environ.pop("HTTP_TRANSFER_ENCODING", None)
     environ["wsgi.input_terminated"] = False
     return None
+
+
+@functools.cache
+def _operations(service: str) -> tuple[str, frozenset[str]]:
+    """The JSON target prefix and the operation names of ``service``, from botocore's model."""
+    model = botocore.session.get_session().get_service_model(service)
+    return str(model.metadata.get("targetPrefix", "")), frozenset(model.operation_names)
+
+
+def unknown_operation(environ: dict[str, Any], service: str) -> Response | None:
+    """An ``InvalidAction`` refusal when the request names no operation of ``service``.
+
+    AWS answers an action it does not have with ``InvalidAction`` and HTTP 400, in the
+    request's own protocol
+    (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/CommonErrors.html).
+    The sandbox decides it from botocore's service model instead of leaving it to moto, whose
+    answer to an unknown action has changed between releases.
+    """
+    protocol = protocol_of(environ)
+    prefix, operations = _operations(service)
+    if protocol is Protocol.JSON:
+        target = str(environ.get("HTTP_X_AMZ_TARGET", ""))
+        named, _, action = target.rpartition(".")
+        known = named == prefix and action in operations
+    else:
+        action = _query_action(environ)
+        known = action in operations
+    if known:
+        return None
+    return error_response(
+        protocol,
+        400,
+        "InvalidAction",
+        f"The action or operation requested is invalid: {action or '(none)'}. "
+        "Verify that the action is typed correctly.",
+    )
+
+
+def _query_action(environ: dict[str, Any]) -> str:
+    """The query protocol's ``Action``, from the query string or the (buffered) form body."""
+    request = Request(environ)
+    action = request.args.get("Action")
+    if action is None and request.mimetype == "application/x-www-form-urlencoded":
+        action = request.form.get("Action")
+        # The form was parsed from the buffered body: rewind it for moto.
+        environ["wsgi.input"].seek(0)
+    return action or ""
 
 
 def guarded(

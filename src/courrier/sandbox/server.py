@@ -32,7 +32,13 @@ from courrier.sandbox import (
     ses_query,
     ses_rest,
 )
-from courrier.sandbox.aws_errors import buffer_body, error_response, guarded, protocol_of
+from courrier.sandbox.aws_errors import (
+    buffer_body,
+    error_response,
+    guarded,
+    protocol_of,
+    unknown_operation,
+)
 from courrier.sandbox.feedback import FeedbackRouter
 from courrier.sandbox.latency import Latency
 from courrier.sandbox.mailbox import Mailbox
@@ -172,7 +178,12 @@ class SandboxApp:
         service = found.group(3) if found else None
         if service == "ses" or (service is None and path.startswith("/v2/email")):
             return self._ses(environ, start_response, found)
-        if service in MOTO_SERVICES or (service is None and path.startswith("/moto-api/")):
+        if service in MOTO_SERVICES:
+            refused = unknown_operation(environ, service)
+            if refused is not None:
+                return refused(environ, start_response)
+            return guarded(self.moto, environ, start_response)
+        if service is None and path.startswith("/moto-api/"):
             return guarded(self.moto, environ, start_response)
         if service is None:
             refusal = error_response(
