@@ -13,7 +13,7 @@ import pytest
 
 import courrier
 from courrier import errors
-from courrier.cli import main
+from courrier.cli import COMMANDS, main
 
 PACKAGE = Path(courrier.__file__).parent
 
@@ -118,9 +118,56 @@ def test_importing_courrier_imports_no_django() -> None:
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
 
 
+HEAVY = ("boto3", "botocore", "sqlalchemy", "alembic", "rich", "cryptography", "email_validator")
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "import courrier",
+        "import courrier.cli",
+        "from courrier.cli import main; main(['--help'], standalone_mode=False)",
+        "from courrier.cli import main; main(['--version'], standalone_mode=False)",
+    ],
+)
+def test_start_up_loads_no_heavy_dependency(code: str) -> None:
+    """``import courrier`` and ``courrier --help`` stay fast: every heavy import waits for use."""
+    probe = f"{code}\nimport sys; print(' '.join(sorted(sys.modules)))"
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout.split()
+    heavy = sorted({m for m in loaded if m.split(".")[0] in HEAVY})
+    assert not heavy, f"{code!r} imported {heavy}"
+    assert "courrier.feedback" not in loaded
+    assert "courrier.store" not in loaded
+
+
+def test_the_package_exports_every_name_lazily() -> None:
+    import courrier
+
+    for name in courrier.__all__:
+        assert getattr(courrier, name) is not None, name
+    assert sorted(dir(courrier)) == sorted(courrier.__all__)
+    with pytest.raises(AttributeError, match="no_such_name"):
+        _ = courrier.no_such_name
+
+
+def test_command_summaries_match_each_command() -> None:
+    """The summaries ``courrier --help`` shows without importing a command are its own."""
+    ctx = click.Context(main)
+    assert set(COMMANDS) == set(main.list_commands(ctx))
+    for name, (_, summary) in COMMANDS.items():
+        command = main.get_command(ctx, name)
+        assert command is not None
+        assert command.get_short_help_str(limit=1000) == summary, name
+
+
 def commands(group: click.Group, prefix: str = "") -> list[tuple[str, click.Command]]:
     out = []
-    for name, command in sorted(group.commands.items()):
+    ctx = click.Context(group)
+    for name in group.list_commands(ctx):
+        command = group.get_command(ctx, name)
+        assert command is not None
         out.append((f"{prefix}{name}", command))
         if isinstance(command, click.Group):
             out.extend(commands(command, f"{prefix}{name} "))

@@ -4,6 +4,7 @@
 
     CourrierError
     ├── ConfigurationError               settings missing or invalid (never retried)
+    │   └── MissingExtra                 an optional part's packages are not installed
     ├── InvalidMessage (ValueError)      a message that cannot be sent as given
     │   ├── InvalidAddress               bad syntax, non-ASCII local part, header injection
     │   └── MessageTooLarge
@@ -50,6 +51,7 @@ __all__ = [
     "InvalidRecord",
     "MessageRejected",
     "MessageTooLarge",
+    "MissingExtra",
     "OutcomeUnknown",
     "ReputationGuardTripped",
     "SandboxError",
@@ -72,6 +74,18 @@ class CourrierError(Exception):
 
 class ConfigurationError(CourrierError):
     """A setting is missing or invalid; the message names the key to set."""
+
+
+class MissingExtra(ConfigurationError):
+    """An optional part of courrier was used without its extra; the message says what to install."""
+
+    def __init__(self, extra: str, purpose: str, missing: str | None = None) -> None:
+        self.extra = extra
+        self.missing = missing
+        super().__init__(
+            f"{purpose} needs the {extra} extra: pip install 'courrier[{extra}]'"
+            + (f" (missing module: {missing})" if missing else "")
+        )
 
 
 class InvalidMessage(CourrierError, ValueError):

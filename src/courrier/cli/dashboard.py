@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from courrier.cli.common import handles_errors, listen_host, settings_from
-from courrier.errors import ConfigurationError
+from courrier.extras import needs_extra
 from courrier.store import Store
 
 
@@ -30,14 +30,10 @@ def dashboard(ctx: click.Context, host: str, port: int, token: str | None) -> No
         COURRIER_DASHBOARD_TOKEN=$(openssl rand -hex 16) courrier dashboard --host 0.0.0.0
     """
     settings = settings_from(ctx, dashboard_token=token)
-    try:
+    with needs_extra("dashboard", "courrier dashboard"):
         import uvicorn
 
         from courrier.web import check_binding, make_app
-    except ImportError as err:
-        raise ConfigurationError(
-            f"the dashboard needs extra packages: pip install 'courrier[dashboard]' ({err})"
-        ) from err
     check_binding(host, settings.dashboard_token)
     app = make_app(Store(settings.database_url), settings, token=settings.dashboard_token)
     click.echo(f"courrier dashboard on http://{host}:{port}/", err=True)

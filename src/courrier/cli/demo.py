@@ -19,6 +19,7 @@ from courrier.aws.clients import AwsConfig
 from courrier.aws.ses import SesClient
 from courrier.aws.sqs import SqsQueue
 from courrier.cli.common import handles_errors
+from courrier.extras import needs_extra
 from courrier.feedback.events import Event
 from courrier.feedback.worker import Worker
 from courrier.message import Attachment, Message
@@ -71,7 +72,8 @@ def _endpoint(endpoint: str | None, use_aws: bool, console: Console) -> Iterator
         with _environ({"AWS_ENDPOINT_URL": endpoint} if endpoint else {}):
             yield
         return
-    from courrier.sandbox import Sandbox, SesOptions
+    with needs_extra("sandbox", "courrier demo (offline; --aws or --endpoint run without it)"):
+        from courrier.sandbox import Sandbox, SesOptions
 
     with Sandbox(options=SesOptions(max_send_rate=10)) as url:
         console.print(f"sandbox running at {url} (SES, SNS and SQS offline)")

@@ -23,6 +23,7 @@ from courrier.cli.common import (
     stop_signals,
 )
 from courrier.errors import ConfigurationError, UndecodableMessage
+from courrier.extras import needs_extra
 from courrier.feedback import decode as decode_body
 from courrier.feedback.explain import explain
 from courrier.feedback.observer import WorkerObserver
@@ -69,12 +70,8 @@ def watchers(
     observers: list[WorkerObserver] = [GuardObserver(guard)]
     if metrics_port is None:
         return observers, None
-    try:
+    with needs_extra("metrics", "courrier worker --metrics-port"):
         from courrier.metrics import Metrics
-    except ImportError as err:
-        raise ConfigurationError(
-            f"--metrics-port needs prometheus-client: pip install 'courrier[metrics]' ({err})"
-        ) from err
     metrics = Metrics()
     metrics.watch_store(store, settings)
     queues = {"feedback": SqsQueue(queue_url, aws)}

@@ -9,8 +9,9 @@ from types import FrameType
 import click
 from rich.console import Console
 
-from courrier.cli.common import listen_host, stop_signals
+from courrier.cli.common import errors_as_exit_codes, listen_host, stop_signals
 from courrier.errors import SandboxError
+from courrier.extras import needs_extra
 
 
 @click.command()
@@ -85,12 +86,8 @@ def sandbox(
 
         courrier sandbox --port 4566 --state .sandbox-state.json
     """
-    try:
+    with errors_as_exit_codes(), needs_extra("sandbox", "courrier sandbox"):
         from courrier.sandbox import Latency, Sandbox, SesOptions, SimulatorOptions
-    except ImportError as err:  # the sandbox extra is not installed
-        raise click.ClickException(
-            f"the sandbox needs extra packages: pip install 'courrier[sandbox]' ({err})"
-        ) from err
 
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.WARNING,
