@@ -52,6 +52,7 @@ browser:
 	  fi; }
 
 bench: $(STAMP)
+	$(PY) bench/cli.py
 	$(PY) bench/sandbox_sqs.py
 	$(PY) bench/feedback.py
 	$(PY) bench/worker.py
