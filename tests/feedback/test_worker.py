@@ -29,7 +29,7 @@ from courrier.feedback.observer import WorkerObserver
 from courrier.feedback.worker import Worker
 from courrier.message import Attachment, Message
 from courrier.sending import Mailer, Pacer
-from courrier.sending.retry import Backoff
+from courrier.backoff import Backoff
 from courrier.store import Store
 from courrier.store.tables import FeedbackEventRow
 from tests.conftest import SENDER, Pipeline, SandboxClient

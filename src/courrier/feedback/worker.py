@@ -40,6 +40,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from courrier.aws.sqs import QueueMessage, SqsQueue
+from courrier.backoff import Backoff
 from courrier.errors import (
     AwsError,
     ConfigurationError,
@@ -56,7 +57,6 @@ from courrier.feedback.observer import Observers, WorkerObserver
 from courrier.feedback.rules import Rules
 from courrier.feedback.signature import SignatureVerifier
 from courrier.feedback.stages import RECEIVE_BACKOFF_CAP, Stages
-from courrier.sending.retry import Backoff
 from courrier.store import Store
 
 __all__ = ["Worker", "WorkerStats"]

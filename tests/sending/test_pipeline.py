@@ -1,0 +1,193 @@
+"""The one send pipeline: commits per send, the reading of SES's answers, threads, bulk rows."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from sqlalchemy import event
+
+from courrier.aws.clients import AwsConfig
+from courrier.aws.ses import BulkEntryResult, SesClient
+from courrier.errors import (
+    AwsError,
+    AwsUnreachable,
+    ConfigurationError,
+    DailyQuotaExceeded,
+    InvalidMessage,
+    MessageRejected,
+    OutcomeUnknown,
+    ReputationGuardTripped,
+    SendingPaused,
+    StoreError,
+    StoreUnavailable,
+    Throttled,
+)
+from courrier.message import Message
+from courrier.sending import Mailer
+from courrier.sending.outbox import OutboxRunner
+from courrier.sending.pipeline import Outcome, classify
+from courrier.settings import Settings
+from courrier.store import Store
+from tests.conftest import SandboxClient
+from tests.sending.test_mailer import SENDER
+
+
+@contextmanager
+def commits(store: Store) -> Iterator[list[int]]:
+    """Count the transactions the store commits (every store, through SQLAlchemy)."""
+    counted = [0]
+
+    def count(_connection: Any) -> None:
+        counted[0] += 1
+
+    event.listen(store.engine, "commit", count)
+    try:
+        yield counted
+    finally:
+        event.remove(store.engine, "commit", count)
+
+
+def xact_commits(store: Store) -> int:
+    """PostgreSQL's own count of committed transactions in this database."""
+    with store.engine.connect() as connection:
+        connection.exec_driver_sql("SELECT pg_stat_clear_snapshot()")
+        found = connection.exec_driver_sql(
+            "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"
+        ).scalar()
+        connection.rollback()
+    return int(found or 0)
+
+
+def one(n: int) -> Message:
+    return Message(sender=SENDER, to=[f"reader{n}@example.net"], text="x")
+
+
+@pytest.fixture
+def production(sandbox: SandboxClient, ses: SesClient) -> SandboxClient:
+    sandbox.set_account(production=True, max_send_rate=1000.0)
+    return sandbox
+
+
+def test_a_one_recipient_send_commits_twice(production: SandboxClient, store: Store) -> None:
+    """Intent (suppression, record, tokens from the store's bucket) and outcome: two commits,
+    once the bucket exists; the guard and the rate are not read on every send."""
+    settings = Settings(max_send_rate=1000.0, guard_blocks_transactional=True)
+    mailer = Mailer(store, SesClient(AwsConfig(read_timeout=10)), settings=settings)
+    store.suppress("gone@example.net", reason="bounce", source="feedback")
+    mailer.send(one(0))  # creates the bucket row
+    sends = 20
+    with commits(store) as counted:
+        for n in range(1, sends + 1):
+            assert mailer.send(one(n)).sent
+        suppressed = mailer.send(Message(sender=SENDER, to=["gone@example.net"], text="x"))
+    assert suppressed.status == "suppressed"
+    assert counted[0] <= 2 * (sends + 1)
+
+
+@pytest.mark.postgres
+def test_postgresql_counts_two_commits_per_send(
+    production: SandboxClient, store: Store, database_url: str
+) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("pg_stat_database is PostgreSQL's")
+    mailer = Mailer(
+        store, SesClient(AwsConfig(read_timeout=10)), settings=Settings(max_send_rate=1000.0)
+    )
+    mailer.send(one(0))
+    sends = 30
+    before = xact_commits(store)
+    for n in range(1, sends + 1):
+        mailer.send(one(n))
+    # The statistics collector reports with a delay: read until it has the sends' commits.
+    after = before
+    for _ in range(50):
+        after = xact_commits(store)
+        if after - before >= 2 * sends:
+            break
+        threading.Event().wait(0.1)
+    # Other tests' schemas share the database: the count is an upper bound, checked loosely
+    # against others, exactly against the SQLAlchemy counter above.
+    assert 2 * sends <= after - before <= 2 * sends + 5
+
+
+def test_an_outbox_row_commits_twice_and_a_claim(production: SandboxClient, store: Store) -> None:
+    mailer = Mailer(
+        store, SesClient(AwsConfig(read_timeout=10)), settings=Settings(max_send_rate=1000.0)
+    )
+    mailer.send(one(0))
+    rows_queued = 40
+    for n in range(1, rows_queued + 1):
+        mailer.enqueue(one(n))
+    runner = OutboxRunner(mailer, batch=10)
+    runner.recover()
+    with commits(store) as counted:
+        report = runner.run(until_empty=True)
+    assert report.outcomes == {"sent": rows_queued}
+    # Two per row; then one claim per ten rows and the runner's own looks around (the guard,
+    # the next due row), a handful per run whatever the rows: 40 rows commit at most 90.
+    assert counted[0] <= 2 * rows_queued + 10
+
+
+ERRORS: list[tuple[BaseException, bool, Outcome]] = [
+    (Throttled("t"), True, Outcome.RETRY),
+    (AwsUnreachable("u"), False, Outcome.RETRY),
+    (DailyQuotaExceeded("q"), True, Outcome.RETRY),
+    (SendingPaused("p"), True, Outcome.RETRY),
+    (ReputationGuardTripped("g", rate="bounce_rate"), False, Outcome.RETRY),
+    (OutcomeUnknown("lost"), True, Outcome.UNKNOWN),
+    (MessageRejected("r"), True, Outcome.FAILED),
+    (InvalidMessage("bad"), False, Outcome.FAILED),
+    (StoreUnavailable("down"), False, Outcome.RETRY),
+    (ConfigurationError("no credentials"), True, Outcome.RETRY),
+    (AwsError("x", operation="GetAccount"), True, Outcome.RETRY),
+    (AwsError("x", operation="SendEmail"), True, Outcome.UNKNOWN),
+    (KeyboardInterrupt(), True, Outcome.UNKNOWN),
+    (KeyboardInterrupt(), False, Outcome.FAILED),
+]
+
+
+@pytest.mark.parametrize(("error", "reached", "outcome"), ERRORS)
+def test_classify_reads_every_error(error: BaseException, reached: bool, outcome: Outcome) -> None:
+    verdict = classify(error, reached_ses=reached)
+    assert verdict.outcome is outcome
+    assert verdict.error is not None
+    assert type(error).__name__ in verdict.error
+
+
+def test_classify_a_record_lost_after_the_send_is_sent() -> None:
+    lost = StoreError("connection lost")
+    lost.ses_message_id = "0100abc"
+    verdict = classify(lost, reached_ses=False)
+    assert (verdict.outcome, verdict.ses_message_id) == (Outcome.SENT, "0100abc")
+
+
+@given(
+    status=st.sampled_from(
+        ["SUCCESS", "MESSAGE_REJECTED", "ACCOUNT_THROTTLED", "TRANSIENT_FAILURE", "FAILED"]
+    ),
+    message_id=st.one_of(st.none(), st.text(min_size=1, max_size=10)),
+    error=st.one_of(st.none(), st.text(max_size=20)),
+)
+def test_every_bulk_entry_has_a_verdict(
+    status: str, message_id: str | None, error: str | None
+) -> None:
+    verdict = classify(BulkEntryResult(status, message_id, error), reached_ses=True)
+    if status == "SUCCESS" and message_id:
+        assert verdict.outcome is Outcome.SENT
+    elif status in ("ACCOUNT_THROTTLED", "TRANSIENT_FAILURE"):
+        assert verdict.outcome is Outcome.RETRY
+        assert verdict.transient
+    else:
+        assert verdict.outcome is Outcome.FAILED
+        assert verdict.error is not None
+        assert verdict.error.startswith(status)
+
+
+def test_classify_a_missing_bulk_entry_is_unknown() -> None:
+    assert classify(None, reached_ses=True).outcome is Outcome.UNKNOWN
