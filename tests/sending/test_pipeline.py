@@ -12,6 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import event
 
+from courrier import BulkDestination
 from courrier.aws.clients import AwsConfig
 from courrier.aws.ses import BulkEntryResult, SesClient
 from courrier.errors import (
@@ -34,6 +35,7 @@ from courrier.sending.outbox import OutboxRunner
 from courrier.sending.pipeline import Outcome, classify
 from courrier.settings import Settings
 from courrier.store import Store
+from courrier.store import outbox as rows
 from tests.conftest import SandboxClient
 from tests.sending.test_mailer import SENDER
 
@@ -191,3 +193,103 @@ def test_every_bulk_entry_has_a_verdict(
 
 def test_classify_a_missing_bulk_entry_is_unknown() -> None:
     assert classify(None, reached_ses=True).outcome is Outcome.UNKNOWN
+
+
+def test_a_500_recipient_campaign_through_the_outbox_costs_10_bulk_calls(
+    production: SandboxClient, store: Store
+) -> None:
+    production.sesv2.create_email_template(
+        TemplateName="news", TemplateContent={"Subject": "Hi {{name}}", "Text": "{{name}}"}
+    )
+    mailer = Mailer(
+        store, SesClient(AwsConfig(read_timeout=10)), settings=Settings(max_send_rate=1000.0)
+    )
+    store.suppress("reader7@example.net", reason="bounce", source="feedback")
+    destinations = [
+        BulkDestination(f"reader{n}@example.net", {"name": f"r{n}"}) for n in range(500)
+    ]
+    mailer.enqueue_bulk("news", destinations, sender=SENDER, key="spring")
+    report = OutboxRunner(mailer).run(until_empty=True)
+    calls = production.control("GET", "/throttles")
+    retries = report.outcomes.get("requeued", 0)
+    # 499 destinations (one suppressed) in calls of at most 50: ten, plus any retried.
+    assert 10 <= calls["bulk_calls"] <= 10 + retries
+    entries = rows.entries(store, limit=1000)
+    assert len(entries) == 500
+    assert all(e.status in ("sent", "failed") for e in entries)
+    by_status = {e.status for e in entries}
+    assert by_status == {"sent", "failed"}
+    for entry in entries:
+        assert entry.message_id is not None
+        record = store.message(entry.message_id)
+        assert record is not None
+        if entry.status == "sent":
+            assert record.status == "sent"
+            assert record.ses_message_id
+    failed = [e for e in entries if e.status == "failed"]
+    assert len(failed) == 1  # the suppressed one
+    assert failed[0].error is not None
+    assert "suppression list" in failed[0].error
+
+
+def test_threads_share_one_mailer(production: SandboxClient, store: Store) -> None:
+    """Eight threads, one Mailer, 80 sends: every one recorded sent once, one bucket."""
+    mailer = Mailer(
+        store, SesClient(AwsConfig(read_timeout=10)), settings=Settings(max_send_rate=1000.0)
+    )
+    results: list[Any] = []
+    errors: list[BaseException] = []
+
+    def work(start: int) -> None:
+        for n in range(start, start + 10):
+            try:
+                results.append(mailer.send(one(n)))
+            except BaseException as err:  # collected and asserted below
+                errors.append(err)
+
+    threads = [threading.Thread(target=work, args=(k * 10,)) for k in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert len({r.id for r in results}) == 80
+    assert all(r.sent for r in results)
+    production.drain()
+    delivered = production.control("GET", "/mailbox")["messages"]
+    assert sorted(m["recipient"] for m in delivered) == sorted(
+        f"reader{n}@example.net" for n in range(80)
+    )
+
+
+def test_a_runner_with_concurrency_keeps_sends_in_flight_and_sends_each_row_once(
+    production: SandboxClient, store: Store
+) -> None:
+    mailer = Mailer(
+        store, SesClient(AwsConfig(read_timeout=10)), settings=Settings(max_send_rate=1000.0)
+    )
+    for n in range(60):
+        mailer.enqueue(one(n), key=f"c{n}")
+    in_flight = [0]
+    most = [0]
+    lock = threading.Lock()
+    send_raw = mailer.ses.send_raw
+
+    def watched(*args: Any, **kwargs: Any) -> str:
+        with lock:
+            in_flight[0] += 1
+            most[0] = max(most[0], in_flight[0])
+        try:
+            threading.Event().wait(0.02)  # SES's own latency, so that calls overlap
+            return send_raw(*args, **kwargs)
+        finally:
+            with lock:
+                in_flight[0] -= 1
+
+    mailer.ses.send_raw = watched  # type: ignore[method-assign]
+    report = OutboxRunner(mailer, batch=5, concurrency=4).run(until_empty=True)
+    assert report.outcomes == {"sent": 60}
+    assert most[0] >= 2
+    production.drain()
+    delivered = [m["recipient"] for m in production.control("GET", "/mailbox")["messages"]]
+    assert sorted(delivered) == sorted(f"reader{n}@example.net" for n in range(60))
