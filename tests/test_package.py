@@ -95,6 +95,14 @@ def test_rules_of_the_house(name: str, path: Path) -> None:
         assert not any(
             m.startswith(("courrier.sending", "courrier.web", "courrier.metrics")) for m in imported
         ), "reputation is read by sending, the web and metrics, never the other way round"
+    if top == "feedback":
+        assert not any(m.startswith("courrier.sending") for m in imported), (
+            "feedback never depends on the sender (shared helpers live at the top: backoff)"
+        )
+    if name == "backoff.py":
+        assert not any(m.startswith("courrier.") for m in imported), (
+            "backoff imports nothing of courrier: sending and feedback both use it"
+        )
     if top not in ("web", "cli"):
         assert not any(m.startswith("courrier.web") for m in imported), (
             "only the CLI serves the dashboard"

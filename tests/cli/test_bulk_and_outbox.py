@@ -182,3 +182,20 @@ def test_bad_options_are_usage_errors(
     result = cli.invoke(main, ["bulk", "--template", "news", "--recipients", "list.csv", *args])
     assert result.exit_code == 2
     assert text in result.output
+
+
+def test_outbox_run_with_concurrency_sends_every_row_once(
+    cli: CliRunner, store: Store, sandbox: SandboxClient, tmp_path: Path
+) -> None:
+    write_csv(tmp_path / "list.csv", 30, {})
+    assert (
+        cli.invoke(main, ["bulk", "--template", "news", "--recipients", "list.csv"]).exit_code == 0
+    )
+    run = cli.invoke(main, ["outbox", "run", "--until-empty", "--concurrency", "4"])
+    assert run.exit_code == 0, run.output
+    assert "30 sent" in run.stdout
+    sandbox.drain()
+    recipients = [m["recipient"] for m in sandbox.control("GET", "/mailbox")["messages"]]
+    assert len(recipients) == len(set(recipients)) == 30
+    refused = cli.invoke(main, ["outbox", "run", "--concurrency", "0"])
+    assert refused.exit_code != 0

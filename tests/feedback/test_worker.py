@@ -22,6 +22,7 @@ from sqlalchemy import func, select
 from courrier.aws.clients import AwsConfig
 from courrier.aws.ses import SesClient
 from courrier.aws.sqs import QueueMessage, SqsQueue
+from courrier.backoff import Backoff
 from courrier.errors import ConfigurationError, StoreError
 from courrier.feedback import events as ev
 from courrier.feedback.apply import Applied
@@ -29,7 +30,6 @@ from courrier.feedback.observer import WorkerObserver
 from courrier.feedback.worker import Worker
 from courrier.message import Attachment, Message
 from courrier.sending import Mailer, Pacer
-from courrier.sending.retry import Backoff
 from courrier.store import Store
 from courrier.store.tables import FeedbackEventRow
 from tests.conftest import SENDER, Pipeline, SandboxClient

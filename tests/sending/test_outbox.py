@@ -348,11 +348,11 @@ class FlakyStore(Store):
         super().__init__(url)
         self.when = when
 
-    def record_message(self, **kwargs: Any) -> int:
+    def begin_send(self, *args: Any, **kwargs: Any) -> Any:
         if self.when == "before":
             self.when = ""
             raise StoreUnavailable("database restarting")
-        return super().record_message(**kwargs)
+        return super().begin_send(*args, **kwargs)
 
     def finish_send(self, message_id: int, **kwargs: Any) -> None:
         if self.when == "after" and kwargs.get("status") == "sent":

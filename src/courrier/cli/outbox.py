@@ -59,9 +59,16 @@ def _progress(runner: OutboxRunner, enabled: bool) -> Iterator[None]:
 @outbox.command()
 @click.option("--until-empty", is_flag=True, help="Stop once no queued message is due.")
 @click.option("--batch", default=10, show_default=True, help="Rows claimed at a time.")
+@click.option(
+    "--concurrency",
+    default=1,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Sends in flight at once (threads sharing the send rate).",
+)
 @click.pass_context
 @handles_errors
-def run(ctx: click.Context, until_empty: bool, batch: int) -> None:
+def run(ctx: click.Context, until_empty: bool, batch: int, concurrency: int) -> None:
     """Send due messages until SIGTERM/SIGINT (or, with --until-empty, until none is due).
 
     Any number of runners may share a store: each row is claimed by one of them and sent at
@@ -71,7 +78,7 @@ def run(ctx: click.Context, until_empty: bool, batch: int) -> None:
     settings = settings_from(ctx)
     mailer = Mailer.from_settings(settings)
     ctx.call_on_close(mailer.store.close)
-    runner = OutboxRunner(mailer, batch=batch)
+    runner = OutboxRunner(mailer, batch=batch, concurrency=concurrency)
 
     def on_signal(_signum: int, _frame: FrameType | None) -> None:
         runner.stop()

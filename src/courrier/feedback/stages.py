@@ -28,18 +28,21 @@ import threading
 from typing import TYPE_CHECKING
 
 from courrier.aws.sqs import QueueMessage
+from courrier.backoff import Backoff
 from courrier.errors import AwsError
 from courrier.feedback.decode import Decoded
 
 if TYPE_CHECKING:
     from courrier.feedback.worker import Worker
 
-__all__ = ["RECEIVE_BACKOFF_CAP", "Stages"]
+__all__ = ["RECEIVE_BACKOFF", "RECEIVE_BACKOFF_CAP", "Stages"]
 
 log = logging.getLogger(__name__)
 
 #: The longest wait between two receives that failed for a passing reason.
 RECEIVE_BACKOFF_CAP = 30.0
+#: The wait after each failed receive in a row: 1 s, doubling, at most the cap.
+RECEIVE_BACKOFF = Backoff(base=1.0, cap=RECEIVE_BACKOFF_CAP, jitter="none")
 #: How often the applier, waiting for work, checks whether the run is over.
 _TICK = 0.05
 
@@ -149,18 +152,18 @@ class Stages:
 
     def _poll(self, index: int) -> None:
         worker = self.worker
-        delay = 1.0
+        failures = 0
         while not self.halt.is_set():
             try:
                 messages = worker.queue.receive(
                     max_messages=worker.max_messages, wait_seconds=worker.wait_seconds
                 )
             except AwsError as err:
-                if not self._receive_failed(index, err, delay):
+                if not self._receive_failed(index, err, RECEIVE_BACKOFF.delay(failures)):
                     return
-                delay = min(delay * 2, RECEIVE_BACKOFF_CAP)
+                failures += 1
                 continue
-            delay = 1.0
+            failures = 0
             worker.observer.polled(len(messages))
             if not messages:
                 with self._lock:

@@ -40,6 +40,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from courrier.aws.sqs import QueueMessage, SqsQueue
+from courrier.backoff import Backoff
 from courrier.errors import (
     AwsError,
     ConfigurationError,
@@ -55,8 +56,7 @@ from courrier.feedback.decode import Decoded, decode
 from courrier.feedback.observer import Observers, WorkerObserver
 from courrier.feedback.rules import Rules
 from courrier.feedback.signature import SignatureVerifier
-from courrier.feedback.stages import RECEIVE_BACKOFF_CAP, Stages
-from courrier.sending.retry import Backoff
+from courrier.feedback.stages import RECEIVE_BACKOFF, Stages
 from courrier.store import Store
 
 __all__ = ["Worker", "WorkerStats"]
@@ -170,7 +170,7 @@ class Worker:
                     self._halt = None
             log.info("worker stopped: %s", self.stats)
             return self.stats
-        receive_delay = 1.0
+        failures = 0
         while not self.stopping:
             try:
                 messages = self.queue.receive(
@@ -184,11 +184,12 @@ class Worker:
                         "stopping: the queue cannot be read, and retrying will not help: %s", err
                     )
                     raise
-                log.warning("receive failed, retrying in %.0f s: %s", receive_delay, err)
-                self._stopping.wait(receive_delay)
-                receive_delay = min(receive_delay * 2, RECEIVE_BACKOFF_CAP)
+                delay = RECEIVE_BACKOFF.delay(failures)
+                log.warning("receive failed, retrying in %.0f s: %s", delay, err)
+                self._stopping.wait(delay)
+                failures += 1
                 continue
-            receive_delay = 1.0
+            failures = 0
             self.observer.polled(len(messages))
             if not messages:
                 if until_idle:

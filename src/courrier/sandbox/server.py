@@ -272,7 +272,12 @@ class SandboxApp:
             account, region = _scope(request)
             state = self.ses.existing_state(account, region)
             return json_response(
-                {"account": account, "region": region, "throttles": state.throttled if state else 0}
+                {
+                    "account": account,
+                    "region": region,
+                    "throttles": state.throttled if state else 0,
+                    "bulk_calls": state.bulk_calls if state else 0,
+                }
             )
         if path == "/sns-deliveries":
             return json_response({"dropped": [d.__dict__ for d in moto_hooks.dropped_deliveries]})

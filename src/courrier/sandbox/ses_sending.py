@@ -228,6 +228,7 @@ def send_bulk(
         raise SesFault("MessageRejected", "There are no recipients specified.")
     if len(entries) > MAX_BULK_ENTRIES:
         raise SesFault("MessageRejected", f"Destination count exceeds {MAX_BULK_ENTRIES}.")
+    svc.state(caller).bulk_calls += 1
     base = parse_data(default_data)
     _check_call(svc, caller, defaults)
     results: list[dict[str, Any]] = []

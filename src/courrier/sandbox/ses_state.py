@@ -175,6 +175,8 @@ class RegionState:
     # for the rate (benchmarks read it: a client's retries hide how often SES said no).
     bucket: tuple[float, float] | None = None
     throttled: int = 0
+    #: Bulk send calls received (tests and benchmarks count what a campaign cost).
+    bulk_calls: int = 0
     daily: deque[tuple[float, int]] = field(default_factory=deque)
     daily_total: int = 0
 

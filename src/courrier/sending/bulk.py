@@ -4,8 +4,10 @@ Each destination is its own message for SES (its own message id, its own feedbac
 each is recorded as its own message in the store. Suppressed recipients are dropped
 before the call (a destination left with nobody is recorded ``suppressed`` and never
 sent); the pacer is charged for every recipient of a group before its call, since each
-destination counts toward the send rate (facts §11). A group SES throttles as a whole is
-retried with backoff like :meth:`Mailer.send`; so are the entries it answers
+destination counts toward the send rate
+(https://docs.aws.amazon.com/ses/latest/APIReference-V2/API_SendBulkEmail.html). Each group
+goes through :func:`courrier.sending.pipeline.send_group`: a group SES throttles as a whole
+is retried with backoff like :meth:`Mailer.send`; so are the entries it answers
 ``ACCOUNT_THROTTLED`` or ``TRANSIENT_FAILURE``. Every other per-entry status is that
 destination's refusal, recorded ``failed`` with SES's error.
 
@@ -17,26 +19,22 @@ ones ``failed``.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from courrier.addresses import Address, parse_address
+from courrier.addresses import parse_address
 from courrier.aws.ses import BulkEntry
-from courrier.errors import (
-    AwsUnreachable,
-    InvalidMessage,
-    OutcomeUnknown,
-    SendError,
-    StoreError,
-    Throttled,
-)
+from courrier.errors import InvalidMessage, StoreError
 from courrier.message import AddressLike, check_options
+from courrier.sending.pipeline import Outcome, Verdict, send_group
 from courrier.sending.results import SendResult, result_of
 from courrier.sending.templated import api_form
 from courrier.statuses import MessageStatus, RecipientStatus
-from courrier.store.sends import NewMessage, Outcome, finish_sends, record_messages
+from courrier.store.sends import Begun, NewMessage, finish_sends
+from courrier.store.sends import Outcome as Outcome_
 from courrier.template_message import BulkDestination, check_template_name, template_data
 
 if TYPE_CHECKING:
@@ -46,10 +44,8 @@ __all__ = ["MAX_BULK_ENTRIES", "BulkResult", "BulkSend", "send_bulk"]
 
 log = logging.getLogger(__name__)
 
-#: SES's limit on the destinations of one bulk call (facts §11).
+#: SES's limit on the destinations of one bulk call (https://docs.aws.amazon.com/ses/latest/APIReference-V2/API_SendBulkEmail.html).
 MAX_BULK_ENTRIES = 50
-#: Per-entry statuses that mean "not now": the entry is tried again after a backoff.
-_RETRY_STATUSES = frozenset({"ACCOUNT_THROTTLED", "TRANSIENT_FAILURE"})
 
 
 @dataclass(frozen=True)
@@ -87,15 +83,6 @@ class BulkResult:
         return self.count(MessageStatus.SUPPRESSED)
 
 
-@dataclass
-class _Plan:
-    destination: BulkDestination
-    statuses: list[tuple[str, str, RecipientStatus]]
-    remaining: list[str]
-    record_id: int = 0
-    outcome: Outcome | None = None
-
-
 def send_bulk(
     mailer: Mailer, spec: BulkSend, destinations: Sequence[BulkDestination]
 ) -> BulkResult:
@@ -111,160 +98,83 @@ def send_bulk(
             raise InvalidMessage(f"not a BulkDestination: {destination!r}")
     if not destinations:
         return BulkResult(())
-    suppressed = mailer.store.suppressed_among(a.email for d in destinations for a in d.addresses)
-    plans = []
-    for destination in destinations:
-        statuses = [
-            (
-                a.email,
-                "to",
-                RecipientStatus.SUPPRESSED
-                if a.email.lower() in suppressed
-                else RecipientStatus.PENDING,
-            )
-            for a in destination.addresses
-        ]
-        remaining = [a.email for a in destination.addresses if a.email.lower() not in suppressed]
-        plans.append(_Plan(destination, statuses, remaining))
-    ids = record_messages(
-        mailer.store,
+    intent = mailer.store.begin_send(
         [
             NewMessage(
-                sender=sender.email,
-                subject=f"template {spec.template}",
-                configuration_set=spec.configuration_set,
-                recipients=plan.statuses,
+                sender.email,
+                f"template {spec.template}",
+                spec.configuration_set,
+                [(a.email, "to", RecipientStatus.PENDING) for a in d.addresses],
             )
-            for plan in plans
-        ],
+            for d in destinations
+        ]
     )
-    for plan, record_id in zip(plans, ids, strict=True):
-        plan.record_id = record_id
-        if not plan.remaining:
-            plan.outcome = Outcome(record_id, MessageStatus.SUPPRESSED)
-    finish_sends(mailer.store, [p.outcome for p in plans if p.outcome is not None])
-    sendable = [plan for plan in plans if plan.outcome is None]
-    call = _Call(mailer, spec, sender, default_data, reply_to, feedback)
-    try:
-        for start in range(0, len(sendable), MAX_BULK_ENTRIES):
-            group = sendable[start : start + MAX_BULK_ENTRIES]
-            call.send(group)
-            finish_sends(mailer.store, [p.outcome for p in group if p.outcome is not None])
-    except BaseException as err:
-        _record_failure(mailer, sendable, err, call.reached_ses)
-        raise
+    begun = list(intent.messages)
+    verdicts: dict[int, Verdict] = {
+        n: Verdict(Outcome.SUPPRESSED) for n, b in enumerate(begun) if not b.sendable
+    }
+    _record(mailer, begun, verdicts)
+    call = functools.partial(
+        mailer.ses.send_bulk,
+        sender=api_form(sender),
+        reply_to=reply_to,
+        template=spec.template,
+        default_data=default_data,
+        configuration_set=spec.configuration_set,
+        tags=spec.tags,
+        feedback_address=feedback.email if feedback else None,
+    )
+    sendable = [n for n in range(len(begun)) if n not in verdicts]
+    error: BaseException | None = None
+    for start in range(0, len(sendable), MAX_BULK_ENTRIES):
+        group = sendable[start : start + MAX_BULK_ENTRIES]
+        if error is not None:
+            # An earlier group failed as a whole: these were never tried.
+            verdicts.update(dict.fromkeys(group, Verdict(Outcome.FAILED, error=_text(error))))
+        else:
+            entries = [
+                BulkEntry(
+                    to=begun[n].sendable,
+                    data=template_data(destinations[n].data),
+                    tags=destinations[n].tags,
+                )
+                for n in group
+            ]
+            found, error = send_group(mailer, lambda e: call(entries=e), entries, mailer.backoff)
+            verdicts.update(zip(group, found, strict=True))
+        _record(mailer, begun, {n: verdicts[n] for n in group}, quiet=error is not None)
+    if error is not None:
+        raise error
     return BulkResult(
         tuple(
             result_of(
-                plan.record_id,
-                plan.outcome.ses_message_id if plan.outcome else None,
-                plan.outcome.status if plan.outcome else MessageStatus.UNKNOWN,
-                plan.statuses,
-                plan.outcome.error if plan.outcome else None,
+                b.record_id or 0,
+                verdicts[n].ses_message_id,
+                verdicts[n].status,
+                b.recipients,
+                verdicts[n].error,
             )
-            for plan in plans
+            for n, b in enumerate(begun)
         )
     )
 
 
-def _record_failure(
-    mailer: Mailer, sendable: list[_Plan], err: BaseException, reached_ses: list[_Plan]
+def _record(
+    mailer: Mailer, begun: list[Begun], verdicts: dict[int, Verdict], *, quiet: bool = False
 ) -> None:
-    """Every destination without an outcome: ``unknown`` if its call may have reached SES,
-    else ``failed``."""
-    certain = isinstance(err, SendError) and not isinstance(err, OutcomeUnknown)
-    error = f"{type(err).__name__}: {err}"
-    for plan in sendable:
-        if plan.outcome is None:
-            maybe = not certain and plan in reached_ses
-            status = MessageStatus.UNKNOWN if maybe else MessageStatus.FAILED
-            plan.outcome = Outcome(plan.record_id, status, error=error)
+    """One transaction for the outcomes of a group; ``quiet``: log a failure rather than
+    raise it (an error of the call is on its way out)."""
+    outcomes = [
+        Outcome_(begun[n].record_id or 0, v.status, v.ses_message_id, v.error)
+        for n, v in verdicts.items()
+    ]
     try:
-        finish_sends(mailer.store, [p.outcome for p in sendable if p.outcome is not None])
+        finish_sends(mailer.store, outcomes)
     except StoreError:
-        log.exception("recording the outcome of %d bulk destinations failed", len(sendable))
+        if not quiet:
+            raise
+        log.exception("recording the outcome of %d bulk destinations failed", len(outcomes))
 
 
-class _Call:
-    """SendBulkEmail for one group, retried as Mailer.send retries."""
-
-    def __init__(
-        self,
-        mailer: Mailer,
-        spec: BulkSend,
-        sender: Address,
-        default_data: str,
-        reply_to: list[str],
-        feedback: Address | None,
-    ) -> None:
-        self.mailer = mailer
-        self.spec = spec
-        self.sender = api_form(sender)
-        self.default_data = default_data
-        self.reply_to = reply_to
-        self.feedback = feedback.email if feedback else None
-        #: The entries of the call in progress, which may have reached SES.
-        self.reached_ses: list[_Plan] = []
-
-    def send(self, group: list[_Plan]) -> None:
-        delays = self.mailer.backoff.delays()
-        pending = group
-        while pending:
-            self.mailer.pacer.acquire(sum(len(p.remaining) for p in pending))
-            self.reached_ses = pending
-            try:
-                answers = self.mailer.ses.send_bulk(
-                    sender=self.sender,
-                    reply_to=self.reply_to,
-                    template=self.spec.template,
-                    default_data=self.default_data,
-                    entries=[
-                        BulkEntry(
-                            to=p.remaining,
-                            data=template_data(p.destination.data),
-                            tags=p.destination.tags,
-                        )
-                        for p in pending
-                    ],
-                    configuration_set=self.spec.configuration_set,
-                    tags=self.spec.tags,
-                    feedback_address=self.feedback,
-                )
-            except (Throttled, AwsUnreachable) as err:
-                self.reached_ses = []
-                delay = next(delays, None)
-                if delay is None:
-                    raise
-                self.mailer.retrying(err, delay)
-                continue
-            self.reached_ses = []
-            again = []
-            for index, plan in enumerate(pending):
-                answer = answers[index] if index < len(answers) else None
-                if answer is None:
-                    plan.outcome = Outcome(
-                        plan.record_id,
-                        MessageStatus.UNKNOWN,
-                        error="SendBulkEmail answered fewer entries than it was given",
-                    )
-                elif answer.status == "SUCCESS" and answer.message_id:
-                    plan.outcome = Outcome(
-                        plan.record_id, MessageStatus.SENT, ses_message_id=answer.message_id
-                    )
-                else:
-                    plan.outcome = Outcome(
-                        plan.record_id,
-                        MessageStatus.FAILED,
-                        error=f"{answer.status}: {answer.error or ''}".rstrip(": "),
-                    )
-                    if answer.status in _RETRY_STATUSES:
-                        again.append(plan)
-            if not again:
-                return
-            delay = next(delays, None)
-            if delay is None:
-                return  # recorded failed with SES's status
-            for plan in again:
-                plan.outcome = None
-            self.mailer.retrying(Throttled(f"SendBulkEmail: {len(again)} entries throttled"), delay)
-            pending = again
+def _text(err: BaseException) -> str:
+    return f"{type(err).__name__}: {err}"

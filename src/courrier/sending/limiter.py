@@ -96,19 +96,27 @@ class SharedLimiter:
         then goes. Store errors are raised: nothing may be sent without the bucket's word.
         """
         while True:
-            grant = send_rate.take(
-                self.store,
-                self.name,
-                recipients,
-                burst=self._burst,
-                headroom=self._headroom,
-                recheck_after=None if self._fixed_rate else self._recheck_after,
-                fixed_rate=self._fixed_rate,
-                now=self._now(),
-            )
+            grant = send_rate.take_in_store(self.store, self.request(), recipients)
             if not grant.missing:
-                break
+                return self.settle(grant, recipients)
             self._record_rate(self._fixed_rate or self._read_rate())
+
+    def request(self) -> send_rate.TokenRequest:
+        """How to take tokens, for a send's intent to take them in its own transaction."""
+        return send_rate.TokenRequest(
+            self.name,
+            burst=self._burst,
+            headroom=self._headroom,
+            recheck_after=None if self._fixed_rate else self._recheck_after,
+            fixed_rate=self._fixed_rate,
+            now=self._now(),
+        )
+
+    def settle(self, grant: send_rate.Grant, recipients: int) -> float:
+        """Finish what a send's intent began with ``grant``: create the bucket if it was
+        missing (and take the tokens then), re-read the rate if asked, wait; seconds waited."""
+        if grant.missing:
+            return self.acquire(recipients)
         if grant.recheck:
             self._recheck()
         if grant.wait:

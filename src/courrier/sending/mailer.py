@@ -6,26 +6,23 @@ import dataclasses
 import datetime as dt
 import functools
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from courrier.addresses import Address
 from courrier.aws.clients import AwsConfig
 from courrier.aws.ses import SesClient
+from courrier.backoff import Backoff
 from courrier.errors import (
-    AwsUnreachable,
     ConfigurationError,
     CourrierError,
-    OutcomeUnknown,
-    SendError,
-    StoreError,
-    Throttled,
 )
 from courrier.message import AddressLike, Message
 from courrier.mime import render
 from courrier.reputation.guard import Guard
+from courrier.sending import pipeline
 from courrier.sending.bulk import BulkResult, BulkSend, send_bulk
 from courrier.sending.limiter import RateLimiter, SharedLimiter
 from courrier.sending.outbox import (
@@ -37,12 +34,11 @@ from courrier.sending.outbox import (
     enqueue_many,
 )
 from courrier.sending.pacing import pacer_for
-from courrier.sending.results import RecipientResult, SendResult, result_of
-from courrier.sending.retry import Backoff
+from courrier.sending.results import RecipientResult, SendResult
 from courrier.sending.templated import templated_call
 from courrier.settings import Settings
-from courrier.statuses import MessageStatus, RecipientStatus
 from courrier.store import Store
+from courrier.store.send_rate import Grant, TokenRequest
 from courrier.template_message import BulkDestination, TemplateMessage
 
 __all__ = ["Mailer", "RecipientResult", "SendResult"]
@@ -97,6 +93,7 @@ class Mailer:
                 f"send_burst must be a positive number of seconds, not {self.settings.send_burst}"
             )
         self._pacer = pacer
+        self._pacer_lock = threading.Lock()
         self._sleep = sleep
         self._backoff = Backoff(
             self.settings.send_attempts, self.settings.backoff_base, self.settings.backoff_cap
@@ -117,25 +114,25 @@ class Mailer:
         using it (:class:`~courrier.sending.limiter.SharedLimiter`). "process": this
         process's own :class:`~courrier.sending.pacing.Pacer`, shared by its threads only.
         """
-        if self._pacer is None:
-            rate = self.settings.max_send_rate
-            scope = self.settings.send_rate_scope
-            if scope == "store":
-                self._pacer = SharedLimiter(
-                    self.store,
-                    self.ses.region,
-                    read_rate=lambda: self.ses.quota().max_send_rate,
-                    fixed_rate=rate or None,
-                    burst=self.settings.send_burst,
-                    recheck_after=self.settings.send_rate_recheck,
-                )
-            else:
-                self._pacer = pacer_for(
-                    self.ses.endpoint,
-                    self.ses.region,
-                    lambda: rate or self.ses.quota().max_send_rate,
-                )
-        return self._pacer
+        with self._pacer_lock:
+            if self._pacer is None:
+                self._pacer = self._new_pacer()
+            return self._pacer
+
+    def _new_pacer(self) -> RateLimiter:
+        rate = self.settings.max_send_rate
+        if self.settings.send_rate_scope == "store":
+            return SharedLimiter(
+                self.store,
+                self.ses.region,
+                read_rate=lambda: self.ses.quota().max_send_rate,
+                fixed_rate=rate or None,
+                burst=self.settings.send_burst,
+                recheck_after=self.settings.send_rate_recheck,
+            )
+        return pacer_for(
+            self.ses.endpoint, self.ses.region, lambda: rate or self.ses.quota().max_send_rate
+        )
 
     def send(self, message: Message | TemplateMessage) -> SendResult:
         """Send ``message``; every path out leaves each recipient in a final status.
@@ -143,62 +140,26 @@ class Mailer:
         The message is rendered (and so fully checked, size included) before anything is
         recorded: a message that cannot be sent leaves no trace in the store. A
         :class:`~courrier.TemplateMessage` is rendered by SES (v2 SendEmail with
-        ``Content.Template``).
+        ``Content.Template``). Safe to call from many threads at once.
         """
         return self.deliver(message)
 
     def deliver(self, message: Message | TemplateMessage, *, retry: bool = True) -> SendResult:
         """:meth:`send`; with ``retry=False`` throttling and unreachable SES are raised at
-        once (recorded ``failed``) for a caller that retries later itself (the outbox)."""
-        self.guard.before_send(bulk=message.bulk)
-        if message.configuration_set is None and self.settings.configuration_set:
-            message = dataclasses.replace(
-                message, configuration_set=self.settings.configuration_set
-            )
-        everyone = [(a, kind) for kind in ("to", "cc", "bcc") for a in message.addresses(kind)]
-        suppressed = self.store.suppressed_among(a.email for a, _ in everyone)
-        statuses = [
-            (
-                a.email,
-                kind,
-                RecipientStatus.SUPPRESSED
-                if a.email.lower() in suppressed
-                else RecipientStatus.PENDING,
-            )
-            for a, kind in everyone
-        ]
-        remaining = [a for a, kind in everyone if a.email.lower() not in suppressed]
-        call = self._call(_without(message, suppressed)) if remaining else None
-        record_id = self.store.record_message(
-            sender=message.from_address.email,
-            subject=message.subject,
-            configuration_set=message.configuration_set,
-            recipients=statuses,
-        )
-        if call is None:
-            self.store.finish_send(record_id, status=MessageStatus.SUPPRESSED)
-            log.info("message %s not sent: every recipient is suppressed", record_id)
-            return result_of(record_id, None, MessageStatus.SUPPRESSED, statuses)
-        attempt = _Attempt()
-        try:
-            ses_id = self._send_with_retries(
-                call, len(remaining), attempt, self._backoff if retry else Backoff(1)
-            )
-        except BaseException as err:
-            self._record_failure(record_id, err, attempt)
-            raise
-        try:
-            self.store.finish_send(record_id, status=MessageStatus.SENT, ses_message_id=ses_id)
-        except StoreError as err:
-            # SES has the message: say which one, so that it can be reconciled by hand.
-            error = StoreError(
-                f"message {record_id} was sent as {ses_id} but recording that failed: {err}"
-            )
-            error.ses_message_id = ses_id
-            raise error from err
-        return result_of(record_id, ses_id, MessageStatus.SENT, statuses)
+        once (recorded ``failed``) for a caller that retries later itself."""
+        delivery = pipeline.deliver(self, message, backoff=self._backoff if retry else Backoff(1))
+        assert delivery is not None  # no outbox row: always recorded
+        if delivery.error is not None:
+            raise delivery.error
+        return delivery.result
 
-    def _call(self, outgoing: Message | TemplateMessage) -> Callable[[], str]:
+    def with_defaults(self, message: _M) -> _M:
+        """``message`` with the settings' configuration set when it names none."""
+        if message.configuration_set is None and self.settings.configuration_set:
+            return dataclasses.replace(message, configuration_set=self.settings.configuration_set)
+        return message
+
+    def request(self, outgoing: Message | TemplateMessage) -> Callable[[], str]:
         """The SES call for ``outgoing`` (rendered now, so that rendering errors come first)."""
         if isinstance(outgoing, TemplateMessage):
             return templated_call(self.ses, outgoing)
@@ -213,6 +174,20 @@ class Mailer:
             tags=outgoing.tags,
             feedback_address=feedback.email if isinstance(feedback, Address) else None,
         )
+
+    def token_request(self) -> TokenRequest | None:
+        """How a send's intent takes its tokens from the store's bucket (None: the pacer is
+        this process's own, :meth:`pace` asks it)."""
+        pacer = self.pacer
+        return pacer.request() if isinstance(pacer, SharedLimiter) else None
+
+    def pace(self, recipients: int, grant: Grant | None) -> float:
+        """Wait until ``recipients`` may be sent: what the intent's ``grant`` says, else ask
+        the pacer; seconds waited."""
+        pacer = self.pacer
+        if grant is not None and isinstance(pacer, SharedLimiter):
+            return pacer.settle(grant, recipients)
+        return pacer.acquire(recipients)
 
     def send_bulk(
         self,
@@ -282,34 +257,6 @@ class Mailer:
         ]
         return enqueue_many(self.store, keyed, send_at=send_at)
 
-    def _record_failure(self, record_id: int, err: BaseException, attempt: _Attempt) -> None:
-        """``failed`` when SES certainly did not take the message, else ``unknown``."""
-        certain = isinstance(err, SendError) and not isinstance(err, OutcomeUnknown)
-        status = (
-            MessageStatus.FAILED if certain or not attempt.reached_ses else MessageStatus.UNKNOWN
-        )
-        try:
-            self.store.finish_send(record_id, status=status, error=f"{type(err).__name__}: {err}")
-        except StoreError:
-            log.exception("message %s: recording the %s outcome failed", record_id, status)
-
-    def _send_with_retries(
-        self, call: Callable[[], str], recipients: int, attempt: _Attempt, backoff: Backoff
-    ) -> str:
-        delays = backoff.delays()
-        while True:
-            self.pacer.acquire(recipients)
-            attempt.reached_ses = True
-            try:
-                return call()
-            except (Throttled, AwsUnreachable) as err:
-                # SES refused (or never saw) this try; only a later try can have reached it.
-                attempt.reached_ses = False
-                delay = next(delays, None)
-                if delay is None:
-                    raise
-                self.retrying(err, delay)
-
     def retrying(self, err: CourrierError, delay: float) -> None:
         """Log, count and wait out one retry."""
         log.warning("send retried in %.2f s: %s", delay, err)
@@ -320,20 +267,3 @@ class Mailer:
     @property
     def backoff(self) -> Backoff:
         return self._backoff
-
-
-@dataclass
-class _Attempt:
-    """Whether the current try may have reached SES (pacing and backoff waits do not)."""
-
-    reached_ses: bool = False
-
-
-def _without(message: _M, suppressed: set[str]) -> _M:
-    if not suppressed:
-        return message
-
-    def kept(kind: str) -> tuple[Address, ...]:
-        return tuple(a for a in message.addresses(kind) if a.email.lower() not in suppressed)
-
-    return dataclasses.replace(message, to=kept("to"), cc=kept("cc"), bcc=kept("bcc"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from courrier.statuses import MessageStatus, RecipientStatus
@@ -40,7 +41,7 @@ def result_of(
     record_id: int,
     ses_id: str | None,
     status: MessageStatus,
-    statuses: list[tuple[str, str, RecipientStatus]],
+    statuses: Sequence[tuple[str, str, str]],
     error: str | None = None,
 ) -> SendResult:
     """Recipients still pending take the message's status, as the store records them."""
@@ -50,7 +51,9 @@ def result_of(
         status=status,
         recipients=tuple(
             RecipientResult(
-                address, kind, RecipientStatus(status) if s == RecipientStatus.PENDING else s
+                address,
+                kind,
+                RecipientStatus(status if s == RecipientStatus.PENDING else s),
             )
             for address, kind, s in statuses
         ),

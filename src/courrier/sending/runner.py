@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import errno
+import functools
 import logging
 import os
 import random
@@ -17,26 +18,25 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from courrier.errors import (
-    AwsError,
-    AwsUnreachable,
-    ConfigurationError,
-    DailyQuotaExceeded,
-    InvalidMessage,
-    OutcomeUnknown,
-    ReputationGuardTripped,
-    SendError,
-    SendingPaused,
-    StoreError,
-    Throttled,
-)
+from courrier.addresses import Address
+from courrier.aws.ses import BulkEntry, BulkEntryResult
+from courrier.backoff import Backoff
+from courrier.errors import InvalidMessage, StoreError
+from courrier.message import Message
+from courrier.sending import pipeline
+from courrier.sending.bulk import MAX_BULK_ENTRIES
 from courrier.sending.payload import from_payload
-from courrier.statuses import MessageStatus, OutboxStatus
+from courrier.sending.pipeline import Outcome, Verdict, classify
+from courrier.sending.templated import api_form
+from courrier.statuses import OutboxStatus
 from courrier.store import outbox as rows
 from courrier.store.guard import TripRecord
 from courrier.store.outbox import OutboxEntry
+from courrier.store.sends import NewMessage, OutboxFinish, OutboxStart, finish_sends
+from courrier.store.sends import Outcome as Recorded
+from courrier.template_message import TemplateMessage
 
 if TYPE_CHECKING:
     from courrier.sending.mailer import Mailer
@@ -47,14 +47,16 @@ log = logging.getLogger(__name__)
 
 #: The longest wait before a throttled or unreachable row is tried again.
 RETRY_CAP = 300.0
-#: The SES operations that carry a message: a failure of anything else is before the send.
-_SEND_OPERATIONS = frozenset({"SendEmail", "SendBulkEmail"})
-#: How long a row refused by a tripped guard waits before the next look.
-GUARD_WAIT = 60.0
-#: How long the runner leaves the queue alone when SES refuses every send of the account
-#: (daily quota used up, sending paused): each try would be refused the same way, and the
-#: quota is a rolling 24 hours (facts §6.2), so rows wait rather than fail.
-ACCOUNT_WAIT = 900.0
+#: Kept for callers of the old names; the pipeline owns them now.
+GUARD_WAIT = pipeline.GUARD_WAIT
+ACCOUNT_WAIT = pipeline.ACCOUNT_WAIT
+_NAMES = {
+    OutboxStatus.SENT: "sent",
+    OutboxStatus.FAILED: "failed",
+    OutboxStatus.UNKNOWN: "unknown",
+    OutboxStatus.QUEUED: "requeued",
+}
+_ALL_SUPPRESSED = "not sent: every recipient is on the suppression list"
 
 
 def _utcnow() -> dt.datetime:
@@ -105,7 +107,10 @@ class OutboxRunner:
     """Sends due outbox rows through ``mailer`` until stopped (or until none is left).
 
     ``on_row(entry, outcome)`` is called after each row with what became of it (``sent``,
-    ``failed``, ``requeued``, ``unknown``).
+    ``failed``, ``requeued``, ``unknown``). ``concurrency``: how many sends are in flight at
+    once, each in a thread of its own claiming its own rows (they share the store's rate
+    bucket). Queued bulk rows with the same template, sender and configuration set go out
+    together, up to 50 a SendBulkEmail call.
     """
 
     def __init__(
@@ -116,24 +121,35 @@ class OutboxRunner:
         idle: float = 1.0,
         on_row: Callable[[OutboxEntry, str], None] | None = None,
         rng: random.Random | None = None,
+        concurrency: int = 1,
     ) -> None:
         if batch < 1:
             raise InvalidMessage("--batch must be at least 1")
+        if concurrency < 1:
+            raise InvalidMessage("--concurrency must be at least 1")
         self.mailer = mailer
         self.store = mailer.store
         self.settings = mailer.settings
         self.batch = batch
         self.idle = idle
         self.on_row = on_row
+        self.concurrency = concurrency
         self.claimer = claimer_id()
         self._rng = rng or random.Random()
         self._stop = threading.Event()
+        self._lock = threading.Lock()
         self._last_recovery: dt.datetime | None = None
         #: Until when SES refuses every send of the account (quota, paused sending).
         self._account_blocked_until = 0.0
+        self._retry = Backoff(
+            self.settings.outbox_max_attempts,
+            self.settings.outbox_retry_delay,
+            RETRY_CAP,
+            jitter="equal",
+        )
 
     def stop(self) -> None:
-        """Finish the row in hand, give the other claimed rows back, return (signal-safe)."""
+        """Finish the rows in hand, give the other claimed rows back, return (signal-safe)."""
         self._stop.set()
 
     @property
@@ -163,11 +179,33 @@ class OutboxRunner:
     def run(self, *, until_empty: bool = False) -> RunReport:
         report = RunReport()
         report.expired += self.recover()
+        if self.concurrency == 1:
+            self._loop(report, until_empty)
+            return report
+        failures: list[BaseException] = []
+
+        def work() -> None:
+            try:
+                self._loop(report, until_empty)
+            except BaseException as err:
+                failures.append(err)
+                self.stop()  # the others finish their rows in hand and give the rest back
+
+        threads = [
+            threading.Thread(target=work, name=f"outbox-{n}", daemon=True)
+            for n in range(self.concurrency)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        if failures:
+            raise failures[0]
+        return report
+
+    def _loop(self, report: RunReport, until_empty: bool) -> None:
         while not self.stopping:
-            if self._last_recovery is None or _utcnow() - self._last_recovery > dt.timedelta(
-                seconds=min(60.0, self.settings.outbox_lease / 10)
-            ):
-                report.expired += self.recover()
+            self._recover_now_and_then(report)
             blocked = self._account_blocked_until - time.monotonic()
             if blocked > 0:
                 if until_empty:
@@ -182,24 +220,55 @@ class OutboxRunner:
                     break
                 self._stop.wait(self.idle)
                 continue
-            claimed = rows.claim(
-                self.store, claimer=self.claimer, limit=self.batch, include_bulk=include_bulk
-            )
+            claimed = self._claim(include_bulk)
             if not claimed:
                 if until_empty and not rows.due_waiting(self.store, include_bulk=include_bulk):
                     break
                 self._stop.wait(self._idle_wait(include_bulk))
                 continue
-            for index, entry in enumerate(claimed):
+            units = _units(claimed)
+            for index, unit in enumerate(units):
                 if self._stop.is_set() or self._account_blocked_until > time.monotonic():
-                    # A signal arrived during the previous row, or SES refuses the account.
-                    rows.release(self.store, [e.id for e in claimed[index:]], claimer=self.claimer)
+                    # A signal arrived during the previous send, or SES refuses the account.
+                    left = [entry.id for later in units[index:] for entry, _ in later]
+                    rows.release(self.store, left, claimer=self.claimer)
                     break
-                outcome = self.process(entry)
-                report.add(outcome)
-                if self.on_row is not None:
-                    self.on_row(entry, outcome)
-        return report
+                if len(unit) == 1:
+                    [(entry, message)] = unit
+                    done = [(entry, self._process(entry, message))]
+                else:
+                    done = self._process_group(unit)
+                for entry, outcome in done:
+                    self._report(report, entry, outcome)
+
+    def _recover_now_and_then(self, report: RunReport) -> None:
+        every = dt.timedelta(seconds=min(60.0, self.settings.outbox_lease / 10))
+        with self._lock:
+            if self._last_recovery is not None and _utcnow() - self._last_recovery <= every:
+                return
+            self._last_recovery = _utcnow()
+        expired = self.recover()
+        with self._lock:
+            report.expired += expired
+
+    def _report(self, report: RunReport, entry: OutboxEntry, outcome: str) -> None:
+        with self._lock:
+            report.add(outcome)
+            if self.on_row is not None:
+                self.on_row(entry, outcome)
+
+    def _claim(self, include_bulk: bool) -> list[OutboxEntry]:
+        claimed = rows.claim(
+            self.store, claimer=self.claimer, limit=self.batch, include_bulk=include_bulk
+        )
+        bulk = sum(1 for entry in claimed if entry.bulk)
+        short = -bulk % MAX_BULK_ENTRIES
+        if bulk and short and len(claimed) == self.batch:
+            # Fill the SendBulkEmail call: one call carries 50 destinations.
+            claimed += rows.claim(
+                self.store, claimer=self.claimer, limit=short, include_bulk=True, bulk_only=True
+            )
+        return claimed
 
     def _idle_wait(self, include_bulk: bool) -> float:
         upcoming = rows.next_due(self.store, include_bulk=include_bulk)
@@ -209,95 +278,228 @@ class OutboxRunner:
 
     def process(self, entry: OutboxEntry) -> str:
         """Send one claimed row and record what became of it; the outcome's name."""
-        if not rows.start(self.store, entry.id, claimer=self.claimer):
-            return "skipped"  # its claim expired: another runner has it now
-        entry = replace(entry, attempts=entry.attempts + 1)
-        try:
-            message = from_payload(entry.kind, entry.payload)
-            result = self.mailer.deliver(message, retry=False)
-        except (Throttled, AwsUnreachable, ReputationGuardTripped) as err:
-            return self._again(entry, err)
-        except OutcomeUnknown as err:
-            self._finish(entry, OutboxStatus.UNKNOWN, _text(err))
-            return "unknown"
-        except (DailyQuotaExceeded, SendingPaused) as err:
-            log.warning("SES refuses the account's sends, the outbox waits: %s", err)
-            self._account_blocked_until = time.monotonic() + ACCOUNT_WAIT
-            return self._again(entry, err)
-        except (SendError, InvalidMessage) as err:
-            self._finish(entry, OutboxStatus.FAILED, _text(err))
-            return "failed"
-        except StoreError as err:
-            if err.ses_message_id is None:
-                return self._again(entry, err)  # nothing reached SES
-            # SES took it but the record failed: sent, as a person can check by its id.
-            self._finish(entry, OutboxStatus.SENT, _text(err))
-            return "sent"
-        except ConfigurationError as err:
-            # Credentials or region: found before any call to SES, so the row goes back.
-            self._finish(entry, OutboxStatus.QUEUED, _text(err), quiet=True)
-            raise
-        except AwsError as err:
-            if err.operation in _SEND_OPERATIONS:
-                # The send call failed in a way SES's answer does not explain: it may be sent.
-                self._finish(entry, OutboxStatus.UNKNOWN, _text(err))
-                return "unknown"
-            return self._again(entry, err)  # before the send (reading the rate): not sent
-        except BaseException as err:
-            self._finish(entry, OutboxStatus.UNKNOWN, _text(err), quiet=True)
-            raise
-        if result.status == MessageStatus.SUPPRESSED:
-            error = "not sent: every recipient is on the suppression list"
-            self._finish(entry, OutboxStatus.FAILED, error, message_id=result.id)
-            return "failed"
-        self._finish(entry, OutboxStatus.SENT, None, message_id=result.id)
-        return "sent"
+        return self._process(entry, None)
 
-    def _again(self, entry: OutboxEntry, err: Exception) -> str:
-        if isinstance(err, ReputationGuardTripped):
-            delay = GUARD_WAIT
-        elif isinstance(err, DailyQuotaExceeded | SendingPaused):
-            delay = ACCOUNT_WAIT  # the account's state, not the row's: never failed for it
-        elif entry.attempts >= self.settings.outbox_max_attempts:
-            self._finish(entry, OutboxStatus.FAILED, f"{_text(err)} (after {entry.attempts} tries)")
-            return "failed"
-        else:
-            ceiling = min(RETRY_CAP, self.settings.outbox_retry_delay * 2 ** (entry.attempts - 1))
-            delay = self._rng.uniform(ceiling / 2, ceiling)
-        later = _utcnow() + dt.timedelta(seconds=delay)
+    def _process(self, entry: OutboxEntry, message: Message | TemplateMessage | None) -> str:
+        entry = replace(entry, attempts=entry.attempts + 1)
+        fates: list[str] = []
+
+        def settle(verdict: Verdict) -> OutboxFinish:
+            finish, name = self._fate(entry, verdict)
+            fates.append(name)
+            return finish
+
+        try:
+            if message is None:
+                message = from_payload(entry.kind, entry.payload)
+            delivery = pipeline.deliver(
+                self.mailer,
+                message,
+                backoff=Backoff(1),
+                outbox=OutboxStart(entry.id, self.claimer),
+                settle=settle,
+            )
+        except Exception as err:
+            # Before the intent (the guard, the payload), or SES took it and its record failed.
+            return self._settle_apart(entry, classify(err, reached_ses=False), err)
+        except BaseException:
+            self._finish_quietly(entry, OutboxStatus.UNKNOWN, "interrupted")
+            raise
+        if delivery is None:
+            return "skipped"  # its claim expired: another runner has it now
+        if not delivery.recorded:
+            return self._settle_apart(entry, delivery.verdict, delivery.error)
+        if delivery.verdict.fatal and delivery.error is not None:
+            raise delivery.error
+        return fates[-1]
+
+    def _process_group(
+        self, unit: list[tuple[OutboxEntry, Message | TemplateMessage | None]]
+    ) -> list[tuple[OutboxEntry, str]]:
+        """Bulk rows of one template, sender and configuration set: one SendBulkEmail."""
+        group = [(replace(e, attempts=e.attempts + 1), m) for e, m in unit]
+        messages = [m for _, m in group if isinstance(m, TemplateMessage)]
+        assert len(messages) == len(group)
+        try:
+            self.mailer.guard.before_send(bulk=True)
+            intent = self.store.begin_send(
+                [
+                    NewMessage(
+                        m.from_address.email,
+                        m.subject,
+                        m.configuration_set,
+                        pipeline.everyone(m),
+                        outbox=OutboxStart(e.id, self.claimer),
+                    )
+                    for (e, _), m in zip(group, messages, strict=True)
+                ],
+                tokens=self.mailer.token_request(),
+            )
+        except Exception as err:
+            verdict = classify(err, reached_ses=False)
+            return [(e, self._settle_apart(e, verdict, err)) for e, _ in group]
+        live = [
+            (entry, message, begun)
+            for (entry, _), message, begun in zip(group, messages, intent.messages, strict=True)
+            if begun.record_id is not None
+        ]
+        done = [
+            (e, "skipped")
+            for (e, _), b in zip(group, intent.messages, strict=True)
+            if b.record_id is None
+        ]
+        sendable = [(e, m, b) for e, m, b in live if b.sendable]
+        verdicts = {e.id: Verdict(Outcome.SUPPRESSED) for e, _, b in live if not b.sendable}
+        error: BaseException | None = None
+        if sendable:
+            first = sendable[0][1]
+            call = _bulk_call(self.mailer, first)
+            found, error = pipeline.send_group(
+                self.mailer,
+                call,
+                [BulkEntry(to=b.sendable, data=m.data_json, tags=m.tags) for _, m, b in sendable],
+                Backoff(1),
+                intent.grant,
+            )
+            verdicts.update({e.id: v for (e, _, _), v in zip(sendable, found, strict=True)})
+        done += self._record_group(live, verdicts)
+        if error is not None and (
+            not isinstance(error, Exception) or any(v.fatal for v in verdicts.values())
+        ):
+            raise error
+        return done
+
+    def _record_group(
+        self, live: list[Any], verdicts: dict[int, Verdict]
+    ) -> list[tuple[OutboxEntry, str]]:
+        fates = {e.id: self._fate(e, verdicts[e.id]) for e, _, _ in live}
+        try:
+            finish_sends(
+                self.store,
+                [
+                    Recorded(
+                        b.record_id,
+                        verdicts[e.id].status,
+                        verdicts[e.id].ses_message_id,
+                        None if verdicts[e.id].outcome is Outcome.SENT else verdicts[e.id].error,
+                        outbox=fates[e.id][0],
+                    )
+                    for e, _, b in live
+                ],
+            )
+        except StoreError as err:
+            log.exception("recording the outcome of %d bulk rows failed", len(live))
+            return [(e, self._settle_apart(e, verdicts[e.id], err)) for e, _, _ in live]
+        return [(e, fates[e.id][1]) for e, _, _ in live]
+
+    def _fate(self, entry: OutboxEntry, verdict: Verdict) -> tuple[OutboxFinish, str]:
+        """What ``verdict`` makes of the row: its finish, and the outcome's name."""
+        status = {
+            Outcome.SENT: OutboxStatus.SENT,
+            Outcome.FAILED: OutboxStatus.FAILED,
+            Outcome.UNKNOWN: OutboxStatus.UNKNOWN,
+            Outcome.SUPPRESSED: OutboxStatus.FAILED,
+            Outcome.RETRY: OutboxStatus.QUEUED,
+        }[verdict.outcome]
+        error = _ALL_SUPPRESSED if verdict.outcome is Outcome.SUPPRESSED else verdict.error
+        later: dt.datetime | None = None
+        if verdict.outcome is Outcome.RETRY and not verdict.fatal:
+            if verdict.account:
+                log.warning("SES refuses the account's sends, the outbox waits: %s", error)
+                self._account_blocked_until = time.monotonic() + (verdict.wait or 0)
+            if verdict.wait is not None:
+                delay = verdict.wait  # the account's or the guard's state: never failed for it
+            elif entry.attempts >= self.settings.outbox_max_attempts:
+                status, error = OutboxStatus.FAILED, f"{error} (after {entry.attempts} tries)"
+                delay = 0.0
+            else:
+                delay = self._retry.delay(entry.attempts - 1, self._rng)
+            if status is OutboxStatus.QUEUED:
+                later = _utcnow() + dt.timedelta(seconds=delay)
+        finish = OutboxFinish(entry.id, self.claimer, status, error, later)
+        return finish, _NAMES[status]
+
+    def _settle_apart(self, entry: OutboxEntry, verdict: Verdict, err: BaseException | None) -> str:
+        """Record the row's fate in a transaction of its own (no message was recorded for
+        it, or recording its outcome failed); a configuration error is raised after."""
+        finish, name = self._fate(entry, verdict)
+        if verdict.fatal:
+            self._finish_quietly(entry, finish.status, finish.error)
+            assert err is not None
+            raise err
         rows.finish(
             self.store,
             entry.id,
             claimer=self.claimer,
-            status=OutboxStatus.QUEUED,
-            error=_text(err),
-            next_attempt_at=later,
+            status=finish.status,
+            error=finish.error,
+            next_attempt_at=finish.next_attempt_at,
         )
-        return "requeued"
+        return name
 
-    def _finish(
-        self,
-        entry: OutboxEntry,
-        status: OutboxStatus,
-        error: str | None,
-        *,
-        message_id: int | None = None,
-        quiet: bool = False,
-    ) -> None:
+    def _finish_quietly(self, entry: OutboxEntry, status: OutboxStatus, error: str | None) -> None:
         try:
-            rows.finish(
-                self.store,
-                entry.id,
-                claimer=self.claimer,
-                status=status,
-                error=error,
-                message_id=message_id,
-            )
+            rows.finish(self.store, entry.id, claimer=self.claimer, status=status, error=error)
         except StoreError:
-            if not quiet:
-                raise
             log.exception("outbox row %s: recording %s failed", entry.id, status)
 
 
-def _text(err: BaseException) -> str:
-    return f"{type(err).__name__}: {err}"
+Unit = list[tuple[OutboxEntry, Message | TemplateMessage | None]]
+
+
+def _units(claimed: list[OutboxEntry]) -> list[Unit]:
+    """The claimed rows as sends: bulk templated rows that can share a SendBulkEmail call
+    grouped (at most 50 a group, where the first of them was), every other row alone."""
+    units: list[Unit] = []
+    groups: dict[tuple[Any, ...], Unit] = {}
+    for entry in claimed:
+        message: Message | TemplateMessage | None = None
+        key = None
+        if entry.bulk:
+            try:
+                message = from_payload(entry.kind, entry.payload)
+            except InvalidMessage:
+                message = None  # sent alone, where reading it again fails it
+            key = _group_key(message) if isinstance(message, TemplateMessage) else None
+        if key is None:
+            units.append([(entry, message)])
+            continue
+        unit = groups.get(key)
+        if unit is None or len(unit) >= MAX_BULK_ENTRIES:
+            unit = groups[key] = []
+            units.append(unit)
+        unit.append((entry, message))
+    return units
+
+
+def _group_key(message: TemplateMessage) -> tuple[Any, ...] | None:
+    """What the destinations of one SendBulkEmail call share; None for a message that
+    cannot be one entry of it (Cc or Bcc: an entry here has To addresses only)."""
+    if message.cc or message.bcc:
+        return None
+    feedback = message.feedback_address
+    return (
+        message.template,
+        api_form(message.from_address),
+        message.configuration_set,
+        tuple(api_form(a) for a in message.addresses("reply_to")),
+        feedback.email if isinstance(feedback, Address) else None,
+    )
+
+
+def _bulk_call(
+    mailer: Mailer, first: TemplateMessage
+) -> Callable[[list[BulkEntry]], list[BulkEntryResult]]:
+    message = mailer.with_defaults(first)
+    feedback = message.feedback_address
+    send = functools.partial(
+        mailer.ses.send_bulk,
+        sender=api_form(message.from_address),
+        reply_to=[api_form(a) for a in message.addresses("reply_to")],
+        template=message.template,
+        default_data="{}",
+        configuration_set=message.configuration_set,
+        tags={},
+        feedback_address=feedback.email if isinstance(feedback, Address) else None,
+    )
+    return lambda entries: send(entries=entries)

@@ -35,10 +35,12 @@ __all__ = [
     "entry",
     "expire_claims",
     "finish",
+    "finish_in",
     "next_due",
     "release",
     "set_status",
     "start",
+    "start_in",
 ]
 
 
@@ -159,14 +161,20 @@ def _due(now: dt.datetime, include_bulk: bool) -> list[Any]:
     return conditions
 
 
-def claim(store: Store, *, claimer: str, limit: int, include_bulk: bool) -> list[OutboxEntry]:
-    """Mark up to ``limit`` due rows ``sending`` for ``claimer`` and commit; oldest due first."""
+def claim(
+    store: Store, *, claimer: str, limit: int, include_bulk: bool, bulk_only: bool = False
+) -> list[OutboxEntry]:
+    """Mark up to ``limit`` due rows ``sending`` for ``claimer`` and commit; oldest due first.
+    ``bulk_only``: bulk rows only (to fill a SendBulkEmail call)."""
     now = utcnow()
+    conditions = _due(now, include_bulk)
+    if bulk_only:
+        conditions.append(OutboxRow.bulk.is_(True))
     with store.transaction() as session:
         ids = list(
             session.scalars(
                 select(OutboxRow.id)
-                .where(*_due(now, include_bulk))
+                .where(*conditions)
                 .order_by(OutboxRow.next_attempt_at, OutboxRow.id)
                 .limit(limit)
                 .with_for_update(skip_locked=True)
@@ -201,14 +209,19 @@ def _mine(entry_id: int, claimer: str) -> list[Any]:
 def start(store: Store, entry_id: int, *, claimer: str) -> bool:
     """Commit that ``claimer`` hands the row to SES now (one try more); False when the row
     is no longer its own (its claim expired): then it must not be sent."""
-    now = utcnow()
     with store.transaction() as session:
-        result = session.execute(
-            update(OutboxRow)
-            .where(*_mine(entry_id, claimer), OutboxRow.started_at.is_(None))
-            .values(started_at=now, attempts=OutboxRow.attempts + 1, updated_at=now)
-        )
-        return bool(getattr(result, "rowcount", 0))
+        return start_in(session, entry_id, claimer=claimer)
+
+
+def start_in(session: Session, entry_id: int, *, claimer: str) -> bool:
+    """:func:`start` inside the caller's transaction (a send's intent)."""
+    now = utcnow()
+    result = session.execute(
+        update(OutboxRow)
+        .where(*_mine(entry_id, claimer), OutboxRow.started_at.is_(None))
+        .values(started_at=now, attempts=OutboxRow.attempts + 1, updated_at=now)
+    )
+    return bool(getattr(result, "rowcount", 0))
 
 
 def finish(
@@ -226,6 +239,29 @@ def finish(
     A row another runner took for abandoned (``unknown``, its claim older than the lease)
     while this one was still sending it takes the outcome all the same: the runner that
     sent it knows better than the guess."""
+    with store.transaction() as session:
+        return finish_in(
+            session,
+            entry_id,
+            claimer=claimer,
+            status=status,
+            error=error,
+            message_id=message_id,
+            next_attempt_at=next_attempt_at,
+        )
+
+
+def finish_in(
+    session: Session,
+    entry_id: int,
+    *,
+    claimer: str,
+    status: OutboxStatus,
+    error: str | None = None,
+    message_id: int | None = None,
+    next_attempt_at: dt.datetime | None = None,
+) -> bool:
+    """:func:`finish` inside the caller's transaction (a send's outcome)."""
     values: dict[str, Any] = {
         "status": status,
         "error": error,
@@ -236,17 +272,16 @@ def finish(
         values["message_id"] = message_id
     if next_attempt_at is not None:
         values["next_attempt_at"] = next_attempt_at
-    with store.transaction() as session:
-        result = session.execute(
-            update(OutboxRow)
-            .where(
-                OutboxRow.id == entry_id,
-                OutboxRow.status.in_((OutboxStatus.SENDING, OutboxStatus.UNKNOWN)),
-                OutboxRow.claimed_by == claimer,
-            )
-            .values(**values)
+    result = session.execute(
+        update(OutboxRow)
+        .where(
+            OutboxRow.id == entry_id,
+            OutboxRow.status.in_((OutboxStatus.SENDING, OutboxStatus.UNKNOWN)),
+            OutboxRow.claimed_by == claimer,
         )
-        return bool(getattr(result, "rowcount", 0))
+        .values(**values)
+    )
+    return bool(getattr(result, "rowcount", 0))
 
 
 def release(store: Store, ids: Iterable[int], *, claimer: str) -> int:

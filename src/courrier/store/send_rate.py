@@ -23,7 +23,19 @@ from courrier.store.feedback import _insert
 from courrier.store.store import Store
 from courrier.store.tables import SendRateRow
 
-__all__ = ["Bucket", "Grant", "SendRate", "admit", "read", "refill", "set_rate", "take"]
+__all__ = [
+    "Bucket",
+    "Grant",
+    "SendRate",
+    "TokenRequest",
+    "admit",
+    "read",
+    "refill",
+    "set_rate",
+    "take",
+    "take_in",
+    "take_in_store",
+]
 
 
 @dataclass(frozen=True)
@@ -90,6 +102,19 @@ def admit(
     return Bucket(bucket.tokens - recipients, bucket.refilled_at), max(0.0, wait)
 
 
+@dataclass(frozen=True)
+class TokenRequest:
+    """How to take tokens from the bucket ``name`` (see :func:`take`), without the count:
+    a send's intent takes them in its own transaction once it knows who is not suppressed."""
+
+    name: str
+    burst: float
+    headroom: float = 1.0
+    recheck_after: float | None = None
+    fixed_rate: float | None = None
+    now: float | None = None
+
+
 def take(
     store: Store,
     name: str,
@@ -109,25 +134,39 @@ def take(
     a setting, written into the row when it says otherwise. ``now`` replaces the store's
     clock.
     """
+    request = TokenRequest(name, burst, headroom, recheck_after, fixed_rate, now)
+    return take_in_store(store, request, recipients)
+
+
+def take_in_store(store: Store, request: TokenRequest, recipients: int) -> Grant:
+    """:func:`take` for a :class:`TokenRequest`, in a transaction of its own."""
     with store.transaction() as session:
-        row = session.scalar(select(SendRateRow).where(SendRateRow.name == name).with_for_update())
-        if row is None:
-            return Grant(missing=True)
-        moment = _now(session) if now is None else now
-        if fixed_rate is not None and row.max_send_rate != fixed_rate:
-            _change_rate(row, fixed_rate, "setting", moment, burst)
-        rate = row.max_send_rate * headroom
-        capacity = max(1.0, burst * row.max_send_rate)
-        bucket = refill(Bucket(row.tokens, row.refilled_at), moment, rate=rate, capacity=capacity)
-        after, wait = admit(bucket, recipients, now=moment, rate=rate, capacity=capacity)
-        row.tokens, row.refilled_at = after.tokens, after.refilled_at
-        row.admitted = row.admitted + recipients
-        recheck = recheck_after is not None and (
-            row.rate_checked_at is None or moment - row.rate_checked_at >= recheck_after
-        )
-        if recheck:
-            row.rate_checked_at = moment
-        return Grant(wait=wait, rate=row.max_send_rate, recheck=recheck)
+        return take_in(session, request, recipients)
+
+
+def take_in(session: Session, request: TokenRequest, recipients: int) -> Grant:
+    """:func:`take` inside the caller's transaction (a send's intent)."""
+    row = session.scalar(
+        select(SendRateRow).where(SendRateRow.name == request.name).with_for_update()
+    )
+    if row is None:
+        return Grant(missing=True)
+    moment = _now(session) if request.now is None else request.now
+    burst = request.burst
+    if request.fixed_rate is not None and row.max_send_rate != request.fixed_rate:
+        _change_rate(row, request.fixed_rate, "setting", moment, burst)
+    rate = row.max_send_rate * request.headroom
+    capacity = max(1.0, burst * row.max_send_rate)
+    bucket = refill(Bucket(row.tokens, row.refilled_at), moment, rate=rate, capacity=capacity)
+    after, wait = admit(bucket, recipients, now=moment, rate=rate, capacity=capacity)
+    row.tokens, row.refilled_at = after.tokens, after.refilled_at
+    row.admitted = row.admitted + recipients
+    recheck = request.recheck_after is not None and (
+        row.rate_checked_at is None or moment - row.rate_checked_at >= request.recheck_after
+    )
+    if recheck:
+        row.rate_checked_at = moment
+    return Grant(wait=wait, rate=row.max_send_rate, recheck=recheck)
 
 
 def set_rate(

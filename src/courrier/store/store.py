@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from alembic import command
 from alembic.config import Config
@@ -24,9 +24,13 @@ from courrier.errors import (
     StoreUnavailable,
     StoreUnusable,
 )
-from courrier.statuses import MessageStatus, RecipientStatus
+from courrier.statuses import MessageStatus
 from courrier.store.errors import store_error
-from courrier.store.tables import MessageRow, RecipientRow, SuppressionRow, utcnow
+from courrier.store.tables import MessageRow, SuppressionRow, utcnow
+
+if TYPE_CHECKING:
+    from courrier.store.send_rate import TokenRequest
+    from courrier.store.sends import Intent, NewMessage, OutboxFinish
 
 #: pg_advisory_xact_lock key that serialises migrations ("courrier" in ASCII, as an int).
 _MIGRATION_LOCK = 0x636F757272696572
@@ -221,17 +225,28 @@ class Store:
         status: MessageStatus = MessageStatus.PENDING,
     ) -> int:
         """Store a message before it is sent; ``recipients`` are (address, kind, status)."""
-        with self.transaction() as session:
-            row = MessageRow(
-                sender=sender, subject=subject, configuration_set=configuration_set, status=status
-            )
-            row.recipients = [
-                RecipientRow(address=address.lower(), kind=kind, status=recipient_status)
-                for address, kind, recipient_status in recipients
-            ]
-            session.add(row)
-            session.flush()
-            return row.id
+        from courrier.store import sends  # sends builds on this module
+
+        [record_id] = sends.record_messages(
+            self,
+            [
+                sends.NewMessage(
+                    sender, subject, configuration_set, tuple(recipients), status=status
+                )
+            ],
+        )
+        return record_id
+
+    def begin_send(
+        self,
+        messages: Sequence[NewMessage],
+        *,
+        tokens: TokenRequest | None = None,
+    ) -> Intent:
+        """A send's intent, one transaction: see :func:`courrier.store.sends.begin_sends`."""
+        from courrier.store import sends
+
+        return sends.begin_sends(self, messages, tokens=tokens)
 
     def finish_send(
         self,
@@ -240,21 +255,13 @@ class Store:
         status: MessageStatus,
         ses_message_id: str | None = None,
         error: str | None = None,
+        outbox: OutboxFinish | None = None,
     ) -> None:
-        """Record a send's outcome; recipients still pending take the message's status."""
-        with self.transaction() as session:
-            row = session.get(MessageRow, message_id)
-            if row is None:
-                raise StoreError(f"no message {message_id}")
-            row.status = status
-            row.error = error
-            if ses_message_id:
-                row.ses_message_id = ses_message_id
-                row.sent_at = utcnow()
-            for recipient in row.recipients:
-                if recipient.status == RecipientStatus.PENDING:
-                    recipient.status = status
-                    recipient.updated_at = utcnow()
+        """Record a send's outcome (and ``outbox``, the row it settles) in one transaction;
+        recipients still pending take the message's status."""
+        from courrier.store import sends
+
+        sends.finish_sends(self, [sends.Outcome(message_id, status, ses_message_id, error, outbox)])
 
     def message(self, message_id: int) -> MessageRecord | None:
         with self.transaction(read_only=True) as session:
