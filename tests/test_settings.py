@@ -92,7 +92,7 @@ def test_a_named_config_file_that_does_not_exist_is_refused(
     with pytest.raises(ConfigurationError, match=r"settings file courrier\.tmol does not exist"):
         Settings.load("courrier.tmol")
     monkeypatch.setenv("COURRIER_CONFIG", "elsewhere.toml")
-    with pytest.raises(ConfigurationError, match=r"elsewhere\.toml does not exist \(named by COURRIER_CONFIG\)"):
+    with pytest.raises(ConfigurationError, match=r"elsewhere\.toml .* by COURRIER_CONFIG"):
         Settings.load()
     # Only a file that is about to be written (courrier setup) may be absent.
     assert Settings.load(config_may_be_absent=True).database_url == "sqlite:///courrier.db"
