@@ -84,3 +84,20 @@ def test_booleans_and_reputation_settings(in_tmp: Path, monkeypatch: pytest.Monk
     monkeypatch.setenv("COURRIER_GUARD_BLOCKS_TRANSACTIONAL", "sometimes")
     with pytest.raises(ConfigurationError, match="must be true or false"):
         Settings.load()
+
+
+def test_a_named_config_file_that_does_not_exist_is_refused(
+    in_tmp: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with pytest.raises(ConfigurationError, match=r"settings file courrier\.tmol does not exist"):
+        Settings.load("courrier.tmol")
+    monkeypatch.setenv("COURRIER_CONFIG", "elsewhere.toml")
+    with pytest.raises(ConfigurationError, match=r"elsewhere\.toml .* by COURRIER_CONFIG"):
+        Settings.load()
+    # Only a file that is about to be written (courrier setup) may be absent.
+    assert Settings.load(config_may_be_absent=True).database_url == "sqlite:///courrier.db"
+
+
+def test_the_implicit_default_file_may_be_absent(in_tmp: Path) -> None:
+    assert not (in_tmp / "courrier.toml").exists()
+    assert Settings.load().database_url == "sqlite:///courrier.db"

@@ -4,8 +4,10 @@ Each setting is looked up, first match wins:
 
 1. the keyword argument given to :meth:`Settings.load` (or a CLI option);
 2. the environment variable ``COURRIER_<NAME>`` (for example ``COURRIER_DATABASE_URL``);
-3. the ``[courrier]`` table of ``courrier.toml`` in the working directory (or the file named
-   by ``COURRIER_CONFIG``);
+3. the ``[courrier]`` table of ``courrier.toml`` in the working directory, which may be
+   absent, or of the file named by ``--config`` or ``COURRIER_CONFIG``, which must exist: a
+   misspelled name would otherwise run on the defaults, with a fresh store and an empty
+   suppression list;
 4. the default below.
 
 AWS credentials, region and endpoint are not courrier settings: boto3's own chain applies
@@ -102,13 +104,24 @@ class Settings:
     outbox_max_attempts: int = 10
 
     @classmethod
-    def load(cls, config_file: str | os.PathLike[str] | None = None, **overrides: Any) -> Settings:
-        """Settings from arguments, environment, ``courrier.toml`` and defaults, in that order."""
+    def load(
+        cls,
+        config_file: str | os.PathLike[str] | None = None,
+        *,
+        config_may_be_absent: bool = False,
+        **overrides: Any,
+    ) -> Settings:
+        """Settings from arguments, environment, ``courrier.toml`` and defaults, in that order.
+
+        A settings file named by ``config_file`` or ``COURRIER_CONFIG`` that does not exist is
+        a :class:`~courrier.errors.ConfigurationError`, unless ``config_may_be_absent`` (a
+        command about to write it, ``courrier setup``).
+        """
         known = {f.name: f for f in fields(cls)}
         unknown = sorted(set(overrides) - set(known))
         if unknown:
             raise ConfigurationError(f"unknown setting(s): {', '.join(unknown)}")
-        file_values = _read_file(config_file)
+        file_values = _read_file(config_file, config_may_be_absent)
         values: dict[str, Any] = {}
         for name, spec in known.items():
             if overrides.get(name) is not None:
@@ -128,7 +141,17 @@ class Settings:
 
 
 def config_path(config_file: str | os.PathLike[str] | None = None) -> Path:
+    """The settings file: ``config_file``, else ``COURRIER_CONFIG``, else ``courrier.toml``."""
     return Path(config_file or os.environ.get("COURRIER_CONFIG") or CONFIG_FILE)
+
+
+def _named_by(config_file: str | os.PathLike[str] | None) -> str | None:
+    """How the settings file was named, when it was named at all."""
+    if config_file:
+        return ""
+    if os.environ.get("COURRIER_CONFIG"):
+        return " (named by COURRIER_CONFIG)"
+    return None
 
 
 def checked(name: str, value: Any, source: str) -> Any:
@@ -138,9 +161,14 @@ def checked(name: str, value: Any, source: str) -> Any:
     return _coerce(name, declared, value, source)
 
 
-def _read_file(config_file: str | os.PathLike[str] | None) -> dict[str, Any]:
+def _read_file(
+    config_file: str | os.PathLike[str] | None, may_be_absent: bool = False
+) -> dict[str, Any]:
     path = config_path(config_file)
     if not path.exists():
+        named = _named_by(config_file)
+        if named is not None and not may_be_absent:
+            raise ConfigurationError(f"the settings file {path} does not exist{named}")
         return {}
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))

@@ -62,7 +62,7 @@ def test_a_file_with_bad_rows_queues_nothing_until_told(
     assert queued(store) == 0
     skipped = cli.invoke(main, [*args, "--skip-invalid"])
     assert skipped.exit_code == 0, skipped.output
-    assert "495 queued, 0 already queued, 5 refused" in skipped.stdout
+    assert "495 queued, 0 already queued, 0 duplicates, 5 refused" in skipped.stdout
     assert queued(store) == 495
     again = cli.invoke(main, [*args, "--skip-invalid"])
     assert "0 queued, 495 already queued" in again.stdout
@@ -71,7 +71,7 @@ def test_a_file_with_bad_rows_queues_nothing_until_told(
     write_csv(tmp_path / "list.csv", 500, {})
     fixed = cli.invoke(main, args)
     assert fixed.exit_code == 0, fixed.output
-    assert "5 queued, 495 already queued, 0 refused" in fixed.stdout
+    assert "5 queued, 495 already queued, 0 duplicates, 0 refused" in fixed.stdout
     assert queued(store) == 500
     entry = rows.entries(store, limit=1)[0]
     assert entry.bulk
@@ -199,3 +199,90 @@ def test_outbox_run_with_concurrency_sends_every_row_once(
     assert len(recipients) == len(set(recipients)) == 30
     refused = cli.invoke(main, ["outbox", "run", "--concurrency", "0"])
     assert refused.exit_code != 0
+
+
+def bulk_args(*more: str) -> list[str]:
+    return ["bulk", "--template", "news", "--recipients", "list.csv", *more]
+
+
+def test_duplicate_addresses_are_counted_and_listed_with_the_line_they_repeat(
+    cli: CliRunner, store: Store, tmp_path: Path
+) -> None:
+    (tmp_path / "list.csv").write_text(
+        "email,name,city\n"
+        "ana@bücher.example,Ana,Lyon\n"  # line 2
+        "bob@example.com,Bob,Nice\n"  # line 3
+        "ANA@BÜCHER.EXAMPLE,Ana again,Lyon\n"  # line 4
+        '"Bob B. <Bob@Example.com>",Bob B,Nice\n'  # line 5
+        "ana@xn--bcher-kva.example,Ana punycode,Lyon\n",  # line 6
+        encoding="utf-8",
+    )
+    result = cli.invoke(main, bulk_args())
+    assert result.exit_code == 0, result.output
+    assert "2 queued, 0 already queued, 3 duplicates, 0 refused" in result.stdout
+    assert "3 of 5 rows repeat an earlier row's address" in result.stdout
+    listed = [line.strip() for line in result.stdout.splitlines() if line.startswith("  line ")]
+    assert listed == [
+        "line 4: 'ANA@BÜCHER.EXAMPLE': the same address as line 2",
+        "line 5: 'Bob B. <Bob@Example.com>': the same address as line 3",
+        "line 6: 'ana@xn--bcher-kva.example': the same address as line 2",
+    ]
+    assert queued(store) == 2
+
+
+def test_a_refused_row_is_named_by_the_line_its_record_starts_on(
+    cli: CliRunner, store: Store, tmp_path: Path
+) -> None:
+    (tmp_path / "list.csv").write_text(
+        "email,name,city\n"
+        + "".join(f"reader{n}@example.net,R{n},Lyon\n" for n in range(4))  # lines 2-5
+        + 'bad@@example.net,"two\nlines",Lyon\n'  # lines 6-7
+        + "last@example.net,L,Lyon\n",  # line 8
+        encoding="utf-8",
+    )
+    result = cli.invoke(main, bulk_args())
+    assert result.exit_code == 2, result.output
+    assert "  line 6: 'bad@@example.net'" in result.stderr
+    assert queued(store) == 0
+
+
+def test_a_file_that_is_not_utf8_is_named_by_line(
+    cli: CliRunner, store: Store, tmp_path: Path
+) -> None:
+    (tmp_path / "list.csv").write_bytes(
+        "email,name,city\nana@example.net,Ana,Lyon\nzoe@example.net,Zoé,Orléans\n".encode("latin-1")
+    )
+    result = cli.invoke(main, bulk_args())
+    assert result.exit_code == 2, result.output
+    [message] = result.stderr.splitlines()
+    assert "list.csv: line 3 is not UTF-8" in message
+    assert "the file must be UTF-8" in message
+    assert queued(store) == 0
+
+
+def test_a_template_variable_no_column_gives_is_refused_before_queuing(
+    cli: CliRunner, store: Store, sandbox: SandboxClient, tmp_path: Path
+) -> None:
+    sandbox.sesv2.create_email_template(
+        TemplateName="promo",
+        TemplateContent={
+            "Subject": "Hello {{name}}",
+            "Text": "{{code}} {{#if vip}}{{perk}}{{/if}} {{#each items}}{{label}}{{/each}}",
+        },
+    )
+    write_csv(tmp_path / "list.csv", 3, {})
+    args = ["bulk", "--template", "promo", "--recipients", "list.csv"]
+    refused = cli.invoke(main, args)
+    assert refused.exit_code == 2, refused.output
+    assert "{{code}}" in refused.stderr
+    assert "perk" not in refused.stderr
+    assert "label" not in refused.stderr
+    assert queued(store) == 0
+    covered = cli.invoke(main, [*args, "--default-data", '{"code": "SPRING"}'])
+    assert covered.exit_code == 0, covered.output
+    assert queued(store) == 3
+    entry = rows.entries(store, limit=1)[0]
+    assert json.loads(entry.payload)["data"]["code"] == "SPRING"
+    absent = cli.invoke(main, ["bulk", "--template", "nothere", "--recipients", "list.csv"])
+    assert absent.exit_code == 2
+    assert "SES has no template 'nothere'" in absent.stderr

@@ -128,3 +128,20 @@ def test_suppression_commands(cli: CliRunner, tmp_path: Path) -> None:
     store = Store(f"sqlite:///{tmp_path}/cli.db")
     assert [s.address for s in store.suppressions()] == ["other@example.org"]
     store.close()
+
+
+@pytest.mark.parametrize("how", ["option", "environment"])
+def test_a_misspelled_config_file_is_a_usage_error_not_the_defaults(
+    cli: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, how: str
+) -> None:
+    monkeypatch.delenv("COURRIER_DATABASE_URL")
+    args = ["suppression", "list"]
+    if how == "option":
+        args = ["--config", "courrier.tmol", *args]
+    else:
+        monkeypatch.setenv("COURRIER_CONFIG", "courrier.tmol")
+    result = cli.invoke(main, args)
+    assert result.exit_code == 2, result.output
+    [line] = result.stderr.splitlines()
+    assert "courrier.tmol" in line
+    assert not (tmp_path / "courrier.db").exists()

@@ -14,6 +14,7 @@ from sqlalchemy import inspect, text
 from courrier.errors import ConfigurationError, InvalidRecord, StoreError, StoreUnavailable
 from courrier.statuses import MessageStatus
 from courrier.store import Store
+from courrier.store.store import _MIGRATION_LOCK
 from tests.conftest import postgres_schema
 
 
@@ -156,6 +157,7 @@ go = sys.argv[2]
 while not os.path.exists(go):
     time.sleep(0.001)
 from courrier.store import Store
+from courrier.store.store import _MIGRATION_LOCK
 Store(sys.argv[1]).close()
 """
 
@@ -246,3 +248,36 @@ def test_sqlite_commits_survive_a_power_cut(tmp_path: pytest.TempPathFactory) ->
     with store.engine.connect() as conn:
         assert conn.execute(text("PRAGMA synchronous")).scalar() == 2  # FULL
     store.close()
+
+
+def test_an_up_to_date_store_opens_while_another_process_holds_the_write_lock(
+    database_url: str,
+) -> None:
+    """Opening checks the schema with a read: a long writer (a bulk import) must not keep
+    every other command out, as it did when the check itself took the write lock."""
+    import threading
+
+    Store(database_url).close()  # migrated once
+    holder = Store(database_url, migrate=False)
+    outcome: list[object] = []
+
+    def open_and_read() -> None:
+        try:
+            opened = Store(database_url)
+            outcome.append(opened.suppressions())
+            opened.close()
+        except StoreError as err:
+            outcome.append(err)
+
+    with holder.transaction() as session:  # SQLite: BEGIN IMMEDIATE, the write lock
+        session.execute(text("DELETE FROM suppressions"))
+        if holder.dialect == "postgresql":  # what a migration in progress holds
+            session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
+        opener = threading.Thread(target=open_and_read)
+        opener.start()
+        opener.join(timeout=3)  # SQLite's busy timeout is 5 s: well before it
+        done = not opener.is_alive()
+    opener.join()
+    holder.close()
+    assert done
+    assert outcome == [[]]

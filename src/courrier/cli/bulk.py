@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 import click
 
+from courrier.aws.clients import AwsConfig
+from courrier.aws.ses import SesClient
 from courrier.cli.common import EXIT_USAGE, handles_errors, open_store, settings_from, stop_signals
 from courrier.cli.send import parse_tags
-from courrier.errors import ConfigurationError
+from courrier.errors import ConfigurationError, InvalidMessage
 from courrier.sending import Mailer
-from courrier.sending.campaign import queue_campaign, read_campaign
+from courrier.sending.campaign import Campaign, queue_campaign, read_campaign
 from courrier.sending.outbox import OutboxRunner
+from courrier.sending.templated import required_variables
+from courrier.settings import Settings
 
 
 @click.command()
@@ -29,6 +35,11 @@ from courrier.sending.outbox import OutboxRunner
     "data_columns",
     multiple=True,
     help="Column passed as template data; repeat for more (default: every column).",
+)
+@click.option(
+    "--default-data",
+    default="{}",
+    help="Template data every row starts from, a JSON object; a row's columns go over it.",
 )
 @click.option("--from", "sender", help="Sender (setting: sender).")
 @click.option(
@@ -49,6 +60,7 @@ def bulk(
     recipients: Path,
     email_column: str,
     data_columns: tuple[str, ...],
+    default_data: str,
     sender: str | None,
     campaign: str | None,
     tag: tuple[str, ...],
@@ -58,10 +70,13 @@ def bulk(
 ) -> None:
     """Queue one templated message per row of a CSV file in the outbox.
 
-    Every address is checked first. When a row is refused the report names it by line and
-    nothing is queued (exit 2), unless --skip-invalid. Queuing the same file again queues
-    nobody twice. The messages are bulk sends: they wait while the reputation guard is
-    tripped.
+    Every row is checked first, and the template (as SES has it) against the columns: a
+    variable the template prints that neither a column nor --default-data gives is refused
+    (exit 2), since SES would send nothing. When a row is refused the report names the line
+    it starts on and nothing is queued (exit 2), unless --skip-invalid. A row that repeats an
+    earlier row's address is not queued again and is listed. Queuing the same file again
+    queues nobody twice, also after an interrupted run. The messages are bulk sends: they
+    wait while the reputation guard is tripped.
 
     Example:
 
@@ -77,10 +92,12 @@ def bulk(
         sender=from_address,
         email_column=email_column,
         data_columns=data_columns,
+        default_data=_json_object(default_data),
         campaign=campaign,
         tags=parse_tags(tag),
         configuration_set=configuration_set or settings.configuration_set,
     )
+    _check_template(settings, plan)
     if plan.refused:
         click.echo(f"{len(plan.refused)} of {plan.total} rows refused:", err=True)
         for row in plan.refused:
@@ -88,11 +105,18 @@ def bulk(
         if not skip_invalid:
             click.echo("nothing queued: fix these rows or pass --skip-invalid", err=True)
             ctx.exit(EXIT_USAGE)
+    if plan.duplicates:
+        click.echo(
+            f"{len(plan.duplicates)} of {plan.total} rows repeat an earlier row's address "
+            "(not queued again, their other columns unused):"
+        )
+        for duplicate in plan.duplicates:
+            click.echo(f"  {duplicate}")
     store = open_store(ctx, settings.database_url)
     report = queue_campaign(store, plan, skip_invalid=skip_invalid)
     click.echo(
         f"campaign {plan.name}: {report.created} queued, {report.existing} already queued, "
-        f"{len(plan.refused)} refused"
+        f"{len(plan.duplicates)} duplicates, {len(plan.refused)} refused"
     )
     if run_now:
         mailer = Mailer.from_settings(settings)
@@ -105,3 +129,30 @@ def bulk(
         with stop_signals(on_signal):
             outcome = runner.run(until_empty=True)
         click.echo(", ".join(f"{n} {o}" for o, n in sorted(outcome.outcomes.items())))
+
+
+def _json_object(text: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise InvalidMessage(f"--default-data is not JSON: {err}") from err
+    if not isinstance(value, dict):
+        raise InvalidMessage("--default-data must be a JSON object")
+    return value
+
+
+def _check_template(settings: Settings, plan: Campaign) -> None:
+    """Refuse the campaign when the template prints a name no row's data has: SES would
+    accept every send and deliver none (a Rendering Failure each)."""
+    ses = SesClient(AwsConfig(settings.profile, settings.region, settings.read_timeout))
+    found = ses.get_template(plan.template)
+    if found is None:
+        raise InvalidMessage(
+            f"SES has no template {plan.template!r}: push it first (courrier template push)"
+        )
+    missing = sorted(required_variables(found) - plan.data_names)
+    if missing:
+        raise InvalidMessage(
+            f"template {plan.template!r} uses {', '.join('{{' + m + '}}' for m in missing)}, "
+            f"which no column of {plan.path.name} (nor --default-data) gives; nothing queued"
+        )

@@ -73,14 +73,25 @@ listen_host = click.option(
 )
 
 
-def settings_from(ctx: click.Context, **overrides: Any) -> Settings:
+def settings_from(
+    ctx: click.Context, *, config_may_be_absent: bool = False, **overrides: Any
+) -> Settings:
+    """The settings for this command: its options over the host's over the usual chain.
+
+    A settings file named by ``--config`` or ``COURRIER_CONFIG`` must exist (exit 2 when it
+    does not), unless ``config_may_be_absent``: ``courrier setup`` writes it.
+    """
     params: dict[str, Any] = dict(ctx.find_root().params)
     config = params.pop("config", None)
     base: dict[str, Any] = dict(host_of(ctx).settings)
     for given in (params, overrides):
         base.update({k: v for k, v in given.items() if v is not None})
     with errors_as_exit_codes():
-        return Settings.load(config, **{k: v for k, v in base.items() if v is not None})
+        return Settings.load(
+            config,
+            config_may_be_absent=config_may_be_absent,
+            **{k: v for k, v in base.items() if v is not None},
+        )
 
 
 def handles_errors(function: F) -> F:

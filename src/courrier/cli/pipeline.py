@@ -77,7 +77,7 @@ def setup_command(
 
         courrier setup --identity mail.example.com --route events
     """
-    settings = settings_from(ctx)
+    settings = settings_from(ctx, config_may_be_absent=True)
     report = setup(_aws(settings), identity, route=route, prefix=prefix, dry_run=dry_run)
     console = Console()
     for change in report.changes:

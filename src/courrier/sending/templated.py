@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email.utils
 import functools
+import re
 from collections.abc import Callable
 from email.header import Header
 from pathlib import Path
@@ -13,7 +14,7 @@ from courrier.aws.ses import SesClient, StoredTemplate
 from courrier.errors import InvalidMessage
 from courrier.template_message import TemplateMessage, check_template_name
 
-__all__ = ["api_form", "push_templates", "read_templates", "templated_call"]
+__all__ = ["api_form", "push_templates", "read_templates", "required_variables", "templated_call"]
 
 
 def templated_call(ses: SesClient, message: TemplateMessage) -> Callable[[], str]:
@@ -100,3 +101,44 @@ def push_templates(ses: SesClient, directory: str | Path) -> list[tuple[str, str
     """Create or update every template under ``directory``: (name, created | updated |
     unchanged) for each; pushing the same files again changes nothing."""
     return [(t.name, ses.put_template(t)) for t in read_templates(directory)]
+
+
+#: One Handlebars expression: ``{{...}}`` or ``{{{...}}}``, comments ``{{!...}}`` and
+#: ``{{!--...--}}`` included (matched first so that a ``}}`` inside them does not end them).
+_MUSTACHE = re.compile(r"\{\{!--.*?--\}\}|\{\{\{(.*?)\}\}\}|\{\{(.*?)\}\}", re.DOTALL)
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_$-]*")
+_NOT_NAMES = {"this", "else", "true", "false", "null", "undefined"}
+
+
+def required_variables(template: StoredTemplate) -> frozenset[str]:
+    """The top-level names the template prints whatever the data: those without which SES
+    sends nothing and publishes a Rendering Failure event instead
+    (https://docs.aws.amazon.com/ses/latest/dg/send-personalized-email-api.html).
+
+    Conservative, so that no campaign that would render is refused: only a plain ``{{name}}``
+    or ``{{name.field}}`` outside every block counts. Names inside ``{{#if}}``,
+    ``{{#unless}}`` (printed only when set) or ``{{#each}}``, ``{{#with}}`` (another
+    context), helper calls, ``this``, ``@data`` and ``../`` paths are left alone.
+    """
+    found: set[str] = set()
+    for part in (template.subject, template.text or "", template.html or ""):
+        found |= _top_level_names(part)
+    return frozenset(found)
+
+
+def _top_level_names(text: str) -> set[str]:
+    names: set[str] = set()
+    depth = 0
+    for match in _MUSTACHE.finditer(text):
+        body = (match.group(1) or match.group(2) or "").strip("~ \t\r\n&")
+        if not body or body.startswith("!"):
+            continue
+        if body[0] in "#^" and len(body) > 1:
+            depth += 1
+        elif body[0] == "/":
+            depth = max(0, depth - 1)
+        elif depth == 0 and body[0] not in ">@.[" and len(body.split()) == 1:
+            name = _NAME.match(body)
+            if name and name.group(0) not in _NOT_NAMES and not body[0].isdigit():
+                names.add(name.group(0))
+    return names

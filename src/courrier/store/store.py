@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, delete, event, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine, make_url
@@ -133,14 +135,19 @@ class Store:
     def migrate(self) -> None:
         """Bring the schema to the latest migration (idempotent, safe to run concurrently).
 
-        Processes that open a fresh database at once take turns: PostgreSQL through an
-        advisory lock held for the migration's transaction, SQLite through its write lock.
+        A store already at the latest migration is only read: the usual case, every command
+        opening the store, must not queue behind a long writer (a bulk import) for a lock it
+        does not need. Processes that open a store that is behind take turns: PostgreSQL
+        through an advisory lock held for the migration's transaction, SQLite through its
+        write lock; each checks again once it holds the lock.
         """
         config = Config()
         config.set_main_option(
             "script_location", str(resources.files("courrier.store") / "migrations")
         )
         try:
+            if self._at_head(config):
+                return
             with self._immediate.begin() as connection:
                 if self.dialect == "postgresql":
                     connection.execute(
@@ -150,6 +157,15 @@ class Store:
                 command.upgrade(config, "head")
         except (SQLAlchemyError, UnicodeError) as err:
             raise _with_context(store_error(err), "migrating the store failed") from err
+
+    def _at_head(self, config: Config) -> bool:
+        """Whether the schema is at the latest migration, read without any lock (SQLite's
+        deferred BEGIN takes none until a write, and WAL readers never wait for a writer)."""
+        heads = set(ScriptDirectory.from_config(config).get_heads())
+        with self.engine.connect() as connection:
+            current = set(MigrationContext.configure(connection).get_current_heads())
+            connection.rollback()
+        return current == heads
 
     def check_writable(self) -> None:
         """Raise :class:`~courrier.errors.StoreUnusable` unless the store can be written.
