@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-from mkdocs.structure.files import File, Files
 
 from courrier.cli import main
 from courrier.settings import CONFIG_FILE, Settings
@@ -30,8 +29,11 @@ AWS_PAGES = {
 FACT = re.compile(r"facts §(\d+)(?:\.\d+)?")
 
 
-def on_files(files: Files, config: Any) -> Files:
+def on_files(files: Any, config: Any) -> Any:
     """Add the generated reference pages to the build."""
+    # Imported here so that tests can build the pages without MkDocs installed.
+    from mkdocs.structure.files import File
+
     files.append(File.generated(config, "reference/settings.md", content=settings_page()))
     files.append(File.generated(config, "reference/cli.md", content=cli_page()))
     return files
@@ -62,7 +64,7 @@ def setting_comments() -> dict[str, str]:
         stripped = line.strip()
         if stripped.startswith("#:"):
             pending.append(stripped[2:].strip())
-        elif stripped.startswith("@") or stripped.startswith("def "):
+        elif stripped.startswith(("@", "def ")):
             break
         elif stripped.split(":", 1)[0].strip() in names:
             name = stripped.split(":", 1)[0].strip()
@@ -170,4 +172,3 @@ def on_page_content(html: str, **kwargs: Any) -> str:
 def _html_link(match: re.Match[str]) -> str:
     url = AWS_PAGES.get(match.group(1))
     return f'<a href="{url}">AWS documentation</a>' if url else "AWS documentation"
-
