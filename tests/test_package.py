@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import ast
+import importlib.util
 import inspect
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 import pytest
@@ -182,8 +184,33 @@ def commands(group: click.Group, prefix: str = "") -> list[tuple[str, click.Comm
     return out
 
 
+def docs_hook() -> Any:
+    """docs/hooks/generate.py, the MkDocs hook that writes the command-line reference."""
+    path = PACKAGE.parent.parent / "docs" / "hooks" / "generate.py"
+    spec = importlib.util.spec_from_file_location("courrier_docs_hook", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def cli_reference() -> str:
+    return str(docs_hook().cli_page())
+
+
+@pytest.fixture(scope="module")
+def guides() -> str:
+    root = PACKAGE.parent.parent
+    pages = [root / "README.md", *sorted((root / "docs").rglob("*.md"))]
+    return "\n".join(page.read_text(encoding="utf-8") for page in pages)
+
+
 @pytest.mark.parametrize(("name", "command"), commands(main))
-def test_every_command_has_help_and_is_in_the_readme(name: str, command: click.Command) -> None:
+def test_every_command_has_help_and_is_documented(
+    name: str, command: click.Command, cli_reference: str, guides: str
+) -> None:
     assert command.help, f"courrier {name} has no help text"
-    readme = (PACKAGE.parent.parent / "README.md").read_text(encoding="utf-8")
-    assert f"courrier {name}" in readme, f"courrier {name} is not documented in README.md"
+    assert f"# courrier {name}\n" in cli_reference, f"courrier {name} is not in the CLI reference"
+    assert f"courrier {name}" in guides, f"no page of docs/ or README.md uses courrier {name}"

@@ -1,0 +1,174 @@
+"""MkDocs hook: the settings and command-line references, written from the code at build time.
+
+``reference/settings.md`` comes from the fields of :class:`courrier.settings.Settings` and the
+``#:`` comments above them; ``reference/cli.md`` from the Click commands' own ``--help``. Both
+are generated files of the build, never committed, so they always say what the code does.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from pathlib import Path
+from typing import Any
+
+import click
+
+from courrier.cli import main
+from courrier.settings import CONFIG_FILE, Settings
+
+SETTINGS_SOURCE = Path(__file__).resolve().parents[2] / "src" / "courrier" / "settings.py"
+
+# Some source comments still cite sections of the team's fact file; until they link AWS
+# themselves, the rendered pages link the AWS page each section comes from.
+AWS_PAGES = {
+    "3": "https://docs.aws.amazon.com/ses/latest/dg/send-an-email-from-console.html",
+    "7": "https://docs.aws.amazon.com/ses/latest/dg/faqs-enforcement.html",
+    "11": "https://docs.aws.amazon.com/ses/latest/dg/manage-sending-quotas.html",
+}
+FACT = re.compile(r"facts §(\d+)(?:\.\d+)?")
+
+
+def on_files(files: Any, config: Any) -> Any:
+    """Add the generated reference pages to the build."""
+    # Imported here so that tests can build the pages without MkDocs installed.
+    from mkdocs.structure.files import File
+
+    files.append(File.generated(config, "reference/settings.md", content=settings_page()))
+    files.append(File.generated(config, "reference/cli.md", content=cli_page()))
+    return files
+
+
+def aws_link(match: re.Match[str]) -> str:
+    url = AWS_PAGES.get(match.group(1))
+    return f"[AWS documentation]({url})" if url else "AWS documentation"
+
+
+# ---------------------------------------------------------------- settings
+
+
+def setting_comments() -> dict[str, str]:
+    """Each field's ``#:`` comment; a field without one shares the group's above it."""
+    comments: dict[str, str] = {}
+    pending: list[str] = []
+    last = ""
+    in_class = False
+    names = {f.name for f in dataclasses.fields(Settings)}
+    source = SETTINGS_SOURCE.read_text(encoding="utf-8")
+    for line in source.splitlines():
+        if line.startswith("class Settings"):
+            in_class = True
+            continue
+        if not in_class:
+            continue
+        stripped = line.strip()
+        if stripped.startswith("#:"):
+            pending.append(stripped[2:].strip())
+        elif stripped.startswith(("@", "def ")):
+            break
+        elif stripped.split(":", 1)[0].strip() in names:
+            name = stripped.split(":", 1)[0].strip()
+            if pending:
+                last = " ".join(pending)
+                pending = []
+            comments[name] = last
+        else:  # a blank line or a plain comment starts a new group
+            pending, last = [], ""
+    return comments
+
+
+def setting_types() -> dict[str, str]:
+    return {f.name: str(f.type) for f in dataclasses.fields(Settings)}
+
+
+def settings_page() -> str:
+    comments = setting_comments()
+    types = setting_types()
+    lines = [
+        "# Settings",
+        "",
+        "<!-- Generated from courrier.settings at build time (docs/hooks/generate.py). -->",
+        "",
+        "Every setting is read through one object, `courrier.Settings`. Each is looked up in "
+        "this order, the first match winning:",
+        "",
+        "1. the keyword argument given to `Settings.load()`, or the command-line option;",
+        "2. the environment variable `COURRIER_<NAME>`;",
+        f"3. the `[courrier]` table of `{CONFIG_FILE}` in the working directory, or of the "
+        "file named by `COURRIER_CONFIG`;",
+        "4. the default below.",
+        "",
+        "In Django, the `COURRIER` dictionary of `settings.py` takes the same names in upper "
+        "case and ranks like an argument (see [Django](../django.md#settings)). True and "
+        "false are `1`/`true`/`yes`/`on` and `0`/`false`/`no`/`off` in the environment; "
+        "fractions such as `0.04` mean 4%.",
+        "",
+        "AWS credentials, the region and the endpoint are not courrier settings: boto3's own "
+        "chain applies (`AWS_PROFILE`, `AWS_DEFAULT_REGION`, `AWS_ENDPOINT_URL`, "
+        "`~/.aws/config`). `profile` and `region` override it only when set.",
+        "",
+        "| setting | environment variable | type | default | meaning |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for field in dataclasses.fields(Settings):
+        default = field.default
+        shown = "none" if default is None else f"`{default!r}`".replace("|", "\\|")
+        meaning = FACT.sub(aws_link, comments.get(field.name, "")).replace("|", "\\|")
+        lines.append(
+            f"| `{field.name}` | `COURRIER_{field.name.upper()}` "
+            f"| {types[field.name].replace('|', 'or')} | {shown} | {meaning} |"
+        )
+    lines += [
+        "",
+        f"A `{CONFIG_FILE}` uses the same names as keys of its `[courrier]` table:",
+        "",
+        "```toml",
+        "[courrier]",
+        'database_url = "postgresql://courrier@db.internal/courrier"',
+        "send_burst = 0.5",
+        "guard_blocks_transactional = true",
+        "```",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- command line
+
+
+def cli_page() -> str:
+    lines = [
+        "# Command line",
+        "",
+        "<!-- Generated from the Click commands at build time (docs/hooks/generate.py). -->",
+        "",
+        "Every command below is also `python -m courrier ...` and, in a Django project, "
+        "`python manage.py courrier ...`. Options rank above environment variables and "
+        "`courrier.toml` (see [Settings](settings.md)).",
+        "",
+    ]
+    root = click.Context(main, info_name="courrier", terminal_width=88, max_content_width=88)
+    lines += command_section(main, root, "courrier", 2)
+    return "\n".join(lines)
+
+
+def command_section(command: click.Command, ctx: click.Context, path: str, level: int) -> list[str]:
+    out = [f"{'#' * level} {path}", "", "```text", command.get_help(ctx), "```", ""]
+    if isinstance(command, click.Group):
+        for name in command.list_commands(ctx):
+            sub = command.get_command(ctx, name)
+            if sub is None:
+                continue
+            sub_ctx = click.Context(sub, info_name=name, parent=ctx)
+            out += command_section(sub, sub_ctx, f"{path} {name}", min(level + 1, 4))
+    return out
+
+
+def on_page_content(html: str, **kwargs: Any) -> str:
+    """Docstrings rendered by mkdocstrings may still cite the fact file: link AWS instead."""
+    return FACT.sub(_html_link, html)
+
+
+def _html_link(match: re.Match[str]) -> str:
+    url = AWS_PAGES.get(match.group(1))
+    return f'<a href="{url}">AWS documentation</a>' if url else "AWS documentation"
