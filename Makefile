@@ -14,7 +14,7 @@ COMPILE := pip-compile --quiet --extra dev --generate-hashes --strip-extras \
 	--unsafe-package courrier --no-emit-index-url --no-emit-find-links \
 	--output-file $(LOCK) pyproject.toml requirements/build.in
 
-.PHONY: demo test lint typecheck pytest browser bench clean lock test-latest
+.PHONY: demo test lint typecheck pytest docs browser bench clean lock test-latest
 
 $(STAMP): pyproject.toml $(LOCK)
 	$(PYTHON) -c 'import sys; sys.exit("courrier needs Python 3.11+") if sys.version_info < (3, 11) else None'
@@ -26,14 +26,19 @@ $(STAMP): pyproject.toml $(LOCK)
 demo: $(STAMP)
 	$(VENV)/bin/courrier demo
 
-test: lint typecheck pytest
+test: lint typecheck docs pytest
 
 lint: $(STAMP)
-	$(PY) -m ruff check src tests bench
-	$(PY) -m ruff format --check src tests bench
+	$(PY) -m ruff check src tests bench docs/hooks
+	$(PY) -m ruff format --check src tests bench docs/hooks
 
 typecheck: $(STAMP)
 	$(PY) -m mypy
+
+# The documentation site, strictly: a broken link or reference fails. NO_MKDOCS_2_WARNING
+# silences a banner of Material's about MkDocs 2, which says nothing about this site.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict --quiet --site-dir site
 
 pytest: $(STAMP) browser
 	$(PY) -m pytest
@@ -77,4 +82,4 @@ test-latest: browser
 	$(LATEST)/bin/python -m pytest
 
 clean:
-	rm -rf $(VENV) $(LATEST) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(LATEST) site .pytest_cache .mypy_cache .ruff_cache
