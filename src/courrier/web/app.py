@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 from collections.abc import Callable
 from importlib import resources
 from typing import Any
@@ -30,7 +31,7 @@ from starlette.templating import Jinja2Templates
 from courrier.addresses import parse_address
 from courrier.aws.clients import AwsConfig
 from courrier.aws.ses import SesClient
-from courrier.errors import CourrierError, InvalidMessage
+from courrier.errors import CourrierError, InvalidMessage, StoreError
 from courrier.metrics import Metrics
 from courrier.reputation import AWS_PAUSE, AWS_REVIEW, Guard, sync
 from courrier.settings import Settings
@@ -38,9 +39,12 @@ from courrier.store import Store
 from courrier.store.guard import last_doctor_run, trips
 from courrier.store.search import find_messages, find_suppressions, message_detail
 from courrier.web import charts
+from courrier.web.failures import OnceLog, row_id, store_advice
 from courrier.web.security import Defences, checked_form, login_response
 
 __all__ = ["make_app"]
+
+log = logging.getLogger(__name__)
 
 PAGE = 50
 REASONS = ("manual", "bounce", "complaint", "soft-bounce")
@@ -95,6 +99,7 @@ class Dashboard:
         self.templates = Jinja2Templates(env=_environment())
         self.metrics = Metrics()
         self.metrics.watch_store(store, settings)
+        self.aws_problems = OnceLog()
 
     def _ses(self) -> SesClient:
         """One client for the app's life (boto3 clients are thread-safe), made on first use."""
@@ -110,6 +115,8 @@ class Dashboard:
 
     def overview(self, request: Request) -> Response:
         current = self.guard.status(days=14)
+        if current.account_error:
+            self.aws_problems.warning(f"SES's view is not available: {current.account_error}")
         result = current.report
         lines = {
             "bounce_rate": [
@@ -161,7 +168,7 @@ class Dashboard:
         )
 
     def message(self, request: Request) -> Response:
-        detail = message_detail(self.store, int(request.path_params["id"]))
+        detail = message_detail(self.store, row_id(request.path_params["id"]))
         if detail is None:
             raise HTTPException(404, "no such message")
         return self.render(request, "message.html", detail=detail)
@@ -244,6 +251,7 @@ class Dashboard:
             view = self._ses().account()
         except CourrierError as err:
             error = str(err)
+            self.aws_problems.warning(f"SES's view is not available: {error}")
         return self.render(request, "account.html", view=view, error=error, **context)
 
     async def sync(self, request: Request) -> Response:
@@ -255,6 +263,7 @@ class Dashboard:
                 lambda: sync(self.store, self._ses(), pull=pull, push=push, dry_run=dry_run)
             )
         except CourrierError as err:
+            self.aws_problems.warning(f"account-list sync failed: {err}")
             return await run_in_threadpool(self.account, request, sync_error=str(err))
         return await run_in_threadpool(self.account, request, sync_report=report)
 
@@ -273,6 +282,17 @@ class Dashboard:
 
     def metrics_page(self, request: Request) -> Response:
         return Response(self.metrics.exposition(), media_type="text/plain; version=0.0.4")
+
+    def store_failed(self, request: Request, err: Exception) -> Response:
+        """The page for a store failure on any route: 503 (400 for a refused value)."""
+        assert isinstance(err, StoreError)  # registered for StoreError only
+        log.error("the store is unavailable (%s %s): %s", request.method, request.url.path, err)
+        code, advice = store_advice(err)
+        title = "The store is unavailable" if code == 503 else "Refused"
+        response = self.render(request, "unavailable.html", code=code, title=title, advice=advice)
+        if code == 503:
+            response.headers["Retry-After"] = "30"
+        return response
 
 
 def _param(request: Request, name: str, default: str = "") -> str:
@@ -332,4 +352,8 @@ def make_app(
         Route("/metrics", pages.metrics_page),
         Mount("/static", StaticFiles(directory=static), name="static"),
     ]
-    return Starlette(routes=routes, middleware=[Middleware(Defences, token=token)])
+    return Starlette(
+        routes=routes,
+        middleware=[Middleware(Defences, token=token)],
+        exception_handlers={StoreError: pages.store_failed},
+    )
