@@ -24,10 +24,11 @@ from courrier.web import check_binding, make_app
 from tests.conftest import SandboxClient
 
 SCRIPT = "<script>alert(1)</script>"
+LOOPBACK = "http://127.0.0.1:8025"
 
 
 def client_for(store: Store, **kwargs: Any) -> TestClient:
-    return TestClient(make_app(store, Settings(database_url="unused"), **kwargs))
+    return TestClient(make_app(store, Settings(database_url="unused"), **kwargs), base_url=LOOPBACK)
 
 
 @pytest.fixture
@@ -254,7 +255,8 @@ def test_account_page_and_sync(env: SandboxClient, store: Store) -> None:
     env.set_account(production=True)
     env.sesv2.put_suppressed_destination(EmailAddress="listed@example.net", Reason="BOUNCE")
     store.suppress("local@example.com", reason="bounce", source="feedback")
-    with TestClient(make_app(store, Settings(database_url="unused"), ses=SesClient)) as web:
+    app = make_app(store, Settings(database_url="unused"), ses=SesClient)
+    with TestClient(app, base_url=LOOPBACK) as web:
         page = web.get("/account")
         assert 'data-account="enforcement_status">HEALTHY' in page.text
         token = csrf(web)

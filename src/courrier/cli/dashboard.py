@@ -23,7 +23,10 @@ def dashboard(ctx: click.Context, host: str, port: int, token: str | None) -> No
     """Serve the dashboard: rates and the guard, messages, suppressions, the SES account.
 
     It listens on 127.0.0.1 unless told otherwise; any other address needs a token and
-    refuses to start without one. Every change is a POST with a CSRF token.
+    refuses to start without one. Without a token it answers only to the names 127.0.0.1,
+    localhost and [::1] (any other Host gets 421), so a web page cannot reach it by pointing
+    its own name at 127.0.0.1 (DNS rebinding); to open it under another name, give it a
+    token. Every change is a POST with a CSRF token.
 
     Example:
 

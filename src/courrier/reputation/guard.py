@@ -261,7 +261,8 @@ class Guard:
         if self._account is not None:
             try:
                 self.last_account = self._account()
-            except AwsError as err:
+            except (AwsError, ConfigurationError) as err:
+                # No region or no credentials: the rates still stand without SES's view.
                 error = str(err)
         return GuardStatus(
             trip=records.open_trip(self.store),

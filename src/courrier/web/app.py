@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable
+import itertools
+import logging
+from collections.abc import Callable, Iterator
 from importlib import resources
 from typing import Any
 from urllib.parse import urlencode
@@ -22,7 +24,7 @@ from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import RedirectResponse, Response, StreamingResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
@@ -30,17 +32,26 @@ from starlette.templating import Jinja2Templates
 from courrier.addresses import parse_address
 from courrier.aws.clients import AwsConfig
 from courrier.aws.ses import SesClient
-from courrier.errors import CourrierError, InvalidMessage
+from courrier.errors import CourrierError, InvalidMessage, StoreError
 from courrier.metrics import Metrics
 from courrier.reputation import AWS_PAUSE, AWS_REVIEW, Guard, sync
 from courrier.settings import Settings
-from courrier.store import Store
+from courrier.store import Store, Suppression
 from courrier.store.guard import last_doctor_run, trips
-from courrier.store.search import find_messages, find_suppressions, message_detail
+from courrier.store.search import find_messages, message_detail
+from courrier.store.suppression_list import (
+    count_suppressions,
+    get_suppression,
+    iter_suppressions,
+    suppression_page,
+)
 from courrier.web import charts
+from courrier.web.failures import OnceLog, row_id, store_advice
 from courrier.web.security import Defences, checked_form, login_response
 
 __all__ = ["make_app"]
+
+log = logging.getLogger(__name__)
 
 PAGE = 50
 REASONS = ("manual", "bounce", "complaint", "soft-bounce")
@@ -95,6 +106,7 @@ class Dashboard:
         self.templates = Jinja2Templates(env=_environment())
         self.metrics = Metrics()
         self.metrics.watch_store(store, settings)
+        self.aws_problems = OnceLog()
 
     def _ses(self) -> SesClient:
         """One client for the app's life (boto3 clients are thread-safe), made on first use."""
@@ -110,6 +122,8 @@ class Dashboard:
 
     def overview(self, request: Request) -> Response:
         current = self.guard.status(days=14)
+        if current.account_error:
+            self.aws_problems.warning(f"SES's view is not available: {current.account_error}")
         result = current.report
         lines = {
             "bounce_rate": [
@@ -161,7 +175,7 @@ class Dashboard:
         )
 
     def message(self, request: Request) -> Response:
-        detail = message_detail(self.store, int(request.path_params["id"]))
+        detail = message_detail(self.store, row_id(request.path_params["id"]))
         if detail is None:
             raise HTTPException(404, "no such message")
         return self.render(request, "message.html", detail=detail)
@@ -169,51 +183,55 @@ class Dashboard:
     def suppressions(self, request: Request, *, error: str = "", code: int = 200) -> Response:
         text = _param(request, "q", "")
         reason = _param(request, "reason", "")
+        after, before = _key(request, "after"), _key(request, "before")
+        page = suppression_page(
+            self.store, text=text, reason=reason, after=after, before=before, size=PAGE
+        )
+        query = {"q": text, "reason": reason}
+        entries = page.entries
         return self.render(
             request,
             "suppressions.html",
             code=code,
-            entries=find_suppressions(self.store, text=text, reason=reason),
+            entries=entries,
+            total=count_suppressions(self.store, text=text, reason=reason),
             text=text,
             reason=reason,
             reasons=REASONS,
             error=error,
             done=_param(request, "done", ""),
-            export=f"/suppressions.csv?{urlencode({'q': text, 'reason': reason})}",
+            export=f"/suppressions.csv?{urlencode(query)}",
+            next_page=(
+                f"?{urlencode({**query, 'after': entries[-1].address})}"
+                if page.more_after and entries
+                else None
+            ),
+            previous_page=(
+                f"?{urlencode({**query, 'before': entries[0].address})}"
+                if page.more_before and entries
+                else None
+            ),
         )
 
     def export(self, request: Request) -> Response:
-        entries = find_suppressions(
-            self.store,
-            text=_param(request, "q", ""),
-            reason=_param(request, "reason", ""),
+        entries = iter_suppressions(
+            self.store, text=_param(request, "q", ""), reason=_param(request, "reason", "")
         )
-        out = io.StringIO()
-        writer = csv.writer(out)
-        writer.writerow(["address", "reason", "source", "first_seen", "last_seen", "detail"])
-        for e in entries:
-            writer.writerow(
-                [
-                    _cell(e.address),
-                    e.reason,
-                    e.source,
-                    e.first_seen.isoformat(),
-                    e.last_seen.isoformat(),
-                    _cell(e.detail or ""),
-                ]
-            )
-        return Response(
-            out.getvalue(),
+        # The first batch is read here, so a store failure is still a 503 page rather than
+        # a download cut short; the rest streams, a batch at a time.
+        first = next(entries, None)
+        lines = (_csv_line(e) for e in itertools.chain([first] if first else [], entries))
+        return StreamingResponse(
+            _chunks(itertools.chain([_csv_header()], lines)),
             media_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": 'attachment; filename="suppressions.csv"'},
         )
 
     def confirm_remove(self, request: Request) -> Response:
-        address = _param(request, "address", "")
-        entries = [e for e in find_suppressions(self.store, text=address) if e.address == address]
-        if not entries:
+        entry = get_suppression(self.store, _param(request, "address", ""))
+        if entry is None:
             raise HTTPException(404, "that address is not on the suppression list")
-        return self.render(request, "confirm_remove.html", entry=entries[0])
+        return self.render(request, "confirm_remove.html", entry=entry)
 
     async def add(self, request: Request) -> Response:
         form = await checked_form(request)
@@ -244,6 +262,7 @@ class Dashboard:
             view = self._ses().account()
         except CourrierError as err:
             error = str(err)
+            self.aws_problems.warning(f"SES's view is not available: {error}")
         return self.render(request, "account.html", view=view, error=error, **context)
 
     async def sync(self, request: Request) -> Response:
@@ -255,6 +274,7 @@ class Dashboard:
                 lambda: sync(self.store, self._ses(), pull=pull, push=push, dry_run=dry_run)
             )
         except CourrierError as err:
+            self.aws_problems.warning(f"account-list sync failed: {err}")
             return await run_in_threadpool(self.account, request, sync_error=str(err))
         return await run_in_threadpool(self.account, request, sync_report=report)
 
@@ -274,6 +294,17 @@ class Dashboard:
     def metrics_page(self, request: Request) -> Response:
         return Response(self.metrics.exposition(), media_type="text/plain; version=0.0.4")
 
+    def store_failed(self, request: Request, err: Exception) -> Response:
+        """The page for a store failure on any route: 503 (400 for a refused value)."""
+        assert isinstance(err, StoreError)  # registered for StoreError only
+        log.error("the store is unavailable (%s %s): %s", request.method, request.url.path, err)
+        code, advice = store_advice(err)
+        title = "The store is unavailable" if code == 503 else "Refused"
+        response = self.render(request, "unavailable.html", code=code, title=title, advice=advice)
+        if code == 503:
+            response.headers["Retry-After"] = "30"
+        return response
+
 
 def _param(request: Request, name: str, default: str = "") -> str:
     return _clean(request.query_params.get(name, default))
@@ -292,6 +323,41 @@ def _clean(text: str) -> str:
 def _number(text: str) -> int:
     # Bounded: a database refuses an OFFSET past its integer range.
     return min(int(text), 10**9) if text.isascii() and text.isdigit() else 0
+
+
+def _key(request: Request, name: str) -> str | None:
+    value = request.query_params.get(name)
+    return _clean(value) if value is not None else None
+
+
+def _chunks(lines: Iterator[str], size: int = 1000) -> Iterator[str]:
+    # Starlette hands each item of a sync iterator to a worker thread: one item per line
+    # would cost a thread hop per suppression.
+    while chunk := "".join(itertools.islice(lines, size)):
+        yield chunk
+
+
+def _csv_header() -> str:
+    return _csv_row(["address", "reason", "source", "first_seen", "last_seen", "detail"])
+
+
+def _csv_line(e: Suppression) -> str:
+    return _csv_row(
+        [
+            _cell(e.address),
+            e.reason,
+            e.source,
+            e.first_seen.isoformat(),
+            e.last_seen.isoformat(),
+            _cell(e.detail or ""),
+        ]
+    )
+
+
+def _csv_row(cells: list[str]) -> str:
+    out = io.StringIO()
+    csv.writer(out).writerow(cells)
+    return out.getvalue()
 
 
 def _cell(value: str) -> str:
@@ -332,4 +398,8 @@ def make_app(
         Route("/metrics", pages.metrics_page),
         Mount("/static", StaticFiles(directory=static), name="static"),
     ]
-    return Starlette(routes=routes, middleware=[Middleware(Defences, token=token)])
+    return Starlette(
+        routes=routes,
+        middleware=[Middleware(Defences, token=token)],
+        exception_handlers={StoreError: pages.store_failed},
+    )

@@ -4,6 +4,10 @@
   ``COURRIER_DASHBOARD_TOKEN``); :func:`check_binding` refuses to start without one. With a
   token, every page but ``/login`` and ``/static`` needs the session cookie (an HMAC of the
   token, never the token itself) or ``Authorization: Bearer <token>`` (for scrapers).
+- Without a token the dashboard answers only requests whose ``Host`` is a loopback name
+  (``localhost`` or a loopback address such as ``127.0.0.1`` or ``[::1]``, any port); anything
+  else gets 421. A web page that re-points its own name at 127.0.0.1 (DNS rebinding) would
+  otherwise be same-origin with the dashboard, and could read its pages and post to it.
 - Every state change is a POST carrying the ``csrf`` form field, which must equal the
   ``courrier_csrf`` cookie (double submit, cookie SameSite=Strict); a POST whose ``Origin``
   is another site is refused before that.
@@ -54,6 +58,23 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def loopback_host(header: str) -> bool:
+    """Whether a ``Host`` header names the loopback interface (with or without a port).
+
+    Only ``localhost`` (reserved for loopback by RFC 6761) and loopback IP literals: a name an
+    attacker controls may resolve to 127.0.0.1 (DNS rebinding) but is never one of these.
+    """
+    host = header.lower()
+    if host.startswith("["):
+        inside, bracket, rest = host[1:].partition("]")
+        if not bracket or (rest and not rest.startswith(":")) or inside == "localhost":
+            return False
+        name, port = inside, rest[1:]
+    else:
+        name, _, port = host.partition(":")
+    return is_loopback(name) and (port == "" or (port.isascii() and port.isdigit()))
+
+
 def check_binding(host: str, token: str | None) -> None:
     """Refuse to serve beyond loopback without a token."""
     if not is_loopback(host) and not token:
@@ -85,6 +106,9 @@ class Defences(BaseHTTPMiddleware):
         return hmac.compare_digest(cookie.encode(), session_value(self.token).encode())
 
     async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
+        host = request.headers.get("host", "")
+        if not self.token and not loopback_host(host):
+            return _misdirected(host)
         fresh = None
         request.state.csrf = request.cookies.get(CSRF_COOKIE)
         if not request.state.csrf:
@@ -113,6 +137,16 @@ class Defences(BaseHTTPMiddleware):
                 return RedirectResponse(f"/login?next={path}", status_code=303)
             return PlainTextResponse("token required", status_code=401)
         return await call_next(request)
+
+
+def _misdirected(host: str) -> Response:
+    response = PlainTextResponse(
+        "this dashboard has no token, so it answers only to 127.0.0.1, localhost or [::1], "
+        f"not to {host[:100]!r}: open it as http://127.0.0.1:PORT/, or give it a token",
+        status_code=421,
+    )
+    response.headers.update(HEADERS)
+    return response
 
 
 def same_origin(request: Request) -> bool:
