@@ -297,9 +297,11 @@ def _lines(path: Path) -> Iterator[str]:
     try:
         with path.open("rb") as file:
             for number, read in enumerate(file, start=1):
-                raw = read[len(codecs.BOM_UTF8) :] if number == 1 and read.startswith(
-                    codecs.BOM_UTF8
-                ) else read
+                raw = (
+                    read[len(codecs.BOM_UTF8) :]
+                    if number == 1 and read.startswith(codecs.BOM_UTF8)
+                    else read
+                )
                 try:
                     yield raw.decode("utf-8")
                 except UnicodeDecodeError as err:
