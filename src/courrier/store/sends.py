@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from courrier.statuses import MessageStatus, RecipientStatus
+from courrier.store import rollups
 from courrier.store.store import Store
 from courrier.store.tables import MessageRow, RecipientRow, utcnow
 
@@ -50,6 +51,7 @@ def record_messages(store: Store, messages: Sequence[NewMessage]) -> list[int]:
             rows.append(row)
         session.add_all(rows)
         session.flush()
+        rollups.refresh(session, message_ids=[row.id for row in rows])
         return [row.id for row in rows]
 
 
@@ -75,3 +77,6 @@ def finish_sends(store: Store, outcomes: Sequence[Outcome]) -> None:
                 if recipient.status == RecipientStatus.PENDING:
                     recipient.status = outcome.status
                     recipient.updated_at = now
+        session.flush()
+        # The rates count these recipients from now on (courrier.store.rollups).
+        rollups.refresh(session, message_ids=list(by_id))

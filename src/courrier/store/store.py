@@ -25,6 +25,7 @@ from courrier.errors import (
     StoreUnusable,
 )
 from courrier.statuses import MessageStatus, RecipientStatus
+from courrier.store import rollups
 from courrier.store.errors import store_error
 from courrier.store.tables import MessageRow, RecipientRow, SuppressionRow, utcnow
 
@@ -109,6 +110,8 @@ class Store:
             database = parsed.database or ""
             if database and database != ":memory:" and not database.startswith("file:"):
                 self._file = os.path.abspath(database)
+        elif self.engine.dialect.name == "postgresql":
+            event.listen(self.engine, "connect", _postgresql_connect)
         # SQLite: BEGIN IMMEDIATE takes the write lock at once, so two writers queue on
         # busy_timeout instead of failing when a read lock cannot be upgraded.
         self._immediate = self.engine.execution_options(courrier_immediate=True)
@@ -231,6 +234,7 @@ class Store:
             ]
             session.add(row)
             session.flush()
+            rollups.refresh(session, message_ids=[row.id])
             return row.id
 
     def finish_send(
@@ -255,6 +259,8 @@ class Store:
                 if recipient.status == RecipientStatus.PENDING:
                     recipient.status = status
                     recipient.updated_at = utcnow()
+            session.flush()
+            rollups.refresh(session, message_ids=[message_id])
 
     def message(self, message_id: int) -> MessageRecord | None:
         with self.transaction(read_only=True) as session:
@@ -380,6 +386,19 @@ def _sqlite_connect(connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=5000")
     cursor.close()
+
+
+def _postgresql_connect(connection: Any, _record: Any) -> None:
+    # No JIT: PostgreSQL compiles a plan whose estimated cost passes jit_above_cost (100,000
+    # by default) on every call, and the report queries' estimates passed it on stores of a
+    # few thousand messages: seconds of compiling for a query that runs in milliseconds
+    # (https://www.postgresql.org/docs/current/jit-decision.html). courrier's queries are
+    # short index probes and rollup reads, which JIT never speeds up. A SET on connect, not a
+    # startup option, so options already in the database URL are left as they are.
+    cursor = connection.cursor()
+    cursor.execute("SET jit = off")
+    cursor.close()
+    connection.commit()
 
 
 def _sqlite_begin(connection: Connection) -> None:
