@@ -35,9 +35,10 @@ def test_migrations_are_idempotent_and_complete(store: Store, database_url: str)
         "sns_receipts",
         "send_rates",
         "outbox",
+        "recipient_hours",
         "alembic_version",
     } <= tables
-    assert version == "0005"
+    assert version == "0006"
 
 
 def test_sqlite_uses_wal(tmp_path: pytest.TempPathFactory) -> None:
@@ -181,7 +182,7 @@ def test_four_processes_open_a_fresh_database_at_once(database_url: str, tmp_pat
     with store.engine.connect() as conn:
         versions = conn.execute(text("select version_num from alembic_version")).scalars().all()
     store.close()
-    assert versions == ["0005"]
+    assert versions == ["0006"]
 
 
 def test_unpaired_surrogates_are_invalid_records(store: Store) -> None:

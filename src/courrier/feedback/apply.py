@@ -21,7 +21,7 @@ from courrier.feedback import events as ev
 from courrier.feedback.decode import Decoded
 from courrier.feedback.rules import Rules
 from courrier.statuses import Action, RecipientStatus
-from courrier.store import Store
+from courrier.store import Store, rollups
 from courrier.store import feedback as queries
 from courrier.store.tables import utcnow
 
@@ -168,6 +168,15 @@ def _apply_batch(
             (event.ses_message_id, event.recipient)
             for event, _ in applied.stored[stored_before:]
             if event.kind == "Delivery" and event.recipient
+        },
+    )
+    # The rates' rollups move in this same transaction: a batch counts once, or not at all.
+    rollups.refresh(
+        session,
+        ses_message_ids={
+            event.ses_message_id
+            for event, _ in applied.stored[stored_before:]
+            if event.recipient and event.ses_message_id
         },
     )
 

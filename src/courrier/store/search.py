@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, union
 
 from courrier.store.store import MessageRecord, Store, Suppression, _aware, _message_record
 from courrier.store.tables import FeedbackEventRow, MessageRow, RecipientRow
@@ -51,9 +52,45 @@ class MessageDetail:
     events: list[EventRecord]
 
 
-def _like(text: str) -> str:
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped.lower()}%"
+def _escaped(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _matching(text: str) -> Any:
+    """Ids of the messages ``text`` finds: a recipient address that starts with it
+    (addresses are stored lower-cased; the address index serves a prefix), the exact SES
+    message id, or a subject that contains it. An address (``@`` in the text) is looked up
+    by its index alone; other text also scans subjects, newest first, until the page fills."""
+    wanted = text.strip().lower()
+    by_address = select(RecipientRow.message_id).where(
+        RecipientRow.address.like(f"{_escaped(wanted)}%", escape="\\")
+    )
+    if "@" in wanted:
+        return MessageRow.id.in_(by_address)
+    return or_(
+        MessageRow.id.in_(by_address),
+        MessageRow.ses_message_id == text.strip(),
+        func.lower(MessageRow.subject).like(f"%{_escaped(wanted)}%", escape="\\"),
+    )
+
+
+def _with_status(status: str, wanted: int) -> Any:
+    """Ids of the newest ``wanted`` messages in ``status`` or with a recipient in it, each
+    side read from its index in id order."""
+    own = (
+        select(MessageRow.id.label("id"))
+        .where(MessageRow.status == status)
+        .order_by(MessageRow.id.desc())
+        .limit(wanted)
+    )
+    recipients = (
+        select(RecipientRow.message_id.label("id"))
+        .where(RecipientRow.status == status)
+        .order_by(RecipientRow.message_id.desc())
+        .limit(wanted)
+    )
+    both = union(own.subquery().select(), recipients.subquery().select()).subquery()
+    return MessageRow.id.in_(select(both.c.id))
 
 
 def find_messages(
@@ -64,56 +101,50 @@ def find_messages(
     limit: int = 50,
     offset: int = 0,
 ) -> list[MessageSummary]:
-    """Newest first; ``text`` matches a recipient, the subject or the SES message id,
-    ``status`` the message's or one of its recipients' status."""
+    """Newest first; ``text`` matches the beginning of a recipient address, the SES message
+    id, or (text without ``@``) part of the subject; ``status`` the message's or one of its
+    recipients' status.
+
+    The page of messages is taken first, then only its recipients are counted.
+    """
     # PostgreSQL text cannot hold NUL, so no stored value contains one: searching for it
     # must find nothing rather than fail.
     text, status = text.replace("\x00", ""), status.replace("\x00", "")
-    recipients = (
-        select(
-            RecipientRow.message_id,
-            func.count().label("n"),
-            func.min(RecipientRow.address).label("first"),
-        )
-        .group_by(RecipientRow.message_id)
-        .subquery()
-    )
-    query = (
-        select(MessageRow, recipients.c.n, recipients.c.first)
-        .join(recipients, recipients.c.message_id == MessageRow.id)
-        .order_by(MessageRow.id.desc())
-        .limit(limit)
-        .offset(offset)
-    )
+    query = select(MessageRow).order_by(MessageRow.id.desc()).limit(limit).offset(offset)
     if text.strip():
-        pattern = _like(text.strip())
-        matching = select(RecipientRow.message_id).where(
-            RecipientRow.address.like(pattern, escape="\\")
-        )
-        query = query.where(
-            or_(
-                MessageRow.id.in_(matching),
-                func.lower(MessageRow.subject).like(pattern, escape="\\"),
-                func.lower(MessageRow.ses_message_id).like(pattern, escape="\\"),
-            )
-        )
+        query = query.where(_matching(text))
     if status:
-        with_status = select(RecipientRow.message_id).where(RecipientRow.status == status)
-        query = query.where(or_(MessageRow.status == status, MessageRow.id.in_(with_status)))
-    with store.transaction() as session:
-        return [
-            MessageSummary(
-                id=row.id,
-                ses_message_id=row.ses_message_id,
-                sender=row.sender,
-                subject=row.subject,
-                status=row.status,
-                created_at=_aware(row.created_at),
-                recipients=int(n),
-                first_recipient=str(first),
+        if text.strip():
+            with_status = select(RecipientRow.message_id).where(
+                RecipientRow.message_id == MessageRow.id, RecipientRow.status == status
             )
-            for row, n, first in session.execute(query).all()
-        ]
+            query = query.where(or_(MessageRow.status == status, with_status.exists()))
+        else:
+            query = query.where(_with_status(status, offset + limit))
+    with store.transaction(read_only=True) as session:
+        rows = list(session.scalars(query).all())
+        recipients = {
+            message_id: (int(n), str(first))
+            for message_id, n, first in session.execute(
+                select(RecipientRow.message_id, func.count(), func.min(RecipientRow.address))
+                .where(RecipientRow.message_id.in_([row.id for row in rows]))
+                .group_by(RecipientRow.message_id)
+            ).all()
+        }
+    return [
+        MessageSummary(
+            id=row.id,
+            ses_message_id=row.ses_message_id,
+            sender=row.sender,
+            subject=row.subject,
+            status=row.status,
+            created_at=_aware(row.created_at),
+            recipients=recipients[row.id][0],
+            first_recipient=recipients[row.id][1],
+        )
+        for row in rows
+        if row.id in recipients
+    ]
 
 
 def message_detail(store: Store, message_id: int) -> MessageDetail | None:

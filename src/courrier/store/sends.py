@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from courrier.errors import StoreError
 from courrier.statuses import MessageStatus, OutboxStatus, RecipientStatus
 from courrier.store import outbox as outbox_rows
+from courrier.store import rollups
 from courrier.store.send_rate import Grant, TokenRequest, take_in
 from courrier.store.store import Store, _aware
 from courrier.store.tables import MessageRow, RecipientRow, SuppressionRow, utcnow
@@ -118,6 +119,7 @@ def begin_sends(
             else set()
         )
         begun = [_begin(session, message, suppressed) for message in messages]
+        rollups.refresh(session, message_ids=[b.record_id for b in begun if b.record_id])
         count = sum(len(b.sendable) for b in begun)
         grant = take_in(session, tokens, count) if tokens is not None and count else None
         return Intent(tuple(begun), grant)
@@ -187,6 +189,8 @@ def finish_sends(store: Store, outcomes: Sequence[Outcome]) -> None:
     with store.transaction() as session:
         for outcome in outcomes:
             _finish(session, outcome, now)
+        # The rates count these recipients from now on (courrier.store.rollups).
+        rollups.refresh(session, message_ids=[outcome.record_id for outcome in outcomes])
 
 
 def _finish(session: Session, outcome: Outcome, now: dt.datetime) -> None:

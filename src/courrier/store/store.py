@@ -115,6 +115,8 @@ class Store:
             database = parsed.database or ""
             if database and database != ":memory:" and not database.startswith("file:"):
                 self._file = os.path.abspath(database)
+        elif self.engine.dialect.name == "postgresql":
+            event.listen(self.engine, "connect", _postgresql_connect)
         # SQLite: BEGIN IMMEDIATE takes the write lock at once, so two writers queue on
         # busy_timeout instead of failing when a read lock cannot be upgraded.
         self._immediate = self.engine.execution_options(courrier_immediate=True)
@@ -403,6 +405,19 @@ def _sqlite_connect(connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=5000")
     cursor.close()
+
+
+def _postgresql_connect(connection: Any, _record: Any) -> None:
+    # No JIT: PostgreSQL compiles a plan whose estimated cost passes jit_above_cost (100,000
+    # by default) on every call, and the report queries' estimates passed it on stores of a
+    # few thousand messages: seconds of compiling for a query that runs in milliseconds
+    # (https://www.postgresql.org/docs/current/jit-decision.html). courrier's queries are
+    # short index probes and rollup reads, which JIT never speeds up. A SET on connect, not a
+    # startup option, so options already in the database URL are left as they are.
+    cursor = connection.cursor()
+    cursor.execute("SET jit = off")
+    cursor.close()
+    connection.commit()
 
 
 def _sqlite_begin(connection: Connection) -> None:

@@ -14,6 +14,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -30,7 +31,11 @@ class Base(DeclarativeBase):
 
 class MessageRow(Base):
     __tablename__ = "messages"
-    __table_args__ = (Index("ix_messages_created_at", "created_at"),)
+    __table_args__ = (
+        Index("ix_messages_created_at", "created_at"),
+        # /messages?status= takes the newest page of one status.
+        Index("ix_messages_status_id", "status", "id"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     ses_message_id: Mapped[str | None] = mapped_column(String(100), unique=True)
@@ -50,7 +55,14 @@ class MessageRow(Base):
 
 class RecipientRow(Base):
     __tablename__ = "recipients"
-    __table_args__ = (Index("ix_recipients_address", "address"),)
+    __table_args__ = (
+        # Pattern operators on PostgreSQL: equality, and LIKE 'prefix%' in any collation.
+        Index(
+            "ix_recipients_address", "address", postgresql_ops={"address": "varchar_pattern_ops"}
+        ),
+        # /messages?status= finds the newest messages with a recipient in that status.
+        Index("ix_recipients_status", "status", "message_id"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     message_id: Mapped[int] = mapped_column(
@@ -61,6 +73,9 @@ class RecipientRow(Base):
     #: pending | sent | suppressed | unknown | failed, then what feedback says happened
     status: Mapped[str] = mapped_column(String(30))
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    #: What counts about this recipient in the rates (:class:`courrier.store.rollups.Flag`);
+    #: NULL until it is first counted in ``recipient_hours``.
+    flags: Mapped[int | None] = mapped_column(Integer)
 
     message: Mapped[MessageRow] = relationship(back_populates="recipients")
 
@@ -114,7 +129,26 @@ class FeedbackEventRow(Base):
     """Append-only: one row per feedback event, unique by ``event_key``."""
 
     __tablename__ = "feedback_events"
-    __table_args__ = (Index("ix_feedback_events_recipient", "recipient", "kind"),)
+    __table_args__ = (
+        Index("ix_feedback_events_recipient", "recipient", "kind"),
+        # The events of one recipient of one message: what the rollups recount from.
+        Index("ix_feedback_events_message_recipient", "ses_message_id", "recipient", "kind"),
+        # Counted soft bounces per recipient (apply's suppression rule): a rare action.
+        Index(
+            "ix_feedback_events_soft_bounces",
+            "recipient",
+            "received_at",
+            postgresql_where=text("action = 'count_soft_bounce'"),
+            sqlite_where=text("action = 'count_soft_bounce'"),
+        ),
+        # The latest complaints: a rare kind among millions of deliveries.
+        Index(
+            "ix_feedback_events_complaints",
+            "received_at",
+            postgresql_where=text("kind = 'Complaint'"),
+            sqlite_where=text("kind = 'Complaint'"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     event_key: Mapped[str] = mapped_column(String(400), unique=True)
@@ -170,6 +204,20 @@ class DoctorRunRow(Base):
     ran_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     status: Mapped[str] = mapped_column(String(10))  # ok | warning | failed
     checks: Mapped[str] = mapped_column(Text)  # JSON list of {check, status, detail, fix}
+
+
+class RecipientHourRow(Base):
+    """Rollup: how many recipients of the messages created in one UTC hour have each
+    combination of :class:`courrier.store.rollups.Flag` (``flags`` = -1: how many of those
+    messages SES accepted for at least one recipient). Kept in the transaction that changes
+    a recipient's flags, so the rates read a few hundred rows whatever the store's size."""
+
+    __tablename__ = "recipient_hours"
+
+    #: Hours since the epoch (UTC) of the messages' ``created_at``.
+    hour: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    flags: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    recipients: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class SendRateRow(Base):
