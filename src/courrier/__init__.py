@@ -13,6 +13,7 @@ from courrier.addresses import Address, parse_address
 from courrier.errors import (
     AwsError,
     AwsUnreachable,
+    CertificateUnavailable,
     ConfigurationError,
     ConfigurationSetMissing,
     CourrierError,
@@ -58,6 +59,7 @@ __all__ = [
     "AwsUnreachable",
     "BulkDestination",
     "BulkResult",
+    "CertificateUnavailable",
     "ConfigurationError",
     "ConfigurationSetMissing",
     "CourrierError",

@@ -14,9 +14,11 @@ the Django view wraps the same object. For each POST:
 
 Answers: 200 when applied (or a duplicate, or nothing to apply); 400 when the body is not SNS
 feedback; 403 when it is not trusted (topic, signature); 413 when it is too large; 502 when
-the confirmation could not be fetched; 503 when the database is unavailable (SNS delivers it
-again); 500, logged with its traceback, for anything unforeseen. SNS retries 5xx answers and
-gives up on 4xx ones, which is what each of these cases wants.
+the confirmation could not be fetched; 503 when the database is unavailable or the signing
+certificate cannot be downloaded now (SNS delivers it again: neither says anything against
+the message); 500, logged with its traceback, for anything unforeseen. SNS retries 5xx
+answers and gives up on 4xx ones, which is what each of these cases wants
+(https://docs.aws.amazon.com/sns/latest/dg/sns-message-delivery-retries.html).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from courrier.errors import (
+    CertificateUnavailable,
     ConfigurationError,
     FeedbackError,
     StoreError,
@@ -129,6 +132,9 @@ class SnsReceiver:
         except ConfirmationFailed as err:
             log.error("SNS subscription not confirmed, fetching SubscribeURL failed: %s", err)
             return Answer(502, f"confirming the subscription failed: {err}")
+        except CertificateUnavailable as err:
+            log.error("SNS HTTP message not checked yet, SNS will retry: %s", err)
+            return Answer(503, "signing certificate unavailable")
         except StoreUnavailable as err:
             log.error("SNS HTTP message not stored, SNS will retry: %s", err)
             return Answer(503, "database unavailable")

@@ -6,7 +6,10 @@ Loop, per batch of up to 10 messages:
 2. decode each body; a body that cannot be decoded, that comes from a topic outside the
    allow-list, or (with a ``verifier``) whose SNS signature does not verify, is logged with
    its SQS id and left on the queue: its redrive policy moves it to the dead-letter queue
-   after ``maxReceiveCount`` receives;
+   after ``maxReceiveCount`` receives. A signing certificate that cannot be downloaded
+   (:class:`~courrier.errors.CertificateUnavailable`) says nothing against the message: the
+   worker holds it and retries with backoff (receiving nothing more meanwhile, so no
+   message's receive count grows), and leaves it to SQS, not refused, if stopped first;
 3. apply the decodable ones in one transaction. If the database refuses one message's data
    (:class:`~courrier.errors.InvalidRecord`), the batch is applied again one message at a
    time and only the refused one is left for the dead-letter queue: one poison body never
@@ -42,6 +45,7 @@ from dataclasses import dataclass
 from courrier.aws.sqs import QueueMessage, SqsQueue
 from courrier.errors import (
     AwsError,
+    CertificateUnavailable,
     ConfigurationError,
     FeedbackError,
     InvalidRecord,
@@ -78,6 +82,8 @@ class WorkerStats:
     store_retries: int = 0
     receive_errors: int = 0
     suppressed: int = 0
+    #: Signature checks retried because the signing certificate could not be downloaded.
+    certificate_retries: int = 0
     #: Store transactions committed (several received batches may share one).
     transactions: int = 0
 
@@ -98,6 +104,7 @@ class Worker:
         wait_seconds: int = 20,
         max_messages: int = 10,
         store_backoff: Backoff | None = None,
+        certificate_backoff: Backoff | None = None,
         sleep: Callable[[float], object] | None = None,
         observers: Iterable[WorkerObserver] = (),
         concurrency: int = 1,
@@ -117,6 +124,9 @@ class Worker:
         self.wait_seconds = wait_seconds
         self.max_messages = max_messages
         self.store_backoff = store_backoff or Backoff(attempts=1_000_000, base=0.5, cap=30)
+        self.certificate_backoff = certificate_backoff or Backoff(
+            attempts=1_000_000, base=0.5, cap=30
+        )
         self.concurrency = concurrency
         self.apply_limit = apply_limit
         self._stopping = threading.Event()
@@ -220,7 +230,7 @@ class Worker:
             try:
                 decoded = decode(message.body)
                 self._check_topic(decoded)
-                self._check_signature(decoded)
+                verified = self._check_signature(decoded, message)
             except FeedbackError as err:
                 self.count(rejected=1)
                 self.observer.rejected(message.message_id, err)
@@ -231,7 +241,8 @@ class Worker:
                     err,
                 )
                 continue
-            good.append((message, decoded))
+            if verified:
+                good.append((message, decoded))
         return good
 
     def commit(
@@ -297,12 +308,31 @@ class Worker:
         if topic not in self.allowed_topics:
             raise UntrustedTopic(f"topic {topic!r} is not on the allow-list")
 
-    def _check_signature(self, decoded: Decoded) -> None:
+    def _check_signature(self, decoded: Decoded, message: QueueMessage) -> bool:
+        """Whether ``decoded`` may be applied: False when its signing certificate stayed
+        unavailable until a stop (or the backoff ran out): it is left to SQS, not refused.
+
+        Raises :class:`~courrier.errors.UntrustedSignature` when the signature is refused.
+        """
         if self.verifier is None:
-            return
+            return True
         if decoded.envelope is None:
             raise UntrustedSignature("raw delivery carries no signature to verify")
-        self.verifier.verify(decoded.envelope.raw)
+        delays = self.certificate_backoff.delays()
+        while True:
+            try:
+                self.verifier.verify(decoded.envelope.raw)
+                return True
+            except CertificateUnavailable as err:
+                delay = None if self.stopping else next(delays, None)
+                if delay is None:
+                    log.warning(
+                        "SQS message %s left on the queue, not refused: %s", message.message_id, err
+                    )
+                    return False
+                self.count(certificate_retries=1)
+                log.warning("message kept, signature checked again in %.1f s: %s", delay, err)
+                self._sleep(delay)
 
     def _apply_with_retries(self, batch: list[Decoded]) -> Applied | None:
         """The batch applied; None when a stop was asked for while the database was down.
