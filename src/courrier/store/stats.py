@@ -49,6 +49,7 @@ class Counts:
     auto_replies: int = 0
     complaints: int = 0
     rejects: int = 0
+    rendering_failures: int = 0
     suppressed_at_send: int = 0
     account_suppressed: int = 0
     simulator: int = 0
@@ -93,9 +94,11 @@ def _conditions(counting: Counting) -> dict[str, ColumnElement[bool]]:
         _has("Complaint", subtype=ACCOUNT_LIST),
     )
     rejected = _has("Reject")
+    # Accepted, then never sent: the template data did not fit the template.
+    not_rendered = _has("Rendering Failure")
     hard = _has("Bounce", subtype_like="Permanent/%")
     complained = _has("Complaint")
-    excluded = [account_listed, rejected]
+    excluded = [account_listed, rejected, not_rendered]
     if not counting.count_simulator:
         excluded.append(simulator)
     counted = and_(sent, not_(or_(*excluded)))
@@ -112,6 +115,7 @@ def _conditions(counting: Counting) -> dict[str, ColumnElement[bool]]:
         "auto_replies": and_(sent, _has("Bounce", action="record")),
         "complaints": and_(sent, complained),
         "rejects": and_(sent, rejected),
+        "rendering_failures": and_(sent, not_rendered),
         "suppressed_at_send": RecipientRow.status == "suppressed",
         "account_suppressed": and_(sent, account_listed),
         "simulator": and_(sent, simulator),
