@@ -32,7 +32,6 @@ from typing import Any
 
 from courrier.errors import (
     CertificateUnavailable,
-    ConfigurationError,
     FeedbackError,
     StoreError,
     StoreUnavailable,
@@ -43,6 +42,7 @@ from courrier.feedback.apply import Hook, apply
 from courrier.feedback.decode import decode
 from courrier.feedback.rules import Rules
 from courrier.feedback.signature import SignatureVerifier, check_sns_url
+from courrier.feedback.topics import check_topic, require_topics
 from courrier.store import Store
 
 __all__ = ["MAX_BODY", "Answer", "SnsReceiver", "make_app"]
@@ -106,13 +106,7 @@ class SnsReceiver:
         hooks: Mapping[str, Iterable[Hook]] | None = None,
         confirm: Callable[[str], None] = _open,
     ) -> None:
-        self.allowed_topics = frozenset(t for t in (allowed_topics or ()) if t)
-        if not self.allowed_topics:
-            raise ConfigurationError(
-                "no SNS topic allowed: give --allow-topic ARN (or set topic_arn, which "
-                "courrier setup writes): anyone can subscribe this endpoint to a topic of "
-                "their own and post validly signed feedback"
-            )
+        self.allowed_topics = require_topics(allowed_topics)
         self.store = store
         self.verifier = verifier
         self.rules = rules
@@ -150,8 +144,7 @@ class SnsReceiver:
         envelope = decoded.envelope
         if envelope is None:
             raise UntrustedSignature("not an SNS envelope: HTTPS deliveries are never raw")
-        if envelope.topic_arn not in self.allowed_topics:
-            raise UntrustedTopic(f"topic {envelope.topic_arn!r} is not on the allow-list")
+        check_topic(envelope.topic_arn, self.allowed_topics)
         if self.verifier is not None:
             self.verifier.verify(envelope.raw)
         if envelope.type == "SubscriptionConfirmation":

@@ -52,7 +52,6 @@ from courrier.errors import (
     StoreError,
     StoreUnusable,
     UntrustedSignature,
-    UntrustedTopic,
 )
 from courrier.feedback.apply import Applied, Hook, apply
 from courrier.feedback.decode import Decoded, decode
@@ -60,6 +59,7 @@ from courrier.feedback.observer import Observers, WorkerObserver
 from courrier.feedback.rules import Rules
 from courrier.feedback.signature import SignatureVerifier
 from courrier.feedback.stages import RECEIVE_BACKOFF_CAP, Stages
+from courrier.feedback.topics import check_topic
 from courrier.sending.retry import Backoff
 from courrier.store import Store
 
@@ -304,9 +304,7 @@ class Worker:
     def _check_topic(self, decoded: Decoded) -> None:
         if self.allowed_topics is None:
             return
-        topic = decoded.envelope.topic_arn if decoded.envelope else None
-        if topic not in self.allowed_topics:
-            raise UntrustedTopic(f"topic {topic!r} is not on the allow-list")
+        check_topic(decoded.envelope.topic_arn if decoded.envelope else None, self.allowed_topics)
 
     def _check_signature(self, decoded: Decoded, message: QueueMessage) -> bool:
         """Whether ``decoded`` may be applied: False when its signing certificate stayed
