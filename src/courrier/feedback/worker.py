@@ -8,8 +8,9 @@ Loop, per batch of up to 10 messages:
    its SQS id and left on the queue: its redrive policy moves it to the dead-letter queue
    after ``maxReceiveCount`` receives. A signing certificate that cannot be downloaded
    (:class:`~courrier.errors.CertificateUnavailable`) says nothing against the message: the
-   worker holds it and retries with backoff (receiving nothing more meanwhile, so no
-   message's receive count grows), and leaves it to SQS, not refused, if stopped first;
+   worker holds it and retries with backoff, and leaves it to SQS, not refused, if stopped
+   first. The receiver that holds it takes nothing more meanwhile, so while the certificate
+   host is away the receive counts stop growing instead of running into the redrive;
 3. apply the decodable ones in one transaction. If the database refuses one message's data
    (:class:`~courrier.errors.InvalidRecord`), the batch is applied again one message at a
    time and only the refused one is left for the dead-letter queue: one poison body never
