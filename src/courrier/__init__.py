@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from courrier.errors import (
         AwsError,
         AwsUnreachable,
+        CertificateUnavailable,
         ConfigurationError,
         ConfigurationSetMissing,
         CourrierError,
@@ -65,6 +66,7 @@ _EXPORTS = {
     "Attachment": "courrier.message",
     "AwsError": "courrier.errors",
     "AwsUnreachable": "courrier.errors",
+    "CertificateUnavailable": "courrier.errors",
     "BulkDestination": "courrier.template_message",
     "BulkResult": "courrier.sending",
     "ConfigurationError": "courrier.errors",
@@ -128,6 +130,7 @@ __all__ = [
     "AwsUnreachable",
     "BulkDestination",
     "BulkResult",
+    "CertificateUnavailable",
     "ConfigurationError",
     "ConfigurationSetMissing",
     "CourrierError",

@@ -11,6 +11,8 @@
     ├── AwsError                         an AWS call failed (code, aws_message, operation,
     │   │                                retryable)
     │   ├── AwsUnreachable               nothing reached AWS (connection refused, DNS)
+    │   │   └── CertificateUnavailable   an SNS signing certificate could not be downloaded
+    │   │                                now: the message is kept and retried, not refused
     │   └── SendError                    SES refused or failed a send
     │       ├── Throttled                rate exceeded; retried with backoff
     │       ├── DailyQuotaExceeded
@@ -40,6 +42,7 @@ from __future__ import annotations
 __all__ = [
     "AwsError",
     "AwsUnreachable",
+    "CertificateUnavailable",
     "ConfigurationError",
     "ConfigurationSetMissing",
     "CourrierError",
@@ -133,6 +136,17 @@ class AwsUnreachable(AwsError):
 
     def __init__(self, message: str, *, operation: str = "") -> None:
         super().__init__(message, operation=operation, retryable=True)
+
+
+class CertificateUnavailable(AwsUnreachable):
+    """The SNS signing certificate could not be downloaded now: a network error, a timeout,
+    or a server error at the certificate host.
+
+    It says nothing about the message, which is neither trusted nor refused: the feedback
+    worker keeps it and retries, and ``courrier receive`` answers 503 so that SNS delivers
+    it again. A certificate that downloads but cannot be read is
+    :class:`UntrustedSignature`.
+    """
 
 
 class SendError(AwsError):

@@ -31,7 +31,6 @@ class RecipientStatus(StrEnum):
 
     PENDING = "pending"
     UNKNOWN = "unknown"
-    FAILED = "failed"
     SENT = "sent"
     DELIVERY_DELAYED = "delivery_delayed"
     DELIVERED = "delivered"
@@ -40,6 +39,11 @@ class RecipientStatus(StrEnum):
     SOFT_BOUNCED = "soft_bounced"
     BOUNCED = "bounced"
     COMPLAINED = "complained"
+    #: Nothing was sent: SES (or courrier, before the call) refused it, or SES accepted it
+    #: and then could not render its template (a Rendering Failure event). Ranked above
+    #: ``sent`` so that the Rendering Failure moves a sent recipient here; SES stops
+    #: processing such a message, so no delivery or bounce follows.
+    FAILED = "failed"
     REJECTED = "rejected"
     SUPPRESSED = "suppressed"
 
@@ -56,6 +60,8 @@ class Action(StrEnum):
 
     SUPPRESS = "suppress"
     COUNT_SOFT_BOUNCE = "count_soft_bounce"
+    #: The recipient was never sent to (a Rendering Failure): its status becomes ``failed``.
+    FAIL = "fail"
     RECORD = "record"
     IGNORE = "ignore"
 

@@ -158,12 +158,15 @@ def test_worker_serves_metrics_and_runs_the_guard(
         server.close()
     scenario.send(store, [([f"success@{SIM}"], False)])
     sandbox.drain()
+    [topic] = [t["TopicArn"] for t in sandbox.sns.list_topics()["Topics"]]
     result = cli.invoke(
         main,
         [
             "worker",
             "--queue-url",
             queue,
+            "--allow-topic",
+            topic,
             "--until-idle",
             "--wait",
             "0",

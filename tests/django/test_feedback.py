@@ -78,7 +78,15 @@ def test_worker_applies_feedback_and_signals_fire_once(
     for body in bodies * 2:
         project.sqs.send_message(QueueUrl=pipeline.queue_url, MessageBody=json.dumps(body))
     call_command(
-        "courrier", "worker", "--queue-url", pipeline.queue_url, "--wait", "0", "--until-idle"
+        "courrier",
+        "worker",
+        "--queue-url",
+        pipeline.queue_url,
+        "--allow-topic",
+        pipeline.topic_arn,
+        "--wait",
+        "0",
+        "--until-idle",
     )
     expected = {
         ("Delivery", f"success@{SIM}"): 1,

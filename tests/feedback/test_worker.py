@@ -183,6 +183,20 @@ def publish_raw(sandbox: SandboxClient, pipeline: Pipeline, bodies: list[str]) -
         )
 
 
+def enveloped(pipeline: Pipeline, body: str) -> str:
+    """``body`` in an (unsigned) SNS envelope from the pipeline's topic, as SNS delivers it
+    with raw delivery off: ``courrier worker`` accepts only its allowed topics."""
+    return json.dumps(
+        {
+            "Type": "Notification",
+            "MessageId": str(uuid.uuid4()),
+            "TopicArn": pipeline.topic_arn,
+            "Message": body,
+            "Timestamp": "2024-05-14T09:12:03.600Z",
+        }
+    )
+
+
 def bounce_body(n: int) -> str:
     payload = sample("S1")
     payload["mail"]["messageId"] = f"msg-{n}"
@@ -325,12 +339,16 @@ def test_sigkill_mid_run_loses_nothing_and_doubles_nothing(
     pipeline = env.pipeline()
     env.sqs.set_queue_attributes(QueueUrl=pipeline.queue_url, Attributes={"VisibilityTimeout": "2"})
     total = 400
-    publish_raw(env, pipeline, [bounce_body(n) for n in range(total)])
+    publish_raw(env, pipeline, [enveloped(pipeline, bounce_body(n)) for n in range(total)])
+    topic = ("--allow-topic", pipeline.topic_arn)
     kills = 0
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         proc = start_worker(
-            env.url, pipeline.queue_url, database_url, "--wait", "1", f"--concurrency={concurrency}"
+            env.url,
+            pipeline.queue_url,
+            database_url,
+            *(*topic, "--wait", "1", f"--concurrency={concurrency}"),
         )
         time.sleep(0.8)
         if proc.poll() is None:
@@ -339,7 +357,9 @@ def test_sigkill_mid_run_loses_nothing_and_doubles_nothing(
         proc.communicate(timeout=30)
         if kills >= 3:
             break
-    final = start_worker(env.url, pipeline.queue_url, database_url, "--wait", "3", "--until-idle")
+    final = start_worker(
+        env.url, pipeline.queue_url, database_url, *topic, "--wait", "3", "--until-idle"
+    )
     _, err = final.communicate(timeout=120)
     assert final.returncode == 0, err
     assert kills >= 1
@@ -359,11 +379,13 @@ def test_sigterm_finishes_the_batch_and_exits_zero(
 ) -> None:
     database_url = f"sqlite:///{tmp_path}/term.db"
     pipeline = env.pipeline()
-    publish_raw(env, pipeline, [bounce_body(n) for n in range(30)])
+    publish_raw(env, pipeline, [enveloped(pipeline, bounce_body(n)) for n in range(30)])
     proc = start_worker(
         env.url,
         pipeline.queue_url,
         database_url,
+        "--allow-topic",
+        pipeline.topic_arn,
         "--wait",
         "2",
         "-v",

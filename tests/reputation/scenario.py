@@ -62,6 +62,7 @@ EXPECTED = {
     "auto_replies": 5,
     "complaints": 4,
     "rejects": 2,
+    "rendering_failures": 0,
     "suppressed_at_send": 7,  # locally-suppressed 5 + the second recipient of "mixed"
     "account_suppressed": 8,
     "simulator": 82,

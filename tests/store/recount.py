@@ -57,9 +57,10 @@ def _conditions(counting: Counting) -> dict[str, ColumnElement[bool]]:
         _has("Complaint", subtype=ACCOUNT_LIST),
     )
     rejected = _has("Reject")
+    not_rendered = _has("Rendering Failure")
     hard = _has("Bounce", subtype_like="Permanent/%")
     complained = _has("Complaint")
-    excluded = [account_listed, rejected]
+    excluded = [account_listed, rejected, not_rendered]
     if not counting.count_simulator:
         excluded.append(simulator)
     counted = and_(sent, not_(or_(*excluded)))
@@ -76,6 +77,7 @@ def _conditions(counting: Counting) -> dict[str, ColumnElement[bool]]:
         "auto_replies": and_(sent, _has("Bounce", action="record")),
         "complaints": and_(sent, complained),
         "rejects": and_(sent, rejected),
+        "rendering_failures": and_(sent, not_rendered),
         "suppressed_at_send": RecipientRow.status == "suppressed",
         "account_suppressed": and_(sent, account_listed),
         "simulator": and_(sent, simulator),

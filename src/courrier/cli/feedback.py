@@ -30,6 +30,7 @@ from courrier.feedback.observer import WorkerObserver
 from courrier.feedback.rules import Rules
 from courrier.feedback.signature import SignatureVerifier
 from courrier.feedback.stages import connections
+from courrier.feedback.topics import allowed_topics
 from courrier.feedback.worker import Worker
 from courrier.settings import Settings
 from courrier.store import Store
@@ -104,7 +105,11 @@ def watchers(
     help="Receives in flight at once, their batches applied by one thread, several per "
     "transaction (setting: worker_concurrency, default 8; 1 is one batch at a time).",
 )
-@click.option("--allow-topic", multiple=True, help="Accept only these SNS topic ARNs.")
+@click.option(
+    "--allow-topic",
+    multiple=True,
+    help="Accept only these SNS topic ARNs (default: the topic_arn setting, from setup).",
+)
 @click.option(
     "--verify-signatures",
     is_flag=True,
@@ -140,6 +145,10 @@ def worker(
 ) -> None:
     """Apply SES feedback from SQS to the store, exactly once, until stopped.
 
+    Only topics on the allow-list are applied: --allow-topic, or the topic courrier setup
+    wrote; with neither it refuses to start, like courrier receive. Other messages, and raw
+    deliveries (which name no topic), are left for the dead-letter queue.
+
     SIGTERM or SIGINT: polls stop; the batches in hand are finished, committed and deleted,
     then exit 0.
     """
@@ -152,6 +161,7 @@ def worker(
     url = queue_url or settings.queue_url
     if not url:
         raise ConfigurationError("no queue: give --queue-url or run courrier setup")
+    topics = allowed_topics(allow_topic, settings.topic_arn)
     store = open_store(ctx, settings.database_url)
     aws = AwsConfig(settings.profile, settings.region, settings.read_timeout)
     observers, metrics_server = watchers(settings, store, aws, url, metrics_port, metrics_host)
@@ -169,7 +179,7 @@ def worker(
         store,
         rules=Rules(soft_bounce_limit=soft_bounce_limit),
         hooks=host_of(ctx).hooks,
-        allowed_topics=allow_topic or None,
+        allowed_topics=topics,
         verifier=SignatureVerifier() if verify_signatures else None,
         wait_seconds=wait_seconds,
         observers=observers,
@@ -220,7 +230,7 @@ def receive(
     from courrier.feedback.http import create_server, make_app
 
     settings = settings_from(ctx)
-    topics = allow_topic or ((settings.topic_arn,) if settings.topic_arn else ())
+    topics = allowed_topics(allow_topic, settings.topic_arn)
     app = make_app(
         open_store(ctx, settings.database_url),
         verifier=None if no_verify else SignatureVerifier(),
@@ -236,7 +246,7 @@ def receive(
         # Announced once a stop signal is handled: whoever waits for this line may send one.
         click.echo(
             f"receiving SNS feedback on http://{host}:{server.effective_port}/ "
-            f"for {', '.join(topics)}",
+            f"for {', '.join(sorted(topics))}",
             err=True,
         )
         server.run()

@@ -78,9 +78,9 @@ def _print(console: Console, result: Report, view: AccountView | None, error: st
     window = result.window.figures.counts
     console.print(
         f"counted: {window.counted_recipients} recipients ({window.simulator} simulator, "
-        f"{window.account_suppressed} on the account list and {window.rejects} rejected left "
-        f"out); complaint base {window.complaint_recipients}; the guard judges from "
-        f"{result.min_volume}"
+        f"{window.account_suppressed} on the account list, {window.rejects} rejected and "
+        f"{window.rendering_failures} not rendered left out); complaint base "
+        f"{window.complaint_recipients}; the guard judges from {result.min_volume}"
     )
     if view is None:
         console.print(f"account: not available ({error})")

@@ -224,6 +224,8 @@ def _effects(
             status = None
         else:
             status = RecipientStatus.BOUNCED if event.permanent else RecipientStatus.SOFT_BOUNCED
+    if action == Action.FAIL:
+        status = RecipientStatus.FAILED
     if status and event.ses_message_id:
         # Statuses only move up: the strongest one per recipient is where they end.
         target = (event.ses_message_id, recipient)

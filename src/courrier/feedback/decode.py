@@ -25,7 +25,7 @@ from courrier.errors import UndecodableMessage
 from courrier.feedback import events as ev
 from courrier.feedback import limits
 
-__all__ = ["Decoded", "Envelope", "decode", "parse_timestamp"]
+__all__ = ["EARLIEST", "LATEST", "Decoded", "Envelope", "decode", "parse_timestamp"]
 
 SETUP_STRING = "Successfully validated SNS topic for Amazon SES event publishing."
 SETUP_NOTIFICATION = "AmazonSnsSubscriptionSucceeded"
@@ -330,8 +330,20 @@ _BUILDERS: dict[str, Callable[[dict[str, Any], dict[str, Any]], list[ev.Event]]]
 # ------------------------------------------------------------------ lenient field readers
 
 
+#: The UTC times every store can hold and give back: years 1..9999 (Python's range) less a
+#: day at each end, because PostgreSQL hands a ``timestamptz`` back in the session's time
+#: zone, which moves 0001-01-01 00:00 UTC into year 0 west of Greenwich.
+EARLIEST = dt.datetime(1, 1, 2, tzinfo=dt.UTC)
+LATEST = dt.datetime(9999, 12, 30, 23, 59, 59, 999999, tzinfo=dt.UTC)
+
+
 def parse_timestamp(value: Any) -> dt.datetime | None:
-    """ISO 8601 in the shapes SES uses (``...Z``, ``... +0000``, no fraction); None if not."""
+    """ISO 8601 in the shapes SES uses (``...Z``, ``... +0000``, no fraction), in UTC.
+
+    None when it is not a time, or when in UTC it falls outside :data:`EARLIEST` ..
+    :data:`LATEST`: no store can hold it, and SES never sends it. The conversion happens
+    here, not in the store, because SQLite keeps the wall-clock digits and drops the offset.
+    """
     if not isinstance(value, str) or not value.strip():
         return None
     text = value.strip().replace(" +", "+").replace(" -", "-")
@@ -341,9 +353,10 @@ def parse_timestamp(value: Any) -> dt.datetime | None:
         text = f"{text[:-2]}:{text[-2:]}"
     try:
         parsed = dt.datetime.fromisoformat(text)
-    except ValueError:
+        utc = (parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)).astimezone(dt.UTC)
+    except (ValueError, OverflowError):  # OverflowError: year 1 or 9999 moved out of range
         return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+    return utc if EARLIEST <= utc <= LATEST else None
 
 
 def _address(value: Any) -> str:

@@ -14,9 +14,11 @@ the Django view wraps the same object. For each POST:
 
 Answers: 200 when applied (or a duplicate, or nothing to apply); 400 when the body is not SNS
 feedback; 403 when it is not trusted (topic, signature); 413 when it is too large; 502 when
-the confirmation could not be fetched; 503 when the database is unavailable (SNS delivers it
-again); 500, logged with its traceback, for anything unforeseen. SNS retries 5xx answers and
-gives up on 4xx ones, which is what each of these cases wants.
+the confirmation could not be fetched; 503 when the database is unavailable or the signing
+certificate cannot be downloaded now (SNS delivers it again: neither says anything against
+the message); 500, logged with its traceback, for anything unforeseen. SNS retries 5xx
+answers and gives up on 4xx ones, which is what each of these cases wants
+(https://docs.aws.amazon.com/sns/latest/dg/sns-message-delivery-retries.html).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from courrier.errors import (
-    ConfigurationError,
+    CertificateUnavailable,
     FeedbackError,
     StoreError,
     StoreUnavailable,
@@ -40,6 +42,7 @@ from courrier.feedback.apply import Hook, apply
 from courrier.feedback.decode import decode
 from courrier.feedback.rules import Rules
 from courrier.feedback.signature import SignatureVerifier, check_sns_url
+from courrier.feedback.topics import check_topic, require_topics
 from courrier.store import Store
 
 __all__ = ["MAX_BODY", "Answer", "SnsReceiver", "make_app"]
@@ -103,13 +106,7 @@ class SnsReceiver:
         hooks: Mapping[str, Iterable[Hook]] | None = None,
         confirm: Callable[[str], None] = _open,
     ) -> None:
-        self.allowed_topics = frozenset(t for t in (allowed_topics or ()) if t)
-        if not self.allowed_topics:
-            raise ConfigurationError(
-                "no SNS topic allowed: give --allow-topic ARN (or set topic_arn, which "
-                "courrier setup writes): anyone can subscribe this endpoint to a topic of "
-                "their own and post validly signed feedback"
-            )
+        self.allowed_topics = require_topics(allowed_topics)
         self.store = store
         self.verifier = verifier
         self.rules = rules
@@ -129,6 +126,9 @@ class SnsReceiver:
         except ConfirmationFailed as err:
             log.error("SNS subscription not confirmed, fetching SubscribeURL failed: %s", err)
             return Answer(502, f"confirming the subscription failed: {err}")
+        except CertificateUnavailable as err:
+            log.error("SNS HTTP message not checked yet, SNS will retry: %s", err)
+            return Answer(503, "signing certificate unavailable")
         except StoreUnavailable as err:
             log.error("SNS HTTP message not stored, SNS will retry: %s", err)
             return Answer(503, "database unavailable")
@@ -144,8 +144,7 @@ class SnsReceiver:
         envelope = decoded.envelope
         if envelope is None:
             raise UntrustedSignature("not an SNS envelope: HTTPS deliveries are never raw")
-        if envelope.topic_arn not in self.allowed_topics:
-            raise UntrustedTopic(f"topic {envelope.topic_arn!r} is not on the allow-list")
+        check_topic(envelope.topic_arn, self.allowed_topics)
         if self.verifier is not None:
             self.verifier.verify(envelope.raw)
         if envelope.type == "SubscriptionConfirmation":

@@ -3,7 +3,10 @@
 Defaults (facts §1.4, §1.5, §3, §10): permanent bounces of every subtype and complaints other
 than ``not-spam`` suppress; transient and undetermined bounces are counted and suppress after
 ``soft_bounce_limit`` within ``soft_bounce_window``; an out-of-office reply never suppresses;
-everything else is recorded.
+a Rendering Failure fails its recipients (SES accepted the send, then sent nothing because
+the template data did not fit the template,
+https://repost.aws/knowledge-center/ses-sendtemplatedemail-delivery-failure); everything
+else is recorded.
 """
 
 from __future__ import annotations
@@ -46,6 +49,8 @@ class Rules:
             if event.feedback_type in self.complaint_exemptions:
                 return Action.RECORD
             return Action.SUPPRESS
+        if isinstance(event, ev.RenderingFailure):
+            return Action.FAIL
         return Action.RECORD
 
     def reason(self, event: ev.Event) -> str:

@@ -4,7 +4,10 @@ Both signature versions sign the same canonical string: ``name\\nvalue\\n`` for 
 of keys in byte order (``Subject`` only when present), with the decoded ``Message``.
 Version 1 verifies with SHA1, version 2 with SHA256, RSA PKCS#1 v1.5. The certificate must
 come over HTTPS from an SNS host (``sns.<region>.amazonaws.com``, or ``.com.cn``) and its path
-must end in ``.pem``; fetched certificates are cached by URL.
+must end in ``.pem``; fetched certificates are cached by URL. A certificate that cannot be
+downloaded (network error, timeout, server error) is a passing failure,
+:class:`~courrier.errors.CertificateUnavailable`, not a forgery: refusing the message would
+lose it (SNS does not retry a 4xx answer; SQS moves it to the dead-letter queue).
 
 Raw-delivery bodies carry no signature: trust there comes from the queue policy (§4.2).
 """
@@ -12,9 +15,12 @@ Raw-delivery bodies carry no signature: trust there comes from the queue policy 
 from __future__ import annotations
 
 import base64
+import http.client
 import re
 import threading
+import urllib.error
 import urllib.request
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlparse
@@ -24,9 +30,15 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from courrier.errors import UntrustedSignature
+from courrier.errors import CertificateUnavailable, UntrustedSignature
 
-__all__ = ["SignatureVerifier", "UntrustedSignature", "canonical_string"]
+__all__ = [
+    "CertificateUnavailable",
+    "SignatureVerifier",
+    "UntrustedSignature",
+    "canonical_string",
+    "fetch_certificate",
+]
 
 _NOTIFICATION_KEYS = ("Message", "MessageId", "Subject", "Timestamp", "TopicArn", "Type")
 _CONFIRMATION_KEYS = (
@@ -88,46 +100,105 @@ def check_certificate_url(url: str) -> None:
 
 #: Certificates kept per verifier, so that a long-running worker's memory stays bounded.
 _MAX_CACHED_KEYS = 64
+#: An SNS signing certificate is about 2 KB: anything far larger is not one.
+_MAX_CERTIFICATE_BYTES = 64 * 1024
+#: Seconds a certificate download may take before it counts as unavailable.
+FETCH_TIMEOUT = 10
 
 
-def _fetch(url: str) -> bytes:
-    with urllib.request.urlopen(
-        url, timeout=10
-    ) as response:  # the URL was checked: https, an SNS host
-        data: bytes = response.read()
-        return data
+def fetch_certificate(url: str, *, timeout: float = FETCH_TIMEOUT) -> bytes:
+    """The bytes at ``url``, the download failures sorted by what they mean.
+
+    Raises :class:`~courrier.errors.CertificateUnavailable` when the host cannot be reached,
+    times out, breaks the connection or answers a server error (5xx, 429): the message is
+    as good as it was and may verify later. Raises :class:`UntrustedSignature` when the
+    host answers that there is no such certificate (another 4xx) or sends far more than a
+    certificate: what the envelope points at is not an SNS certificate.
+    """
+    try:
+        # The URL was checked (https, an SNS host) before it came here.
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            data: bytes = response.read(_MAX_CERTIFICATE_BYTES + 1)
+    except urllib.error.HTTPError as err:
+        if err.code >= 500 or err.code == 429:
+            raise CertificateUnavailable(
+                f"the signing certificate host answered {err.code} for {url}"
+            ) from err
+        raise UntrustedSignature(f"no signing certificate at {url}: HTTP {err.code}") from err
+    except (OSError, http.client.HTTPException) as err:
+        raise CertificateUnavailable(
+            f"the signing certificate {url} could not be downloaded: {err!r}"
+        ) from err
+    if len(data) > _MAX_CERTIFICATE_BYTES:
+        raise UntrustedSignature(
+            f"the signing certificate {url} is over {_MAX_CERTIFICATE_BYTES} bytes"
+        )
+    return data
 
 
 class SignatureVerifier:
-    """Verifies SNS envelopes; ``fetch`` gets a certificate's PEM bytes from its URL."""
+    """Verifies SNS envelopes; ``fetch`` gets a certificate's PEM bytes from its URL.
 
-    def __init__(self, fetch: Callable[[str], bytes] = _fetch) -> None:
+    A ``fetch`` that raises :class:`OSError` is treated like :func:`fetch_certificate`'s
+    network errors: :class:`~courrier.errors.CertificateUnavailable`, never a refusal.
+    Certificates are cached by URL (at most ``_MAX_CACHED_KEYS``, the least recently used
+    go first); SNS rotates them rarely, so one download serves many messages, and
+    concurrent misses for a URL wait for one download instead of each making their own.
+    """
+
+    def __init__(self, fetch: Callable[[str], bytes] = fetch_certificate) -> None:
         self._fetch = fetch
-        self._keys: dict[str, rsa.RSAPublicKey] = {}
+        self._keys: OrderedDict[str, rsa.RSAPublicKey] = OrderedDict()
         self._lock = threading.Lock()
+        self._fetching = threading.Lock()
+
+    def _cached(self, url: str) -> rsa.RSAPublicKey | None:
+        with self._lock:
+            key = self._keys.get(url)
+            if key is not None:
+                self._keys.move_to_end(url)
+            return key
 
     def _key(self, url: str) -> rsa.RSAPublicKey:
         check_certificate_url(url)
-        with self._lock:
-            cached = self._keys.get(url)
+        cached = self._cached(url)
         if cached is not None:
             return cached
+        with self._fetching:
+            cached = self._cached(url)  # another thread may have fetched it meanwhile
+            if cached is not None:
+                return cached
+            key = self._load(url)
+        with self._lock:
+            self._keys[url] = key
+            while len(self._keys) > _MAX_CACHED_KEYS:
+                self._keys.popitem(last=False)
+        return key
+
+    def _load(self, url: str) -> rsa.RSAPublicKey:
         try:
-            certificate = x509.load_pem_x509_certificate(self._fetch(url))
-        except (OSError, ValueError) as err:
+            pem = self._fetch(url)
+        except CertificateUnavailable:
+            raise
+        except OSError as err:
+            raise CertificateUnavailable(
+                f"the signing certificate {url} could not be downloaded: {err}"
+            ) from err
+        try:
+            certificate = x509.load_pem_x509_certificate(pem)
+        except ValueError as err:
             raise UntrustedSignature(f"cannot load the signing certificate {url}: {err}") from err
         key = certificate.public_key()
         if not isinstance(key, rsa.RSAPublicKey):
             raise UntrustedSignature(f"the signing certificate {url} has no RSA key")
-        with self._lock:
-            if len(self._keys) >= _MAX_CACHED_KEYS:
-                # SNS signs with a handful of certificates; more means churn: start over.
-                self._keys.clear()
-            self._keys[url] = key
         return key
 
     def verify(self, envelope: Mapping[str, Any]) -> None:
-        """Return if the envelope's signature verifies, else raise :class:`UntrustedSignature`."""
+        """Return if the envelope's signature verifies, else raise :class:`UntrustedSignature`.
+
+        Raises :class:`~courrier.errors.CertificateUnavailable` when the certificate cannot
+        be downloaded now: that is no verdict on the message.
+        """
         version = envelope.get("SignatureVersion")
         algorithm: hashes.HashAlgorithm
         if version == "1":

@@ -6,7 +6,11 @@ Loop, per batch of up to 10 messages:
 2. decode each body; a body that cannot be decoded, that comes from a topic outside the
    allow-list, or (with a ``verifier``) whose SNS signature does not verify, is logged with
    its SQS id and left on the queue: its redrive policy moves it to the dead-letter queue
-   after ``maxReceiveCount`` receives;
+   after ``maxReceiveCount`` receives. A signing certificate that cannot be downloaded
+   (:class:`~courrier.errors.CertificateUnavailable`) says nothing against the message: the
+   worker holds it and retries with backoff, and leaves it to SQS, not refused, if stopped
+   first. The receiver that holds it takes nothing more meanwhile, so while the certificate
+   host is away the receive counts stop growing instead of running into the redrive;
 3. apply the decodable ones in one transaction. If the database refuses one message's data
    (:class:`~courrier.errors.InvalidRecord`), the batch is applied again one message at a
    time and only the refused one is left for the dead-letter queue: one poison body never
@@ -43,13 +47,13 @@ from courrier.aws.sqs import QueueMessage, SqsQueue
 from courrier.backoff import Backoff
 from courrier.errors import (
     AwsError,
+    CertificateUnavailable,
     ConfigurationError,
     FeedbackError,
     InvalidRecord,
     StoreError,
     StoreUnusable,
     UntrustedSignature,
-    UntrustedTopic,
 )
 from courrier.feedback.apply import Applied, Hook, apply
 from courrier.feedback.decode import Decoded, decode
@@ -57,6 +61,7 @@ from courrier.feedback.observer import Observers, WorkerObserver
 from courrier.feedback.rules import Rules
 from courrier.feedback.signature import SignatureVerifier
 from courrier.feedback.stages import RECEIVE_BACKOFF, Stages
+from courrier.feedback.topics import check_topic
 from courrier.store import Store
 
 __all__ = ["Worker", "WorkerStats"]
@@ -78,6 +83,8 @@ class WorkerStats:
     store_retries: int = 0
     receive_errors: int = 0
     suppressed: int = 0
+    #: Signature checks retried because the signing certificate could not be downloaded.
+    certificate_retries: int = 0
     #: Store transactions committed (several received batches may share one).
     transactions: int = 0
 
@@ -98,6 +105,7 @@ class Worker:
         wait_seconds: int = 20,
         max_messages: int = 10,
         store_backoff: Backoff | None = None,
+        certificate_backoff: Backoff | None = None,
         sleep: Callable[[float], object] | None = None,
         observers: Iterable[WorkerObserver] = (),
         concurrency: int = 1,
@@ -117,6 +125,9 @@ class Worker:
         self.wait_seconds = wait_seconds
         self.max_messages = max_messages
         self.store_backoff = store_backoff or Backoff(attempts=1_000_000, base=0.5, cap=30)
+        self.certificate_backoff = certificate_backoff or Backoff(
+            attempts=1_000_000, base=0.5, cap=30
+        )
         self.concurrency = concurrency
         self.apply_limit = apply_limit
         self._stopping = threading.Event()
@@ -221,7 +232,7 @@ class Worker:
             try:
                 decoded = decode(message.body)
                 self._check_topic(decoded)
-                self._check_signature(decoded)
+                verified = self._check_signature(decoded, message)
             except FeedbackError as err:
                 self.count(rejected=1)
                 self.observer.rejected(message.message_id, err)
@@ -232,7 +243,8 @@ class Worker:
                     err,
                 )
                 continue
-            good.append((message, decoded))
+            if verified:
+                good.append((message, decoded))
         return good
 
     def commit(
@@ -294,16 +306,33 @@ class Worker:
     def _check_topic(self, decoded: Decoded) -> None:
         if self.allowed_topics is None:
             return
-        topic = decoded.envelope.topic_arn if decoded.envelope else None
-        if topic not in self.allowed_topics:
-            raise UntrustedTopic(f"topic {topic!r} is not on the allow-list")
+        check_topic(decoded.envelope.topic_arn if decoded.envelope else None, self.allowed_topics)
 
-    def _check_signature(self, decoded: Decoded) -> None:
+    def _check_signature(self, decoded: Decoded, message: QueueMessage) -> bool:
+        """Whether ``decoded`` may be applied: False when its signing certificate stayed
+        unavailable until a stop (or the backoff ran out): it is left to SQS, not refused.
+
+        Raises :class:`~courrier.errors.UntrustedSignature` when the signature is refused.
+        """
         if self.verifier is None:
-            return
+            return True
         if decoded.envelope is None:
             raise UntrustedSignature("raw delivery carries no signature to verify")
-        self.verifier.verify(decoded.envelope.raw)
+        delays = self.certificate_backoff.delays()
+        while True:
+            try:
+                self.verifier.verify(decoded.envelope.raw)
+                return True
+            except CertificateUnavailable as err:
+                delay = None if self.stopping else next(delays, None)
+                if delay is None:
+                    log.warning(
+                        "SQS message %s left on the queue, not refused: %s", message.message_id, err
+                    )
+                    return False
+                self.count(certificate_retries=1)
+                log.warning("message kept, signature checked again in %.1f s: %s", delay, err)
+                self._sleep(delay)
 
     def _apply_with_retries(self, batch: list[Decoded]) -> Applied | None:
         """The batch applied; None when a stop was asked for while the database was down.

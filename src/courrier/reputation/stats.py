@@ -14,13 +14,16 @@ feedback it gets later counts there.
 - ``account_suppressed``: recipients SES did not send to because they are on the
   account-level list (a ``Permanent/OnAccountSuppressionList`` bounce or complaint, §8).
 - ``simulator``: recipients at ``simulator.amazonses.com``.
+- ``rendering_failures``: recipients of templated sends SES accepted and then did not send,
+  because the template data did not fit the template (a Rendering Failure event,
+  https://repost.aws/knowledge-center/ses-sendtemplatedemail-delivery-failure).
 
 The rates follow facts §7:
 
-- ``counted_recipients`` leave out mailbox-simulator traffic, account-list suppressions and
-  rejected messages (never attempted). ``bounce_rate`` = ``counted_hard_bounces`` (hard
-  bounces of counted recipients) / ``counted_recipients``. Soft bounces and auto-replies never
-  count.
+- ``counted_recipients`` leave out mailbox-simulator traffic, account-list suppressions,
+  rejected messages and rendering failures (none of them a delivery attempt).
+  ``bounce_rate`` = ``counted_hard_bounces`` (hard bounces of counted recipients) /
+  ``counted_recipients``. Soft bounces and auto-replies never count.
 - ``complaint_rate`` = ``counted_complaints`` / ``complaint_recipients``: counted recipients
   outside the domains that send SES no complaint feedback (setting
   ``reputation_no_complaint_feedback_domains``, Gmail's two domains by default — the one case

@@ -67,6 +67,8 @@ class Flag(IntFlag):
     REJECTED = 512
     #: On the account-level suppression list: SES never attempted it.
     ACCOUNT_LISTED = 1024
+    #: Accepted, then never sent: the template data did not fit the template.
+    RENDERING_FAILURE = 2048
 
 
 def hour_of(created_at: dt.datetime) -> int:
@@ -96,6 +98,8 @@ def event_flags(kind: str, subtype: str | None, action: str) -> Flag:
             flags |= Flag.ACCOUNT_LISTED
     elif kind == "Reject":
         flags |= Flag.REJECTED
+    elif kind == "Rendering Failure":
+        flags |= Flag.RENDERING_FAILURE
     return flags
 
 

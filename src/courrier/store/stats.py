@@ -76,6 +76,7 @@ class Counts:
     auto_replies: int = 0
     complaints: int = 0
     rejects: int = 0
+    rendering_failures: int = 0
     suppressed_at_send: int = 0
     account_suppressed: int = 0
     simulator: int = 0
@@ -110,11 +111,11 @@ def rate_bases(counting: Counting) -> tuple[Base, Base]:
     """The recipients the bounce rate and the complaint rate are counted over: the one place
     that decides which recipients are in SES's base (facts §7).
 
-    Both leave out recipients SES never attempted (on the account-level list, rejected) and,
-    unless counted, simulator traffic; the complaint rate also leaves out the domains that
-    send SES no complaint feedback.
+    Both leave out recipients SES never attempted (on the account-level list, rejected, or
+    whose template data did not render) and, unless counted, simulator traffic; the complaint
+    rate also leaves out the domains that send SES no complaint feedback.
     """
-    excluded = Flag.ACCOUNT_LISTED | Flag.REJECTED
+    excluded = Flag.ACCOUNT_LISTED | Flag.REJECTED | Flag.RENDERING_FAILURE
     if not counting.count_simulator:
         excluded |= Flag.SIMULATOR
     return (
@@ -131,6 +132,7 @@ _BY_BIT = {
     "auto_replies": Flag.AUTO_REPLY,
     "complaints": Flag.COMPLAINED,
     "rejects": Flag.REJECTED,
+    "rendering_failures": Flag.RENDERING_FAILURE,
     "account_suppressed": Flag.ACCOUNT_LISTED,
     "simulator": Flag.SIMULATOR,
 }

@@ -21,7 +21,7 @@ depends_on = None
 # counted needs its own migration to recount.
 SENT, SUPPRESSED_AT_SEND, SIMULATOR, NO_COMPLAINT_FEEDBACK = 1, 2, 4, 8
 DELIVERED, HARD_BOUNCE, SOFT_BOUNCE, AUTO_REPLY = 16, 32, 64, 128
-COMPLAINED, REJECTED, ACCOUNT_LISTED = 256, 512, 1024
+COMPLAINED, REJECTED, ACCOUNT_LISTED, RENDERING_FAILURE = 256, 512, 1024, 2048
 MESSAGES = -1
 
 
@@ -86,6 +86,7 @@ def _backfill(dialect: str) -> None:
         + MAX(CASE WHEN e.kind = 'Bounce' AND e.action = 'record' THEN {AUTO_REPLY} ELSE 0 END)
         + MAX(CASE WHEN e.kind = 'Complaint' THEN {COMPLAINED} ELSE 0 END)
         + MAX(CASE WHEN e.kind = 'Reject' THEN {REJECTED} ELSE 0 END)
+        + MAX(CASE WHEN e.kind = 'Rendering Failure' THEN {RENDERING_FAILURE} ELSE 0 END)
         + MAX(CASE WHEN (e.kind = 'Bounce'
                          AND e.subtype = 'Permanent/OnAccountSuppressionList')
                      OR (e.kind = 'Complaint' AND e.subtype = 'OnAccountSuppressionList')
