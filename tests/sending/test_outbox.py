@@ -71,6 +71,19 @@ def test_same_key_twice_is_one_row(production: SandboxClient, store: Store) -> N
     assert (report.created, report.existing) == (1, 1)
 
 
+def test_enqueue_counts_a_key_given_twice_in_one_call_once(store: Store) -> None:
+    now = dt.datetime.now(dt.UTC)
+    entries = [
+        rows.NewEntry(f"k{n % 600}", "message", False, f"payload {n}", now) for n in range(1200)
+    ]
+    result = rows.enqueue(store, entries)
+    assert [created for _, created in result] == [True] * 600 + [False] * 600
+    assert {entry.payload for entry, _ in result} == {f"payload {n}" for n in range(600)}
+    assert rows.counts(store)["queued"] == 600
+    again = rows.enqueue(store, entries[:10])
+    assert [created for _, created in again] == [False] * 10
+
+
 def test_due_rows_are_sent_and_future_ones_wait(production: SandboxClient, store: Store) -> None:
     mailer = make_mailer(store)
     logo = Attachment("logo.png", b"\x89PNG\r\n", "image/png", content_id="logo")
