@@ -8,6 +8,7 @@ must be a MIME encoded-word. Syntax checks are email-validator's.
 from __future__ import annotations
 
 import email.utils
+import functools
 import unicodedata
 from dataclasses import dataclass
 from email.header import Header
@@ -99,11 +100,18 @@ def parse_address(value: str | Address | tuple[str, str]) -> Address:
             f"{raw!r}: the part before the @ is not ASCII; SES does not support SMTPUTF8, "
             "so this mailbox cannot be sent to"
         )
+    return Address(email=_validated(raw), name=name.strip())
+
+
+@functools.lru_cache(maxsize=1024)
+def _validated(raw: str) -> str:
+    """The ASCII form of a valid address. Cached: a sender or a reply-to address comes back
+    on every message of a campaign, and validating it is most of the cost of a message."""
     try:
         validated = validate_email(raw, check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError as err:
         raise InvalidAddress(f"{raw!r} is not a valid email address: {err}") from err
-    return Address(email=validated.ascii_email or raw, name=name.strip())
+    return validated.ascii_email or raw
 
 
 def _split(value: str) -> tuple[str, str]:

@@ -112,7 +112,7 @@ def _entry(row: OutboxRow) -> OutboxEntry:
     )
 
 
-#: Rows per INSERT: SQLite allows 32,766 bound parameters a statement, and a row binds ten.
+#: Rows handed to the driver at once (memory stays bounded for any campaign).
 _INSERT_CHUNK = 500
 
 
@@ -129,7 +129,13 @@ def enqueue(store: Store, new: Sequence[NewEntry]) -> list[tuple[OutboxEntry, bo
     with store.transaction() as session:
         module = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
         created: set[str] = set()
-        # One multi-row statement a chunk instead of one a row: a campaign queues thousands.
+        # One statement for all rows (SQLAlchemy's "insertmanyvalues" batches them with their
+        # RETURNING), compiled once instead of once a row: a campaign queues thousands.
+        statement = (
+            module.insert(table)
+            .on_conflict_do_nothing(index_elements=["idempotency_key"])
+            .returning(table.c.idempotency_key)
+        )
         for start in range(0, len(new), _INSERT_CHUNK):
             rows = [
                 {
@@ -146,13 +152,7 @@ def enqueue(store: Store, new: Sequence[NewEntry]) -> list[tuple[OutboxEntry, bo
                 }
                 for item in new[start : start + _INSERT_CHUNK]
             ]
-            statement = (
-                module.insert(table)
-                .values(rows)
-                .on_conflict_do_nothing(index_elements=["idempotency_key"])
-                .returning(table.c.idempotency_key)
-            )
-            created.update(session.scalars(statement))
+            created.update(session.scalars(statement, rows))
         found: dict[str, OutboxEntry] = {}
         keys = [item.key for item in new]
         for start in range(0, len(keys), 500):
