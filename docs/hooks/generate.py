@@ -95,8 +95,12 @@ def settings_page() -> str:
         "1. the keyword argument given to `Settings.load()`, or the command-line option;",
         "2. the environment variable `COURRIER_<NAME>`;",
         f"3. the `[courrier]` table of `{CONFIG_FILE}` in the working directory, or of the "
-        "file named by `COURRIER_CONFIG`;",
+        "file named by `--config` or `COURRIER_CONFIG`;",
         "4. the default below.",
+        "",
+        f"`{CONFIG_FILE}` in the working directory may be absent; a file named by `--config` "
+        "or `COURRIER_CONFIG` must exist (a misspelt name is an error, exit code 2, rather "
+        "than a silent run on the defaults).",
         "",
         "In Django, the `COURRIER` dictionary of `settings.py` takes the same names in upper "
         "case and ranks like an argument (see [Django](../django.md#settings)). True and "
