@@ -102,7 +102,12 @@ class Store:
     def __init__(self, url: str, *, migrate: bool = True) -> None:
         try:
             parsed = make_url(normalise_url(url))
-            self.engine: Engine = create_engine(parsed, pool_pre_ping=True)
+            # A server connection may have died in the pool (PostgreSQL restarted): each
+            # checkout pings it first. A SQLite file cannot go away that way, and its ping
+            # would only cost every transaction a statement.
+            self.engine: Engine = create_engine(
+                parsed, pool_pre_ping=parsed.get_backend_name() != "sqlite"
+            )
         except (ArgumentError, ValueError, ImportError) as err:
             raise ConfigurationError(f"cannot use database URL {url!r}: {err}") from err
         self._file: str | None = None
