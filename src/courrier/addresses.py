@@ -8,6 +8,7 @@ must be a MIME encoded-word. Syntax checks are email-validator's.
 from __future__ import annotations
 
 import email.utils
+import functools
 import unicodedata
 from dataclasses import dataclass
 from email.header import Header
@@ -75,6 +76,10 @@ class Address:
         return self.header()
 
 
+# A pure function of a hashable value, and email-validator's check is the costly part of
+# building a message: a process sending from one sender (or to the same people again) parses
+# each address once. Errors are raised, never cached.
+@functools.lru_cache(maxsize=4096)
 def parse_address(value: str | Address | tuple[str, str]) -> Address:
     """Normalise ``"Name <user@domain>"``, ``(name, address)`` or a bare address.
 
