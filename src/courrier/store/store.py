@@ -386,7 +386,12 @@ def _sqlite_connect(connection: Any, _record: Any) -> None:
     # WAL lets a worker write while readers read; busy_timeout waits out short write locks.
     # synchronous=FULL syncs the WAL on every commit: a committed batch (whose messages are
     # then deleted from SQS) survives a power cut. NORMAL, the usual WAL pairing, syncs only
-    # at checkpoints, so the last commits could vanish after SQS had forgotten them.
+    # at checkpoints, so the last commits could vanish after SQS had forgotten them
+    # (https://www.sqlite.org/pragma.html#pragma_synchronous: durable across a process
+    # crash either way, not across a power loss or an OS crash). A send is the same: an
+    # intent rolled back by a power cut after SES took the message leaves its outbox row
+    # never started, so it is sent again; an outcome rolled back loses the record of a
+    # send. The sync is most of what a send costs the store, and it is kept.
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=FULL")
     cursor.execute("PRAGMA foreign_keys=ON")
