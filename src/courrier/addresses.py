@@ -76,6 +76,10 @@ class Address:
         return self.header()
 
 
+# A pure function of a hashable value, and email-validator's check is the costly part of
+# building a message: a process sending from one sender (or to the same people again) parses
+# each address once. Errors are raised, never cached.
+@functools.lru_cache(maxsize=4096)
 def parse_address(value: str | Address | tuple[str, str]) -> Address:
     """Normalise ``"Name <user@domain>"``, ``(name, address)`` or a bare address.
 
@@ -100,18 +104,11 @@ def parse_address(value: str | Address | tuple[str, str]) -> Address:
             f"{raw!r}: the part before the @ is not ASCII; SES does not support SMTPUTF8, "
             "so this mailbox cannot be sent to"
         )
-    return Address(email=_validated(raw), name=name.strip())
-
-
-@functools.lru_cache(maxsize=1024)
-def _validated(raw: str) -> str:
-    """The ASCII form of a valid address. Cached: a sender or a reply-to address comes back
-    on every message of a campaign, and validating it is most of the cost of a message."""
     try:
         validated = validate_email(raw, check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError as err:
         raise InvalidAddress(f"{raw!r} is not a valid email address: {err}") from err
-    return validated.ascii_email or raw
+    return Address(email=validated.ascii_email or raw, name=name.strip())
 
 
 def _split(value: str) -> tuple[str, str]:

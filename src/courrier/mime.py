@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import email.policy
 import email.utils
+from email.headerregistry import BaseHeader, HeaderRegistry
 from email.message import EmailMessage
 
 from courrier.errors import MessageTooLarge
@@ -19,8 +20,27 @@ __all__ = ["SES_V2_MAX_BYTES", "render"]
 #: The SES v2 API accepts messages up to 40 MB after MIME encoding (facts §6.2).
 SES_V2_MAX_BYTES = 40 * 1024 * 1024
 
+
+class _HeaderClasses(HeaderRegistry):
+    """The stdlib's registry builds a new class (``type(...)``) for every header it parses;
+    this one builds each header's class once. Rendering a short message spent a large part
+    of its time there. The classes hold no state of their own, so sharing them (across
+    threads too) changes nothing else."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._built: dict[str, type[BaseHeader]] = {}
+
+    def __getitem__(self, name: str) -> type[BaseHeader]:
+        key = name.lower()
+        built = self._built.get(key)
+        if built is None:
+            built = self._built[key] = super().__getitem__(name)
+        return built
+
+
 # SMTP line endings, 78-column folding, and no raw UTF-8 in headers.
-_POLICY = email.policy.SMTP.clone(utf8=False, max_line_length=78)
+_POLICY = email.policy.SMTP.clone(utf8=False, max_line_length=78, header_factory=_HeaderClasses())
 
 
 def render(

@@ -143,3 +143,14 @@ def test_any_input_is_a_7bit_message_or_a_clear_error(
     )
     assert decoded_display_name(raw, "From") == name.strip()
     assert email.utils.parseaddr(str(parsed["To"]))[1] == message.to[0].email  # type: ignore[union-attr]
+
+
+def test_parsed_addresses_are_reused_and_refusals_are_not_remembered() -> None:
+    parse_address.cache_clear()
+    first = parse_address("Sender <sender@example.com>")
+    assert parse_address("Sender <sender@example.com>") is first
+    assert parse_address.cache_info().hits == 1
+    for _ in range(2):
+        with pytest.raises(InvalidAddress):
+            parse_address("not an address")
+    assert parse_address.cache_info().hits == 1

@@ -5,9 +5,13 @@ from __future__ import annotations
 import email.policy
 from email.parser import BytesParser
 from typing import Any
+from unittest.mock import patch
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from courrier import mime
 from courrier.errors import InvalidMessage, MessageTooLarge
 from courrier.message import Attachment, Message
 from courrier.mime import render
@@ -190,3 +194,38 @@ def test_bcc_is_not_in_the_headers() -> None:
     parsed = parse(render(Message(**{**BASE, "bcc": ["hidden@example.org"]})))
     assert "Bcc" not in parsed
     assert "hidden" not in str(parsed)
+
+
+header_text = st.text(st.characters(blacklist_categories=("Cs", "Cc")), max_size=200)
+body_text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=300)
+
+
+@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(subject=header_text, text=body_text, html=st.none() | body_text, custom=header_text)
+def test_rendering_with_shared_header_classes_changes_no_byte(
+    subject: str, text: str, html: str | None, custom: str
+) -> None:
+    """courrier's policy builds each header class once; the stdlib's policy builds one per
+    header. The bytes must be the same (Date, Message-ID and boundaries fixed to compare)."""
+    try:
+        message = Message(
+            sender=("Sendér", "sender@example.com"),
+            to=["reader@example.net"],
+            subject=subject,
+            text=text,
+            html=html,
+            headers={"X-Custom": custom},
+            attachments=[Attachment("a.txt", b"data", "text/plain")],
+        )
+    except InvalidMessage:
+        return  # refused before rendering (line breaks in a header)
+    stock = email.policy.SMTP.clone(utf8=False, max_line_length=78)
+    with (
+        patch("email.utils.formatdate", return_value="Mon, 07 Dec 2026 05:00:00 -0000"),
+        patch("email.utils.make_msgid", return_value="<1@example.com>"),
+        patch("email.generator.random.randrange", return_value=1),  # the MIME boundary
+    ):
+        ours = render(message)
+        with patch.object(mime, "_POLICY", stock):
+            theirs = render(message)
+    assert ours == theirs

@@ -81,6 +81,35 @@ def test_a_one_recipient_send_commits_twice(production: SandboxClient, store: St
     assert counted[0] <= 2 * (sends + 1)
 
 
+def test_a_send_is_a_few_statements(production: SandboxClient, store: Store) -> None:
+    """One statement a step: the suppression check, the message, its recipients (all in one
+    statement), the bucket (held with the store's clock on PostgreSQL), the bucket's update;
+    then the message and its recipients again. SQLite adds a BEGIN IMMEDIATE to each."""
+    mailer = Mailer(
+        store, SesClient(AwsConfig(read_timeout=10)), settings=Settings(max_send_rate=1000.0)
+    )
+    mailer.send(one(0))
+    statements: list[str] = []
+
+    def count(*args: Any) -> None:
+        statements.append(args[2])
+
+    event.listen(store.engine, "before_cursor_execute", count)
+    try:
+        message = Message(
+            sender=SENDER,
+            to=["a@example.net"],
+            cc=["b@example.net"],
+            bcc=["c@example.net"],
+            text="x",
+        )
+        assert mailer.send(message).sent
+    finally:
+        event.remove(store.engine, "before_cursor_execute", count)
+    expected = 9 if store.dialect == "sqlite" else 7
+    assert len(statements) == expected, statements
+
+
 def test_an_outbox_row_commits_twice_and_a_claim(production: SandboxClient, store: Store) -> None:
     mailer = Mailer(
         store, SesClient(AwsConfig(read_timeout=10)), settings=Settings(max_send_rate=1000.0)

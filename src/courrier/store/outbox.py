@@ -16,13 +16,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from courrier.statuses import OutboxStatus
 from courrier.store.store import Store, _aware
-from courrier.store.tables import OutboxRow, utcnow
+from courrier.store.tables import OutboxRow, table_of, utcnow
 
 __all__ = [
     "NewEntry",
@@ -227,15 +227,32 @@ def start(store: Store, entry_id: int, *, claimer: str) -> bool:
         return start_in(session, entry_id, claimer=claimer)
 
 
+_OUTBOX = table_of(OutboxRow)
+# A start and a finish are on every outbox send's path: SQLAlchemy Core, built once.
+_START = (
+    update(_OUTBOX)
+    .where(
+        _OUTBOX.c.id == bindparam("entry_id"),
+        _OUTBOX.c.status == OutboxStatus.SENDING,
+        _OUTBOX.c.claimed_by == bindparam("claimer"),
+        _OUTBOX.c.started_at.is_(None),
+    )
+    .values(attempts=_OUTBOX.c.attempts + 1)
+)
+_FINISH = update(_OUTBOX).where(
+    _OUTBOX.c.id == bindparam("entry_id"),
+    _OUTBOX.c.status.in_((OutboxStatus.SENDING, OutboxStatus.UNKNOWN)),
+    _OUTBOX.c.claimed_by == bindparam("claimer"),
+)
+
+
 def start_in(session: Session, entry_id: int, *, claimer: str) -> bool:
     """:func:`start` inside the caller's transaction (a send's intent)."""
     now = utcnow()
-    result = session.execute(
-        update(OutboxRow)
-        .where(*_mine(entry_id, claimer), OutboxRow.started_at.is_(None))
-        .values(started_at=now, attempts=OutboxRow.attempts + 1, updated_at=now)
+    result = session.connection().execute(
+        _START, {"entry_id": entry_id, "claimer": claimer, "started_at": now, "updated_at": now}
     )
-    return bool(getattr(result, "rowcount", 0))
+    return bool(result.rowcount)
 
 
 def finish(
@@ -277,6 +294,8 @@ def finish_in(
 ) -> bool:
     """:func:`finish` inside the caller's transaction (a send's outcome)."""
     values: dict[str, Any] = {
+        "entry_id": entry_id,
+        "claimer": claimer,
         "status": status,
         "error": error,
         "updated_at": utcnow(),
@@ -286,16 +305,7 @@ def finish_in(
         values["message_id"] = message_id
     if next_attempt_at is not None:
         values["next_attempt_at"] = next_attempt_at
-    result = session.execute(
-        update(OutboxRow)
-        .where(
-            OutboxRow.id == entry_id,
-            OutboxRow.status.in_((OutboxStatus.SENDING, OutboxStatus.UNKNOWN)),
-            OutboxRow.claimed_by == claimer,
-        )
-        .values(**values)
-    )
-    return bool(getattr(result, "rowcount", 0))
+    return bool(session.connection().execute(_FINISH, values).rowcount)
 
 
 def release(store: Store, ids: Iterable[int], *, claimer: str) -> int:

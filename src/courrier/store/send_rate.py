@@ -15,13 +15,15 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import bindparam, func, select, text, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from courrier.store.feedback import _insert
 from courrier.store.store import Store
-from courrier.store.tables import SendRateRow
+from courrier.store.tables import SendRateRow, table_of
 
 __all__ = [
     "Bucket",
@@ -144,29 +146,62 @@ def take_in_store(store: Store, request: TokenRequest, recipients: int) -> Grant
         return take_in(session, request, recipients)
 
 
+_RATES = table_of(SendRateRow)
+# Built once (a send takes tokens every time): SQLAlchemy Core, from its compiled cache.
+_HOLD = select(_RATES).where(_RATES.c.name == bindparam("bucket")).with_for_update()
+#: PostgreSQL: the row and the store's clock in one round trip, the clock read once the row
+#: is held (so the order of the clock is the order of the holders).
+_HOLD_WITH_CLOCK = (
+    select(_RATES, func.extract("epoch", func.clock_timestamp()).label("clock"))
+    .where(_RATES.c.name == bindparam("bucket"))
+    .with_for_update()
+)
+_SET = update(_RATES).where(_RATES.c.name == bindparam("bucket"))
+
+
 def take_in(session: Session, request: TokenRequest, recipients: int) -> Grant:
     """:func:`take` inside the caller's transaction (a send's intent)."""
-    row = session.scalar(
-        select(SendRateRow).where(SendRateRow.name == request.name).with_for_update()
-    )
+    connection = session.connection()
+    row, moment = _hold(connection, request.name, request.now)
     if row is None:
         return Grant(missing=True)
-    moment = _now(session) if request.now is None else request.now
     burst = request.burst
-    if request.fixed_rate is not None and row.max_send_rate != request.fixed_rate:
-        _change_rate(row, request.fixed_rate, "setting", moment, burst)
-    rate = row.max_send_rate * request.headroom
-    capacity = max(1.0, burst * row.max_send_rate)
-    bucket = refill(Bucket(row.tokens, row.refilled_at), moment, rate=rate, capacity=capacity)
+    rate_row: dict[str, Any] = {}
+    max_rate = float(row.max_send_rate)
+    if request.fixed_rate is not None and max_rate != request.fixed_rate:
+        rate_row = _rate_changes(row.tokens, request.fixed_rate, "setting", moment, burst)
+        max_rate = request.fixed_rate
+    rate = max_rate * request.headroom
+    capacity = max(1.0, burst * max_rate)
+    tokens = rate_row.get("tokens", row.tokens)
+    bucket = refill(Bucket(tokens, row.refilled_at), moment, rate=rate, capacity=capacity)
     after, wait = admit(bucket, recipients, now=moment, rate=rate, capacity=capacity)
-    row.tokens, row.refilled_at = after.tokens, after.refilled_at
-    row.admitted = row.admitted + recipients
+    checked_at = rate_row.get("rate_checked_at", row.rate_checked_at)
     recheck = request.recheck_after is not None and (
-        row.rate_checked_at is None or moment - row.rate_checked_at >= request.recheck_after
+        checked_at is None or moment - checked_at >= request.recheck_after
     )
+    changes = {
+        **rate_row,
+        "tokens": after.tokens,
+        "refilled_at": after.refilled_at,
+        "admitted": row.admitted + recipients,
+    }
     if recheck:
-        row.rate_checked_at = moment
-    return Grant(wait=wait, rate=row.max_send_rate, recheck=recheck)
+        changes["rate_checked_at"] = moment
+    connection.execute(_SET, {"bucket": request.name, **changes})
+    return Grant(wait=wait, rate=max_rate, recheck=recheck)
+
+
+def _hold(connection: Connection, name: str, now: float | None) -> tuple[Any, float]:
+    """The bucket's row, held until the transaction ends, and the time (``now``, else the
+    store's clock)."""
+    if connection.dialect.name == "postgresql":
+        row = connection.execute(_HOLD_WITH_CLOCK, {"bucket": name}).first()
+        clock = float(row.clock) if row is not None else 0.0
+    else:
+        row = connection.execute(_HOLD, {"bucket": name}).first()
+        clock = time.time()
+    return row, clock if now is None else now
 
 
 def set_rate(
@@ -202,10 +237,19 @@ def set_rate(
 
 
 def _change_rate(row: SendRateRow, rate: float, source: str, now: float, burst: float) -> None:
-    row.max_send_rate = rate
-    row.rate_source = source
-    row.rate_checked_at = now
-    row.tokens = min(row.tokens, max(1.0, burst * rate))
+    for name, value in _rate_changes(row.tokens, rate, source, now, burst).items():
+        setattr(row, name, value)
+
+
+def _rate_changes(
+    tokens: float, rate: float, source: str, now: float, burst: float
+) -> dict[str, Any]:
+    return {
+        "max_send_rate": rate,
+        "rate_source": source,
+        "rate_checked_at": now,
+        "tokens": min(tokens, max(1.0, burst * rate)),
+    }
 
 
 def read(store: Store, name: str) -> SendRate | None:

@@ -12,10 +12,11 @@ commits.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from courrier.errors import StoreError
@@ -24,7 +25,7 @@ from courrier.store import outbox as outbox_rows
 from courrier.store import rollups
 from courrier.store.send_rate import Grant, TokenRequest, take_in
 from courrier.store.store import Store, _aware
-from courrier.store.tables import MessageRow, RecipientRow, SuppressionRow, utcnow
+from courrier.store.tables import MessageRow, RecipientRow, SuppressionRow, table_of, utcnow
 
 __all__ = [
     "Begun",
@@ -102,6 +103,29 @@ class Outcome:
     outbox: OutboxFinish | None = None
 
 
+# Every send runs these: SQLAlchemy Core on the tables, built once, so a send builds no ORM
+# objects and its statements come from SQLAlchemy's compiled cache.
+_MESSAGES = table_of(MessageRow)
+_RECIPIENTS = table_of(RecipientRow)
+_SUPPRESSIONS = table_of(SuppressionRow)
+_SUPPRESSED = select(_SUPPRESSIONS.c.address, _SUPPRESSIONS.c.expires_at).where(
+    _SUPPRESSIONS.c.address.in_(bindparam("addresses", expanding=True))
+)
+#: One statement for every message of an intent (SQLAlchemy's "insertmanyvalues"), the ids
+#: in the order given.
+_INSERT_MESSAGES = insert(_MESSAGES).returning(_MESSAGES.c.id, sort_by_parameter_order=True)
+_INSERT_RECIPIENTS = insert(_RECIPIENTS)
+_FINISH_MESSAGE = update(_MESSAGES).where(_MESSAGES.c.id == bindparam("record_id"))
+_FINISH_RECIPIENTS = (
+    update(_RECIPIENTS)
+    .where(
+        _RECIPIENTS.c.message_id == bindparam("record_id"),
+        _RECIPIENTS.c.status == RecipientStatus.PENDING,
+    )
+    .values(status=bindparam("new_status"), updated_at=bindparam("now"))
+)
+
+
 def begin_sends(
     store: Store,
     messages: Sequence[NewMessage],
@@ -113,24 +137,63 @@ def begin_sends(
     its suppressed recipients marked, its outbox row started, and ``tokens`` taken for every
     recipient left."""
     with store.transaction() as session:
+        connection = session.connection()
         suppressed = (
-            _suppressed(session, [a for m in messages for a, _, _ in m.recipients])
+            _suppressed(connection, [a for m in messages for a, _, _ in m.recipients])
             if check_suppression
             else set()
         )
-        begun = [_begin(session, message, suppressed) for message in messages]
-        rollups.refresh(session, message_ids=[b.record_id for b in begun if b.record_id])
-        count = sum(len(b.sendable) for b in begun)
+        started = [_started(session, message) for message in messages]
+        begun = _record(
+            connection, [m for m, ok in zip(messages, started, strict=True) if ok], suppressed
+        )
+        ordered = tuple(next(begun) if ok else Begun(None, ()) for ok in started)
+        count = sum(len(b.sendable) for b in ordered)
+        rollups.refresh(session, message_ids=[b.record_id for b in ordered if b.record_id])
         grant = take_in(session, tokens, count) if tokens is not None and count else None
-        return Intent(tuple(begun), grant)
+        return Intent(ordered, grant)
 
 
-def _begin(session: Session, message: NewMessage, suppressed: set[str]) -> Begun:
-    if message.outbox is not None and not outbox_rows.start_in(
+def _started(session: Session, message: NewMessage) -> bool:
+    return message.outbox is None or outbox_rows.start_in(
         session, message.outbox.entry_id, claimer=message.outbox.claimer
-    ):
-        return Begun(None, ())
-    recipients = tuple(
+    )
+
+
+def _record(
+    connection: Connection, messages: Sequence[NewMessage], suppressed: set[str]
+) -> Iterator[Begun]:
+    """Insert ``messages`` (one statement) and their recipients (one more)."""
+    if not messages:
+        return iter(())
+    ids = connection.execute(
+        _INSERT_MESSAGES,
+        [
+            {
+                "sender": m.sender,
+                "subject": m.subject,
+                "configuration_set": m.configuration_set,
+                "status": m.status,
+            }
+            for m in messages
+        ],
+    ).scalars()
+    begun = [
+        Begun(record_id, _marked(message.recipients, suppressed))
+        for record_id, message in zip(ids, messages, strict=True)
+    ]
+    rows = [
+        {"message_id": b.record_id, "address": address.lower(), "kind": kind, "status": status}
+        for b in begun
+        for address, kind, status in b.recipients
+    ]
+    if rows:
+        connection.execute(_INSERT_RECIPIENTS, rows)
+    return iter(begun)
+
+
+def _marked(recipients: Sequence[Recipient], suppressed: set[str]) -> tuple[Recipient, ...]:
+    return tuple(
         (
             address,
             kind,
@@ -138,24 +201,11 @@ def _begin(session: Session, message: NewMessage, suppressed: set[str]) -> Begun
             if status == RecipientStatus.PENDING and address.lower() in suppressed
             else status,
         )
-        for address, kind, status in message.recipients
-    )
-    row = MessageRow(
-        sender=message.sender,
-        subject=message.subject,
-        configuration_set=message.configuration_set,
-        status=message.status,
-    )
-    row.recipients = [
-        RecipientRow(address=address.lower(), kind=kind, status=status)
         for address, kind, status in recipients
-    ]
-    session.add(row)
-    session.flush()
-    return Begun(row.id, recipients)
+    )
 
 
-def _suppressed(session: Session, addresses: Sequence[str]) -> set[str]:
+def _suppressed(connection: Connection, addresses: Sequence[str]) -> set[str]:
     wanted = {a.lower() for a in addresses}
     if not wanted:
         return set()
@@ -163,11 +213,7 @@ def _suppressed(session: Session, addresses: Sequence[str]) -> set[str]:
     found: set[str] = set()
     listed = sorted(wanted)
     for start in range(0, len(listed), 500):
-        rows = session.execute(
-            select(SuppressionRow.address, SuppressionRow.expires_at).where(
-                SuppressionRow.address.in_(listed[start : start + 500])
-            )
-        ).all()
+        rows = connection.execute(_SUPPRESSED, {"addresses": listed[start : start + 500]})
         found.update(a for a, expires in rows if expires is None or _aware(expires) > now)
     return found
 
@@ -187,29 +233,28 @@ def finish_sends(store: Store, outcomes: Sequence[Outcome]) -> None:
         return
     now = utcnow()
     with store.transaction() as session:
+        connection = session.connection()
         for outcome in outcomes:
-            _finish(session, outcome, now)
+            _finish(connection, session, outcome, now)
         # The rates count these recipients from now on (courrier.store.rollups).
         rollups.refresh(session, message_ids=[outcome.record_id for outcome in outcomes])
 
 
-def _finish(session: Session, outcome: Outcome, now: dt.datetime) -> None:
-    values: dict[str, object] = {"status": outcome.status, "error": outcome.error}
+def _finish(connection: Connection, session: Session, outcome: Outcome, now: dt.datetime) -> None:
+    values: dict[str, object] = {
+        "record_id": outcome.record_id,
+        "status": outcome.status,
+        "error": outcome.error,
+    }
     if outcome.ses_message_id:
         values.update(ses_message_id=outcome.ses_message_id, sent_at=now)
     # Two statements instead of loading the rows: the outcome is on every send's path.
-    done = session.execute(
-        update(MessageRow).where(MessageRow.id == outcome.record_id).values(**values)
-    )
-    if not getattr(done, "rowcount", 0):
+    done = connection.execute(_FINISH_MESSAGE, values)
+    if not done.rowcount:
         raise StoreError(f"no message {outcome.record_id}")
-    session.execute(
-        update(RecipientRow)
-        .where(
-            RecipientRow.message_id == outcome.record_id,
-            RecipientRow.status == RecipientStatus.PENDING,
-        )
-        .values(status=outcome.status, updated_at=now)
+    connection.execute(
+        _FINISH_RECIPIENTS,
+        {"record_id": outcome.record_id, "new_status": outcome.status, "now": now},
     )
     if outcome.outbox is not None:
         row = outcome.outbox

@@ -104,7 +104,12 @@ class Store:
     def __init__(self, url: str, *, migrate: bool = True) -> None:
         try:
             parsed = make_url(normalise_url(url))
-            self.engine: Engine = create_engine(parsed, pool_pre_ping=True)
+            # A server connection may have died in the pool (PostgreSQL restarted): each
+            # checkout pings it first. A SQLite file cannot go away that way, and its ping
+            # would only cost every transaction a statement.
+            self.engine: Engine = create_engine(
+                parsed, pool_pre_ping=parsed.get_backend_name() != "sqlite"
+            )
         except (ArgumentError, ValueError, ImportError) as err:
             raise ConfigurationError(f"cannot use database URL {url!r}: {err}") from err
         self._file: str | None = None
@@ -399,7 +404,12 @@ def _sqlite_connect(connection: Any, _record: Any) -> None:
     # WAL lets a worker write while readers read; busy_timeout waits out short write locks.
     # synchronous=FULL syncs the WAL on every commit: a committed batch (whose messages are
     # then deleted from SQS) survives a power cut. NORMAL, the usual WAL pairing, syncs only
-    # at checkpoints, so the last commits could vanish after SQS had forgotten them.
+    # at checkpoints, so the last commits could vanish after SQS had forgotten them
+    # (https://www.sqlite.org/pragma.html#pragma_synchronous: durable across a process
+    # crash either way, not across a power loss or an OS crash). A send is the same: an
+    # intent rolled back by a power cut after SES took the message leaves its outbox row
+    # never started, so it is sent again; an outcome rolled back loses the record of a
+    # send. The sync is most of what a send costs the store, and it is kept.
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=FULL")
     cursor.execute("PRAGMA foreign_keys=ON")

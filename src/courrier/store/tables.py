@@ -13,6 +13,7 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    Table,
     Text,
     text,
 )
@@ -27,6 +28,14 @@ def utcnow() -> dt.datetime:
 
 class Base(DeclarativeBase):
     pass
+
+
+def table_of(row: type[Base]) -> Table:
+    """The Core table of a mapped class, for statements on the hot path that skip the ORM
+    (``__table__`` is typed as any FromClause)."""
+    table = row.__table__
+    assert isinstance(table, Table)
+    return table
 
 
 class MessageRow(Base):
