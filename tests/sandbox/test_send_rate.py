@@ -125,6 +125,7 @@ def test_throttles_are_counted_until_reset(sandbox: SandboxClient) -> None:
         "account": "123456789012",
         "region": REGION,
         "throttles": refused,
+        "bulk_calls": 0,
     }
     assert sandbox.control("GET", "/throttles?region=eu-west-1")["throttles"] == 0
     sandbox.control("POST", "/reset")
