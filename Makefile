@@ -65,6 +65,9 @@ bench: $(STAMP)
 	$(PY) bench/worker.py --soak
 	$(PY) bench/pacing.py
 	$(PY) bench/outbox_kill.py
+	$(PY) bench/send.py
+	$(PY) bench/scale.py
+	$(PY) bench/bulk.py
 
 # The lock moves only on purpose: commit requirements/dev.txt once make test passes with it.
 lock: $(STAMP)
