@@ -21,12 +21,8 @@ SETTINGS_SOURCE = Path(__file__).resolve().parents[2] / "src" / "courrier" / "se
 
 # Some source comments still cite sections of the team's fact file; until they link AWS
 # themselves, the rendered pages link the AWS page each section comes from.
-AWS_PAGES = {
-    "3": "https://docs.aws.amazon.com/ses/latest/dg/send-an-email-from-console.html",
-    "7": "https://docs.aws.amazon.com/ses/latest/dg/faqs-enforcement.html",
-    "11": "https://docs.aws.amazon.com/ses/latest/dg/manage-sending-quotas.html",
-}
-FACT = re.compile(r"facts §(\d+)(?:\.\d+)?")
+#: The code cites docs/ses.md#SECTION where it depends on a behaviour of SES: a link there.
+FACT = re.compile(r"docs/ses\.md#([a-z-]+)")
 
 
 def on_files(files: Any, config: Any) -> Any:
@@ -40,8 +36,8 @@ def on_files(files: Any, config: Any) -> Any:
 
 
 def aws_link(match: re.Match[str]) -> str:
-    url = AWS_PAGES.get(match.group(1))
-    return f"[AWS documentation]({url})" if url else "AWS documentation"
+    """A link from the settings page (under reference/) to the section of ses.md."""
+    return f"[How SES behaves](../ses.md#{match.group(1)})"
 
 
 # ---------------------------------------------------------------- settings
@@ -168,11 +164,7 @@ def command_section(command: click.Command, ctx: click.Context, path: str, level
     return out
 
 
-def on_page_content(html: str, **kwargs: Any) -> str:
-    """Docstrings rendered by mkdocstrings may still cite the fact file: link AWS instead."""
-    return FACT.sub(_html_link, html)
-
-
-def _html_link(match: re.Match[str]) -> str:
-    url = AWS_PAGES.get(match.group(1))
-    return f'<a href="{url}">AWS documentation</a>' if url else "AWS documentation"
+def on_page_content(html: str, page: Any, **kwargs: Any) -> str:
+    """Docstrings rendered by mkdocstrings cite docs/ses.md#SECTION: make each a link."""
+    up = "../" * page.url.count("/")
+    return FACT.sub(lambda m: f'<a href="{up}ses/#{m.group(1)}">How SES behaves</a>', html)

@@ -1,7 +1,7 @@
 """Email addresses as SES accepts them: 7-bit ASCII, Punycode domains, RFC 2047 display names.
 
-SES has no SMTPUTF8 (facts §6.3): a Unicode domain must be sent as Punycode (IDNA 2008 with
-UTS 46 mapping), a non-ASCII local part cannot be sent at all, and a non-ASCII display name
+SES has no SMTPUTF8 (docs/ses.md#addresses): a Unicode domain must be sent as Punycode (IDNA 2008
+with UTS 46 mapping), a non-ASCII local part cannot be sent at all, and a non-ASCII display name
 must be a MIME encoded-word. Syntax checks are email-validator's.
 """
 

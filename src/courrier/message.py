@@ -21,7 +21,7 @@ __all__ = [
     "parse_parties",
 ]
 
-#: SES refuses more than 50 recipients (To + Cc + Bcc) in one message (facts §6.2).
+#: SES refuses more than 50 recipients (To + Cc + Bcc) in one message (docs/ses.md#limits).
 MAX_RECIPIENTS = 50
 _TAG = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 # type/subtype as RFC 6838 registers them (restricted-name characters), nothing else: no
@@ -61,7 +61,8 @@ def check_recipient_count(count: int) -> None:
 def check_options(tags: dict[str, str], configuration_set: str | None) -> None:
     """Refuse tags and a configuration set name that SES would refuse."""
     for key, value in tags.items():
-        # SES tag names and values: ASCII letters, digits, '_' and '-', up to 256 (§2).
+        # SES tag names and values: ASCII letters, digits, '_' and '-', up to 256
+        # (docs/ses.md#event-publishing).
         if not isinstance(key, str) or not isinstance(value, str):
             raise InvalidMessage(f"tag {key!r}={value!r}: names and values must be strings")
         if not _TAG.match(key) or not _TAG.match(value):

@@ -17,7 +17,7 @@ from courrier.message import Attachment, Message
 
 __all__ = ["SES_V2_MAX_BYTES", "render"]
 
-#: The SES v2 API accepts messages up to 40 MB after MIME encoding (facts §6.2).
+#: The SES v2 API accepts messages up to 40 MB after MIME encoding (docs/ses.md#limits).
 SES_V2_MAX_BYTES = 40 * 1024 * 1024
 
 

@@ -64,8 +64,9 @@ class Settings:
     #: Who shares the send rate: "store" (every process and machine using this store, the
     #: default) or "process" (each process paces itself: only for a single sending process).
     send_rate_scope: str = "store"
-    #: Seconds of the max send rate sent at once after an idle spell ("store" scope). SES
-    #: admits short bursts without saying how long (facts §11); lower it if SES throttles.
+    #: Seconds of the max send rate sent at once after an idle spell ("store" scope). SES admits
+    #: short bursts without saying how long (docs/ses.md#sending-at-volume); lower it if SES
+    #: throttles.
     send_burst: float = 1.0
     #: Seconds between two readings of the max send rate from SES ("store" scope).
     send_rate_recheck: float = 300.0
@@ -75,11 +76,11 @@ class Settings:
     #: sends older than ``reputation_window_days``.
     reputation_window: int = 10_000
     reputation_window_days: int = 30
-    #: Comma-separated domains that send SES no complaint feedback (facts §7: Gmail); their
-    #: recipients are left out of the complaint rate.
+    #: Comma-separated domains that send SES no complaint feedback (docs/ses.md#reputation: Gmail);
+    #: their recipients are left out of the complaint rate.
     reputation_no_complaint_feedback_domains: str = "gmail.com,googlemail.com"
-    #: Count mailbox-simulator traffic in the rates. SES does not (facts §7); this exists to
-    #: rehearse the guard with the simulator, never for production.
+    #: Count mailbox-simulator traffic in the rates. SES does not (docs/ses.md#reputation); this
+    #: exists to rehearse the guard with the simulator, never for production.
     reputation_count_simulator: bool = False
     #: Guard lines, as fractions (0.04 is 4%), kept below AWS's review lines of 5% and 0.1%.
     guard_bounce_warning: float = 0.025

@@ -1,7 +1,7 @@
 """Templated sends: a message that names an SES template and the data it is rendered with.
 
-SES renders the template itself (Handlebars, facts §11): courrier checks what SES would
-refuse before any call (addresses, 50 recipients, tags, a template name SES accepts, data
+SES renders the template itself (Handlebars, docs/ses.md#sending-at-volume): courrier checks what
+SES would refuse before any call (addresses, 50 recipients, tags, a template name SES accepts, data
 that is a JSON object) and leaves the rendering to SES.
 """
 

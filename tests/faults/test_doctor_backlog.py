@@ -1,6 +1,6 @@
 """Fault: a doctor run must not touch feedback that is waiting for the worker.
 
-Every receive of a message counts toward the queue's ``maxReceiveCount`` (facts §9); a probe
+Every receive of a message counts toward the queue's ``maxReceiveCount`` (docs/ses.md#sqs); a probe
 that looked at the live queue moved a backlog into the dead-letter queue.
 """
 

@@ -49,7 +49,7 @@ def test_redelivered_sns_message_changes_nothing(store: Store) -> None:
 
 def test_same_event_under_two_sns_ids_is_stored_once(store: Store) -> None:
     # SNS can publish the same SES notification twice with different MessageIds; the
-    # feedback id per recipient still identifies it (facts §9).
+    # feedback id per recipient still identifies it (docs/ses.md#sqs).
     applied = apply(
         store,
         [

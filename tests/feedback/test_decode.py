@@ -354,7 +354,8 @@ def test_cli_ignored_and_bad_input() -> None:
 
 @pytest.mark.parametrize("kind", ["Open", "Click", "Subscription"])
 def test_events_of_a_many_recipient_send_name_no_recipient(kind: str) -> None:
-    """SES does not say which recipient opened, clicked or unsubscribed (facts §2.2)."""
+    """SES does not say which recipient opened, clicked or unsubscribed
+    (docs/ses.md#event-publishing)."""
     key = {"Open": "open", "Click": "click", "Subscription": "subscription"}[kind]
     payload = {
         "eventType": kind,
@@ -366,7 +367,8 @@ def test_events_of_a_many_recipient_send_name_no_recipient(kind: str) -> None:
 
 
 def test_a_subscription_event_says_which_topics_changed() -> None:
-    # The shape of facts §2.2: one topic opted out, the contact still subscribed to others.
+    # The shape of docs/ses.md#event-publishing: one topic opted out, the contact still subscribed
+    # to others.
     payload = {
         "eventType": "Subscription",
         "mail": {"messageId": "m", "destination": ["r@x.example"]},

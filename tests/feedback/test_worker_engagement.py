@@ -1,5 +1,5 @@
 """The worker on events only event publishing carries, produced by real sandbox traffic:
-Open, Click, DeliveryDelay, Rendering Failure and Subscription (facts §2.2)."""
+Open, Click, DeliveryDelay, Rendering Failure and Subscription (docs/ses.md#event-publishing)."""
 
 from __future__ import annotations
 

@@ -27,7 +27,8 @@ SOURCE = "src/courrier/provisioning"
 
 
 def narrow_topic_policy(topic_arn: str, source_arn: str) -> str:
-    """Only SES publishing as ``source_arn``: the tightest policy AWS documents (§1.1, §2)."""
+    """Only SES publishing as ``source_arn``: the tightest policy AWS documents
+    (docs/ses.md#notifications, docs/ses.md#event-publishing)."""
     account = topic_arn.split(":")[4]
     return json.dumps(
         {

@@ -1,4 +1,5 @@
-"""``courrier suppression sync`` against the sandbox's account-level list (facts §8)."""
+"""``courrier suppression sync`` against the sandbox's account-level list
+(docs/ses.md#account-level-suppression-list)."""
 
 from __future__ import annotations
 

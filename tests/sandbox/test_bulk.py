@@ -1,4 +1,5 @@
-"""Bulk sends: v1 SendBulkTemplatedEmail and v2 SendBulkEmail, one status per entry (§11)."""
+"""Bulk sends: v1 SendBulkTemplatedEmail and v2 SendBulkEmail, one status per entry
+(docs/ses.md#sending-at-volume)."""
 
 from __future__ import annotations
 
@@ -179,7 +180,7 @@ def test_each_destination_counts_toward_rate_and_quota(sandbox: SandboxClient, a
         STATUS[api]["throttled"]
     ] * 2
     assert results[3]["Error"] == "Maximum sending rate exceeded."
-    # Simulator mail counts toward the rate, not the quota (facts §3).
+    # Simulator mail counts toward the rate, not the quota (docs/ses.md#mailbox-simulator).
     assert sandbox.ses.get_send_quota()["SentLast24Hours"] == 2.0
 
 

@@ -1,4 +1,5 @@
-"""Every refusal the sandbox's SES makes, with the AWS error code and text (facts §3.1, §6)."""
+"""Every refusal the sandbox's SES makes, with the AWS error code and text
+(docs/ses.md#sandbox-account, #send-errors)."""
 
 from __future__ import annotations
 
@@ -103,7 +104,7 @@ def test_daily_quota(sandbox: SandboxClient, sender: Any, code: str) -> None:
     sandbox.ses.verify_email_identity(EmailAddress=SENDER)
     sandbox.ses.verify_email_identity(EmailAddress="friend@example.net")
     sandbox.set_account(max_24_hour_send=2.0)
-    # Simulator mail does not count toward the daily quota (facts §3).
+    # Simulator mail does not count toward the daily quota (docs/ses.md#mailbox-simulator).
     for _ in range(3):
         sender(sandbox, [SUCCESS])
     sender(sandbox, ["friend@example.net", "friend@example.net"])

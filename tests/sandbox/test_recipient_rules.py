@@ -115,7 +115,7 @@ def test_hard_bounces_and_complaints_fill_the_suppression_list(sandbox: SandboxC
     verified(sandbox, GONE, ANGRY)
     pipeline = quiet_events_route(sandbox)
     first = send(sandbox, "v2", [GONE, ANGRY], configuration_set=CONFIG_SET)
-    # The mailbox simulator's addresses never reach the list (facts §3).
+    # The mailbox simulator's addresses never reach the list (docs/ses.md#mailbox-simulator).
     send(sandbox, "v2", ["bounce@simulator.amazonses.com", "complaint@simulator.amazonses.com"])
     events = sandbox.feedback(pipeline.queue_url)
     [bounce] = only(events, "Bounce")

@@ -1,7 +1,8 @@
 """Where the sandbox must answer as AWS was recorded answering, beyond the facts-file samples.
 
-The shapes come from event payloads and error answers recorded against real SES (public
-snapshot recordings of SES v1 calls, 2023-2025) and from the facts file (§1.3, §2.1).
+The shapes come from event payloads and error answers recorded against real SES (public snapshot
+recordings of SES v1 calls, 2023-2025) and from the facts file (docs/ses.md#notifications,
+docs/ses.md#event-publishing).
 """
 
 from __future__ import annotations

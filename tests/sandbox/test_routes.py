@@ -119,7 +119,7 @@ def test_domain_identity_tokens_and_coverage(sandbox: SandboxClient) -> None:
         "VerificationStatus": "Success",
         "VerificationToken": token,
     }
-    # Any address of a verified domain may send (facts §1.1).
+    # Any address of a verified domain may send (docs/ses.md#notifications).
     assert send(sandbox, "v1", ["success@simulator.amazonses.com"])
     identity = sandbox.sesv2.get_email_identity(EmailIdentity="example.com")
     assert identity["IdentityType"] == "DOMAIN"

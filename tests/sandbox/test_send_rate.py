@@ -1,4 +1,5 @@
-"""The send rate admits short bursts and throttles a sustained rate over it (facts §11)."""
+"""The send rate admits short bursts and throttles a sustained rate over it
+(docs/ses.md#sending-at-volume)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,8 @@
 """Every mailbox-simulator case, through boto3, both SES APIs, both feedback routes.
 
-Expected fields come from the facts file: §1 (identity notifications), §2 (event publishing),
-§3 (simulator), §8 (account suppression list).
+Expected fields come from the facts file: docs/ses.md#notifications (identity notifications),
+docs/ses.md#event-publishing (event publishing), docs/ses.md#mailbox-simulator (simulator),
+docs/ses.md#account-level-suppression-list (account suppression list).
 """
 
 from __future__ import annotations

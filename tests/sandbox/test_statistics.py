@@ -1,4 +1,5 @@
-"""GetSendStatistics and the quotas from the sandbox's own traffic (facts §6.2, §11)."""
+"""GetSendStatistics and the quotas from the sandbox's own traffic (docs/ses.md#limits,
+#sending-at-volume)."""
 
 from __future__ import annotations
 
@@ -56,7 +57,8 @@ def test_the_quota_counts_what_the_statistics_count_but_simulator_mail(
     assert attempts == 3
     assert sandbox.ses.get_send_quota()["SentLast24Hours"] == 3.0
     assert sandbox.sesv2.get_account()["SendQuota"]["SentLast24Hours"] == 3.0
-    # Simulator mail counts toward the rate, not the quota (facts §3): statistics only.
+    # Simulator mail counts toward the rate, not the quota (docs/ses.md#mailbox-simulator):
+    # statistics only.
     send(sandbox, "v2", [f"success@{SIM}"])
     sandbox.drain()
     assert totals(sandbox.ses.get_send_statistics()["SendDataPoints"])["DeliveryAttempts"] == 4

@@ -1,4 +1,5 @@
-"""Templates (v1 and v2), templated and bulk sends, rendering failures (facts §2.2, §11)."""
+"""Templates (v1 and v2), templated and bulk sends, rendering failures
+(docs/ses.md#event-publishing, #sending-at-volume)."""
 
 from __future__ import annotations
 

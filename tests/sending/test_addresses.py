@@ -1,4 +1,5 @@
-"""Addresses and headers: Punycode, 7-bit, RFC 2047, and no header injection (facts §6.3)."""
+"""Addresses and headers: Punycode, 7-bit, RFC 2047, and no header injection
+(docs/ses.md#addresses)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """The full recount: the queries ``courrier stats`` ran before the rollups, kept as the
 oracle the rollups are checked against (a correlated EXISTS per figure and recipient).
 
-Every figure is a number of recipients (SES counts recipients, not messages, facts §6.2)
+Every figure is a number of recipients (SES counts recipients, not messages, docs/ses.md#limits)
 except ``messages``. A recipient belongs to the day (UTC) and the window of the message it was
 sent in; its feedback counts there, whenever it arrived. Which recipients SES leaves out of
 its rates is decided by :class:`Counting` (see :mod:`courrier.reputation.stats` for why).
@@ -155,8 +155,8 @@ def counts_by_day(
 def window_start(
     store: Store, counting: Counting, *, volume: int, oldest: dt.datetime
 ) -> dt.datetime:
-    """When the window of the latest ``volume`` counted recipients opens, never before
-    ``oldest``: SES judges a representative volume, not a fixed time span (facts §7)."""
+    """When the window of the latest ``volume`` counted recipients opens, never before ``oldest``:
+    SES judges a representative volume, not a fixed time span (docs/ses.md#reputation)."""
     condition = _conditions(counting)["counted_recipients"]
     query = (
         select(MessageRow.created_at)

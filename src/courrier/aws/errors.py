@@ -25,7 +25,8 @@ _CREDENTIALS_ADVICE = "set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCE
 
 
 def region_advice() -> str:
-    """Where a region can come from; boto3 reads AWS_DEFAULT_REGION, not AWS_REGION (§11)."""
+    """Where a region can come from; boto3 reads AWS_DEFAULT_REGION, not AWS_REGION
+    (docs/ses.md#sending-at-volume)."""
     advice = (
         "set AWS_DEFAULT_REGION, a region in the AWS profile (region = ... in ~/.aws/config), "
         "or courrier's region setting (COURRIER_REGION, or region in courrier.toml)"
@@ -59,7 +60,7 @@ def _retryable(code: str, text: str, status: object) -> bool:
     return code in _RETRYABLE_CODES or (isinstance(status, int) and status >= 500)
 
 
-# (exception class, advice) by wire code; v1 and v2 codes both appear (facts §6.1).
+# (exception class, advice) by wire code; v1 and v2 codes both appear (docs/ses.md#send-errors).
 _SEND_CODES: dict[str, tuple[type[errors.SendError], str]] = {
     "Throttling": (errors.Throttled, "slow down: the account's maximum send rate was exceeded"),
     "TooManyRequestsException": (

@@ -22,7 +22,7 @@ class SendQuota:
 
 @dataclass(frozen=True)
 class AccountView:
-    """SES's own view of the account (GetAccount, facts §6.2)."""
+    """SES's own view of the account (GetAccount, docs/ses.md#limits)."""
 
     quota: SendQuota
     #: HEALTHY | PROBATION (under review) | SHUTDOWN (sending paused)
@@ -42,7 +42,8 @@ class AccountView:
 
 @dataclass(frozen=True)
 class SuppressedDestination:
-    """One entry of the account-level suppression list (facts §8)."""
+    """One entry of the account-level suppression list
+    (docs/ses.md#account-level-suppression-list)."""
 
     address: str
     reason: str  # BOUNCE | COMPLAINT
@@ -51,7 +52,7 @@ class SuppressedDestination:
 
 @dataclass(frozen=True)
 class BulkEntryResult:
-    """One destination's answer in a SendBulkEmail call (facts §11)."""
+    """One destination's answer in a SendBulkEmail call (docs/ses.md#sending-at-volume)."""
 
     status: str  # SUCCESS, MESSAGE_REJECTED, ACCOUNT_THROTTLED, ...
     message_id: str | None

@@ -50,7 +50,7 @@ class SqsQueue:
         ]
 
     def delete(self, messages: list[QueueMessage]) -> list[str]:
-        """Delete in batches of 10; returns the ids SQS reported as Failed (facts §9)."""
+        """Delete in batches of 10; returns the ids SQS reported as Failed (docs/ses.md#sqs)."""
         failed: list[str] = []
         for start in range(0, len(messages), 10):
             chunk = messages[start : start + 10]

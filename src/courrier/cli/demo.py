@@ -29,7 +29,8 @@ from courrier.settings import Settings
 from courrier.store import Store
 
 SIM = "simulator.amazonses.com"
-#: The EICAR antivirus test string: SES accepts the send, then rejects it (facts §3).
+#: The EICAR antivirus test string: SES accepts the send, then rejects it
+#: (docs/ses.md#mailbox-simulator).
 EICAR = rb"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
 
 

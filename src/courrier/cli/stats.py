@@ -59,7 +59,7 @@ def _print(console: Console, result: Report, view: AccountView | None, error: st
             percent(figures.complaint_rate),
         )
     console.print(table)
-    lines = Table(title="The window's rates against the lines (SES counts, facts §7)")
+    lines = Table(title="The window's rates against the lines, as SES counts them")
     for title in ("rate", "now", "level", "guard warning", "guard trip", "AWS review", "AWS pause"):
         lines.add_column(title, justify="right" if title != "rate" else "left")
     thresholds = result.thresholds()

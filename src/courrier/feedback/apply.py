@@ -1,7 +1,7 @@
 """Apply decoded feedback to the store: one transaction per batch, exactly-once effect.
 
 A redelivered SQS message or a duplicate SNS message changes nothing: the SNS ``MessageId`` is
-claimed in ``sns_receipts`` and each event's key is unique in ``feedback_events`` (facts §9).
+claimed in ``sns_receipts`` and each event's key is unique in ``feedback_events`` (docs/ses.md#sqs).
 User hooks run after the commit, once per newly stored event: those registered under the
 event's kind (``"Bounce"``, ``"Complaint"``, ...), then, for an event that put its recipient on
 the suppression list, those registered under :data:`SUPPRESSED`.

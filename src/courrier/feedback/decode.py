@@ -1,6 +1,6 @@
 """SQS body -> SNS envelope -> SES payload -> typed events. Pure: text in, values out.
 
-Accepted shapes (facts §4, §10):
+Accepted shapes (docs/ses.md#sns-messages, #sqs):
 
 * an SNS envelope (raw delivery off): ``Notification`` with the SES JSON as a string in
   ``Message``; ``SubscriptionConfirmation`` and ``UnsubscribeConfirmation`` are recognised and
@@ -127,7 +127,8 @@ def _envelope(outer: dict[str, Any]) -> Envelope | None:
 
 
 def _payload(payload: dict[str, Any], envelope: Envelope | None) -> Decoded:
-    # Event publishing says eventType, identity notifications notificationType (facts §2.1).
+    # Event publishing says eventType, identity notifications notificationType
+    # (docs/ses.md#event-publishing).
     kind = payload.get("eventType") or payload.get("notificationType")
     if kind == SETUP_NOTIFICATION:
         return Decoded((), envelope, ignored="identity notification setup message", payload=payload)
@@ -229,7 +230,7 @@ def _per_destination(
 def _not_per_recipient(
     cls: type[ev.Event], key: str, extra: Callable[[dict[str, Any]], dict[str, Any]]
 ) -> Callable[..., Any]:
-    # SES does not say which recipient opened or clicked (facts §2.2).
+    # SES does not say which recipient opened or clicked (docs/ses.md#event-publishing).
     def build(payload: dict[str, Any], common: dict[str, Any]) -> list[ev.Event]:
         body = _dict(payload.get(key))
         recipient = common["destination"][0] if len(common["destination"]) == 1 else None
@@ -360,7 +361,8 @@ def parse_timestamp(value: Any) -> dt.datetime | None:
 
 
 def _address(value: Any) -> str:
-    """``"John <x@gmail.com>"`` -> ``x@gmail.com`` (seen in real payloads, facts §1.4)."""
+    """``"John <x@gmail.com>"`` -> ``x@gmail.com`` (seen in real payloads,
+    docs/ses.md#notifications)."""
     if not isinstance(value, str):
         return ""
     return (email.utils.parseaddr(value)[1] or value.strip()).lower()

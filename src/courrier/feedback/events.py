@@ -1,7 +1,8 @@
 """Typed feedback events: one per affected recipient where the SES type has recipients.
 
-Field names follow facts §1 (identity notifications) and §2 (event publishing). Every event
-keeps the SES payload it came from in ``raw``; unknown SES fields are ignored.
+Field names follow docs/ses.md#notifications (identity notifications) and #event-publishing (event
+publishing). Every event keeps the SES payload it came from in ``raw``; unknown SES fields are
+ignored.
 """
 
 from __future__ import annotations
@@ -56,8 +57,8 @@ class Event:
     def key(self) -> str:
         """Identifies the event across redeliveries: the same key means the same event.
 
-        Built from the SES feedback id where SES gives one (facts §9: dedupe on feedbackId per
-        recipient), else from the message id, the recipient and the event time.
+        Built from the SES feedback id where SES gives one (docs/ses.md#sqs: dedupe on feedbackId
+        per recipient), else from the message id, the recipient and the event time.
         """
         anchor = self.feedback_id or self.ses_message_id
         when = self.timestamp.isoformat() if self.timestamp else ""
@@ -170,7 +171,7 @@ class RenderingFailure(Event):
 @dataclass(frozen=True)
 class DeliveryDelay(Event):
     kind: ClassVar[str] = "DeliveryDelay"
-    delay_type: str | None = None  # an open enum (facts §2.2)
+    delay_type: str | None = None  # an open enum (docs/ses.md#event-publishing)
     status: str | None = None
     diagnostic_code: str | None = None
     expiration_time: dt.datetime | None = None

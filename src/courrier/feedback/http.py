@@ -4,9 +4,9 @@
 a WSGI application (``courrier receive`` serves it, or mount it in gunicorn, uWSGI, ...), and
 the Django view wraps the same object. For each POST:
 
-* the body must be an SNS envelope (facts §4.1) from a topic on the allow-list, which is
-  required: a valid signature proves that a message came from SNS, not that the topic is
-  yours, and anyone can subscribe an endpoint to a topic of their own;
+* the body must be an SNS envelope (docs/ses.md#sns-messages) from a topic on the allow-list, which
+  is required: a valid signature proves that a message came from SNS, not that the topic is yours,
+  and anyone can subscribe an endpoint to a topic of their own;
 * its signature is verified unless verification is turned off (the offline sandbox only);
 * ``SubscriptionConfirmation``: confirmed by fetching its ``SubscribeURL``, which must be on
   an SNS host over HTTPS;
@@ -50,7 +50,7 @@ __all__ = ["MAX_BODY", "Answer", "SnsReceiver", "make_app"]
 log = logging.getLogger(__name__)
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
-#: The largest SNS message is 256 KB (facts §9); the envelope adds a little.
+#: The largest SNS message is 256 KB (docs/ses.md#sqs); the envelope adds a little.
 MAX_BODY = 512 * 1024
 
 _REASONS = {

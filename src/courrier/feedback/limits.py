@@ -20,10 +20,10 @@ if TYPE_CHECKING:
 
 __all__ = ["FIELD_LIMITS", "MAX_DEPTH", "check_storable", "depth_ok"]
 
-#: The longest value courrier accepts in each field it stores, with room to spare over what
-#: AWS sends (facts §1, §4.1): SNS MessageIds are UUIDs (36), SES message and feedback ids
-#: about 60 characters, addresses at most 320 (RFC 3696), topic ARNs at most 256 + prefix.
-#: The store's columns are at least this wide (tests/store checks it).
+#: The longest value courrier accepts in each field it stores, with room to spare over what AWS
+#: sends (docs/ses.md#notifications, #sns-messages): SNS MessageIds are UUIDs (36), SES message and
+#: feedback ids about 60 characters, addresses at most 320 (RFC 3696), topic ARNs at most 256 +
+#: prefix. The store's columns are at least this wide (tests/store checks it).
 FIELD_LIMITS = {
     "sns_message_id": 100,
     "topic_arn": 300,

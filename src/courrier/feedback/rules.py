@@ -1,12 +1,12 @@
 """What courrier does with each event: suppress, count a soft bounce, record, or ignore.
 
-Defaults (facts §1.4, §1.5, §3, §10): permanent bounces of every subtype and complaints other
-than ``not-spam`` suppress; transient and undetermined bounces are counted and suppress after
-``soft_bounce_limit`` within ``soft_bounce_window``; an out-of-office reply never suppresses;
-a Rendering Failure fails its recipients (SES accepted the send, then sent nothing because
-the template data did not fit the template,
-https://repost.aws/knowledge-center/ses-sendtemplatedemail-delivery-failure); everything
-else is recorded.
+Defaults (docs/ses.md#notifications, #mailbox-simulator, #sqs): permanent bounces of every subtype
+and complaints other than ``not-spam`` suppress; transient and undetermined bounces are counted and
+suppress after ``soft_bounce_limit`` within ``soft_bounce_window``; an out-of-office reply never
+suppresses; a Rendering Failure fails its recipients (SES accepted the send, then sent nothing
+because the template data did not fit the template,
+https://repost.aws/knowledge-center/ses-sendtemplatedemail-delivery-failure); everything else is
+recorded.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ class Rules:
 
         ``delivered_before`` answers whether the same recipient already has a Delivery for
         the same message, which makes a Transient/General bounce an auto-reply (the ooto
-        case, facts §3); it is asked only for such bounces.
+        case, docs/ses.md#mailbox-simulator); it is asked only for such bounces.
         """
         if isinstance(event, ev.Bounce):
             if event.permanent:

@@ -1,4 +1,5 @@
-"""SNS message signatures (facts §4.3), for envelopes that arrive through SQS or HTTPS.
+"""SNS message signatures (docs/ses.md#sns-messages), for envelopes that arrive through SQS or
+HTTPS.
 
 Both signature versions sign the same canonical string: ``name\\nvalue\\n`` for a fixed list
 of keys in byte order (``Subject`` only when present), with the decoded ``Message``.
@@ -9,7 +10,8 @@ downloaded (network error, timeout, server error) is a passing failure,
 :class:`~courrier.errors.CertificateUnavailable`, not a forgery: refusing the message would
 lose it (SNS does not retry a 4xx answer; SQS moves it to the dead-letter queue).
 
-Raw-delivery bodies carry no signature: trust there comes from the queue policy (§4.2).
+Raw-delivery bodies carry no signature: trust there comes from the queue policy
+(docs/ses.md#sns-messages).
 """
 
 from __future__ import annotations
@@ -207,7 +209,7 @@ class SignatureVerifier:
             algorithm = hashes.SHA256()
         else:
             raise UntrustedSignature(f"unknown SignatureVersion {version!r}")
-        # Lambda-style records spell the URL SigningCertUrl (facts §4.1).
+        # Lambda-style records spell the URL SigningCertUrl (docs/ses.md#sns-messages).
         url = envelope.get("SigningCertURL") or envelope.get("SigningCertUrl")
         signature = envelope.get("Signature")
         if not isinstance(url, str) or not isinstance(signature, str):

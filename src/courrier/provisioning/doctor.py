@@ -249,8 +249,9 @@ def _topic_policy(found: Inventory, t: DoctorTarget) -> Check:
         return unread
     if found.topic.value is None:
         return Check(name, FAILED, f"topic {t.topic_arn} does not exist", "courrier setup")
-    # SES publishes as the configuration set (events) or the identity (notifications) that
-    # the feedback belongs to (facts §1.1, §2): judge the policy for exactly that caller.
+    # SES publishes as the configuration set (events) or the identity (notifications) that the
+    # feedback belongs to (docs/ses.md#notifications, #event-publishing): judge the policy for
+    # exactly that caller.
     source = (
         configuration_set_arn(t.topic_arn, t.configuration_set)
         if t.configuration_set

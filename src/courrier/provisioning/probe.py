@@ -1,7 +1,7 @@
 """The doctor's end-to-end probe: a send whose feedback must come back through the topic.
 
 The probe never reads the pipeline's queue: every receive counts toward its
-``maxReceiveCount`` (facts §9), so looking at a backlog the worker has not read yet would
+``maxReceiveCount`` (docs/ses.md#sqs), so looking at a backlog the worker has not read yet would
 move it to the dead-letter queue. Instead the probe makes a temporary queue with the same
 encryption and the same queue-policy shape as the real one, subscribes it to the same topic,
 sends to the mailbox simulator and waits for the feedback there. The temporary queue and its

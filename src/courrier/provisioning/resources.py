@@ -15,9 +15,9 @@ from courrier.errors import ConfigurationError
 class Route(StrEnum):
     """How SES feedback reaches the topic."""
 
-    #: Configuration-set event publishing: every event type (facts §2).
+    #: Configuration-set event publishing: every event type (docs/ses.md#event-publishing).
     EVENTS = "events"
-    #: Identity notifications: Bounce, Complaint and Delivery (facts §1).
+    #: Identity notifications: Bounce, Complaint and Delivery (docs/ses.md#notifications).
     NOTIFICATIONS = "notifications"
 
     @classmethod
@@ -30,7 +30,7 @@ class Route(StrEnum):
             ) from None
 
 
-#: Every SES v2 event type; the events route publishes all of them (facts §2).
+#: Every SES v2 event type; the events route publishes all of them (docs/ses.md#event-publishing).
 EVENT_TYPES = [
     "SEND",
     "REJECT",
@@ -46,14 +46,15 @@ EVENT_TYPES = [
 NOTIFICATION_TYPES = ("Bounce", "Complaint", "Delivery")
 TOPIC_SID = "AllowSesPublish"
 QUEUE_SID = "AllowFeedbackTopic"
-#: A dead-letter queue keeps messages longer than the source queue (facts §9).
+#: A dead-letter queue keeps messages longer than the source queue (docs/ses.md#sqs).
 QUEUE_RETENTION = 4 * 86400
 DLQ_RETENTION = 14 * 86400
 MAX_RECEIVE_COUNT = 5
 
 
 def normalise_identity(identity: str) -> str:
-    """An email identity keeps its local part; a Unicode domain becomes Punycode (§6.3)."""
+    """An email identity keeps its local part; a Unicode domain becomes Punycode
+    (docs/ses.md#addresses)."""
     local, at, domain = identity.strip().rpartition("@")
     ascii_domain = idna.encode(domain, uts46=True).decode("ascii") if domain else domain
     return f"{local}{at}{ascii_domain}" if at else ascii_domain
@@ -104,7 +105,8 @@ class Resources:
         return f"arn:aws:ses:{self.region}:{self.account}:*"
 
     def topic_statement(self) -> dict[str, Any]:
-        # Scoped to this account's SES so that no other account can use the topic (§1.1).
+        # Scoped to this account's SES so that no other account can use the topic
+        # (docs/ses.md#notifications).
         return {
             "Sid": TOPIC_SID,
             "Effect": "Allow",
@@ -127,7 +129,8 @@ class Resources:
 
 
 def queue_statement(queue_arn: str, topic_arn: str) -> dict[str, Any]:
-    # The statement the SNS console forgets: without it SNS drops every delivery (§5).
+    # The statement the SNS console forgets: without it SNS drops every delivery
+    # (docs/ses.md#sns-to-sqs).
     return {
         "Sid": QUEUE_SID,
         "Effect": "Allow",
@@ -139,13 +142,14 @@ def queue_statement(queue_arn: str, topic_arn: str) -> dict[str, Any]:
 
 
 def identity_arn(topic_arn: str, identity: str) -> str:
-    """The ARN SES publishes identity notifications as: the topic's region and account (§1.1)."""
+    """The ARN SES publishes identity notifications as: the topic's region and account
+    (docs/ses.md#notifications)."""
     region, account = topic_arn.split(":")[3:5]
     return f"arn:aws:ses:{region}:{account}:identity/{identity}"
 
 
 def configuration_set_arn(topic_arn: str, name: str) -> str:
-    """The ARN SES publishes a configuration set's events as (§2)."""
+    """The ARN SES publishes a configuration set's events as (docs/ses.md#event-publishing)."""
     region, account = topic_arn.split(":")[3:5]
     return f"arn:aws:ses:{region}:{account}:configuration-set/{name}"
 

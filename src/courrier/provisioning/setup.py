@@ -250,7 +250,8 @@ class _Steps:
         mine = self.found.queue_subscriptions(self.r.queue_arn)
         if not mine:
             if not self.dry:
-                # Raw delivery off: the SNS envelope's MessageId is what de-duplicates (§9).
+                # Raw delivery off: the SNS envelope's MessageId is what de-duplicates
+                # (docs/ses.md#sqs).
                 self.aws.call(
                     "sns",
                     "Subscribe",
@@ -369,7 +370,8 @@ class _Steps:
                 self.note(f"{kind} notifications include headers", Action.UPDATE)
 
     def forwarding_off(self) -> None:
-        # A new identity forwards feedback by email until told otherwise (§1.1).
+        # A new identity forwards feedback by email until told otherwise
+        # (docs/ses.md#notifications).
         if (self.identity_state or {}).get("FeedbackForwardingStatus") is False:
             self.note("email feedback forwarding off", Action.UNCHANGED)
             return

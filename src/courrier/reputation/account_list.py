@@ -1,17 +1,19 @@
-"""Keep courrier's suppression list and SES's account-level list in step (facts §8).
+"""Keep courrier's suppression list and SES's account-level list in step
+(docs/ses.md#account-level-suppression-list).
 
 - Pull: every SES entry missing locally is added (reason ``bounce`` or ``complaint``,
   source ``ses-account``, with SES's last update time in the detail).
-- Push: local entries SES should know — permanent ``bounce`` and ``complaint`` entries that
-  do not expire — are added with PutSuppressedDestination. Mailbox-simulator addresses are
-  never pushed: SES keeps them off its lists (facts §3) and listing them would turn every
+- Push: local entries SES should know — permanent ``bounce`` and ``complaint`` entries that do not
+  expire — are added with PutSuppressedDestination. Mailbox-simulator addresses are never pushed:
+  SES keeps them off its lists (docs/ses.md#mailbox-simulator) and listing them would turn every
   simulator test into an ``OnAccountSuppressionList`` bounce.
 - An address on both lists is left alone, whatever the reasons; nothing is ever removed.
   A second run therefore changes nothing.
 
-SES allows other API actions about one call a second (facts §6.2): calls are spaced by
+SES allows other API actions about one call a second (docs/ses.md#limits): calls are spaced by
 ``calls_per_second`` and a ``TooManyRequestsException`` is retried with a growing delay.
-PutSuppressedDestination is refused while the account is in the SES sandbox (§3.1).
+PutSuppressedDestination is refused while the account is in the SES sandbox
+(docs/ses.md#sandbox-account).
 """
 
 from __future__ import annotations

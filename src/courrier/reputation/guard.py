@@ -48,7 +48,7 @@ log = logging.getLogger(__name__)
 STATE_TTL = 5.0
 #: Seconds between two reads of SES's own view of the account (GetAccount).
 ACCOUNT_INTERVAL = 60.0
-#: GetAccount's EnforcementStatus values that trip the guard (facts §6.2).
+#: GetAccount's EnforcementStatus values that trip the guard (docs/ses.md#limits).
 BAD_ENFORCEMENT = ("PROBATION", "SHUTDOWN")
 
 Trip = TripRecord

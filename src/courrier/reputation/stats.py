@@ -1,6 +1,6 @@
 """Bounce and complaint rates counted the way SES counts them, as far as the store allows.
 
-How each figure is counted (recipients, not messages, as SES counts, facts §6.2). A
+How each figure is counted (recipients, not messages, as SES counts, docs/ses.md#limits). A
 recipient belongs to the UTC day, and to the window, of the message it was sent in; the
 feedback it gets later counts there.
 
@@ -9,32 +9,34 @@ feedback it gets later counts there.
   courrier's suppression list (``suppressed_at_send``, never sent to SES).
 - ``delivered``, ``hard_bounces`` (any ``Permanent`` bounce), ``soft_bounces`` (Transient or
   Undetermined bounces that are not auto-replies), ``auto_replies`` (the out-of-office
-  Transient/General bounce after a Delivery, facts §3), ``complaints``, ``rejects``: the
-  recipients with at least one such event.
-- ``account_suppressed``: recipients SES did not send to because they are on the
-  account-level list (a ``Permanent/OnAccountSuppressionList`` bounce or complaint, §8).
+  Transient/General bounce after a Delivery, docs/ses.md#mailbox-simulator), ``complaints``,
+  ``rejects``: the recipients with at least one such event.
+- ``account_suppressed``: recipients SES did not send to because they are on the account-level list
+  (a ``Permanent/OnAccountSuppressionList`` bounce or complaint,
+  docs/ses.md#account-level-suppression-list).
 - ``simulator``: recipients at ``simulator.amazonses.com``.
 - ``rendering_failures``: recipients of templated sends SES accepted and then did not send,
   because the template data did not fit the template (a Rendering Failure event,
   https://repost.aws/knowledge-center/ses-sendtemplatedemail-delivery-failure).
 
-The rates follow facts §7:
+The rates follow docs/ses.md#reputation:
 
 - ``counted_recipients`` leave out mailbox-simulator traffic, account-list suppressions,
   rejected messages and rendering failures (none of them a delivery attempt).
   ``bounce_rate`` = ``counted_hard_bounces`` (hard bounces of counted recipients) /
   ``counted_recipients``. Soft bounces and auto-replies never count.
-- ``complaint_rate`` = ``counted_complaints`` / ``complaint_recipients``: counted recipients
-  outside the domains that send SES no complaint feedback (setting
+- ``complaint_rate`` = ``counted_complaints`` / ``complaint_recipients``: counted recipients outside
+  the domains that send SES no complaint feedback (setting
   ``reputation_no_complaint_feedback_domains``, Gmail's two domains by default — the one case
-  §7 names; SES publishes no list, and a deny-list keeps corporate mail in the base).
+  docs/ses.md#reputation names; SES publishes no list, and a deny-list keeps corporate mail in the
+  base).
 - The window is SES's "representative volume", not a calendar span: the latest
   ``reputation_window`` counted recipients, never older than ``reputation_window_days``.
 
 What the store cannot know: SES leaves out hard bounces to domains verified in the account
-(§7) and counts its own window; a store shared by several SES accounts or regions, or sends
-made without courrier, are not seen. Bounces to verified domains are counted here, so the
-local bounce rate errs high, never low. Feedback that is still on its way is not yet counted,
+(docs/ses.md#reputation) and counts its own window; a store shared by several SES accounts or
+regions, or sends made without courrier, are not seen. Bounces to verified domains are counted here,
+so the local bounce rate errs high, never low. Feedback that is still on its way is not yet counted,
 as it is not at SES either.
 """
 
@@ -74,7 +76,7 @@ class Lines:
 
 
 #: SES places the account under review at these rates, and may pause sending at the next
-#: (facts §7; the FAQ's 5% / 0.1% for review).
+#: (docs/ses.md#reputation; the FAQ's 5% / 0.1% for review).
 AWS_REVIEW = Lines(bounce=0.05, complaint=0.001)
 AWS_PAUSE = Lines(bounce=0.10, complaint=0.005)
 

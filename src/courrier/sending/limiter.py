@@ -1,6 +1,6 @@
 """One send rate for the whole SES account, shared through the store by every process.
 
-SES's max send rate belongs to the account and region, counted in recipients (facts §6.2);
+SES's max send rate belongs to the account and region, counted in recipients (docs/ses.md#limits);
 every web worker, task worker and machine sending through it draws from the same budget.
 Each process pacing itself (:class:`~courrier.sending.pacing.Pacer`) stays under the rate
 alone and over it together, so the default keeps the budget in the store: a token bucket
@@ -11,12 +11,12 @@ senders go in the order they asked, one transaction each.
 
 Why these numbers:
 
-* **Burst**: SES accepts bursts over the rate "for short bursts, but not for sustained
-  periods" and does not say how long (facts §11). The bucket holds ``send_burst`` seconds of
-  the rate, one second by default: an application idle for a second can send a second's
-  worth at once. It is kept below the sandbox's two seconds so that sends reaching SES
-  bunched up by the network (admitted evenly, arriving together) still fit in what SES
-  admits; lower it if SES throttles anyway.
+* **Burst**: SES accepts bursts over the rate "for short bursts, but not for sustained periods" and
+  does not say how long (docs/ses.md#sending-at-volume). The bucket holds ``send_burst`` seconds of
+  the rate, one second by default: an application idle for a second can send a second's worth at
+  once. It is kept below the sandbox's two seconds so that sends reaching SES bunched up by the
+  network (admitted evenly, arriving together) still fit in what SES admits; lower it if SES
+  throttles anyway.
 * **Headroom**: the bucket refills at 99% of the rate, so a process that sends flat out for
   hours sits just under SES's line rather than on it.
 * **Clocks**: the bucket runs on the store's clock (PostgreSQL's), never on each machine's,

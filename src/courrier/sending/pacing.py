@@ -1,6 +1,6 @@
 """Never call SES faster than the account's max send rate, counted in recipients.
 
-SES counts the rate in recipients, not messages (facts §6.2), and drops what goes over it
+SES counts the rate in recipients, not messages (docs/ses.md#limits), and drops what goes over it
 rather than queueing it. One :class:`Pacer` per SES endpoint and region is shared by every
 thread of the process (:func:`pacer_for`), so threads sending at once stay under the rate
 together. This is ``send_rate_scope = "process"``: right for a single sending process; the

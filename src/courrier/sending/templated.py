@@ -23,7 +23,7 @@ def templated_call(ses: SesClient, message: TemplateMessage) -> Callable[[], str
     SES writes the headers from ``Destination``, so To, Cc and Bcc go separately (a raw
     send carries them in its own headers). A value the template prints that is missing from
     the data is accepted with a message id and not delivered: SES publishes a ``Rendering
-    Failure`` event to the configuration set instead (facts §11).
+    Failure`` event to the configuration set instead (docs/ses.md#sending-at-volume).
     """
     feedback = message.feedback_address
     return functools.partial(
@@ -43,7 +43,7 @@ def templated_call(ses: SesClient, message: TemplateMessage) -> Callable[[], str
 
 def api_form(address: Address) -> str:
     """``address`` as an API parameter: SES writes it into the header as given, so a
-    non-ASCII name goes as RFC 2047 encoded-words, unfolded (facts §6.3)."""
+    non-ASCII name goes as RFC 2047 encoded-words, unfolded (docs/ses.md#addresses)."""
     if not address.name:
         return address.email
     if address.name.isascii():

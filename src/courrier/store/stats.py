@@ -1,6 +1,6 @@
 """Counting queries behind ``courrier stats``, the guard and the dashboard.
 
-Every figure is a number of recipients (SES counts recipients, not messages, facts §6.2)
+Every figure is a number of recipients (SES counts recipients, not messages, docs/ses.md#limits)
 except ``messages``. A recipient belongs to the day (UTC) and the window of the message it was
 sent in; its feedback counts there, whenever it arrived. Which recipients SES leaves out of
 its rates is decided by :func:`rate_bases` (see :mod:`courrier.reputation.stats` for why).
@@ -60,7 +60,8 @@ __all__ = [
 
 @dataclass(frozen=True)
 class Counting:
-    """Which recipients count toward the rates, as SES decides it (facts §7, §8)."""
+    """Which recipients count toward the rates, as SES decides it (docs/ses.md#reputation,
+    #account-level-suppression-list)."""
 
     count_simulator: bool = False
     no_complaint_feedback_domains: tuple[str, ...] = NO_COMPLAINT_FEEDBACK_DOMAINS
@@ -109,7 +110,7 @@ class Base:
 
 def rate_bases(counting: Counting) -> tuple[Base, Base]:
     """The recipients the bounce rate and the complaint rate are counted over: the one place
-    that decides which recipients are in SES's base (facts §7).
+    that decides which recipients are in SES's base (docs/ses.md#reputation).
 
     Both leave out recipients SES never attempted (on the account-level list, rejected, or
     whose template data did not render) and, unless counted, simulator traffic; the complaint
@@ -270,7 +271,7 @@ def window_start(
     store: Store, counting: Counting, *, volume: int, oldest: dt.datetime
 ) -> dt.datetime:
     """When the window of the latest ``volume`` counted recipients opens, never before
-    ``oldest``: SES judges a representative volume, not a fixed time span (facts §7).
+    ``oldest``: SES judges a representative volume, not a fixed time span (docs/ses.md#reputation).
 
     The hours are summed from the newest back in the rollups; only the hour where the
     volume is reached is read row by row, for the exact time.
