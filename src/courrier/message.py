@@ -90,6 +90,8 @@ class Attachment:
 
     @classmethod
     def from_path(cls, path: str | Path, *, content_id: str | None = None) -> Attachment:
+        """The file at ``path``, its type guessed from its name (``application/octet-stream`` when
+        unknown); give ``content_id`` for an inline image."""
         file = Path(path)
         guessed, _ = mimetypes.guess_type(file.name)
         return cls(file.name, file.read_bytes(), guessed or "application/octet-stream", content_id)
@@ -143,6 +145,7 @@ class Parties:
         return out
 
     def addresses(self, kind: str) -> tuple[Address, ...]:
+        """The parsed addresses of one field: ``"to"``, ``"cc"``, ``"bcc"`` or ``"reply_to"``."""
         group = getattr(self, kind)
         return tuple(a for a in group if isinstance(a, Address))
 

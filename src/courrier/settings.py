@@ -33,6 +33,10 @@ CONFIG_FILE = "courrier.toml"
 
 @dataclass(frozen=True)
 class Settings:
+    """Every setting of courrier, each from the first of: an argument, its ``COURRIER_<NAME>``
+    variable, the ``[courrier]`` table of ``courrier.toml`` (or of the file ``--config`` or
+    ``COURRIER_CONFIG`` names), its default. :meth:`load` reads them and checks each."""
+
     #: SQLAlchemy URL of the store; SQLite in the working directory by default.
     database_url: str = "sqlite:///courrier.db"
     #: AWS profile and region; None leaves boto3's own chain in charge.

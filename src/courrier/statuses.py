@@ -49,6 +49,8 @@ class RecipientStatus(StrEnum):
 
     @property
     def rank(self) -> int:
+        """The status's place in the order statuses move up in: applying feedback never moves a
+        recipient to a lower rank (a bounce is not undone by a later delivery)."""
         return _RANK[self]
 
 

@@ -98,6 +98,7 @@ class TemplateMessage(Parties):
 
     @property
     def data_json(self) -> str:
+        """The template data as SES takes it: a JSON object, as a string."""
         return template_data(self.data)
 
     @property
@@ -128,5 +129,6 @@ class BulkDestination:
 
     @property
     def addresses(self) -> tuple[Address, ...]:
+        """The destination's parsed ``to`` addresses."""
         assert isinstance(self.to, tuple)
         return tuple(a for a in self.to if isinstance(a, Address))

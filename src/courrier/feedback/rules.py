@@ -23,6 +23,10 @@ __all__ = ["Action", "Rules"]
 
 @dataclass(frozen=True)
 class Rules:
+    """Decides what each feedback event does: suppress its recipient, count a soft bounce,
+    fail the recipient, or only record it (see the module's defaults); the worker and
+    ``courrier receive`` apply events through one."""
+
     soft_bounce_limit: int = 3
     soft_bounce_window: dt.timedelta = dt.timedelta(days=7)
     #: Complaint feedback types that do not suppress.
@@ -54,6 +58,8 @@ class Rules:
         return Action.RECORD
 
     def reason(self, event: ev.Event) -> str:
+        """The suppression reason an event that suppresses records: ``complaint``, ``soft-bounce``
+        or ``bounce``."""
         if isinstance(event, ev.Complaint):
             return "complaint"
         if isinstance(event, ev.Bounce) and not event.permanent:

@@ -93,6 +93,15 @@ class WorkerStats:
 
 
 class Worker:
+    """Applies SES feedback from an SQS queue to the store, exactly once, until stopped.
+
+    Each batch is decoded, checked (topic allow-list, signatures when a verifier is given),
+    applied in one transaction and then deleted from the queue; what cannot be applied is
+    left for the queue's dead-letter queue. ``concurrency`` above 1 runs concurrent receivers
+    and deleters around one applier. Observers and hooks watch the loop; :meth:`stop` (or
+    SIGTERM in ``courrier worker``) finishes the batch in hand.
+    """
+
     def __init__(
         self,
         queue: SqsQueue,
@@ -155,6 +164,7 @@ class Worker:
 
     @property
     def stopping(self) -> bool:
+        """Whether :meth:`stop` was called: the run in progress ends after its current batch."""
         return self._stopping.is_set()
 
     def run(self, *, until_idle: bool = False, max_batches: int | None = None) -> WorkerStats:

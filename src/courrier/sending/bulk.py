@@ -68,18 +68,22 @@ class BulkResult:
     results: tuple[SendResult, ...]
 
     def count(self, status: str) -> int:
+        """How many destinations ended with ``status`` (a :class:`MessageStatus`)."""
         return sum(1 for result in self.results if result.status == status)
 
     @property
     def sent(self) -> int:
+        """How many destinations SES accepted."""
         return self.count(MessageStatus.SENT)
 
     @property
     def failed(self) -> int:
+        """How many destinations SES refused, or that failed before SES."""
         return self.count(MessageStatus.FAILED)
 
     @property
     def suppressed(self) -> int:
+        """How many destinations were left out: every recipient was suppressed."""
         return self.count(MessageStatus.SUPPRESSED)
 
 

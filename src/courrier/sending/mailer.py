@@ -101,6 +101,8 @@ class Mailer:
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None) -> Mailer:
+        """A mailer on the store and the SES client that ``settings`` name (by default
+        :meth:`Settings.load`: arguments, ``COURRIER_*``, ``courrier.toml``)."""
         settings = settings or Settings.load()
         store = Store(settings.database_url)
         ses = SesClient(AwsConfig(settings.profile, settings.region, settings.read_timeout))
@@ -266,4 +268,5 @@ class Mailer:
 
     @property
     def backoff(self) -> Backoff:
+        """The backoff between retries of a throttled or unreachable send."""
         return self._backoff

@@ -34,6 +34,7 @@ class SendResult:
 
     @property
     def sent(self) -> bool:
+        """Whether SES accepted the message (its SES message id is in ``ses_message_id``)."""
         return self.status == "sent"
 
 

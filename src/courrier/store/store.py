@@ -137,6 +137,7 @@ class Store:
 
     @property
     def dialect(self) -> str:
+        """The database's kind: ``sqlite`` or ``postgresql``."""
         return str(self.engine.dialect.name)
 
     def migrate(self) -> None:
@@ -192,6 +193,7 @@ class Store:
             raise StoreUnusable(f"the store cannot be written: {err}") from err
 
     def close(self) -> None:
+        """Close the store's connections (a new transaction opens them again)."""
         self.engine.dispose()
 
     @contextmanager
@@ -287,11 +289,13 @@ class Store:
         sends.finish_sends(self, [sends.Outcome(message_id, status, ses_message_id, error, outbox)])
 
     def message(self, message_id: int) -> MessageRecord | None:
+        """The message recorded under ``message_id``, with its recipients, or None."""
         with self.transaction(read_only=True) as session:
             row = session.get(MessageRow, message_id)
             return _message_record(row) if row else None
 
     def message_by_ses_id(self, ses_message_id: str) -> MessageRecord | None:
+        """The message SES accepted as ``ses_message_id``, with its recipients, or None."""
         with self.transaction(read_only=True) as session:
             row = session.scalar(
                 select(MessageRow).where(MessageRow.ses_message_id == ses_message_id)
@@ -354,6 +358,7 @@ class Store:
         session.execute(statement)
 
     def unsuppress(self, address: str) -> bool:
+        """Take ``address`` off the suppression list; False when it was not on it."""
         with self.transaction() as session:
             result = session.execute(
                 delete(SuppressionRow).where(SuppressionRow.address == address.lower())
@@ -361,6 +366,8 @@ class Store:
             return bool(getattr(result, "rowcount", 0))
 
     def suppressions(self, *, reason: str | None = None) -> list[Suppression]:
+        """The whole suppression list (only ``reason``'s entries when given), by address. For a
+        large list, page through it instead (the dashboard does)."""
         with self.transaction(read_only=True) as session:
             query = select(SuppressionRow).order_by(SuppressionRow.address)
             if reason:
