@@ -12,8 +12,9 @@ commits.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -24,6 +25,7 @@ from courrier.store import outbox as outbox_rows
 from courrier.store.send_rate import Grant, TokenRequest, take_in
 from courrier.store.store import Store, _aware
 from courrier.store.tables import MessageRow, RecipientRow, SuppressionRow, utcnow
+from courrier.store.unsubscribes import unsubscribed_in
 
 __all__ = [
     "Begun",
@@ -69,6 +71,9 @@ class NewMessage:
     recipients: Sequence[Recipient]
     outbox: OutboxStart | None = None
     status: MessageStatus = MessageStatus.PENDING
+    #: Bulk mail: recipients who left ``list_name`` (or every list) are marked unsubscribed.
+    bulk: bool = False
+    list_name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -112,30 +117,56 @@ def begin_sends(
     its suppressed recipients marked, its outbox row started, and ``tokens`` taken for every
     recipient left."""
     with store.transaction() as session:
-        suppressed = (
-            _suppressed(session, [a for m in messages for a, _, _ in m.recipients])
-            if check_suppression
-            else set()
-        )
-        begun = [_begin(session, message, suppressed) for message in messages]
+        marked: dict[Any, RecipientStatus] = {}
+        if check_suppression:
+            addresses = [a for m in messages for a, _, _ in m.recipients]
+            marked.update(
+                dict.fromkeys(_suppressed(session, addresses), RecipientStatus.SUPPRESSED)
+            )
+            marked.update(_unsubscribed(session, messages))
+        begun = [_begin(session, message, marked) for message in messages]
         count = sum(len(b.sendable) for b in begun)
         grant = take_in(session, tokens, count) if tokens is not None and count else None
         return Intent(tuple(begun), grant)
 
 
-def _begin(session: Session, message: NewMessage, suppressed: set[str]) -> Begun:
+def _unsubscribed(
+    session: Session, messages: Sequence[NewMessage]
+) -> dict[tuple[str, str | None], RecipientStatus]:
+    """(address, list) -> unsubscribed, for the bulk messages' recipients (lower-cased)."""
+    lists: dict[str | None, set[str]] = {}
+    for message in messages:
+        if message.bulk:
+            lists.setdefault(message.list_name, set()).update(a for a, _, _ in message.recipients)
+    return {
+        (address, name): RecipientStatus.UNSUBSCRIBED
+        for name, addresses in lists.items()
+        for address in unsubscribed_in(session, addresses, name)
+    }
+
+
+def _status(
+    address: str, status: str, message: NewMessage, marked: Mapping[Any, RecipientStatus]
+) -> str:
+    if status != RecipientStatus.PENDING:
+        return status
+    found = address.lower()
+    if found in marked:
+        return marked[found]  # suppressed: stronger than an unsubscribe
+    if message.bulk:
+        return marked.get((found, message.list_name), status)
+    return status
+
+
+def _begin(
+    session: Session, message: NewMessage, suppressed: Mapping[Any, RecipientStatus]
+) -> Begun:
     if message.outbox is not None and not outbox_rows.start_in(
         session, message.outbox.entry_id, claimer=message.outbox.claimer
     ):
         return Begun(None, ())
     recipients = tuple(
-        (
-            address,
-            kind,
-            RecipientStatus.SUPPRESSED
-            if status == RecipientStatus.PENDING and address.lower() in suppressed
-            else status,
-        )
+        (address, kind, _status(address, status, message, suppressed))
         for address, kind, status in message.recipients
     )
     row = MessageRow(
