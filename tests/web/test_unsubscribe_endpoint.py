@@ -46,6 +46,12 @@ def test_the_dashboard_serves_it_without_its_token(store: Store) -> None:
     assert done.status_code == 200
     [entry] = list_unsubscribes(store)
     assert (entry.address, entry.list_name, entry.source) == ("a@example.com", "news", "one-click")
+    # The dashboard (behind its token) lists it on the Suppressions page.
+    listed = client.get("/suppressions", headers={"Authorization": "Bearer " + "t" * 20})
+    assert listed.status_code == 200
+    section = listed.text.split('id="unsubscribes"', 1)[1]
+    assert "<td>a@example.com</td><td>news</td><td>one-click</td>" in section
+    assert "1 unsubscribe<" in section
 
 
 def test_the_pages_button_is_recorded_as_such(store: Store) -> None:
