@@ -252,3 +252,25 @@ def test_an_unsubscribe_from_every_list_stops_each_list_and_one_list_only_its_ow
     assert not sent(left_all, "news")
     assert not sent(left_all, None)
     assert mailer.send(Message(SENDER, [left_all], "receipt", text="x")).sent
+
+
+def test_send_bulk_skips_who_left_the_list_and_records_them_unsubscribed(
+    sandbox: SandboxClient, ses: SesClient, store: Store, news: str
+) -> None:
+    from courrier.store.unsubscribes import record_unsubscribe
+
+    settings = Settings(unsubscribe_url="https://x.example/u", unsubscribe_secret=SECRET)
+    mailer = Mailer(store, ses, settings=settings, pacer=Pacer(1000))
+    stays, leaves = "stays@readers.example", "leaves@readers.example"
+    record_unsubscribe(store, leaves, "news", "one-click")
+    destinations = [BulkDestination(a, {"name": "x"}) for a in (stays, leaves)]
+    result = mailer.send_bulk("news", destinations, sender=SENDER, list_name="news")
+    assert [r.status for r in result.results] == [MessageStatus.SENT, MessageStatus.SUPPRESSED]
+    assert [r.status for r in result.results[1].recipients] == [RecipientStatus.UNSUBSCRIBED]
+    skipped = store.message(result.results[1].id)
+    assert skipped is not None
+    assert [r.status for r in skipped.recipients] == [RecipientStatus.UNSUBSCRIBED]
+    assert len(mailbox(sandbox, stays)) == 1
+    assert mailbox(sandbox, leaves) == []
+    # Another list still reaches them.
+    assert mailer.send_bulk("news", destinations[1:], sender=SENDER, list_name="offers").sent == 1
