@@ -257,3 +257,11 @@ def store(database_url: str) -> Iterator[Any]:
 def concurrency(request: pytest.FixtureRequest) -> int:
     """The worker's concurrency: one batch at a time, and receivers feeding one applier."""
     return int(request.param)
+
+
+#: Settings under which bulk sends carry one-click unsubscribe links (courrier.unsubscribe):
+#: without them, or an opt-out, a bulk send is refused.
+UNSUBSCRIBE: dict[str, Any] = {
+    "unsubscribe_url": "https://mail.example.com/unsubscribe",
+    "unsubscribe_secret": "tests-unsubscribe-secret",
+}

@@ -4,7 +4,8 @@
 
     CourrierError
     ├── ConfigurationError               settings missing or invalid (never retried)
-    │   └── MissingExtra                 an optional part's packages are not installed
+    │   ├── MissingExtra                 an optional part's packages are not installed
+    │   └── UnsubscribeRequired          a bulk send with no way to unsubscribe (RFC 8058)
     ├── InvalidMessage (ValueError)      a message that cannot be sent as given
     │   ├── InvalidAddress               bad syntax, non-ASCII local part, header injection
     │   └── MessageTooLarge
@@ -27,6 +28,7 @@
     │   ├── UntrustedTopic               from a topic outside the allow-list
     │   └── UntrustedSignature           SNS signature missing, malformed or not verifying
     ├── ReputationGuardTripped           a bulk send refused: a rate crossed the guard's line
+    ├── InvalidUnsubscribeLink (ValueError) a tampered, foreign or malformed unsubscribe link
     ├── StoreError                       the database failed; the transaction rolled back
     │   ├── StoreUnavailable             unreachable or busy: retrying later may succeed
     │   ├── InvalidRecord                a value the database cannot hold: never retried
@@ -52,6 +54,7 @@ __all__ = [
     "InvalidAddress",
     "InvalidMessage",
     "InvalidRecord",
+    "InvalidUnsubscribeLink",
     "MessageRejected",
     "MessageTooLarge",
     "MissingExtra",
@@ -66,6 +69,7 @@ __all__ = [
     "TemplateNotFound",
     "Throttled",
     "UndecodableMessage",
+    "UnsubscribeRequired",
     "UntrustedSignature",
     "UntrustedTopic",
 ]
@@ -89,6 +93,19 @@ class MissingExtra(ConfigurationError):
             f"{purpose} needs the {extra} extra: pip install 'courrier[{extra}]'"
             + (f" (missing module: {missing})" if missing else "")
         )
+
+
+class UnsubscribeRequired(ConfigurationError):
+    """A bulk send was refused: it would carry no one-click unsubscribe link.
+
+    Gmail, Yahoo and Microsoft require ``List-Unsubscribe`` and ``List-Unsubscribe-Post``
+    (RFC 8058) on bulk mail. Set ``unsubscribe_url`` and ``unsubscribe_secret``, or
+    ``unsubscribe_managed_elsewhere`` when the list is managed by another system.
+    """
+
+
+class InvalidUnsubscribeLink(CourrierError, ValueError):
+    """An unsubscribe link that courrier did not sign with its key, or that was altered."""
 
 
 class InvalidMessage(CourrierError, ValueError):

@@ -16,6 +16,7 @@ __all__ = [
     "Attachment",
     "Message",
     "Parties",
+    "check_list_name",
     "check_options",
     "check_recipient_count",
     "parse_parties",
@@ -46,6 +47,17 @@ _RESERVED_HEADERS = {
 }
 
 AddressLike = str | Address | tuple[str, str]
+
+_LIST_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+
+
+def check_list_name(name: str | None) -> str | None:
+    """``name``, refused unless it is 1 to 64 ASCII letters, digits, '.', '_' or '-'."""
+    if name is not None and (not isinstance(name, str) or not _LIST_NAME.match(name)):
+        raise InvalidMessage(
+            f"invalid list name {name!r}: ASCII letters, digits, '.', '_' and '-', 1 to 64"
+        )
+    return name
 
 
 def check_recipient_count(count: int) -> None:
@@ -170,10 +182,14 @@ class Message(Parties):
     #: A bulk send (newsletter, campaign, outbox batch): refused while the reputation guard
     #: is tripped. Transactional sends (the default) go on unless configured otherwise.
     bulk: bool = False
+    #: The list (or topic) a bulk message belongs to: its unsubscribe link names it, and
+    #: recipients who left it (or every list) are not sent to. None: no particular list.
+    list_name: str | None = None
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
         parse_parties(self)
+        check_list_name(self.list_name)
         set_(self, "attachments", tuple(self.attachments))
         check_header_value(self.subject, "subject", InvalidMessage)
         check_recipient_count(len(self.recipients))

@@ -108,6 +108,23 @@ class Settings:
     #: Tries in all before a row that keeps being throttled or unreachable is ``failed``.
     outbox_max_attempts: int = 10
 
+    #: DNS servers ``courrier doctor`` asks, as ``ADDRESS[:PORT]`` separated by commas (for
+    #: example ``127.0.0.1:5353``); None asks the system's resolvers.
+    dns_nameservers: str | None = None
+
+    # One-click unsubscribe (RFC 8058) on bulk mail; see courrier.unsubscribe.
+    #: Public URL of courrier's unsubscribe endpoint (``courrier dashboard`` serves it at
+    #: ``/unsubscribe``); each link is this URL, ``/`` and a signed token. HTTPS, except on
+    #: loopback hosts.
+    unsubscribe_url: str | None = None
+    #: Key that signs the links (HMAC-SHA256): at least 16 characters, kept secret.
+    unsubscribe_secret: str | None = None
+    #: Also offer this ``mailto:`` address in ``List-Unsubscribe`` (optional).
+    unsubscribe_mailto: str | None = None
+    #: The lists are managed by another system, which adds its own ``List-Unsubscribe``:
+    #: bulk sends without courrier's links are then allowed.
+    unsubscribe_managed_elsewhere: bool = False
+
     @classmethod
     def load(
         cls,

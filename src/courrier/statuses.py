@@ -22,7 +22,8 @@ class MessageStatus(StrEnum):
     UNKNOWN = "unknown"
     #: SES (or courrier, before the call) refused it; nothing was sent.
     FAILED = "failed"
-    #: Every recipient was on the suppression list; nothing was sent.
+    #: Every recipient was on the suppression list (or, for bulk mail, unsubscribed);
+    #: nothing was sent.
     SUPPRESSED = "suppressed"
 
 
@@ -46,6 +47,9 @@ class RecipientStatus(StrEnum):
     FAILED = "failed"
     REJECTED = "rejected"
     SUPPRESSED = "suppressed"
+    #: Left the bulk message's list (one-click unsubscribe): not sent. Never set for
+    #: transactional mail.
+    UNSUBSCRIBED = "unsubscribed"
 
     @property
     def rank(self) -> int:

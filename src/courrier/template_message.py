@@ -18,6 +18,7 @@ from courrier.errors import InvalidMessage
 from courrier.message import (
     AddressLike,
     Parties,
+    check_list_name,
     check_options,
     check_recipient_count,
     parse_parties,
@@ -86,10 +87,13 @@ class TemplateMessage(Parties):
     feedback_address: AddressLike | None = None
     #: A bulk send: refused while the reputation guard is tripped (see Message.bulk).
     bulk: bool = False
+    #: The list a bulk message belongs to (see Message.list_name).
+    list_name: str | None = None
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
         parse_parties(self)
+        check_list_name(self.list_name)
         check_template_name(self.template)
         check_recipient_count(len(self.recipients))
         template_data(self.data)

@@ -14,7 +14,7 @@ from courrier.cli import main
 from courrier.store import Store
 from courrier.store import guard as guard_records
 from courrier.store import outbox as rows
-from tests.conftest import SENDER, SandboxClient
+from tests.conftest import SENDER, UNSUBSCRIBE, SandboxClient
 
 BAD = {17: "bob@@example.com", 101: "no-at-sign", 250: "zoë@example.com", 333: "", 498: "a@b"}
 
@@ -26,6 +26,8 @@ def cli(
     monkeypatch.setenv("AWS_ENDPOINT_URL", sandbox.url)
     monkeypatch.setenv("COURRIER_DATABASE_URL", database_url)
     monkeypatch.setenv("COURRIER_SENDER", SENDER)
+    for name, value in UNSUBSCRIBE.items():
+        monkeypatch.setenv(f"COURRIER_{name.upper()}", value)
     monkeypatch.chdir(tmp_path)
     sandbox.ses.verify_email_identity(EmailAddress=SENDER)
     sandbox.set_account(production=True)
@@ -286,3 +288,42 @@ def test_a_template_variable_no_column_gives_is_refused_before_queuing(
     absent = cli.invoke(main, ["bulk", "--template", "nothere", "--recipients", "list.csv"])
     assert absent.exit_code == 2
     assert "SES has no template 'nothere'" in absent.stderr
+
+
+def test_a_campaign_without_a_way_to_unsubscribe_is_refused_before_anything_is_queued(
+    cli: CliRunner, store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_csv(tmp_path / "list.csv", 3, {})
+    monkeypatch.delenv("COURRIER_UNSUBSCRIBE_URL")
+    monkeypatch.delenv("COURRIER_UNSUBSCRIBE_SECRET")
+    refused = cli.invoke(main, bulk_args("--run"))
+    assert refused.exit_code != 0
+    assert "unsubscribe_url" in refused.output
+    assert queued(store) == 0
+    monkeypatch.setenv("COURRIER_UNSUBSCRIBE_MANAGED_ELSEWHERE", "true")
+    assert cli.invoke(main, bulk_args()).exit_code == 0
+    assert queued(store) == 3
+
+
+def test_unsubscribes_are_listed_resubscribed_and_counted(cli: CliRunner, store: Store) -> None:
+    from courrier.store.unsubscribes import record_unsubscribe
+
+    record_unsubscribe(store, "Ann@example.org", "news", "one-click")
+    record_unsubscribe(store, "bob@example.org", None, "page")
+    listed = cli.invoke(main, ["suppression", "unsubscribes", "--json"])
+    assert listed.exit_code == 0, listed.output
+    rows_ = [json.loads(line) for line in listed.stdout.splitlines()]
+    assert {(r["address"], r["list"], r["source"]) for r in rows_} == {
+        ("ann@example.org", "news", "one-click"),
+        ("bob@example.org", None, "page"),
+    }
+    table = cli.invoke(main, ["suppression", "unsubscribes"], terminal_width=200)
+    assert "every list" in table.output
+    stats = cli.invoke(main, ["stats", "--json", "--no-account"])
+    [line] = [json.loads(x) for x in stats.stdout.splitlines() if '"unsubscribes"' in x]
+    assert (line["total"], line["recent"]) == (2, 2)
+    back = cli.invoke(main, ["suppression", "resubscribe", "ann@example.org", "--list", "news"])
+    assert back.exit_code == 0, back.output
+    again = cli.invoke(main, ["suppression", "resubscribe", "ann@example.org", "--list", "news"])
+    assert again.exit_code == 1
+    assert "was not unsubscribed" in again.output

@@ -56,14 +56,15 @@ def test_stats_json_and_table(cli: CliRunner, sandbox: SandboxClient, db: str) -
     result = cli.invoke(main, ["stats", "--json", "--days", "2"])
     assert result.exit_code == 0, result.output
     lines = [json.loads(line) for line in result.output.splitlines()]
-    assert [line["kind"] for line in lines] == ["day", "day", "window", "account"]
+    assert [line["kind"] for line in lines] == ["day", "day", "window", "unsubscribes", "account"]
     window = lines[2]
     assert (window["recipients"], window["hard_bounces"], window["counted_recipients"]) == (8, 1, 4)
     assert window["bounce_rate"] == 0.0
     assert window["levels"] == {"bounce_rate": "low volume", "complaint_rate": "low volume"}
     assert window["thresholds"]["aws_review"] == {"bounce_rate": 0.05, "complaint_rate": 0.001}
-    assert lines[3]["enforcement_status"] == "HEALTHY"
-    assert lines[3]["production"] is True
+    assert lines[4]["enforcement_status"] == "HEALTHY"
+    assert (lines[3]["total"], lines[3]["recent"]) == (0, 0)
+    assert lines[4]["production"] is True
     table = cli.invoke(main, ["stats"], env={"COLUMNS": "200"})
     assert table.exit_code == 0, table.output
     assert "hard bounces" in table.output
@@ -180,7 +181,7 @@ def test_worker_serves_metrics_and_runs_the_guard(
 
 def test_doctor_keeps_its_result_for_the_dashboard(cli: CliRunner, db: str) -> None:
     assert cli.invoke(main, ["setup", "--identity", "sender@example.com"]).exit_code == 0
-    checked = cli.invoke(main, ["doctor", "--no-probe"])
+    checked = cli.invoke(main, ["doctor", "--no-probe", "--no-dns"])
     assert checked.exit_code == 0, checked.output
     run = last_doctor_run(Store(db))
     assert run is not None

@@ -214,7 +214,7 @@ def test_commands(sandbox: SandboxClient, tmp_path: Path, monkeypatch: pytest.Mo
     assert "send_attempts = 3" in config
     assert "[other]" in config
     assert 'queue_url = "http' in config
-    doctor_run = runner.invoke(main, ["doctor", "--json", "--timeout", "10"])
+    doctor_run = runner.invoke(main, ["doctor", "--json", "--timeout", "10", "--no-dns"])
     assert doctor_run.exit_code == 0, doctor_run.output
     lines = [json.loads(line) for line in doctor_run.output.splitlines()]
     assert {line["status"] for line in lines} == {"ok", "warning"}
@@ -236,7 +236,7 @@ def test_commands(sandbox: SandboxClient, tmp_path: Path, monkeypatch: pytest.Mo
         QueueUrl=sandbox.sqs.get_queue_url(QueueName="courrier-feedback")["QueueUrl"],
         Attributes={"Policy": ""},
     )
-    broken = runner.invoke(main, ["doctor", "--timeout", "2"])
+    broken = runner.invoke(main, ["doctor", "--timeout", "2", "--no-dns"])
     assert broken.exit_code == 1
     assert "failed queue policy" in broken.output.replace("  ", " ")
     refused = runner.invoke(main, ["teardown"], input="n\n")
@@ -244,7 +244,7 @@ def test_commands(sandbox: SandboxClient, tmp_path: Path, monkeypatch: pytest.Mo
     removed = runner.invoke(main, ["teardown", "--yes"])
     assert removed.exit_code == 0, removed.output
     assert "queue_url" not in (tmp_path / "courrier.toml").read_text()
-    nothing = runner.invoke(main, ["doctor"])
+    nothing = runner.invoke(main, ["doctor", "--no-dns"])
     assert nothing.exit_code == 2
     assert "run courrier setup" in nothing.output
 

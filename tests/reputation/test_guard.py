@@ -18,7 +18,7 @@ from courrier.sending import Mailer, Pacer
 from courrier.settings import Settings
 from courrier.store import Store
 from courrier.store.guard import trips
-from tests.conftest import SENDER, SandboxClient
+from tests.conftest import SENDER, UNSUBSCRIBE, SandboxClient
 from tests.reputation import scenario
 
 SIM = scenario.SIM
@@ -155,7 +155,9 @@ def test_a_tripped_guard_refuses_bulk_and_never_drops_transactional(
 ) -> None:
     env.ses.verify_email_identity(EmailAddress=SENDER)
     guard = tripped_guard(store)
-    mailer = Mailer(store, SesClient(), pacer=Pacer(1000), guard=guard)
+    mailer = Mailer(
+        store, SesClient(), settings=Settings(**UNSUBSCRIBE), pacer=Pacer(1000), guard=guard
+    )
     with pytest.raises(ReputationGuardTripped, match="bulk send refused") as refused:
         mailer.send(message(bulk=True))
     assert (refused.value.rate, refused.value.value, refused.value.threshold) == (
@@ -174,7 +176,9 @@ def test_a_tripped_guard_refuses_bulk_and_never_drops_transactional(
 def test_blocking_transactional_sends_is_a_setting(env: SandboxClient, store: Store) -> None:
     env.ses.verify_email_identity(EmailAddress=SENDER)
     guard = tripped_guard(store, guard_blocks_transactional=True)
-    mailer = Mailer(store, SesClient(), pacer=Pacer(1000), guard=guard)
+    mailer = Mailer(
+        store, SesClient(), settings=Settings(**UNSUBSCRIBE), pacer=Pacer(1000), guard=guard
+    )
     with pytest.raises(ReputationGuardTripped, match="transactional send refused"):
         mailer.send(message(bulk=False))
 
@@ -187,7 +191,9 @@ def test_reset_clears_it_and_keeps_the_history(env: SandboxClient, store: Store)
     assert closed.reset_note == "list cleaned"
     assert guard.reset() is None  # nothing left to reset
     assert guard.tripped() is None
-    mailer = Mailer(store, SesClient(), pacer=Pacer(1000), guard=guard)
+    mailer = Mailer(
+        store, SesClient(), settings=Settings(**UNSUBSCRIBE), pacer=Pacer(1000), guard=guard
+    )
     assert mailer.send(message(bulk=True)).status == "sent"
     history = trips(store)
     assert len(history) == 1

@@ -15,7 +15,7 @@ from courrier.sending import Mailer, Pacer
 from courrier.settings import Settings
 from courrier.store import Store
 from courrier.store import guard as guard_records
-from tests.conftest import SandboxClient
+from tests.conftest import UNSUBSCRIBE, SandboxClient
 from tests.sending.test_mailer import SENDER
 
 
@@ -45,7 +45,7 @@ def simulator(label: str) -> str:
 def test_bulk_of_120_with_3_suppressed_and_1_refused(
     counting: CountingSes, store: Store, sandbox: SandboxClient
 ) -> None:
-    mailer = Mailer(store, counting, pacer=Pacer(1000))
+    mailer = Mailer(store, counting, settings=Settings(**UNSUBSCRIBE), pacer=Pacer(1000))
     for n in range(3):
         store.suppress(simulator(f"s{n}"), reason="bounce", source="feedback")
     destinations = [BulkDestination(simulator(f"d{n}"), {"name": f"n{n}"}) for n in range(116)]
@@ -84,7 +84,7 @@ def test_bulk_entries_throttled_by_ses_are_retried(
     mailer = Mailer(
         store,
         counting,
-        settings=Settings(send_attempts=8, backoff_base=0.3, backoff_cap=0.6),
+        settings=Settings(send_attempts=8, backoff_base=0.3, backoff_cap=0.6, **UNSUBSCRIBE),
         pacer=Pacer(1000),
         sleep=time.sleep,
     )
@@ -97,7 +97,7 @@ def test_bulk_entries_throttled_by_ses_are_retried(
 
 
 def test_missing_template_fails_every_destination(counting: CountingSes, store: Store) -> None:
-    mailer = Mailer(store, counting, pacer=Pacer(1000))
+    mailer = Mailer(store, counting, settings=Settings(**UNSUBSCRIBE), pacer=Pacer(1000))
     destinations = [BulkDestination(simulator(f"m{n}"), {}) for n in range(60)]
     with pytest.raises(TemplateNotFound):
         mailer.send_bulk("nope", destinations, sender=SENDER)
@@ -110,7 +110,7 @@ def test_bulk_is_refused_while_the_guard_is_tripped(counting: CountingSes, store
     guard_records.record_trip(
         store, rate="bounce_rate", value=0.05, threshold=0.04, detail="bounce", figures={}
     )
-    mailer = Mailer(store, counting, pacer=Pacer(1000))
+    mailer = Mailer(store, counting, settings=Settings(**UNSUBSCRIBE), pacer=Pacer(1000))
     with pytest.raises(ReputationGuardTripped):
         mailer.send_bulk("news", [BulkDestination(simulator("g"), {})], sender=SENDER)
     assert counting.bulk_calls == []

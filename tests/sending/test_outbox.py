@@ -28,7 +28,7 @@ from courrier.statuses import OutboxStatus
 from courrier.store import Store
 from courrier.store import guard as guard_records
 from courrier.store import outbox as rows
-from tests.conftest import SandboxClient
+from tests.conftest import UNSUBSCRIBE, SandboxClient
 from tests.sending.test_mailer import SENDER
 
 
@@ -40,7 +40,7 @@ def make_mailer(store: Store, **settings: Any) -> Mailer:
     return Mailer(
         store,
         SesClient(AwsConfig(read_timeout=10)),
-        settings=Settings(**{"outbox_retry_delay": 0.2, **settings}),
+        settings=Settings(**{"outbox_retry_delay": 0.2, **UNSUBSCRIBE, **settings}),
         pacer=Pacer(1000),
     )
 

@@ -36,7 +36,7 @@ from courrier.sending.pipeline import Outcome, classify
 from courrier.settings import Settings
 from courrier.store import Store
 from courrier.store import outbox as rows
-from tests.conftest import SandboxClient
+from tests.conftest import UNSUBSCRIBE, SandboxClient
 from tests.sending.test_mailer import SENDER
 
 
@@ -68,7 +68,7 @@ def production(sandbox: SandboxClient, ses: SesClient) -> SandboxClient:
 def test_a_one_recipient_send_commits_twice(production: SandboxClient, store: Store) -> None:
     """Intent (suppression, record, tokens from the store's bucket) and outcome: two commits,
     once the bucket exists; the guard and the rate are not read on every send."""
-    settings = Settings(max_send_rate=1000.0, guard_blocks_transactional=True)
+    settings = Settings(max_send_rate=1000.0, guard_blocks_transactional=True, **UNSUBSCRIBE)
     mailer = Mailer(store, SesClient(AwsConfig(read_timeout=10)), settings=settings)
     store.suppress("gone@example.net", reason="bounce", source="feedback")
     mailer.send(one(0))  # creates the bucket row
@@ -115,7 +115,9 @@ def test_a_send_is_a_few_statements(production: SandboxClient, store: Store) -> 
 
 def test_an_outbox_row_commits_twice_and_a_claim(production: SandboxClient, store: Store) -> None:
     mailer = Mailer(
-        store, SesClient(AwsConfig(read_timeout=10)), settings=Settings(max_send_rate=1000.0)
+        store,
+        SesClient(AwsConfig(read_timeout=10)),
+        settings=Settings(max_send_rate=1000.0, **UNSUBSCRIBE),
     )
     mailer.send(one(0))
     rows_queued = 40
@@ -197,7 +199,9 @@ def test_a_500_recipient_campaign_through_the_outbox_costs_10_bulk_calls(
         TemplateName="news", TemplateContent={"Subject": "Hi {{name}}", "Text": "{{name}}"}
     )
     mailer = Mailer(
-        store, SesClient(AwsConfig(read_timeout=10)), settings=Settings(max_send_rate=1000.0)
+        store,
+        SesClient(AwsConfig(read_timeout=10)),
+        settings=Settings(max_send_rate=1000.0, **UNSUBSCRIBE),
     )
     store.suppress("reader7@example.net", reason="bounce", source="feedback")
     destinations = [
@@ -230,7 +234,9 @@ def test_a_500_recipient_campaign_through_the_outbox_costs_10_bulk_calls(
 def test_threads_share_one_mailer(production: SandboxClient, store: Store) -> None:
     """Eight threads, one Mailer, 80 sends: every one recorded sent once, one bucket."""
     mailer = Mailer(
-        store, SesClient(AwsConfig(read_timeout=10)), settings=Settings(max_send_rate=1000.0)
+        store,
+        SesClient(AwsConfig(read_timeout=10)),
+        settings=Settings(max_send_rate=1000.0, **UNSUBSCRIBE),
     )
     results: list[Any] = []
     errors: list[BaseException] = []
@@ -261,7 +267,9 @@ def test_a_runner_with_concurrency_keeps_sends_in_flight_and_sends_each_row_once
     production: SandboxClient, store: Store
 ) -> None:
     mailer = Mailer(
-        store, SesClient(AwsConfig(read_timeout=10)), settings=Settings(max_send_rate=1000.0)
+        store,
+        SesClient(AwsConfig(read_timeout=10)),
+        settings=Settings(max_send_rate=1000.0, **UNSUBSCRIBE),
     )
     for n in range(60):
         mailer.enqueue(one(n), key=f"c{n}")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from courrier.aws.clients import AwsConfig, client
@@ -64,6 +64,8 @@ class BulkEntry:
     to: list[str]
     data: str  # JSON replacement data
     tags: dict[str, str]
+    #: This destination's own headers (ReplacementHeaders): its unsubscribe link.
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -81,6 +83,10 @@ def _destination(to: list[str], cc: list[str], bcc: list[str]) -> dict[str, list
     if bcc:
         destination["BccAddresses"] = bcc
     return destination
+
+
+def _headers(headers: dict[str, str]) -> list[dict[str, str]]:
+    return [{"Name": k, "Value": v} for k, v in headers.items()]
 
 
 def _tags(tags: dict[str, str]) -> list[dict[str, str]]:
@@ -105,11 +111,15 @@ class TemplateCalls:
         configuration_set: str | None,
         tags: dict[str, str],
         feedback_address: str | None,
+        headers: dict[str, str] | None = None,
     ) -> str:
+        given: dict[str, Any] = {"TemplateName": template, "TemplateData": data}
+        if headers:
+            given["Headers"] = _headers(headers)
         params: dict[str, Any] = {
             "FromEmailAddress": sender,
             "Destination": _destination(to, cc, bcc),
-            "Content": {"Template": {"TemplateName": template, "TemplateData": data}},
+            "Content": {"Template": given},
         }
         _options(params, reply_to, configuration_set, feedback_address)
         if tags:
@@ -143,6 +153,7 @@ class TemplateCalls:
                     "ReplacementEmailContent": {
                         "ReplacementTemplate": {"ReplacementTemplateData": entry.data}
                     },
+                    **({"ReplacementHeaders": _headers(entry.headers)} if entry.headers else {}),
                 }
                 for entry in entries
             ],

@@ -33,7 +33,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "doctor": (
         "courrier.cli.pipeline:doctor_command",
-        "Check every link of the pipeline, then prove it with a probe send.",
+        "Check every link of the pipeline and the sender's DNS, then prove it with a probe send.",
     ),
     "guard": (
         "courrier.cli.guard:guard",

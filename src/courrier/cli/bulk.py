@@ -18,6 +18,7 @@ from courrier.sending import Mailer
 from courrier.sending.campaign import Campaign, queue_campaign, read_campaign
 from courrier.sending.outbox import OutboxRunner
 from courrier.sending.templated import required_variables
+from courrier.sending.unsubscribing import check_bulk
 from courrier.settings import Settings
 
 
@@ -50,6 +51,11 @@ from courrier.settings import Settings
 )
 @click.option("--tag", multiple=True, help="SES tag NAME=VALUE; repeat for more.")
 @click.option("--configuration-set", help="SES configuration set for these messages.")
+@click.option(
+    "--list",
+    "list_name",
+    help="The mailing list (or topic) of the campaign: its unsubscribe links name it.",
+)
 @click.option("--skip-invalid", is_flag=True, help="Queue the valid rows, skip the refused ones.")
 @click.option("--run", "run_now", is_flag=True, help="Then send them (courrier outbox run).")
 @click.pass_context
@@ -65,6 +71,7 @@ def bulk(
     campaign: str | None,
     tag: tuple[str, ...],
     configuration_set: str | None,
+    list_name: str | None,
     skip_invalid: bool,
     run_now: bool,
 ) -> None:
@@ -76,7 +83,9 @@ def bulk(
     it starts on and nothing is queued (exit 2), unless --skip-invalid. A row that repeats an
     earlier row's address is not queued again and is listed. Queuing the same file again
     queues nobody twice, also after an interrupted run. The messages are bulk sends: they
-    wait while the reputation guard is tripped.
+    wait while the reputation guard is tripped, and each carries its recipient's one-click
+    unsubscribe link (unsubscribe_url and unsubscribe_secret; refused before anything is
+    queued without them, unless unsubscribe_managed_elsewhere).
 
     Example:
 
@@ -86,6 +95,7 @@ def bulk(
     from_address = sender or settings.sender
     if not from_address:
         raise ConfigurationError("no sender: give --from or set COURRIER_SENDER")
+    check_bulk(settings)
     plan = read_campaign(
         recipients,
         template=template,
@@ -96,6 +106,7 @@ def bulk(
         campaign=campaign,
         tags=parse_tags(tag),
         configuration_set=configuration_set or settings.configuration_set,
+        list_name=list_name,
     )
     _check_template(settings, plan)
     if plan.refused:

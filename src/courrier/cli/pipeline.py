@@ -25,6 +25,7 @@ from courrier.provisioning import (
     setup,
     teardown,
 )
+from courrier.provisioning.dns_checks import Dns
 from courrier.settings import Settings, config_path
 from courrier.store import Store
 from courrier.store.guard import record_doctor_run
@@ -64,21 +65,49 @@ def _aws(settings: Settings) -> Aws:
     help="Names: PREFIX-feedback (topic, queue), PREFIX-feedback-dlq, PREFIX (set).",
 )
 @click.option("--dry-run", is_flag=True, help="Print the plan; change nothing.")
+@click.option(
+    "--mail-from",
+    metavar="SUBDOMAIN",
+    help="Custom MAIL FROM domain (e.g. bounce: bounce.IDENTITY), so that SPF aligns for DMARC.",
+)
+@click.option(
+    "--mx-failure",
+    type=click.Choice(["use-default", "reject"]),
+    default="use-default",
+    show_default=True,
+    help="When the MAIL FROM domain's MX is missing: send from amazonses.com, or refuse.",
+)
 @click.pass_context
 @handles_errors
 def setup_command(
-    ctx: click.Context, identity: str, route: str, prefix: str, dry_run: bool
+    ctx: click.Context,
+    identity: str,
+    route: str,
+    prefix: str,
+    dry_run: bool,
+    mail_from: str | None,
+    mx_failure: str,
 ) -> None:
     """Create or update the SES -> SNS -> SQS feedback pipeline, idempotently.
 
-    On success the names are written to courrier.toml for the other commands.
+    On success the names are written to courrier.toml for the other commands. The DNS
+    records to publish are printed: domain verification and DKIM, and with --mail-from the
+    MAIL FROM domain's MX and SPF records.
 
     Example:
 
-        courrier setup --identity mail.example.com --route events
+        courrier setup --identity mail.example.com --route events --mail-from bounce
     """
     settings = settings_from(ctx, config_may_be_absent=True)
-    report = setup(_aws(settings), identity, route=route, prefix=prefix, dry_run=dry_run)
+    report = setup(
+        _aws(settings),
+        identity,
+        route=route,
+        prefix=prefix,
+        dry_run=dry_run,
+        mail_from=mail_from,
+        mail_from_behavior="REJECT_MESSAGE" if mx_failure == "reject" else "USE_DEFAULT_VALUE",
+    )
     console = Console()
     for change in report.changes:
         detail = f" ({change.detail})" if change.detail else ""
@@ -123,6 +152,13 @@ def _target(settings: Settings) -> DoctorTarget:
     )
 
 
+def _on_aws(aws: Aws) -> bool:
+    try:
+        return aws.on_aws
+    except CourrierError:
+        return True  # no region or credentials: the doctor's first check says so
+
+
 def _remember(settings: Settings, report: DoctorReport) -> None:
     """Keep the result in the store for the dashboard; a store problem does not fail doctor."""
     try:
@@ -141,19 +177,37 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
 @click.option("--no-probe", is_flag=True, help="Skip the end-to-end send.")
 @click.option("--timeout", default=60.0, show_default=True, help="Seconds to wait for the probe.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per check.")
+@click.option(
+    "--dns/--no-dns",
+    default=None,
+    help="Run or skip the DNS checks (DKIM, MAIL FROM, DMARC). Default: run them against "
+    "AWS or when dns_nameservers is set, not against a stand-in such as the sandbox.",
+)
 @click.pass_context
 @handles_errors
-def doctor_command(ctx: click.Context, no_probe: bool, timeout: float, as_json: bool) -> None:
-    """Check every link of the pipeline, then prove it with a probe send.
+def doctor_command(
+    ctx: click.Context, no_probe: bool, timeout: float, as_json: bool, dns: bool | None
+) -> None:
+    """Check every link of the pipeline and the sender's DNS, then prove it with a probe send.
 
-    Each check is ok, warning, failed, or unknown (it could not run; the reason is given).
-    Exit 0: every check ok or warning; 1: a check failed; 3: none failed but some could not
-    run; 2: bad settings.
+    The DNS checks: the DKIM CNAMEs, the MAIL FROM domain's MX and SPF, and DMARC with its
+    alignment, asked of dns_nameservers (or the system's resolvers). Each check is ok,
+    warning, failed, or unknown (it could not run; the reason is given), with the record to
+    publish. Exit 0: every check ok or warning; 1: a check failed; 3: none failed but some
+    could not run; 2: bad settings.
     """
     settings = settings_from(ctx)
+    aws = _aws(settings)
+    if dns is None:
+        # A stand-in's identities are in no public DNS: asked for, or on AWS itself.
+        dns = bool(settings.dns_nameservers) or _on_aws(aws)
     with stop_signals(_interrupt):
         report = doctor(
-            _aws(settings), _target(settings), probe=not no_probe, probe_timeout=timeout
+            aws,
+            _target(settings),
+            probe=not no_probe,
+            probe_timeout=timeout,
+            dns=Dns(settings.dns_nameservers) if dns else None,
         )
     _remember(settings, report)
     if as_json:

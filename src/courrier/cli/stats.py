@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from contextlib import closing
 
@@ -113,10 +114,27 @@ def stats(ctx: click.Context, days: int, as_json: bool, no_account: bool) -> Non
     settings = settings_from(ctx)
     with closing(Store(settings.database_url)) as store:
         result = report(store, settings, days=days)
+        left = _unsubscribes(store, days)
     view, error = (None, "not asked") if no_account else account_view(settings)
     if as_json:
         account = {"kind": "account", **(view.as_dict() if view else {"error": error})}
-        for line in [*result.as_lines(), account]:
+        for line in [*result.as_lines(), left, account]:
             click.echo(json.dumps(line))
         return
     _print(Console(), result, view, error)
+    Console().print(
+        f"unsubscribes (one-click and the page): {left['recent']} in the last {days} day(s), "
+        f"{left['total']} stored (courrier suppression unsubscribes)"
+    )
+
+
+def _unsubscribes(store: Store, days: int) -> dict[str, object]:
+    from courrier.store.unsubscribes import count_unsubscribes
+
+    since = dt.datetime.now(dt.UTC) - dt.timedelta(days=days)
+    return {
+        "kind": "unsubscribes",
+        "total": count_unsubscribes(store),
+        "recent": count_unsubscribes(store, since=since),
+        "since": since.isoformat(),
+    }

@@ -131,3 +131,65 @@ def sync(
     click.echo(f"only local, kept local: {len(report.only_local)}")
     click.echo(f"only on SES, not pulled: {len(report.only_ses)}")
     click.echo(f"on both: {report.in_both}")
+
+
+@suppression.command()
+@click.option("--address", help="Only this address's unsubscribes.")
+@click.option("--limit", default=100, show_default=True, help="How many, latest first.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@click.pass_context
+@handles_errors
+def unsubscribes(ctx: click.Context, address: str | None, limit: int, as_json: bool) -> None:
+    """Show who unsubscribed from bulk mail (one-click links), from which list, when and how.
+
+    Unsubscribed recipients get no bulk mail of that list (or of any list, when the link
+    named none); transactional mail still reaches them.
+    """
+    import json
+
+    from courrier.store.unsubscribes import count_unsubscribes, list_unsubscribes
+
+    store = open_store(ctx, settings_from(ctx).database_url)
+    entries = list_unsubscribes(store, address=address, limit=limit)
+    if as_json:
+        for entry in entries:
+            click.echo(
+                json.dumps(
+                    {
+                        "address": entry.address,
+                        "list": entry.list_name,
+                        "source": entry.source,
+                        "created_at": entry.created_at.isoformat(),
+                    }
+                )
+            )
+        return
+    table = Table(title=f"{count_unsubscribes(store)} unsubscribe(s), latest {len(entries)}")
+    for column in ("address", "list", "source", "when"):
+        table.add_column(column)
+    for entry in entries:
+        table.add_row(
+            entry.address,
+            entry.list_name or "(every list)",
+            entry.source,
+            entry.created_at.strftime("%Y-%m-%d %H:%M"),
+        )
+    Console().print(table)
+
+
+@suppression.command()
+@click.argument("address")
+@click.option("--list", "list_name", help="The list they join again (default: every list).")
+@click.pass_context
+@handles_errors
+def resubscribe(ctx: click.Context, address: str, list_name: str | None) -> None:
+    """Forget ADDRESS's unsubscribe (they asked to receive the list again)."""
+    from courrier.store.unsubscribes import remove_unsubscribe
+
+    store = open_store(ctx, settings_from(ctx).database_url)
+    normalised = parse_address(address).email
+    if not remove_unsubscribe(store, normalised, list_name):
+        raise click.ClickException(
+            f"{normalised} was not unsubscribed from {list_name or 'every list'}"
+        )
+    click.echo(f"{normalised} resubscribed to {list_name or 'every list'}")

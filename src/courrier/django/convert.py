@@ -6,7 +6,8 @@ Read from the Django message: ``from_email`` (or a ``From`` header), ``to``, ``c
 ``content_subtype`` is ``"html"``), one ``text/html`` alternative, ``attachments`` (tuples
 and MIME parts, inline ones by their ``Content-ID``), other ``extra_headers``, and the
 courrier attributes ``tags`` (SES message tags, a dict), ``configuration_set``,
-``feedback_address`` and ``bulk`` (refused while the reputation guard is tripped).
+``feedback_address``, ``bulk`` (refused while the reputation guard is tripped; it carries the
+recipient's one-click unsubscribe link) and ``list_name`` (the list that link names).
 
 With ``template`` (an SES template name) and ``template_data`` (a dict) the message is a
 :class:`courrier.TemplateMessage`: SES renders subject and body, so the message's own
@@ -122,6 +123,7 @@ def to_message(message: EmailMessage) -> Message | TemplateMessage:
         configuration_set=getattr(message, "configuration_set", None),
         feedback_address=getattr(message, "feedback_address", None),
         bulk=bool(getattr(message, "bulk", False)),
+        list_name=getattr(message, "list_name", None),
     )
 
 
@@ -162,6 +164,7 @@ def _template_message(
         configuration_set=getattr(message, "configuration_set", None),
         feedback_address=getattr(message, "feedback_address", None),
         bulk=bool(getattr(message, "bulk", False)),
+        list_name=getattr(message, "list_name", None),
     )
 
 

@@ -15,6 +15,11 @@ typed event (:mod:`courrier.feedback.events`)::
 ``address_suppressed`` when an event put its recipient on the suppression list (it also
 gets ``address`` and ``reason``). A receiver that raises is logged; the other receivers
 still run, and nothing stored is undone.
+
+``unsubscribed`` is sent by the unsubscribe view (:func:`courrier.django.views.unsubscribe`)
+for each new one-click unsubscribe: ``sender`` is
+:class:`~courrier.store.unsubscribes.Unsubscribed` and ``unsubscribe`` the stored entry
+(``address``, ``list_name``, ``source``, ``created_at``).
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from django.dispatch import Signal
 from courrier.feedback import events as ev
 from courrier.feedback.apply import SUPPRESSED, Hook
 from courrier.feedback.rules import Rules
+from courrier.store.unsubscribes import Unsubscribed
 
 __all__ = [
     "KIND_SIGNALS",
@@ -44,6 +50,7 @@ __all__ = [
     "send_received",
     "subscription_received",
     "unknown_received",
+    "unsubscribed",
 ]
 
 log = logging.getLogger(__name__)
@@ -63,6 +70,8 @@ unknown_received = Signal()
 feedback_received = Signal()
 #: An event put ``address`` on the suppression list for ``reason``.
 address_suppressed = Signal()
+#: A recipient unsubscribed through a one-click link (``unsubscribe``: the stored entry).
+unsubscribed = Signal()
 
 #: The signal of each event kind.
 KIND_SIGNALS: dict[type[ev.Event], Signal] = {
@@ -99,6 +108,13 @@ def _suppressed(rules: Rules) -> Callable[[ev.Event], None]:
         _send(address_suppressed, event, address=event.recipient, reason=rules.reason(event))
 
     return hook
+
+
+def send_unsubscribed(entry: Unsubscribed) -> None:
+    """Send :data:`unsubscribed` for ``entry``; a failing receiver is logged."""
+    for receiver, outcome in unsubscribed.send_robust(sender=Unsubscribed, unsubscribe=entry):
+        if isinstance(outcome, Exception):
+            log.error("signal receiver %r failed on %s", receiver, entry, exc_info=outcome)
 
 
 def hooks(rules: Rules | None = None) -> dict[str, list[Hook]]:

@@ -1,5 +1,8 @@
-"""The SNS HTTPS endpoint as a Django view: ``path("ses/feedback/", sns_feedback)``.
+"""Two public Django views: the SNS HTTPS endpoint, ``path("ses/feedback/", sns_feedback)``,
+and the one-click unsubscribe endpoint, ``path("unsubscribe/<str:token>", unsubscribe)``
+(set ``COURRIER["UNSUBSCRIBE_URL"]`` to that path's public URL, without the token).
 
+The SNS endpoint:
 It wraps :class:`courrier.feedback.http.SnsReceiver`, as ``courrier receive`` does: the topic
 must be on the allow-list (``COURRIER["SNS_TOPICS"]``, by default ``TOPIC_ARN``; without
 either every request fails with a configuration error), the signature must verify, a
@@ -14,15 +17,16 @@ import threading
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from courrier.django import settings as courrier_settings
-from courrier.django.signals import hooks
+from courrier.django.signals import hooks, send_unsubscribed
 from courrier.feedback.http import MAX_BODY, Answer, SnsReceiver
 from courrier.feedback.signature import SignatureVerifier
 from courrier.settings import Settings
+from courrier.unsubscribe import PAGE_HEADERS, Endpoint, too_large
 
-__all__ = ["sns_feedback"]
+__all__ = ["sns_feedback", "unsubscribe"]
 
 _lock = threading.Lock()
 # The receiver of the settings in force, built on the first request after they change: its
@@ -59,3 +63,24 @@ def sns_feedback(request: HttpRequest) -> HttpResponse:
     else:
         answer = receiver().receive(request.body)
     return JsonResponse(answer.as_dict(), status=answer.status)
+
+
+@csrf_exempt
+@require_http_methods(["GET", "HEAD", "POST"])
+def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
+    """GET shows a page with a button and changes nothing; POST with
+    ``List-Unsubscribe=One-Click`` unsubscribes at once and sends the ``unsubscribed`` signal
+    (RFC 8058). Exempt from CSRF checks: mail providers POST from their own servers, and
+    only a link signed with ``UNSUBSCRIBE_SECRET`` changes anything."""
+    settings = courrier_settings.load()
+    endpoint = Endpoint(
+        courrier_settings.store(settings), settings, on_unsubscribe=send_unsubscribed
+    )
+    if request.method != "POST":
+        answer = endpoint.get(token)
+    elif too_large(request.META.get("CONTENT_LENGTH") or ""):
+        return HttpResponse("request too large", status=413, headers=PAGE_HEADERS)
+    else:
+        fields = {key: request.POST.get(key, "") for key in request.POST}
+        answer = endpoint.post(token, fields)
+    return HttpResponse(answer.page(), status=answer.status, headers=PAGE_HEADERS)

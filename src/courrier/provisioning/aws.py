@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import urllib.parse
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,6 +50,12 @@ class Aws:
     def region(self) -> str:
         # STS answers from a global endpoint without a region; SNS needs one, as SES does.
         return str(self._client("sns").meta.region_name)
+
+    @property
+    def on_aws(self) -> bool:
+        """Whether SES is AWS's own endpoint, not a stand-in (``AWS_ENDPOINT_URL``)."""
+        host = urllib.parse.urlsplit(str(self._client("sesv2").meta.endpoint_url)).hostname
+        return bool(host) and str(host).endswith((".amazonaws.com", ".amazonaws.com.cn"))
 
     def account(self) -> str:
         """The account's id; a missing region is reported first, before any call is made."""

@@ -17,6 +17,7 @@ from courrier import policy
 from courrier.errors import AwsError, AwsUnreachable, ConfigurationError
 from courrier.provisioning.aws import Aws
 from courrier.provisioning.checks import Check, CheckStatus, DoctorReport, DoctorTarget
+from courrier.provisioning.dns_checks import DNS_CHECKS, Dns, DnsFacts, dns_checks
 from courrier.provisioning.inventory import Inventory, Read, read_inventory
 from courrier.provisioning.probe import PROBE, probe
 from courrier.provisioning.resources import (
@@ -50,8 +51,15 @@ _READ_FIX = "give the credentials read access to it, or retry if AWS was unreach
 
 
 def doctor(
-    aws: Aws, target: DoctorTarget, *, probe: bool = True, probe_timeout: float = 60.0
+    aws: Aws,
+    target: DoctorTarget,
+    *,
+    probe: bool = True,
+    probe_timeout: float = 60.0,
+    dns: Dns | None = None,
 ) -> DoctorReport:
+    """Every check (:data:`CHECKS`); with ``dns``, the DNS checks of a domain identity
+    (:mod:`courrier.provisioning.dns_checks`) after the SES ones, before the probe."""
     wanted = CHECKS if probe else CHECKS[:-1]
     credentials = _credentials(aws)
     if credentials.status is not OK:
@@ -73,9 +81,29 @@ def doctor(
         _topic_policy(found, target),
         *_queue_checks(found, target),
     ]
+    if dns is not None:
+        checks.extend(_dns(dns, aws, target, found))
     if probe:
         checks.append(_probe(aws, target, found, probe_timeout))
     return DoctorReport(tuple(checks))
+
+
+def _dns(dns: Dns, aws: Aws, target: DoctorTarget, found: Inventory) -> list[Check]:
+    name = found.identity_name
+    domain = name.rpartition("@")[2].lower()
+    if unread := _unread("DNS", found.identity, f"the identity {name}"):
+        return [Check(check, UNKNOWN, unread.detail, unread.fix) for check in DNS_CHECKS]
+    identity = found.identity.value or {}
+    mail_from = identity.get("MailFromAttributes", {}).get("MailFromDomain") or None
+    sender = target.sender or name
+    facts = DnsFacts(
+        domain=domain,
+        from_domain=sender.rpartition("@")[2].lower() or domain,
+        region=aws.region,
+        dkim_tokens=tuple(identity.get("DkimAttributes", {}).get("Tokens", [])),
+        mail_from=str(mail_from).lower() if mail_from else None,
+    )
+    return dns_checks(dns, facts)
 
 
 def _probe(aws: Aws, target: DoctorTarget, found: Inventory, timeout: float) -> Check:

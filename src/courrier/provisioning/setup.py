@@ -108,11 +108,46 @@ def setup(
     route: Route | str = Route.EVENTS,
     prefix: str = "courrier",
     dry_run: bool = False,
+    mail_from: str | None = None,
+    mail_from_behavior: str = "USE_DEFAULT_VALUE",
 ) -> SetupReport:
+    """Create or update the pipeline. ``mail_from`` (a subdomain such as ``bounce``, or the
+    full domain) sets a custom MAIL FROM domain, with ``mail_from_behavior``
+    (``USE_DEFAULT_VALUE`` or ``REJECT_MESSAGE``) when its MX record is missing."""
     resources = resources_for(aws, identity, route=route, prefix=prefix)
     report = SetupReport(resources, dry_run=dry_run)
-    _Steps(aws, resources, inventory_of(aws, resources), report).run()
+    wanted = None
+    if mail_from is not None:
+        wanted = MailFrom(mail_from_domain(resources.identity, mail_from), mail_from_behavior)
+    _Steps(aws, resources, inventory_of(aws, resources), report, mail_from=wanted).run()
     return report
+
+
+#: SES's choices when the MAIL FROM domain's MX record is missing
+#: (https://docs.aws.amazon.com/ses/latest/dg/mail-from.html).
+MX_FAILURE_BEHAVIORS = ("USE_DEFAULT_VALUE", "REJECT_MESSAGE")
+
+
+@dataclass(frozen=True)
+class MailFrom:
+    """The custom MAIL FROM domain setup sets, and what SES does when its MX is missing."""
+
+    domain: str
+    behavior: str = "USE_DEFAULT_VALUE"
+
+
+def mail_from_domain(identity: str, given: str) -> str:
+    """``given`` as a MAIL FROM domain of ``identity``: a subdomain label (``bounce``) or a
+    full name under the identity's domain; SES refuses any other (and the domain itself)."""
+    parent = identity.rpartition("@")[2].lower()
+    name = given.strip().lower().rstrip(".")
+    full = name if name.endswith(f".{parent}") else f"{name}.{parent}"
+    labels = full.split(".")
+    if not name or any(
+        not label or len(label) > 63 or not label.replace("-", "").isalnum() for label in labels
+    ):
+        raise ConfigurationError(f"--mail-from {given!r}: not a domain name under {parent}")
+    return full
 
 
 def resources_for(aws: Aws, identity: str, *, route: Route | str, prefix: str) -> Resources:
@@ -136,7 +171,16 @@ def inventory_of(aws: Aws, r: Resources) -> Inventory:
 
 
 class _Steps:
-    def __init__(self, aws: Aws, resources: Resources, found: Inventory, report: SetupReport):
+    def __init__(
+        self,
+        aws: Aws,
+        resources: Resources,
+        found: Inventory,
+        report: SetupReport,
+        *,
+        mail_from: MailFrom | None = None,
+    ):
+        self.mail_from_wanted = mail_from
         self.aws = aws
         self.r = resources
         self.found = found
@@ -169,6 +213,8 @@ class _Steps:
         self.queue_policy(self.report.queue_url, queue.attributes.get("Policy") if queue else None)
         self.subscription()
         self.identity()
+        if self.mail_from_wanted is not None:
+            self.mail_from(self.mail_from_wanted)
         if self.r.route is Route.EVENTS:
             self.configuration_set()
         else:
@@ -298,6 +344,39 @@ class _Steps:
                 self.report.dns_records.append(
                     ("CNAME", f"{selector}._domainkey.{name}", f"{selector}.dkim.amazonses.com")
                 )
+
+    def mail_from(self, wanted: MailFrom) -> None:
+        if wanted.behavior not in MX_FAILURE_BEHAVIORS:
+            raise ConfigurationError(
+                f"behaviour on MX failure {wanted.behavior!r}: "
+                f"one of {', '.join(MX_FAILURE_BEHAVIORS)}"
+            )
+        current = (self.identity_state or {}).get("MailFromAttributes", {})
+        resource = f"MAIL FROM domain {wanted.domain}"
+        if (
+            current.get("MailFromDomain") == wanted.domain
+            and current.get("BehaviorOnMxFailure") == wanted.behavior
+        ):
+            status = str(current.get("MailFromDomainStatus", "")).lower()
+            self.note(resource, Action.UNCHANGED, f"status {status}" if status else "")
+        else:
+            if not self.dry:
+                self.aws.call(
+                    "sesv2",
+                    "PutEmailIdentityMailFromAttributes",
+                    EmailIdentity=self.r.identity,
+                    MailFromDomain=wanted.domain,
+                    BehaviorOnMxFailure=wanted.behavior,
+                )
+            action = Action.UPDATE if current.get("MailFromDomain") else Action.CREATE
+            self.note(resource, action, f"on MX failure: {wanted.behavior}")
+        # https://docs.aws.amazon.com/ses/latest/dg/mail-from.html
+        self.report.dns_records.append(
+            ("MX", wanted.domain, f"10 feedback-smtp.{self.r.region}.amazonses.com")
+        )
+        self.report.dns_records.append(
+            ("TXT", wanted.domain, '"v=spf1 include:amazonses.com ~all"')
+        )
 
     def configuration_set(self) -> None:
         name = self.r.configuration_set or ""

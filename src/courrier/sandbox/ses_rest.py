@@ -15,6 +15,7 @@ from courrier.sandbox.ses_sending import (
     Envelope,
     accepted,
     find_template,
+    message_headers,
     raw_mail,
     send_bulk,
     simple_mail,
@@ -157,7 +158,8 @@ def _send_email(svc: SesService, caller: Caller, p: dict[str, Any]) -> dict[str,
         given = content["Template"]
         template = find_template(svc, caller, given, inline_key="TemplateContent")
         data = parse_data(given.get("TemplateData"))
-        mail = templated_mail(envelope, template, data, "SendEmail")
+        headers = message_headers(given.get("Headers"))
+        mail = templated_mail(envelope, template, data, "SendEmail", headers or None)
     else:
         raise SesFault("InvalidParameter", "Content must contain Simple, Raw or Template.")
     return accepted(svc.send(caller, mail))
@@ -176,6 +178,7 @@ def _send_bulk(svc: SesService, caller: Caller, p: dict[str, Any]) -> dict[str, 
             e.get("ReplacementEmailContent", {})
             .get("ReplacementTemplate", {})
             .get("ReplacementTemplateData"),
+            message_headers(e.get("ReplacementHeaders")),
         )
         for e in p["BulkEmailEntries"]
     ]
@@ -188,4 +191,5 @@ def _send_bulk(svc: SesService, caller: Caller, p: dict[str, Any]) -> dict[str, 
         default_data=given.get("TemplateData"),
         entries=entries,
         operation="SendBulkEmail",
+        default_headers=message_headers(given.get("Headers")),
     )

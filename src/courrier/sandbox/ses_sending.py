@@ -157,7 +157,11 @@ def find_template(
 
 
 def templated_mail(
-    envelope: Envelope, template: Template, data: Mapping[str, Any], operation: str
+    envelope: Envelope,
+    template: Template,
+    data: Mapping[str, Any],
+    operation: str,
+    headers: list[tuple[str, str]] | None = None,
 ) -> Mail:
     """The rendered message, or one marked as a rendering failure (accepted, not sent)."""
     try:
@@ -173,6 +177,7 @@ def templated_mail(
         subject=rendered.subject,
         text=rendered.text,
         html=rendered.html,
+        headers=headers,
         operation=operation,
     )
     mail.templated = True
@@ -206,6 +211,22 @@ _STATUS_OF_FAULT = {
 class BulkEntry:
     envelope: Envelope
     data: str | None  # the entry's replacement template data (JSON), if any
+    #: ReplacementHeaders: over the template's Headers, name by name.
+    headers: list[tuple[str, str]] = field(default_factory=list)
+
+
+def message_headers(given: list[dict[str, str]] | None) -> list[tuple[str, str]]:
+    """SESv2 ``MessageHeader`` lists (``Template.Headers``, ``ReplacementHeaders``)."""
+    return [(h["Name"], h["Value"]) for h in given or []]
+
+
+def merged_headers(
+    defaults: list[tuple[str, str]], entry: list[tuple[str, str]]
+) -> list[tuple[str, str]]:
+    """An entry's headers win over the template's of the same name (BulkEmailEntry,
+    https://docs.aws.amazon.com/ses/latest/APIReference-V2/API_BulkEmailEntry.html)."""
+    replaced = {name.lower() for name, _ in entry}
+    return [(n, v) for n, v in defaults if n.lower() not in replaced] + entry
 
 
 def send_bulk(
@@ -218,6 +239,7 @@ def send_bulk(
     default_data: str | None,
     entries: list[BulkEntry],
     operation: str,
+    default_headers: list[tuple[str, str]] | None = None,
 ) -> dict[str, Any]:
     """Send each entry on its own; one status per entry in an HTTP 200 (facts §11).
 
@@ -236,7 +258,8 @@ def send_bulk(
     for entry in entries:
         try:
             data = {**base, **parse_data(entry.data)}
-            mail = templated_mail(entry.envelope, template, data, operation)
+            headers = merged_headers(default_headers or [], entry.headers)
+            mail = templated_mail(entry.envelope, template, data, operation, headers or None)
             sent = svc.send(caller, mail)
         except SesFault as fault:
             status = _STATUS_OF_FAULT.get(fault.kind, "FAILED")

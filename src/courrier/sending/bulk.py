@@ -28,10 +28,11 @@ from typing import TYPE_CHECKING, Any
 from courrier.addresses import parse_address
 from courrier.aws.ses import BulkEntry
 from courrier.errors import InvalidMessage, StoreError
-from courrier.message import AddressLike, check_options
+from courrier.message import AddressLike, check_list_name, check_options
 from courrier.sending.pipeline import Outcome, Verdict, send_group
 from courrier.sending.results import SendResult, result_of
 from courrier.sending.templated import api_form
+from courrier.sending.unsubscribing import bulk_headers
 from courrier.statuses import MessageStatus, RecipientStatus
 from courrier.store.sends import Begun, NewMessage, finish_sends
 from courrier.store.sends import Outcome as Outcome_
@@ -59,6 +60,8 @@ class BulkSend:
     configuration_set: str | None = None
     reply_to: tuple[AddressLike, ...] = ()
     feedback_address: AddressLike | None = None
+    #: The list the destinations receive (their unsubscribe links name it).
+    list_name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -97,9 +100,11 @@ def send_bulk(
     check_options(spec.tags, spec.configuration_set)
     reply_to = [api_form(parse_address(a)) for a in spec.reply_to]
     feedback = parse_address(spec.feedback_address) if spec.feedback_address else None
+    check_list_name(spec.list_name)
     for destination in destinations:
         if not isinstance(destination, BulkDestination):
             raise InvalidMessage(f"not a BulkDestination: {destination!r}")
+    headers = [bulk_headers(mailer.settings, d.addresses, spec.list_name) for d in destinations]
     if not destinations:
         return BulkResult(())
     intent = mailer.store.begin_send(
@@ -109,6 +114,8 @@ def send_bulk(
                 f"template {spec.template}",
                 spec.configuration_set,
                 [(a.email, "to", RecipientStatus.PENDING) for a in d.addresses],
+                bulk=True,
+                list_name=spec.list_name,
             )
             for d in destinations
         ]
@@ -141,6 +148,7 @@ def send_bulk(
                     to=begun[n].sendable,
                     data=template_data(destinations[n].data),
                     tags=destinations[n].tags,
+                    headers=headers[n],
                 )
                 for n in group
             ]

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from courrier.errors import CourrierError, InvalidMessage
-from courrier.message import AddressLike
+from courrier.message import AddressLike, check_list_name
 from courrier.sending.outbox import EnqueueReport, destination_key, enqueue_many
 from courrier.store import Store
 from courrier.template_message import TemplateMessage, check_template_name, template_data
@@ -101,6 +101,8 @@ class Campaign:
     duplicates: tuple[DuplicateRow, ...] = ()
     #: (size, modification time) when checked: queuing refuses a file changed since.
     stamp: tuple[int, int] = field(default=(0, 0), compare=False)
+    #: The list the rows receive: their unsubscribe links name it.
+    list_name: str | None = None
 
     @property
     def data_names(self) -> frozenset[str]:
@@ -125,6 +127,7 @@ def read_campaign(
     campaign: str | None = None,
     tags: dict[str, str] | None = None,
     configuration_set: str | None = None,
+    list_name: str | None = None,
 ) -> Campaign:
     """Check every row of the CSV file at ``path`` (UTF-8, a header line), one at a time.
 
@@ -149,6 +152,7 @@ def read_campaign(
         tags=dict(tags or {}),
         configuration_set=configuration_set,
         stamp=_stamp(file),
+        list_name=check_list_name(list_name),
     )
     total, valid = 0, 0
     refused: list[RefusedRow] = []
@@ -240,6 +244,7 @@ def _checked_rows(
                 tags=dict(plan.tags),
                 configuration_set=plan.configuration_set,
                 bulk=True,
+                list_name=plan.list_name,
             )
         except CourrierError as err:
             yield RefusedRow(line, value, str(err) or type(err).__name__)

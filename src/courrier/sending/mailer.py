@@ -36,6 +36,7 @@ from courrier.sending.outbox import (
 from courrier.sending.pacing import pacer_for
 from courrier.sending.results import RecipientResult, SendResult
 from courrier.sending.templated import templated_call
+from courrier.sending.unsubscribing import headers_for
 from courrier.settings import Settings
 from courrier.store import Store
 from courrier.store.send_rate import Grant, TokenRequest
@@ -163,8 +164,11 @@ class Mailer:
 
     def request(self, outgoing: Message | TemplateMessage) -> Callable[[], str]:
         """The SES call for ``outgoing`` (rendered now, so that rendering errors come first)."""
+        headers = headers_for(self.settings, outgoing)
         if isinstance(outgoing, TemplateMessage):
-            return templated_call(self.ses, outgoing)
+            return templated_call(self.ses, outgoing, headers=headers)
+        if headers:
+            outgoing = dataclasses.replace(outgoing, headers={**outgoing.headers, **headers})
         raw = render(outgoing)
         feedback = outgoing.feedback_address
         return functools.partial(
@@ -202,6 +206,7 @@ class Mailer:
         configuration_set: str | None = None,
         reply_to: Iterable[AddressLike] = (),
         feedback_address: AddressLike | None = None,
+        list_name: str | None = None,
     ) -> BulkResult:
         """Send ``template`` to each destination (v2 SendBulkEmail, 50 per call); see
         :mod:`courrier.sending.bulk`."""
@@ -215,6 +220,7 @@ class Mailer:
                 configuration_set=configuration_set or self.settings.configuration_set,
                 reply_to=tuple(reply_to),
                 feedback_address=feedback_address,
+                list_name=list_name,
             ),
             list(destinations),
         )
@@ -227,7 +233,9 @@ class Mailer:
         key: str | None = None,
     ) -> OutboxEntry:
         """Queue ``message`` for ``courrier outbox run``; the same ``key`` twice is one entry
-        (the first one, returned again). See :mod:`courrier.sending.outbox`."""
+        (the first one, returned again). A bulk message is checked for its unsubscribe link
+        now, not when the runner sends it. See :mod:`courrier.sending.outbox`."""
+        headers_for(self.settings, message)
         return enqueue(self.store, message, send_at=send_at, key=key)
 
     def enqueue_bulk(
@@ -241,6 +249,7 @@ class Mailer:
         configuration_set: str | None = None,
         send_at: dt.datetime | None = None,
         key: str | None = None,
+        list_name: str | None = None,
     ) -> EnqueueReport:
         """Queue one bulk templated message per destination, in one transaction. With a
         ``key`` (a campaign name), each destination's key comes from it and its addresses:
@@ -252,7 +261,10 @@ class Mailer:
             data=data,
             tags=tags,
             configuration_set=configuration_set or self.settings.configuration_set,
+            list_name=list_name,
         )
+        for message in messages:
+            headers_for(self.settings, message)
         keyed = [
             (m, destination_key(key, [a.email for a in m.recipients]) if key else None)
             for m in messages

@@ -124,6 +124,7 @@ def bulk_messages(
     data: Mapping[str, Any] | None = None,
     tags: Mapping[str, str] | None = None,
     configuration_set: str | None = None,
+    list_name: str | None = None,
 ) -> list[TemplateMessage]:
     """One bulk :class:`TemplateMessage` per destination (its data and tags over the
     defaults), for :func:`enqueue_many`."""
@@ -136,6 +137,7 @@ def bulk_messages(
             tags={**(tags or {}), **d.tags},
             configuration_set=configuration_set,
             bulk=True,
+            list_name=list_name,
         )
         for d in destinations
     ]

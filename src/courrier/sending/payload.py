@@ -40,6 +40,7 @@ def to_payload(message: Message | TemplateMessage) -> tuple[str, str]:
         "configuration_set": message.configuration_set,
         "feedback_address": _address(message.feedback_address),
         "bulk": message.bulk,
+        "list_name": message.list_name,
     }
     if isinstance(message, TemplateMessage):
         return TEMPLATE, json.dumps(
@@ -86,6 +87,7 @@ def from_payload(kind: str, text: str) -> Message | TemplateMessage:
             "configuration_set": body["configuration_set"],
             "feedback_address": pair(body["feedback_address"]),
             "bulk": bool(body["bulk"]),
+            "list_name": body.get("list_name"),
         }
         if kind == TEMPLATE:
             return TemplateMessage(template=body["template"], data=body["data"], **common)

@@ -215,6 +215,8 @@ def deliver(
                 message.configuration_set,
                 everyone(message),
                 outbox=outbox,
+                bulk=message.bulk,
+                list_name=message.list_name,
             )
         ],
         tokens=mailer.token_request(),
@@ -226,7 +228,8 @@ def deliver(
     if not remaining:
         log.info("message %s not sent: every recipient is suppressed", begun.record_id)
         return record(mailer, begun, Verdict(Outcome.SUPPRESSED), None, settle)
-    suppressed = {a.lower() for a, _, s in begun.recipients if s == RecipientStatus.SUPPRESSED}
+    # Suppressed, or unsubscribed from a bulk message's list.
+    suppressed = {a.lower() for a, _, s in begun.recipients if s != RecipientStatus.PENDING}
     if suppressed:
         call = mailer.request(_without(message, suppressed))
     verdict, error = _attempts(mailer, call, len(remaining), backoff, intent.grant)

@@ -30,6 +30,7 @@ from courrier.sending.bulk import MAX_BULK_ENTRIES
 from courrier.sending.payload import from_payload
 from courrier.sending.pipeline import Outcome, Verdict, classify
 from courrier.sending.templated import api_form
+from courrier.sending.unsubscribing import headers_for
 from courrier.statuses import OutboxStatus
 from courrier.store import outbox as rows
 from courrier.store.guard import TripRecord
@@ -56,7 +57,7 @@ _NAMES = {
     OutboxStatus.UNKNOWN: "unknown",
     OutboxStatus.QUEUED: "requeued",
 }
-_ALL_SUPPRESSED = "not sent: every recipient is on the suppression list"
+_ALL_SUPPRESSED = "not sent: every recipient is on the suppression list (or unsubscribed)"
 
 
 def _utcnow() -> dt.datetime:
@@ -322,6 +323,10 @@ class OutboxRunner:
         assert len(messages) == len(group)
         try:
             self.mailer.guard.before_send(bulk=True)
+            headers = {
+                e.id: headers_for(self.settings, m)
+                for (e, _), m in zip(group, messages, strict=True)
+            }
             intent = self.store.begin_send(
                 [
                     NewMessage(
@@ -330,6 +335,8 @@ class OutboxRunner:
                         m.configuration_set,
                         pipeline.everyone(m),
                         outbox=OutboxStart(e.id, self.claimer),
+                        bulk=True,
+                        list_name=m.list_name,
                     )
                     for (e, _), m in zip(group, messages, strict=True)
                 ],
@@ -357,7 +364,10 @@ class OutboxRunner:
             found, error = pipeline.send_group(
                 self.mailer,
                 call,
-                [BulkEntry(to=b.sendable, data=m.data_json, tags=m.tags) for _, m, b in sendable],
+                [
+                    BulkEntry(to=b.sendable, data=m.data_json, tags=m.tags, headers=headers[e.id])
+                    for e, m, b in sendable
+                ],
                 Backoff(1),
                 intent.grant,
             )

@@ -17,13 +17,16 @@ from courrier.template_message import TemplateMessage, check_template_name
 __all__ = ["api_form", "push_templates", "read_templates", "required_variables", "templated_call"]
 
 
-def templated_call(ses: SesClient, message: TemplateMessage) -> Callable[[], str]:
+def templated_call(
+    ses: SesClient, message: TemplateMessage, *, headers: dict[str, str] | None = None
+) -> Callable[[], str]:
     """The v2 SendEmail call with ``Content.Template`` for ``message``.
 
     SES writes the headers from ``Destination``, so To, Cc and Bcc go separately (a raw
     send carries them in its own headers). A value the template prints that is missing from
     the data is accepted with a message id and not delivered: SES publishes a ``Rendering
     Failure`` event to the configuration set instead (docs/ses.md#sending-at-volume).
+    ``headers`` go as ``Template.Headers`` (the unsubscribe headers of a bulk message).
     """
     feedback = message.feedback_address
     return functools.partial(
@@ -38,6 +41,7 @@ def templated_call(ses: SesClient, message: TemplateMessage) -> Callable[[], str
         configuration_set=message.configuration_set,
         tags=message.tags,
         feedback_address=feedback.email if isinstance(feedback, Address) else None,
+        **({"headers": headers} if headers else {}),
     )
 
 

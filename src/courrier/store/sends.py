@@ -12,8 +12,9 @@ commits.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.engine import Connection
@@ -26,6 +27,7 @@ from courrier.store import rollups
 from courrier.store.send_rate import Grant, TokenRequest, take_in
 from courrier.store.store import Store, _aware
 from courrier.store.tables import MessageRow, RecipientRow, SuppressionRow, table_of, utcnow
+from courrier.store.unsubscribes import unsubscribed_in
 
 __all__ = [
     "Begun",
@@ -71,6 +73,9 @@ class NewMessage:
     recipients: Sequence[Recipient]
     outbox: OutboxStart | None = None
     status: MessageStatus = MessageStatus.PENDING
+    #: Bulk mail: recipients who left ``list_name`` (or every list) are marked unsubscribed.
+    bulk: bool = False
+    list_name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -138,14 +143,16 @@ def begin_sends(
     recipient left."""
     with store.transaction() as session:
         connection = session.connection()
-        suppressed = (
-            _suppressed(connection, [a for m in messages for a, _, _ in m.recipients])
-            if check_suppression
-            else set()
-        )
+        marked: dict[Any, RecipientStatus] = {}
+        if check_suppression:
+            addresses = [a for m in messages for a, _, _ in m.recipients]
+            marked.update(
+                dict.fromkeys(_suppressed(connection, addresses), RecipientStatus.SUPPRESSED)
+            )
+            marked.update(_unsubscribed(session, messages))
         started = [_started(session, message) for message in messages]
         begun = _record(
-            connection, [m for m, ok in zip(messages, started, strict=True) if ok], suppressed
+            connection, [m for m, ok in zip(messages, started, strict=True) if ok], marked
         )
         ordered = tuple(next(begun) if ok else Begun(None, ()) for ok in started)
         count = sum(len(b.sendable) for b in ordered)
@@ -161,7 +168,7 @@ def _started(session: Session, message: NewMessage) -> bool:
 
 
 def _record(
-    connection: Connection, messages: Sequence[NewMessage], suppressed: set[str]
+    connection: Connection, messages: Sequence[NewMessage], marked: Mapping[Any, RecipientStatus]
 ) -> Iterator[Begun]:
     """Insert ``messages`` (one statement) and their recipients (one more)."""
     if not messages:
@@ -179,7 +186,7 @@ def _record(
         ],
     ).scalars()
     begun = [
-        Begun(record_id, _marked(message.recipients, suppressed))
+        Begun(record_id, _marked(message, marked))
         for record_id, message in zip(ids, messages, strict=True)
     ]
     rows = [
@@ -192,16 +199,38 @@ def _record(
     return iter(begun)
 
 
-def _marked(recipients: Sequence[Recipient], suppressed: set[str]) -> tuple[Recipient, ...]:
+def _unsubscribed(
+    session: Session, messages: Sequence[NewMessage]
+) -> dict[tuple[str, str | None], RecipientStatus]:
+    """(address, list) -> unsubscribed, for the bulk messages' recipients (lower-cased)."""
+    lists: dict[str | None, set[str]] = {}
+    for message in messages:
+        if message.bulk:
+            lists.setdefault(message.list_name, set()).update(a for a, _, _ in message.recipients)
+    return {
+        (address, name): RecipientStatus.UNSUBSCRIBED
+        for name, addresses in lists.items()
+        for address in unsubscribed_in(session, addresses, name)
+    }
+
+
+def _status(
+    address: str, status: str, message: NewMessage, marked: Mapping[Any, RecipientStatus]
+) -> str:
+    if status != RecipientStatus.PENDING:
+        return status
+    found = address.lower()
+    if found in marked:
+        return marked[found]  # suppressed: stronger than an unsubscribe
+    if message.bulk:
+        return marked.get((found, message.list_name), status)
+    return status
+
+
+def _marked(message: NewMessage, marked: Mapping[Any, RecipientStatus]) -> tuple[Recipient, ...]:
     return tuple(
-        (
-            address,
-            kind,
-            RecipientStatus.SUPPRESSED
-            if status == RecipientStatus.PENDING and address.lower() in suppressed
-            else status,
-        )
-        for address, kind, status in recipients
+        (address, kind, _status(address, status, message, marked))
+        for address, kind, status in message.recipients
     )
 
 

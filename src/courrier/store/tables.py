@@ -249,3 +249,24 @@ class SendRateRow(Base):
     rate_checked_at: Mapped[float | None] = mapped_column(Float)
     #: Recipients admitted since the row was created.
     admitted: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+
+
+class UnsubscribeRow(Base):
+    """A recipient who asked to receive no more bulk mail of ``list_name`` ('' = any list).
+
+    Kept apart from the suppression list: an unsubscribe stops bulk mail only, and
+    transactional mail (a receipt, a password reset) still goes.
+    """
+
+    __tablename__ = "unsubscribes"
+    __table_args__ = (
+        Index("ix_unsubscribes_address_list", "address", "list_name", unique=True),
+        Index("ix_unsubscribes_created_at", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    address: Mapped[str] = mapped_column(String(ADDRESS))
+    list_name: Mapped[str] = mapped_column(String(64), default="")
+    #: one-click | page | manual | import
+    source: Mapped[str] = mapped_column(String(30))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

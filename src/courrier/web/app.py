@@ -45,9 +45,11 @@ from courrier.store.suppression_list import (
     iter_suppressions,
     suppression_page,
 )
+from courrier.store.unsubscribes import count_unsubscribes, list_unsubscribes
 from courrier.web import charts
 from courrier.web.failures import OnceLog, row_id, store_advice
 from courrier.web.security import Defences, checked_form, login_response
+from courrier.web.unsubscribe import unsubscribe_app
 
 __all__ = ["make_app"]
 
@@ -201,6 +203,8 @@ class Dashboard:
             error=error,
             done=_param(request, "done", ""),
             export=f"/suppressions.csv?{urlencode(query)}",
+            unsubscribes=list_unsubscribes(self.store, limit=PAGE),
+            unsubscribe_total=count_unsubscribes(self.store),
             next_page=(
                 f"?{urlencode({**query, 'after': entries[-1].address})}"
                 if page.more_after and entries
@@ -377,7 +381,9 @@ def make_app(
     ses: Callable[[], SesClient] | None = None,
     token: str | None = None,
 ) -> Starlette:
-    """The dashboard as an ASGI app; give ``token`` to require it on every page."""
+    """The dashboard as an ASGI app; give ``token`` to require it on every page. With
+    ``unsubscribe_url`` and ``unsubscribe_secret`` set, it also serves the public unsubscribe
+    endpoint at ``/unsubscribe`` (:func:`courrier.web.unsubscribe.unsubscribe_app`)."""
     settings = settings or Settings()
     pages = Dashboard(store, settings, ses=ses, token=token)
     static = str(resources.files("courrier.web") / "static")
@@ -398,8 +404,17 @@ def make_app(
         Route("/metrics", pages.metrics_page),
         Mount("/static", StaticFiles(directory=static), name="static"),
     ]
-    return Starlette(
+    dashboard = Starlette(
         routes=routes,
         middleware=[Middleware(Defences, token=token)],
         exception_handlers={StoreError: pages.store_failed},
+    )
+    if not (settings.unsubscribe_url and settings.unsubscribe_secret):
+        return dashboard
+    # The unsubscribe links are public: outside the dashboard's token, host and CSRF checks.
+    return Starlette(
+        routes=[
+            Mount("/unsubscribe", unsubscribe_app(store, settings)),
+            Mount("/", dashboard),
+        ]
     )

@@ -1,0 +1,124 @@
+"""Unsubscribes: who asked for no more bulk mail, from which list, when and how.
+
+An unsubscribe from a list (``list_name``) stops the bulk mail of that list; one without a
+list ('' in the table) stops every bulk send. Transactional mail is never checked here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from courrier.errors import InvalidRecord
+from courrier.store.store import Store, _aware
+from courrier.store.tables import UnsubscribeRow, utcnow
+
+__all__ = [
+    "ANY_LIST",
+    "Unsubscribed",
+    "count_unsubscribes",
+    "list_unsubscribes",
+    "record_unsubscribe",
+    "remove_unsubscribe",
+    "unsubscribed_in",
+]
+
+#: The list name stored for "every list".
+ANY_LIST = ""
+
+
+@dataclass(frozen=True)
+class Unsubscribed:
+    """One stored unsubscribe; ``list_name`` None means every list."""
+
+    address: str
+    list_name: str | None
+    source: str
+    created_at: dt.datetime
+
+
+def _entry(row: UnsubscribeRow) -> Unsubscribed:
+    return Unsubscribed(row.address, row.list_name or None, row.source, _aware(row.created_at))
+
+
+def record_unsubscribe(
+    store: Store, address: str, list_name: str | None, source: str
+) -> Unsubscribed | None:
+    """Record that ``address`` left ``list_name`` (None: every list); the new entry, or None
+    when it was already recorded (a second click changes nothing, the first time stays)."""
+    wanted = (address.strip().lower(), list_name or ANY_LIST)
+    try:
+        with store.transaction() as session:
+            if _find(session, *wanted) is not None:
+                return None
+            row = UnsubscribeRow(
+                address=wanted[0], list_name=wanted[1], source=source, created_at=utcnow()
+            )
+            session.add(row)
+            session.flush()
+            return _entry(row)
+    except InvalidRecord:
+        # The unique index: another request recorded the same unsubscribe in between.
+        with store.transaction(read_only=True) as session:
+            if _find(session, *wanted) is not None:
+                return None
+        raise
+
+
+def _find(session: Session, address: str, list_name: str) -> UnsubscribeRow | None:
+    return session.execute(
+        select(UnsubscribeRow).where(
+            UnsubscribeRow.address == address, UnsubscribeRow.list_name == list_name
+        )
+    ).scalar_one_or_none()
+
+
+def remove_unsubscribe(store: Store, address: str, list_name: str | None) -> bool:
+    """Forget one unsubscribe (the person subscribed again); whether there was one."""
+    with store.transaction() as session:
+        row = _find(session, address.strip().lower(), list_name or ANY_LIST)
+        if row is None:
+            return False
+        session.delete(row)
+        return True
+
+
+def unsubscribed_in(session: Session, addresses: Iterable[str], list_name: str | None) -> set[str]:
+    """The lower-cased ``addresses`` that left ``list_name`` or every list."""
+    wanted = sorted({a.lower() for a in addresses})
+    lists = {ANY_LIST, list_name or ANY_LIST}
+    found: set[str] = set()
+    for start in range(0, len(wanted), 500):
+        found.update(
+            session.execute(
+                select(UnsubscribeRow.address).where(
+                    UnsubscribeRow.address.in_(wanted[start : start + 500]),
+                    or_(*(UnsubscribeRow.list_name == name for name in lists)),
+                )
+            ).scalars()
+        )
+    return found
+
+
+def list_unsubscribes(
+    store: Store, *, address: str | None = None, limit: int = 100
+) -> list[Unsubscribed]:
+    """The latest unsubscribes first (of ``address`` only, when given)."""
+    query = select(UnsubscribeRow).order_by(UnsubscribeRow.created_at.desc(), UnsubscribeRow.id)
+    if address:
+        query = query.where(UnsubscribeRow.address == address.strip().lower())
+    with store.transaction(read_only=True) as session:
+        return [_entry(row) for row in session.execute(query.limit(limit)).scalars()]
+
+
+def count_unsubscribes(store: Store, *, since: dt.datetime | None = None) -> int:
+    """How many unsubscribes are stored (recorded at or after ``since``, when given)."""
+    query = select(func.count()).select_from(UnsubscribeRow)
+    if since is not None:
+        query = query.where(UnsubscribeRow.created_at >= since)
+    with store.transaction(read_only=True) as session:
+        return int(session.execute(query).scalar_one())

@@ -1,0 +1,93 @@
+"""Signed unsubscribe links: what they carry, what they refuse, and the settings they need."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from courrier.errors import ConfigurationError, InvalidUnsubscribeLink, UnsubscribeRequired
+from courrier.settings import Settings
+from courrier.unsubscribe import ONE_CLICK, Links, Unsubscribe, links_for
+
+SECRET = "0123456789abcdef-secret"
+LINKS = Links("https://mail.example.com/unsubscribe/", SECRET)
+
+
+def test_a_link_names_the_recipient_and_the_list_and_verifies() -> None:
+    link = LINKS.link("Reader@Example.com", "news")
+    assert link.startswith("https://mail.example.com/unsubscribe/")
+    token = link.rsplit("/", 1)[1]
+    assert LINKS.verify(token) == Unsubscribe("reader@example.com", "news")
+    assert LINKS.verify(LINKS.token("a@example.com")) == Unsubscribe("a@example.com", None)
+
+
+def test_links_differ_by_recipient_and_list() -> None:
+    tokens = {LINKS.token(a, n) for a in ("a@x.example", "b@x.example") for n in (None, "n")}
+    assert len(tokens) == 4
+
+
+def test_headers_are_rfc_8058s_two() -> None:
+    headers = Links("https://x.example/u", SECRET, mailto="leave@x.example").headers("a@x.example")
+    assert headers["List-Unsubscribe-Post"] == ONE_CLICK
+    https, mailto = headers["List-Unsubscribe"].split(", ")
+    assert https.startswith("<https://x.example/u/")
+    assert https.endswith(">")
+    assert mailto == "<mailto:leave@x.example?subject=unsubscribe>"
+
+
+@given(st.text(max_size=200))
+def test_no_token_but_a_signed_one_verifies_and_none_crashes(token: str) -> None:
+    with pytest.raises(InvalidUnsubscribeLink):
+        LINKS.verify(token)
+
+
+@given(st.data())
+def test_any_change_to_a_signed_token_is_refused(data: st.DataObject) -> None:
+    token = LINKS.token("reader@example.com", "news")
+    position = data.draw(st.integers(0, len(token) - 1))
+    replacement = data.draw(
+        st.sampled_from("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.")
+    )
+    changed = token[:position] + replacement + token[position + 1 :]
+    if changed != token:
+        with pytest.raises(InvalidUnsubscribeLink):
+            LINKS.verify(changed)
+
+
+def test_another_key_signs_other_links() -> None:
+    other = Links("https://mail.example.com/unsubscribe", "another-secret-of-16+")
+    with pytest.raises(InvalidUnsubscribeLink):
+        LINKS.verify(other.token("reader@example.com"))
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://mail.example.com/u", "ftp://x.example/u", "https://x.example/u?a=1", "not a url"],
+)
+def test_the_url_must_be_https(url: str) -> None:
+    with pytest.raises(ConfigurationError, match="unsubscribe_url"):
+        Links(url, SECRET)
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:8000/u", "http://localhost/u", "http://[::1]/u"])
+def test_plain_http_is_accepted_on_loopback(url: str) -> None:
+    assert Links(url, SECRET).link("a@x.example").startswith(url)
+
+
+def test_the_secret_must_be_long_enough() -> None:
+    with pytest.raises(ConfigurationError, match="16 characters"):
+        Links("https://x.example/u", "short")
+
+
+def test_settings_need_both_or_an_opt_out(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(UnsubscribeRequired, match="unsubscribe_managed_elsewhere"):
+        links_for(Settings())
+    assert links_for(Settings(unsubscribe_managed_elsewhere=True)) is None
+    with pytest.raises(ConfigurationError, match="both"):
+        links_for(Settings(unsubscribe_url="https://x.example/u"))
+    monkeypatch.setenv("COURRIER_UNSUBSCRIBE_URL", "https://x.example/u")
+    monkeypatch.setenv("COURRIER_UNSUBSCRIBE_SECRET", SECRET)
+    links = links_for(Settings.load())
+    assert links is not None
+    assert links.url == "https://x.example/u"
