@@ -47,7 +47,14 @@ EXTRAS = ("postgres", "sandbox", "dashboard", "metrics", "django")
 NEEDS_EXTRA = {
     "sandbox": (["demo"], ["sandbox"]),
     "dashboard": (["dashboard"],),
-    "metrics": (["worker", "--queue-url", "http://127.0.0.1:9/1/q", "--metrics-port", "9999"],),
+    "metrics": (
+        [
+            "worker",
+            *("--queue-url", "http://127.0.0.1:9/1/q"),
+            *("--allow-topic", "arn:aws:sns:us-east-1:123456789012:feedback"),
+            *("--metrics-port", "9999"),
+        ],
+    ),
 }
 #: What a worker needs to get as far as its metrics without AWS: a region and credentials.
 OFFLINE_AWS = {
