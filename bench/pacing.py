@@ -159,7 +159,7 @@ def run_outbox(job: Job) -> WorkerResult:
 
 @contextmanager
 def sandbox(rate: float) -> Iterator[str]:
-    from courrier.sandbox import Sandbox  # noqa: F401  (fails early when courrier is missing)
+    from courrier_sandbox import Sandbox  # noqa: F401  fails early when courrier is missing
 
     port = _free_port()
     process = subprocess.Popen(

@@ -16,7 +16,7 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from courrier.sandbox import Sandbox, SesOptions, SimulatorOptions
+from courrier_sandbox import Sandbox, SesOptions, SimulatorOptions
 
 REGION = "us-east-1"
 SENDER = "sender@example.com"

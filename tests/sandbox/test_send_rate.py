@@ -10,7 +10,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from courrier.sandbox import Sandbox
+from courrier_sandbox import Sandbox
 from tests.conftest import REGION, SENDER, SandboxClient
 
 SIMULATOR = [
@@ -125,6 +125,7 @@ def test_throttles_are_counted_until_reset(sandbox: SandboxClient) -> None:
         "account": "123456789012",
         "region": REGION,
         "throttles": refused,
+        "bulk_calls": 0,
     }
     assert sandbox.control("GET", "/throttles?region=eu-west-1")["throttles"] == 0
     sandbox.control("POST", "/reset")
