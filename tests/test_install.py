@@ -109,7 +109,9 @@ def test_the_sandbox_wheel_holds_its_package_and_its_command(dist: Path) -> None
         assert f"courrier_sandbox/{part}" in names
     assert not [n for n in names if n.startswith(("courrier/", "tests/"))]
     (entry_points,) = [n for n in names if n.endswith(".dist-info/entry_points.txt")]
-    assert "courrier-sandbox = courrier_sandbox.cli:main" in archive.read(entry_points).decode()
+    declared = archive.read(entry_points).decode()
+    assert "courrier-sandbox = courrier_sandbox.cli:main" in declared
+    assert "[pytest11]\ncourrier_sandbox = courrier_sandbox.pytest_plugin" in declared
 
 
 @pytest.mark.parametrize("name", ["courrier_sandbox", "courrier_policy"])
@@ -122,6 +124,8 @@ def test_the_other_wheels_declare_what_they_import(dist: Path, name: str) -> Non
     imported = {
         DISTRIBUTION.get(top, top).lower().replace("_", "-")
         for path in (project / "src" / name).rglob("*.py")
+        # pytest loads the plugin, so pytest is there whenever it is imported.
+        if path.name != "pytest_plugin.py"
         for top, _ in imports_in(ast.parse(path.read_text(encoding="utf-8")), None)
         if top != name
     }

@@ -38,6 +38,7 @@ from courrier_sandbox.ses.api import identities as ses_api_identities
 from courrier_sandbox.ses.service import Caller, SesOptions, SesService
 from courrier_sandbox.ses.wire import query as ses_query
 from courrier_sandbox.ses.wire import rest as ses_rest
+from courrier_sandbox.simulation.events import EventLog
 from courrier_sandbox.simulation.feedback import FeedbackRouter
 from courrier_sandbox.simulation.mailbox import Mailbox
 from courrier_sandbox.sns_sqs import hooks as moto_hooks
@@ -114,10 +115,15 @@ class SandboxApp:
         self.latency = latency or Latency()
         self.state = StateFile(state_path) if state_path else None
         self.mailbox = Mailbox(on_change=self._save)
+        self.events = EventLog()
         self.ses = SesService(
             options,
             lambda lock, changed: FeedbackRouter(
-                sns=MotoSns(), mailbox=self.mailbox, state_lock=lock, on_state_change=changed
+                sns=MotoSns(),
+                mailbox=self.mailbox,
+                state_lock=lock,
+                on_state_change=changed,
+                events=self.events,
             ),
             self.mailbox,
             on_change=self._save,
@@ -242,6 +248,7 @@ class SandboxApp:
         self.ses.scheduler.drain(10)
         self.ses.forget_everything()
         self.mailbox.clear()
+        self.events.clear()
         moto_hooks.dropped_deliveries.clear()
         for sns_account in list(sns_backends.values()):
             sns_account.reset()

@@ -57,6 +57,12 @@ def route(app: SandboxApp, request: Request) -> Response:
                 "bulk_calls": state.bulk_calls if state else 0,
             }
         )
+    if path == "/events" and request.method == "GET":
+        events = app.events.list(request.args.get("kind"), request.args.get("message_id"))
+        return json_response({"events": [event.to_json() for event in events]})
+    if path == "/events" and request.method == "DELETE":
+        app.events.clear()
+        return json_response({"cleared": True})
     if path == "/sns-deliveries":
         return json_response({"dropped": [d.__dict__ for d in moto_hooks.dropped_deliveries]})
     if path == "/drain" and request.method == "POST":

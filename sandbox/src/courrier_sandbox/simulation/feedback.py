@@ -27,6 +27,7 @@ from typing import Any, Protocol
 
 from courrier_sandbox.ses.state import RegionState
 from courrier_sandbox.simulation import feedback_effects
+from courrier_sandbox.simulation.events import Event, EventLog, now
 from courrier_sandbox.simulation.mail import Mail, bare_address, common_headers, headers_of
 from courrier_sandbox.simulation.mailbox import Mailbox
 from courrier_sandbox.simulation.outgoing import copy_for
@@ -161,9 +162,11 @@ class FeedbackRouter:
         mailbox: Mailbox,
         state_lock: threading.RLock,
         on_state_change: Callable[[], None],
+        events: EventLog | None = None,
     ) -> None:
         self.sns = sns
         self._mailbox = mailbox
+        self._events = events or EventLog()
         self._lock = state_lock
         self._changed = on_state_change
 
@@ -181,6 +184,19 @@ class FeedbackRouter:
             scheduler.schedule(plan.copy_delay, _bind(self._auto_reply, mail, recipient))
 
     def publish(self, state: RegionState, origin: Origin, mail: Mail, item: Feedback) -> None:
+        self._events.record(
+            Event(
+                kind=item.kind,
+                message_id=mail.message_id,
+                account=origin.account,
+                region=origin.region,
+                source=mail.source,
+                destinations=list(mail.destinations),
+                configuration_set=mail.configuration_set,
+                recorded_at=now(),
+                body=item.body,
+            )
+        )
         routed = self._publish_events(state, origin, mail, item)
         if item.kind in ("Bounce", "Complaint", "Delivery"):
             routed |= self._publish_notification(state, origin, mail, item)
