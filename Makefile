@@ -10,17 +10,25 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 LOCK := requirements/dev.txt
 LATEST ?= .venv-latest
+#: courrier-sandbox and courrier-policy are built here for the lock to resolve their
+#: dependencies: no index has them. The lock leaves the three local distributions out.
+LOCAL_WHEELS := build/local-wheels
 COMPILE := pip-compile --quiet --extra dev --generate-hashes --strip-extras \
-	--unsafe-package courrier --no-emit-index-url --no-emit-find-links \
+	--unsafe-package courrier --unsafe-package courrier-sandbox --unsafe-package courrier-policy \
+	--find-links $(LOCAL_WHEELS) --no-emit-index-url --no-emit-find-links \
 	--output-file $(LOCK) pyproject.toml requirements/build.in
 
-.PHONY: demo test lint typecheck pytest docs browser bench clean lock test-latest
+.PHONY: demo test lint typecheck pytest docs browser bench clean lock relock local-wheels test-latest
 
-$(STAMP): pyproject.toml $(LOCK)
+#: The three distributions of this repository, installed editable over the lock: courrier,
+#: courrier-sandbox (sandbox/) and courrier-policy (policy/), which neither PyPI nor the lock has.
+LOCAL := -e ./policy -e ./sandbox -e .
+
+$(STAMP): pyproject.toml sandbox/pyproject.toml policy/pyproject.toml $(LOCK)
 	$(PYTHON) -c 'import sys; sys.exit("courrier needs Python 3.11+") if sys.version_info < (3, 11) else None'
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --require-hashes -r $(LOCK)
-	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation $(LOCAL)
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -29,8 +37,8 @@ demo: $(STAMP)
 test: lint typecheck docs pytest
 
 lint: $(STAMP)
-	$(PY) -m ruff check src tests bench docs/hooks
-	$(PY) -m ruff format --check src tests bench docs/hooks
+	$(PY) -m ruff check src sandbox policy tests bench docs/hooks
+	$(PY) -m ruff format --check src sandbox policy tests bench docs/hooks
 
 typecheck: $(STAMP)
 	$(PY) -m mypy
@@ -70,8 +78,16 @@ bench: $(STAMP)
 	$(PY) bench/bulk.py
 
 # The lock moves only on purpose: commit requirements/dev.txt once make test passes with it.
-lock: $(STAMP)
+lock: local-wheels
 	$(VENV)/bin/$(COMPILE) --upgrade
+
+# The lock after a change of pyproject.toml (a new dependency): the pins it has stay.
+relock: local-wheels
+	$(VENV)/bin/$(COMPILE)
+
+local-wheels: $(STAMP)
+	rm -rf $(LOCAL_WHEELS)
+	$(PY) -m pip wheel --quiet --no-deps --no-build-isolation -w $(LOCAL_WHEELS) ./policy ./sandbox
 
 # The newest releases pyproject.toml allows, in a separate environment: drift shows up here
 # first, and the lock moves (make lock) once it passes.
@@ -79,10 +95,10 @@ test-latest: browser
 	rm -rf $(LATEST)
 	$(PYTHON) -m venv $(LATEST)
 	$(LATEST)/bin/python -m pip install --quiet --upgrade pip
-	$(LATEST)/bin/python -m pip install --quiet --upgrade -e '.[dev]'
+	$(LATEST)/bin/python -m pip install --quiet --upgrade -e ./policy -e ./sandbox -e '.[dev]'
 	$(LATEST)/bin/python -m pip freeze --exclude-editable > $(LATEST)/versions.txt
 	$(LATEST)/bin/python -m mypy
 	$(LATEST)/bin/python -m pytest
 
 clean:
-	rm -rf $(VENV) $(LATEST) site .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(LATEST) site build .pytest_cache .mypy_cache .ruff_cache

@@ -38,7 +38,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -46,6 +45,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
+
+from courrier_sandbox.client import SandboxControl
 
 REGION = "us-east-1"
 SENDER = "bench@example.com"
@@ -159,7 +160,7 @@ def run_outbox(job: Job) -> WorkerResult:
 
 @contextmanager
 def sandbox(rate: float) -> Iterator[str]:
-    from courrier.sandbox import Sandbox  # noqa: F401  (fails early when courrier is missing)
+    from courrier_sandbox import Sandbox  # noqa: F401  fails early when courrier is missing
 
     port = _free_port()
     process = subprocess.Popen(
@@ -196,15 +197,8 @@ def sandbox(rate: float) -> Iterator[str]:
 
 
 def control(url: str, method: str, path: str, body: Any = None) -> Any:
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(
-        f"{url}/_courrier{path}",
-        data=data,
-        method=method,
-        headers={"Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=60) as response:
-        return json.loads(response.read())
+    """One call to the sandbox's ``/_courrier{path}``, through its typed client."""
+    return SandboxControl(url, timeout=60).request(method, path, body)
 
 
 @contextmanager

@@ -82,7 +82,7 @@ def measure(url: str, depth: int, messages: int) -> dict[str, float]:
 def serve_and_measure(kind: str, messages: int) -> dict[str, dict[str, float]]:
     depths = DEPTHS if kind == "sandbox" else STOCK_DEPTHS
     if kind == "sandbox":
-        from courrier.sandbox import Sandbox
+        from courrier_sandbox import Sandbox
 
         server: Any = Sandbox()
         url = server.start()

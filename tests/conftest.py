@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import socket
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,7 +15,8 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from courrier.sandbox import Sandbox, SesOptions, SimulatorOptions
+from courrier_sandbox import Sandbox, SesOptions, SimulatorOptions
+from courrier_sandbox.client import SandboxControl
 
 REGION = "us-east-1"
 SENDER = "sender@example.com"
@@ -103,15 +103,15 @@ class SandboxClient:
     def sqs(self) -> Any:
         return self.client("sqs")
 
+    @property
+    def controls(self) -> SandboxControl:
+        """The sandbox's typed client of its ``/_courrier/`` routes."""
+        return SandboxControl(self.url)
+
     def control(self, method: str, path: str, body: Any = None) -> Any:
-        data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(
-            f"{self.url}/_courrier{path}",
-            data=data,
-            method=method,
-            headers={"Content-Type": "application/json"},
-        )
-        with urllib.request.urlopen(request, timeout=30) as response:
+        """One ``/_courrier{path}`` call: its JSON answer; a refusal is urllib's HTTPError,
+        left open for the test to read."""
+        with self.controls.urlopen(method, path, body) as response:
             return json.loads(response.read())
 
     def set_account(self, **changes: Any) -> None:

@@ -28,6 +28,7 @@ import pytest
 from click.testing import CliRunner
 
 from courrier.cli import main
+from courrier_sandbox.cli import main as sandbox_main
 from tests.conftest import REGION, SandboxClient
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -96,6 +97,9 @@ def check_parse_only(block: Block, where: str) -> None:
             words = shlex.split(line.removeprefix("$ "), comments=True)
             if words[0] == "courrier":
                 check_courrier_line(words)
+            elif words[0] == "courrier-sandbox":
+                result = CliRunner().invoke(sandbox_main, [*words[1:], "--help"])
+                assert result.exit_code == 0, f"{shlex.join(words)}: {result.output}"
 
 
 def run_shell(block: Block, where: str, sandbox: SandboxClient, mp: pytest.MonkeyPatch) -> None:

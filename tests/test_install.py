@@ -1,4 +1,5 @@
-"""courrier as users install it: the wheel alone in a fresh virtual environment, then each extra.
+"""courrier as users install it: the wheel alone in a fresh virtual environment, then each extra;
+and courrier-sandbox alone, as people outside courrier install it.
 
 The development environment holds every extra and every test tool, so it hides an import
 that the package does not declare. These tests build the wheel and the sdist, install them
@@ -35,9 +36,11 @@ pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCK = ROOT / "requirements" / "dev.txt"
+#: The other distributions of this repository: courrier[sandbox] and courrier depend on them.
+SANDBOX = ROOT / "sandbox"
+POLICY = ROOT / "policy"
 #: Packages (or modules) of courrier that belong to an extra, and that extra.
 EXTRA_MODULES = {
-    "courrier.sandbox": "sandbox",
     "courrier.web": "dashboard",
     "courrier.metrics": "metrics",
     "courrier.django": "django",
@@ -69,14 +72,17 @@ OFFLINE_AWS = {
 
 @pytest.fixture(scope="module")
 def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The wheel and the sdist, built from this checkout by the locked build backend."""
+    """The wheels and sdists of the three distributions, built from this checkout by the
+    locked build backend: the folder pip finds courrier-sandbox and courrier-policy in
+    (``--find-links``), since PyPI has neither."""
     out = tmp_path_factory.mktemp("dist")
-    run([sys.executable, "-m", "hatchling", "build", "-d", str(out)], cwd=ROOT)
+    for project in (ROOT, SANDBOX, POLICY):
+        run([sys.executable, "-m", "hatchling", "build", "-d", str(out)], cwd=project)
     return out
 
 
-def wheel_of(dist: Path) -> Path:
-    (wheel,) = dist.glob("courrier-*.whl")
+def wheel_of(dist: Path, name: str = "courrier") -> Path:
+    (wheel,) = dist.glob(f"{name}-*.whl")
     return wheel
 
 
@@ -94,6 +100,44 @@ def test_wheel_holds_the_package_data_and_no_tests(dist: Path) -> None:
     assert any(n.startswith("courrier/store/migrations/versions/0001_") for n in names)
     assert "courrier/django/migrations/0001_initial.py" in names
     assert not [n for n in names if n.startswith(("tests/", "bench/", "docs/", "requirements/"))]
+    assert not [n for n in names if n.startswith(("courrier_sandbox/", "courrier/sandbox/"))]
+
+
+def test_the_sandbox_wheel_holds_its_package_and_its_command(dist: Path) -> None:
+    archive = zipfile.ZipFile(wheel_of(dist, "courrier_sandbox"))
+    names = archive.namelist()
+    assert "courrier_sandbox/py.typed" in names
+    for part in (
+        "ses/wire/query.py",
+        "ses/api/account.py",
+        "sns_sqs/hooks.py",
+        "control/routes.py",
+    ):
+        assert f"courrier_sandbox/{part}" in names
+    assert not [n for n in names if n.startswith(("courrier/", "tests/"))]
+    (entry_points,) = [n for n in names if n.endswith(".dist-info/entry_points.txt")]
+    declared = archive.read(entry_points).decode()
+    assert "courrier-sandbox = courrier_sandbox.cli:main" in declared
+    assert "[pytest11]\ncourrier_sandbox = courrier_sandbox.pytest_plugin" in declared
+
+
+@pytest.mark.parametrize("name", ["courrier_sandbox", "courrier_policy"])
+def test_the_other_wheels_declare_what_they_import(dist: Path, name: str) -> None:
+    archive = zipfile.ZipFile(wheel_of(dist, name))
+    (meta,) = [n for n in archive.namelist() if n.endswith(".dist-info/METADATA")]
+    metadata = Parser().parsestr(archive.read(meta).decode())
+    declared = {requirement_name(r) for r in metadata.get_all("Requires-Dist") or []}
+    project = SANDBOX if name == "courrier_sandbox" else POLICY
+    imported = {
+        DISTRIBUTION.get(top, top).lower().replace("_", "-")
+        for path in (project / "src" / name).rglob("*.py")
+        # pytest loads the plugin, so pytest is there whenever it is imported.
+        if path.name != "pytest_plugin.py"
+        for top, _ in imports_in(ast.parse(path.read_text(encoding="utf-8")), None)
+        if top != name
+    }
+    assert imported <= declared, f"{name} imports undeclared {sorted(imported - declared)}"
+    assert "courrier" not in declared, f"{name} must not depend on courrier"
 
 
 def test_wheel_metadata_declares_what_the_package_imports(dist: Path) -> None:
@@ -198,6 +242,9 @@ def test_sdist_builds_the_same_wheel_offline(dist: Path, tmp_path: Path) -> None
     for required in ("README.md", "LICENSE", "pyproject.toml", "src/courrier/__init__.py"):
         assert f"{top}/{required}" in members
     assert not [m for m in members if "/.venv" in m or m.endswith((".pyc", ".db"))]
+    assert not [m for m in members if m.startswith((f"{top}/sandbox/", f"{top}/policy/"))], (
+        "the other distributions have sdists of their own"
+    )
     pip_wheel = ["pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation"]
     run([sys.executable, "-m", *pip_wheel, "--wheel-dir", str(tmp_path), str(sdist)])
     rebuilt = sorted(zipfile.ZipFile(next(tmp_path.glob("*.whl"))).namelist())
@@ -209,17 +256,23 @@ def test_sdist_builds_the_same_wheel_offline(dist: Path, tmp_path: Path) -> None
 
 @pytest.fixture(scope="module")
 def environments(dist: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """One fresh environment with the wheel alone, and one for each extra alone."""
+    """One fresh environment with the wheel alone, one for each extra alone, and one with
+    courrier-sandbox alone (``sandbox-alone``)."""
     root = tmp_path_factory.mktemp("venvs")
     constraints = root / "constraints.txt"
     constraints.write_text(locked_versions())
     wheel = wheel_of(dist)
-    targets = {"base": str(wheel), **{extra: f"{wheel}[{extra}]" for extra in EXTRAS}}
+    targets = {
+        "base": str(wheel),
+        **{extra: f"{wheel}[{extra}]" for extra in EXTRAS},
+        "sandbox-alone": str(wheel_of(dist, "courrier_sandbox")),
+    }
 
     def make(name: str) -> tuple[str, Path]:
         home = root / name
         venv.EnvBuilder(with_pip=True).create(home)
-        install = ["-m", "pip", "install", "--quiet", "-c", str(constraints), targets[name]]
+        install = ["-m", "pip", "install", "--quiet", "-c", str(constraints)]
+        install += ["--find-links", str(dist), targets[name]]
         run([python(home), *install])
         return name, home
 
@@ -241,9 +294,11 @@ def installed(home: Path) -> set[str]:
 
 def test_the_plain_wheel_installs_no_extra(environments: dict[str, Path]) -> None:
     present = installed(environments["base"])
-    for absent in ("moto", "werkzeug", "starlette", "uvicorn", "prometheus-client", "django"):
+    absent_ones = ("moto", "werkzeug", "pybars3", "starlette", "uvicorn", "prometheus-client")
+    for absent in (*absent_ones, "django", "courrier-sandbox"):
         assert absent not in present, f"a plain install brings {absent}"
     assert "psycopg" not in present
+    assert "courrier-policy" in present
 
 
 def test_every_module_outside_the_extras_imports(environments: dict[str, Path]) -> None:
@@ -350,6 +405,97 @@ def test_sandbox_extra_runs_the_demo(environments: dict[str, Path], tmp_path: Pa
     result = run([courrier(home), "demo", "--workdir", str(tmp_path)], check=False, timeout=240)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "as documented" in result.stdout
+
+
+def test_sandbox_extra_serves_courrier_sandbox(environments: dict[str, Path]) -> None:
+    home = environments["sandbox"]
+    assert {"courrier-sandbox", "courrier-policy", "moto"} <= installed(home)
+    port = free_port()
+    with running([courrier(home), "sandbox", "--port", str(port)]) as process:
+        body = wait_for(f"http://127.0.0.1:{port}/_courrier/health", process)
+    assert '"status": "ok"' in body
+
+
+# ----------------------------------------------------------------------------- the sandbox alone
+
+
+def test_the_sandbox_alone_brings_nothing_of_courrier(environments: dict[str, Path]) -> None:
+    present = installed(environments["sandbox-alone"])
+    assert {"courrier-sandbox", "courrier-policy", "moto", "boto3"} <= present
+    for absent in ("courrier", "sqlalchemy", "alembic", "rich", "email-validator"):
+        assert absent not in present, f"courrier-sandbox brings {absent}"
+
+
+def test_the_sandbox_alone_answers_its_command(environments: dict[str, Path]) -> None:
+    command = str(environments["sandbox-alone"] / "bin" / "courrier-sandbox")
+    result = run([command, "--help"])
+    assert "Usage: courrier-sandbox" in result.stdout
+    assert "--max-send-rate" in result.stdout
+    assert "courrier-sandbox, version 0.1.0" in run([command, "--version"]).stdout
+
+
+SEND_TO_THE_SIMULATOR = """
+import json, sys, urllib.request
+import boto3
+
+kw = dict(endpoint_url=URL, region_name="us-east-1",
+          aws_access_key_id="alone", aws_secret_access_key="alone")
+ses, sns, sqs = (boto3.client(name, **kw) for name in ("sesv2", "sns", "sqs"))
+topic = sns.create_topic(Name="feedback")["TopicArn"]
+queue = sqs.create_queue(QueueName="feedback")["QueueUrl"]
+attributes = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])
+arn = attributes["Attributes"]["QueueArn"]
+policy = {"Statement": [{"Effect": "Allow", "Principal": {"Service": "sns.amazonaws.com"},
+                         "Action": "sqs:SendMessage", "Resource": arn}]}
+sqs.set_queue_attributes(QueueUrl=queue, Attributes={"Policy": json.dumps(policy)})
+sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn,
+              Attributes={"RawMessageDelivery": "true"})
+v1 = boto3.client("ses", **kw)
+for identity in ("sender@example.com", "rcpt@example.com"):
+    ses.create_email_identity(EmailIdentity=identity)
+v1.set_identity_notification_topic(
+    Identity="sender@example.com", NotificationType="Bounce", SnsTopic=topic)
+to = ["rcpt@example.com", "bounce@simulator.amazonses.com"]
+ses.send_email(
+    FromEmailAddress="sender@example.com",
+    Destination={"ToAddresses": to},
+    Content={"Simple": {"Subject": {"Data": "hi"}, "Body": {"Text": {"Data": "x"}}}},
+)
+urllib.request.urlopen(urllib.request.Request(URL + "/_courrier/drain", method="POST"))
+mailbox = json.load(urllib.request.urlopen(URL + "/_courrier/mailbox?kind=delivery"))
+print(json.dumps([m["recipient"] for m in mailbox["messages"]]))
+found = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", [])
+kinds = [json.loads(m["Body"])["notificationType"] for m in found]
+print(json.dumps([kind for kind in kinds if kind != "AmazonSnsSubscriptionSucceeded"]))
+print(sorted(m for m in sys.modules if m == "courrier" or m.startswith("courrier.")))
+"""
+
+
+def test_the_sandbox_alone_sends_to_the_simulator(environments: dict[str, Path]) -> None:
+    """A boto3 script against the console script, in an environment without courrier; then
+    the in-process sandbox, which loads no module of courrier's."""
+    home = environments["sandbox-alone"]
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    command = str(home / "bin" / "courrier-sandbox")
+    with running([command, "--port", str(port)]) as process:
+        wait_for(f"{url}/_courrier/health", process)
+        script = f"URL = {url!r}\n{SEND_TO_THE_SIMULATOR}"
+        out = run([python(home), "-c", script]).stdout.splitlines()
+    assert out[0] == '["rcpt@example.com"]'
+    assert out[1] == '["Bounce"]'
+    assert out[2] == "[]"
+    in_process = textwrap.dedent(
+        """
+        import sys
+        from courrier_sandbox import Sandbox
+
+        with Sandbox() as url:
+            pass
+        print(sorted(m for m in sys.modules if m == "courrier" or m.startswith("courrier.")))
+        """
+    )
+    assert run([python(home), "-c", in_process]).stdout.strip() == "[]"
 
 
 def test_dashboard_extra_serves_pages(environments: dict[str, Path], tmp_path: Path) -> None:

@@ -18,6 +18,12 @@ from courrier import errors
 from courrier.cli import COMMANDS, main
 
 PACKAGE = Path(courrier.__file__).parent
+ROOT = PACKAGE.parent.parent
+#: The other two distributions of this repository.
+SANDBOX = ROOT / "sandbox" / "src" / "courrier_sandbox"
+POLICY = ROOT / "policy" / "src" / "courrier_policy"
+#: The only modules of courrier that import the sandbox, and only inside ``needs_extra``.
+SANDBOX_COMMANDS = ("cli/sandbox.py", "cli/demo.py")
 
 
 def test_public_api_is_complete() -> None:
@@ -63,23 +69,11 @@ def modules(under: str = "") -> list[tuple[str, Path]]:
 def test_rules_of_the_house(name: str, path: Path) -> None:
     imported = imports_of(path)
     top = name.split("/", maxsplit=1)[0]
-    if top not in ("sandbox", "cli"):
-        assert not any(m.startswith("courrier.sandbox") for m in imported), (
-            "only the CLI and tests may import the sandbox"
+    if name not in SANDBOX_COMMANDS:
+        assert not any(m.startswith("courrier_sandbox") for m in imported), (
+            "only the sandbox and demo commands import the sandbox (courrier[sandbox])"
         )
-    if top == "sandbox":
-        client_side = (
-            "courrier.sending",
-            "courrier.feedback",
-            "courrier.provisioning",
-            "courrier.store",
-            "courrier.aws",
-            "courrier.cli",
-        )
-        assert not any(m.startswith(client_side) for m in imported), (
-            "the sandbox stands in for AWS and never imports courrier's client side"
-        )
-    if top not in ("aws", "sandbox"):
+    if top != "aws":
         assert not any(m.startswith("botocore") for m in imported), (
             "botocore stays behind courrier.aws"
         )
@@ -121,6 +115,60 @@ def test_rules_of_the_house(name: str, path: Path) -> None:
         assert not any(
             m == "django" or m.startswith(("django.", "courrier.django")) for m in imported
         ), "only courrier.django imports Django; the library never imports the integration"
+
+
+@pytest.mark.parametrize("name", SANDBOX_COMMANDS)
+def test_the_sandbox_is_imported_only_inside_needs_extra(name: str) -> None:
+    tree = ast.parse((PACKAGE / name).read_text(encoding="utf-8"))
+    guarded = {
+        id(inner)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.With) and any(_is_needs_extra(item) for item in node.items)
+        for inner in ast.walk(node)
+    }
+    sandbox_imports = [
+        node
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom | ast.Import) and "courrier_sandbox" in ast.dump(node)
+    ]
+    assert sandbox_imports, f"{name} no longer imports the sandbox: update SANDBOX_COMMANDS"
+    assert all(id(node) in guarded for node in sandbox_imports), (
+        f"{name} imports courrier_sandbox outside needs_extra('sandbox', ...)"
+    )
+
+
+def _is_needs_extra(item: ast.withitem) -> bool:
+    call = item.context_expr
+    return (
+        isinstance(call, ast.Call)
+        and isinstance(call.func, ast.Name)
+        and call.func.id == "needs_extra"
+        and isinstance(call.args[0], ast.Constant)
+        and call.args[0].value == "sandbox"
+    )
+
+
+def distribution_modules(root: Path) -> list[tuple[str, Path]]:
+    return [(str(p.relative_to(root.parent)), p) for p in sorted(root.rglob("*.py"))]
+
+
+@pytest.mark.parametrize(("name", "path"), distribution_modules(SANDBOX))
+def test_the_sandbox_never_imports_courrier(name: str, path: Path) -> None:
+    imported = imports_of(path)
+    assert not any(m == "courrier" or m.startswith("courrier.") for m in imported), (
+        "courrier-sandbox stands in for AWS and never imports courrier's client side"
+    )
+    assert not any(m.startswith(("sqlalchemy", "alembic", "rich", "boto3")) for m in imported), (
+        "the sandbox needs none of the client's dependencies"
+    )
+
+
+@pytest.mark.parametrize(("name", "path"), distribution_modules(POLICY))
+def test_the_policy_evaluator_imports_only_the_standard_library(name: str, path: Path) -> None:
+    imported = {m.partition(".")[0] for m in imports_of(path)}
+    assert imported <= sys.stdlib_module_names | {"__future__"}, (
+        "courrier-policy is shared by courrier and the sandbox: it depends on neither"
+    )
 
 
 def test_importing_courrier_imports_no_django() -> None:

@@ -29,11 +29,10 @@
     │   └── UntrustedSignature           SNS signature missing, malformed or not verifying
     ├── ReputationGuardTripped           a bulk send refused: a rate crossed the guard's line
     ├── InvalidUnsubscribeLink (ValueError) a tampered, foreign or malformed unsubscribe link
-    ├── StoreError                       the database failed; the transaction rolled back
-    │   ├── StoreUnavailable             unreachable or busy: retrying later may succeed
-    │   ├── InvalidRecord                a value the database cannot hold: never retried
-    │   └── StoreUnusable                read-only, deleted or replaced: stop, do not retry
-    └── SandboxError                     the offline sandbox could not start or serve
+    └── StoreError                       the database failed; the transaction rolled back
+        ├── StoreUnavailable             unreachable or busy: retrying later may succeed
+        ├── InvalidRecord                a value the database cannot hold: never retried
+        └── StoreUnusable                read-only, deleted or replaced: stop, do not retry
 
 Errors raised by boto3/botocore and SQLAlchemy are translated at the adapter that calls
 them, with the original kept as ``__cause__``.
@@ -60,7 +59,6 @@ __all__ = [
     "MissingExtra",
     "OutcomeUnknown",
     "ReputationGuardTripped",
-    "SandboxError",
     "SendError",
     "SendingPaused",
     "StoreError",
@@ -254,10 +252,6 @@ class StoreUnusable(StoreError):
 
     Nothing written now would last; the worker stops rather than acknowledge anything more.
     """
-
-
-class SandboxError(CourrierError):
-    """The offline sandbox could not start or serve a request."""
 
 
 class FeedbackError(CourrierError):

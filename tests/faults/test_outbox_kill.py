@@ -15,10 +15,10 @@ from collections.abc import Iterator
 import pytest
 
 from courrier.message import Message
-from courrier.sandbox import Sandbox, SesOptions, SimulatorOptions
 from courrier.sending.outbox import enqueue_many
 from courrier.store import Store
 from courrier.store import outbox as rows
+from courrier_sandbox import Sandbox, SesOptions, SimulatorOptions
 from tests.conftest import SENDER, SandboxClient
 
 #: Messages in the kill test; bench/outbox_kill.py runs the same with 1,000 or more.

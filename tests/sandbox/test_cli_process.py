@@ -16,7 +16,7 @@ from typing import Any
 import boto3
 import pytest
 
-from courrier.sandbox import wait_until_healthy
+from courrier_sandbox import wait_until_healthy
 from tests.conftest import free_port
 
 AWS = Path(sys.executable).with_name("aws")

@@ -11,7 +11,7 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from courrier.sandbox.indexed_sqs import QueueIndex
+from courrier_sandbox.sns_sqs.indexed_sqs import QueueIndex
 from tests.conftest import REGION, SandboxClient
 
 

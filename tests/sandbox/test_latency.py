@@ -11,8 +11,8 @@ import pytest
 from click.testing import CliRunner
 
 from courrier.cli import main
-from courrier.errors import SandboxError
-from courrier.sandbox import Latency, Sandbox
+from courrier_sandbox import Latency, Sandbox
+from courrier_sandbox.errors import SandboxError
 from tests.conftest import REGION
 
 

@@ -16,7 +16,7 @@ from botocore.exceptions import ClientError
 from moto.sns import models as sns_models
 from moto.sqs import models as sqs_models
 
-from courrier.sandbox import moto_hooks
+from courrier_sandbox.sns_sqs import hooks as moto_hooks
 from tests.conftest import SandboxClient, queue_policy
 
 

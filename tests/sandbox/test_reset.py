@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from courrier.sandbox import Sandbox
+from courrier_sandbox import Sandbox
 from tests.conftest import SENDER, SandboxClient
 
 FRIEND = "friend@example.net"

@@ -11,7 +11,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from courrier.sandbox import Sandbox
+from courrier_sandbox import Sandbox
 from tests.conftest import REGION, SENDER, SandboxClient
 
 SIMULATOR = [

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from courrier.sandbox.ses_state import RegionState
+from courrier_sandbox.ses.state import RegionState
 from tests.conftest import REGION, SENDER, SandboxClient
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import boto3
 
-from courrier.sandbox.statistics import KEPT, PERIOD, SendStatistics
+from courrier_sandbox.ses.statistics import KEPT, PERIOD, SendStatistics
 from tests.conftest import SENDER, SandboxClient
 from tests.sandbox.helpers import send
 

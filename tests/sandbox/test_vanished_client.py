@@ -16,7 +16,7 @@ import urllib.request
 
 import boto3
 
-from courrier.sandbox import Sandbox, SesOptions, SimulatorOptions
+from courrier_sandbox import Sandbox, SesOptions, SimulatorOptions
 
 SENDER = "sender@example.com"
 # A verified address that is not the simulator's: the sandbox keeps its delivered copy.

@@ -59,6 +59,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "courrier.cli.pipeline:setup_command",
         "Create or update the SES -> SNS -> SQS feedback pipeline, idempotently.",
     ),
+    "smtp-credentials": (
+        "courrier.cli.smtp:smtp_credentials",
+        "Derive the SES SMTP password of an IAM secret access key for a region.",
+    ),
     "stats": (
         "courrier.cli.stats:stats",
         "Messages, outcomes and the bounce and complaint rates as SES counts them.",

@@ -74,7 +74,7 @@ def _endpoint(endpoint: str | None, use_aws: bool, console: Console) -> Iterator
             yield
         return
     with needs_extra("sandbox", "courrier demo (offline; --aws or --endpoint run without it)"):
-        from courrier.sandbox import Sandbox, SesOptions
+        from courrier_sandbox import Sandbox, SesOptions
 
     with Sandbox(options=SesOptions(max_send_rate=10)) as url:
         console.print(f"sandbox running at {url} (SES, SNS and SQS offline)")

@@ -1,16 +1,16 @@
-"""``courrier sandbox``: run SES, SNS and SQS offline."""
+"""``courrier sandbox``: run SES, SNS and SQS offline, through courrier-sandbox.
+
+The sandbox is a distribution of its own (``courrier[sandbox]`` installs it) with its own
+command, ``courrier-sandbox``. This command declares the same options, so that ``--help``
+answers without the extra, and runs the sandbox's own :func:`courrier_sandbox.cli.serve`;
+``tests/cli/test_sandbox_command.py`` checks that the two keep the same options.
+"""
 
 from __future__ import annotations
 
-import logging
-import threading
-from types import FrameType
-
 import click
-from rich.console import Console
 
-from courrier.cli.common import errors_as_exit_codes, listen_host, stop_signals
-from courrier.errors import SandboxError
+from courrier.cli.common import errors_as_exit_codes, listen_host
 from courrier.extras import needs_extra
 
 
@@ -80,44 +80,26 @@ def sandbox(
     """Serve SES (v1 and v2), SNS and SQS on one port, with the SES mailbox simulator.
 
     Point boto3 or the AWS CLI at it with AWS_ENDPOINT_URL=http://127.0.0.1:4566 and any
-    credentials and region.
+    credentials and region. The same as the courrier-sandbox command.
 
     Example:
 
         courrier sandbox --port 4566 --state .sandbox-state.json
     """
     with errors_as_exit_codes(), needs_extra("sandbox", "courrier sandbox"):
-        from courrier.sandbox import Latency, Sandbox, SesOptions, SimulatorOptions
+        from courrier_sandbox.cli import serve
 
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    options = SesOptions(
+    serve(
+        host=host,
+        port=port,
+        state_path=state_path,
         production=production,
         max_send_rate=max_send_rate,
         max_send_burst=max_send_burst,
         max_24_hour_send=max_24_hour_send,
         pending_identities=pending_identities,
-        simulator=SimulatorOptions(ooto_bounce=ooto_bounce, delay=feedback_delay),
+        ooto_bounce=ooto_bounce,
+        feedback_delay=feedback_delay,
+        latency=latency,
+        verbose=verbose,
     )
-    try:
-        delay = Latency.parse(latency) if latency else None
-        server = Sandbox(host, port, options=options, state_path=state_path, latency=delay)
-        url = server.start()
-    except SandboxError as err:
-        raise click.ClickException(str(err)) from err
-
-    console = Console(stderr=True)
-    console.print(f"courrier sandbox listening on [bold]{url}[/bold]")
-    console.print(f"  export AWS_ENDPOINT_URL={url}")
-    console.print(f"  mailbox: {url}/_courrier/mailbox   health: {url}/_courrier/health")
-    stop = threading.Event()
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    with stop_signals(on_signal):
-        stop.wait()
-    console.print("stopping")
-    server.stop()

@@ -2,7 +2,7 @@
 
 The links are read once (:mod:`courrier.provisioning.inventory`) and judged from that read;
 a check whose input could not be read (or does not exist) is ``unknown`` with the reason,
-never ``ok``. The topic and queue policies are judged with :mod:`courrier.policy` for the
+never ``ok``. The topic and queue policies are judged with :mod:`courrier_policy` for the
 exact caller AWS will present: SES as the identity (notifications route) or the
 configuration set (events route), and SNS as the topic. Then the end-to-end probe
 (:mod:`courrier.provisioning.probe`), which never reads the pipeline's queue.
@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from courrier import policy
+import courrier_policy as policy
 from courrier.errors import AwsError, AwsUnreachable, ConfigurationError
 from courrier.provisioning.aws import Aws
 from courrier.provisioning.checks import Check, CheckStatus, DoctorReport, DoctorTarget

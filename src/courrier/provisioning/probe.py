@@ -22,7 +22,7 @@ import uuid
 from dataclasses import replace
 from typing import Any
 
-from courrier import policy
+import courrier_policy as policy
 from courrier.errors import AwsError, CourrierError
 from courrier.provisioning.aws import QUEUE_MISSING, Aws
 from courrier.provisioning.checks import Check, CheckStatus, DoctorTarget

@@ -1,0 +1,145 @@
+"""``courrier-sandbox``: SES (v1 and v2), SNS and SQS offline, on one port.
+
+``courrier sandbox`` (with ``courrier[sandbox]``) declares the same options and calls
+:func:`serve`: the two commands behave alike, and tests compare their options.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from types import FrameType
+from typing import Any
+
+import click
+
+from courrier_sandbox import Latency, Sandbox, SesOptions, SimulatorOptions, __version__
+from courrier_sandbox.errors import SandboxError
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="courrier-sandbox")
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to listen on; loopback by default.",
+)
+@click.option("--port", default=4566, show_default=True, type=int, help="Port to listen on.")
+@click.option(
+    "--state",
+    "state_path",
+    type=click.Path(dir_okay=False),
+    help="JSON file that keeps identities, configuration and mailbox across restarts.",
+)
+@click.option(
+    "--production", is_flag=True, help="Start out of the SES sandbox: any recipient, larger quota."
+)
+@click.option(
+    "--max-send-rate",
+    type=click.FloatRange(min=0, min_open=True),
+    help="Messages per second (default 1, or 14).",
+)
+@click.option(
+    "--max-send-burst",
+    type=click.FloatRange(min=1),
+    help="Messages accepted at once over the rate (default: 2 s of the rate, at least 10).",
+)
+@click.option(
+    "--max-24-hour-send", type=float, help="Daily quota, -1 for unlimited (default 200, or 50000)."
+)
+@click.option(
+    "--pending-identities",
+    is_flag=True,
+    help="New identities stay pending until verified at /_courrier/identities/ID/verify.",
+)
+@click.option(
+    "--ooto-bounce/--no-ooto-bounce",
+    default=True,
+    show_default=True,
+    help="Whether the ooto simulator address also sends a Transient bounce.",
+)
+@click.option(
+    "--feedback-delay",
+    type=float,
+    default=0.05,
+    show_default=True,
+    help="Seconds between a send and its feedback.",
+)
+@click.option(
+    "--latency",
+    metavar="MS[,JITTER]",
+    help="Delay every SES, SNS and SQS answer by MS ± JITTER milliseconds (20,5 is AWS-like).",
+)
+@click.option("-v", "--verbose", is_flag=True, help="Log every request.")
+def main(**options: Any) -> None:
+    """Serve SES (v1 and v2), SNS and SQS on one port, with the SES mailbox simulator.
+
+    Point boto3 or the AWS CLI at it with AWS_ENDPOINT_URL=http://127.0.0.1:4566 and any
+    credentials and region.
+
+    Example:
+
+        courrier-sandbox --port 4566 --state .sandbox-state.json
+    """
+    serve(**options)
+
+
+def serve(
+    *,
+    host: str,
+    port: int,
+    state_path: str | None,
+    production: bool,
+    max_send_rate: float | None,
+    max_send_burst: float | None,
+    max_24_hour_send: float | None,
+    pending_identities: bool,
+    ooto_bounce: bool,
+    feedback_delay: float,
+    latency: str | None,
+    verbose: bool,
+) -> None:
+    """Run the sandbox in the foreground until SIGTERM or SIGINT (the options of :func:`main`)."""
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    options = SesOptions(
+        production=production,
+        max_send_rate=max_send_rate,
+        max_send_burst=max_send_burst,
+        max_24_hour_send=max_24_hour_send,
+        pending_identities=pending_identities,
+        simulator=SimulatorOptions(ooto_bounce=ooto_bounce, delay=feedback_delay),
+    )
+    stop = threading.Event()
+    # The handlers go in before the port answers: a supervisor that stops the sandbox as soon
+    # as its health check passes must get a clean stop, not the default SIGTERM death.
+    with _stop_signals(lambda signum, frame: stop.set()):
+        try:
+            delay = Latency.parse(latency) if latency else None
+            server = Sandbox(host, port, options=options, state_path=state_path, latency=delay)
+            url = server.start()
+        except SandboxError as err:
+            raise click.ClickException(str(err)) from err
+        click.echo(f"courrier sandbox listening on {click.style(url, bold=True)}", err=True)
+        click.echo(f"  export AWS_ENDPOINT_URL={url}", err=True)
+        click.echo(f"  mailbox: {url}/_courrier/mailbox   health: {url}/_courrier/health", err=True)
+        stop.wait()
+    click.echo("stopping", err=True)
+    server.stop()
+
+
+@contextmanager
+def _stop_signals(handler: Callable[[int, FrameType | None], None]) -> Iterator[None]:
+    """Route SIGTERM and SIGINT to ``handler`` while the sandbox runs, then restore them."""
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)

@@ -1,0 +1,149 @@
+"""The checks SES makes before it accepts a send, in the order the sandbox applies them.
+
+Texts and codes: facts §3.1 (identities, sandbox), §6.1 (errors), §6.2 (limits), §6.3
+(addresses).
+"""
+
+from __future__ import annotations
+
+import time
+
+from courrier_sandbox.ses.faults import SesFault
+from courrier_sandbox.ses.state import RegionState
+from courrier_sandbox.simulation.mail import Mail, bare_address
+from courrier_sandbox.simulation.outgoing import default_mail_from
+from courrier_sandbox.simulation.simulator import simulator_case
+
+V1_MAX_BYTES = 10 * 1024 * 1024
+V2_MAX_BYTES = 40 * 1024 * 1024
+MAX_RECIPIENTS = 50
+TAG_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
+
+
+def check_content(api: str, mail: Mail) -> None:
+    if not mail.destinations:
+        raise SesFault("MessageRejected", "There are no recipients specified.")
+    if len(mail.destinations) > MAX_RECIPIENTS:
+        # v1 answers InvalidParameterValue here, not MessageRejected (as SDKs report it).
+        raise SesFault("InvalidParameter", f"Recipient count exceeds {MAX_RECIPIENTS}.")
+    for address in [mail.source, *mail.destinations]:
+        check_address(address)
+    limit = V1_MAX_BYTES if api == "v1" else V2_MAX_BYTES
+    if len(mail.raw) > limit:
+        raise SesFault(
+            "MessageRejected",
+            f"Message length is more than {limit} bytes long: '{len(mail.raw)}'.",
+        )
+    for name, value in mail.tags.items():
+        for part in (name, value):
+            if not part or len(part) > 256 or not set(part) <= TAG_CHARS:
+                raise SesFault(
+                    "InvalidParameter",
+                    f"Invalid tag {name}={value}: tag names and values may only "
+                    "contain ASCII letters, digits, underscores and dashes.",
+                )
+
+
+def check_call(state: RegionState, set_name: str | None) -> None:
+    """What concerns the whole call: the account and the configuration set."""
+    if not state.account.sending_enabled:
+        raise SesFault("AccountPaused", "Sending paused for this account.")
+    if set_name:
+        config = state.configuration_sets.get(set_name)
+        if config is None:
+            raise SesFault("ConfigSetMissing", f"Configuration set <{set_name}> does not exist.")
+        if not config.sending_enabled:
+            raise SesFault("ConfigSetPaused", "Sending paused for this configuration set.")
+
+
+def check_senders(region: str, state: RegionState, mail: Mail) -> None:
+    _refuse_unverified(region, _unverified_senders(state, mail))
+
+
+def check_identities(region: str, state: RegionState, mail: Mail) -> None:
+    failed = _unverified_senders(state, mail)
+    if not state.account.production:
+        failed += [
+            r for r in mail.destinations if simulator_case(r) is None and not state.is_verified(r)
+        ]
+    _refuse_unverified(region, failed)
+
+
+def check_mail_from(region: str, state: RegionState, mail: Mail) -> str:
+    """The MAIL FROM domain SES sends ``mail`` from, or its refusal.
+
+    An address's own custom MAIL FROM setting wins over its domain's. Until its MX record
+    is found the domain is not used: SES falls back to its own (``UseDefaultValue``) or
+    refuses the send (``RejectMessage``, botocore's models).
+    """
+    for identity in state.identities_for(bare_address(mail.source)):
+        if not identity.mail_from_domain:
+            continue
+        if identity.mail_from_status == "Success":
+            return identity.mail_from_domain
+        if identity.mail_from_behavior == "RejectMessage":
+            raise SesFault("MailFromNotVerified", "Mail FROM domain is not verified.")
+        break
+    return default_mail_from(region)
+
+
+def _unverified_senders(state: RegionState, mail: Mail) -> list[str]:
+    senders = [bare_address(mail.source)]
+    if mail.feedback_address:
+        senders.append(bare_address(mail.feedback_address))
+    return [s for s in senders if not state.is_verified(s)]
+
+
+def _refuse_unverified(region: str, failed: list[str]) -> None:
+    if failed:
+        # The real text upper-cases the region and lists every failing identity (facts §3.1).
+        raise SesFault(
+            "MessageRejected",
+            "Email address is not verified. The following identities failed the check in "
+            f"region {region.upper()}: {', '.join(failed)}",
+        )
+
+
+def check_rate(state: RegionState, mail: Mail) -> None:
+    now = time.time()
+    state.prune(now)
+    count = len(mail.destinations)
+    account = state.account
+    # A token bucket: it refills at the send rate up to the burst size (facts §11: short
+    # bursts over the rate are accepted, a sustained rate over it is not).
+    tokens, refilled = state.bucket or (account.burst, now)
+    tokens = min(account.burst, tokens + (now - refilled) * account.max_send_rate)
+    # A full bucket takes any one message, even one with more recipients than it holds; the
+    # bucket then owes them, so the long-run rate stays the account's.
+    if count > tokens and tokens < account.burst:
+        state.bucket = (tokens, now)
+        state.throttled += 1
+        raise SesFault("Throttling", "Maximum sending rate exceeded.")
+    # Simulator mail counts toward the rate but not the daily quota (facts §3).
+    quota_count = sum(1 for r in mail.destinations if simulator_case(r) is None)
+    limit = state.account.max_24_hour_send
+    if limit >= 0 and quota_count and state.daily_total + quota_count > limit:
+        raise SesFault("DailyQuota", "Daily message quota exceeded.")
+    state.bucket = (tokens - count, now)
+    if quota_count:
+        state.daily.append((now, quota_count))
+        state.daily_total += quota_count
+
+
+def check_address(address: str) -> None:
+    bare = bare_address(address)
+    local, at, domain = bare.rpartition("@")
+    if not at or not domain:
+        raise SesFault("InvalidParameter", "Missing final '@domain'")
+    if not local:
+        raise SesFault("InvalidParameter", "Missing local name")
+    if not address.isascii():
+        # SES has no SMTPUTF8: domains must be Punycode, display names RFC 2047 (facts §6.3).
+        where = (
+            "Local address"
+            if not local.isascii()
+            else ("Domain" if not domain.isascii() else "Display name")
+        )
+        raise SesFault("InvalidParameter", f"{where} contains illegal character")
+    if any(ch.isspace() or ord(ch) < 32 for ch in bare):
+        raise SesFault("InvalidParameter", "Local address contains control or whitespace")
