@@ -290,3 +290,23 @@ def undocumented() -> list[str]:
 
 def test_every_public_name_has_a_docstring() -> None:
     assert undocumented() == []
+
+
+def test_nothing_cites_a_document_outside_the_repository() -> None:
+    """SES behaviours are cited by the AWS page or by docs/ses.md, which links AWS."""
+    marker = "facts " + "\u00a7"
+    root = PACKAGE.parent.parent
+    found = [
+        f"{path.relative_to(root)}:{n}"
+        for folder in ("src", "sandbox", "policy", "tests", "bench", "docs")
+        for path in sorted((root / folder).rglob("*"))
+        if path.suffix in (".py", ".md", ".html", ".toml", ".yml")
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if marker in line
+    ]
+    found += [
+        f"README.md:{n}"
+        for n, line in enumerate((root / "README.md").read_text(encoding="utf-8").splitlines(), 1)
+        if marker in line
+    ]
+    assert not found, found

@@ -54,7 +54,7 @@ def queued(sandbox: SandboxClient, queue_url: str) -> list[str]:
 
 def test_no_queue_policy_means_nothing_arrives(sandbox: SandboxClient) -> None:
     pipeline = sandbox.pipeline(policy=False)
-    # The subscription itself looks fine, as in the article's pitfall.
+    # The subscription itself looks fine: the pitfall of docs/ses.md#sns-to-sqs.
     [subscription] = sandbox.sns.list_subscriptions_by_topic(TopicArn=pipeline.topic_arn)[
         "Subscriptions"
     ]

@@ -70,7 +70,7 @@ class MotoSns:
         subject: str | None,
     ) -> str | None:
         parts = topic_arn.split(":")
-        # SES publishes only to standard topics of its own region (facts §1.1).
+        # SES publishes only to standard topics of its own region (docs/ses.md#notifications).
         if len(parts) != 6 or parts[3] != region or parts[5].endswith(".fifo"):
             return None
         backend = sns_backends[parts[4]][region]

@@ -115,7 +115,7 @@ def _account_changes(body: Any) -> dict[str, Any]:
     changes: dict[str, Any] = {}
     for key, value in body.items():
         if key == "enforcement_status":
-            # GetAccount's EnforcementStatus (facts §6.2).
+            # GetAccount's EnforcementStatus (docs/ses.md#limits).
             if value not in ("HEALTHY", "PROBATION", "SHUTDOWN"):
                 raise ValueError("enforcement_status: HEALTHY, PROBATION or SHUTDOWN")
             changes[key] = value

@@ -63,7 +63,8 @@ class Contact:
         ]
 
     def event_preferences(self, contact_list: ContactList) -> dict[str, Any]:
-        """Preferences as a Subscription event shows them (``OptIn``/``OptOut``, facts §2.2)."""
+        """Preferences as a Subscription event shows them (``OptIn``/``OptOut``,
+        docs/ses.md#event-publishing)."""
         spelled = {OPT_IN: "OptIn", OPT_OUT: "OptOut"}
         return {
             "unsubscribeAll": self.unsubscribe_all,

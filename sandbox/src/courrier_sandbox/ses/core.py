@@ -37,7 +37,8 @@ class SesOptions:
     simulator: SimulatorOptions = field(default_factory=SimulatorOptions)
 
     def new_account(self) -> Account:
-        # A new account starts in the SES sandbox: 200 messages a day, 1 per second (facts §3.1).
+        # A new account starts in the SES sandbox: 200 messages a day, 1 per second
+        # (docs/ses.md#sandbox-account).
         default_rate, default_quota = (14.0, 50000.0) if self.production else (1.0, 200.0)
         return Account(
             production=self.production,

@@ -102,7 +102,7 @@ class IdentityMethods(SesCore):
     ) -> None:
         identity = self.identity(caller, name)
         if topic:
-            # SES checks it can publish by publishing its setup message (facts §1.1).
+            # SES checks it can publish by publishing its setup message (docs/ses.md#notifications).
             message = (
                 '{"notificationType":"AmazonSnsSubscriptionSucceeded","message":"You have '
                 f"successfully subscribed your Amazon SNS topic '{topic}' to receive "
@@ -250,9 +250,9 @@ def default_configuration_set(state: RegionState, source: str) -> str | None:
 def sending_identity(state: RegionState, source: str) -> str:
     """The identity whose ARN is ``mail.sourceArn``: the verified one the sender is covered by.
 
-    An address sends as itself when it is verified, else as its verified domain (facts §1.3:
-    "ARN of the identity used"; sample S1 sends from an address of a verified domain).
-    """
+    An address sends as itself when it is verified, else as its verified domain
+    (docs/ses.md#notifications: "ARN of the identity used"; sample S1 sends from an address of a
+    verified domain)."""
     address = bare_address(source)
     verified = [i.name for i in state.identities_for(address) if i.verified]
     return verified[0] if verified else address

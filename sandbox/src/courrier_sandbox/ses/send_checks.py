@@ -1,8 +1,7 @@
 """The checks SES makes before it accepts a send, in the order the sandbox applies them.
 
-Texts and codes: facts §3.1 (identities, sandbox), §6.1 (errors), §6.2 (limits), §6.3
-(addresses).
-"""
+Texts and codes: docs/ses.md#sandbox-account (identities, sandbox), #send-errors (errors), #limits
+(limits), #addresses (addresses)."""
 
 from __future__ import annotations
 
@@ -96,7 +95,8 @@ def _unverified_senders(state: RegionState, mail: Mail) -> list[str]:
 
 def _refuse_unverified(region: str, failed: list[str]) -> None:
     if failed:
-        # The real text upper-cases the region and lists every failing identity (facts §3.1).
+        # The real text upper-cases the region and lists every failing identity
+        # (docs/ses.md#sandbox-account).
         raise SesFault(
             "MessageRejected",
             "Email address is not verified. The following identities failed the check in "
@@ -109,8 +109,9 @@ def check_rate(state: RegionState, mail: Mail) -> None:
     state.prune(now)
     count = len(mail.destinations)
     account = state.account
-    # A token bucket: it refills at the send rate up to the burst size (facts §11: short
-    # bursts over the rate are accepted, a sustained rate over it is not).
+    # A token bucket: it refills at the send rate up to the burst size
+    # (docs/ses.md#sending-at-volume: short bursts over the rate are accepted, a sustained rate over
+    # it is not).
     tokens, refilled = state.bucket or (account.burst, now)
     tokens = min(account.burst, tokens + (now - refilled) * account.max_send_rate)
     # A full bucket takes any one message, even one with more recipients than it holds; the
@@ -119,7 +120,7 @@ def check_rate(state: RegionState, mail: Mail) -> None:
         state.bucket = (tokens, now)
         state.throttled += 1
         raise SesFault("Throttling", "Maximum sending rate exceeded.")
-    # Simulator mail counts toward the rate but not the daily quota (facts §3).
+    # Simulator mail counts toward the rate but not the daily quota (docs/ses.md#mailbox-simulator).
     quota_count = sum(1 for r in mail.destinations if simulator_case(r) is None)
     limit = state.account.max_24_hour_send
     if limit >= 0 and quota_count and state.daily_total + quota_count > limit:
@@ -138,7 +139,8 @@ def check_address(address: str) -> None:
     if not local:
         raise SesFault("InvalidParameter", "Missing local name")
     if not address.isascii():
-        # SES has no SMTPUTF8: domains must be Punycode, display names RFC 2047 (facts §6.3).
+        # SES has no SMTPUTF8: domains must be Punycode, display names RFC 2047
+        # (docs/ses.md#addresses).
         where = (
             "Local address"
             if not local.isascii()

@@ -30,7 +30,7 @@ from courrier_sandbox.simulation.mail import (
 )
 from courrier_sandbox.simulation.outgoing import UNSUBSCRIBE_PLACEHOLDER, UNSUBSCRIBE_VARIABLE
 
-#: SES's limit on the destinations of one bulk call (facts §11).
+#: SES's limit on the destinations of one bulk call (docs/ses.md#sending-at-volume).
 MAX_BULK_ENTRIES = 50
 
 
@@ -131,7 +131,7 @@ def raw_mail(envelope: Envelope, raw: bytes, operation: str) -> Mail:
         source=envelope.source or str(parsed.get("From", "")),
         destinations=envelope.recipients or header_recipients(parsed),
         operation=operation,
-        # Tags given in the API win over X-SES-MESSAGE-TAGS (facts §2).
+        # Tags given in the API win over X-SES-MESSAGE-TAGS (docs/ses.md#event-publishing).
         tags=dict(envelope.tags) or tags_from_headers(parsed),
         configuration_set=envelope.configuration_set or (str(set_header) if set_header else None),
         feedback_address=envelope.feedback_address,
@@ -246,7 +246,8 @@ def send_bulk(
     operation: str,
     default_headers: list[tuple[str, str]] | None = None,
 ) -> dict[str, Any]:
-    """Send each entry on its own; one status per entry in an HTTP 200 (facts §11).
+    """Send each entry on its own; one status per entry in an HTTP 200
+    (docs/ses.md#sending-at-volume).
 
     What concerns the whole call (no entries, too many, the sender, the account, the
     configuration set, the template, the default data) is refused for the whole call.

@@ -199,7 +199,8 @@ class SesService(IdentityMethods, ConfigurationSetMethods, ContactListMethods):
                 and entry.reason in account.suppressed_reasons
             }
         if mail.rendering_failure is not None:
-            # Accepted, then not sent: one Rendering Failure event (facts §2.2, §11).
+            # Accepted, then not sent: one Rendering Failure event (docs/ses.md#event-publishing,
+            # #sending-at-volume).
             template_name, error = mail.rendering_failure
             failure = {"templateName": template_name, "errorMessage": error}
             delay = self.options.simulator.delay
@@ -230,7 +231,8 @@ class SesService(IdentityMethods, ConfigurationSetMethods, ContactListMethods):
     # -------------------------------------------------------- opens and clicks
 
     def track_open(self, message_id: str, ip_address: str, user_agent: str) -> None:
-        """A recipient's mail client loaded the open pixel: an Open event (facts §2.2)."""
+        """A recipient's mail client loaded the open pixel: an Open event
+        (docs/ses.md#event-publishing)."""
         sent = self.remembered(message_id)
         if sent is None or not sent.mail.open_tracked:
             raise SesFault("NotFound", f"Message {message_id} is not tracked for opens.")

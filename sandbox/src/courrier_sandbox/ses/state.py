@@ -30,7 +30,7 @@ EVENT_TYPES = (
     "DELIVERY_DELAY",
     "SUBSCRIPTION",
 )
-#: SES v1 spells the same types in lower camel case (facts §2).
+#: SES v1 spells the same types in lower camel case (docs/ses.md#event-publishing).
 V1_EVENT_TYPES = {
     "send": "SEND",
     "reject": "REJECT",
@@ -134,7 +134,7 @@ class Account:
     max_send_rate: float
     sending_enabled: bool = True
     suppressed_reasons: list[str] = field(default_factory=lambda: ["BOUNCE", "COMPLAINT"])
-    #: GetAccount's EnforcementStatus: HEALTHY | PROBATION | SHUTDOWN (facts §6.2)
+    #: GetAccount's EnforcementStatus: HEALTHY | PROBATION | SHUTDOWN (docs/ses.md#limits)
     enforcement_status: str = "HEALTHY"
     #: Messages the send-rate bucket holds; None: :func:`default_burst` of the rate.
     max_send_burst: float | None = None
@@ -151,12 +151,11 @@ class Account:
 def default_burst(rate: float) -> float:
     """How many messages SES accepts at once before its send rate bites.
 
-    AWS says the maximum send rate "can be exceeded for short bursts, but not for sustained
-    periods of time" and publishes no burst size (facts §11). The sandbox's bucket holds two
-    seconds of the rate, and never fewer than 10 messages: a script that sends a handful of
-    messages in a loop at the SES sandbox's 1/s gets through, as it does against SES, while
-    a sender that keeps going faster than its rate is throttled within seconds.
-    """
+    AWS says the maximum send rate "can be exceeded for short bursts, but not for sustained periods
+    of time" and publishes no burst size (docs/ses.md#sending-at-volume). The sandbox's bucket holds
+    two seconds of the rate, and never fewer than 10 messages: a script that sends a handful of
+    messages in a loop at the SES sandbox's 1/s gets through, as it does against SES, while a sender
+    that keeps going faster than its rate is throttled within seconds."""
     return max(2.0 * rate, 10.0)
 
 
@@ -185,7 +184,8 @@ class RegionState:
             self.daily_total -= self.daily.popleft()[1]
 
     def identity_for(self, address: str) -> Identity | None:
-        """The identity that covers ``address``: its own, else its domain's (facts §1.1)."""
+        """The identity that covers ``address``: its own, else its domain's
+        (docs/ses.md#notifications)."""
         covering = self.identities_for(address)
         return covering[0] if covering else None
 

@@ -1,11 +1,10 @@
 """v1 ``GetSendStatistics``: the sandbox's own traffic in 15-minute data points.
 
 SES answers with the last two weeks of sending, one data point per 15-minute period with
-``DeliveryAttempts``, ``Bounces``, ``Complaints`` and ``Rejects`` (facts §11); periods without
-traffic have no data point. The counters follow what the sandbox publishes: a ``Send`` event
-counts its recipients as delivery attempts, a permanent bounce each bounced recipient, a
-complaint each complaining recipient, a ``Reject`` one message.
-"""
+``DeliveryAttempts``, ``Bounces``, ``Complaints`` and ``Rejects`` (docs/ses.md#sending-at-volume);
+periods without traffic have no data point. The counters follow what the sandbox publishes: a
+``Send`` event counts its recipients as delivery attempts, a permanent bounce each bounced
+recipient, a complaint each complaining recipient, a ``Reject`` one message."""
 
 from __future__ import annotations
 

@@ -1,9 +1,9 @@
 """SES email templates: stored per region, rendered with Handlebars (pybars3).
 
-SES templates are Handlebars (facts §11): ``{{var}}``, ``{{#if}}``, ``{{#each}}``, nested
-objects. SES checks the data against what the template uses: a value the template prints
-that is missing from the data is a rendering failure, not an empty string. Here the data
-is wrapped so that a missing value is falsy (``{{#if}}``, ``{{#unless}}`` and ``{{#each}}``
+SES templates are Handlebars (docs/ses.md#sending-at-volume): ``{{var}}``, ``{{#if}}``,
+``{{#each}}``, nested objects. SES checks the data against what the template uses: a value the
+template prints that is missing from the data is a rendering failure, not an empty string. Here the
+data is wrapped so that a missing value is falsy (``{{#if}}``, ``{{#unless}}`` and ``{{#each}}``
 treat it as Handlebars does) but fails as soon as the template prints it.
 
 A renderer that other parts of the sandbox can reuse: :func:`render` takes a
@@ -66,7 +66,8 @@ class Rendered:
 
 
 class RenderingFailure(Exception):
-    """The data does not render: the message is accepted and not sent (facts §11)."""
+    """The data does not render: the message is accepted and not sent
+    (docs/ses.md#sending-at-volume)."""
 
     def __init__(self, message: str) -> None:
         super().__init__(message)

@@ -1,6 +1,6 @@
 """Turns the simulator's plan into what SES publishes: SNS notifications and feedback email.
 
-Two routes, as in SES (facts §1, §2):
+Two routes, as in SES (docs/ses.md#notifications, #event-publishing):
 
 * identity notifications: ``notificationType`` payloads for Bounce, Complaint and Delivery,
   one topic per type, original headers only when enabled, no SNS ``Subject``;
@@ -228,7 +228,7 @@ class FeedbackRouter:
         )
         if item.kind == "Delivery":
             # The address SES delivered from: real Delivery events carry it, other kinds
-            # do not (facts §2.1).
+            # do not (docs/ses.md#event-publishing).
             mail_part["tags"]["ses:outgoing-ip"] = [OUTGOING_IP]
         # One payload, whatever the number of destinations.
         message = json.dumps({"eventType": item.kind, "mail": mail_part, key: item.body})
@@ -272,7 +272,7 @@ class FeedbackRouter:
         )
         if published is None and item.kind != "Delivery":
             # SES removes a bounce/complaint topic it cannot publish to and turns email
-            # forwarding back on (facts §1.1); delivery topics are left alone.
+            # forwarding back on (docs/ses.md#notifications); delivery topics are left alone.
             with self._lock:
                 identity.topics.pop(item.kind, None)
                 identity.forwarding_enabled = True
@@ -287,7 +287,7 @@ class FeedbackRouter:
             identity = state.identity_for(bare_address(mail.source))
             forwarding = identity.forwarding_enabled if identity else True
         # With no other route for bounces and complaints SES mails them even when forwarding
-        # is off; with a route and forwarding on, both happen (facts §1.1).
+        # is off; with a route and forwarding on, both happen (docs/ses.md#notifications).
         if routed and not forwarding:
             return
         message = EmailMessage(policy=SMTP)
@@ -368,8 +368,8 @@ def mail_object(
         "destination": list(mail.destinations),
     }
     if tags:
-        # Event publishing gives the caller and its address only as ses:* tags: its mail
-        # object has no sourceIp or callerIdentity (facts §2.1; AWS's event examples).
+        # Event publishing gives the caller and its address only as ses:* tags: its mail object has
+        # no sourceIp or callerIdentity (docs/ses.md#event-publishing; AWS's event examples).
         del obj["sourceIp"], obj["callerIdentity"]
     if headers and not mail.raw:
         # A message that did not render has no headers, yet says they were not truncated
@@ -383,8 +383,9 @@ def mail_object(
         )
         obj["headers"] = header_list
         common = common_headers(parsed)
-        # SES gives a message without a Message-ID its own id, and commonHeaders says so
-        # (real events recorded against AWS); a caller's own Message-ID is kept (facts §1.3).
+        # SES gives a message without a Message-ID its own id, and commonHeaders says so (real
+        # events recorded against AWS); a caller's own Message-ID is kept
+        # (docs/ses.md#notifications).
         common.setdefault("messageId", mail.message_id)
         if not rendered:
             common.pop("subject", None)

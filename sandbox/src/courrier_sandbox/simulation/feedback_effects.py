@@ -1,11 +1,11 @@
 """What SES records in the account as it publishes feedback: statistics, the suppression list.
 
-A hard bounce adds the address to the account-level suppression list with reason
-``BOUNCE``, a complaint with ``COMPLAINT``, when the reason is one the list collects: the
-configuration set's ``SuppressionOptions.SuppressedReasons`` if the set has them, else the
-account's (facts §8; accounts start with both). Mailbox simulator addresses are never added
-(facts §3), nor are sends that were not made because the address is already listed.
-"""
+A hard bounce adds the address to the account-level suppression list with reason ``BOUNCE``, a
+complaint with ``COMPLAINT``, when the reason is one the list collects: the configuration set's
+``SuppressionOptions.SuppressedReasons`` if the set has them, else the account's
+(docs/ses.md#account-level-suppression-list; accounts start with both). Mailbox simulator addresses
+are never added (docs/ses.md#mailbox-simulator), nor are sends that were not made because the
+address is already listed."""
 
 from __future__ import annotations
 

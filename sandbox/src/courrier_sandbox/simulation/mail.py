@@ -128,7 +128,8 @@ def build_simple(
 
 
 def headers_of(message: Message) -> list[dict[str, str]]:
-    """Original headers as submitted, minus the X-SES-* ones that SES strips (facts §2)."""
+    """Original headers as submitted, minus the X-SES-* ones that SES strips
+    (docs/ses.md#event-publishing)."""
     return [
         {"name": name, "value": str(value)}
         for name, value in message.items()
@@ -180,7 +181,8 @@ def contains_eicar(message: Message) -> bool:
 
 
 def tags_from_headers(message: Message) -> dict[str, str]:
-    """Tags given in an ``X-SES-MESSAGE-TAGS: k1=v1, k2=v2`` header (facts §2)."""
+    """Tags given in an ``X-SES-MESSAGE-TAGS: k1=v1, k2=v2`` header
+    (docs/ses.md#event-publishing)."""
     tags: dict[str, str] = {}
     for header in message.get_all("X-SES-MESSAGE-TAGS") or []:
         for pair in str(header).split(","):

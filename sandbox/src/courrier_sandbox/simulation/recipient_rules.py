@@ -1,12 +1,12 @@
 """Recipients that behave like a slow, full or hostile mail server: ``/_courrier/recipients``.
 
-The mailbox simulator (facts §3) has no address for a slow delivery, and its bounces and
-complaints never reach the suppression list. A rule makes any address matching a pattern
+The mailbox simulator (docs/ses.md#mailbox-simulator) has no address for a slow delivery, and its
+bounces and complaints never reach the suppression list. A rule makes any address matching a pattern
 (``fnmatch``, case-insensitive: ``slow*@example.com``) do what real servers do:
 
-* ``delay``: a ``DeliveryDelay`` event (event publishing only, facts §2.2), then, ``after``
-  seconds later, the delivery (``then: "delivery"``) or the ``Transient`` bounce SES sends
-  when it stops retrying (``then: "bounce"``, facts §1.4);
+* ``delay``: a ``DeliveryDelay`` event (event publishing only, docs/ses.md#event-publishing), then,
+  ``after`` seconds later, the delivery (``then: "delivery"``) or the ``Transient`` bounce SES sends
+  when it stops retrying (``then: "bounce"``, docs/ses.md#notifications);
 * ``bounce``: a ``Permanent``/``General`` bounce, 5.1.1;
 * ``complaint``: a delivery, then an ``abuse`` complaint.
 """
@@ -19,7 +19,8 @@ import threading
 from dataclasses import asdict, dataclass
 from typing import Any
 
-#: ``delayType`` values (facts §2.2: an open set, put together from code citing AWS's page).
+#: ``delayType`` values (docs/ses.md#event-publishing: an open set, put together from code citing
+#: AWS's page).
 DELAY_TYPES = (
     "InternalFailure",
     "General",
@@ -34,7 +35,7 @@ DELAY_TYPES = (
 )
 OUTCOMES = ("delay", "bounce", "complaint")
 #: What the remote server answered, by delay type (the sandbox's wording, in the SMTP
-#: shape of facts sample S7).
+#: shape of a DeliveryDelay event's ``delayedRecipients[].diagnosticCode``).
 _DELAY_ANSWERS = {
     "TransientCommunicationFailure": ("4.4.1", "smtp; 421 4.4.1 Unable to connect to remote host"),
     "MailboxFull": ("4.2.2", "smtp; 452 4.2.2 Mailbox full"),

@@ -1,8 +1,8 @@
 """The SES mailbox simulator: what happens to each recipient of an accepted message.
 
-Outcomes follow facts §3 and §8. The result is a plan: the feedback events SES would emit
-(in the order it emits them) and the messages that land in a mailbox.
-"""
+Outcomes follow docs/ses.md#mailbox-simulator, #account-level-suppression-list The result is a plan:
+the feedback events SES would emit (in the order it emits them) and the messages that land in a
+mailbox."""
 
 from __future__ import annotations
 
@@ -76,8 +76,9 @@ class Plan:
 
 @dataclass(frozen=True)
 class SimulatorOptions:
-    #: Field reports (facts §3) see the ooto address produce a Transient/General bounce
-    #: after the Delivery; the guide documents only the email auto-reply. Both by default.
+    #: Field reports (docs/ses.md#mailbox-simulator) see the ooto address produce a
+    #: Transient/General bounce after the Delivery; the guide documents only the email auto-reply.
+    #: Both by default.
     ooto_bounce: bool = True
     #: Seconds between the send and its feedback events, scaled per event kind.
     delay: float = 0.05
@@ -152,7 +153,7 @@ def plan(
     if delivered:
         result.feedback.append(Feedback("Delivery", _delivery(delivered, now + step), step))
     for (bounce_type, subtype), bounced in bounces.items():
-        # Several bounces of one send come as one notification (facts §3).
+        # Several bounces of one send come as one notification (docs/ses.md#mailbox-simulator).
         on_list = subtype in ("OnAccountSuppressionList", "Suppressed")
         result.feedback.append(
             Feedback("Bounce", _bounce(bounce_type, subtype, bounced, now + step, on_list), step)
@@ -202,7 +203,7 @@ def _delay(
         result.feedback.append(Feedback("Delivery", _delivery(recipients, now + later), later))
         result.late.extend((r, later) for r in recipients)
         return
-    # SES stops retrying at the expiration and reports a soft bounce (facts §1.4).
+    # SES stops retrying at the expiration and reports a soft bounce (docs/ses.md#notifications).
     bounced = [_bounced(r, rule.status, rule.diagnostic_code) for r, rule in items]
     result.feedback.append(
         Feedback("Bounce", _bounce("Transient", "General", bounced, now + later, False), later)

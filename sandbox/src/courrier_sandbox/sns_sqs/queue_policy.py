@@ -2,9 +2,9 @@
 
 moto delivers every SNS message to every subscribed queue. AWS does not: unless the queue
 policy lets the topic ``sqs:SendMessage`` the delivery is a client-side error that SNS drops
-without retrying, and the queue stays empty (facts §5, the article's pitfall). A queue
-encrypted with the AWS-managed key ``alias/aws/sqs`` also receives nothing, because SNS cannot
-use that key. Hooked at one place: ``moto.sns.models.Subscription.publish``.
+without retrying, and the queue stays empty (courrier's docs/ses.md#sns-to-sqs). A queue
+encrypted with the AWS-managed key ``alias/aws/sqs`` also receives nothing, because SNS
+cannot use that key. Hooked at one place: ``moto.sns.models.Subscription.publish``.
 """
 
 from __future__ import annotations

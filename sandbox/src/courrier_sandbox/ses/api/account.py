@@ -78,7 +78,7 @@ def _account_suppression(svc: SesService, caller: Caller, p: dict[str, Any]) -> 
 @v2("PutSuppressedDestination")
 def _put_suppressed(svc: SesService, caller: Caller, p: dict[str, Any]) -> dict[str, Any]:
     if not svc.account(caller)[0].production:
-        # Not allowed while the account is in the SES sandbox (facts §3.1).
+        # Not allowed while the account is in the SES sandbox (docs/ses.md#sandbox-account).
         raise SesFault(
             "NotAllowedInSandbox",
             "PutSuppressedDestination is not allowed while your account is in the "

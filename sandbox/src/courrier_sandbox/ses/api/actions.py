@@ -92,8 +92,8 @@ class Api:
         )
 
 
-#: SesFault kinds as each API names them on the wire (facts §6.1); botocore's models give
-#: the v1 codes (``TemplateDoesNotExist``, ...) and v2's exception names.
+#: SesFault kinds as each API names them on the wire (docs/ses.md#send-errors); botocore's models
+#: give the v1 codes (``TemplateDoesNotExist``, ...) and v2's exception names.
 V1 = Api(
     name="v1",
     codes={
@@ -134,8 +134,8 @@ V2 = Api(
         "MissingParameter": "BadRequestException",
         "MessageRejected": "MessageRejected",
         "Throttling": "TooManyRequestsException",
-        # Which v2 error carries the daily quota is not documented (facts §6.1); the sandbox
-        # uses the throttling one, as v1 does, and clients match on the text as well.
+        # Which v2 error carries the daily quota is not documented (docs/ses.md#send-errors); the
+        # sandbox uses the throttling one, as v1 does, and clients match on the text as well.
         "DailyQuota": "TooManyRequestsException",
         "AccountPaused": "SendingPausedException",
         "ConfigSetPaused": "SendingPausedException",
