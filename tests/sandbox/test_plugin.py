@@ -59,6 +59,8 @@ def test_the_plugin_serves_a_suite_that_does_not_import_courrier(tmp_path: Path)
     (tmp_path / "test_mail.py").write_text(SUITE)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "PYTEST_"))}
     env.pop("PYTHONPATH", None)
+    # Set by this suite's Django tests when they ran first: the suite here has no Django.
+    env.pop("DJANGO_SETTINGS_MODULE", None)
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-W", "error"],
         cwd=tmp_path,
