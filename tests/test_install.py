@@ -132,6 +132,7 @@ def requirements_of(requires: list[str], extra: str | None) -> set[str]:
 
 #: Import names whose distribution is called something else.
 DISTRIBUTION = {
+    "dns": "dnspython",
     "pybars": "pybars3",
 }
 
