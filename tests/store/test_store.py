@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import pytest
@@ -293,3 +295,14 @@ def test_an_up_to_date_store_opens_while_another_process_holds_the_write_lock(
     holder.close()
     assert done
     assert outcome == [[]]
+
+
+def test_a_store_dropped_without_close_closes_its_connections(database_url: str) -> None:
+    store = Store(database_url)
+    store.suppress("gone@example.com", reason="manual", source="manual")
+    assert store.suppressions()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        del store
+        gc.collect()
+    assert [w for w in caught if issubclass(w.category, ResourceWarning)] == []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import weakref
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -112,6 +113,9 @@ class Store:
             )
         except (ArgumentError, ValueError, ImportError) as err:
             raise ConfigurationError(f"cannot use database URL {url!r}: {err}") from err
+        # A store dropped without close() closes its pooled connections when collected,
+        # instead of leaving each driver connection to be reclaimed (and warned about) alone.
+        weakref.finalize(self, self.engine.dispose)
         self._file: str | None = None
         self._file_identity: tuple[int, int] | None = None
         if self.engine.dialect.name == "sqlite":
