@@ -14,7 +14,7 @@ from courrier.errors import ConfigurationError, UntrustedTopic
 from courrier.feedback.topics import allowed_topics, check_topic
 from courrier.store import Store
 from tests.conftest import SandboxClient
-from tests.feedback.test_worker import bounce_body
+from tests.feedback.test_worker import bounce_body, pipeline_with_an_intruder
 
 TOPIC = "arn:aws:sns:eu-west-1:123456789012:ses-feedback"
 
@@ -67,29 +67,7 @@ def test_worker_defaults_to_the_configured_topic(
     database_url = f"sqlite:///{tmp_path}/t.db"
     monkeypatch.setenv("COURRIER_DATABASE_URL", database_url)
     monkeypatch.chdir(tmp_path)
-    pipeline = env.pipeline()
-    other = env.sns.create_topic(Name="intruder")["TopicArn"]
-    env.sqs.set_queue_attributes(
-        QueueUrl=pipeline.queue_url,
-        Attributes={
-            "Policy": json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Effect": "Allow",
-                            "Principal": {"Service": "sns.amazonaws.com"},
-                            "Action": "sqs:SendMessage",
-                            "Resource": pipeline.queue_arn,
-                        }
-                    ],
-                }
-            )
-        },
-    )
-    env.sns.subscribe(TopicArn=other, Protocol="sqs", Endpoint=pipeline.queue_arn)
-    env.sns.publish(TopicArn=pipeline.topic_arn, Message=bounce_body(1))
-    env.sns.publish(TopicArn=other, Message=bounce_body(2))
+    pipeline = pipeline_with_an_intruder(env)
     monkeypatch.setenv("COURRIER_TOPIC_ARN", pipeline.topic_arn)
 
     result = CliRunner().invoke(main, _worker_args(pipeline.queue_url))

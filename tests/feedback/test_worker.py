@@ -240,7 +240,9 @@ def test_poison_message_reaches_the_dead_letter_queue(
     assert worker.stats.rejected >= 2  # seen on each receive until redriven
 
 
-def test_topic_allow_list(env: SandboxClient, store: Store, concurrency: int) -> None:
+def pipeline_with_an_intruder(env: SandboxClient) -> Pipeline:
+    """A pipeline whose queue also takes any topic's messages: bounce 1 from the pipeline's
+    topic and bounce 2 from an intruder's are waiting on it."""
     pipeline = env.pipeline()
     other = env.sns.create_topic(Name="intruder")["TopicArn"]
     env.sqs.set_queue_attributes(
@@ -264,6 +266,11 @@ def test_topic_allow_list(env: SandboxClient, store: Store, concurrency: int) ->
     env.sns.subscribe(TopicArn=other, Protocol="sqs", Endpoint=pipeline.queue_arn)
     env.sns.publish(TopicArn=pipeline.topic_arn, Message=bounce_body(1))
     env.sns.publish(TopicArn=other, Message=bounce_body(2))
+    return pipeline
+
+
+def test_topic_allow_list(env: SandboxClient, store: Store, concurrency: int) -> None:
+    pipeline = pipeline_with_an_intruder(env)
     worker = Worker(
         SqsQueue(pipeline.queue_url),
         store,
