@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import pytest
 
 from courrier.errors import ConfigurationError
-from courrier.settings import Settings
+from courrier.feedback.rules import Rules
+from courrier.settings import GuardSettings, Route, SendRateScope, Settings
 
 
 @pytest.fixture
@@ -101,3 +103,103 @@ def test_a_named_config_file_that_does_not_exist_is_refused(
 def test_the_implicit_default_file_may_be_absent(in_tmp: Path) -> None:
     assert not (in_tmp / "courrier.toml").exists()
     assert Settings.load().database_url == "sqlite:///courrier.db"
+
+
+def test_a_file_may_group_settings_in_sub_tables(in_tmp: Path) -> None:
+    (in_tmp / "courrier.toml").write_text(
+        "[courrier]\nsender = 'a@example.com'\n\n"
+        "[courrier.guard]\nbounce_trip = 0.03\nblocks_transactional = true\n\n"
+        "[courrier.outbox]\nmax_attempts = 4\n"
+    )
+    loaded = Settings.load()
+    assert loaded.guard == GuardSettings(bounce_trip=0.03, blocks_transactional=True)
+    assert loaded.outbox.max_attempts == 4 == loaded.outbox_max_attempts
+    (in_tmp / "courrier.toml").write_text(
+        "[courrier]\nguard_bounce_trip = 0.03\n[courrier.guard]\nbounce_trip = 0.02\n"
+    )
+    with pytest.raises(ConfigurationError, match="guard_bounce_trip is given twice"):
+        Settings.load()
+    (in_tmp / "courrier.toml").write_text("[courrier.guard]\nbounce_tirp = 0.02\n")
+    with pytest.raises(ConfigurationError, match=r"unknown setting.*guard_bounce_tirp"):
+        Settings.load()
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        (
+            "COURRIER_GUARD_BOUNCE_WARNING",
+            "0.05",
+            "guard_bounce_warning .* above guard_bounce_trip",
+        ),
+        ("COURRIER_GUARD_COMPLAINT_TRIP", "1.5", "guard_complaint_trip must be a fraction"),
+        ("COURRIER_GUARD_MIN_VOLUME", "-1", "guard_min_volume must not be negative"),
+        ("COURRIER_SEND_ATTEMPTS", "0", "send_attempts must be at least 1"),
+        ("COURRIER_BACKOFF_CAP", "0.1", "backoff_cap .* below backoff_base"),
+        ("COURRIER_SEND_BURST", "0", "send_burst must be greater than 0"),
+        ("COURRIER_MAX_SEND_RATE", "-2", "max_send_rate must be positive"),
+        ("COURRIER_OUTBOX_LEASE", "0", "outbox_lease must be greater than 0"),
+        ("COURRIER_WORKER_CONCURRENCY", "0", "worker_concurrency must be at least 1"),
+        ("COURRIER_SOFT_BOUNCE_WINDOW_DAYS", "0", "soft_bounce_window_days must be greater"),
+        ("COURRIER_SUPPRESSION_TTL_DAYS", "-1", "suppression_ttl_days must be greater"),
+        ("COURRIER_REPUTATION_WINDOW", "0", "reputation_window must be at least 1"),
+        ("COURRIER_ROUTE", "sqs", "route must be one of events, notifications, not 'sqs'"),
+        ("COURRIER_SEND_RATE_SCOPE", "host", "send_rate_scope must be one of store, process"),
+    ],
+)
+def test_a_value_out_of_its_range_is_an_error_of_the_load(
+    in_tmp: Path, monkeypatch: pytest.MonkeyPatch, variable: str, value: str, message: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ConfigurationError, match=message):
+        Settings.load()
+
+
+def test_settings_built_directly_are_checked_and_normalised_as_loaded_ones() -> None:
+    settings = Settings(route="notifications", send_rate_scope="process")  # type: ignore[arg-type]
+    assert settings.route is Route.NOTIFICATIONS
+    assert settings.send_rate.scope is SendRateScope.PROCESS
+    assert Settings(dns_nameservers="127.0.0.1:5353, [::1]").dns_nameservers == (  # type: ignore[arg-type]
+        "127.0.0.1:5353",
+        "[::1]",
+    )
+    with pytest.raises(ConfigurationError, match="guard_complaint_warning"):
+        Settings(guard_complaint_warning=0.01)
+    # Still hashable: the Django integration keys its mailers by settings.
+    assert len({Settings(), Settings()}) == 1
+
+
+def test_lists_from_a_file_or_from_text(in_tmp: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert Settings.load().reputation.no_complaint_feedback_domains == (
+        "gmail.com",
+        "googlemail.com",
+    )
+    (in_tmp / "courrier.toml").write_text(
+        '[courrier]\nreputation_no_complaint_feedback_domains = ["gmail.com", "aol.com"]\n'
+        'dns_nameservers = ["127.0.0.1:5353"]\n'
+    )
+    loaded = Settings.load()
+    assert loaded.reputation_no_complaint_feedback_domains == ("gmail.com", "aol.com")
+    assert loaded.dns_nameservers == ("127.0.0.1:5353",)
+    monkeypatch.setenv("COURRIER_REPUTATION_NO_COMPLAINT_FEEDBACK_DOMAINS", " yahoo.com ,, ")
+    assert Settings.load().reputation_no_complaint_feedback_domains == ("yahoo.com",)
+    (in_tmp / "courrier.toml").write_text("[courrier]\ndns_nameservers = [53]\n")
+    with pytest.raises(ConfigurationError, match="dns_nameservers must be a list of strings"):
+        Settings.load()
+
+
+def test_the_bounce_rules_come_from_the_settings(
+    in_tmp: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert Rules.from_settings(Settings.load()) == Rules()
+    (in_tmp / "courrier.toml").write_text(
+        "[courrier]\nsoft_bounce_limit = 5\nsoft_bounce_window_days = 2.5\n"
+    )
+    monkeypatch.setenv("COURRIER_SUPPRESSION_TTL_DAYS", "30")
+    rules = Rules.from_settings(Settings.load())
+    assert rules.soft_bounce_limit == 5
+    assert rules.soft_bounce_window == dt.timedelta(days=2, hours=12)
+    assert rules.suppression_ttl == dt.timedelta(days=30)
+    # A command-line option wins; an option left out leaves the setting.
+    assert Rules.from_settings(Settings.load(), soft_bounce_limit=2).soft_bounce_limit == 2
+    assert Rules.from_settings(Settings.load(), soft_bounce_limit=None).soft_bounce_limit == 5

@@ -8,7 +8,9 @@ are generated files of the build, never committed, so they always say what the c
 from __future__ import annotations
 
 import dataclasses
+import enum
 import re
+import typing
 from pathlib import Path
 from typing import Any
 
@@ -74,7 +76,32 @@ def setting_comments() -> dict[str, str]:
 
 
 def setting_types() -> dict[str, str]:
-    return {f.name: str(f.type) for f in dataclasses.fields(Settings)}
+    """Each setting's type as a reader wants it: the values of a choice, "list" for a tuple."""
+    hints = typing.get_type_hints(Settings)
+    return {name: type_name(hint) for name, hint in hints.items()}
+
+
+def type_name(hint: object) -> str:
+    args = [a for a in typing.get_args(hint) if a is not type(None)]
+    optional = len(args) < len(typing.get_args(hint))
+    kind = args[0] if optional and len(args) == 1 else hint
+    if isinstance(kind, type) and issubclass(kind, enum.Enum):
+        name = " or ".join(f'"{m.value}"' for m in kind)
+    elif typing.get_origin(kind) is tuple:
+        name = "list of str"
+    else:
+        name = getattr(kind, "__name__", str(kind))
+    return f"{name} or none" if optional else name
+
+
+def shown_default(default: object) -> str:
+    if default is None or default == ():
+        return "none"
+    if isinstance(default, enum.Enum):
+        return f'`"{default.value}"`'
+    if isinstance(default, tuple):
+        return "`" + ", ".join(default) + "`"
+    return f"`{default!r}`"
 
 
 def settings_page() -> str:
@@ -112,11 +139,11 @@ def settings_page() -> str:
     ]
     for field in dataclasses.fields(Settings):
         default = field.default
-        shown = "none" if default is None else f"`{default!r}`".replace("|", "\\|")
+        shown = shown_default(default)
         meaning = FACT.sub(aws_link, comments.get(field.name, "")).replace("|", "\\|")
         lines.append(
             f"| `{field.name}` | `COURRIER_{field.name.upper()}` "
-            f"| {types[field.name].replace('|', 'or')} | {shown} | {meaning} |"
+            f"| {types[field.name]} | {shown} | {meaning} |"
         )
     lines += [
         "",
@@ -127,7 +154,16 @@ def settings_page() -> str:
         'database_url = "postgresql://courrier@db.internal/courrier"',
         "send_burst = 0.5",
         "guard_blocks_transactional = true",
+        "",
+        "# The same settings may be grouped by their first word:",
+        "[courrier.guard]",
+        "bounce_trip = 0.03",
         "```",
+        "",
+        "Lists are TOML arrays in the file and text separated by commas in the environment. "
+        "Related settings are checked together when they are loaded (a warning line above "
+        "its trip line, a negative delay, an unknown route): the error names the setting, "
+        "and a command exits with code 2.",
         "",
     ]
     return "\n".join(lines)

@@ -10,6 +10,14 @@ Each setting is looked up, first match wins:
    suppression list;
 4. the default below.
 
+In a file, a setting may also sit in a sub-table named by its first word: ``[courrier.guard]``
+with ``bounce_trip = 0.04`` is ``guard_bounce_trip``. Related settings are read together as
+small value objects that check themselves (:attr:`Settings.send_rate`, :attr:`Settings.retry`,
+:attr:`Settings.guard`, :attr:`Settings.reputation`, :attr:`Settings.outbox`,
+:attr:`Settings.worker`), so a setting out of its range is a
+:class:`~courrier.errors.ConfigurationError` when the settings are loaded, not when a send or a
+worker first reads it.
+
 AWS credentials, region and endpoint are not courrier settings: boto3's own chain applies
 (``AWS_PROFILE``, ``AWS_DEFAULT_REGION``, ``AWS_ENDPOINT_URL``, ``~/.aws/config``, ...), so pointing
 courrier at ``courrier sandbox`` needs nothing but ``AWS_ENDPOINT_URL``. ``profile`` and
@@ -18,17 +26,202 @@ courrier at ``courrier sandbox`` needs nothing but ``AWS_ENDPOINT_URL``. ``profi
 
 from __future__ import annotations
 
+import datetime as dt
+import enum
 import os
 import tomllib
+import types
+import typing
 from dataclasses import dataclass, fields
+from enum import StrEnum
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 from courrier.errors import ConfigurationError
 
-__all__ = ["Settings"]
+__all__ = [
+    "GuardSettings",
+    "OutboxSettings",
+    "ReputationSettings",
+    "RetrySettings",
+    "Route",
+    "SendRateScope",
+    "SendRateSettings",
+    "Settings",
+    "WorkerSettings",
+]
 
 CONFIG_FILE = "courrier.toml"
+
+
+class Route(StrEnum):
+    """How SES feedback reaches the topic."""
+
+    #: Configuration-set event publishing: every event type (docs/ses.md#event-publishing).
+    EVENTS = "events"
+    #: Identity notifications: Bounce, Complaint and Delivery (docs/ses.md#notifications).
+    NOTIFICATIONS = "notifications"
+
+    @classmethod
+    def parse(cls, value: str) -> Route:
+        """``value`` as a route; a :class:`~courrier.errors.ConfigurationError` otherwise."""
+        try:
+            return cls(value)
+        except ValueError:
+            raise ConfigurationError(
+                f"route must be 'events' or 'notifications', not {value!r}"
+            ) from None
+
+
+class SendRateScope(StrEnum):
+    """Who shares the account's max send rate."""
+
+    #: Every process and machine using the same store (a token bucket in the store).
+    STORE = "store"
+    #: Each process paces itself: only right for a single sending process.
+    PROCESS = "process"
+
+
+def _positive(name: str, value: float | None) -> None:
+    if value is not None and not value > 0:
+        raise ConfigurationError(f"{name} must be greater than 0, not {value!r}")
+
+
+def _not_negative(name: str, value: float) -> None:
+    if not value >= 0:
+        raise ConfigurationError(f"{name} must not be negative, not {value!r}")
+
+
+def _fraction(name: str, value: float) -> None:
+    if not 0 < value < 1:
+        raise ConfigurationError(f"{name} must be a fraction between 0 and 1, not {value!r}")
+
+
+@dataclass(frozen=True)
+class SendRateSettings:
+    """How fast sends go out and who shares the account's rate (``max_send_rate``,
+    ``send_rate_scope``, ``send_burst``, ``send_rate_recheck``)."""
+
+    max_rate: float | None = None
+    scope: SendRateScope = SendRateScope.STORE
+    burst: float = 1.0
+    recheck: float = 300.0
+
+    def __post_init__(self) -> None:
+        if self.max_rate is not None and not self.max_rate >= 0:
+            raise ConfigurationError(
+                f"max_send_rate must be positive (or 0: SES's), not {self.max_rate}"
+            )
+        _positive("send_burst", self.burst)
+        _not_negative("send_rate_recheck", self.recheck)
+
+
+@dataclass(frozen=True)
+class RetrySettings:
+    """How a throttled or unreachable send is tried again (``send_attempts``, ``backoff_base``,
+    ``backoff_cap``) and how long SES's answer is awaited (``read_timeout``)."""
+
+    attempts: int = 6
+    backoff_base: float = 0.2
+    backoff_cap: float = 20.0
+    read_timeout: float = 30.0
+
+    def __post_init__(self) -> None:
+        if self.attempts < 1:
+            raise ConfigurationError(f"send_attempts must be at least 1, not {self.attempts}")
+        _not_negative("backoff_base", self.backoff_base)
+        _positive("read_timeout", self.read_timeout)
+        if self.backoff_cap < self.backoff_base:
+            raise ConfigurationError(
+                f"backoff_cap ({self.backoff_cap}) must not be below backoff_base "
+                f"({self.backoff_base})"
+            )
+
+
+@dataclass(frozen=True)
+class GuardSettings:
+    """The guard's lines, as fractions (``guard_*``)."""
+
+    bounce_warning: float = 0.025
+    bounce_trip: float = 0.04
+    complaint_warning: float = 0.0005
+    complaint_trip: float = 0.0008
+    min_volume: int = 500
+    blocks_transactional: bool = False
+
+    def __post_init__(self) -> None:
+        for kind in ("bounce", "complaint"):
+            warning = getattr(self, f"{kind}_warning")
+            trip = getattr(self, f"{kind}_trip")
+            _fraction(f"guard_{kind}_warning", warning)
+            _fraction(f"guard_{kind}_trip", trip)
+            if warning > trip:
+                raise ConfigurationError(
+                    f"guard_{kind}_warning ({warning}) must not be above guard_{kind}_trip ({trip})"
+                )
+        if self.min_volume < 0:
+            raise ConfigurationError(f"guard_min_volume must not be negative: {self.min_volume}")
+
+
+@dataclass(frozen=True)
+class ReputationSettings:
+    """Which recipients the rates count, as SES does (``reputation_*``)."""
+
+    window: int = 10_000
+    window_days: int = 30
+    no_complaint_feedback_domains: tuple[str, ...] = ("gmail.com", "googlemail.com")
+    count_simulator: bool = False
+
+    def __post_init__(self) -> None:
+        if self.window < 1:
+            raise ConfigurationError(f"reputation_window must be at least 1, not {self.window}")
+        if self.window_days < 1:
+            raise ConfigurationError(
+                f"reputation_window_days must be at least 1, not {self.window_days}"
+            )
+
+
+@dataclass(frozen=True)
+class OutboxSettings:
+    """How ``courrier outbox run`` leases and retries rows (``outbox_*``)."""
+
+    lease: float = 600.0
+    retry_delay: float = 5.0
+    max_attempts: int = 10
+
+    def __post_init__(self) -> None:
+        _positive("outbox_lease", self.lease)
+        _not_negative("outbox_retry_delay", self.retry_delay)
+        if self.max_attempts < 1:
+            raise ConfigurationError(
+                f"outbox_max_attempts must be at least 1, not {self.max_attempts}"
+            )
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    """The feedback worker: receives in flight and the rules it applies (``worker_concurrency``,
+    ``soft_bounce_limit``, ``soft_bounce_window_days``, ``suppression_ttl_days``)."""
+
+    concurrency: int = 8
+    soft_bounce_limit: int = 3
+    soft_bounce_window: dt.timedelta = dt.timedelta(days=7)
+    suppression_ttl: dt.timedelta | None = None
+
+    def __post_init__(self) -> None:
+        if self.concurrency < 1:
+            raise ConfigurationError(
+                f"worker_concurrency must be at least 1, not {self.concurrency}"
+            )
+        if self.soft_bounce_limit < 1:
+            raise ConfigurationError(
+                f"soft_bounce_limit must be at least 1, not {self.soft_bounce_limit}"
+            )
+        if self.soft_bounce_window <= dt.timedelta(0):
+            raise ConfigurationError("soft_bounce_window_days must be greater than 0")
+        if self.suppression_ttl is not None and self.suppression_ttl <= dt.timedelta(0):
+            raise ConfigurationError("suppression_ttl_days must be greater than 0")
 
 
 @dataclass(frozen=True)
@@ -48,7 +241,9 @@ class Settings:
     sender: str | None = None
     #: The feedback pipeline written by ``courrier setup``.
     identity: str | None = None
-    route: str | None = None  # "events" | "notifications"
+    #: How feedback reaches the topic: "events" (configuration-set event publishing) or
+    #: "notifications" (identity notifications).
+    route: Route | None = None
     prefix: str | None = None
     topic_arn: str | None = None
     queue_url: str | None = None
@@ -67,7 +262,7 @@ class Settings:
     worker_concurrency: int = 8
     #: Who shares the send rate: "store" (every process and machine using this store, the
     #: default) or "process" (each process paces itself: only for a single sending process).
-    send_rate_scope: str = "store"
+    send_rate_scope: SendRateScope = SendRateScope.STORE
     #: Seconds of the max send rate sent at once after an idle spell ("store" scope). SES admits
     #: short bursts without saying how long (docs/ses.md#sending-at-volume); lower it if SES
     #: throttles.
@@ -80,9 +275,9 @@ class Settings:
     #: sends older than ``reputation_window_days``.
     reputation_window: int = 10_000
     reputation_window_days: int = 30
-    #: Comma-separated domains that send SES no complaint feedback (docs/ses.md#reputation: Gmail);
-    #: their recipients are left out of the complaint rate.
-    reputation_no_complaint_feedback_domains: str = "gmail.com,googlemail.com"
+    #: Domains that send SES no complaint feedback (docs/ses.md#reputation: Gmail); their
+    #: recipients are left out of the complaint rate. A list, or text separated by commas.
+    reputation_no_complaint_feedback_domains: tuple[str, ...] = ("gmail.com", "googlemail.com")
     #: Count mailbox-simulator traffic in the rates. SES does not (docs/ses.md#reputation); this
     #: exists to rehearse the guard with the simulator, never for production.
     reputation_count_simulator: bool = False
@@ -108,9 +303,17 @@ class Settings:
     #: Tries in all before a row that keeps being throttled or unreachable is ``failed``.
     outbox_max_attempts: int = 10
 
-    #: DNS servers ``courrier doctor`` asks, as ``ADDRESS[:PORT]`` separated by commas (for
-    #: example ``127.0.0.1:5353``); None asks the system's resolvers.
-    dns_nameservers: str | None = None
+    # What the feedback worker does with bounces; see courrier.feedback.rules.
+    #: Transient bounces of one address within ``soft_bounce_window_days`` that suppress it.
+    soft_bounce_limit: int = 3
+    soft_bounce_window_days: float = 7.0
+    #: Days a suppression added from feedback lasts; none keeps it until removed.
+    suppression_ttl_days: float | None = None
+
+    #: DNS servers ``courrier doctor`` asks, each ``ADDRESS[:PORT]`` (for example
+    #: ``127.0.0.1:5353``): a list, or text separated by commas; none asks the system's
+    #: resolvers.
+    dns_nameservers: tuple[str, ...] = ()
 
     # One-click unsubscribe (RFC 8058) on bulk mail; see courrier.unsubscribe.
     #: Public URL of courrier's unsubscribe endpoint (``courrier dashboard`` serves it at
@@ -124,6 +327,68 @@ class Settings:
     #: The lists are managed by another system, which adds its own ``List-Unsubscribe``:
     #: bulk sends without courrier's links are then allowed.
     unsubscribe_managed_elsewhere: bool = False
+
+    def __post_init__(self) -> None:
+        # Built directly (``Settings(route="events")``), values are checked and normalised as
+        # those of a file are; then each group checks its own range, so that a bad value is an
+        # error of the settings, naming it, rather than of the first send that reads it.
+        for spec in fields(self):
+            value = _coerce(spec.name, _declared()[spec.name], getattr(self, spec.name), "settings")
+            object.__setattr__(self, spec.name, value)
+        for group in _GROUPS:
+            getattr(self, group)
+
+    @property
+    def send_rate(self) -> SendRateSettings:
+        """``max_send_rate``, ``send_rate_scope``, ``send_burst`` and ``send_rate_recheck``."""
+        return SendRateSettings(
+            self.max_send_rate, self.send_rate_scope, self.send_burst, self.send_rate_recheck
+        )
+
+    @property
+    def retry(self) -> RetrySettings:
+        """``send_attempts``, ``backoff_base``, ``backoff_cap`` and ``read_timeout``."""
+        return RetrySettings(
+            self.send_attempts, self.backoff_base, self.backoff_cap, self.read_timeout
+        )
+
+    @property
+    def guard(self) -> GuardSettings:
+        """The ``guard_*`` settings."""
+        return GuardSettings(
+            self.guard_bounce_warning,
+            self.guard_bounce_trip,
+            self.guard_complaint_warning,
+            self.guard_complaint_trip,
+            self.guard_min_volume,
+            self.guard_blocks_transactional,
+        )
+
+    @property
+    def reputation(self) -> ReputationSettings:
+        """The ``reputation_*`` settings."""
+        return ReputationSettings(
+            self.reputation_window,
+            self.reputation_window_days,
+            self.reputation_no_complaint_feedback_domains,
+            self.reputation_count_simulator,
+        )
+
+    @property
+    def outbox(self) -> OutboxSettings:
+        """The ``outbox_*`` settings."""
+        return OutboxSettings(self.outbox_lease, self.outbox_retry_delay, self.outbox_max_attempts)
+
+    @property
+    def worker(self) -> WorkerSettings:
+        """``worker_concurrency`` and the bounce rules the worker applies."""
+        ttl = self.suppression_ttl_days
+        return WorkerSettings(
+            self.worker_concurrency,
+            self.soft_bounce_limit,
+            dt.timedelta(days=self.soft_bounce_window_days),
+            None if ttl is None else dt.timedelta(days=ttl),
+        )
 
     @classmethod
     def load(
@@ -145,21 +410,21 @@ class Settings:
             raise ConfigurationError(f"unknown setting(s): {', '.join(unknown)}")
         file_values = _read_file(config_file, config_may_be_absent)
         values: dict[str, Any] = {}
-        for name, spec in known.items():
+        for name in known:
             if overrides.get(name) is not None:
-                values[name] = overrides[name]
+                values[name] = checked(name, overrides[name], f"argument {name}")
             elif f"COURRIER_{name.upper()}" in os.environ:
-                values[name] = _coerce(
+                values[name] = checked(
                     name,
-                    spec.type,
                     os.environ[f"COURRIER_{name.upper()}"],
                     f"environment variable COURRIER_{name.upper()}",
                 )
             elif name in file_values:
-                values[name] = _coerce(
-                    name, spec.type, file_values[name], f"'{name}' in {CONFIG_FILE}"
-                )
+                values[name] = checked(name, file_values[name], f"'{name}' in {CONFIG_FILE}")
         return cls(**values)
+
+
+_GROUPS = ("send_rate", "retry", "guard", "reputation", "outbox", "worker")
 
 
 def config_path(config_file: str | os.PathLike[str] | None = None) -> Path:
@@ -179,8 +444,12 @@ def _named_by(config_file: str | os.PathLike[str] | None) -> str | None:
 def checked(name: str, value: Any, source: str) -> Any:
     """``value`` for the setting ``name``, checked as a file's values are (numbers parsed,
     text required to be text); ``source`` names where it came from in the error."""
-    declared = {f.name: f.type for f in fields(Settings)}[name]
-    return _coerce(name, declared, value, source)
+    return _coerce(name, _declared()[name], value, source)
+
+
+@cache
+def _declared() -> dict[str, Any]:
+    return typing.get_type_hints(Settings)
 
 
 def _read_file(
@@ -199,26 +468,70 @@ def _read_file(
     table = data.get("courrier", {})
     if not isinstance(table, dict):
         raise ConfigurationError(f"{path}: [courrier] must be a table")
-    unknown = sorted(set(table) - {f.name for f in fields(Settings)})
+    flat = _flatten(path, table)
+    unknown = sorted(set(flat) - {f.name for f in fields(Settings)})
     if unknown:
         raise ConfigurationError(f"{path}: unknown setting(s) {', '.join(unknown)}")
-    return table
+    return flat
+
+
+def _flatten(path: Path, table: dict[str, Any]) -> dict[str, Any]:
+    """``[courrier.guard] bounce_trip`` as ``guard_bounce_trip``; a name given both ways is an
+    error rather than a silent choice."""
+    flat: dict[str, Any] = {}
+    for key, value in table.items():
+        items = (
+            {f"{key}_{k}": v for k, v in value.items()} if isinstance(value, dict) else {key: value}
+        )
+        for name, item in items.items():
+            if name in flat:
+                raise ConfigurationError(f"{path}: {name} is given twice")
+            flat[name] = item
+    return flat
 
 
 def _coerce(name: str, declared: Any, value: Any, source: str) -> Any:
-    kind = str(declared)
-    if kind == "bool":
+    if value is None:
+        return None
+    kind = _without_none(declared)
+    if kind is bool:
         return _boolean(name, value, source)
-    try:
-        if kind.startswith("int"):
-            return int(value)
-        if kind.startswith("float"):
-            return float(value)
-    except (TypeError, ValueError) as err:
-        raise ConfigurationError(f"{source}: {name} must be a number, not {value!r}") from err
-    if value is not None and not isinstance(value, str):
+    if kind in (int, float):
+        if isinstance(value, bool):
+            raise ConfigurationError(f"{source}: {name} must be a number, not {value!r}")
+        try:
+            return kind(value)
+        except (TypeError, ValueError) as err:
+            raise ConfigurationError(f"{source}: {name} must be a number, not {value!r}") from err
+    if isinstance(kind, type) and issubclass(kind, enum.Enum):
+        allowed = [str(member.value) for member in kind]
+        if str(value) not in allowed:
+            raise ConfigurationError(
+                f"{source}: {name} must be one of {', '.join(allowed)}, not {value!r}"
+            )
+        return kind(str(value))
+    if typing.get_origin(kind) is tuple:
+        return _text_list(name, value, source)
+    if not isinstance(value, str):
         raise ConfigurationError(f"{source}: {name} must be a string, not {value!r}")
     return value
+
+
+def _without_none(declared: Any) -> Any:
+    """``X`` for ``X | None``."""
+    if isinstance(declared, types.UnionType) or typing.get_origin(declared) is typing.Union:
+        (kind,) = [a for a in typing.get_args(declared) if a is not type(None)]
+        return kind
+    return declared
+
+
+def _text_list(name: str, value: Any, source: str) -> tuple[str, ...]:
+    """A list from a list (a file, an argument) or from text separated by commas (the
+    environment, where a list has no other spelling)."""
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, list | tuple) or not all(isinstance(i, str) for i in items):
+        raise ConfigurationError(f"{source}: {name} must be a list of strings, not {value!r}")
+    return tuple(i.strip() for i in items if i.strip())
 
 
 _TRUE = {"1", "true", "yes", "on"}

@@ -118,10 +118,8 @@ def watchers(
 )
 @click.option(
     "--soft-bounce-limit",
-    default=3,
-    show_default=True,
     type=click.IntRange(1),
-    help="Transient bounces that suppress an address.",
+    help="Transient bounces that suppress an address (default: the soft_bounce_limit setting, 3).",
 )
 @click.option(
     "--metrics-port", type=click.IntRange(1, 65535), help="Serve Prometheus metrics on this port."
@@ -138,7 +136,7 @@ def worker(
     concurrency: int | None,
     allow_topic: tuple[str, ...],
     verify_signatures: bool,
-    soft_bounce_limit: int,
+    soft_bounce_limit: int | None,
     metrics_port: int | None,
     metrics_host: str,
     verbose: bool,
@@ -177,7 +175,7 @@ def worker(
             ),
         ),
         store,
-        rules=Rules(soft_bounce_limit=soft_bounce_limit),
+        rules=Rules.from_settings(settings, soft_bounce_limit=soft_bounce_limit),
         hooks=host_of(ctx).hooks,
         allowed_topics=topics,
         verifier=SignatureVerifier() if verify_signatures else None,

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from courrier.feedback import events as ev
+from courrier.settings import Settings
 from courrier.statuses import Action
 
 __all__ = ["Action", "Rules"]
@@ -33,6 +34,17 @@ class Rules:
     complaint_exemptions: frozenset[str] = frozenset({"not-spam"})
     #: How long a suppression lasts; None keeps it until removed.
     suppression_ttl: dt.timedelta | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **overrides: int | None) -> Rules:
+        """The rules the settings give (``soft_bounce_limit``, ``soft_bounce_window_days``,
+        ``suppression_ttl_days``); ``overrides`` (a command-line option) win."""
+        worker = settings.worker
+        return cls(
+            soft_bounce_limit=overrides.get("soft_bounce_limit") or worker.soft_bounce_limit,
+            soft_bounce_window=worker.soft_bounce_window,
+            suppression_ttl=worker.suppression_ttl,
+        )
 
     def action(
         self, event: ev.Event, *, delivered_before: Callable[[], bool] = lambda: False

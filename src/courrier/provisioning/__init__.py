@@ -9,9 +9,9 @@ from courrier.provisioning.checks import (
     DoctorTarget,
 )
 from courrier.provisioning.doctor import doctor
-from courrier.provisioning.resources import Route
 from courrier.provisioning.setup import Action, Change, SetupReport, setup
 from courrier.provisioning.teardown import teardown
+from courrier.settings import Route
 
 __all__ = [
     "Action",

@@ -52,11 +52,13 @@ class LookupFailed(Exception):
     """A DNS query got no answer (timeout, SERVFAIL, no server): not the same as "absent"."""
 
 
-def parse_nameservers(text: str) -> list[tuple[str, int]]:
-    """``"127.0.0.1:5353, [::1]:53, 192.0.2.1"`` as (address, port) pairs (port 53 unless
-    given); a :class:`~courrier.errors.ConfigurationError` for anything else."""
+def parse_nameservers(text: str | Sequence[str]) -> list[tuple[str, int]]:
+    """``"127.0.0.1:5353, [::1]:53, 192.0.2.1"`` (or the same as a list) as (address, port)
+    pairs (port 53 unless given); a :class:`~courrier.errors.ConfigurationError` for anything
+    else."""
     found: list[tuple[str, int]] = []
-    for item in (part.strip() for part in text.split(",")):
+    parts = text.split(",") if isinstance(text, str) else text
+    for item in (part.strip() for part in parts):
         if not item:
             continue
         match = re.fullmatch(r"\[([0-9A-Fa-f:.]+)\](?::(\d+))?|([^:\[\]]+)(?::(\d+))?", item)
@@ -74,7 +76,9 @@ class Dns:
     """TXT, CNAME and MX lookups with dnspython; ``nameservers`` as the ``dns_nameservers``
     setting gives them (None: the system's resolver configuration)."""
 
-    def __init__(self, nameservers: str | None = None, *, timeout: float = 5.0) -> None:
+    def __init__(
+        self, nameservers: str | Sequence[str] | None = None, *, timeout: float = 5.0
+    ) -> None:
         import dns.nameserver
         import dns.resolver
 

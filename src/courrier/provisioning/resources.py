@@ -4,31 +4,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
 
 import idna
 
-from courrier.errors import ConfigurationError
-
-
-class Route(StrEnum):
-    """How SES feedback reaches the topic."""
-
-    #: Configuration-set event publishing: every event type (docs/ses.md#event-publishing).
-    EVENTS = "events"
-    #: Identity notifications: Bounce, Complaint and Delivery (docs/ses.md#notifications).
-    NOTIFICATIONS = "notifications"
-
-    @classmethod
-    def parse(cls, value: str) -> Route:
-        try:
-            return cls(value)
-        except ValueError:
-            raise ConfigurationError(
-                f"route must be 'events' or 'notifications', not {value!r}"
-            ) from None
-
+from courrier.settings import Route
 
 #: Every SES v2 event type; the events route publishes all of them (docs/ses.md#event-publishing).
 EVENT_TYPES = [

@@ -30,10 +30,10 @@ from courrier.provisioning.resources import (
     NOTIFICATION_TYPES,
     QUEUE_RETENTION,
     Resources,
-    Route,
     normalise_identity,
     with_statement,
 )
+from courrier.settings import Route
 
 __all__ = ["Action", "Change", "SetupReport", "inventory_of", "resources_for", "setup"]
 

@@ -7,8 +7,9 @@ from pathlib import Path
 from courrier.provisioning import config_file
 from courrier.provisioning.aws import SES_MISSING, Aws
 from courrier.provisioning.probe import remove_probes
-from courrier.provisioning.resources import NOTIFICATION_TYPES, TOPIC_SID, Route
+from courrier.provisioning.resources import NOTIFICATION_TYPES, TOPIC_SID
 from courrier.provisioning.setup import Action, Change, inventory_of, resources_for
+from courrier.settings import Route
 
 __all__ = ["teardown"]
 

@@ -175,11 +175,7 @@ class Report:
 
 
 def counting(settings: Settings) -> Counting:
-    domains = tuple(
-        d.strip().lower()
-        for d in settings.reputation_no_complaint_feedback_domains.split(",")
-        if d.strip()
-    )
+    domains = tuple(d.lower() for d in settings.reputation_no_complaint_feedback_domains)
     return Counting(
         count_simulator=settings.reputation_count_simulator,
         no_complaint_feedback_domains=domains,

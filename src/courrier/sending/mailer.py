@@ -16,7 +16,6 @@ from courrier.aws.clients import AwsConfig
 from courrier.aws.ses import SesClient
 from courrier.backoff import Backoff
 from courrier.errors import (
-    ConfigurationError,
     CourrierError,
 )
 from courrier.message import AddressLike, Message
@@ -80,19 +79,6 @@ class Mailer:
         self.guard = guard or Guard(store, self.settings, account=ses.account)
         #: Called with the error and the delay before each retry (metrics count them).
         self._on_retry = on_retry
-        if self.settings.send_rate_scope not in ("store", "process"):
-            raise ConfigurationError(
-                'send_rate_scope must be "store" or "process", '
-                f"not {self.settings.send_rate_scope!r}"
-            )
-        if self.settings.max_send_rate is not None and not self.settings.max_send_rate >= 0:
-            raise ConfigurationError(
-                f"max_send_rate must be positive (or 0: SES's), not {self.settings.max_send_rate}"
-            )
-        if not self.settings.send_burst > 0:
-            raise ConfigurationError(
-                f"send_burst must be a positive number of seconds, not {self.settings.send_burst}"
-            )
         self._pacer = pacer
         self._pacer_lock = threading.Lock()
         self._sleep = sleep
