@@ -130,10 +130,10 @@ def test_a_file_may_group_settings_in_sub_tables(in_tmp: Path) -> None:
         (
             "COURRIER_GUARD_BOUNCE_WARNING",
             "0.05",
-            "guard_bounce_warning .* above guard_bounce_trip",
+            "guard_bounce_warning must not be above guard_bounce_trip",
         ),
         ("COURRIER_GUARD_COMPLAINT_TRIP", "1.5", "guard_complaint_trip must be a fraction"),
-        ("COURRIER_GUARD_MIN_VOLUME", "-1", "guard_min_volume must not be negative"),
+        ("COURRIER_GUARD_MIN_VOLUME", "-1", "guard_min_volume must be at least 1"),
         ("COURRIER_SEND_ATTEMPTS", "0", "send_attempts must be at least 1"),
         ("COURRIER_BACKOFF_CAP", "0.1", "backoff_cap .* below backoff_base"),
         ("COURRIER_SEND_BURST", "0", "send_burst must be greater than 0"),

@@ -94,8 +94,8 @@ def _not_negative(name: str, value: float) -> None:
 
 
 def _fraction(name: str, value: float) -> None:
-    if not 0 < value < 1:
-        raise ConfigurationError(f"{name} must be a fraction between 0 and 1, not {value!r}")
+    if not 0 < value <= 1:
+        raise ConfigurationError(f"{name} must be a fraction in (0, 1], not {value!r}")
 
 
 @dataclass(frozen=True)
@@ -158,10 +158,10 @@ class GuardSettings:
             _fraction(f"guard_{kind}_trip", trip)
             if warning > trip:
                 raise ConfigurationError(
-                    f"guard_{kind}_warning ({warning}) must not be above guard_{kind}_trip ({trip})"
+                    f"guard_{kind}_warning must not be above guard_{kind}_trip ({warning} > {trip})"
                 )
-        if self.min_volume < 0:
-            raise ConfigurationError(f"guard_min_volume must not be negative: {self.min_volume}")
+        if self.min_volume < 1:
+            raise ConfigurationError(f"guard_min_volume must be at least 1, not {self.min_volume}")
 
 
 @dataclass(frozen=True)

@@ -90,23 +90,6 @@ class GuardStatus:
         return "low volume"
 
 
-def _check_lines(settings: Settings) -> None:
-    for name in (
-        "guard_bounce_warning",
-        "guard_bounce_trip",
-        "guard_complaint_warning",
-        "guard_complaint_trip",
-    ):
-        value = getattr(settings, name)
-        if not 0 < value <= 1:
-            raise ConfigurationError(f"{name} must be a fraction in (0, 1], not {value!r}")
-    for rate in ("bounce", "complaint"):
-        if getattr(settings, f"guard_{rate}_warning") > getattr(settings, f"guard_{rate}_trip"):
-            raise ConfigurationError(f"guard_{rate}_warning must not be above guard_{rate}_trip")
-    if settings.guard_min_volume < 1 or settings.reputation_window < 1:
-        raise ConfigurationError("guard_min_volume and reputation_window must be at least 1")
-
-
 def describe(rate: str, value: float | None, threshold: float | None) -> str:
     name = rate.replace("_", " ")
     if value is None or threshold is None:
@@ -125,8 +108,8 @@ class Guard:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.store = store
+        # Settings check their guard lines themselves (courrier.settings.GuardSettings).
         self.settings = settings or Settings()
-        _check_lines(self.settings)
         self.hooks = list(hooks)
         self._account = account
         self._clock = clock
