@@ -253,10 +253,12 @@ class SmtpInterface:
     async def _close(self) -> None:
         for server in self._servers:
             server.close()
-        # Open sessions end with the sandbox (Server.wait_closed waits for them).
+        # Open sessions end with the sandbox (Server.wait_closed waits for them), at once:
+        # a TLS close would wait for the client's own close_notify.
         for session in list(self._sessions):
             if session.transport is not None:
-                session.transport.close()
+                session.transport.abort()  # type: ignore[attr-defined]
+        await asyncio.sleep(0)
         for server in self._servers:
             await asyncio.wait_for(server.wait_closed(), timeout=5)
         self._servers.clear()
