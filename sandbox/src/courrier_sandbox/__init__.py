@@ -25,6 +25,7 @@ from courrier_sandbox.latency import Latency
 from courrier_sandbox.server import SandboxApp
 from courrier_sandbox.ses.service import SesOptions
 from courrier_sandbox.simulation.simulator import SimulatorOptions
+from courrier_sandbox.smtp import SmtpInterface, SmtpOptions
 
 __all__ = [
     "Latency",
@@ -33,6 +34,7 @@ __all__ = [
     "SandboxError",
     "SesOptions",
     "SimulatorOptions",
+    "SmtpOptions",
     "__version__",
 ]
 
@@ -52,6 +54,9 @@ class _LoggingHandler(WSGIRequestHandler):
 class Sandbox:
     """The sandbox on a background thread; ``url`` is set once it answers its health check.
 
+    With ``smtp`` (ports given), SES's SMTP interface runs beside it and stops with it;
+    :attr:`smtp` then says which ports it listens on and which keys it accepts.
+
     moto keeps SNS and SQS state per process, so run one sandbox per process.
     """
 
@@ -63,12 +68,15 @@ class Sandbox:
         options: SesOptions | None = None,
         state_path: str | None = None,
         latency: Latency | None = None,
+        smtp: SmtpOptions | None = None,
     ) -> None:
         self.app = SandboxApp(options or SesOptions(), state_path, latency=latency)
         self._host = host
         self._port = port
         self._server: Any = None
         self._thread: threading.Thread | None = None
+        self._smtp_options = smtp
+        self.smtp: SmtpInterface | None = None
         self.url = ""
 
     def start(self) -> str:
@@ -88,9 +96,22 @@ class Sandbox:
         host = self._host if ":" not in self._host else f"[{self._host}]"
         self.url = f"http://{host}:{self._server.server_port}"
         wait_until_healthy(self.url)
+        if self._smtp_options is not None and self._smtp_options.enabled:
+            smtp = SmtpInterface(
+                self.app.ses, self._smtp_options, host=self._host, endpoint=self.url
+            )
+            try:
+                smtp.start()
+            except SandboxError:
+                self.stop()
+                raise
+            self.smtp = smtp
         return self.url
 
     def stop(self) -> None:
+        if self.smtp is not None:
+            self.smtp.stop()
+            self.smtp = None
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()

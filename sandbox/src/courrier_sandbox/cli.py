@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
 from collections.abc import Callable, Iterator
@@ -16,8 +17,17 @@ from typing import Any
 
 import click
 
-from courrier_sandbox import Latency, Sandbox, SesOptions, SimulatorOptions, __version__
+from courrier_sandbox import (
+    Latency,
+    Sandbox,
+    SesOptions,
+    SimulatorOptions,
+    SmtpOptions,
+    __version__,
+)
+from courrier_sandbox.accounts import DEFAULT_REGION
 from courrier_sandbox.errors import SandboxError
+from courrier_sandbox.smtp import SmtpInterface
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -74,16 +84,35 @@ from courrier_sandbox.errors import SandboxError
     metavar="MS[,JITTER]",
     help="Delay every SES, SNS and SQS answer by MS ± JITTER milliseconds (20,5 is AWS-like).",
 )
+@click.option(
+    "--smtp-port",
+    type=click.IntRange(min=0, max=65535),
+    help="Also serve SES's SMTP interface here, STARTTLS required (SES: 587).",
+)
+@click.option(
+    "--smtps-port",
+    type=click.IntRange(min=0, max=65535),
+    help="Also serve SES's SMTP interface here with TLS from the first byte (SES: 465).",
+)
+@click.option(
+    "--tls-cert",
+    type=click.Path(exists=True, dir_okay=False),
+    help="PEM certificate for the SMTP ports (default: a self-signed one made at start).",
+)
+@click.option(
+    "--tls-key", type=click.Path(exists=True, dir_okay=False), help="PEM key of --tls-cert."
+)
 @click.option("-v", "--verbose", is_flag=True, help="Log every request.")
 def main(**options: Any) -> None:
     """Serve SES (v1 and v2), SNS and SQS on one port, with the SES mailbox simulator.
 
     Point boto3 or the AWS CLI at it with AWS_ENDPOINT_URL=http://127.0.0.1:4566 and any
-    credentials and region.
+    credentials and region. With --smtp-port or --smtps-port, SMTP applications log in with
+    an access key id it knows and that key's SES SMTP password (printed at start).
 
     Example:
 
-        courrier-sandbox --port 4566 --state .sandbox-state.json
+        courrier-sandbox --port 4566 --state .sandbox-state.json --smtp-port 2587
     """
     serve(**options)
 
@@ -101,6 +130,10 @@ def serve(
     ooto_bounce: bool,
     feedback_delay: float,
     latency: str | None,
+    smtp_port: int | None,
+    smtps_port: int | None,
+    tls_cert: str | None,
+    tls_key: str | None,
     verbose: bool,
 ) -> None:
     """Run the sandbox in the foreground until SIGTERM or SIGINT (the options of :func:`main`)."""
@@ -116,22 +149,48 @@ def serve(
         pending_identities=pending_identities,
         simulator=SimulatorOptions(ooto_bounce=ooto_bounce, delay=feedback_delay),
     )
+    smtp = SmtpOptions(port=smtp_port, tls_port=smtps_port, certificate=tls_cert, key=tls_key)
+    if (tls_cert or tls_key) and not smtp.enabled:
+        raise click.UsageError("--tls-cert and --tls-key need --smtp-port or --smtps-port")
     stop = threading.Event()
     # The handlers go in before the port answers: a supervisor that stops the sandbox as soon
     # as its health check passes must get a clean stop, not the default SIGTERM death.
     with _stop_signals(lambda signum, frame: stop.set()):
         try:
             delay = Latency.parse(latency) if latency else None
-            server = Sandbox(host, port, options=options, state_path=state_path, latency=delay)
+            server = Sandbox(
+                host, port, options=options, state_path=state_path, latency=delay, smtp=smtp
+            )
             url = server.start()
         except SandboxError as err:
             raise click.ClickException(str(err)) from err
         click.echo(f"courrier sandbox listening on {click.style(url, bold=True)}", err=True)
         click.echo(f"  export AWS_ENDPOINT_URL={url}", err=True)
         click.echo(f"  mailbox: {url}/_courrier/mailbox   health: {url}/_courrier/health", err=True)
+        if server.smtp is not None:
+            _echo_smtp(server.smtp)
         stop.wait()
     click.echo("stopping", err=True)
     server.stop()
+
+
+def _echo_smtp(smtp: SmtpInterface) -> None:
+    """Where SMTP applications connect, and the logins the sandbox accepts."""
+    for port, how in ((smtp.port, "STARTTLS"), (smtp.tls_port, "TLS")):
+        if port is not None:
+            click.echo(f"  SMTP ({how}): {smtp.host}:{port}", err=True)
+    assert smtp.tls is not None
+    click.echo(f"  TLS certificate: {smtp.tls.certificate_file}", err=True)
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    region = region if region in smtp.keys.regions else DEFAULT_REGION
+    for key_id in smtp.keys.keys:
+        password = smtp.keys.password(key_id, region)
+        click.echo(f"  SMTP login in {region}: {key_id} / {password}", err=True)
+    click.echo(
+        "  (a key's SMTP password for another region sends in that region; "
+        "`courrier smtp-credentials` derives it)",
+        err=True,
+    )
 
 
 @contextmanager

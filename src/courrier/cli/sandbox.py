@@ -62,6 +62,24 @@ from courrier.extras import needs_extra
     metavar="MS[,JITTER]",
     help="Delay every SES, SNS and SQS answer by MS ± JITTER milliseconds (20,5 is AWS-like).",
 )
+@click.option(
+    "--smtp-port",
+    type=click.IntRange(min=0, max=65535),
+    help="Also serve SES's SMTP interface here, STARTTLS required (SES: 587).",
+)
+@click.option(
+    "--smtps-port",
+    type=click.IntRange(min=0, max=65535),
+    help="Also serve SES's SMTP interface here with TLS from the first byte (SES: 465).",
+)
+@click.option(
+    "--tls-cert",
+    type=click.Path(exists=True, dir_okay=False),
+    help="PEM certificate for the SMTP ports (default: a self-signed one made at start).",
+)
+@click.option(
+    "--tls-key", type=click.Path(exists=True, dir_okay=False), help="PEM key of --tls-cert."
+)
 @click.option("-v", "--verbose", is_flag=True, help="Log every request.")
 def sandbox(
     host: str,
@@ -75,6 +93,10 @@ def sandbox(
     ooto_bounce: bool,
     feedback_delay: float,
     latency: str | None,
+    smtp_port: int | None,
+    smtps_port: int | None,
+    tls_cert: str | None,
+    tls_key: str | None,
     verbose: bool,
 ) -> None:
     """Serve SES (v1 and v2), SNS and SQS on one port, with the SES mailbox simulator.
@@ -101,5 +123,9 @@ def sandbox(
         ooto_bounce=ooto_bounce,
         feedback_delay=feedback_delay,
         latency=latency,
+        smtp_port=smtp_port,
+        smtps_port=smtps_port,
+        tls_cert=tls_cert,
+        tls_key=tls_key,
         verbose=verbose,
     )

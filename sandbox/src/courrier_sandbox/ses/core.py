@@ -60,7 +60,7 @@ class Accepted:
 class Caller:
     account: str
     region: str
-    api: str  # "v1" | "v2"
+    api: str  # "v1" | "v2" | "smtp"
     identity: str = "sandbox-user"
     source_ip: str = "127.0.0.1"
     #: The sandbox's URL as the caller reached it: where open, click and unsubscribe links go.
