@@ -99,7 +99,8 @@ class UnsubscribeRequired(ConfigurationError):
     """A bulk send was refused: it would carry no one-click unsubscribe link.
 
     Gmail, Yahoo and Microsoft require ``List-Unsubscribe`` and ``List-Unsubscribe-Post``
-    (RFC 8058) on bulk mail. Set ``unsubscribe_url`` and ``unsubscribe_secret``, or
+    (RFC 8058) on bulk mail. Set ``unsubscribe_url`` and ``unsubscribe_secret``,
+    ``unsubscribe_contact_list`` (SES's subscription management), or
     ``unsubscribe_managed_elsewhere`` when the list is managed by another system.
     """
 
