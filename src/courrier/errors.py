@@ -21,6 +21,7 @@
     │       ├── IdentityNotVerified
     │       ├── MessageRejected
     │       ├── ConfigurationSetMissing
+    │       ├── ContactListMissing
     │       ├── TemplateNotFound         the template a send names does not exist
     │       └── OutcomeUnknown           the request may have reached SES; never re-sent
     ├── FeedbackError                    feedback that cannot be applied
@@ -46,6 +47,7 @@ __all__ = [
     "CertificateUnavailable",
     "ConfigurationError",
     "ConfigurationSetMissing",
+    "ContactListMissing",
     "CourrierError",
     "DailyQuotaExceeded",
     "FeedbackError",
@@ -97,7 +99,8 @@ class UnsubscribeRequired(ConfigurationError):
     """A bulk send was refused: it would carry no one-click unsubscribe link.
 
     Gmail, Yahoo and Microsoft require ``List-Unsubscribe`` and ``List-Unsubscribe-Post``
-    (RFC 8058) on bulk mail. Set ``unsubscribe_url`` and ``unsubscribe_secret``, or
+    (RFC 8058) on bulk mail. Set ``unsubscribe_url`` and ``unsubscribe_secret``,
+    ``unsubscribe_contact_list`` (SES's subscription management), or
     ``unsubscribe_managed_elsewhere`` when the list is managed by another system.
     """
 
@@ -194,6 +197,11 @@ class ConfigurationSetMissing(SendError):
 
 class TemplateNotFound(SendError):
     """The SES template a templated or bulk send names does not exist in the region."""
+
+
+class ContactListMissing(SendError):
+    """SES knows no such contact list (or topic): ``unsubscribe_contact_list`` and
+    ``unsubscribe_topic`` name one that ``courrier setup`` has not created."""
 
 
 class OutcomeUnknown(SendError):

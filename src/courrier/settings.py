@@ -327,6 +327,14 @@ class Settings:
     #: The lists are managed by another system, which adds its own ``List-Unsubscribe``:
     #: bulk sends without courrier's links are then allowed.
     unsubscribe_managed_elsewhere: bool = False
+    #: SES's own subscription management instead of courrier's endpoint: the SES contact
+    #: list bulk sends name (``ListManagementOptions``); SES then adds the unsubscribe headers,
+    #: hosts the page and publishes Subscription events, which the worker applies. See
+    #: https://docs.aws.amazon.com/ses/latest/dg/sending-email-subscription-management.html.
+    unsubscribe_contact_list: str | None = None
+    #: The topic of that contact list a bulk send names when its message names none (None:
+    #: no topic, so a one-click unsubscribe leaves every topic of the list).
+    unsubscribe_topic: str | None = None
 
     def __post_init__(self) -> None:
         # Built directly (``Settings(route="events")``), values are checked and normalised as

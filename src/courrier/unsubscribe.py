@@ -170,6 +170,7 @@ def links_for(settings: Settings) -> Links | None:
         "bulk mail must carry a one-click unsubscribe link (RFC 8058, required by Gmail, "
         "Yahoo and Microsoft): set unsubscribe_url and unsubscribe_secret "
         "(COURRIER_UNSUBSCRIBE_URL, COURRIER_UNSUBSCRIBE_SECRET), or "
+        "unsubscribe_contact_list for SES's own subscription management, or "
         "unsubscribe_managed_elsewhere = true when another system manages the list"
     )
 

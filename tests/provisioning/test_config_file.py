@@ -59,7 +59,11 @@ def test_setup_and_teardown_keep_the_rest_of_the_file(
     path.write_text(BEFORE, encoding="utf-8")
     runner = CliRunner()
     for _ in range(2):  # a second run rewrites the same values in place
-        assert runner.invoke(main, ["setup", "--identity", IDENTITY]).exit_code == 0
+        # With a contact list, setup writes every key it may write.
+        made = runner.invoke(
+            main, ["setup", "--identity", IDENTITY, "--contact-list", "people", "--topic", "news"]
+        )
+        assert made.exit_code == 0, made.output
         written = path.read_text(encoding="utf-8")
         assert outside_courrier(written) == outside_courrier(BEFORE)
         assert written.endswith(AFTER)

@@ -266,3 +266,79 @@ def test_demo_command_succeeds_offline(tmp_path: Path) -> None:
     )
     for case in ("success", "bounce", "ooto", "complaint", "suppressionlist", "unicode", "eicar"):
         assert case in result.stdout
+
+
+def test_setup_makes_the_contact_list_and_teardown_removes_only_its_own(
+    aws: Aws, sandbox: SandboxClient
+) -> None:
+    report = setup(aws, IDENTITY, prefix="subs", contact_list="customers", topics=["weekly"])
+    assert [(c.resource, c.action) for c in report.changes][-1] == (
+        "contact list customers",
+        "create",
+    )
+    assert report.settings()["unsubscribe_contact_list"] == "customers"
+    assert report.settings()["unsubscribe_topic"] == "weekly"
+    found = sandbox.sesv2.get_contact_list(ContactListName="customers")
+    assert [t["TopicName"] for t in found["Topics"]] == ["weekly"]
+    # Again: nothing changes; a new topic joins those the list has.
+    again = setup(aws, IDENTITY, prefix="subs", contact_list="customers", topics=["weekly"])
+    assert not again.changed
+    sandbox.sesv2.create_contact(ContactListName="customers", EmailAddress="a@example.net")
+    more = setup(
+        aws, IDENTITY, prefix="subs", contact_list="customers", topics=["weekly", "offers"]
+    )
+    assert more.changes[-1].action == "update"
+    found = sandbox.sesv2.get_contact_list(ContactListName="customers")
+    assert [t["TopicName"] for t in found["Topics"]] == ["weekly", "offers"]
+    assert sandbox.sesv2.get_contact(ContactListName="customers", EmailAddress="a@example.net")
+
+    changes = teardown(aws, IDENTITY, prefix="subs", contact_list="customers")
+    assert ("contact list customers", "delete") in [(c.resource, c.action) for c in changes]
+    assert sandbox.sesv2.list_contact_lists()["ContactLists"] == []
+
+
+def test_teardown_keeps_a_contact_list_setup_did_not_make(aws: Aws, sandbox: SandboxClient) -> None:
+    sandbox.sesv2.create_contact_list(ContactListName="theirs")
+    setup(aws, IDENTITY, prefix="subs", contact_list="theirs", topics=["weekly"])
+    changes = teardown(aws, IDENTITY, prefix="subs", contact_list="theirs")
+    [kept] = [c for c in changes if c.resource == "contact list theirs"]
+    assert (kept.action, kept.detail) == ("unchanged", "not created by courrier setup: kept")
+    assert sandbox.sesv2.get_contact_list(ContactListName="theirs")["Topics"][0]["TopicName"] == (
+        "weekly"
+    )
+
+
+@pytest.mark.parametrize(
+    ("contact_list", "topics", "message"),
+    [
+        (None, ["weekly"], "--topic needs --contact-list"),
+        ("bad name", [], "contact list or topic 'bad name'"),
+        ("customers", ["x" * 65], "contact list or topic"),
+    ],
+)
+def test_contact_list_arguments_are_checked(
+    aws: Aws, contact_list: str | None, topics: list[str], message: str
+) -> None:
+    with pytest.raises(ConfigurationError, match=message):
+        setup(aws, IDENTITY, contact_list=contact_list, topics=topics)
+
+
+def test_setup_and_teardown_commands_with_a_contact_list(
+    sandbox: SandboxClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", sandbox.url)
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+    made = runner.invoke(
+        main,
+        ["setup", "--identity", IDENTITY, "--contact-list", "customers", "--topic", "news"],
+    )
+    assert made.exit_code == 0, made.output
+    config = (tmp_path / "courrier.toml").read_text()
+    assert 'unsubscribe_contact_list = "customers"' in config
+    assert 'unsubscribe_topic = "news"' in config
+    removed = runner.invoke(main, ["teardown", "--yes"])
+    assert removed.exit_code == 0, removed.output
+    assert "contact list customers: delete" in removed.output
+    assert "unsubscribe_contact_list" not in (tmp_path / "courrier.toml").read_text()
+    assert sandbox.sesv2.list_contact_lists()["ContactLists"] == []

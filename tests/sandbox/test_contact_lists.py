@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from courrier_sandbox.client import SandboxControlError
 from tests.conftest import SENDER, SandboxClient
 from tests.sandbox.helpers import (
     ALL_EVENT_TYPES,
@@ -271,9 +272,13 @@ def test_one_click_unsubscribe_and_the_subscription_event(sandbox: SandboxClient
     contact = sandbox.sesv2.get_contact(ContactListName=LIST, EmailAddress=READER)
     assert contact["TopicPreferences"] == [{"TopicName": "weekly", "SubscriptionStatus": "OPT_OUT"}]
 
-    # The next send on that topic leaves the contact out; the other recipient gets it.
+    # The next send on that topic is not sent to the contact (SES bounces it:
+    # sending-email-list-management.html); the other recipient gets it.
     listed_send(sandbox, "simple", [READER, OTHER])
-    assert kinds(sandbox.feedback(pipeline.queue_url)) == ["Delivery", "Send"]
+    events = sandbox.feedback(pipeline.queue_url)
+    assert kinds(events) == ["Bounce", "Delivery", "Send"]
+    [bounce] = only(events, "Bounce")
+    assert [r["emailAddress"] for r in bounce["bounce"]["bouncedRecipients"]] == [READER]
     assert len(letters(sandbox, READER)) == 1
     assert len(letters(sandbox, OTHER)) == 1
 
@@ -334,3 +339,41 @@ def test_list_management_names_a_list_and_topic_that_exist(sandbox: SandboxClien
             Content={"Simple": {"Subject": {"Data": "s"}, "Body": {"Text": {"Data": "b"}}}},
             ListManagementOptions=options,
         ) == ("NotFoundException", text, 404)
+
+
+def test_the_control_client_clicks_unsubscribe_for_the_recipient(sandbox: SandboxClient) -> None:
+    pipeline = listed_setup(sandbox)
+    message_id = listed_send(sandbox, "simple", [READER])
+    sandbox.feedback(pipeline.queue_url)
+    # A recipient SES never had is a contact from the send on (sending-email-list-management).
+    assert (
+        sandbox.sesv2.get_contact(ContactListName=LIST, EmailAddress=READER)["UnsubscribeAll"]
+        is False
+    )
+
+    new = sandbox.controls.unsubscribe(message_id, READER)
+    assert {"topicName": "weekly", "subscriptionStatus": "OptOut"} in new["topicSubscriptionStatus"]
+    [event] = sandbox.feedback(pipeline.queue_url)
+    assert (event["eventType"], event["subscription"]["source"]) == (
+        "Subscription",
+        "UnsubscribeHeader",
+    )
+    assert event["mail"]["destination"] == [READER]
+
+    back = sandbox.controls.unsubscribe(message_id, READER, topics={"weekly": "OPT_IN"})
+    assert {"topicName": "weekly", "subscriptionStatus": "OptIn"} in back["topicSubscriptionStatus"]
+    [event] = sandbox.feedback(pipeline.queue_url)
+    assert event["subscription"]["source"] == "UnsubscribeLink"
+
+    with pytest.raises(SandboxControlError) as refused:
+        sandbox.controls.unsubscribe(message_id, OTHER)
+    assert refused.value.status == 404
+
+
+def test_ses_adds_its_links_only_to_a_message_with_one_recipient(sandbox: SandboxClient) -> None:
+    listed_setup(sandbox)
+    listed_send(sandbox, "simple", [READER, OTHER])
+    for address in (READER, OTHER):
+        [copy] = letters(sandbox, address)
+        names = {h["name"] for h in copy["headers"]}
+        assert "List-Unsubscribe" not in names

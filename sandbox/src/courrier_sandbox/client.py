@@ -151,6 +151,44 @@ class SandboxControl:
         """Forget the events recorded so far."""
         self.request("DELETE", "/events")
 
+    def unsubscribe(
+        self,
+        message_id: str,
+        recipient: str,
+        *,
+        topics: dict[str, str] | None = None,
+        unsubscribe_all: bool | None = None,
+    ) -> dict[str, Any]:
+        """What SES's own subscription management does when ``recipient`` of the
+        list-management send ``message_id`` unsubscribes: with neither argument, the
+        one-click POST of its ``List-Unsubscribe`` link (out of the send's topic, or of every
+        topic when it named none); else a change made on SES's preferences page (``topics``:
+        name -> ``OPT_IN`` | ``OPT_OUT``). The contact is updated and a Subscription event
+        published through the configuration set; its preferences after the change."""
+        path = f"/unsubscribe/{message_id}/{urllib.parse.quote(recipient, safe='@')}"
+        if topics is None and unsubscribe_all is None:
+            url = f"{self.url}/_courrier{path}"
+            request = urllib.request.Request(
+                url,
+                data=b"List-Unsubscribe=One-Click",
+                method="POST",
+                headers={"Content-Type": "application/x-www-form-urlencoded"},
+            )
+            try:
+                with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                    answer: dict[str, Any] = json.loads(response.read())
+                    return answer
+            except urllib.error.HTTPError as err:
+                with err:
+                    raise SandboxControlError(err.code, _message_of(err)) from err
+        body: dict[str, Any] = {}
+        if topics is not None:
+            body["topics"] = topics
+        if unsubscribe_all is not None:
+            body["unsubscribe_all"] = unsubscribe_all
+        changed: dict[str, Any] = self.request("POST", path, body)
+        return changed
+
     # ------------------------------------------------------------------ the account
 
     def set_account(self, **changes: Any) -> dict[str, Any]:

@@ -125,6 +125,13 @@ def _send_error(err: ClientError, operation: str) -> errors.AwsError:
             errors.TemplateNotFound,
             "create the template (courrier template push) or fix its name",
         )
+    elif code == "NotFoundException" and ("list" in text.lower() or "topic" in text.lower()):
+        # ListManagementOptions naming a contact list or topic that does not exist.
+        kind, advice = (
+            errors.ContactListMissing,
+            "create the contact list and topic (courrier setup) or fix "
+            "unsubscribe_contact_list / unsubscribe_topic",
+        )
     elif code == "MessageRejected" and "not verified" in text:
         kind, advice = (
             errors.IdentityNotVerified,

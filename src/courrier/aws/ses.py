@@ -112,6 +112,7 @@ class TemplateCalls:
         tags: dict[str, str],
         feedback_address: str | None,
         headers: dict[str, str] | None = None,
+        list_management: dict[str, str] | None = None,
     ) -> str:
         given: dict[str, Any] = {"TemplateName": template, "TemplateData": data}
         if headers:
@@ -122,6 +123,8 @@ class TemplateCalls:
             "Content": {"Template": given},
         }
         _options(params, reply_to, configuration_set, feedback_address)
+        if list_management:
+            params["ListManagementOptions"] = list_management
         if tags:
             params["EmailTags"] = _tags(tags)
         with translate("SendEmail", sending=True):
@@ -251,13 +254,18 @@ class SesClient(TemplateCalls):
         configuration_set: str | None,
         tags: dict[str, str],
         feedback_address: str | None,
+        list_management: dict[str, str] | None = None,
     ) -> str:
+        """One v2 SendEmail of a rendered message; ``list_management``: its
+        ``ListManagementOptions`` (SES's subscription management)."""
         params: dict[str, Any] = {
             "FromEmailAddress": sender,
             "Destination": {"ToAddresses": destinations},
             "Content": {"Raw": {"Data": raw}},
         }
         _options(params, [], configuration_set, feedback_address)
+        if list_management:
+            params["ListManagementOptions"] = list_management
         if tags:
             params["EmailTags"] = _tags(tags)
         with translate("SendEmail", sending=True):

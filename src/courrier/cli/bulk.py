@@ -84,8 +84,9 @@ def bulk(
     earlier row's address is not queued again and is listed. Queuing the same file again
     queues nobody twice, also after an interrupted run. The messages are bulk sends: they
     wait while the reputation guard is tripped, and each carries its recipient's one-click
-    unsubscribe link (unsubscribe_url and unsubscribe_secret; refused before anything is
-    queued without them, unless unsubscribe_managed_elsewhere).
+    unsubscribe link (unsubscribe_url and unsubscribe_secret, or SES's with
+    unsubscribe_contact_list; refused before anything is queued without them, unless
+    unsubscribe_managed_elsewhere).
 
     Example:
 

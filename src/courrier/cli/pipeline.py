@@ -77,6 +77,18 @@ def _aws(settings: Settings) -> Aws:
     show_default=True,
     help="When the MAIL FROM domain's MX is missing: send from amazonses.com, or refuse.",
 )
+@click.option(
+    "--contact-list",
+    metavar="NAME",
+    help="SES's subscription management: create this contact list (SES allows one).",
+)
+@click.option(
+    "--topic",
+    "topics",
+    multiple=True,
+    metavar="NAME",
+    help="A topic of --contact-list (repeatable; the first is bulk sends' default).",
+)
 @click.pass_context
 @handles_errors
 def setup_command(
@@ -87,12 +99,16 @@ def setup_command(
     dry_run: bool,
     mail_from: str | None,
     mx_failure: str,
+    contact_list: str | None,
+    topics: tuple[str, ...],
 ) -> None:
     """Create or update the SES -> SNS -> SQS feedback pipeline, idempotently.
 
     On success the names are written to courrier.toml for the other commands. The DNS
     records to publish are printed: domain verification and DKIM, and with --mail-from the
-    MAIL FROM domain's MX and SPF records.
+    MAIL FROM domain's MX and SPF records. With --contact-list, SES's subscription
+    management is set up too: the contact list and its topics, and the settings that make
+    bulk sends use them.
 
     Example:
 
@@ -107,6 +123,8 @@ def setup_command(
         dry_run=dry_run,
         mail_from=mail_from,
         mail_from_behavior="REJECT_MESSAGE" if mx_failure == "reject" else "USE_DEFAULT_VALUE",
+        contact_list=contact_list,
+        topics=topics,
     )
     console = Console()
     for change in report.changes:
@@ -247,6 +265,7 @@ def teardown_command(ctx: click.Context, yes: bool, delete_identity: bool) -> No
         prefix=prefix,
         delete_identity=delete_identity,
         config=config_path(ctx.find_root().params.get("config")),
+        contact_list=settings.unsubscribe_contact_list,
     )
     console = Console()
     for change in changes:

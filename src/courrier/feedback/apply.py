@@ -24,8 +24,14 @@ from courrier.statuses import Action, RecipientStatus
 from courrier.store import Store, rollups
 from courrier.store import feedback as queries
 from courrier.store.tables import utcnow
+from courrier.store.unsubscribes import (
+    PreferenceChange,
+    Unsubscribed,
+    apply_preference_changes,
+    fits_list_name,
+)
 
-__all__ = ["SUPPRESSED", "Applied", "Hook", "apply"]
+__all__ = ["SES_SOURCE", "SUPPRESSED", "Applied", "Hook", "apply"]
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +61,8 @@ class Applied:
     ignored: int = 0
     #: The stored events that put their recipient on the suppression list.
     suppressing: list[ev.Event] = field(default_factory=list)
+    #: The unsubscribes that SES's Subscription events stored (source ``ses``).
+    unsubscribed: list[Unsubscribed] = field(default_factory=list)
 
     def merge(self, other: Applied) -> None:
         self.stored.extend(other.stored)
@@ -62,6 +70,7 @@ class Applied:
         self.suppressed.extend(other.suppressed)
         self.ignored += other.ignored
         self.suppressing.extend(other.suppressing)
+        self.unsubscribed.extend(other.unsubscribed)
 
 
 def apply(
@@ -160,6 +169,17 @@ def _apply_batch(
         _effects(event, action, rules, raises, soft_bounces, suppressions, applied)
     queries.raise_recipient_statuses(session, raises)
     queries.suppress_many(session, suppressions)
+    applied.unsubscribed.extend(
+        apply_preference_changes(
+            session,
+            [
+                change
+                for event, _ in applied.stored[stored_before:]
+                if isinstance(event, ev.Subscription)
+                for change in _preference_changes(event)
+            ],
+        )
+    )
     # Standard SQS queues deliver in no set order, and concurrent receives reorder more: a delivery
     # applied after its recipient's auto-reply still makes that reply an auto-reply.
     queries.record_auto_replies(
@@ -179,6 +199,29 @@ def _apply_batch(
             if event.recipient and event.ses_message_id
         },
     )
+
+
+#: The ``source`` of the unsubscribes that SES's subscription management records.
+SES_SOURCE = "ses"
+
+
+def _preference_changes(event: ev.Subscription) -> list[PreferenceChange]:
+    """What a Subscription event changes in the unsubscribes: the topic is the list name
+    courrier's bulk sends name (``unsubscribe_topic`` or the message's ``list_name``), and
+    ``unsubscribeAll`` is every list
+    (https://docs.aws.amazon.com/ses/latest/dg/sending-email-subscription-management.html)."""
+    if not event.recipient:
+        # Only a one-recipient send says whose preferences changed (SES adds its links to
+        # no other), so there is nobody to record.
+        return []
+    at = event.timestamp or utcnow()
+    changes: list[PreferenceChange] = []
+    for topic, left in event.changes():
+        if topic is not None and not fits_list_name(topic):
+            log.warning("Subscription event %s: topic %r cannot be a list name", event.key, topic)
+            continue
+        changes.append(PreferenceChange(event.recipient, topic, left, at, SES_SOURCE))
+    return changes
 
 
 def _row(event: ev.Event, action: Action) -> dict[str, object]:

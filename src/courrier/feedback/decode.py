@@ -268,7 +268,9 @@ def _delivery_delay(payload: dict[str, Any], common: dict[str, Any]) -> list[ev.
 def _subscription(payload: dict[str, Any], common: dict[str, Any]) -> list[ev.Event]:
     body = _dict(payload.get("subscription"))
     new = _dict(body.get("newTopicPreferences"))
+    old = _dict(body.get("oldTopicPreferences"))
     unsubscribe_all = new.get("unsubscribeAll")
+    previous_all = old.get("unsubscribeAll")
     # Like Open and Click, the event names no recipient: only a one-recipient send says who.
     recipient = common["destination"][0] if len(common["destination"]) == 1 else None
     return [
@@ -277,16 +279,22 @@ def _subscription(payload: dict[str, Any], common: dict[str, Any]) -> list[ev.Ev
             timestamp=parse_timestamp(body.get("timestamp")),
             contact_list=_str(body.get("contactList")),
             unsubscribe_all=unsubscribe_all if isinstance(unsubscribe_all, bool) else None,
-            topic_preferences={
-                topic: status
-                for r in _records(new.get("topicSubscriptionStatus"))
-                if isinstance(topic := r.get("topicName"), str)
-                and isinstance(status := r.get("subscriptionStatus"), str)
-            },
+            topic_preferences=_topics(new),
             preference_source=_str(body.get("source")),
+            previous_unsubscribe_all=previous_all if isinstance(previous_all, bool) else None,
+            previous_topic_preferences=_topics(old),
             **common,
         )
     ]
+
+
+def _topics(preferences: dict[str, Any]) -> dict[str, str]:
+    return {
+        topic: status
+        for r in _records(preferences.get("topicSubscriptionStatus"))
+        if isinstance(topic := r.get("topicName"), str)
+        and isinstance(status := r.get("subscriptionStatus"), str)
+    }
 
 
 _BUILDERS: dict[str, Callable[[dict[str, Any], dict[str, Any]], list[ev.Event]]] = {

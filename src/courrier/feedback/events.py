@@ -181,6 +181,10 @@ class DeliveryDelay(Event):
         return self.delay_type
 
 
+#: How a Subscription event spells a topic's status (docs/ses.md#event-publishing).
+OPT_IN, OPT_OUT = "OptIn", "OptOut"
+
+
 @dataclass(frozen=True)
 class Subscription(Event):
     kind: ClassVar[str] = "Subscription"
@@ -191,6 +195,24 @@ class Subscription(Event):
     topic_preferences: dict[str, str] = field(default_factory=dict)
     #: How the contact made the change, as SES says it (``UnsubscribeHeader``, ...).
     preference_source: str | None = None
+    #: The same two before the change (``oldTopicPreferences``).
+    previous_unsubscribe_all: bool | None = None
+    previous_topic_preferences: dict[str, str] = field(default_factory=dict)
+
+    def changes(self) -> list[tuple[str | None, bool]]:
+        """What the change did, as (topic, left): a topic opted out (True) or back in
+        (False); topic None for the whole list (``unsubscribeAll`` set or cleared)."""
+        found: list[tuple[str | None, bool]] = []
+        if self.unsubscribe_all is not None and self.unsubscribe_all != bool(
+            self.previous_unsubscribe_all
+        ):
+            found.append((None, self.unsubscribe_all))
+        for topic, status in self.topic_preferences.items():
+            if status not in (OPT_IN, OPT_OUT):
+                continue
+            if self.previous_topic_preferences.get(topic) != status:
+                found.append((topic, status == OPT_OUT))
+        return found
 
     @property
     def subtype(self) -> str | None:

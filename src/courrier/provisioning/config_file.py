@@ -30,6 +30,8 @@ SETUP_KEYS = (
     "dead_letter_queue_url",
     "configuration_set",
     "sender",
+    "unsubscribe_contact_list",
+    "unsubscribe_topic",
 )
 
 

@@ -5,18 +5,21 @@ what differs, so a second run changes nothing and says so. The same calls run ag
 and the sandbox.
 
 Order: topic, topic policy, dead-letter queue, queue (with its redrive policy), queue policy,
-subscription, sender identity, feedback route, forwarding off.
+subscription, sender identity, feedback route, forwarding off, and the contact list of SES's
+subscription management when asked.
 """
 
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
 from courrier.errors import ConfigurationError
-from courrier.provisioning.aws import Aws
+from courrier.provisioning.aws import SES_MISSING, Aws
 from courrier.provisioning.inventory import (
     Inventory,
     Queue,
@@ -35,7 +38,26 @@ from courrier.provisioning.resources import (
 )
 from courrier.settings import Route
 
-__all__ = ["Action", "Change", "SetupReport", "inventory_of", "resources_for", "setup"]
+__all__ = [
+    "CONTACT_LIST_TAG",
+    "Action",
+    "Change",
+    "SetupReport",
+    "inventory_of",
+    "resources_for",
+    "setup",
+]
+
+#: The tag setup puts on the contact list it creates (its value: the prefix): teardown
+#: deletes a contact list only when it carries it, since SES allows one per account and
+#: the one there may hold the user's own contacts.
+CONTACT_LIST_TAG = "courrier-setup"
+#: A contact list or topic name that is also a list name of courrier's unsubscribes.
+_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+
+
+def fits_list_name(name: str) -> bool:
+    return bool(_NAME.match(name))
 
 
 class Action(StrEnum):
@@ -64,6 +86,9 @@ class SetupReport:
     queue_url: str | None = None
     dlq_url: str | None = None
     dry_run: bool = False
+    #: The contact list setup keeps for SES's subscription management, and its topics.
+    contact_list: str | None = None
+    topics: tuple[str, ...] = ()
 
     @property
     def changed(self) -> bool:
@@ -86,6 +111,10 @@ class SetupReport:
             values["configuration_set"] = r.configuration_set
         if not r.is_domain:
             values["sender"] = r.identity
+        if self.contact_list:
+            values["unsubscribe_contact_list"] = self.contact_list
+            if self.topics:
+                values["unsubscribe_topic"] = self.topics[0]
         return values
 
     def as_dict(self) -> dict[str, Any]:
@@ -110,12 +139,25 @@ def setup(
     dry_run: bool = False,
     mail_from: str | None = None,
     mail_from_behavior: str = "USE_DEFAULT_VALUE",
+    contact_list: str | None = None,
+    topics: Sequence[str] = (),
 ) -> SetupReport:
     """Create or update the pipeline. ``mail_from`` (a subdomain such as ``bounce``, or the
     full domain) sets a custom MAIL FROM domain, with ``mail_from_behavior``
-    (``USE_DEFAULT_VALUE`` or ``REJECT_MESSAGE``) when its MX record is missing."""
+    (``USE_DEFAULT_VALUE`` or ``REJECT_MESSAGE``) when its MX record is missing.
+    ``contact_list`` (with ``topics``, the first the default) is the SES contact list of
+    SES's subscription management: created, or given the topics it lacks."""
     resources = resources_for(aws, identity, route=route, prefix=prefix)
-    report = SetupReport(resources, dry_run=dry_run)
+    for name in (contact_list, *topics):
+        if name is not None and not fits_list_name(name):
+            raise ConfigurationError(
+                f"contact list or topic {name!r}: letters, digits, '.', '_' and '-', <= 64"
+            )
+    if topics and not contact_list:
+        raise ConfigurationError("--topic needs --contact-list")
+    report = SetupReport(
+        resources, dry_run=dry_run, contact_list=contact_list, topics=tuple(dict.fromkeys(topics))
+    )
     wanted = None
     if mail_from is not None:
         wanted = MailFrom(mail_from_domain(resources.identity, mail_from), mail_from_behavior)
@@ -220,6 +262,8 @@ class _Steps:
         else:
             self.notifications()
         self.forwarding_off()
+        if self.report.contact_list:
+            self.contact_list(self.report.contact_list, self.report.topics)
 
     # ------------------------------------------------------------------ SNS and SQS
 
@@ -416,6 +460,45 @@ class _Steps:
                 EventDestination=wanted,
             )
         self.note("event destination sns (all event types)", action)
+
+    def contact_list(self, name: str, topics: tuple[str, ...]) -> None:
+        """The contact list, tagged so that teardown removes it only if setup made it."""
+        current = self.aws.maybe("sesv2", "GetContactList", *SES_MISSING, ContactListName=name)
+        wanted = [
+            {"TopicName": t, "DisplayName": t, "DefaultSubscriptionStatus": "OPT_IN"}
+            for t in topics
+        ]
+        if current is None:
+            if not self.dry:
+                self.aws.call(
+                    "sesv2",
+                    "CreateContactList",
+                    ContactListName=name,
+                    Topics=wanted,
+                    Tags=[{"Key": CONTACT_LIST_TAG, "Value": self.r.prefix}],
+                )
+            self.note(f"contact list {name}", Action.CREATE, ", ".join(topics))
+            return
+        have = [
+            {
+                k: t[k]
+                for k in ("TopicName", "DisplayName", "DefaultSubscriptionStatus", "Description")
+                if k in t
+            }
+            for t in current.get("Topics", [])
+        ]
+        missing = [t for t in wanted if t["TopicName"] not in {h["TopicName"] for h in have}]
+        if not missing:
+            self.note(f"contact list {name}", Action.UNCHANGED)
+            return
+        if not self.dry:
+            # UpdateContactList replaces the topics: the list's own are given back with them.
+            params: dict[str, Any] = {"ContactListName": name, "Topics": have + missing}
+            if current.get("Description"):
+                params["Description"] = current["Description"]
+            self.aws.call("sesv2", "UpdateContactList", **params)
+        added = ", ".join(t["TopicName"] for t in missing)
+        self.note(f"contact list {name}", Action.UPDATE, f"topics added: {added}")
 
     def notifications(self) -> None:
         name = self.r.identity

@@ -8,7 +8,13 @@ from courrier.provisioning import config_file
 from courrier.provisioning.aws import SES_MISSING, Aws
 from courrier.provisioning.probe import remove_probes
 from courrier.provisioning.resources import NOTIFICATION_TYPES, TOPIC_SID
-from courrier.provisioning.setup import Action, Change, inventory_of, resources_for
+from courrier.provisioning.setup import (
+    CONTACT_LIST_TAG,
+    Action,
+    Change,
+    inventory_of,
+    resources_for,
+)
 from courrier.settings import Route
 
 __all__ = ["teardown"]
@@ -22,11 +28,13 @@ def teardown(
     prefix: str = "courrier",
     delete_identity: bool = False,
     config: Path | None = None,
+    contact_list: str | None = None,
 ) -> list[Change]:
     """Undo :func:`~courrier.provisioning.setup.setup`; the identity stays unless asked.
 
     Each step is skipped when its resource is already gone, so teardown can be re-run. With
     ``config``, every key setup writes is removed from that ``courrier.toml`` afterwards.
+    ``contact_list`` is deleted, with its contacts, only if setup created it (its tag).
     """
     r = resources_for(aws, identity, route=route, prefix=prefix)
     found = inventory_of(aws, r)
@@ -34,6 +42,22 @@ def teardown(
 
     def note(resource: str, done: bool) -> None:
         changes.append(Change(resource, Action.DELETE if done else Action.ABSENT))
+
+    if contact_list:
+        current = aws.maybe("sesv2", "GetContactList", *SES_MISSING, ContactListName=contact_list)
+        tags = {t.get("Key"): t.get("Value") for t in (current or {}).get("Tags", [])}
+        if current is not None and tags.get(CONTACT_LIST_TAG) != prefix:
+            changes.append(
+                Change(
+                    f"contact list {contact_list}",
+                    Action.UNCHANGED,
+                    "not created by courrier setup: kept",
+                )
+            )
+        else:
+            if current is not None:
+                aws.call("sesv2", "DeleteContactList", ContactListName=contact_list)
+            note(f"contact list {contact_list}", current is not None)
 
     if found.event_destinations is not None:
         exists = found.event_destinations.require() is not None

@@ -25,18 +25,24 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from courrier.addresses import parse_address
+from courrier.addresses import Address, parse_address
 from courrier.aws.ses import BulkEntry
-from courrier.errors import InvalidMessage, StoreError
+from courrier.errors import InvalidMessage, MessageRejected, StoreError
 from courrier.message import AddressLike, check_list_name, check_options
+from courrier.sending import pipeline
 from courrier.sending.pipeline import Outcome, Verdict, send_group
 from courrier.sending.results import SendResult, result_of
 from courrier.sending.templated import api_form
-from courrier.sending.unsubscribing import bulk_headers
+from courrier.sending.unsubscribing import bulk_headers, list_management, managed_by_ses
 from courrier.statuses import MessageStatus, RecipientStatus
 from courrier.store.sends import Begun, NewMessage, finish_sends
 from courrier.store.sends import Outcome as Outcome_
-from courrier.template_message import BulkDestination, check_template_name, template_data
+from courrier.template_message import (
+    BulkDestination,
+    TemplateMessage,
+    check_template_name,
+    template_data,
+)
 
 if TYPE_CHECKING:
     from courrier.sending.mailer import Mailer
@@ -104,6 +110,8 @@ def send_bulk(
     for destination in destinations:
         if not isinstance(destination, BulkDestination):
             raise InvalidMessage(f"not a BulkDestination: {destination!r}")
+    if managed_by_ses(mailer.settings):
+        return _one_by_one(mailer, spec, sender, destinations)
     headers = [bulk_headers(mailer.settings, d.addresses, spec.list_name) for d in destinations]
     if not destinations:
         return BulkResult(())
@@ -169,6 +177,44 @@ def send_bulk(
             for n, b in enumerate(begun)
         )
     )
+
+
+def _one_by_one(
+    mailer: Mailer, spec: BulkSend, sender: Address, destinations: Sequence[BulkDestination]
+) -> BulkResult:
+    """Under SES's subscription management: one SendEmail per destination, because
+    SendBulkEmail has no ``ListManagementOptions`` (botocore's sesv2 model; see
+    :mod:`courrier.sending.unsubscribing`). A destination SES refuses is recorded ``failed``
+    and the others go on, as with SendBulkEmail; any other error stops the send and is
+    raised (the destinations after it are not recorded: nothing was sent to them)."""
+    messages = [
+        TemplateMessage(
+            sender=sender,
+            template=spec.template,
+            to=d.addresses,
+            data={**spec.data, **d.data},
+            reply_to=spec.reply_to,
+            tags={**spec.tags, **d.tags},
+            configuration_set=spec.configuration_set,
+            feedback_address=spec.feedback_address,
+            bulk=True,
+            list_name=spec.list_name,
+        )
+        for d in destinations
+    ]
+    for message in messages:
+        list_management(mailer.settings, message)  # refused before anything is sent
+    results: list[SendResult] = []
+    for message in messages:
+        delivery = pipeline.deliver(mailer, message, backoff=mailer.backoff)
+        assert delivery is not None  # no outbox row: always recorded
+        if delivery.error is not None and not (
+            delivery.verdict.outcome is Outcome.FAILED
+            and isinstance(delivery.error, MessageRejected)
+        ):
+            raise delivery.error
+        results.append(delivery.result)
+    return BulkResult(tuple(results))
 
 
 def _record(

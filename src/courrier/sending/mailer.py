@@ -35,7 +35,7 @@ from courrier.sending.outbox import (
 from courrier.sending.pacing import pacer_for
 from courrier.sending.results import RecipientResult, SendResult
 from courrier.sending.templated import templated_call
-from courrier.sending.unsubscribing import headers_for
+from courrier.sending.unsubscribing import headers_for, list_management, topic_for
 from courrier.settings import Settings
 from courrier.store import Store
 from courrier.store.send_rate import Grant, TokenRequest
@@ -143,16 +143,24 @@ class Mailer:
         return delivery.result
 
     def with_defaults(self, message: _M) -> _M:
-        """``message`` with the settings' configuration set when it names none."""
+        """``message`` with the settings' configuration set when it names none, and, for a
+        bulk message under SES's subscription management, the default topic."""
         if message.configuration_set is None and self.settings.configuration_set:
-            return dataclasses.replace(message, configuration_set=self.settings.configuration_set)
+            message = dataclasses.replace(
+                message, configuration_set=self.settings.configuration_set
+            )
+        if message.bulk and message.list_name is None:
+            topic = topic_for(self.settings, None)
+            if topic is not None:
+                message = dataclasses.replace(message, list_name=topic)
         return message
 
     def request(self, outgoing: Message | TemplateMessage) -> Callable[[], str]:
         """The SES call for ``outgoing`` (rendered now, so that rendering errors come first)."""
         headers = headers_for(self.settings, outgoing)
+        listed = list_management(self.settings, outgoing)
         if isinstance(outgoing, TemplateMessage):
-            return templated_call(self.ses, outgoing, headers=headers)
+            return templated_call(self.ses, outgoing, headers=headers, list_management=listed)
         if headers:
             outgoing = dataclasses.replace(outgoing, headers={**outgoing.headers, **headers})
         raw = render(outgoing)
@@ -165,6 +173,7 @@ class Mailer:
             configuration_set=outgoing.configuration_set,
             tags=outgoing.tags,
             feedback_address=feedback.email if isinstance(feedback, Address) else None,
+            **({"list_management": listed} if listed else {}),
         )
 
     def token_request(self) -> TokenRequest | None:
@@ -222,6 +231,7 @@ class Mailer:
         (the first one, returned again). A bulk message is checked for its unsubscribe link
         now, not when the runner sends it. See :mod:`courrier.sending.outbox`."""
         headers_for(self.settings, message)
+        list_management(self.settings, message)
         return enqueue(self.store, message, send_at=send_at, key=key)
 
     def enqueue_bulk(
@@ -251,6 +261,7 @@ class Mailer:
         )
         for message in messages:
             headers_for(self.settings, message)
+            list_management(self.settings, message)
         keyed = [
             (m, destination_key(key, [a.email for a in m.recipients]) if key else None)
             for m in messages

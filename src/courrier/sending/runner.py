@@ -30,7 +30,7 @@ from courrier.sending.bulk import MAX_BULK_ENTRIES
 from courrier.sending.payload import from_payload
 from courrier.sending.pipeline import Outcome, Verdict, classify
 from courrier.sending.templated import api_form
-from courrier.sending.unsubscribing import headers_for
+from courrier.sending.unsubscribing import headers_for, managed_by_ses
 from courrier.statuses import OutboxStatus
 from courrier.store import outbox as rows
 from courrier.store.guard import TripRecord
@@ -227,7 +227,7 @@ class OutboxRunner:
                     break
                 self._stop.wait(self._idle_wait(include_bulk))
                 continue
-            units = _units(claimed)
+            units = _units(claimed, group=not managed_by_ses(self.settings))
             for index, unit in enumerate(units):
                 if self._stop.is_set() or self._account_blocked_until > time.monotonic():
                     # A signal arrived during the previous send, or SES refuses the account.
@@ -457,9 +457,11 @@ class OutboxRunner:
 Unit = list[tuple[OutboxEntry, Message | TemplateMessage | None]]
 
 
-def _units(claimed: list[OutboxEntry]) -> list[Unit]:
+def _units(claimed: list[OutboxEntry], *, group: bool = True) -> list[Unit]:
     """The claimed rows as sends: bulk templated rows that can share a SendBulkEmail call
-    grouped (at most 50 a group, where the first of them was), every other row alone."""
+    grouped (at most 50 a group, where the first of them was), every other row alone.
+    ``group`` False: every row alone (SES's subscription management needs SendEmail's
+    ``ListManagementOptions``, which SendBulkEmail lacks)."""
     units: list[Unit] = []
     groups: dict[tuple[Any, ...], Unit] = {}
     for entry in claimed:
@@ -470,7 +472,8 @@ def _units(claimed: list[OutboxEntry]) -> list[Unit]:
                 message = from_payload(entry.kind, entry.payload)
             except InvalidMessage:
                 message = None  # sent alone, where reading it again fails it
-            key = _group_key(message) if isinstance(message, TemplateMessage) else None
+            if group and isinstance(message, TemplateMessage):
+                key = _group_key(message)
         if key is None:
             units.append([(entry, message)])
             continue

@@ -18,7 +18,11 @@ __all__ = ["api_form", "push_templates", "read_templates", "required_variables",
 
 
 def templated_call(
-    ses: SesClient, message: TemplateMessage, *, headers: dict[str, str] | None = None
+    ses: SesClient,
+    message: TemplateMessage,
+    *,
+    headers: dict[str, str] | None = None,
+    list_management: dict[str, str] | None = None,
 ) -> Callable[[], str]:
     """The v2 SendEmail call with ``Content.Template`` for ``message``.
 
@@ -26,7 +30,8 @@ def templated_call(
     send carries them in its own headers). A value the template prints that is missing from
     the data is accepted with a message id and not delivered: SES publishes a ``Rendering
     Failure`` event to the configuration set instead (docs/ses.md#sending-at-volume).
-    ``headers`` go as ``Template.Headers`` (the unsubscribe headers of a bulk message).
+    ``headers`` go as ``Template.Headers`` (the unsubscribe headers of a bulk message),
+    ``list_management`` as ``ListManagementOptions`` (SES's subscription management).
     """
     feedback = message.feedback_address
     return functools.partial(
@@ -42,6 +47,7 @@ def templated_call(
         tags=message.tags,
         feedback_address=feedback.email if isinstance(feedback, Address) else None,
         **({"headers": headers} if headers else {}),
+        **({"list_management": list_management} if list_management else {}),
     )
 
 

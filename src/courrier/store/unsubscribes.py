@@ -7,10 +7,12 @@ list ('' in the table) stops every bulk send. Transactional mail is never checke
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import and_, delete, func, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from courrier.errors import InvalidRecord
@@ -19,8 +21,11 @@ from courrier.store.tables import UnsubscribeRow, utcnow
 
 __all__ = [
     "ANY_LIST",
+    "PreferenceChange",
     "Unsubscribed",
+    "apply_preference_changes",
     "count_unsubscribes",
+    "fits_list_name",
     "list_unsubscribes",
     "record_unsubscribe",
     "remove_unsubscribe",
@@ -29,6 +34,13 @@ __all__ = [
 
 #: The list name stored for "every list".
 ANY_LIST = ""
+#: What a list name can be (as :func:`courrier.message.check_list_name` checks it).
+_LIST_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+
+
+def fits_list_name(name: str) -> bool:
+    """Whether ``name`` (an SES topic) can be stored as a list name."""
+    return bool(_LIST_NAME.match(name))
 
 
 @dataclass(frozen=True)
@@ -75,6 +87,86 @@ def _find(session: Session, address: str, list_name: str) -> UnsubscribeRow | No
             UnsubscribeRow.address == address, UnsubscribeRow.list_name == list_name
         )
     ).scalar_one_or_none()
+
+
+@dataclass(frozen=True)
+class PreferenceChange:
+    """One change a subscription event asks: ``address`` left (``unsubscribed``) or came
+    back to ``list_name`` (None: every list), at ``at``."""
+
+    address: str
+    list_name: str | None
+    unsubscribed: bool
+    at: dt.datetime
+    source: str
+
+
+def apply_preference_changes(
+    session: Session, changes: Sequence[PreferenceChange]
+) -> list[Unsubscribed]:
+    """Apply ``changes`` in ``session`` (the feedback batch's transaction), each address and
+    list ending as its latest change says; the unsubscribes newly stored.
+
+    An unsubscribe already stored keeps its first time and source; a return removes the
+    unsubscribe only when it is not newer than the return (feedback arrives in no set
+    order: an older "opt in" must not undo a newer "opt out")."""
+    latest: dict[tuple[str, str], PreferenceChange] = {}
+    for change in sorted(changes, key=lambda c: c.at):
+        latest[(change.address.strip().lower(), change.list_name or ANY_LIST)] = change
+    leaving = {key: c for key, c in latest.items() if c.unsubscribed}
+    fresh = sorted(set(leaving) - _existing(session, set(leaving)))
+    if fresh:
+        module = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+        # Nothing to update on a conflict: a second unsubscribe changes nothing, and one the
+        # endpoint records at the same moment must not fail the batch.
+        statement = module.insert(UnsubscribeRow.__table__).on_conflict_do_nothing(
+            index_elements=["address", "list_name"]
+        )
+        session.connection().execute(
+            statement,
+            [
+                {
+                    "address": address,
+                    "list_name": name,
+                    "source": leaving[(address, name)].source,
+                    "created_at": leaving[(address, name)].at,
+                }
+                for address, name in fresh
+            ],
+        )
+    added = [
+        Unsubscribed(
+            address, name or None, leaving[(address, name)].source, leaving[(address, name)].at
+        )
+        for address, name in fresh
+    ]
+    for (address, name), change in latest.items():
+        if not change.unsubscribed:
+            session.execute(
+                delete(UnsubscribeRow).where(
+                    and_(
+                        UnsubscribeRow.address == address,
+                        UnsubscribeRow.list_name == name,
+                        UnsubscribeRow.created_at <= change.at,
+                    )
+                )
+            )
+    return added
+
+
+def _existing(session: Session, wanted: set[tuple[str, str]]) -> set[tuple[str, str]]:
+    addresses = sorted({a for a, _ in wanted})
+    found: set[tuple[str, str]] = set()
+    for start in range(0, len(addresses), 500):
+        found.update(
+            (str(a), str(n))
+            for a, n in session.execute(
+                select(UnsubscribeRow.address, UnsubscribeRow.list_name).where(
+                    UnsubscribeRow.address.in_(addresses[start : start + 500])
+                )
+            )
+        )
+    return found & wanted
 
 
 def remove_unsubscribe(store: Store, address: str, list_name: str | None) -> bool:

@@ -234,3 +234,17 @@ def unsubscribed(state: RegionState, mail: Mail) -> set[str]:
     if contact_list is None:
         return set()
     return {a for a in mail.destinations if contact_list.opted_out(bare_address(a), topic)}
+
+
+def add_contacts(state: RegionState, mail: Mail) -> None:
+    """Put a list-management send's recipients on its contact list: SES creates the contacts
+    it does not have (https://docs.aws.amazon.com/ses/latest/dg/sending-email-list-management.html)."""
+    if mail.list_management is None:
+        return
+    contact_list = state.contact_lists.get(mail.list_management[0])
+    if contact_list is None:
+        return
+    for address in mail.destinations:
+        key = bare_address(address).lower()
+        if key not in contact_list.contacts:
+            contact_list.contacts[key] = Contact(email=key)

@@ -12,7 +12,7 @@ from typing import Any
 
 from courrier_sandbox.ses import resource_tags, tracking
 from courrier_sandbox.ses.configuration_sets import ConfigurationSetMethods
-from courrier_sandbox.ses.contacts import ContactListMethods, unsubscribed
+from courrier_sandbox.ses.contacts import ContactListMethods, add_contacts, unsubscribed
 from courrier_sandbox.ses.core import Accepted, Caller, SentMail, SesOptions
 from courrier_sandbox.ses.faults import SesFault
 from courrier_sandbox.ses.identities import (
@@ -185,6 +185,7 @@ class SesService(IdentityMethods, ConfigurationSetMethods, ContactListMethods):
             mail.mail_from_domain = check_mail_from(caller.region, state, mail)
             left_out = unsubscribed(state, mail)
             check_rate(state, mail)
+            add_contacts(state, mail)
             mail.message_id = ses_id()
             mail.timestamp = time.time()
             mail.caller = caller.identity

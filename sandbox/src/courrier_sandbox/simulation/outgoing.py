@@ -73,7 +73,9 @@ def _edit_parts(message: EmailMessage, text: Callable[[str, str], str]) -> None:
 def copy_for(mail: Mail, recipient: str) -> bytes:
     """The bytes ``recipient`` receives."""
     url = unsubscribe_url(mail.endpoint, mail.message_id, recipient)
-    listed = mail.list_management is not None
+    # SES adds its links only to a message with one recipient
+    # (https://docs.aws.amazon.com/ses/latest/dg/sending-email-subscription-management.html).
+    listed = mail.list_management is not None and len(mail.destinations) == 1
 
     def set_headers(message: EmailMessage) -> None:
         del message["Return-Path"]

@@ -29,6 +29,14 @@ SUPPRESSED_DIAGNOSTIC = (
     "the suppression list, see the Amazon SES Developer Guide: "
     "http://docs.aws.amazon.com/ses/latest/DeveloperGuide/remove-from-suppressionlist.html "
 )
+#: SES bounces a list-management send to a contact who opted out of its list or topic
+#: (https://docs.aws.amazon.com/ses/latest/dg/sending-email-list-management.html); the guide
+#: names no bounce type or text for it, so the sandbox's are its own, a hard bounce without a
+#: DSN's wording.
+UNSUBSCRIBED_DIAGNOSTIC = (
+    "Amazon SES did not send the message to this address because the contact unsubscribed "
+    "from the contact list or topic the message names."
+)
 ACCOUNT_SUPPRESSED_DIAGNOSTIC = (
     "Amazon SES did not send the message to this address because it is on the suppression list "
     "for your account. For more information about removing addresses from the suppression list, "
@@ -98,7 +106,7 @@ def plan(
     """What SES does with each recipient.
 
     ``rule_for`` gives a recipient's behaviour from ``/_courrier/recipients``; ``left_out``
-    recipients (contacts who unsubscribed) get nothing at all.
+    recipients (contacts who unsubscribed) are not sent to: SES bounces them.
     """
     result = Plan(copy_delay=options.delay)
     step = options.delay
@@ -114,6 +122,9 @@ def plan(
     delays: dict[tuple[str, str, float], list[tuple[str, RecipientRule]]] = {}
     for recipient in recipients:
         if left_out(recipient):
+            bounces.setdefault(("Permanent", "General"), []).append(
+                _bounced(recipient, "5.7.1", UNSUBSCRIBED_DIAGNOSTIC)
+            )
             continue
         case = simulator_case(recipient)
         rule = rule_for(recipient) if case is None else None
