@@ -106,6 +106,8 @@ def test_a_message_sent_with_starttls_is_answered_250_ok_and_delivered(
     ]
     kinds = [event["kind"] for event in sandbox.controls.events(message_id=message_id)]
     assert kinds == ["Send", "Delivery"]
+    points = sandbox.ses.get_send_statistics()["SendDataPoints"]
+    assert sum(point["DeliveryAttempts"] for point in points) == 1
 
 
 def test_a_message_sent_with_implicit_tls_is_delivered(
@@ -140,6 +142,7 @@ def test_the_envelope_sender_and_recipients_are_what_ses_checks_and_sends_to(
         code, answer = send(client, message([RECIPIENT]), [RECIPIENT, hidden])
     assert code == 250, answer
     message_id = answer.split()[1]
+    sandbox.drain()  # events are recorded after the answer, as SES publishes them
     sent = sandbox.controls.events(kind="Send", message_id=message_id)
     assert sent[0]["destinations"] == [RECIPIENT, hidden]
     assert sent[0]["source"] == SENDER
@@ -196,6 +199,7 @@ def test_an_unverified_sender_is_refused_with_554_in_the_ses_sandbox(
         "Message rejected: Email address is not verified. The following identities failed "
         f"the check in region US-EAST-1: {SENDER}, {RECIPIENT}"
     )
+    sandbox.drain()
     assert sandbox.controls.events() == []
 
 
@@ -263,6 +267,7 @@ def test_data_over_the_size_limit_is_refused_with_552(
     finally:
         small.stop()
     assert answer == (552, "Message is too long.")
+    sandbox.drain()
     assert sandbox.controls.events() == []
 
 
