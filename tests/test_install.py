@@ -472,20 +472,57 @@ print(sorted(m for m in sys.modules if m == "courrier" or m.startswith("courrier
 """
 
 
+SMTP_TO_THE_SIMULATOR = """
+import json, smtplib, sys, urllib.request
+from email.message import EmailMessage
+import boto3
+from courrier_sandbox.smtp import smtp_password
+
+message = EmailMessage()
+message["From"] = "sender@example.com"
+message["To"] = "rcpt@example.com"
+message["Subject"] = "by SMTP"
+message.set_content("x")
+with smtplib.SMTP("127.0.0.1", SMTP_PORT, timeout=30) as smtp:
+    smtp.starttls()
+    smtp.login("testing", smtp_password("testing", "us-east-1"))
+    smtp.mail("sender@example.com")
+    for rcpt in ("rcpt@example.com", "bounce@simulator.amazonses.com"):
+        smtp.rcpt(rcpt)
+    code, answer = smtp.data(message.as_string())
+message_id = answer.decode().split()[1]
+urllib.request.urlopen(urllib.request.Request(URL + "/_courrier/drain", method="POST"))
+mailbox = json.load(urllib.request.urlopen(URL + "/_courrier/mailbox?kind=delivery"))
+print(code, json.dumps([m["recipient"] for m in mailbox["messages"]
+                        if m["ses_message_id"] == message_id]))
+sqs = boto3.client("sqs", endpoint_url=URL, region_name="us-east-1",
+                   aws_access_key_id="alone", aws_secret_access_key="alone")
+queue = sqs.get_queue_url(QueueName="feedback")["QueueUrl"]
+found = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", [])
+print(json.dumps([json.loads(m["Body"])["notificationType"] for m in found]))
+print(sorted(m for m in sys.modules if m == "courrier" or m.startswith("courrier.")))
+"""
+
+
 def test_the_sandbox_alone_sends_to_the_simulator(environments: dict[str, Path]) -> None:
-    """A boto3 script against the console script, in an environment without courrier; then
-    the in-process sandbox, which loads no module of courrier's."""
+    """A boto3 script, then a plain smtplib one, against the console script, in an
+    environment without courrier: the same feedback; then the in-process sandbox, which
+    loads no module of courrier's."""
     home = environments["sandbox-alone"]
-    port = free_port()
+    port, smtp_port = free_port(), free_port()
     url = f"http://127.0.0.1:{port}"
     command = str(home / "bin" / "courrier-sandbox")
-    with running([command, "--port", str(port)]) as process:
+    with running([command, "--port", str(port), "--smtp-port", str(smtp_port)]) as process:
         wait_for(f"{url}/_courrier/health", process)
         script = f"URL = {url!r}\n{SEND_TO_THE_SIMULATOR}"
         out = run([python(home), "-c", script]).stdout.splitlines()
+        # The boto3 script verified both identities and set up the Bounce topic and queue.
+        script = f"URL = {url!r}\nSMTP_PORT = {smtp_port}\n{SMTP_TO_THE_SIMULATOR}"
+        by_smtp = run([python(home), "-c", script]).stdout.splitlines()
     assert out[0] == '["rcpt@example.com"]'
     assert out[1] == '["Bounce"]'
     assert out[2] == "[]"
+    assert by_smtp == ['250 ["rcpt@example.com"]', '["Bounce"]', "[]"]
     in_process = textwrap.dedent(
         """
         import sys

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import os
 import signal
 import smtplib
@@ -141,3 +142,13 @@ def test_an_unusable_certificate_is_a_clear_error(tmp_path: Path) -> None:
     assert result.returncode == 1, result.stderr
     assert f"Error: cannot use the TLS certificate {certificate}" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_serve_takes_the_smtp_options_as_optional() -> None:
+    """``courrier sandbox`` of a courrier older than the SMTP options calls serve() without
+    them; courrier-sandbox must still serve."""
+    from courrier_sandbox.cli import serve
+
+    parameters = inspect.signature(serve).parameters
+    for name in ("smtp_port", "smtps_port", "tls_cert", "tls_key"):
+        assert parameters[name].default is None, name

@@ -25,7 +25,7 @@ from courrier_sandbox.smtp.credentials import SmtpKeys, default_keys
 from courrier_sandbox.smtp.server import answer_for
 from tests.cli.test_smtp_credentials import REGIONS, botocore_password
 from tests.conftest import REGION, SENDER, SandboxClient
-from tests.sandbox.helpers import notifications_route
+from tests.sandbox.helpers import CONFIG_SET, events_route, notifications_route
 
 KEY_ID = "AKIASANDBOXSMTP"
 SECRET = "smtp/secret+key"
@@ -106,6 +106,8 @@ def test_a_message_sent_with_starttls_is_answered_250_ok_and_delivered(
     ]
     kinds = [event["kind"] for event in sandbox.controls.events(message_id=message_id)]
     assert kinds == ["Send", "Delivery"]
+    points = sandbox.ses.get_send_statistics()["SendDataPoints"]
+    assert sum(point["DeliveryAttempts"] for point in points) == 1
 
 
 def test_a_message_sent_with_implicit_tls_is_delivered(
@@ -140,6 +142,7 @@ def test_the_envelope_sender_and_recipients_are_what_ses_checks_and_sends_to(
         code, answer = send(client, message([RECIPIENT]), [RECIPIENT, hidden])
     assert code == 250, answer
     message_id = answer.split()[1]
+    sandbox.drain()  # events are recorded after the answer, as SES publishes them
     sent = sandbox.controls.events(kind="Send", message_id=message_id)
     assert sent[0]["destinations"] == [RECIPIENT, hidden]
     assert sent[0]["source"] == SENDER
@@ -196,6 +199,7 @@ def test_an_unverified_sender_is_refused_with_554_in_the_ses_sandbox(
         "Message rejected: Email address is not verified. The following identities failed "
         f"the check in region US-EAST-1: {SENDER}, {RECIPIENT}"
     )
+    sandbox.drain()
     assert sandbox.controls.events() == []
 
 
@@ -263,6 +267,7 @@ def test_data_over_the_size_limit_is_refused_with_552(
     finally:
         small.stop()
     assert answer == (552, "Message is too long.")
+    sandbox.drain()
     assert sandbox.controls.events() == []
 
 
@@ -312,6 +317,28 @@ def test_smtp_and_boto3_sends_produce_the_same_feedback(
     by_smtp = _summary(sandbox.feedback(pipeline.queue_url))
     assert by_smtp == by_api
     assert sorted(kind for kind, _, _ in by_smtp) == ["Bounce", "Complaint", "Delivery"]
+
+
+def test_the_configuration_set_and_tags_come_from_ses_headers(
+    sandbox: SandboxClient, smtp: SmtpInterface
+) -> None:
+    """SMTP has no API parameters: X-SES-CONFIGURATION-SET and X-SES-MESSAGE-TAGS name them
+    (event-publishing-send-email.html), and SES tags the events with the SMTP operation."""
+    pipeline = sandbox.pipeline()
+    events_route(sandbox, pipeline, types=["SEND"])
+    to = ["success@simulator.amazonses.com"]
+    mail = message(to)
+    mail["X-SES-CONFIGURATION-SET"] = CONFIG_SET
+    mail["X-SES-MESSAGE-TAGS"] = "campaign=spring, team=growth"
+    with starttls(smtp) as client:
+        code, answer = send(client, mail, to)
+    assert code == 250, answer
+    [event] = sandbox.feedback(pipeline.queue_url)
+    assert event["eventType"] == "Send"
+    tags = event["mail"]["tags"]
+    assert tags["ses:operation"] == ["SendSmtpEmail"]
+    assert tags["ses:configuration-set"] == [CONFIG_SET]
+    assert (tags["campaign"], tags["team"]) == (["spring"], ["growth"])
 
 
 def _summary(payloads: list[dict[str, Any]]) -> list[tuple[str, list[str], dict[str, Any]]]:

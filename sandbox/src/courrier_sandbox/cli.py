@@ -130,13 +130,16 @@ def serve(
     ooto_bounce: bool,
     feedback_delay: float,
     latency: str | None,
-    smtp_port: int | None,
-    smtps_port: int | None,
-    tls_cert: str | None,
-    tls_key: str | None,
+    smtp_port: int | None = None,
+    smtps_port: int | None = None,
+    tls_cert: str | None = None,
+    tls_key: str | None = None,
     verbose: bool,
 ) -> None:
-    """Run the sandbox in the foreground until SIGTERM or SIGINT (the options of :func:`main`)."""
+    """Run the sandbox in the foreground until SIGTERM or SIGINT (the options of :func:`main`).
+
+    The SMTP options default to none, so that a ``courrier sandbox`` older than them still
+    calls this."""
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
