@@ -207,3 +207,13 @@ def test_a_contact_list_ses_does_not_have_is_a_clear_error(
         mailer.send(Message(SENDER, [READER], "News", text="x", bulk=True))
     with pytest.raises(ContactListMissing):
         mailer.send_bulk("news", [BulkDestination(READER)], sender=SENDER)
+
+
+def test_a_topic_ses_does_not_have_is_a_clear_error(pipeline: Pipeline, store: Store) -> None:
+    mailer = Mailer(
+        store, SesClient(), settings=ses_settings(unsubscribe_topic="nope"), pacer=Pacer(1000)
+    )
+    with pytest.raises(ContactListMissing, match="unsubscribe_topic"):
+        mailer.send(Message(SENDER, [READER], "News", text="x", bulk=True))
+    # A transactional message names no list: it goes.
+    assert mailer.send(Message(SENDER, [READER], "Receipt", text="x")).sent
