@@ -432,7 +432,7 @@ def test_the_sandbox_alone_answers_its_command(environments: dict[str, Path]) ->
     result = run([command, "--help"])
     assert "Usage: courrier-sandbox" in result.stdout
     assert "--max-send-rate" in result.stdout
-    assert "courrier-sandbox, version 0.1.0" in run([command, "--version"]).stdout
+    assert "courrier-sandbox, version 0.2.0" in run([command, "--version"]).stdout
 
 
 SEND_TO_THE_SIMULATOR = """

@@ -38,7 +38,7 @@ __all__ = [
     "__version__",
 ]
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 log = logging.getLogger("courrier_sandbox.http")
 
