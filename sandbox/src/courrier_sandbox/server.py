@@ -35,6 +35,7 @@ from courrier_sandbox.ses.api import account as ses_api_account
 from courrier_sandbox.ses.api import configuration_sets as ses_api_configuration_sets
 from courrier_sandbox.ses.api import contacts as ses_api_contacts
 from courrier_sandbox.ses.api import identities as ses_api_identities
+from courrier_sandbox.ses.api import tenants as ses_api_tenants
 from courrier_sandbox.ses.service import Caller, SesOptions, SesService
 from courrier_sandbox.ses.wire import query as ses_query
 from courrier_sandbox.ses.wire import rest as ses_rest
@@ -50,7 +51,13 @@ _SCOPE = re.compile(r"Credential=([^/,\s]+)/\d{8}/([^/]+)/([^/]+)/aws4_request")
 #: Served by moto behind the sandbox; STS answers ``GetCallerIdentity`` for ``courrier setup``.
 MOTO_SERVICES = frozenset({"sns", "sqs", "sts"})
 #: The actions of each concept register themselves with both SES adapters on import.
-SES_ACTIONS = (ses_api_account, ses_api_configuration_sets, ses_api_contacts, ses_api_identities)
+SES_ACTIONS = (
+    ses_api_account,
+    ses_api_configuration_sets,
+    ses_api_contacts,
+    ses_api_identities,
+    ses_api_tenants,
+)
 
 WSGIEnviron = dict[str, Any]
 StartResponse = Callable[..., Any]

@@ -160,6 +160,10 @@ V2 = Api(
         "TrackingOptionsMissing": "NotFoundException",
         "InvalidTrackingOptions": "BadRequestException",
         "InvalidDeliveryOptions": "NotFoundException",
+        # A send through a tenant (ses.tenants.check_tenant says why these codes).
+        "TenantMissing": "NotFoundException",
+        "TenantPaused": "SendingPausedException",
+        "TenantResourceNotAssociated": "BadRequestException",
     },
     page_size="PageSize",
     source="FromEmailAddress",
