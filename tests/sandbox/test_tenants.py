@@ -3,8 +3,13 @@ tenant's sends carries (docs/ses.md#tenants)."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+import pytest
+
+from courrier_sandbox.client import SandboxControlError
+from courrier_sandbox.ses.state import RegionState
 from tests.conftest import REGION, SENDER, SandboxClient
 from tests.sandbox.helpers import CONFIG_SET, error_of, only, quiet_events_route
 
@@ -423,3 +428,293 @@ def test_a_tenant_scoped_hard_bounce_lands_on_the_tenant_list_only(
         error_of(sandbox.sesv2.list_suppressed_destinations, TenantName="nobody")[0]
         == "NotFoundException"
     )
+
+
+# ------------------------------------------------------------- reputation entities
+
+
+def two_tenants(sandbox: SandboxClient) -> None:
+    """acme and globex, ready to send from the same sender and set, in a production account
+    where ``*@complaint.example.net`` complains and ``*@bounce.example.net`` bounces."""
+    quiet_events_route(sandbox)
+    sandbox.set_account(production=True)
+    sandbox.control(
+        "POST", "/recipients", {"pattern": "*@complaint.example.net", "outcome": "complaint"}
+    )
+    sandbox.control("POST", "/recipients", {"pattern": "*@bounce.example.net", "outcome": "bounce"})
+    tenant_ready(sandbox, "acme")
+    tenant_ready(sandbox, "globex")
+
+
+def to(good: int, *bad: str) -> dict[str, list[str]]:
+    """``good`` recipients who take the mail, then ``bad``."""
+    return {"ToAddresses": [f"reader{i}@example.net" for i in range(good)] + list(bad)}
+
+
+def entity(sandbox: SandboxClient, tenant: str) -> dict[str, Any]:
+    sandbox.drain()
+    reference = sandbox.sesv2.get_tenant(TenantName=tenant)["Tenant"]["TenantArn"]
+    found: dict[str, Any] = sandbox.sesv2.get_reputation_entity(
+        ReputationEntityType="RESOURCE", ReputationEntityReference=reference
+    )["ReputationEntity"]
+    return found
+
+
+def test_a_new_tenant_is_an_enabled_entity_under_the_standard_policy(
+    sandbox: SandboxClient,
+) -> None:
+    sandbox.sesv2.create_tenant(TenantName="acme")
+    found = entity(sandbox, "acme")
+    assert found["ReputationEntityReference"].endswith(
+        ":tenant/acme/" + found["ReputationEntityReference"].rpartition("/")[2]
+    )
+    assert found["ReputationEntityType"] == "RESOURCE"
+    assert found["ReputationManagementPolicy"] == (
+        f"arn:aws:ses:{REGION}:aws:reputation-policy/standard"
+    )
+    assert found["CustomerManagedStatus"]["Status"] == "ENABLED"
+    assert found["AwsSesManagedStatus"]["Status"] == "ENABLED"
+    assert found["SendingStatusAggregate"] == "ENABLED"
+    assert "ReputationImpact" not in found
+
+
+def test_complaints_pause_one_tenant_while_the_other_sends(sandbox: SandboxClient) -> None:
+    two_tenants(sandbox)
+    send(sandbox, "acme", Destination=to(19))
+    send(sandbox, "globex", Destination=to(19))
+    assert entity(sandbox, "acme")["SendingStatusAggregate"] == "ENABLED"
+    # One complaint in 20 recipients: 5%, over the 0.5% of a high-impact finding.
+    send(sandbox, "acme", Destination=to(0, "angry@complaint.example.net"))
+
+    paused = entity(sandbox, "acme")
+    assert paused["ReputationImpact"] == "HIGH"
+    assert paused["AwsSesManagedStatus"]["Status"] == "DISABLED"
+    assert "complaint rate exceeded 0.5%" in paused["AwsSesManagedStatus"]["Cause"]
+    assert paused["CustomerManagedStatus"]["Status"] == "ENABLED"
+    assert paused["SendingStatusAggregate"] == "DISABLED"
+    assert sandbox.sesv2.get_tenant(TenantName="acme")["Tenant"]["SendingStatus"] == "DISABLED"
+    code, message, _ = error_of(send, sandbox, "acme")
+    assert (code, message) == ("SendingPausedException", "Sending paused for tenant acme.")
+
+    assert entity(sandbox, "globex")["SendingStatusAggregate"] == "ENABLED"
+    assert send(sandbox, "globex")
+    assert send(sandbox, None)  # the account itself is not paused
+
+    figures = sandbox.controls.tenant("acme")
+    assert (figures.attempts, figures.bounces, figures.complaints) == (20, 0, 1)
+    assert (figures.aws_status, figures.impact, figures.sending_status) == (
+        "DISABLED",
+        "HIGH",
+        "DISABLED",
+    )
+
+    # Reinstated, it sends despite its open finding.
+    sandbox.sesv2.update_reputation_entity_customer_managed_status(
+        ReputationEntityType="RESOURCE",
+        ReputationEntityReference=paused["ReputationEntityReference"],
+        SendingStatus="REINSTATED",
+    )
+    reinstated = entity(sandbox, "acme")
+    assert reinstated["SendingStatusAggregate"] == "REINSTATED"
+    assert reinstated["AwsSesManagedStatus"]["Status"] == "ENABLED"
+    assert reinstated["ReputationImpact"] == "HIGH"
+    assert send(sandbox, "acme")
+
+
+def test_the_policy_decides_which_findings_pause(sandbox: SandboxClient) -> None:
+    two_tenants(sandbox)
+    reference = sandbox.sesv2.get_tenant(TenantName="acme")["Tenant"]["TenantArn"]
+
+    def policy(name: str) -> None:
+        sandbox.sesv2.update_reputation_entity_policy(
+            ReputationEntityType="RESOURCE",
+            ReputationEntityReference=reference,
+            ReputationEntityPolicy=f"arn:aws:ses:{REGION}:aws:reputation-policy/{name}",
+        )
+
+    # One hard bounce in 20: 5%, a low-impact finding, which the standard policy lets send.
+    send(sandbox, "acme", Destination=to(19, "gone@bounce.example.net"))
+    found = entity(sandbox, "acme")
+    assert (found["ReputationImpact"], found["SendingStatusAggregate"]) == ("LOW", "ENABLED")
+    policy("strict")
+    found = entity(sandbox, "acme")
+    assert found["ReputationManagementPolicy"].endswith("/strict")
+    assert found["SendingStatusAggregate"] == "DISABLED"
+    assert "bounce rate exceeded 5.0%" in found["AwsSesManagedStatus"]["Cause"]
+    assert error_of(send, sandbox, "acme")[0] == "SendingPausedException"
+    policy("none")
+    assert entity(sandbox, "acme")["SendingStatusAggregate"] == "ENABLED"
+    assert send(sandbox, "acme")
+
+
+def test_the_customer_pauses_and_resumes_a_tenant(sandbox: SandboxClient) -> None:
+    two_tenants(sandbox)
+    reference = sandbox.sesv2.get_tenant(TenantName="acme")["Tenant"]["TenantArn"]
+    update = sandbox.sesv2.update_reputation_entity_customer_managed_status
+    update(
+        ReputationEntityType="RESOURCE",
+        ReputationEntityReference=reference,
+        SendingStatus="DISABLED",
+    )
+    found = entity(sandbox, "acme")
+    assert found["CustomerManagedStatus"]["Status"] == "DISABLED"
+    assert found["CustomerManagedStatus"]["Cause"] == "Status manually updated."
+    assert found["AwsSesManagedStatus"]["Status"] == "ENABLED"
+    assert found["SendingStatusAggregate"] == "DISABLED"
+    assert error_of(send, sandbox, "acme")[0] == "SendingPausedException"
+    assert send(sandbox, "globex")
+    filtered = sandbox.sesv2.list_tenants(Filter={"SENDING_STATUS": "DISABLED"})["Tenants"]
+    assert [t["TenantName"] for t in filtered] == ["acme"]
+    update(
+        ReputationEntityType="RESOURCE",
+        ReputationEntityReference=reference,
+        SendingStatus="ENABLED",
+    )
+    assert send(sandbox, "acme")
+
+
+def test_simulator_mail_does_not_count_toward_a_tenant_reputation(
+    sandbox: SandboxClient,
+) -> None:
+    two_tenants(sandbox)
+    complaint = "complaint@simulator.amazonses.com"
+    send(sandbox, "acme", Destination={"ToAddresses": [SUCCESS] * 24 + [complaint]})
+    figures = sandbox.controls.tenant("acme")
+    assert (figures.attempts, figures.complaints, figures.impact) == (0, 0, None)
+
+
+def test_reputation_entities_are_listed_and_filtered(sandbox: SandboxClient) -> None:
+    two_tenants(sandbox)
+    send(sandbox, "acme", Destination=to(19, "angry@complaint.example.net"))
+    sandbox.drain()
+    listed = sandbox.sesv2.list_reputation_entities()["ReputationEntities"]
+    arns = {
+        t: sandbox.sesv2.get_tenant(TenantName=t)["Tenant"]["TenantArn"] for t in ("acme", "globex")
+    }
+    assert sorted(e["ReputationEntityReference"] for e in listed) == sorted(arns.values())
+    for key, value, expected in (
+        ("SENDING_STATUS", "DISABLED", ["acme"]),
+        ("SENDING_STATUS", "ENABLED", ["globex"]),
+        ("REPUTATION_IMPACT", "HIGH", ["acme"]),
+        ("ENTITY_TYPE", "RESOURCE", ["acme", "globex"]),
+        ("ENTITY_REFERENCE_PREFIX", arns["globex"].rpartition("/")[0], ["globex"]),
+    ):
+        found = sandbox.sesv2.list_reputation_entities(Filter={key: value})["ReputationEntities"]
+        references = sorted(e["ReputationEntityReference"] for e in found)
+        assert references == sorted(arns[t] for t in expected), key
+    pages = list(
+        sandbox.sesv2.get_paginator("list_reputation_entities").paginate(
+            PaginationConfig={"PageSize": 1}
+        )
+    )
+    assert [len(p["ReputationEntities"]) for p in pages] == [1, 1]
+
+
+def test_reputation_entity_errors(sandbox: SandboxClient) -> None:
+    sandbox.sesv2.create_tenant(TenantName="acme")
+    reference = sandbox.sesv2.get_tenant(TenantName="acme")["Tenant"]["TenantArn"]
+    unknown = reference.rpartition("/")[0] + "/tn-0000"
+    get = sandbox.sesv2.get_reputation_entity
+    assert (
+        error_of(get, ReputationEntityType="RESOURCE", ReputationEntityReference=unknown)[0]
+        == "NotFoundException"
+    )
+    assert (
+        error_of(get, ReputationEntityType="TENANT", ReputationEntityReference=reference)[0]
+        == "BadRequestException"
+    )
+    policy = sandbox.sesv2.update_reputation_entity_policy
+    for reference_given, policy_given in (
+        (reference, f"arn:aws:ses:{REGION}:aws:reputation-policy/lenient"),
+        (reference, "standard"),
+        (unknown, f"arn:aws:ses:{REGION}:aws:reputation-policy/strict"),
+    ):
+        code = error_of(
+            policy,
+            ReputationEntityType="RESOURCE",
+            ReputationEntityReference=reference_given,
+            ReputationEntityPolicy=policy_given,
+        )[0]
+        assert code == "BadRequestException", (reference_given, policy_given)
+    status = sandbox.sesv2.update_reputation_entity_customer_managed_status
+    for reference_given, status_given in ((reference, "PAUSED"), (unknown, "DISABLED")):
+        code = error_of(
+            status,
+            ReputationEntityType="RESOURCE",
+            ReputationEntityReference=reference_given,
+            SendingStatus=status_given,
+        )[0]
+        assert code == "BadRequestException"
+    assert entity(sandbox, "acme")["SendingStatusAggregate"] == "ENABLED"
+    with pytest.raises(SandboxControlError) as refused:
+        sandbox.controls.tenant("nobody")
+    assert refused.value.status == 404
+
+
+def test_a_resource_a_tenant_uses_cannot_be_deleted(sandbox: SandboxClient) -> None:
+    quiet_events_route(sandbox)
+    tenant_ready(sandbox, "acme")
+    for call, kwargs in (
+        (sandbox.sesv2.delete_email_identity, {"EmailIdentity": SENDER}),
+        (sandbox.sesv2.delete_configuration_set, {"ConfigurationSetName": CONFIG_SET}),
+    ):
+        code, message, _ = error_of(call, **kwargs)
+        assert code == "BadRequestException"
+        assert "associated with tenants acme" in message
+    assert error_of(sandbox.ses.delete_identity, Identity=SENDER)[0] == "InvalidParameterValue"
+    sandbox.sesv2.delete_tenant(TenantName="acme")
+    sandbox.sesv2.delete_configuration_set(ConfigurationSetName=CONFIG_SET)
+    sandbox.sesv2.delete_email_identity(EmailIdentity=SENDER)
+
+
+def test_tenants_survive_the_state_file(sandbox: SandboxClient) -> None:
+    quiet_events_route(sandbox)
+    sandbox.sesv2.create_tenant(
+        TenantName="acme",
+        Tags=[{"Key": "plan", "Value": "gold"}],
+        SuppressionAttributes={"SuppressionScope": "TENANT", "SuppressedReasons": ["COMPLAINT"]},
+    )
+    sandbox.sesv2.create_tenant_resource_association(
+        TenantName="acme", ResourceArn=arn(sandbox, "configuration-set", CONFIG_SET)
+    )
+    sandbox.set_account(production=True)
+    sandbox.sesv2.put_suppressed_destination(
+        EmailAddress="gone@example.net", Reason="COMPLAINT", TenantName="acme"
+    )
+    reference = sandbox.sesv2.get_tenant(TenantName="acme")["Tenant"]["TenantArn"]
+    sandbox.sesv2.update_reputation_entity_customer_managed_status(
+        ReputationEntityType="RESOURCE",
+        ReputationEntityReference=reference,
+        SendingStatus="DISABLED",
+    )
+    ses = sandbox.server.app.ses
+    [state] = [s for (_, region), s in ses.regions.items() if region == REGION]
+    restored = RegionState.from_json(json.loads(json.dumps(state.to_json())))
+    assert restored.to_json() == state.to_json()
+    tenant = restored.tenants["acme"]
+    assert tenant.arn(REGION, reference.split(":")[4]) == reference
+    assert tenant.customer_status.status == "DISABLED"
+    assert tenant.sending_status == "DISABLED"
+    assert list(tenant.suppressed) == ["gone@example.net"]
+    assert tenant.suppression_scope == "TENANT"
+
+
+def test_a_raw_message_names_its_tenant_in_a_header(sandbox: SandboxClient) -> None:
+    pipeline = quiet_events_route(sandbox)
+    tenant_ready(sandbox, "acme")
+
+    def raw(tenant: str) -> str:
+        message = (
+            f"From: {SENDER}\r\nTo: {SUCCESS}\r\nSubject: Hi\r\nX-SES-TENANT: {tenant}\r\n"
+            f"X-SES-CONFIGURATION-SET: {CONFIG_SET}\r\n\r\nBody\r\n"
+        )
+        response = sandbox.ses.send_raw_email(RawMessage={"Data": message.encode()})
+        return str(response["MessageId"])
+
+    sent = raw("acme")
+    assert error_of(raw, "nobody")[:1] == ("InvalidParameterValue",)
+    payloads = [p for p in sandbox.feedback(pipeline.queue_url) if p["mail"]["messageId"] == sent]
+    assert payloads
+    for payload in payloads:
+        assert payload["mail"]["tags"]["ses:tenant-name"] == ["acme"]
+        assert all(h["name"].lower() != "x-ses-tenant" for h in payload["mail"]["headers"])

@@ -11,6 +11,7 @@ import logging
 import os
 import re
 import time
+import urllib.parse
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -234,7 +235,7 @@ class SandboxApp:
             caller = self._caller(request, scope, "v2")
             query = {k: request.args.getlist(k) for k in request.args}
             reply, code = ses_rest.handle(
-                self.ses, caller, request.method, request.path, query, request.get_data()
+                self.ses, caller, request.method, _raw_path(environ), query, request.get_data()
             )
             response = Response(reply.body, status=reply.status, content_type="application/json")
             response.headers["x-amzn-RequestId"] = os.urandom(16).hex()
@@ -284,3 +285,13 @@ def _then(body: Iterable[bytes], after: Callable[[], None]) -> Iterator[bytes]:
                 close()
         finally:
             after()
+
+
+def _raw_path(environ: WSGIEnviron) -> str:
+    """The request path as the client encoded it: a URI label may hold an escaped ``/``
+    (botocore escapes a reputation entity's ARN, ``.../tenant/NAME/ID``, into one label), which
+    the decoded ``PATH_INFO`` would split; each label is unescaped once matched."""
+    raw = environ.get("RAW_URI") or environ.get("REQUEST_URI")
+    if not raw:
+        return urllib.parse.quote(Request(environ).path)
+    return str(raw).partition("?")[0]

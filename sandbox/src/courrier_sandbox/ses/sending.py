@@ -132,6 +132,8 @@ def raw_mail(envelope: Envelope, raw: bytes, operation: str) -> Mail:
     """A raw message: what the request leaves out comes from the message's own headers."""
     parsed = Mail(raw=raw, source="", destinations=[], operation=operation).parsed()
     set_header = parsed["X-SES-CONFIGURATION-SET"]
+    # The SMTP way to name a tenant, stripped like the other X-SES-* headers (docs/ses.md#tenants).
+    tenant_header = parsed["X-SES-TENANT"]
     mail = Mail(
         raw=raw,
         source=envelope.source or str(parsed.get("From", "")),
@@ -143,7 +145,7 @@ def raw_mail(envelope: Envelope, raw: bytes, operation: str) -> Mail:
         feedback_address=envelope.feedback_address,
         list_management=envelope.list_management,
         tracking_overrides=dict(envelope.tracking_overrides),
-        tenant=envelope.tenant,
+        tenant=envelope.tenant or (str(tenant_header).strip() if tenant_header else None),
     )
     mail._parsed = parsed
     return mail

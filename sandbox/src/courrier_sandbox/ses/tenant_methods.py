@@ -4,6 +4,7 @@ entities (SESv2; https://docs.aws.amazon.com/ses/latest/dg/tenants.html)."""
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from courrier_sandbox.ses import tenant_reputation
 from courrier_sandbox.ses.core import Caller, SesCore
@@ -107,6 +108,17 @@ class TenantMethods(SesCore):
             tenant = self.tenant(caller, name)
             tenant.suppression_scope, tenant.suppressed_reasons = suppression
         self.changed()
+
+    def tenant_figures(self, account: str, region: str, name: str) -> dict[str, Any] | None:
+        """What ``/_courrier/tenants/NAME`` shows: the tenant's reputation as judged now, and
+        the counts behind it; None when there is no such tenant."""
+        with self.lock:
+            state = self.existing_state(account, region)
+            tenant = state.tenants.get(name) if state else None
+            if tenant is None:
+                return None
+            tenant_reputation.judge(tenant)
+            return {"arn": tenant.arn(region, account), **tenant_reputation.figures(tenant)}
 
     # ------------------------------------------------------------ reputation entities
 

@@ -96,6 +96,24 @@ def judge(tenant: Tenant, now: float | None = None) -> None:
         _set(tenant.aws_status, "ENABLED", None, now)
 
 
+def figures(tenant: Tenant) -> dict[str, Any]:
+    """The reputation entity as the sandbox judges it, with the counts behind it (the
+    ``/_courrier/tenants/NAME`` page); the caller holds the lock and has judged the tenant."""
+    return {
+        "name": tenant.name,
+        "tenant_id": tenant.tenant_id,
+        "policy": tenant.policy,
+        "sending_status": tenant.sending_status,
+        "customer_status": tenant.customer_status.status,
+        "aws_status": tenant.aws_status.status,
+        "aws_cause": tenant.aws_status.cause,
+        "impact": tenant.impact,
+        "attempts": sum(t[1] for t in tenant.traffic),
+        "bounces": sum(t[2] for t in tenant.traffic),
+        "complaints": sum(t[3] for t in tenant.traffic),
+    }
+
+
 def _set(record: Any, status: str, cause: str | None, now: float) -> None:
     if record.status != status:
         record.status, record.cause, record.updated = status, cause, now

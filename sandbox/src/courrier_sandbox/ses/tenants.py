@@ -254,3 +254,19 @@ def suppression_settings(
         reasons = list(state.account.suppressed_reasons)
     # A send through no tenant has no tenant list to use.
     return ("ACCOUNT" if tenant is None else scope), reasons
+
+
+def refuse_if_associated(
+    region: str, account: str, state: RegionState, kind: str, name: str
+) -> None:
+    """Refuse to delete an identity or configuration set a tenant still uses: "Any attempt to
+    delete an identity or configuration set that is associated with a tenant will fail"
+    (docs/ses.md#tenants); AWS documents no error code, the sandbox answers a bad request.
+    The caller holds the lock."""
+    arn = resource_arn(region, account, kind, name)
+    users = sorted(t.name for t in state.tenants.values() if arn in t.resources)
+    if users:
+        raise SesFault(
+            "InvalidParameter",
+            f"{arn} is associated with tenants {', '.join(users)}: remove the associations first.",
+        )

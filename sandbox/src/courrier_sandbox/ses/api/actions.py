@@ -121,6 +121,10 @@ V1 = Api(
         "TrackingOptionsMissing": "TrackingOptionsDoesNotExistException",
         "InvalidTrackingOptions": "InvalidTrackingOptions",
         "InvalidDeliveryOptions": "InvalidDeliveryOptions",
+        # A raw message naming a tenant in X-SES-TENANT (v1 has no TenantName member).
+        "TenantMissing": "InvalidParameterValue",
+        "TenantPaused": "MessageRejected",
+        "TenantResourceNotAssociated": "InvalidParameterValue",
     },
     page_size="MaxItems",
     source="Source",
