@@ -9,7 +9,9 @@ from typing import Any
 import pytest
 
 from courrier_sandbox.client import SandboxControlError
+from courrier_sandbox.ses import tenant_reputation
 from courrier_sandbox.ses.state import RegionState
+from courrier_sandbox.ses.tenants import Tenant
 from tests.conftest import REGION, SENDER, SandboxClient
 from tests.sandbox.helpers import CONFIG_SET, error_of, only, quiet_events_route
 
@@ -718,3 +720,70 @@ def test_a_raw_message_names_its_tenant_in_a_header(sandbox: SandboxClient) -> N
     for payload in payloads:
         assert payload["mail"]["tags"]["ses:tenant-name"] == ["acme"]
         assert all(h["name"].lower() != "x-ses-tenant" for h in payload["mail"]["headers"])
+
+
+def test_the_configuration_set_scope_wins_over_the_tenant(sandbox: SandboxClient) -> None:
+    pipeline = quiet_events_route(sandbox)
+    sandbox.set_account(production=True)
+    tenant_ready(sandbox, "acme")
+    sandbox.sesv2.create_configuration_set(
+        ConfigurationSetName="own-list",
+        SuppressionOptions={"SuppressionScope": "TENANT", "SuppressedReasons": ["BOUNCE"]},
+    )
+    sandbox.sesv2.create_tenant_resource_association(
+        TenantName="acme", ResourceArn=arn(sandbox, "configuration-set", "own-list")
+    )
+    listed = "gone@example.net"
+    sandbox.sesv2.put_suppressed_destination(
+        EmailAddress=listed, Reason="BOUNCE", TenantName="acme"
+    )
+    # The tenant itself uses the account's list: through CONFIG_SET the address is sent to.
+    delivered = send(sandbox, "acme", Destination={"ToAddresses": [listed]})
+    bounced = send(
+        sandbox, "acme", Destination={"ToAddresses": [listed]}, ConfigurationSetName="own-list"
+    )
+    payloads = sandbox.feedback(pipeline.queue_url)
+    assert [p["mail"]["messageId"] for p in only(payloads, "Delivery")] == [delivered]
+    found = sandbox.server.app.events.list("Bounce", bounced)
+    assert [e.body["bounceSubType"] for e in found] == ["OnTenantSuppressionList"]
+
+
+def test_findings_close_as_the_traffic_ages_out_of_the_window() -> None:
+    tenant = Tenant.new("acme", {})
+    sent_at = 1_000_000.0
+    tenant.traffic.append((sent_at, 20, 0, 1))  # 20 recipients, one complaint
+    tenant_reputation.judge(tenant, sent_at + 60)
+    assert (tenant.impact, tenant.aws_status.status, tenant.sending_status) == (
+        "HIGH",
+        "DISABLED",
+        "DISABLED",
+    )
+    tenant.customer_status.status = "REINSTATED"
+    tenant_reputation.judge(tenant, sent_at + 120)
+    assert (tenant.aws_status.status, tenant.sending_status) == ("ENABLED", "REINSTATED")
+    # A day later the complaint is out of the window: the finding closes, and so does the
+    # reinstatement.
+    tenant_reputation.judge(tenant, sent_at + tenant_reputation.WINDOW + 1)
+    assert tenant.impact is None
+    assert (tenant.customer_status.status, tenant.sending_status) == ("ENABLED", "ENABLED")
+    assert tenant.customer_status.cause == "All reputation findings resolved."
+
+
+def test_tenant_resources_and_resource_tenants_are_listed_page_by_page(
+    sandbox: SandboxClient,
+) -> None:
+    quiet_events_route(sandbox)
+    tenant_ready(sandbox, "acme")
+    tenant_ready(sandbox, "globex")
+    resources = list(
+        sandbox.sesv2.get_paginator("list_tenant_resources").paginate(
+            TenantName="acme", PaginationConfig={"PageSize": 1}
+        )
+    )
+    assert [len(p["TenantResources"]) for p in resources] == [1, 1]
+    tenants = list(
+        sandbox.sesv2.get_paginator("list_resource_tenants").paginate(
+            ResourceArn=arn(sandbox, "identity", SENDER), PaginationConfig={"PageSize": 1}
+        )
+    )
+    assert [t["TenantName"] for p in tenants for t in p["ResourceTenants"]] == ["acme", "globex"]
