@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from courrier_sandbox.client import SandboxControlError
+from courrier_sandbox.client import SandboxControl, SandboxControlError
+from courrier_sandbox.pytest_plugin import SesSandbox
 from courrier_sandbox.ses import tenant_reputation
 from courrier_sandbox.ses.state import RegionState
 from courrier_sandbox.ses.tenants import Tenant
@@ -787,3 +788,15 @@ def test_tenant_resources_and_resource_tenants_are_listed_page_by_page(
         )
     )
     assert [t["TenantName"] for p in tenants for t in p["ResourceTenants"]] == ["acme", "globex"]
+
+
+def test_the_plugin_reads_a_tenant_reputation(sandbox: SandboxClient) -> None:
+    two_tenants(sandbox)
+    send(sandbox, "acme", Destination=to(19, "angry@complaint.example.net"))
+    plugin = SesSandbox(url=sandbox.url, region=REGION, control=SandboxControl(sandbox.url))
+    acme, globex = plugin.tenant("acme"), plugin.tenant("globex")
+    assert (acme.sending_status, acme.complaints, acme.attempts) == ("DISABLED", 1, 20)
+    assert acme.aws_cause is not None
+    assert "complaint rate" in acme.aws_cause
+    assert acme.arn == sandbox.sesv2.get_tenant(TenantName="acme")["Tenant"]["TenantArn"]
+    assert (globex.sending_status, globex.attempts, globex.impact) == ("ENABLED", 0, None)
