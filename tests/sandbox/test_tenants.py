@@ -800,3 +800,21 @@ def test_the_plugin_reads_a_tenant_reputation(sandbox: SandboxClient) -> None:
     assert "complaint rate" in acme.aws_cause
     assert acme.arn == sandbox.sesv2.get_tenant(TenantName="acme")["Tenant"]["TenantArn"]
     assert (globex.sending_status, globex.attempts, globex.impact) == ("ENABLED", 0, None)
+
+
+def test_a_tenant_is_tagged_by_its_arn(sandbox: SandboxClient) -> None:
+    tenant_arn = sandbox.sesv2.create_tenant(
+        TenantName="acme", Tags=[{"Key": "plan", "Value": "gold"}]
+    )["TenantArn"]
+    sandbox.sesv2.tag_resource(ResourceArn=tenant_arn, Tags=[{"Key": "team", "Value": "a"}])
+    sandbox.sesv2.untag_resource(ResourceArn=tenant_arn, TagKeys=["plan"])
+    assert sandbox.sesv2.list_tags_for_resource(ResourceArn=tenant_arn)["Tags"] == [
+        {"Key": "team", "Value": "a"}
+    ]
+    assert sandbox.sesv2.get_tenant(TenantName="acme")["Tenant"]["Tags"] == [
+        {"Key": "team", "Value": "a"}
+    ]
+    stale = tenant_arn.rpartition("/")[0] + "/tn-0000"
+    assert error_of(sandbox.sesv2.list_tags_for_resource, ResourceArn=stale)[0] == (
+        "NotFoundException"
+    )
