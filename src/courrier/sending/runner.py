@@ -20,7 +20,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from courrier.addresses import Address
 from courrier.aws.ses import BulkEntry, BulkEntryResult
 from courrier.backoff import Backoff
 from courrier.errors import InvalidMessage, StoreError
@@ -495,7 +494,7 @@ def _group_key(message: TemplateMessage) -> tuple[Any, ...] | None:
         api_form(message.from_address),
         message.configuration_set,
         tuple(api_form(a) for a in message.addresses("reply_to")),
-        feedback.email if isinstance(feedback, Address) else None,
+        feedback.email if feedback is not None else None,
     )
 
 
@@ -512,6 +511,6 @@ def _bulk_call(
         default_data="{}",
         configuration_set=message.configuration_set,
         tags={},
-        feedback_address=feedback.email if isinstance(feedback, Address) else None,
+        feedback_address=feedback.email if feedback is not None else None,
     )
     return lambda entries: send(entries=entries)
