@@ -14,7 +14,8 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from courrier.errors import InvalidRecord
-from courrier.store.store import Store, _aware
+from courrier.store.engine import aware
+from courrier.store.store import Store
 from courrier.store.tables import UnsubscribeRow, utcnow
 
 __all__ = [
@@ -42,7 +43,7 @@ class Unsubscribed:
 
 
 def _entry(row: UnsubscribeRow) -> Unsubscribed:
-    return Unsubscribed(row.address, row.list_name or None, row.source, _aware(row.created_at))
+    return Unsubscribed(row.address, row.list_name or None, row.source, aware(row.created_at))
 
 
 def record_unsubscribe(
