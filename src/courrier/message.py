@@ -4,18 +4,24 @@ from __future__ import annotations
 
 import mimetypes
 import re
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Literal, TypedDict, Unpack
 
 from courrier.addresses import Address, check_header_value, parse_address
 from courrier.errors import InvalidMessage
 
 __all__ = [
     "MAX_RECIPIENTS",
+    "AddressKind",
+    "AddressLike",
+    "AddressList",
     "Attachment",
     "Message",
     "Parties",
+    "PartiesArgs",
+    "address_tuple",
     "check_list_name",
     "check_options",
     "check_recipient_count",
@@ -46,7 +52,11 @@ _RESERVED_HEADERS = {
     "date",
 }
 
+#: What a message field takes for an address: text (``"Name <a@b.example>"``), an
+#: :class:`~courrier.addresses.Address`, or a (name, address) pair.
 AddressLike = str | Address | tuple[str, str]
+#: What a message field takes for a list of addresses.
+AddressList = tuple[AddressLike, ...] | list[AddressLike]
 
 _LIST_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
@@ -134,63 +144,129 @@ class Attachment:
             check_header_value(self.content_id, "content id", InvalidMessage)
 
 
-class Parties:
-    """The parsed addresses of a message value (:class:`Message`,
-    :class:`~courrier.template_message.TemplateMessage`), once :func:`parse_parties` ran."""
+def address_tuple(values: AddressList) -> tuple[Address, ...]:
+    """Each of ``values`` parsed (see :func:`~courrier.addresses.parse_address`)."""
+    return tuple(parse_address(a) for a in values)
 
-    sender: AddressLike
-    to: tuple[AddressLike, ...] | list[AddressLike]
-    cc: tuple[AddressLike, ...] | list[AddressLike]
-    bcc: tuple[AddressLike, ...] | list[AddressLike]
+
+AddressKind = Literal["to", "cc", "bcc", "reply_to"]
+
+
+class PartiesArgs(TypedDict, total=False):
+    """The keyword arguments :class:`Message` and
+    :class:`~courrier.template_message.TemplateMessage` share, as they are accepted: any
+    :data:`AddressLike` for an address (the attributes hold them parsed, see :class:`Parties`).
+    """
+
+    cc: AddressList
+    bcc: AddressList
+    reply_to: AddressList
+    tags: dict[str, str]
+    configuration_set: str | None
+    feedback_address: AddressLike | None
+    bulk: bool
+    list_name: str | None
+
+
+@dataclass(frozen=True, init=False)
+class Parties:
+    """What :class:`Message` and :class:`~courrier.template_message.TemplateMessage` share:
+    addresses parsed (see :mod:`courrier.addresses`) when the message is built, tags, the
+    configuration set and the bulk flags. Each class's constructor takes them as it takes
+    its own fields, addresses as any :data:`AddressLike` (see :class:`PartiesArgs`).
+    """
+
+    sender: Address
+    to: tuple[Address, ...]
+    cc: tuple[Address, ...]
+    bcc: tuple[Address, ...]
+    reply_to: tuple[Address, ...]
+    tags: dict[str, str]
+    configuration_set: str | None
+    feedback_address: Address | None
+    #: A bulk send (newsletter, campaign, outbox batch): refused while the reputation guard
+    #: is tripped. Transactional sends (the default) go on unless configured otherwise.
+    bulk: bool
+    #: The list (or topic) a bulk message belongs to: its unsubscribe link names it, and
+    #: recipients who left it (or every list) are not sent to. None: no particular list.
+    list_name: str | None
+
+    def _set_parties(self, sender: AddressLike, to: AddressList, common: PartiesArgs) -> None:
+        """Set the shared fields from a constructor's arguments, addresses parsed."""
+        set_ = object.__setattr__
+        set_(self, "sender", parse_address(sender))
+        set_(self, "to", address_tuple(to))
+        set_(self, "cc", address_tuple(common.get("cc", ())))
+        set_(self, "bcc", address_tuple(common.get("bcc", ())))
+        set_(self, "reply_to", address_tuple(common.get("reply_to", ())))
+        set_(self, "tags", common.get("tags", {}))
+        set_(self, "configuration_set", common.get("configuration_set"))
+        feedback = common.get("feedback_address")
+        set_(self, "feedback_address", None if feedback is None else parse_address(feedback))
+        set_(self, "bulk", common.get("bulk", False))
+        set_(self, "list_name", common.get("list_name"))
 
     @property
     def from_address(self) -> Address:
-        assert isinstance(self.sender, Address)
+        """The sender (the same as ``sender``)."""
         return self.sender
 
     @property
     def recipients(self) -> list[Address]:
         """Every envelope recipient, To then Cc then Bcc."""
-        out: list[Address] = []
-        for group in (self.to, self.cc, self.bcc):
-            out.extend(a for a in group if isinstance(a, Address))
-        return out
+        return [*self.to, *self.cc, *self.bcc]
 
-    def addresses(self, kind: str) -> tuple[Address, ...]:
-        """The parsed addresses of one field: ``"to"``, ``"cc"``, ``"bcc"`` or ``"reply_to"``."""
-        group = getattr(self, kind)
-        return tuple(a for a in group if isinstance(a, Address))
+    def addresses(self, kind: AddressKind) -> tuple[Address, ...]:
+        """The addresses of one field: ``"to"``, ``"cc"``, ``"bcc"`` or ``"reply_to"``."""
+        match kind:
+            case "to":
+                return self.to
+            case "cc":
+                return self.cc
+            case "bcc":
+                return self.bcc
+            case "reply_to":
+                return self.reply_to
+        raise ValueError(f"no address field {kind!r}")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Message(Parties):
-    """An email to send. Addresses are normalised (see :mod:`courrier.addresses`) on creation."""
+    """An email to send. Addresses are normalised (see :mod:`courrier.addresses`) on creation.
 
-    sender: AddressLike
-    to: tuple[AddressLike, ...] | list[AddressLike] = ()
-    subject: str = ""
-    text: str | None = None
-    html: str | None = None
-    cc: tuple[AddressLike, ...] | list[AddressLike] = ()
-    bcc: tuple[AddressLike, ...] | list[AddressLike] = ()
-    reply_to: tuple[AddressLike, ...] | list[AddressLike] = ()
-    attachments: tuple[Attachment, ...] | list[Attachment] = ()
-    headers: dict[str, str] = field(default_factory=dict)
-    tags: dict[str, str] = field(default_factory=dict)
-    configuration_set: str | None = None
-    feedback_address: AddressLike | None = None
-    #: A bulk send (newsletter, campaign, outbox batch): refused while the reputation guard
-    #: is tripped. Transactional sends (the default) go on unless configured otherwise.
-    bulk: bool = False
-    #: The list (or topic) a bulk message belongs to: its unsubscribe link names it, and
-    #: recipients who left it (or every list) are not sent to. None: no particular list.
-    list_name: str | None = None
+    Positional arguments: ``sender``, ``to``, ``subject``, ``text``, ``html``; the others are
+    keyword-only (the shared ones are listed in :class:`PartiesArgs`).
+    """
 
-    def __post_init__(self) -> None:
+    subject: str
+    text: str | None
+    html: str | None
+    attachments: tuple[Attachment, ...]
+    headers: dict[str, str]
+
+    def __init__(
+        self,
+        sender: AddressLike,
+        to: AddressList = (),
+        subject: str = "",
+        text: str | None = None,
+        html: str | None = None,
+        *,
+        attachments: Sequence[Attachment] = (),
+        headers: dict[str, str] | None = None,
+        **common: Unpack[PartiesArgs],
+    ) -> None:
         set_ = object.__setattr__
-        parse_parties(self)
+        self._set_parties(sender, to, common)
+        set_(self, "subject", subject)
+        set_(self, "text", text)
+        set_(self, "html", html)
+        set_(self, "attachments", tuple(attachments))
+        set_(self, "headers", {} if headers is None else headers)
+        self._check()
+
+    def _check(self) -> None:
         check_list_name(self.list_name)
-        set_(self, "attachments", tuple(self.attachments))
         check_header_value(self.subject, "subject", InvalidMessage)
         check_recipient_count(len(self.recipients))
         if self.text is None and self.html is None:
@@ -207,14 +283,8 @@ class Message(Parties):
             raise InvalidMessage("two inline attachments share a content id")
 
 
-def parse_parties(message: Any) -> None:
-    """Parse, in place, the addresses of a frozen message value (:class:`Message` or
-    :class:`~courrier.template_message.TemplateMessage`): sender, to, cc, bcc, reply_to
-    and feedback_address."""
-    set_ = object.__setattr__
-    set_(message, "sender", parse_address(message.sender))
-    for name in ("to", "cc", "bcc", "reply_to"):
-        set_(message, name, tuple(parse_address(a) for a in getattr(message, name)))
-    feedback = message.feedback_address
-    if feedback is not None:
-        set_(message, "feedback_address", parse_address(feedback))
+def parse_parties(message: Parties) -> None:
+    """Kept for callers of earlier versions: a message's addresses are parsed when it is
+    built now, so this only checks that ``message`` is one."""
+    if not isinstance(message, Parties):
+        raise InvalidMessage(f"not a message value: {type(message).__name__}")

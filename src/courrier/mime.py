@@ -13,7 +13,7 @@ from email.headerregistry import BaseHeader, HeaderRegistry
 from email.message import EmailMessage
 
 from courrier.errors import MessageTooLarge
-from courrier.message import Attachment, Message
+from courrier.message import AddressKind, Attachment, Message
 
 __all__ = ["SES_V2_MAX_BYTES", "render"]
 
@@ -50,7 +50,12 @@ def render(
     # Address headers are written as courrier encodes them: the email package would re-parse
     # and re-fold them, which loses quotes inside encoded display names.
     lines = [f"From: {message.from_address.header()}"]
-    for header, kind in (("To", "to"), ("Cc", "cc"), ("Reply-To", "reply_to")):
+    fields: tuple[tuple[str, AddressKind], ...] = (
+        ("To", "to"),
+        ("Cc", "cc"),
+        ("Reply-To", "reply_to"),
+    )
+    for header, kind in fields:
         group = message.addresses(kind)
         if group:
             lines.append(f"{header}: " + ",\r\n ".join(a.header() for a in group))

@@ -257,6 +257,11 @@ class Settings:
     read_timeout: float = 30.0
     #: Overrides the account's max send rate (per second) read from SES; None reads it.
     max_send_rate: float | None = None
+    #: Check the SNS signature of every message ``courrier worker`` and ``courrier receive``
+    #: apply (``--no-verify-signatures`` turns it off for one run). ``courrier setup`` writes
+    #: false when it provisions a stand-in for AWS (``AWS_ENDPOINT_URL``, the sandbox), whose
+    #: signing certificates cannot be downloaded from AWS.
+    verify_signatures: bool = True
     #: Receives the feedback worker keeps in flight at once (``courrier worker --concurrency``);
     #: their batches are applied by one thread, several per transaction.
     worker_concurrency: int = 8

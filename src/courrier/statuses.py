@@ -1,4 +1,5 @@
-"""The words courrier records: message and recipient statuses, and feedback actions.
+"""The words courrier records: message, recipient and outbox statuses, feedback actions,
+suppression reasons, the outbox runner's outcomes and the reputation guard's levels.
 
 They are :class:`~enum.StrEnum` members, so they compare equal to (and are stored as) the
 plain strings users see in the store, the CLI and JSON output.
@@ -8,7 +9,15 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-__all__ = ["Action", "MessageStatus", "OutboxStatus", "RecipientStatus"]
+__all__ = [
+    "Action",
+    "GuardLevel",
+    "MessageStatus",
+    "OutboxStatus",
+    "RecipientStatus",
+    "RunOutcome",
+    "SuppressionReason",
+]
 
 
 class MessageStatus(StrEnum):
@@ -86,3 +95,46 @@ class OutboxStatus(StrEnum):
     #: Its runner went away between the claim and the record: it may have been sent. A
     #: person decides (``courrier outbox resolve`` / ``retry``); never re-sent blindly.
     UNKNOWN = "unknown"
+
+
+class RunOutcome(StrEnum):
+    """What the outbox runner did with one claimed row (its progress callback and report)."""
+
+    SENT = "sent"
+    FAILED = "failed"
+    UNKNOWN = "unknown"
+    #: Queued again for a later attempt (throttled, unreachable, or the guard paused it).
+    REQUEUED = "requeued"
+    #: Not sent by this runner: its claim expired and another runner has the row now.
+    SKIPPED = "skipped"
+
+
+class SuppressionReason(StrEnum):
+    """Why an address is on the local suppression list.
+
+    The store takes any text (``courrier suppression add --reason``); these are the reasons
+    courrier itself records and the dashboard offers.
+    """
+
+    #: Added by a person (CLI or dashboard).
+    MANUAL = "manual"
+    #: A permanent bounce, or SES's account-level list (reason BOUNCE).
+    BOUNCE = "bounce"
+    #: A complaint, or SES's account-level list (reason COMPLAINT).
+    COMPLAINT = "complaint"
+    #: Transient bounces counted up to ``soft_bounce_limit``.
+    SOFT_BOUNCE = "soft-bounce"
+
+
+class GuardLevel(StrEnum):
+    """Where a bounce or complaint rate stands against the reputation guard's lines, and
+    (with ``tripped``) the guard's state as a whole."""
+
+    OK = "ok"
+    WARNING = "warning"
+    #: At or above the guard's trip line.
+    OVER = "over"
+    #: Too few recipients in the window for the rate to mean anything.
+    LOW_VOLUME = "low volume"
+    #: The guard is tripped (only ever the whole guard's state, never a rate's level).
+    TRIPPED = "tripped"

@@ -10,18 +10,19 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Unpack
 
 from courrier.addresses import Address, parse_address
 from courrier.errors import InvalidMessage
 from courrier.message import (
     AddressLike,
+    AddressList,
     Parties,
+    PartiesArgs,
     check_list_name,
     check_options,
     check_recipient_count,
-    parse_parties,
 )
 
 __all__ = ["BulkDestination", "TemplateMessage", "check_template_name", "template_data"]
@@ -67,37 +68,34 @@ def _addresses(value: AddressLike | Sequence[AddressLike]) -> tuple[Address, ...
     return tuple(parse_address(a) for a in items)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class TemplateMessage(Parties):
     """An email rendered by SES from the stored template ``template`` with ``data``.
 
     Checked like :class:`~courrier.message.Message`: addresses, at most 50 recipients, tags,
     the configuration set name; ``data`` must be a JSON object (nested values allowed).
+    Positional arguments: ``sender``, ``template``, ``to``, ``data``; the others are
+    keyword-only (listed in :class:`~courrier.message.PartiesArgs`).
     """
 
-    sender: AddressLike
     template: str
-    to: tuple[AddressLike, ...] | list[AddressLike] = ()
-    data: Mapping[str, Any] = field(default_factory=dict)
-    cc: tuple[AddressLike, ...] | list[AddressLike] = ()
-    bcc: tuple[AddressLike, ...] | list[AddressLike] = ()
-    reply_to: tuple[AddressLike, ...] | list[AddressLike] = ()
-    tags: dict[str, str] = field(default_factory=dict)
-    configuration_set: str | None = None
-    feedback_address: AddressLike | None = None
-    #: A bulk send: refused while the reputation guard is tripped (see Message.bulk).
-    bulk: bool = False
-    #: The list a bulk message belongs to (see Message.list_name).
-    list_name: str | None = None
+    data: dict[str, Any]
 
-    def __post_init__(self) -> None:
-        set_ = object.__setattr__
-        parse_parties(self)
+    def __init__(
+        self,
+        sender: AddressLike,
+        template: str,
+        to: AddressList = (),
+        data: Mapping[str, Any] | None = None,
+        **common: Unpack[PartiesArgs],
+    ) -> None:
+        self._set_parties(sender, to, common)
+        object.__setattr__(self, "template", template)
         check_list_name(self.list_name)
-        check_template_name(self.template)
+        check_template_name(template)
         check_recipient_count(len(self.recipients))
-        template_data(self.data)
-        set_(self, "data", dict(self.data))
+        template_data({} if data is None else data)
+        object.__setattr__(self, "data", {} if data is None else dict(data))
         check_options(self.tags, self.configuration_set)
 
     @property
@@ -111,28 +109,33 @@ class TemplateMessage(Parties):
         return f"template {self.template}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class BulkDestination:
     """One destination of a bulk send: its own recipients, data and tags.
 
-    ``to`` is one address or a list of them; ``data`` is merged over the send's default
-    data by SES, ``tags`` over its default tags.
+    ``to`` is given as one address or a list of them, and held parsed; ``data`` is merged
+    over the send's default data by SES, ``tags`` over its default tags.
     """
 
-    to: AddressLike | Sequence[AddressLike]
-    data: Mapping[str, Any] = field(default_factory=dict)
-    tags: dict[str, str] = field(default_factory=dict)
+    to: tuple[Address, ...]
+    data: dict[str, Any]
+    tags: dict[str, str]
 
-    def __post_init__(self) -> None:
-        addresses = _addresses(self.to)
+    def __init__(
+        self,
+        to: AddressLike | Sequence[AddressLike],
+        data: Mapping[str, Any] | None = None,
+        tags: dict[str, str] | None = None,
+    ) -> None:
+        addresses = _addresses(to)
         object.__setattr__(self, "to", addresses)
         check_recipient_count(len(addresses))
-        template_data(self.data)
-        object.__setattr__(self, "data", dict(self.data))
+        template_data({} if data is None else data)
+        object.__setattr__(self, "data", {} if data is None else dict(data))
+        object.__setattr__(self, "tags", {} if tags is None else tags)
         check_options(self.tags, None)
 
     @property
     def addresses(self) -> tuple[Address, ...]:
-        """The destination's parsed ``to`` addresses."""
-        assert isinstance(self.to, tuple)
-        return tuple(a for a in self.to if isinstance(a, Address))
+        """The destination's ``to`` addresses (the same as ``to``)."""
+        return self.to

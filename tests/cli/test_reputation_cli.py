@@ -173,6 +173,7 @@ def test_worker_serves_metrics_and_runs_the_guard(
             "0",
             "--metrics-port",
             str(free_port()),
+            "--no-verify-signatures",
         ],
     )
     assert result.exit_code == 0, result.output

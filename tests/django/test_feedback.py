@@ -87,6 +87,7 @@ def test_worker_applies_feedback_and_signals_fire_once(
         "--wait",
         "0",
         "--until-idle",
+        "--no-verify-signatures",
     )
     expected = {
         ("Delivery", f"success@{SIM}"): 1,

@@ -10,8 +10,11 @@ import pytest
 from click.testing import CliRunner
 
 from courrier.cli import main
+from courrier.cli.feedback import verifier_for
 from courrier.errors import ConfigurationError, UntrustedTopic
+from courrier.feedback.signature import SignatureVerifier
 from courrier.feedback.topics import allowed_topics, check_topic
+from courrier.settings import Settings
 from courrier.store import Store
 from tests.conftest import SandboxClient
 from tests.feedback.test_worker import bounce_body, pipeline_with_an_intruder
@@ -39,7 +42,16 @@ def test_the_rule() -> None:
 
 
 def _worker_args(queue_url: str) -> list[str]:
-    return ["worker", "--queue-url", queue_url, "--until-idle", "--wait", "0"]
+    # The sandbox's SNS signs with certificates AWS does not serve.
+    return [
+        "worker",
+        "--queue-url",
+        queue_url,
+        "--until-idle",
+        "--wait",
+        "0",
+        "--no-verify-signatures",
+    ]
 
 
 def test_both_refuse_to_start_without_a_topic(
@@ -77,3 +89,24 @@ def test_worker_defaults_to_the_configured_topic(
     store = Store(database_url)
     assert [s.address for s in store.suppressions()] == ["user1@example.net"]
     store.close()
+
+
+def test_signatures_are_checked_unless_turned_off() -> None:
+    on, off = Settings(), Settings(verify_signatures=False)
+    assert isinstance(verifier_for(None, on), SignatureVerifier)
+    assert verifier_for(None, off) is None
+    assert verifier_for(False, on) is None
+    assert isinstance(verifier_for(True, off), SignatureVerifier)
+
+
+def test_receive_no_verify_still_works_and_says_it_is_deprecated(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, ["receive", "--port", "0", "--no-verify"])
+    assert "--no-verify is deprecated; use --no-verify-signatures" in result.output
+    assert result.exit_code == 2  # and then the missing allow-list, as without it
+    assert "no SNS topic allowed" in result.output
+    for command in ("worker", "receive"):
+        helped = CliRunner().invoke(main, [command, "--help"]).output
+        assert "--verify-signatures / --no-verify-signatures" in helped

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from botocore.exceptions import NoRegionError
+from botocore.exceptions import ClientError, NoRegionError
 from click.testing import CliRunner
 
 from courrier.aws.clients import AwsConfig, client
@@ -16,7 +16,13 @@ from courrier.aws.errors import translate
 from courrier.aws.ses import SesClient
 from courrier.aws.sqs import SqsQueue
 from courrier.cli import main
-from courrier.errors import AwsError, ConfigurationError, SendError
+from courrier.errors import (
+    AwsError,
+    ConfigurationError,
+    DailyQuotaExceeded,
+    SendError,
+    Throttled,
+)
 from courrier.provisioning import Aws
 from courrier.settings import Settings
 
@@ -112,3 +118,34 @@ def test_setup_without_a_region_exits_2_and_says_what_to_set(
     assert result.exit_code == 2
     assert "AWS_DEFAULT_REGION" in result.output
     assert "AWS_REGION is set, but boto3 does not read it" in " ".join(result.output.split())
+
+
+def _client_error(code: str, text: str, status: int) -> ClientError:
+    return ClientError(
+        {"Error": {"Code": code, "Message": text}, "ResponseMetadata": {"HTTPStatusCode": status}},
+        "SendEmail",
+    )
+
+
+def test_an_aws_error_answer_keeps_its_code_message_and_status() -> None:
+    with pytest.raises(AwsError) as plain, translate("ListQueues"):
+        raise _client_error("AccessDenied", "not allowed", 403)
+    assert type(plain.value) is AwsError
+    assert str(plain.value) == "ListQueues: AccessDenied: not allowed"
+    assert (plain.value.code, plain.value.aws_message, plain.value.status) == (
+        "AccessDenied",
+        "not allowed",
+        403,
+    )
+    assert not plain.value.retryable
+    with pytest.raises(Throttled) as sending, translate("SendEmail", sending=True):
+        raise _client_error("TooManyRequestsException", "Maximum sending rate exceeded.", 400)
+    assert str(sending.value) == (
+        "SendEmail: TooManyRequestsException: Maximum sending rate exceeded. "
+        "(slow down: the account's maximum send rate was exceeded)"
+    )
+    assert (sending.value.operation, sending.value.status) == ("SendEmail", 400)
+    assert sending.value.retryable
+    with pytest.raises(DailyQuotaExceeded) as quota, translate("SendEmail", sending=True):
+        raise _client_error("Throttling", "Daily message quota exceeded.", 400)
+    assert not quota.value.retryable

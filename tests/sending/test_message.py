@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import email.policy
 from email.parser import BytesParser
 from typing import Any
@@ -12,9 +13,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from courrier import mime
+from courrier.addresses import Address
 from courrier.errors import InvalidMessage, MessageTooLarge
-from courrier.message import Attachment, Message
+from courrier.message import AddressKind, Attachment, Message
 from courrier.mime import render
+from courrier.template_message import BulkDestination, TemplateMessage
 
 BASE: dict[str, Any] = {"sender": "a@example.com", "to": ["b@example.org"], "text": "x"}
 
@@ -229,3 +232,40 @@ def test_rendering_with_shared_header_classes_changes_no_byte(
         with patch.object(mime, "_POLICY", stock):
             theirs = render(message)
     assert ours == theirs
+
+
+def test_fields_hold_what_they_were_normalised_to() -> None:
+    message = Message(
+        "Zoë <zoe@example.com>",
+        [("Ann", "ann@example.com"), Address("bob@example.com", "Bob")],
+        "Hi",
+        "text",
+        cc=["cy@example.com"],
+        reply_to=("desk@example.com",),
+        feedback_address="bounces@example.com",
+    )
+    assert message.sender == Address("zoe@example.com", "Zoë")
+    assert message.to == (Address("ann@example.com", "Ann"), Address("bob@example.com", "Bob"))
+    assert message.cc == (Address("cy@example.com"),)
+    assert message.feedback_address == Address("bounces@example.com")
+    assert message.recipients == [*message.to, *message.cc]
+    kinds: tuple[AddressKind, ...] = ("to", "cc", "bcc", "reply_to")
+    assert [len(message.addresses(kind)) for kind in kinds] == [2, 1, 0, 1]
+    # A copy through replace() is built, and checked, like the original.
+    assert dataclasses.replace(message, cc=()).recipients == list(message.to)
+    with pytest.raises(InvalidMessage):
+        dataclasses.replace(message, to=(), cc=())
+    template = TemplateMessage("a@example.com", "welcome", ["b@example.com"], {"n": 1}, bulk=True)
+    assert template.to == (Address("b@example.com"),)
+    assert (template.data, template.bulk, template.tags) == ({"n": 1}, True, {})
+    assert BulkDestination(("Cy", "cy@example.com")).to == (Address("cy@example.com", "Cy"),)
+
+
+def test_only_the_leading_fields_are_positional() -> None:
+    # cc once followed html: a list given there must not silently become something else.
+    single: list[Any] = ["a@example.com", ["b@example.com"], "Hi", "text", None, ["c@example.com"]]
+    with pytest.raises(TypeError):
+        Message(*single)
+    templated: list[Any] = ["a@example.com", "welcome", [], {}, ["c@example.com"]]
+    with pytest.raises(TypeError):
+        TemplateMessage(*templated)

@@ -17,7 +17,7 @@ from sqlalchemy import inspect, text
 from courrier.errors import ConfigurationError, InvalidRecord, StoreError, StoreUnavailable
 from courrier.statuses import MessageStatus
 from courrier.store import Store
-from courrier.store.store import _MIGRATION_LOCK
+from courrier.store.engine import MIGRATION_LOCK as _MIGRATION_LOCK
 from tests.conftest import postgres_schema
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "src" / "courrier" / "store" / "migrations"
@@ -171,7 +171,7 @@ go = sys.argv[2]
 while not os.path.exists(go):
     time.sleep(0.001)
 from courrier.store import Store
-from courrier.store.store import _MIGRATION_LOCK
+from courrier.store.engine import MIGRATION_LOCK as _MIGRATION_LOCK
 Store(sys.argv[1]).close()
 """
 

@@ -18,6 +18,7 @@ from courrier.aws.ses import SesClient
 from courrier.cli import main
 from courrier.errors import ConfigurationError
 from courrier.settings import Settings
+from courrier.statuses import MessageStatus, RecipientStatus
 from courrier.store import Store
 from courrier.store.guard import record_doctor_run
 from courrier.web import check_binding, make_app
@@ -185,6 +186,21 @@ def test_message_search(web: TestClient, store: Store) -> None:
     assert found("status=failed") == [str(ids[2])]
     assert found("q=%25") == []  # a LIKE wildcard is matched literally
     assert web.get("/messages/999999").status_code == 404
+
+
+def test_the_status_filter_offers_every_recipient_status(web: TestClient, store: Store) -> None:
+    record = store.record_message(
+        sender="a@example.com",
+        subject="News",
+        configuration_set=None,
+        recipients=[("left@example.com", "to", RecipientStatus.UNSUBSCRIBED)],
+        status=MessageStatus.SUPPRESSED,
+    )
+    page = web.get("/messages").text
+    assert all(f'<option value="{status}"' in page for status in RecipientStatus)
+    filtered = web.get("/messages", params={"status": "unsubscribed"}).text
+    assert f'data-message="{record}"' in filtered
+    assert '<option value="unsubscribed" selected>' in filtered
 
 
 @settings(

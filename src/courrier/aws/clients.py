@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
@@ -15,7 +15,9 @@ from courrier.errors import ConfigurationError
 
 @dataclass(frozen=True)
 class AwsConfig:
-    """What courrier adds to boto3's chain: optional profile/region, timeouts, pool size."""
+    """What courrier adds to boto3's chain: optional profile/region, timeouts, pool size, and
+    an endpoint with its own credentials (an AWS-compatible service such as the sandbox),
+    so that a caller need not change the process's environment for one run."""
 
     profile: str | None = None
     region: str | None = None
@@ -23,6 +25,11 @@ class AwsConfig:
     connect_timeout: float = 5.0
     #: HTTP connections kept per client: one per thread that calls it at the same time.
     max_connections: int = 10
+    #: Every service at this URL instead of AWS (as ``AWS_ENDPOINT_URL`` does).
+    endpoint_url: str | None = None
+    #: Credentials for this configuration only; None: boto3's chain finds them.
+    access_key_id: str | None = field(default=None, repr=False)
+    secret_access_key: str | None = field(default=None, repr=False)
 
 
 def client(service: str, config: AwsConfig | None = None, *, single_attempt: bool = False) -> Any:
@@ -33,10 +40,16 @@ def client(service: str, config: AwsConfig | None = None, *, single_attempt: boo
     """
     config = config or AwsConfig()
     try:
-        session = boto3.Session(profile_name=config.profile, region_name=config.region)
+        session = boto3.Session(
+            profile_name=config.profile,
+            region_name=config.region,
+            aws_access_key_id=config.access_key_id,
+            aws_secret_access_key=config.secret_access_key,
+        )
         make: Any = session.client  # typed per service by the stubs; courrier picks at run time
         return make(
             service,
+            endpoint_url=config.endpoint_url,
             config=Config(
                 # Standard mode retries throttling and transient errors (3 attempts in all).
                 # One attempt for sends: a send whose answer was lost must not be sent

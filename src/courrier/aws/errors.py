@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from botocore.exceptions import (
     BotoCoreError,
@@ -108,11 +109,33 @@ _SEND_CODES: dict[str, tuple[type[errors.SendError], str]] = {
 }
 
 
-def _send_error(err: ClientError, operation: str) -> errors.AwsError:
+def _parts(err: ClientError) -> tuple[str, str, Any]:
+    """The code, message and HTTP status of an AWS error answer."""
     error = err.response.get("Error", {})
-    code = str(error.get("Code", ""))
-    text = str(error.get("Message", ""))
     status = err.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    return str(error.get("Code", "")), str(error.get("Message", "")), status
+
+
+def _aws_error(
+    err: ClientError,
+    operation: str,
+    kind: type[errors.AwsError] = errors.AwsError,
+    advice: str | None = None,
+) -> errors.AwsError:
+    """``kind`` for an AWS error answer, its code, message and status kept."""
+    code, text, status = _parts(err)
+    return kind(
+        f"{operation}: {code}: {text}" + (f" ({advice})" if advice else ""),
+        code=code,
+        aws_message=text,
+        operation=operation,
+        status=status,
+        retryable=_retryable(code, text, status),
+    )
+
+
+def _send_error(err: ClientError, operation: str) -> errors.AwsError:
+    code, text, _ = _parts(err)
     kind, advice = _SEND_CODES.get(code, (errors.SendError, "see the AWS error"))
     if _QUOTA in text.lower():
         kind, advice = (
@@ -137,14 +160,7 @@ def _send_error(err: ClientError, operation: str) -> errors.AwsError:
             errors.IdentityNotVerified,
             "verify the sender (and, in the SES sandbox, every recipient)",
         )
-    return kind(
-        f"{operation}: {code}: {text} ({advice})",
-        code=code,
-        aws_message=text,
-        operation=operation,
-        status=status,
-        retryable=_retryable(code, text, status),
-    )
+    return _aws_error(err, operation, kind, advice)
 
 
 @contextmanager
@@ -157,20 +173,7 @@ def translate(operation: str, *, sending: bool = False) -> Iterator[None]:
     try:
         yield
     except ClientError as err:
-        if sending:
-            raise _send_error(err, operation) from err
-        error = err.response.get("Error", {})
-        code = str(error.get("Code", ""))
-        text = str(error.get("Message", ""))
-        status = err.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-        raise errors.AwsError(
-            f"{operation}: {code}: {text}",
-            code=code,
-            aws_message=text,
-            operation=operation,
-            status=status,
-            retryable=_retryable(code, text, status),
-        ) from err
+        raise (_send_error(err, operation) if sending else _aws_error(err, operation)) from err
     except NoRegionError as err:
         raise errors.ConfigurationError(f"{operation}: {err} ({region_advice()})") from err
     except (NoCredentialsError, PartialCredentialsError) as err:

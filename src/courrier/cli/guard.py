@@ -13,6 +13,7 @@ from courrier.cli.common import handles_errors, open_store, settings_from
 from courrier.cli.stats import RATES, percent
 from courrier.reputation import Guard
 from courrier.settings import Settings
+from courrier.statuses import GuardLevel
 from courrier.store.guard import trips
 
 
@@ -47,7 +48,11 @@ def status(ctx: click.Context, as_json: bool) -> None:
         click.echo(json.dumps(current.as_dict(history)))
     else:
         console = Console()
-        colour = {"tripped": "red", "over": "red", "warning": "yellow"}.get(current.state, "green")
+        colour = {
+            GuardLevel.TRIPPED: "red",
+            GuardLevel.OVER: "red",
+            GuardLevel.WARNING: "yellow",
+        }.get(current.state, "green")
         console.print(f"guard: [{colour}]{current.state}[/]")
         if current.trip is not None:
             console.print(
@@ -97,7 +102,7 @@ def reset(ctx: click.Context, note: str | None) -> None:
         click.echo("the guard was not tripped")
         return
     click.echo(f"guard reset (trip {closed.id}: {closed.detail})")
-    still = [title for rate, title in RATES if report.level(rate) == "over"]
+    still = [title for rate, title in RATES if report.level(rate) is GuardLevel.OVER]
     if still:
         click.echo(
             f"warning: the {' and '.join(still)} {'is' if len(still) == 1 else 'are'} still over "

@@ -16,6 +16,7 @@ from rich.table import Table
 from courrier.cli.common import EXIT_FAILED, handles_errors, open_store, settings_from, stop_signals
 from courrier.sending import Mailer
 from courrier.sending.outbox import OutboxEntry, OutboxRunner, outbox_status, resolve, retry
+from courrier.statuses import RunOutcome
 from courrier.store import outbox as rows
 
 
@@ -41,11 +42,11 @@ def _progress(runner: OutboxRunner, enabled: bool) -> Iterator[None]:
     )
     with Progress(*columns, transient=False) as progress:
         task = progress.add_task("outbox", total=total or None, detail="")
-        done: dict[str, int] = {}
+        done: dict[RunOutcome, int] = {}
 
-        def on_row(entry: OutboxEntry, outcome: str) -> None:
+        def on_row(entry: OutboxEntry, outcome: RunOutcome) -> None:
             done[outcome] = done.get(outcome, 0) + 1
-            finished = sum(n for o, n in done.items() if o != "requeued")
+            finished = sum(n for o, n in done.items() if o is not RunOutcome.REQUEUED)
             detail = ", ".join(f"{n} {o}" for o, n in sorted(done.items()))
             task_total = progress.tasks[0].total
             if task_total is not None and finished > task_total:

@@ -11,6 +11,7 @@ from courrier.aws.clients import AwsConfig
 from courrier.aws.ses import SesClient
 from courrier.cli.common import handles_errors, open_store, settings_from
 from courrier.reputation import sync as sync_lists
+from courrier.statuses import SuppressionReason
 
 
 @click.group()
@@ -49,7 +50,7 @@ def list_(ctx: click.Context, reason: str | None, as_json: bool) -> None:
 
 @suppression.command()
 @click.argument("addresses", nargs=-1, required=True)
-@click.option("--reason", default="manual", show_default=True)
+@click.option("--reason", default=SuppressionReason.MANUAL.value, show_default=True)
 @click.option("--detail", help="Free text kept with the entry.")
 @click.pass_context
 @handles_errors
@@ -58,7 +59,7 @@ def add(ctx: click.Context, addresses: tuple[str, ...], reason: str, detail: str
     store = open_store(ctx, settings_from(ctx).database_url)
     for address in addresses:
         normalised = parse_address(address).email
-        store.suppress(normalised, reason=reason, source="manual", detail=detail)
+        store.suppress(normalised, reason=reason, source=SuppressionReason.MANUAL, detail=detail)
         click.echo(f"suppressed {normalised}")
 
 

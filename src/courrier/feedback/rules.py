@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from courrier.feedback import events as ev
 from courrier.settings import Settings
-from courrier.statuses import Action
+from courrier.statuses import Action, SuppressionReason
 
 __all__ = ["Action", "Rules"]
 
@@ -69,11 +69,11 @@ class Rules:
             return Action.FAIL
         return Action.RECORD
 
-    def reason(self, event: ev.Event) -> str:
+    def reason(self, event: ev.Event) -> SuppressionReason:
         """The suppression reason an event that suppresses records: ``complaint``, ``soft-bounce``
         or ``bounce``."""
         if isinstance(event, ev.Complaint):
-            return "complaint"
+            return SuppressionReason.COMPLAINT
         if isinstance(event, ev.Bounce) and not event.permanent:
-            return "soft-bounce"
-        return "bounce"
+            return SuppressionReason.SOFT_BOUNCE
+        return SuppressionReason.BOUNCE

@@ -32,11 +32,13 @@ SETUP_KEYS = (
     "sender",
     "unsubscribe_contact_list",
     "unsubscribe_topic",
+    "verify_signatures",
 )
 
 
-def remember_setup(path: Path, values: Mapping[str, str]) -> None:
-    """Write what setup made (``values`` holds only keys of :data:`SETUP_KEYS`)."""
+def remember_setup(path: Path, values: Mapping[str, str | bool | None]) -> None:
+    """Write what setup made (``values`` holds only keys of :data:`SETUP_KEYS`; None removes
+    one)."""
     unknown = sorted(set(values) - set(SETUP_KEYS))
     if unknown:
         raise ValueError(f"not setup's keys: {', '.join(unknown)}")
@@ -48,7 +50,7 @@ def forget_setup(path: Path) -> None:
     update(path, dict.fromkeys(SETUP_KEYS))
 
 
-def update(path: Path, values: Mapping[str, str | None]) -> None:
+def update(path: Path, values: Mapping[str, str | bool | None]) -> None:
     """Set (or, for None, remove) keys of the ``[courrier]`` table; nothing else changes.
 
     A ``[courrier]`` table left empty is removed; a missing file is created only to set keys.

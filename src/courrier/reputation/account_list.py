@@ -26,6 +26,7 @@ from typing import TypeVar
 
 from courrier.aws.ses import SesClient, SuppressedDestination
 from courrier.errors import AwsError
+from courrier.statuses import SuppressionReason
 from courrier.store import Store
 from courrier.store.stats import SIMULATOR_DOMAIN
 
@@ -34,7 +35,10 @@ __all__ = ["SyncReport", "sync"]
 T = TypeVar("T")
 
 #: Local reasons SES's list knows, and their SES names.
-PUSHED_REASONS = {"bounce": "BOUNCE", "complaint": "COMPLAINT"}
+PUSHED_REASONS: dict[str, str] = {
+    SuppressionReason.BOUNCE: "BOUNCE",
+    SuppressionReason.COMPLAINT: "COMPLAINT",
+}
 SOURCE = "ses-account"
 
 

@@ -36,6 +36,7 @@ from courrier.aws.ses import AccountView
 from courrier.errors import AwsError, ConfigurationError, ReputationGuardTripped
 from courrier.reputation.stats import RATES, Report, Window, guard_lines, report, window
 from courrier.settings import Settings
+from courrier.statuses import GuardLevel
 from courrier.store import Store
 from courrier.store import guard as records
 from courrier.store.guard import TripRecord
@@ -79,15 +80,15 @@ class GuardStatus:
         }
 
     @property
-    def state(self) -> str:
+    def state(self) -> GuardLevel:
         """``tripped``, else the worst level of the two rates (``ok`` / ``warning`` / ...)."""
         if self.trip is not None:
-            return "tripped"
+            return GuardLevel.TRIPPED
         levels = {self.report.level("bounce_rate"), self.report.level("complaint_rate")}
-        for level in ("over", "warning", "ok"):
+        for level in (GuardLevel.OVER, GuardLevel.WARNING, GuardLevel.OK):
             if level in levels:
                 return level
-        return "low volume"
+        return GuardLevel.LOW_VOLUME
 
 
 def describe(rate: str, value: float | None, threshold: float | None) -> str:

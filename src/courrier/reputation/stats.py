@@ -47,6 +47,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from courrier.settings import Settings
+from courrier.statuses import GuardLevel
 from courrier.store import Store
 from courrier.store.stats import Counting, Counts, counts, counts_by_day, window_start
 
@@ -155,7 +156,7 @@ class Report:
         )
         return lines
 
-    def level(self, rate: str) -> str:
+    def level(self, rate: str) -> GuardLevel:
         """``ok``, ``warning``, ``over`` (the guard's trip line), or ``low volume``."""
         figures = self.window.figures
         value = figures.bounce_rate if rate == "bounce_rate" else figures.complaint_rate
@@ -165,13 +166,13 @@ class Report:
             else figures.counts.complaint_recipients
         )
         if value is None or base < self.min_volume:
-            return "low volume"
+            return GuardLevel.LOW_VOLUME
         line = "bounce" if rate == "bounce_rate" else "complaint"
         if value >= getattr(self.trip, line):
-            return "over"
+            return GuardLevel.OVER
         if value >= getattr(self.warning, line):
-            return "warning"
-        return "ok"
+            return GuardLevel.WARNING
+        return GuardLevel.OK
 
 
 def counting(settings: Settings) -> Counting:

@@ -11,7 +11,6 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
-from courrier.addresses import Address
 from courrier.aws.clients import AwsConfig
 from courrier.aws.ses import SesClient
 from courrier.backoff import Backoff
@@ -172,7 +171,7 @@ class Mailer:
             destinations=[a.email for a in outgoing.recipients],
             configuration_set=outgoing.configuration_set,
             tags=outgoing.tags,
-            feedback_address=feedback.email if isinstance(feedback, Address) else None,
+            feedback_address=feedback.email if feedback is not None else None,
             **({"list_management": listed} if listed else {}),
         )
 

@@ -16,15 +16,11 @@ __all__ = ["from_payload", "to_payload"]
 SINGLE, TEMPLATE = "single", "template"
 
 
-def _address(value: object) -> list[str] | None:
-    if value is None:
-        return None
-    assert isinstance(value, Address)
-    return [value.name, value.email]
+def _address(value: Address | None) -> list[str] | None:
+    return None if value is None else [value.name, value.email]
 
 
-def _addresses(values: object) -> list[list[str] | None]:
-    assert isinstance(values, tuple)
+def _addresses(values: tuple[Address, ...]) -> list[list[str] | None]:
     return [_address(v) for v in values]
 
 

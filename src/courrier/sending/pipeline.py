@@ -43,7 +43,7 @@ from courrier.errors import (
     StoreError,
     Throttled,
 )
-from courrier.message import Message
+from courrier.message import AddressKind, Message
 from courrier.sending.results import SendResult, result_of
 from courrier.statuses import MessageStatus, RecipientStatus
 from courrier.store.send_rate import Grant
@@ -353,7 +353,7 @@ def send_group(
 
 
 def _without(message: _M, suppressed: set[str]) -> _M:
-    def kept(kind: str) -> tuple[Address, ...]:
+    def kept(kind: AddressKind) -> tuple[Address, ...]:
         return tuple(a for a in message.addresses(kind) if a.email.lower() not in suppressed)
 
     return dataclasses.replace(message, to=kept("to"), cc=kept("cc"), bcc=kept("bcc"))

@@ -20,7 +20,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from courrier.addresses import Address
 from courrier.aws.ses import BulkEntry, BulkEntryResult
 from courrier.backoff import Backoff
 from courrier.errors import InvalidMessage, StoreError
@@ -31,7 +30,7 @@ from courrier.sending.payload import from_payload
 from courrier.sending.pipeline import Outcome, Verdict, classify
 from courrier.sending.templated import api_form
 from courrier.sending.unsubscribing import headers_for, managed_by_ses
-from courrier.statuses import OutboxStatus
+from courrier.statuses import OutboxStatus, RunOutcome
 from courrier.store import outbox as rows
 from courrier.store.guard import TripRecord
 from courrier.store.outbox import OutboxEntry
@@ -52,10 +51,10 @@ RETRY_CAP = 300.0
 GUARD_WAIT = pipeline.GUARD_WAIT
 ACCOUNT_WAIT = pipeline.ACCOUNT_WAIT
 _NAMES = {
-    OutboxStatus.SENT: "sent",
-    OutboxStatus.FAILED: "failed",
-    OutboxStatus.UNKNOWN: "unknown",
-    OutboxStatus.QUEUED: "requeued",
+    OutboxStatus.SENT: RunOutcome.SENT,
+    OutboxStatus.FAILED: RunOutcome.FAILED,
+    OutboxStatus.UNKNOWN: RunOutcome.UNKNOWN,
+    OutboxStatus.QUEUED: RunOutcome.REQUEUED,
 }
 _ALL_SUPPRESSED = "not sent: every recipient is on the suppression list (or unsubscribed)"
 
@@ -88,10 +87,10 @@ def _gone_locally(claimer: str) -> bool:
 class RunReport:
     """What one run did, row by row outcome counts."""
 
-    outcomes: dict[str, int] = field(default_factory=dict)
+    outcomes: dict[RunOutcome, int] = field(default_factory=dict)
     expired: int = 0
 
-    def add(self, outcome: str) -> None:
+    def add(self, outcome: RunOutcome) -> None:
         self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
 
 
@@ -120,7 +119,7 @@ class OutboxRunner:
         *,
         batch: int = 10,
         idle: float = 1.0,
-        on_row: Callable[[OutboxEntry, str], None] | None = None,
+        on_row: Callable[[OutboxEntry, RunOutcome], None] | None = None,
         rng: random.Random | None = None,
         concurrency: int = 1,
     ) -> None:
@@ -252,7 +251,7 @@ class OutboxRunner:
         with self._lock:
             report.expired += expired
 
-    def _report(self, report: RunReport, entry: OutboxEntry, outcome: str) -> None:
+    def _report(self, report: RunReport, entry: OutboxEntry, outcome: RunOutcome) -> None:
         with self._lock:
             report.add(outcome)
             if self.on_row is not None:
@@ -277,13 +276,13 @@ class OutboxRunner:
             return self.idle
         return max(0.01, min(self.idle, (upcoming - _utcnow()).total_seconds()))
 
-    def process(self, entry: OutboxEntry) -> str:
+    def process(self, entry: OutboxEntry) -> RunOutcome:
         """Send one claimed row and record what became of it; the outcome's name."""
         return self._process(entry, None)
 
-    def _process(self, entry: OutboxEntry, message: Message | TemplateMessage | None) -> str:
+    def _process(self, entry: OutboxEntry, message: Message | TemplateMessage | None) -> RunOutcome:
         entry = replace(entry, attempts=entry.attempts + 1)
-        fates: list[str] = []
+        fates: list[RunOutcome] = []
 
         def settle(verdict: Verdict) -> OutboxFinish:
             finish, name = self._fate(entry, verdict)
@@ -307,7 +306,7 @@ class OutboxRunner:
             self._finish_quietly(entry, OutboxStatus.UNKNOWN, "interrupted")
             raise
         if delivery is None:
-            return "skipped"  # its claim expired: another runner has it now
+            return RunOutcome.SKIPPED  # its claim expired: another runner has it now
         if not delivery.recorded:
             return self._settle_apart(entry, delivery.verdict, delivery.error)
         if delivery.verdict.fatal and delivery.error is not None:
@@ -316,7 +315,7 @@ class OutboxRunner:
 
     def _process_group(
         self, unit: list[tuple[OutboxEntry, Message | TemplateMessage | None]]
-    ) -> list[tuple[OutboxEntry, str]]:
+    ) -> list[tuple[OutboxEntry, RunOutcome]]:
         """Bulk rows of one template, sender and configuration set: one SendBulkEmail."""
         group = [(replace(e, attempts=e.attempts + 1), m) for e, m in unit]
         messages = [m for _, m in group if isinstance(m, TemplateMessage)]
@@ -351,7 +350,7 @@ class OutboxRunner:
             if begun.record_id is not None
         ]
         done = [
-            (e, "skipped")
+            (e, RunOutcome.SKIPPED)
             for (e, _), b in zip(group, intent.messages, strict=True)
             if b.record_id is None
         ]
@@ -381,7 +380,7 @@ class OutboxRunner:
 
     def _record_group(
         self, live: list[Any], verdicts: dict[int, Verdict]
-    ) -> list[tuple[OutboxEntry, str]]:
+    ) -> list[tuple[OutboxEntry, RunOutcome]]:
         fates = {e.id: self._fate(e, verdicts[e.id]) for e, _, _ in live}
         try:
             finish_sends(
@@ -402,7 +401,7 @@ class OutboxRunner:
             return [(e, self._settle_apart(e, verdicts[e.id], err)) for e, _, _ in live]
         return [(e, fates[e.id][1]) for e, _, _ in live]
 
-    def _fate(self, entry: OutboxEntry, verdict: Verdict) -> tuple[OutboxFinish, str]:
+    def _fate(self, entry: OutboxEntry, verdict: Verdict) -> tuple[OutboxFinish, RunOutcome]:
         """What ``verdict`` makes of the row: its finish, and the outcome's name."""
         status = {
             Outcome.SENT: OutboxStatus.SENT,
@@ -429,7 +428,9 @@ class OutboxRunner:
         finish = OutboxFinish(entry.id, self.claimer, status, error, later)
         return finish, _NAMES[status]
 
-    def _settle_apart(self, entry: OutboxEntry, verdict: Verdict, err: BaseException | None) -> str:
+    def _settle_apart(
+        self, entry: OutboxEntry, verdict: Verdict, err: BaseException | None
+    ) -> RunOutcome:
         """Record the row's fate in a transaction of its own (no message was recorded for
         it, or recording its outcome failed); a configuration error is raised after."""
         finish, name = self._fate(entry, verdict)
@@ -496,7 +497,7 @@ def _group_key(message: TemplateMessage) -> tuple[Any, ...] | None:
         api_form(message.from_address),
         message.configuration_set,
         tuple(api_form(a) for a in message.addresses("reply_to")),
-        feedback.email if isinstance(feedback, Address) else None,
+        feedback.email if feedback is not None else None,
     )
 
 
@@ -513,6 +514,6 @@ def _bulk_call(
         default_data="{}",
         configuration_set=message.configuration_set,
         tags={},
-        feedback_address=feedback.email if isinstance(feedback, Address) else None,
+        feedback_address=feedback.email if feedback is not None else None,
     )
     return lambda entries: send(entries=entries)

@@ -45,7 +45,7 @@ def templated_call(
         data=message.data_json,
         configuration_set=message.configuration_set,
         tags=message.tags,
-        feedback_address=feedback.email if isinstance(feedback, Address) else None,
+        feedback_address=feedback.email if feedback is not None else None,
         **({"headers": headers} if headers else {}),
         **({"list_management": list_management} if list_management else {}),
     )

@@ -9,8 +9,9 @@ from typing import Any
 
 from sqlalchemy import select, update
 
+from courrier.store.engine import aware
 from courrier.store.feedback import _insert
-from courrier.store.store import Store, _aware
+from courrier.store.store import Store
 from courrier.store.tables import DoctorRunRow, GuardTripRow, utcnow
 
 __all__ = [
@@ -62,13 +63,13 @@ class DoctorRun:
 def _record(row: GuardTripRow) -> TripRecord:
     return TripRecord(
         id=row.id,
-        tripped_at=_aware(row.tripped_at),
+        tripped_at=aware(row.tripped_at),
         rate=row.rate,
         value=row.value,
         threshold=row.threshold,
         detail=row.detail,
         figures=json.loads(row.figures),
-        reset_at=_aware(row.reset_at) if row.reset_at else None,
+        reset_at=aware(row.reset_at) if row.reset_at else None,
         reset_note=row.reset_note,
     )
 
@@ -153,4 +154,4 @@ def last_doctor_run(store: Store) -> DoctorRun | None:
         row = session.scalar(select(DoctorRunRow).order_by(DoctorRunRow.id.desc()).limit(1))
         if row is None:
             return None
-        return DoctorRun(_aware(row.ran_at), row.status, json.loads(row.checks))
+        return DoctorRun(aware(row.ran_at), row.status, json.loads(row.checks))

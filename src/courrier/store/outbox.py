@@ -21,7 +21,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from courrier.statuses import OutboxStatus
-from courrier.store.store import Store, _aware
+from courrier.store.engine import aware
+from courrier.store.store import Store
 from courrier.store.tables import OutboxRow, table_of, utcnow
 
 __all__ = [
@@ -98,17 +99,17 @@ def _entry(row: OutboxRow) -> OutboxEntry:
         kind=row.kind,
         bulk=bool(row.bulk),
         payload=row.payload,
-        send_at=_aware(row.send_at),
+        send_at=aware(row.send_at),
         status=row.status,
         attempts=row.attempts,
-        next_attempt_at=_aware(row.next_attempt_at),
+        next_attempt_at=aware(row.next_attempt_at),
         claimed_by=row.claimed_by,
-        claimed_at=_aware(row.claimed_at) if row.claimed_at else None,
-        started_at=_aware(row.started_at) if row.started_at else None,
+        claimed_at=aware(row.claimed_at) if row.claimed_at else None,
+        started_at=aware(row.started_at) if row.started_at else None,
         error=row.error,
         message_id=row.message_id,
-        created_at=_aware(row.created_at),
-        updated_at=_aware(row.updated_at),
+        created_at=aware(row.created_at),
+        updated_at=aware(row.updated_at),
     )
 
 
@@ -403,7 +404,7 @@ def next_due(store: Store, *, include_bulk: bool) -> dt.datetime | None:
         if not include_bulk:
             query = query.where(OutboxRow.bulk.is_(False))
         found = session.scalar(query)
-        return _aware(found) if found else None
+        return aware(found) if found else None
 
 
 def counts(store: Store) -> dict[str, int]:

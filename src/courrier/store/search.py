@@ -8,7 +8,8 @@ from typing import Any
 
 from sqlalchemy import func, or_, select, union
 
-from courrier.store.store import MessageRecord, Store, Suppression, _aware, _message_record
+from courrier.store.engine import aware
+from courrier.store.store import MessageRecord, Store, Suppression, _message_record
 from courrier.store.tables import FeedbackEventRow, MessageRow, RecipientRow
 
 __all__ = [
@@ -138,7 +139,7 @@ def find_messages(
             sender=row.sender,
             subject=row.subject,
             status=row.status,
-            created_at=_aware(row.created_at),
+            created_at=aware(row.created_at),
             recipients=recipients[row.id][0],
             first_recipient=recipients[row.id][1],
         )
@@ -166,15 +167,15 @@ def message_detail(store: Store, message_id: int) -> MessageDetail | None:
                     subtype=e.subtype,
                     recipient=e.recipient,
                     action=e.action,
-                    occurred_at=_aware(e.occurred_at) if e.occurred_at else None,
-                    received_at=_aware(e.received_at),
+                    occurred_at=aware(e.occurred_at) if e.occurred_at else None,
+                    received_at=aware(e.received_at),
                 )
                 for e in found
             ]
         return MessageDetail(
             message=_message_record(row),
-            created_at=_aware(row.created_at),
-            sent_at=_aware(row.sent_at) if row.sent_at else None,
+            created_at=aware(row.created_at),
+            sent_at=aware(row.sent_at) if row.sent_at else None,
             configuration_set=row.configuration_set,
             events=events,
         )

@@ -24,8 +24,9 @@ from courrier.errors import StoreError
 from courrier.statuses import MessageStatus, OutboxStatus, RecipientStatus
 from courrier.store import outbox as outbox_rows
 from courrier.store import rollups
+from courrier.store.engine import aware
 from courrier.store.send_rate import Grant, TokenRequest, take_in
-from courrier.store.store import Store, _aware
+from courrier.store.store import Store
 from courrier.store.tables import MessageRow, RecipientRow, SuppressionRow, table_of, utcnow
 from courrier.store.unsubscribes import unsubscribed_in
 
@@ -243,7 +244,7 @@ def _suppressed(connection: Connection, addresses: Sequence[str]) -> set[str]:
     listed = sorted(wanted)
     for start in range(0, len(listed), 500):
         rows = connection.execute(_SUPPRESSED, {"addresses": listed[start : start + 500]})
-        found.update(a for a, expires in rows if expires is None or _aware(expires) > now)
+        found.update(a for a, expires in rows if expires is None or aware(expires) > now)
     return found
 
 

@@ -1,42 +1,31 @@
-"""Store: engine, migrations, transactions, and the queries the library needs."""
+"""Store: transactions and the queries the library needs, over the engine and migrations of
+:mod:`courrier.store.engine`."""
 
 from __future__ import annotations
 
 import datetime as dt
-import os
 import weakref
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from importlib import resources
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine, delete, event, select, text
+from sqlalchemy import create_engine, delete, select, text
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from courrier.errors import (
-    ConfigurationError,
-    StoreError,
-    StoreUnavailable,
-    StoreUnusable,
-)
+from courrier.errors import ConfigurationError, StoreError, StoreUnavailable, StoreUnusable
 from courrier.statuses import MessageStatus
+from courrier.store import engine as db
+from courrier.store.engine import aware
 from courrier.store.errors import store_error
 from courrier.store.tables import MessageRow, SuppressionRow, utcnow
 
 if TYPE_CHECKING:
     from courrier.store.send_rate import TokenRequest
     from courrier.store.sends import Intent, NewMessage, OutboxFinish
-
-#: pg_advisory_xact_lock key that serialises migrations ("courrier" in ASCII, as an int).
-_MIGRATION_LOCK = 0x636F757272696572
 
 
 @dataclass(frozen=True)
@@ -80,18 +69,6 @@ class Suppression:
         }
 
 
-def normalise_url(url: str) -> str:
-    """``postgresql://`` means psycopg 3 here; SQLAlchemy would pick psycopg2."""
-    if url.startswith(("postgresql://", "postgres://")):
-        return "postgresql+psycopg://" + url.split("://", 1)[1]
-    return url
-
-
-def _aware(value: dt.datetime) -> dt.datetime:
-    # SQLite hands back naive datetimes; everything courrier stores is UTC.
-    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
-
-
 class Store:
     """The store at ``url``; its schema is migrated on open unless ``migrate=False``.
 
@@ -104,7 +81,7 @@ class Store:
 
     def __init__(self, url: str, *, migrate: bool = True) -> None:
         try:
-            parsed = make_url(normalise_url(url))
+            parsed = make_url(db.normalise_url(url))
             # A server connection may have died in the pool (PostgreSQL restarted): each
             # checkout pings it first. A SQLite file cannot go away that way, and its ping
             # would only cost every transaction a statement.
@@ -116,16 +93,13 @@ class Store:
         # A store dropped without close() closes its pooled connections when collected,
         # instead of leaving each driver connection to be reclaimed (and warned about) alone.
         weakref.finalize(self, self.engine.dispose)
-        self._file: str | None = None
-        self._file_identity: tuple[int, int] | None = None
-        if self.engine.dialect.name == "sqlite":
-            event.listen(self.engine, "connect", _sqlite_connect)
-            event.listen(self.engine, "begin", _sqlite_begin)
-            database = parsed.database or ""
-            if database and database != ":memory:" and not database.startswith("file:"):
-                self._file = os.path.abspath(database)
-        elif self.engine.dialect.name == "postgresql":
-            event.listen(self.engine, "connect", _postgresql_connect)
+        db.listen(self.engine)
+        self._file: db.SqliteFile | None = None
+        database = parsed.database or ""
+        # A file: URI names its file in its own way; only plain paths are watched.
+        plain = database not in ("", ":memory:") and not database.startswith("file:")
+        if self.dialect == "sqlite" and plain:
+            self._file = db.SqliteFile(database)
         # SQLite: BEGIN IMMEDIATE takes the write lock at once, so two writers queue on
         # busy_timeout instead of failing when a read lock cannot be upgraded.
         self._immediate = self.engine.execution_options(courrier_immediate=True)
@@ -137,7 +111,8 @@ class Store:
             except StoreError:
                 self.engine.dispose()  # no connection outlives a store that failed to open
                 raise
-        self._remember_file()
+        if self._file is not None:
+            self._file.remember()
 
     @property
     def dialect(self) -> str:
@@ -153,31 +128,7 @@ class Store:
         through an advisory lock held for the migration's transaction, SQLite through its
         write lock; each checks again once it holds the lock.
         """
-        config = Config()
-        config.set_main_option(
-            "script_location", str(resources.files("courrier.store") / "migrations")
-        )
-        try:
-            if self._at_head(config):
-                return
-            with self._immediate.begin() as connection:
-                if self.dialect == "postgresql":
-                    connection.execute(
-                        text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK}
-                    )
-                config.attributes["connection"] = connection
-                command.upgrade(config, "head")
-        except (SQLAlchemyError, UnicodeError) as err:
-            raise _with_context(store_error(err), "migrating the store failed") from err
-
-    def _at_head(self, config: Config) -> bool:
-        """Whether the schema is at the latest migration, read without any lock (SQLite's
-        deferred BEGIN takes none until a write, and WAL readers never wait for a writer)."""
-        heads = set(ScriptDirectory.from_config(config).get_heads())
-        with self.engine.connect() as connection:
-            current = set(MigrationContext.configure(connection).get_current_heads())
-            connection.rollback()
-        return current == heads
+        db.migrate(self.engine, self._immediate)
 
     def check_writable(self) -> None:
         """Raise :class:`~courrier.errors.StoreUnusable` unless the store can be written.
@@ -193,7 +144,7 @@ class Store:
         except (SQLAlchemyError, UnicodeError) as err:
             error = store_error(err)
             if isinstance(error, StoreUnavailable):
-                raise _with_context(error, "the store cannot be reached") from err
+                raise db.with_context(error, "the store cannot be reached") from err
             raise StoreUnusable(f"the store cannot be written: {err}") from err
 
     def close(self) -> None:
@@ -222,25 +173,9 @@ class Store:
             session.close()
         self._check_file()
 
-    def _remember_file(self) -> None:
-        if self._file is not None and os.path.exists(self._file):
-            stat = os.stat(self._file)
-            self._file_identity = (stat.st_dev, stat.st_ino)
-
     def _check_file(self) -> None:
-        if self._file is None or self._file_identity is None:
-            return
-        try:
-            stat = os.stat(self._file)
-        except FileNotFoundError:
-            raise StoreUnusable(
-                f"the SQLite file {self._file} was deleted while in use; stop and restore it"
-            ) from None
-        if (stat.st_dev, stat.st_ino) != self._file_identity:
-            raise StoreUnusable(
-                f"the SQLite file {self._file} was replaced while in use; restart to use the "
-                "new file"
-            )
+        if self._file is not None:
+            self._file.check()
 
     # ---------------------------------------------------------------- messages
 
@@ -320,7 +255,7 @@ class Store:
                     SuppressionRow.address.in_(wanted)
                 )
             ).all()
-        return {address for address, expires in rows if expires is None or _aware(expires) > now}
+        return {address for address, expires in rows if expires is None or aware(expires) > now}
 
     def suppress(
         self,
@@ -382,9 +317,9 @@ class Store:
                     r.reason,
                     r.source,
                     r.detail,
-                    _aware(r.first_seen),
-                    _aware(r.last_seen),
-                    _aware(r.expires_at) if r.expires_at else None,
+                    aware(r.first_seen),
+                    aware(r.last_seen),
+                    aware(r.expires_at) if r.expires_at else None,
                 )
                 for r in session.scalars(query)
             ]
@@ -400,47 +335,3 @@ def _message_record(row: MessageRow) -> MessageRecord:
         error=row.error,
         recipients=tuple(RecipientRecord(r.address, r.kind, r.status) for r in row.recipients),
     )
-
-
-def _with_context(error: StoreError, context: str) -> StoreError:
-    return type(error)(f"{context}: {error}")
-
-
-def _sqlite_connect(connection: Any, _record: Any) -> None:
-    # Transactions are begun by _sqlite_begin, not by the driver's own guesswork (the
-    # pysqlite recipe in SQLAlchemy's documentation): DDL stays transactional, and a
-    # transaction can ask for the write lock up front.
-    connection.isolation_level = None
-    cursor = connection.cursor()
-    # WAL lets a worker write while readers read; busy_timeout waits out short write locks.
-    # synchronous=FULL syncs the WAL on every commit: a committed batch (whose messages are
-    # then deleted from SQS) survives a power cut. NORMAL, the usual WAL pairing, syncs only
-    # at checkpoints, so the last commits could vanish after SQS had forgotten them
-    # (https://www.sqlite.org/pragma.html#pragma_synchronous: durable across a process
-    # crash either way, not across a power loss or an OS crash). A send is the same: an
-    # intent rolled back by a power cut after SES took the message leaves its outbox row
-    # never started, so it is sent again; an outcome rolled back loses the record of a
-    # send. The sync is most of what a send costs the store, and it is kept.
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=FULL")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=5000")
-    cursor.close()
-
-
-def _postgresql_connect(connection: Any, _record: Any) -> None:
-    # No JIT: PostgreSQL compiles a plan whose estimated cost passes jit_above_cost (100,000
-    # by default) on every call, and the report queries' estimates passed it on stores of a
-    # few thousand messages: seconds of compiling for a query that runs in milliseconds
-    # (https://www.postgresql.org/docs/current/jit-decision.html). courrier's queries are
-    # short index probes and rollup reads, which JIT never speeds up. A SET on connect, not a
-    # startup option, so options already in the database URL are left as they are.
-    cursor = connection.cursor()
-    cursor.execute("SET jit = off")
-    cursor.close()
-    connection.commit()
-
-
-def _sqlite_begin(connection: Connection) -> None:
-    immediate = connection.get_execution_options().get("courrier_immediate")
-    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")

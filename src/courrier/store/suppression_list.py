@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import Select, func, select
 
-from courrier.store.store import Store, Suppression, _aware
+from courrier.store.engine import aware
+from courrier.store.store import Store, Suppression
 from courrier.store.tables import SuppressionRow
 
 __all__ = [
@@ -40,9 +41,9 @@ def _entry(row: SuppressionRow) -> Suppression:
         row.reason,
         row.source,
         row.detail,
-        _aware(row.first_seen),
-        _aware(row.last_seen),
-        _aware(row.expires_at) if row.expires_at else None,
+        aware(row.first_seen),
+        aware(row.last_seen),
+        aware(row.expires_at) if row.expires_at else None,
     )
 
 

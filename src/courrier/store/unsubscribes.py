@@ -16,7 +16,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from courrier.errors import InvalidRecord
-from courrier.store.store import Store, _aware
+from courrier.store.engine import aware
+from courrier.store.store import Store
 from courrier.store.tables import UnsubscribeRow, utcnow
 
 __all__ = [
@@ -54,7 +55,7 @@ class Unsubscribed:
 
 
 def _entry(row: UnsubscribeRow) -> Unsubscribed:
-    return Unsubscribed(row.address, row.list_name or None, row.source, _aware(row.created_at))
+    return Unsubscribed(row.address, row.list_name or None, row.source, aware(row.created_at))
 
 
 def record_unsubscribe(

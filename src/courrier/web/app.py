@@ -36,6 +36,7 @@ from courrier.errors import CourrierError, InvalidMessage, StoreError
 from courrier.metrics import Metrics
 from courrier.reputation import AWS_PAUSE, AWS_REVIEW, Guard, sync
 from courrier.settings import Settings
+from courrier.statuses import RecipientStatus, SuppressionReason
 from courrier.store import Store, Suppression
 from courrier.store.guard import last_doctor_run, trips
 from courrier.store.search import find_messages, message_detail
@@ -56,18 +57,10 @@ __all__ = ["make_app"]
 log = logging.getLogger(__name__)
 
 PAGE = 50
-REASONS = ("manual", "bounce", "complaint", "soft-bounce")
-STATUSES = (
-    "sent",
-    "delivered",
-    "soft_bounced",
-    "bounced",
-    "complained",
-    "rejected",
-    "suppressed",
-    "failed",
-    "unknown",
-)
+REASONS = tuple(SuppressionReason)
+#: The messages page's filter: a message's status or one of its recipients' (every message
+#: status is a recipient status too).
+STATUSES = tuple(RecipientStatus)
 
 
 def percent(value: float | None) -> str:
@@ -239,7 +232,7 @@ class Dashboard:
 
     async def add(self, request: Request) -> Response:
         form = await checked_form(request)
-        reason = _field(form, "reason", "manual")
+        reason = _field(form, "reason", SuppressionReason.MANUAL)
         if reason not in REASONS:
             return await run_in_threadpool(
                 self.suppressions, request, error=f"unknown reason {reason!r}", code=400
@@ -250,7 +243,11 @@ class Dashboard:
             return await run_in_threadpool(self.suppressions, request, error=str(err), code=400)
         detail = _field(form, "detail", "").strip() or None
         await run_in_threadpool(
-            self.store.suppress, address, reason=reason, source="manual", detail=detail
+            self.store.suppress,
+            address,
+            reason=reason,
+            source=SuppressionReason.MANUAL,
+            detail=detail,
         )
         return _back("/suppressions", done=f"suppressed {address}")
 
