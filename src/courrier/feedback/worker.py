@@ -176,9 +176,10 @@ class Worker:
         ``queue_url`` defaults to the ``queue_url`` setting, ``allow_topics`` to the
         ``topic_arn`` setting (both written by ``courrier setup``), ``concurrency`` to
         ``worker_concurrency``; ``store`` to a new :class:`~courrier.store.Store` on
-        ``database_url``. The SQS client gets a read timeout longer than the long poll and
-        a connection for each receiver and deleter. ``verify_signatures`` checks each SNS
-        envelope's signature (:class:`~courrier.feedback.signature.SignatureVerifier`).
+        ``database_url`` (``worker.store``, for the caller to close). The SQS client gets a
+        read timeout longer than the long poll and a connection for each receiver and
+        deleter. ``verify_signatures`` checks each SNS envelope's signature
+        (:class:`~courrier.feedback.signature.SignatureVerifier`).
         The reputation guard and metrics watch it through ``observers``
         (:class:`courrier.reputation.observer.GuardObserver`, :class:`courrier.metrics.Metrics`).
 
