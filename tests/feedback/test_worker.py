@@ -30,6 +30,7 @@ from courrier.feedback.observer import WorkerObserver
 from courrier.feedback.worker import Worker
 from courrier.message import Attachment, Message
 from courrier.sending import Mailer, Pacer
+from courrier.settings import Settings
 from courrier.store import Store
 from courrier.store.tables import FeedbackEventRow
 from tests.conftest import SENDER, Pipeline, SandboxClient
@@ -541,3 +542,46 @@ def test_concurrent_receives_are_applied_several_per_transaction(store: Store) -
 def test_worker_settings_are_checked(store: Store, concurrency: int, limit: int) -> None:
     with pytest.raises(ConfigurationError, match="concurrency"):
         Worker(ListQueue(), store, concurrency=concurrency, apply_limit=limit)  # type: ignore[arg-type]
+
+
+def test_a_worker_from_settings_is_the_one_courrier_worker_runs(
+    env: SandboxClient, database_url: str
+) -> None:
+    pipeline = env.pipeline()
+    notifications_route(env, pipeline)
+    store = Store(database_url)
+    mailer = Mailer(store, SesClient(), pacer=Pacer(1000))
+    for case in ("bounce", "complaint", "success"):
+        mailer.send(Message(sender=SENDER, to=[f"{case}@{SIM}"], subject=case, text="x"))
+    env.drain()
+    settings = Settings(
+        database_url=database_url,
+        queue_url=pipeline.queue_url,
+        topic_arn=pipeline.topic_arn,
+        worker_concurrency=3,
+    )
+    seen: list[int] = []
+
+    class Counter(WorkerObserver):
+        def applied(self, applied: Applied) -> None:
+            seen.append(len(applied.stored))
+
+    worker = Worker.from_settings(
+        settings, store=store, wait_seconds=0, observers=[Counter()], hooks={"Bounce": []}
+    )
+    assert (worker.concurrency, worker.allowed_topics) == (3, {pipeline.topic_arn})
+    assert worker.queue.url == pipeline.queue_url
+    stats = worker.run(until_idle=True)
+    assert stats.deleted == stats.received
+    assert stats.events == sum(seen) >= 3
+    assert {s.address for s in store.suppressions()} == {f"bounce@{SIM}", f"complaint@{SIM}"}
+    # Its own store when given none; refused without a queue or a topic to trust.
+    alone = Worker.from_settings(settings, concurrency=1, allow_topics=["arn:other"])
+    assert (alone.concurrency, alone.allowed_topics) == (1, {"arn:other"})
+    assert alone.store is not store
+    alone.store.close()
+    store.close()
+    with pytest.raises(ConfigurationError, match="no queue"):
+        Worker.from_settings(Settings(database_url=database_url))
+    with pytest.raises(ConfigurationError, match="no SNS topic allowed"):
+        Worker.from_settings(Settings(database_url=database_url, queue_url=pipeline.queue_url))

@@ -29,7 +29,6 @@ from courrier.feedback.explain import explain
 from courrier.feedback.observer import WorkerObserver
 from courrier.feedback.rules import Rules
 from courrier.feedback.signature import SignatureVerifier
-from courrier.feedback.stages import connections
 from courrier.feedback.topics import allowed_topics
 from courrier.feedback.worker import Worker
 from courrier.settings import Settings
@@ -160,30 +159,27 @@ def worker(
     url = queue_url or settings.queue_url
     if not url:
         raise ConfigurationError("no queue: give --queue-url or run courrier setup")
-    topics = allowed_topics(allow_topic, settings.topic_arn)
+    allowed_topics(allow_topic, settings.topic_arn)  # refused before anything is opened
     store = open_store(ctx, settings.database_url)
     aws = AwsConfig(settings.profile, settings.region, settings.read_timeout)
     observers, metrics_server = watchers(settings, store, aws, url, metrics_port, metrics_host)
-    concurrency = concurrency or settings.worker_concurrency
-    runner = Worker(
-        SqsQueue(
-            url,
-            AwsConfig(
-                settings.profile,
-                settings.region,
-                read_timeout=max(settings.read_timeout, wait_seconds + 10),
-                max_connections=connections(concurrency),
-            ),
-        ),
-        store,
-        rules=Rules.from_settings(settings, soft_bounce_limit=soft_bounce_limit),
-        hooks=host_of(ctx).hooks,
-        allowed_topics=topics,
-        verifier=verifier_for(verify_signatures, settings),
-        wait_seconds=wait_seconds,
-        observers=observers,
-        concurrency=concurrency,
-    )
+    try:
+        runner = Worker.from_settings(
+            settings,
+            store=store,
+            queue_url=url,
+            allow_topics=allow_topic,
+            verify_signatures=verify_signatures,
+            wait_seconds=wait_seconds,
+            concurrency=concurrency,
+            rules=Rules.from_settings(settings, soft_bounce_limit=soft_bounce_limit),
+            hooks=host_of(ctx).hooks,
+            observers=observers,
+        )
+    except BaseException:
+        if metrics_server is not None:
+            metrics_server.close()
+        raise
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         logging.getLogger(__name__).warning("signal %d: finishing the batch in hand", signum)

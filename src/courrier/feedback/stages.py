@@ -1,9 +1,9 @@
-"""The worker's concurrent run: receivers, one applier, deleters, joined by bounded queues.
+"""The worker's run: receivers, one applier, deleters, joined by bounded queues.
 
-With ``concurrency`` N above 1, a run overlaps its SQS round trips:
+With ``concurrency`` N, a run overlaps its SQS round trips:
 
 * N receiver threads long-poll SQS and decode what they receive (refusing what cannot be
-  applied, as the single loop does);
+  applied: :meth:`Worker.decode`);
 * one applier, the thread that called :meth:`Worker.run`, takes every decoded batch ready
   at that moment (up to ``apply_limit`` messages) and applies them in one transaction: one
   writer keeps SQLite's lock uncontended and the order of commits simple;
@@ -11,13 +11,15 @@ With ``concurrency`` N above 1, a run overlaps its SQS round trips:
   and the applier applies.
 
 The queues between the stages are bounded (2N received batches, so that a transaction can
-fill up to ``apply_limit``, and 2N delete batches): when the
-store is slow or down, receivers wait instead of piling messages up in memory. Exactly once
-and poison isolation are the single loop's (:meth:`Worker.commit`): nothing is deleted that
-was not committed. A stop (:meth:`Worker.stop`, SIGTERM) ends the polls; the batches already
+fill up to ``apply_limit``, and 2N delete batches): when the store is slow or down,
+receivers wait instead of piling messages up in memory. With N = 1 the one receiver goes
+further: it polls again only once its batch is applied and deleted, so the worker takes one
+batch at a time (receive, apply, delete, receive ...) and its hooks come in that order.
+Exactly once and poison isolation are :meth:`Worker.commit`'s: nothing is deleted that was
+not committed. A stop (:meth:`Worker.stop`, SIGTERM) ends the polls; the batches already
 received, including those of polls in progress, are applied and deleted before
-:meth:`Worker.run` returns. With ``until_idle`` the run ends once every receiver's last poll
-was empty and nothing is in hand.
+:meth:`Worker.run` returns. With ``until_idle`` the run ends once every receiver's last
+poll was empty and nothing is in hand.
 """
 
 from __future__ import annotations
@@ -60,9 +62,13 @@ class Stages:
         self.until_idle = until_idle
         self.max_batches = max_batches
         receivers = worker.concurrency
+        #: One receiver: one batch at a time, its next poll after its batch is deleted.
+        self.lockstep = receivers == 1
         self.ready: queue.Queue[Batch] = queue.Queue(maxsize=2 * receivers)
         self.deletes: queue.Queue[list[QueueMessage] | None] = queue.Queue(maxsize=2 * receivers)
         self._lock = threading.Lock()
+        #: Notified whenever messages in hand are deleted or given up.
+        self._settled = threading.Condition(self._lock)
         #: Whether each receiver's last poll came back empty.
         self._idle = [False] * receivers
         #: Messages received and decoded but not yet deleted or given up.
@@ -83,7 +89,8 @@ class Stages:
         ]
 
     def run(self) -> None:
-        """Raises what the single loop raises: an unusable store, a lasting receive error."""
+        """Raises what :meth:`Worker.run` documents: an unusable store, a lasting receive
+        error."""
         for thread in (*self._deleters, *self._receivers):
             thread.start()
         try:
@@ -133,12 +140,24 @@ class Stages:
         if not self.until_idle:
             return
         with self._lock:
-            if all(self._idle) and self._in_hand == 0:
-                self.halt.set()
+            self._halt_if_idle()
+
+    def _halt_if_idle(self) -> None:
+        """With ``until_idle``, end the run once every receiver's last poll was empty and
+        nothing is in hand (called holding ``_lock``)."""
+        if self.until_idle and all(self._idle) and self._in_hand == 0:
+            self.halt.set()
 
     def _settle(self, count: int) -> None:
         with self._lock:
             self._in_hand -= count
+            self._settled.notify_all()
+
+    def _wait_settled(self) -> None:
+        """Until the messages in hand are deleted or given up, or the run fails."""
+        with self._lock:
+            while self._in_hand and not self._abandon.is_set():
+                self._settled.wait(_TICK)
 
     # ---------------------------------------------------------------- receivers
 
@@ -168,6 +187,9 @@ class Stages:
             if not messages:
                 with self._lock:
                     self._idle[index] = True
+                    self._halt_if_idle()  # at once: the applier may be waiting on its tick
+                if self.halt.is_set():
+                    break
                 if not worker.wait_seconds:
                     self.halt.wait(1)  # short polling: do not hammer an empty queue
                 continue
@@ -181,6 +203,8 @@ class Stages:
                     break
                 except queue.Full:
                     continue
+            if self.lockstep:
+                self._wait_settled()
 
     def _receive_failed(self, index: int, err: AwsError, delay: float) -> bool:
         """Whether to poll again after ``err``; the first lasting error ends the run."""

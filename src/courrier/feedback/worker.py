@@ -24,9 +24,11 @@ retrying cannot help: the queue cannot be read for a reason that lasts (access d
 queue), or the store cannot be written (read-only at start-up, or its SQLite file deleted or
 replaced while running, found before anything more is deleted from SQS).
 
-With ``concurrency`` above 1 (``courrier worker`` defaults to 8) the same steps overlap:
-receiver threads receive and decode, one applier applies every batch ready at that moment in
-one transaction, deleter threads delete (:mod:`courrier.feedback.stages`).
+The steps run as stages (:mod:`courrier.feedback.stages`): ``concurrency`` receiver threads
+receive and decode, one applier applies every batch ready at that moment in one
+transaction, deleter threads delete. With ``concurrency`` 1 (the default of the class;
+``courrier worker`` defaults to 8) the one receiver waits until its batch is applied and
+deleted before it polls again: one batch at a time, in the order above.
 
 Shutdown (SIGTERM/SIGINT, or :meth:`Worker.stop`): stop receiving; the batch(es) in hand are
 finished, committed and deleted; :meth:`Worker.run` returns and ``courrier worker`` exits 0.
@@ -43,6 +45,7 @@ import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
+from courrier.aws.clients import AwsConfig
 from courrier.aws.sqs import QueueMessage, SqsQueue
 from courrier.backoff import Backoff
 from courrier.errors import (
@@ -60,8 +63,10 @@ from courrier.feedback.decode import Decoded, decode
 from courrier.feedback.observer import Observers, WorkerObserver
 from courrier.feedback.rules import Rules
 from courrier.feedback.signature import SignatureVerifier
-from courrier.feedback.stages import RECEIVE_BACKOFF, Stages
+from courrier.feedback.stages import Stages, connections
+from courrier.feedback.topics import allowed_topics as topics_allowed
 from courrier.feedback.topics import check_topic
+from courrier.settings import Settings
 from courrier.store import Store
 
 __all__ = ["Worker", "WorkerStats"]
@@ -97,9 +102,9 @@ class Worker:
 
     Each batch is decoded, checked (topic allow-list, signatures when a verifier is given),
     applied in one transaction and then deleted from the queue; what cannot be applied is
-    left for the queue's dead-letter queue. ``concurrency`` above 1 runs concurrent receivers
-    and deleters around one applier. Observers and hooks watch the loop; :meth:`stop` (or
-    SIGTERM in ``courrier worker``) finishes the batch in hand.
+    left for the queue's dead-letter queue. ``concurrency`` receivers (one batch at a time
+    with 1) and deleters work around one applier. Observers and hooks watch the loop;
+    :meth:`stop` (or SIGTERM in ``courrier worker``) finishes the batch in hand.
     """
 
     def __init__(
@@ -149,6 +154,68 @@ class Worker:
         #: Metrics and the reputation guard watch the loop through these hooks.
         self.observer = Observers(observers)
 
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings | None = None,
+        *,
+        store: Store | None = None,
+        queue_url: str | None = None,
+        allow_topics: Iterable[str] = (),
+        verify_signatures: bool | None = None,
+        wait_seconds: int = 20,
+        concurrency: int | None = None,
+        rules: Rules | None = None,
+        hooks: Mapping[str, Iterable[Hook]] | None = None,
+        observers: Iterable[WorkerObserver] = (),
+    ) -> Worker:
+        """The worker ``courrier worker`` runs, on the queue, store and topics that
+        ``settings`` name (by default :meth:`Settings.load`: arguments, ``COURRIER_*``,
+        ``courrier.toml``).
+
+        ``queue_url`` defaults to the ``queue_url`` setting, ``allow_topics`` to the
+        ``topic_arn`` setting (both written by ``courrier setup``), ``concurrency`` to
+        ``worker_concurrency``; ``store`` to a new :class:`~courrier.store.Store` on
+        ``database_url`` (``worker.store``, for the caller to close). The SQS client gets a
+        read timeout longer than the long poll and a connection for each receiver and
+        deleter. ``verify_signatures`` (default: the ``verify_signatures`` setting, on) checks
+        each SNS envelope's signature (:class:`~courrier.feedback.signature.SignatureVerifier`);
+        ``rules`` default to :meth:`courrier.feedback.rules.Rules.from_settings`.
+        The reputation guard and metrics watch it through ``observers``
+        (:class:`courrier.reputation.observer.GuardObserver`, :class:`courrier.metrics.Metrics`).
+
+        Raises :class:`~courrier.errors.ConfigurationError` without a queue, or without a
+        topic to trust: the same rule as ``courrier receive`` (:mod:`courrier.feedback.topics`).
+        """
+        settings = settings or Settings.load()
+        url = queue_url or settings.queue_url
+        if not url:
+            raise ConfigurationError("no queue: give --queue-url or run courrier setup")
+        topics = topics_allowed(allow_topics, settings.topic_arn)
+        concurrency = concurrency or settings.worker_concurrency
+        queue = SqsQueue(
+            url,
+            AwsConfig(
+                settings.profile,
+                settings.region,
+                # A long poll must not read as a timeout: SQS answers after wait_seconds.
+                read_timeout=max(settings.read_timeout, wait_seconds + 10),
+                max_connections=connections(concurrency),
+            ),
+        )
+        verify = settings.verify_signatures if verify_signatures is None else verify_signatures
+        return cls(
+            queue,
+            store or Store(settings.database_url),
+            rules=rules or Rules.from_settings(settings),
+            hooks=hooks,
+            allowed_topics=topics,
+            verifier=SignatureVerifier() if verify else None,
+            wait_seconds=wait_seconds,
+            observers=observers,
+            concurrency=concurrency,
+        )
+
     def stop(self) -> None:
         """Ask the worker to stop after the batch(es) in hand."""
         self._stopping.set()
@@ -180,52 +247,20 @@ class Worker:
             self.observer.stopped()
 
     def _run(self, until_idle: bool, max_batches: int | None) -> WorkerStats:
-        if self.concurrency > 1:
-            if not self.stopping:
-                halt = self._halt = threading.Event()
-                if self._stopping.is_set():  # stop() came before the run could hear of it
-                    halt.set()
-                try:
-                    Stages(self, halt, until_idle=until_idle, max_batches=max_batches).run()
-                finally:
-                    self._halt = None
-            log.info("worker stopped: %s", self.stats)
-            return self.stats
-        failures = 0
-        while not self.stopping:
+        if not self.stopping:
+            halt = self._halt = threading.Event()
+            if self._stopping.is_set():  # stop() came before the run could hear of it
+                halt.set()
             try:
-                messages = self.queue.receive(
-                    max_messages=self.max_messages, wait_seconds=self.wait_seconds
-                )
-            except AwsError as err:
-                self.observer.poll_failed(err)
-                self.count(receive_errors=1)
-                if not err.retryable:
-                    log.error(
-                        "stopping: the queue cannot be read, and retrying will not help: %s", err
-                    )
-                    raise
-                delay = RECEIVE_BACKOFF.delay(failures)
-                log.warning("receive failed, retrying in %.0f s: %s", delay, err)
-                self._stopping.wait(delay)
-                failures += 1
-                continue
-            failures = 0
-            self.observer.polled(len(messages))
-            if not messages:
-                if until_idle:
-                    break
-                if not self.wait_seconds:
-                    self._stopping.wait(1)  # short polling: do not hammer an empty queue
-                continue
-            self.process(messages)
-            if max_batches is not None and self.stats.batches >= max_batches:
-                break
+                Stages(self, halt, until_idle=until_idle, max_batches=max_batches).run()
+            finally:
+                self._halt = None
         log.info("worker stopped: %s", self.stats)
         return self.stats
 
     def process(self, messages: list[QueueMessage]) -> Applied:
-        """Decode, apply and delete one batch (the steps in the module docstring)."""
+        """Decode, apply and delete one batch received by the caller, on the caller's thread
+        (the steps in the module docstring; :meth:`run` receives its own)."""
         outcome = self.commit(self.decode(messages))
         if outcome is None:
             return Applied()

@@ -11,9 +11,9 @@ says the account is in trouble: GetAccount's ``EnforcementStatus`` is ``PROBATIO
 
 Where it runs:
 
-- Rates are judged where feedback is applied: the worker calls :meth:`Guard.evaluate` after
-  each committed batch that stored a bounce or a complaint
-  (:class:`courrier.reputation.observer.GuardObserver`).
+- Rates are judged where feedback is applied: the worker has :meth:`Guard.evaluate` called
+  after committed batches that stored a bounce or a complaint, on a thread of its own so
+  that applying never waits for it (:class:`courrier.reputation.observer.GuardObserver`).
 - A trip is one row inserted into the store's single open slot, so any number of workers
   trip it exactly once; the hooks run in the process whose insert won.
 - The :class:`~courrier.sending.Mailer` asks :meth:`Guard.before_send` before each bulk

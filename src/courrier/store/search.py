@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, or_, select, union
+from sqlalchemy import and_, func, or_, select, union
 
 from courrier.store.engine import aware
 from courrier.store.store import MessageRecord, Store, Suppression, _message_record
@@ -57,22 +57,59 @@ def _escaped(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _matching(text: str) -> Any:
+def _prefixed(column: Any, wanted: str, dialect: str) -> Any:
+    """``column`` starts with ``wanted`` (both lower-case), in a form its index serves.
+
+    PostgreSQL's address index has pattern operators, which serve ``LIKE 'prefix%'``.
+    SQLite's LIKE folds ASCII case, so its (binary) index cannot serve LIKE: the prefix is
+    also asked as the range of the strings that start with it, which that index reads, and
+    LIKE keeps the answer exactly what it was
+    (https://sqlite.org/optoverview.html#the_like_optimization).
+    """
+    like = column.like(f"{_escaped(wanted)}%", escape="\\")
+    if dialect != "sqlite":
+        return like
+    last = ord(wanted[-1])
+    if last == 0x10FFFF:  # no character after it: the range has no upper end
+        return and_(column >= wanted, like)
+    return and_(column >= wanted, column < wanted[:-1] + chr(last + 1), like)
+
+
+def _matching(text: str, dialect: str, wanted_rows: int | None) -> Any:
     """Ids of the messages ``text`` finds: a recipient address that starts with it
-    (addresses are stored lower-cased; the address index serves a prefix), the exact SES
-    message id, or a subject that contains it. An address (``@`` in the text) is looked up
-    by its index alone; other text also scans subjects, newest first, until the page fills."""
+    (addresses are stored lower-cased), the exact SES message id, or a subject that
+    contains it (any case). An address (``@`` in the text) is looked up by its index alone.
+
+    Each kind is its own query on its own index (the address index, the SES id's, the
+    subjects' trigram index on PostgreSQL: migration 0009), and with ``wanted_rows`` each
+    takes only its newest ``wanted_rows`` messages: the page is among them, whatever the
+    store's size. The planner chooses per query between that index and reading the newest
+    rows until enough match, which wins when the text is common.
+    """
     wanted = text.strip().lower()
-    by_address = select(RecipientRow.message_id).where(
-        RecipientRow.address.like(f"{_escaped(wanted)}%", escape="\\")
+
+    def newest(query: Any, column: Any) -> Any:
+        query = query.distinct() if column is RecipientRow.message_id else query
+        if wanted_rows is None:
+            return query
+        return query.order_by(column.desc()).limit(wanted_rows).subquery().select()
+
+    by_address = newest(
+        select(RecipientRow.message_id.label("id")).where(
+            _prefixed(RecipientRow.address, wanted, dialect)
+        ),
+        RecipientRow.message_id,
     )
     if "@" in wanted:
         return MessageRow.id.in_(by_address)
-    return or_(
-        MessageRow.id.in_(by_address),
-        MessageRow.ses_message_id == text.strip(),
-        func.lower(MessageRow.subject).like(f"%{_escaped(wanted)}%", escape="\\"),
+    by_id = select(MessageRow.id.label("id")).where(MessageRow.ses_message_id == text.strip())
+    by_subject = newest(
+        select(MessageRow.id.label("id")).where(
+            MessageRow.subject.ilike(f"%{_escaped(wanted)}%", escape="\\")
+        ),
+        MessageRow.id,
     )
+    return MessageRow.id.in_(select(union(by_address, by_id, by_subject).subquery().c.id))
 
 
 def _with_status(status: str, wanted: int) -> Any:
@@ -113,7 +150,8 @@ def find_messages(
     text, status = text.replace("\x00", ""), status.replace("\x00", "")
     query = select(MessageRow).order_by(MessageRow.id.desc()).limit(limit).offset(offset)
     if text.strip():
-        query = query.where(_matching(text))
+        # With a status too, the text's matches are filtered again: all of them are needed.
+        query = query.where(_matching(text, store.dialect, None if status else offset + limit))
     if status:
         if text.strip():
             with_status = select(RecipientRow.message_id).where(
