@@ -21,7 +21,7 @@ from courrier.feedback.limits import FIELD_LIMITS
 from courrier.feedback.worker import Worker
 from courrier.store import Store
 from tests.conftest import postgres_schema
-from tests.feedback.fakes import ListQueue
+from tests.fakes import ListQueue
 from tests.feedback.poison import bounce, poison_bodies, wrapped
 
 POISON = poison_bodies()
@@ -159,11 +159,11 @@ def test_worker_batches_apply_the_good_and_leave_only_the_poison(
     for store in stores:
         if concurrency == 1:
             queue = ListQueue()
-            worker = Worker(queue, store)  # type: ignore[arg-type]  # a stand-in for SQS
+            worker = Worker(queue, store)
             worker.process(batch)
         else:
             queue = ListQueue(batch)
-            worker = Worker(queue, store, wait_seconds=0, concurrency=concurrency)  # type: ignore[arg-type]
+            worker = Worker(queue, store, wait_seconds=0, concurrency=concurrency)
             worker.run(until_idle=True)
         assert sorted(queue.deleted) == sorted(m.message_id for m in goods)
         assert worker.stats.rejected == len(bad)

@@ -33,7 +33,7 @@ from courrier.sending import Mailer, Pacer
 from courrier.store import Store
 from courrier.store.tables import FeedbackEventRow
 from tests.conftest import SENDER, Pipeline, SandboxClient
-from tests.feedback.fakes import ListQueue
+from tests.fakes import ListQueue
 from tests.feedback.signing import signed
 from tests.feedback.test_decode import sample
 from tests.sandbox.helpers import CONFIG_SET, events_route, notifications_route
@@ -466,7 +466,7 @@ def test_database_outage_loses_nothing(env: SandboxClient) -> None:
 def test_stop_during_a_database_outage_leaves_the_batch(key: rsa.RSAPrivateKey) -> None:
     down = Store("postgresql://nobody@127.0.0.1:1/none?connect_timeout=1", migrate=False)
     queue = ListQueue()
-    worker = Worker(queue, down, sleep=lambda seconds: worker.stop())  # type: ignore[arg-type]
+    worker = Worker(queue, down, sleep=lambda seconds: worker.stop())
     applied = worker.process([QueueMessage("m", "h", json.dumps(signed(key)), 1)])
     assert applied.stored == []
     assert queue.deleted == []
@@ -514,7 +514,7 @@ def test_concurrent_receives_are_applied_several_per_transaction(store: Store) -
     queue = ListQueue(messages)
     counting = Counting()
     worker = Worker(
-        queue,  # type: ignore[arg-type]  # a stand-in for SQS
+        queue,
         store,
         wait_seconds=0,
         concurrency=4,
@@ -534,4 +534,4 @@ def test_concurrent_receives_are_applied_several_per_transaction(store: Store) -
 @pytest.mark.parametrize(("concurrency", "limit"), [(0, 100), (2, 5)])
 def test_worker_settings_are_checked(store: Store, concurrency: int, limit: int) -> None:
     with pytest.raises(ConfigurationError, match="concurrency"):
-        Worker(ListQueue(), store, concurrency=concurrency, apply_limit=limit)  # type: ignore[arg-type]
+        Worker(ListQueue(), store, concurrency=concurrency, apply_limit=limit)

@@ -18,19 +18,9 @@ from courrier.sending import Mailer, Pacer, SharedLimiter
 from courrier.settings import Settings
 from courrier.store import Store, send_rate
 from tests.conftest import REGION, SENDER, SandboxClient, free_port
+from tests.fakes import FakeClock
 
 SUCCESS = "success@simulator.amazonses.com"
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
 
 
 def fake_limiter(

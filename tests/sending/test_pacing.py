@@ -10,23 +10,11 @@ from courrier.sending.pacing import Pacer, pacer_for
 from courrier.settings import Settings
 from courrier.store import Store
 from tests.conftest import SandboxClient
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 100.0
-        self.slept: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
+from tests.fakes import FakeClock
 
 
 def test_window_counts_recipients() -> None:
-    clock = FakeClock()
+    clock = FakeClock(100.0)
     pacer = Pacer(5, margin=0.0, clock=clock, sleep=clock.sleep)
     assert pacer.acquire(3) == 0
     assert pacer.acquire(2) == 0
@@ -36,7 +24,7 @@ def test_window_counts_recipients() -> None:
 
 
 def test_large_message_waits_for_an_empty_window() -> None:
-    clock = FakeClock()
+    clock = FakeClock(100.0)
     pacer = Pacer(2, margin=0.0, clock=clock, sleep=clock.sleep)
     pacer.acquire(1)
     assert pacer.acquire(10) == pytest.approx(1.0)  # alone, never refused for its size

@@ -15,6 +15,7 @@ from courrier.addresses import Address
 from courrier.aws.clients import AwsConfig
 from courrier.aws.ses import SesClient
 from courrier.backoff import Backoff
+from courrier.clock import Sleep
 from courrier.errors import (
     ConfigurationError,
     CourrierError,
@@ -69,7 +70,7 @@ class Mailer:
         *,
         settings: Settings | None = None,
         pacer: RateLimiter | None = None,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Sleep = time.sleep,
         guard: Guard | None = None,
         on_retry: Callable[[CourrierError, float], None] | None = None,
     ) -> None:
