@@ -20,7 +20,7 @@ T = TypeVar("T")
 
 
 def wait_until(
-    predicate: Callable[[], T], timeout: float = 10.0, interval: float = 0.01, what: str = ""
+    predicate: Callable[[], T | None], timeout: float = 10.0, interval: float = 0.01, what: str = ""
 ) -> T:
     """Poll ``predicate`` until it returns something true, and return that; fail after
     ``timeout`` seconds. A test waits for what it needs, never for a guessed duration."""

@@ -10,7 +10,6 @@ import time
 import pytest
 from sqlalchemy import text
 
-from courrier.aws.clients import AwsConfig
 from courrier.aws.ses import SesClient
 from courrier.errors import AwsUnreachable, ConfigurationError, StoreUnavailable, StoreUnusable
 from courrier.message import Message
@@ -162,13 +161,6 @@ def test_the_setting_fixes_the_rate_and_ses_is_not_asked(store: Store) -> None:
     found = send_rate.read(store, "test")
     assert found is not None
     assert (found.max_send_rate, found.rate_source) == (5.0, "setting")
-
-
-@pytest.fixture
-def ses(sandbox: SandboxClient, monkeypatch: pytest.MonkeyPatch) -> SesClient:
-    monkeypatch.setenv("AWS_ENDPOINT_URL", sandbox.url)
-    sandbox.ses.verify_email_identity(EmailAddress=SENDER)
-    return SesClient(AwsConfig(read_timeout=10))
 
 
 def hello(to: str = SUCCESS) -> Message:
