@@ -277,7 +277,7 @@ def test_worker_stopping_while_the_host_is_down_leaves_the_message_unrefused(
 ) -> None:
     host = CertificateHost(free_port(), b"")  # never started
     queue = ListQueue(_messages(key, 1))
-    worker = Worker(
+    worker: Worker = Worker(
         queue,
         store,
         verifier=SignatureVerifier(fetch=host.fetch),

@@ -11,6 +11,7 @@ import pytest
 from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import ColumnElement, String
 
 from courrier.aws.sqs import QueueMessage
 from courrier.cli import main
@@ -102,16 +103,24 @@ def test_whatever_decodes_can_be_stored_on_every_store(
         apply(store, [decoded])  # never an InvalidRecord: decode refused what cannot be stored
 
 
+def width(column: ColumnElement[Any]) -> int:
+    """The length a string column is declared with."""
+    kind = column.type
+    assert isinstance(kind, String), column
+    assert kind.length is not None, column
+    return kind.length
+
+
 def test_decode_limits_fit_the_store_columns() -> None:
     from courrier.store.tables import FeedbackEventRow, SnsReceiptRow
 
     columns = FeedbackEventRow.__table__.columns
     widths = {
-        "sns_message_id": SnsReceiptRow.__table__.columns["sns_message_id"].type.length,
-        "topic_arn": columns["topic_arn"].type.length,
-        "ses_message_id": columns["ses_message_id"].type.length,
-        "recipient": columns["recipient"].type.length,
-        "feedback_id": columns["feedback_id"].type.length,
+        "sns_message_id": width(SnsReceiptRow.__table__.columns["sns_message_id"]),
+        "topic_arn": width(columns["topic_arn"]),
+        "ses_message_id": width(columns["ses_message_id"]),
+        "recipient": width(columns["recipient"]),
+        "feedback_id": width(columns["feedback_id"]),
     }
     for field, limit in FIELD_LIMITS.items():
         assert widths[field] >= limit, field
@@ -119,7 +128,7 @@ def test_decode_limits_fit_the_store_columns() -> None:
 
 def test_long_event_keys_stay_distinct(store: Store) -> None:
     """Two clicks on long links that share a prefix are two events, not a duplicate."""
-    click = {
+    click: dict[str, Any] = {
         "eventType": "Click",
         "mail": {"messageId": "m-1", "destination": ["a@example.com"]},
         "click": {"ipAddress": "192.0.2.1", "timestamp": "2024-05-14T14:03:19.652Z"},

@@ -150,7 +150,13 @@ class PagingSes(SesApiStandIn):
             raise ClientError(
                 {
                     "Error": {"Code": "TooManyRequestsException", "Message": "Too many"},
-                    "ResponseMetadata": {"HTTPStatusCode": 429},
+                    "ResponseMetadata": {
+                        "HTTPStatusCode": 429,
+                        "RequestId": "r-1",
+                        "HostId": "",
+                        "HTTPHeaders": {},
+                        "RetryAttempts": 0,
+                    },
                 },
                 "ListSuppressedDestinations",
             )

@@ -95,7 +95,7 @@ def assert_clear(err: InvalidMessage) -> None:
     assert len(str(err)) > 10
 
 
-names = st.text(st.characters(blacklist_categories=("Cs",)), max_size=120)
+names = st.text(st.characters(exclude_categories=["Cs"]), max_size=120)
 locals_ = st.text(st.characters(min_codepoint=33, max_codepoint=0x24F), min_size=1, max_size=30)
 domains = st.sampled_from(
     [

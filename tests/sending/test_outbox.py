@@ -28,6 +28,7 @@ from courrier.statuses import OutboxStatus
 from courrier.store import Store
 from courrier.store import guard as guard_records
 from courrier.store import outbox as rows
+from courrier.store.sends import Intent
 from tests.conftest import UNSUBSCRIBE, SandboxClient
 from tests.sending.test_mailer import SENDER
 
@@ -361,7 +362,7 @@ class FlakyStore(Store):
         super().__init__(url)
         self.when = when
 
-    def begin_send(self, *args: Any, **kwargs: Any) -> Any:
+    def begin_send(self, *args: Any, **kwargs: Any) -> Intent:
         if self.when == "before":
             self.when = ""
             raise StoreUnavailable("database restarting")

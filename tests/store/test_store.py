@@ -69,7 +69,7 @@ def test_message_lifecycle(store: Store) -> None:
         configuration_set="set",
         recipients=[("B@Example.org", "to", "pending"), ("c@example.org", "bcc", "suppressed")],
     )
-    store.finish_send(message_id, status="sent", ses_message_id="ses-1")
+    store.finish_send(message_id, status=MessageStatus.SENT, ses_message_id="ses-1")
     record = store.message(message_id)
     assert record is not None
     assert record.status == "sent"
@@ -80,7 +80,7 @@ def test_message_lifecycle(store: Store) -> None:
     assert store.message_by_ses_id("ses-1") == record
     assert store.message(999) is None
     with pytest.raises(StoreError, match="no message 999"):
-        store.finish_send(999, status="sent")
+        store.finish_send(999, status=MessageStatus.SENT)
 
 
 def test_ses_message_ids_are_unique(store: Store) -> None:
@@ -96,9 +96,9 @@ def test_ses_message_ids_are_unique(store: Store) -> None:
         configuration_set=None,
         recipients=[("b@example.org", "to", "pending")],
     )
-    store.finish_send(first, status="sent", ses_message_id="same")
+    store.finish_send(first, status=MessageStatus.SENT, ses_message_id="same")
     with pytest.raises(StoreError, match="database error"):
-        store.finish_send(second, status="sent", ses_message_id="same")
+        store.finish_send(second, status=MessageStatus.SENT, ses_message_id="same")
     record = store.message(second)
     assert record is not None
     assert record.status == "pending"  # the failed transaction changed nothing
