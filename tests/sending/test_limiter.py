@@ -267,10 +267,10 @@ def assert_within_the_rate(times: list[float]) -> None:
     assert len(times) > allowed
 
 
-def acquire_many(url: str, count: int, start: float) -> list[float]:
+def acquire_many(url: str, count: int, ready: threading.Barrier) -> list[float]:
     store = Store(url, migrate=False)
     limiter = SharedLimiter(store, "shared", read_rate=lambda: RATE, burst=BURST)
-    time.sleep(max(0.0, start - time.time()))
+    ready.wait(60)  # every sender set up, they all start at once
     times = []
     for _ in range(count):
         limiter.acquire(1)
@@ -283,10 +283,10 @@ def test_threads_sharing_a_store_stay_within_rate_and_burst(
     store: Store, database_url: str
 ) -> None:
     results: list[list[float]] = []
-    start = time.time() + 0.2
+    ready = threading.Barrier(4)
 
     def run() -> None:
-        results.append(acquire_many(database_url, 60, start))
+        results.append(acquire_many(database_url, 60, ready))
 
     threads = [threading.Thread(target=run) for _ in range(4)]
     for thread in threads:
@@ -305,9 +305,10 @@ def test_processes_sharing_a_store_stay_within_rate_and_burst(
     store: Store, database_url: str
 ) -> None:
     context = multiprocessing.get_context("spawn")
-    start = time.time() + 4.0  # every process has imported courrier by then
-    with context.Pool(3) as pool:
-        results = pool.starmap(acquire_many, [(database_url, 70, start)] * 3, chunksize=1)
+    start = time.time()
+    with context.Manager() as manager, context.Pool(3) as pool:
+        ready = manager.Barrier(3)  # every process has imported courrier and set up first
+        results = pool.starmap(acquire_many, [(database_url, 70, ready)] * 3, chunksize=1)
     times = [t for result in results for t in result]
     assert len(times) == 210
     assert min(times) >= start
