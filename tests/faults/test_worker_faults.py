@@ -73,7 +73,7 @@ def drain_until_dead_lettered(
     wait_until(
         drained,
         timeout,
-        interval=0.05,
+        interval=0.3,
         what=f"the queue did not empty into the dead-letter queue ({expected})",
     )
 

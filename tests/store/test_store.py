@@ -6,7 +6,6 @@ import datetime as dt
 import gc
 import subprocess
 import sys
-import time
 import warnings
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from courrier.statuses import MessageStatus
 from courrier.store import Store
 from courrier.store.store import _MIGRATION_LOCK
 from tests.conftest import postgres_schema
+from tests.fakes import wait_until
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "src" / "courrier" / "store" / "migrations"
 
@@ -168,6 +168,7 @@ def test_concurrent_suppressions_of_one_address(database_url: str) -> None:
 _OPEN_WHEN_TOLD = """
 import os, sys, time
 go = sys.argv[2]
+open(sys.argv[3], "w").close()  # started: waiting for the signal
 while not os.path.exists(go):
     time.sleep(0.001)
 from courrier.store import Store
@@ -179,15 +180,17 @@ Store(sys.argv[1]).close()
 def test_four_processes_open_a_fresh_database_at_once(database_url: str, tmp_path: Path) -> None:
     """Migrations take turns: nobody races on Alembic's version table."""
     go = tmp_path / "go"
+    started = [tmp_path / f"started-{n}" for n in range(4)]
     procs = [
         subprocess.Popen(
-            [sys.executable, "-c", _OPEN_WHEN_TOLD, database_url, str(go)],
+            [sys.executable, "-c", _OPEN_WHEN_TOLD, database_url, str(go), str(ready)],
             stderr=subprocess.PIPE,
             text=True,
         )
-        for _ in range(4)
+        for ready in started
     ]
-    time.sleep(1.5)  # every process imported courrier and waits for the signal
+    # Every process is running and waits for the signal: they then open the store together.
+    wait_until(lambda: all(ready.exists() for ready in started), timeout=60)
     go.touch()
     outcomes = [(p.communicate(timeout=120)[1], p.returncode) for p in procs]
     assert [err for err, code in outcomes if code != 0] == []
