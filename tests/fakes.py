@@ -20,10 +20,12 @@ T = TypeVar("T")
 
 
 def wait_until(
-    predicate: Callable[[], T | None], timeout: float = 10.0, interval: float = 0.01, what: str = ""
+    predicate: Callable[[], T | None], timeout: float = 10.0, interval: float = 0.05, what: str = ""
 ) -> T:
-    """Poll ``predicate`` until it returns something true, and return that; fail after
-    ``timeout`` seconds. A test waits for what it needs, never for a guessed duration."""
+    """Poll ``predicate`` every ``interval`` seconds until it returns something true, and
+    return that; fail after ``timeout`` seconds. A test waits for what it needs, never for a
+    guessed duration. A predicate often asks the sandbox or a database: polling much faster
+    would only take time from what the test waits for."""
     deadline = time.monotonic() + timeout
     while True:
         found = predicate()
