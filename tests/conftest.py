@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 import os
 import socket
+import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import boto3
 import pytest
@@ -18,8 +20,19 @@ from botocore.config import Config
 from courrier_sandbox import Sandbox, SesOptions, SimulatorOptions
 from courrier_sandbox.client import SandboxControl
 
+if TYPE_CHECKING:
+    from starlette.applications import Starlette
+
+    from courrier.store import Store
+
 REGION = "us-east-1"
 SENDER = "sender@example.com"
+
+
+def boto3_client(service: str, **options: Any) -> Any:
+    """``boto3.client`` for a service named at run time (its stubs type each literal name)."""
+    make: Any = boto3.client
+    return make(service, **options)
 
 
 def free_port() -> int:
@@ -28,6 +41,25 @@ def free_port() -> int:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
         return port
+
+
+@contextmanager
+def uvicorn_serving(app: Starlette, port: int) -> Iterator[str]:
+    """``app`` served by uvicorn on a loopback ``port`` for the block; its base URL."""
+    import uvicorn
+
+    from tests.fakes import wait_until
+
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        wait_until(lambda: server.started, what="the dashboard did not start")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
 
 
 @pytest.fixture(autouse=True)
@@ -76,7 +108,7 @@ class SandboxClient:
 
     def client(self, service: str) -> Any:
         if service not in self.clients:
-            self.clients[service] = boto3.client(
+            self.clients[service] = boto3_client(
                 service,
                 endpoint_url=self.url,
                 region_name=REGION,
@@ -134,6 +166,13 @@ class SandboxClient:
             TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn, Attributes=attributes
         )
         return Pipeline(topic_arn, queue_url, queue_arn)
+
+    def visible(self, queue_url: str) -> int:
+        """The messages SQS would hand out now: one whose visibility timeout ran out counts."""
+        attributes = self.sqs.get_queue_attributes(
+            QueueUrl=queue_url, AttributeNames=["ApproximateNumberOfMessages"]
+        )["Attributes"]
+        return int(attributes["ApproximateNumberOfMessages"])
 
     def drain(self) -> None:
         assert self.server.drain(10), "sandbox feedback did not drain"
@@ -194,6 +233,13 @@ def sandbox(sandbox_server: Sandbox) -> Iterator[SandboxClient]:
     sandbox_server.drain()
 
 
+@pytest.fixture
+def env(sandbox: SandboxClient, monkeypatch: pytest.MonkeyPatch) -> SandboxClient:
+    """The sandbox as courrier's own clients find it: through boto3's standard chain."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL", sandbox.url)
+    return sandbox
+
+
 # ---------------------------------------------------------------------- the store
 
 
@@ -235,7 +281,7 @@ def postgres_schema() -> Iterator[str]:
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def database_url(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[str]:
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """An empty database: a SQLite file, or a fresh schema in the test PostgreSQL."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path}/courrier.db"
@@ -245,7 +291,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[str]
 
 
 @pytest.fixture
-def store(database_url: str) -> Iterator[Any]:
+def store(database_url: str) -> Iterator[Store]:
     from courrier.store import Store
 
     opened = Store(database_url)

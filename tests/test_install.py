@@ -17,7 +17,6 @@ import subprocess
 import sys
 import tarfile
 import textwrap
-import time
 import urllib.error
 import urllib.request
 import venv
@@ -31,6 +30,7 @@ import pytest
 
 from courrier.cli import COMMANDS
 from tests.conftest import postgres_schema
+from tests.fakes import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -145,9 +145,9 @@ def test_wheel_metadata_declares_what_the_package_imports(dist: Path) -> None:
     (name,) = [n for n in archive.namelist() if n.endswith(".dist-info/METADATA")]
     metadata = Parser().parsestr(archive.read(name).decode())
     assert metadata["Description-Content-Type"] == "text/markdown"
-    assert metadata.get_payload().strip() == (ROOT / "README.md").read_text().strip()
-    requires = metadata.get_all("Requires-Dist")
-    assert set(EXTRAS) <= set(metadata.get_all("Provides-Extra"))
+    assert str(metadata.get_payload()).strip() == (ROOT / "README.md").read_text().strip()
+    requires = metadata.get_all("Requires-Dist") or []
+    assert set(EXTRAS) <= set(metadata.get_all("Provides-Extra") or [])
     declared = {extra: requirements_of(requires, extra) for extra in (None, *EXTRAS)}
     for extra in (None, *EXTRAS):
         allowed = declared[None] | declared[extra] if extra else declared[None]
@@ -658,8 +658,9 @@ class running:
 
 
 def wait_for(url: str, process: subprocess.Popen[str], timeout: float = 60) -> str:
-    deadline = time.monotonic() + timeout
-    while True:
+    """The first answer of ``url``, served by ``process`` once it has started."""
+
+    def answer() -> str | None:
         if process.poll() is not None:
             raise AssertionError(f"exited with {process.returncode}: {process.stderr}")
         try:
@@ -667,6 +668,6 @@ def wait_for(url: str, process: subprocess.Popen[str], timeout: float = 60) -> s
                 body: str = response.read().decode()
                 return body
         except (urllib.error.URLError, ConnectionError):
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)
+            return None  # not listening yet
+
+    return wait_until(answer, timeout, interval=0.05, what=f"{url} never answered")

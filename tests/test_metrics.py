@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import urllib.request
+from pathlib import Path
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -35,12 +36,6 @@ def scrape(port: int) -> Samples:
         for family in text_string_to_metric_families(text)
         for sample in family.samples
     }
-
-
-@pytest.fixture
-def env(sandbox: SandboxClient, monkeypatch: pytest.MonkeyPatch) -> SandboxClient:
-    monkeypatch.setenv("AWS_ENDPOINT_URL", sandbox.url)
-    return sandbox
 
 
 def test_worker_metrics_scraped_and_parsed(env: SandboxClient, store: Store) -> None:
@@ -113,13 +108,13 @@ def test_poll_errors_and_send_retries(env: SandboxClient, store: Store) -> None:
     assert samples[("courrier_send_retries_total", (("reason", "throttled"),))] >= 1
 
 
-def test_a_failing_store_leaves_the_gauges_out(tmp_path: object) -> None:
+def test_a_failing_store_leaves_the_gauges_out(tmp_path: Path) -> None:
     store = Store(f"sqlite:///{tmp_path}/gone.db")
     metrics = Metrics()
     metrics.watch_store(store, Settings())
     store.engine.dispose()
-    (tmp_path / "gone.db").unlink()  # type: ignore[operator]
-    (tmp_path / "gone.db").mkdir()  # type: ignore[operator]
+    (tmp_path / "gone.db").unlink()
+    (tmp_path / "gone.db").mkdir()
     families = {f.name for f in text_string_to_metric_families(metrics.exposition().decode())}
     assert "courrier_messages" not in families
     assert "courrier_worker_batches" in families

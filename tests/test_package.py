@@ -99,6 +99,10 @@ def test_rules_of_the_house(name: str, path: Path) -> None:
         assert not any(m.startswith("courrier.") for m in imported), (
             "backoff imports nothing of courrier: sending and feedback both use it"
         )
+    if name == "clock.py":
+        assert not any(m.startswith("courrier.") for m in imported), (
+            "clock imports nothing of courrier: every layer takes its protocols"
+        )
     if top not in ("web", "cli"):
         assert not any(m.startswith("courrier.web") for m in imported), (
             "only the CLI serves the dashboard"

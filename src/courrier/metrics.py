@@ -21,6 +21,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from courrier.aws.sqs import SqsQueue
+from courrier.clock import Clock
 from courrier.errors import AwsError, CourrierError, StoreError, Throttled
 from courrier.feedback.apply import Applied
 from courrier.feedback.events import Event
@@ -40,7 +41,7 @@ SAMPLE_SECONDS = 15.0
 class _Sampled(Collector):
     """A collector whose families are rebuilt at most every ``SAMPLE_SECONDS``."""
 
-    def __init__(self, sample: Callable[[], list[Metric]], clock: Callable[[], float]) -> None:
+    def __init__(self, sample: Callable[[], list[Metric]], clock: Clock) -> None:
         self._sample = sample
         self._clock = clock
         self._lock = threading.Lock()
@@ -63,7 +64,7 @@ class Metrics(WorkerObserver):
         self,
         registry: CollectorRegistry | None = None,
         *,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Clock = time.monotonic,
     ) -> None:
         self.registry = registry or CollectorRegistry()
         self._clock = clock

@@ -14,10 +14,17 @@ from django.core.mail import EmailMessage, EmailMultiAlternatives
 
 from courrier.django.convert import Delivery, delivery_of, to_message
 from courrier.errors import InvalidAddress, InvalidMessage
-from courrier.message import Attachment
+from courrier.message import Attachment, Message
 from courrier.template_message import TemplateMessage
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256))
+
+
+def plain(message: EmailMessage) -> Message:
+    """``to_message`` of a message without a template: a plain :class:`Message`."""
+    converted = to_message(message)
+    assert isinstance(converted, Message)
+    return converted
 
 
 def email(**changes: Any) -> EmailMultiAlternatives:
@@ -38,7 +45,7 @@ def test_addresses_bodies_and_headers() -> None:
         headers={"X-Campaign": "spring", "List-Unsubscribe": "<mailto:u@example.com>"},
         alternatives=[("<p>Hallo</p>", "text/html")],
     )
-    converted = to_message(message)
+    converted = plain(message)
     assert converted.from_address.name == "Zoë"
     assert [a.email for a in converted.recipients] == [
         "joerg@xn--mnchen-3ya.example",
@@ -62,7 +69,7 @@ def test_html_body_and_header_overrides() -> None:
         headers={"from": "Service <service@example.com>", "Reply-To": "a@x.example, b@x.example"},
     )
     message.content_subtype = "html"
-    converted = to_message(message)
+    converted = plain(message)
     assert (converted.text, converted.html) == (None, "<b>x</b>")
     assert converted.from_address.email == "service@example.com"
     assert [a.email for a in converted.addresses("reply_to")] == ["a@x.example", "b@x.example"]
@@ -83,7 +90,7 @@ def test_attachments_tuples_and_mime_parts() -> None:
     latin = MIMEText("café", "plain", "iso-8859-1")
     latin.add_header("Content-Disposition", "attachment", filename="latin.txt")
     message.attach(latin)
-    assert to_message(message).attachments == (
+    assert plain(message).attachments == (
         Attachment("names.csv", "nom\nZoë\n".encode(), "text/csv", None, "utf-8"),
         Attachment("plain.txt", b"ascii only", "text/plain", None, "utf-8"),
         Attachment("report.pdf", b"%PDF-1.4", "application/pdf"),

@@ -65,7 +65,7 @@ def test_mistakes_are_configuration_errors_and_system_checks(
 
 def test_no_mistake_no_check_message(settings: Settings) -> None:
     settings.COURRIER = {"DATABASE": "default", "SNS_TOPICS": ["arn:aws:sns:eu-west-1:1:t"]}
-    assert [m for m in run_checks() if m.id.startswith("courrier")] == []
+    assert [m for m in run_checks() if str(m.id).startswith("courrier")] == []
     assert options() == DjangoOptions("default", ("arn:aws:sns:eu-west-1:1:t",), True)
     settings.COURRIER = "sqlite:///x.db"
     assert "must be a dict" in next(m.msg for m in run_checks() if m.id == "courrier.E001")

@@ -20,6 +20,7 @@ from courrier.store import Store
 from courrier.store import outbox as rows
 from courrier_sandbox import Sandbox, SesOptions, SimulatorOptions
 from tests.conftest import SENDER, SandboxClient
+from tests.fakes import wait_until
 
 #: Messages in the kill test; bench/outbox_kill.py runs the same with 1,000 or more.
 COUNT = int(os.environ.get("COURRIER_OUTBOX_KILL_COUNT", "200"))
@@ -122,7 +123,8 @@ def test_sigterm_finishes_the_message_in_hand_and_exits_0(
     assert proc.stderr is not None
     line = proc.stderr.readline()
     assert "started" in line, line
-    time.sleep(1.5)
+    # Signalled with messages sent and more queued: in the middle of its run.
+    wait_until(lambda: rows.counts(store)["sent"] >= 1, timeout=30)
     proc.send_signal(signal.SIGTERM)
     out, err = proc.communicate(timeout=20)
     assert proc.returncode == 0, err

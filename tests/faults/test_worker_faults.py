@@ -14,7 +14,6 @@ import shutil
 import subprocess
 import sys
 import threading
-import time
 import uuid
 from pathlib import Path
 
@@ -27,14 +26,9 @@ from courrier.feedback.worker import Worker
 from courrier.store import Store
 from courrier.store.tables import FeedbackEventRow
 from tests.conftest import Pipeline, SandboxClient, postgres_schema
+from tests.fakes import wait_until
 from tests.feedback.poison import bounce, poison_bodies, wrapped
 from tests.feedback.test_worker import dead_letter_pipeline, publish_raw
-
-
-@pytest.fixture
-def env(sandbox: SandboxClient, monkeypatch: pytest.MonkeyPatch) -> SandboxClient:
-    monkeypatch.setenv("AWS_ENDPOINT_URL", sandbox.url)
-    return sandbox
 
 
 def good_bodies(count: int, start: int = 0) -> list[str]:
@@ -47,7 +41,7 @@ def stored(store: Store) -> int:
 
 
 def queue_bodies(sandbox: SandboxClient, url: str) -> list[str]:
-    bodies = []
+    bodies: list[str] = []
     while True:
         found = sandbox.sqs.receive_message(
             QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=30
@@ -61,20 +55,27 @@ def drain_until_dead_lettered(
     sandbox: SandboxClient, worker: Worker, pipeline: Pipeline, expected: int, timeout: float = 60
 ) -> None:
     """Run the worker until ``expected`` messages sit in the dead-letter queue."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+
+    def drained() -> bool:
         worker.run(until_idle=True)
         depth = sandbox.sqs.get_queue_attributes(
             QueueUrl=pipeline.queue_url,
             AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
         )["Attributes"]
-        if depth == {
-            "ApproximateNumberOfMessages": "0",
-            "ApproximateNumberOfMessagesNotVisible": "0",
-        }:
-            return
-        time.sleep(0.3)
-    raise AssertionError(f"the queue did not empty into the dead-letter queue ({expected})")
+        return bool(
+            depth
+            == {
+                "ApproximateNumberOfMessages": "0",
+                "ApproximateNumberOfMessagesNotVisible": "0",
+            }
+        )
+
+    wait_until(
+        drained,
+        timeout,
+        interval=0.3,
+        what=f"the queue did not empty into the dead-letter queue ({expected})",
+    )
 
 
 def test_poison_next_to_good_bodies_only_the_poison_is_dead_lettered(
@@ -131,7 +132,8 @@ def test_deleted_sqlite_file_stops_the_worker_before_any_delete(
     store.close()
     # A worker on a new file gets every message the deleted file took.
     fresh = Store(f"sqlite:///{tmp_path}/fresh.db")
-    time.sleep(1.1)
+    # The batch the deleted file took comes back once its visibility timeout (1 s) runs out.
+    wait_until(lambda: env.visible(pipeline.queue_url) == 20)
     Worker(queue, fresh, wait_seconds=0).run(until_idle=True)
     assert stored(fresh) == 20
     fresh.close()
@@ -252,11 +254,11 @@ def test_transient_receive_errors_are_retried(
 
     thread = threading.Thread(target=run)
     thread.start()
-    deadline = time.monotonic() + 20
-    while worker.stats.receive_errors < 2 and time.monotonic() < deadline:
-        time.sleep(0.1)
-    worker.stop()
-    thread.join(30)
+    try:
+        wait_until(lambda: worker.stats.receive_errors >= 2, timeout=20)
+    finally:
+        worker.stop()
+        thread.join(30)
     assert errors == []
     assert worker.stats.receive_errors >= 2
     store.close()
@@ -285,7 +287,8 @@ def test_deleted_sqlite_file_stops_a_concurrent_run_before_any_more_deletes(
     assert worker.stats.deleted == worker.stats.events
     store.close()
     fresh = Store(f"sqlite:///{tmp_path}/fresh.db")
-    time.sleep(1.1)
+    left = 60 - worker.stats.deleted
+    wait_until(lambda: env.visible(pipeline.queue_url) == left)
     Worker(queue, fresh, wait_seconds=0, concurrency=4).run(until_idle=True)
     assert stored(fresh) == 60 - worker.stats.deleted
     fresh.close()

@@ -7,12 +7,13 @@ import datetime as dt
 import json
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import Row, func, select, text
 
 from courrier.feedback import decode
 from courrier.feedback import events as ev
 from courrier.feedback.apply import SUPPRESSED, Applied, apply
 from courrier.feedback.rules import Rules
+from courrier.statuses import MessageStatus
 from courrier.store import Store
 from courrier.store.tables import FeedbackEventRow, SnsReceiptRow
 from tests.feedback.test_decode import envelope, sample
@@ -138,7 +139,7 @@ def test_recipient_status_follows_feedback(store: Store) -> None:
         configuration_set=None,
         recipients=[("gone@example.net", "to", "pending"), ("other@example.net", "to", "pending")],
     )
-    store.finish_send(message_id, status="sent", ses_message_id="m-status")
+    store.finish_send(message_id, status=MessageStatus.SENT, ses_message_id="m-status")
     delivery = sample("S5")
     delivery["mail"]["messageId"] = "m-status"
     delivery["delivery"]["recipients"] = ["gone@example.net", "other@example.net"]
@@ -233,7 +234,9 @@ def mixed_batch() -> list[str]:
     return bodies
 
 
-def snapshot(store: Store, message_id: int) -> tuple[object, ...]:
+def snapshot(
+    store: Store, message_id: int
+) -> tuple[list[Row[str, str]], list[tuple[str, str, str, str | None]], list[tuple[str, str]]]:
     with store.transaction() as session:
         events = sorted(
             session.execute(select(FeedbackEventRow.event_key, FeedbackEventRow.action)).all()
@@ -258,7 +261,7 @@ def test_a_batch_applies_as_its_messages_one_after_the_other(database_url: str) 
             configuration_set=None,
             recipients=[("ooto@x.example", "to", "pending"), ("soft@x.example", "to", "pending")],
         )
-        store.finish_send(message_id, status="sent", ses_message_id="m-mix")
+        store.finish_send(message_id, status=MessageStatus.SENT, ses_message_id="m-mix")
         decoded = [decode(body) for body in mixed_batch()]
         rules = Rules(soft_bounce_limit=3)
         if batched:

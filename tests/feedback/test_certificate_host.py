@@ -26,7 +26,7 @@ from courrier.feedback.signature import SignatureVerifier, fetch_certificate
 from courrier.feedback.worker import Worker
 from courrier.store import Store
 from tests.conftest import free_port
-from tests.feedback.fakes import ListQueue
+from tests.fakes import ListQueue
 from tests.feedback.signing import CERT_URL, signed
 from tests.feedback.test_decode import sample
 
@@ -219,7 +219,7 @@ def test_worker_keeps_messages_until_the_host_recovers(
 
     queue = ListQueue(_messages(key, 5))
     worker = Worker(
-        queue,  # type: ignore[arg-type]  # a stand-in
+        queue,
         store,
         verifier=SignatureVerifier(fetch=host.fetch),
         certificate_backoff=Backoff(attempts=100, base=0.01, cap=0.01),
@@ -255,7 +255,7 @@ def test_concurrent_worker_keeps_messages_until_the_host_recovers(
     recovery.start()
     queue = ListQueue(_messages(key, 40))
     worker = Worker(
-        queue,  # type: ignore[arg-type]  # a stand-in
+        queue,
         store,
         verifier=SignatureVerifier(fetch=host.fetch),
         certificate_backoff=Backoff(attempts=1000, base=0.01, cap=0.01),
@@ -277,8 +277,8 @@ def test_worker_stopping_while_the_host_is_down_leaves_the_message_unrefused(
 ) -> None:
     host = CertificateHost(free_port(), b"")  # never started
     queue = ListQueue(_messages(key, 1))
-    worker = Worker(
-        queue,  # type: ignore[arg-type]  # a stand-in
+    worker: Worker = Worker(
+        queue,
         store,
         verifier=SignatureVerifier(fetch=host.fetch),
         certificate_backoff=Backoff(attempts=100, base=0.01, cap=0.01),

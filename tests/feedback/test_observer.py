@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from courrier.aws.sqs import SqsQueue
-from courrier.errors import FeedbackError
+from courrier.errors import CourrierError
 from courrier.feedback.apply import Applied
 from courrier.feedback.observer import WorkerObserver
 from courrier.feedback.worker import Worker
@@ -21,7 +21,7 @@ class Recorder(WorkerObserver):
     def polled(self, received: int) -> None:
         self.calls.append(f"polled {received}")
 
-    def rejected(self, message_id: str, error: FeedbackError) -> None:
+    def rejected(self, message_id: str, error: CourrierError) -> None:
         self.calls.append("rejected")
 
     def applied(self, applied: Applied) -> None:

@@ -11,6 +11,7 @@ import pytest
 from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import ColumnElement, String
 
 from courrier.aws.sqs import QueueMessage
 from courrier.cli import main
@@ -21,7 +22,7 @@ from courrier.feedback.limits import FIELD_LIMITS
 from courrier.feedback.worker import Worker
 from courrier.store import Store
 from tests.conftest import postgres_schema
-from tests.feedback.fakes import ListQueue
+from tests.fakes import ListQueue
 from tests.feedback.poison import bounce, poison_bodies, wrapped
 
 POISON = poison_bodies()
@@ -102,16 +103,24 @@ def test_whatever_decodes_can_be_stored_on_every_store(
         apply(store, [decoded])  # never an InvalidRecord: decode refused what cannot be stored
 
 
+def width(column: ColumnElement[Any]) -> int:
+    """The length a string column is declared with."""
+    kind = column.type
+    assert isinstance(kind, String), column
+    assert kind.length is not None, column
+    return kind.length
+
+
 def test_decode_limits_fit_the_store_columns() -> None:
     from courrier.store.tables import FeedbackEventRow, SnsReceiptRow
 
     columns = FeedbackEventRow.__table__.columns
     widths = {
-        "sns_message_id": SnsReceiptRow.__table__.columns["sns_message_id"].type.length,
-        "topic_arn": columns["topic_arn"].type.length,
-        "ses_message_id": columns["ses_message_id"].type.length,
-        "recipient": columns["recipient"].type.length,
-        "feedback_id": columns["feedback_id"].type.length,
+        "sns_message_id": width(SnsReceiptRow.__table__.columns["sns_message_id"]),
+        "topic_arn": width(columns["topic_arn"]),
+        "ses_message_id": width(columns["ses_message_id"]),
+        "recipient": width(columns["recipient"]),
+        "feedback_id": width(columns["feedback_id"]),
     }
     for field, limit in FIELD_LIMITS.items():
         assert widths[field] >= limit, field
@@ -119,7 +128,7 @@ def test_decode_limits_fit_the_store_columns() -> None:
 
 def test_long_event_keys_stay_distinct(store: Store) -> None:
     """Two clicks on long links that share a prefix are two events, not a duplicate."""
-    click = {
+    click: dict[str, Any] = {
         "eventType": "Click",
         "mail": {"messageId": "m-1", "destination": ["a@example.com"]},
         "click": {"ipAddress": "192.0.2.1", "timestamp": "2024-05-14T14:03:19.652Z"},
@@ -159,11 +168,11 @@ def test_worker_batches_apply_the_good_and_leave_only_the_poison(
     for store in stores:
         if concurrency == 1:
             queue = ListQueue()
-            worker = Worker(queue, store)  # type: ignore[arg-type]  # a stand-in for SQS
+            worker = Worker(queue, store)
             worker.process(batch)
         else:
             queue = ListQueue(batch)
-            worker = Worker(queue, store, wait_seconds=0, concurrency=concurrency)  # type: ignore[arg-type]
+            worker = Worker(queue, store, wait_seconds=0, concurrency=concurrency)
             worker.run(until_idle=True)
         assert sorted(queue.deleted) == sorted(m.message_id for m in goods)
         assert worker.stats.rejected == len(bad)

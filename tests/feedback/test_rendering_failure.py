@@ -6,12 +6,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-import pytest
-
 from courrier.aws.ses import SesClient
 from courrier.aws.sqs import SqsQueue
 from courrier.feedback.worker import Worker
-from courrier.message import Message
+from courrier.message import AddressLike, Message
 from courrier.reputation import window
 from courrier.sending import Mailer, Pacer
 from courrier.settings import Settings
@@ -22,13 +20,7 @@ from courrier.template_message import TemplateMessage
 from tests.conftest import SENDER, SandboxClient
 from tests.sandbox.helpers import CONFIG_SET, events_route
 
-NOT_RENDERED = ["first@example.com", "second@example.com"]
-
-
-@pytest.fixture
-def env(sandbox: SandboxClient, monkeypatch: pytest.MonkeyPatch) -> SandboxClient:
-    monkeypatch.setenv("AWS_ENDPOINT_URL", sandbox.url)
-    return sandbox
+NOT_RENDERED: list[AddressLike] = ["first@example.com", "second@example.com"]
 
 
 def test_a_rendering_failure_fails_its_recipients_and_leaves_the_rates(

@@ -13,7 +13,7 @@ from courrier.errors import CertificateUnavailable, UntrustedSignature
 from courrier.feedback.signature import SignatureVerifier, canonical_string, check_certificate_url
 from courrier.feedback.worker import Worker
 from courrier.store import Store
-from tests.feedback.fakes import ListQueue
+from tests.fakes import ListQueue
 from tests.feedback.signing import CERT_URL, Fetcher, signed
 from tests.feedback.test_decode import sample
 
@@ -110,7 +110,7 @@ def test_worker_applies_only_verified_envelopes(
 ) -> None:
     queue = ListQueue()
     verifier = SignatureVerifier(fetch=Fetcher(certificate))
-    worker = Worker(queue, store, verifier=verifier)  # type: ignore[arg-type]  # a stand-in
+    worker = Worker(queue, store, verifier=verifier)
     forged = signed(key, Message=json.dumps(sample("S4")))
     worker.process(
         [

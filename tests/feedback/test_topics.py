@@ -22,12 +22,6 @@ from tests.feedback.test_worker import bounce_body, pipeline_with_an_intruder
 TOPIC = "arn:aws:sns:eu-west-1:123456789012:ses-feedback"
 
 
-@pytest.fixture
-def env(sandbox: SandboxClient, monkeypatch: pytest.MonkeyPatch) -> SandboxClient:
-    monkeypatch.setenv("AWS_ENDPOINT_URL", sandbox.url)
-    return sandbox
-
-
 def test_the_rule() -> None:
     assert allowed_topics(["a", "b"], TOPIC) == {"a", "b"}
     assert allowed_topics([], TOPIC) == {TOPIC}

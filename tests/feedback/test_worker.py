@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import random
@@ -34,7 +35,7 @@ from courrier.settings import Settings
 from courrier.store import Store
 from courrier.store.tables import FeedbackEventRow
 from tests.conftest import SENDER, Pipeline, SandboxClient
-from tests.feedback.fakes import ListQueue
+from tests.fakes import ListQueue, wait_until
 from tests.feedback.signing import signed
 from tests.feedback.test_decode import sample
 from tests.sandbox.helpers import CONFIG_SET, events_route, notifications_route
@@ -42,12 +43,6 @@ from tests.sandbox.helpers import CONFIG_SET, events_route, notifications_route
 SIM = "simulator.amazonses.com"
 CASES = ["success", "bounce", "ooto", "complaint", "suppressionlist"]
 EICAR = rb"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
-
-
-@pytest.fixture
-def env(sandbox: SandboxClient, monkeypatch: pytest.MonkeyPatch) -> SandboxClient:
-    monkeypatch.setenv("AWS_ENDPOINT_URL", sandbox.url)
-    return sandbox
 
 
 def kinds_in(store: Store) -> list[tuple[str, str | None, str | None]]:
@@ -230,12 +225,15 @@ def test_poison_message_reaches_the_dead_letter_queue(
     pipeline, dlq = dead_letter_pipeline(env)
     publish_raw(env, pipeline, [bounce_body(1), "this is not feedback", bounce_body(2)])
     worker = Worker(SqsQueue(pipeline.queue_url), store, wait_seconds=1, concurrency=concurrency)
-    deadline = time.monotonic() + 20
-    moved: list[dict[str, Any]] = []
-    while not moved and time.monotonic() < deadline:
+
+    def dead_lettered() -> list[dict[str, Any]]:
         worker.run(until_idle=True)
-        moved = env.sqs.receive_message(QueueUrl=dlq, MaxNumberOfMessages=10).get("Messages", [])
-        time.sleep(0.5)
+        found: list[dict[str, Any]] = env.sqs.receive_message(
+            QueueUrl=dlq, MaxNumberOfMessages=10
+        ).get("Messages", [])
+        return found
+
+    moved = wait_until(dead_lettered, timeout=20, interval=0.05)
     assert [m["Body"] for m in moved] == ["this is not feedback"]
     assert {s.address for s in store.suppressions()} == {"user1@example.net", "user2@example.net"}
     assert worker.stats.rejected >= 2  # seen on each receive until redriven
@@ -356,15 +354,21 @@ def test_sigkill_mid_run_loses_nothing_and_doubles_nothing(
     publish_raw(env, pipeline, [enveloped(pipeline, bounce_body(n)) for n in range(total)])
     topic = ("--allow-topic", pipeline.topic_arn)
     kills = 0
+
+    def at_work(proc: subprocess.Popen[str], before: int) -> bool:
+        return proc.poll() is not None or stored_events(database_url) > before
+
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
+        before = stored_events(database_url)
         proc = start_worker(
             env.url,
             pipeline.queue_url,
             database_url,
             *(*topic, "--wait", "1", f"--concurrency={concurrency}"),
         )
-        time.sleep(0.8)
+        # Killed in the middle of its work: once it has committed a batch of its own.
+        wait_until(functools.partial(at_work, proc, before), timeout=60)
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
             kills += 1
@@ -406,10 +410,7 @@ def test_sigterm_finishes_the_batch_and_exits_zero(
         f"--concurrency={concurrency}",
     )
     # Signal once the worker is at work (its handlers are installed before it receives).
-    deadline = time.monotonic() + 30
-    while stored_events(database_url) == 0:
-        assert time.monotonic() < deadline, "the worker never started"
-        time.sleep(0.1)
+    wait_until(lambda: stored_events(database_url), timeout=30, what="the worker never started")
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
@@ -473,7 +474,7 @@ def test_database_outage_loses_nothing(env: SandboxClient) -> None:
 def test_stop_during_a_database_outage_leaves_the_batch(key: rsa.RSAPrivateKey) -> None:
     down = Store("postgresql://nobody@127.0.0.1:1/none?connect_timeout=1", migrate=False)
     queue = ListQueue()
-    worker = Worker(queue, down, sleep=lambda seconds: worker.stop())  # type: ignore[arg-type]
+    worker: Worker = Worker(queue, down, sleep=lambda seconds: worker.stop())
     applied = worker.process([QueueMessage("m", "h", json.dumps(signed(key)), 1)])
     assert applied.stored == []
     assert queue.deleted == []
@@ -521,7 +522,7 @@ def test_concurrent_receives_are_applied_several_per_transaction(store: Store) -
     queue = ListQueue(messages)
     counting = Counting()
     worker = Worker(
-        queue,  # type: ignore[arg-type]  # a stand-in for SQS
+        queue,
         store,
         wait_seconds=0,
         concurrency=4,
@@ -541,7 +542,7 @@ def test_concurrent_receives_are_applied_several_per_transaction(store: Store) -
 @pytest.mark.parametrize(("concurrency", "limit"), [(0, 100), (2, 5)])
 def test_worker_settings_are_checked(store: Store, concurrency: int, limit: int) -> None:
     with pytest.raises(ConfigurationError, match="concurrency"):
-        Worker(ListQueue(), store, concurrency=concurrency, apply_limit=limit)  # type: ignore[arg-type]
+        Worker(ListQueue(), store, concurrency=concurrency, apply_limit=limit)
 
 
 def test_a_worker_from_settings_is_the_one_courrier_worker_runs(
@@ -569,7 +570,8 @@ def test_a_worker_from_settings_is_the_one_courrier_worker_runs(
     worker = Worker.from_settings(
         settings, store=store, wait_seconds=0, observers=[Counter()], hooks={"Bounce": []}
     )
-    assert (worker.concurrency, worker.allowed_topics) == (3, {pipeline.topic_arn})
+    assert (worker.concurrency, worker.allowed_topics) == (3, frozenset({pipeline.topic_arn}))
+    assert isinstance(worker.queue, SqsQueue)
     assert worker.queue.url == pipeline.queue_url
     stats = worker.run(until_idle=True)
     assert stats.deleted == stats.received
@@ -577,7 +579,7 @@ def test_a_worker_from_settings_is_the_one_courrier_worker_runs(
     assert {s.address for s in store.suppressions()} == {f"bounce@{SIM}", f"complaint@{SIM}"}
     # Its own store when given none; refused without a queue or a topic to trust.
     alone = Worker.from_settings(settings, concurrency=1, allow_topics=["arn:other"])
-    assert (alone.concurrency, alone.allowed_topics) == (1, {"arn:other"})
+    assert (alone.concurrency, alone.allowed_topics) == (1, frozenset({"arn:other"}))
     assert alone.store is not store
     alone.store.close()
     store.close()

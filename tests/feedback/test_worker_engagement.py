@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import urllib.request
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -26,13 +27,7 @@ HTML = f'<p>Hello</p><a href="{LINK}" ses:tags="campaign:may;">Offer</a>'
 EVERY_TYPE = [*ALL_EVENT_TYPES, "OPEN", "CLICK", "SUBSCRIPTION"]
 
 
-@pytest.fixture
-def env(sandbox: SandboxClient, monkeypatch: pytest.MonkeyPatch) -> SandboxClient:
-    monkeypatch.setenv("AWS_ENDPOINT_URL", sandbox.url)
-    return sandbox
-
-
-def events_of(store: Store, kind: str) -> list[tuple[str | None, str | None, dict[str, object]]]:
+def events_of(store: Store, kind: str) -> list[tuple[str | None, str | None, dict[str, Any]]]:
     with store.transaction() as session:
         rows = session.execute(
             select(

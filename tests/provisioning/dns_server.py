@@ -31,7 +31,8 @@ def _answer(zone: dns.zone.Zone, query: dns.message.Message) -> dns.message.Mess
         answer = response.find_rrset(
             response.answer, question.name, zone.rdclass, found.rdtype, create=True
         )
-        answer.update(found)
+        for rdata in found:
+            answer.add(rdata, found.ttl)
     return response
 
 

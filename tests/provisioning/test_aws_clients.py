@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 from botocore.exceptions import ClientError, NoRegionError
@@ -110,7 +111,7 @@ def test_courriers_region_setting_is_enough(monkeypatch: pytest.MonkeyPatch) -> 
 
 
 def test_setup_without_a_region_exits_2_and_says_what_to_set(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: object
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.delenv("AWS_DEFAULT_REGION")
     monkeypatch.setenv("AWS_REGION", "eu-west-1")
@@ -122,7 +123,16 @@ def test_setup_without_a_region_exits_2_and_says_what_to_set(
 
 def _client_error(code: str, text: str, status: int) -> ClientError:
     return ClientError(
-        {"Error": {"Code": code, "Message": text}, "ResponseMetadata": {"HTTPStatusCode": status}},
+        {
+            "Error": {"Code": code, "Message": text},
+            "ResponseMetadata": {
+                "HTTPStatusCode": status,
+                "RequestId": "r",
+                "HostId": "",
+                "HTTPHeaders": {},
+                "RetryAttempts": 0,
+            },
+        },
         "SendEmail",
     )
 

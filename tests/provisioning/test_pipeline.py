@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
@@ -14,11 +15,12 @@ from click.testing import CliRunner
 from courrier.cli import main
 from courrier.errors import ConfigurationError
 from courrier.provisioning import Aws, doctor, setup, teardown
+from courrier.provisioning.checks import Check
 from tests.conftest import SandboxClient
 from tests.provisioning.conftest import IDENTITY, target
 
 
-def statuses(checks: list) -> dict[str, str]:  # type: ignore[type-arg]
+def statuses(checks: Iterable[Check]) -> dict[str, str]:
     return {c.name: c.status for c in checks}
 
 

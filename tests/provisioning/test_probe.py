@@ -21,6 +21,7 @@ from courrier.provisioning import Aws, doctor, setup, teardown
 from courrier.provisioning.inventory import Queue
 from courrier.provisioning.probe import _policy_like, probe_queue_name
 from tests.conftest import SandboxClient
+from tests.fakes import wait_until
 from tests.provisioning.conftest import IDENTITY, Refusing, target
 
 PROBES = "courrier-probe-"
@@ -129,6 +130,7 @@ def run_doctor_process(
 ) -> subprocess.CompletedProcess[str]:
     """``courrier doctor`` in its own process, sent ``deliver`` while its probe waits."""
     env = {**os.environ, "AWS_ENDPOINT_URL": sandbox.url}
+    events_before = len(sandbox.controls.events())
     process = subprocess.Popen(
         [sys.executable, "-m", "courrier", "doctor", "--timeout", "60", "--no-dns"],
         cwd=folder,
@@ -137,12 +139,17 @@ def run_doctor_process(
         stderr=subprocess.PIPE,
         text=True,
     )
-    deadline = time.monotonic() + 60
-    while not probe_queues(sandbox) or len(sandbox.sns.list_subscriptions()["Subscriptions"]) < 2:
+
+    def waiting() -> bool:
         assert process.poll() is None, process.communicate()
-        assert time.monotonic() < deadline, "the probe never started"
-        time.sleep(0.1)
-    time.sleep(0.5)  # the probe is now waiting on its queue
+        return bool(
+            probe_queues(sandbox)
+            and len(sandbox.sns.list_subscriptions()["Subscriptions"]) >= 2
+            # Its send recorded (simulator sends count in no quota): the probe now waits.
+            and len(sandbox.controls.events()) > events_before
+        )
+
+    wait_until(waiting, timeout=60, interval=0.1, what="the probe never started")
     process.send_signal(deliver)
     out, err = process.communicate(timeout=30)
     return subprocess.CompletedProcess(process.args, process.returncode, out, err)
@@ -179,7 +186,7 @@ def test_the_probe_queue_gets_the_real_policy_aimed_at_itself() -> None:
     real_arn = "arn:aws:sqs:us-east-1:123456789012:mine-feedback"
     probe_arn = "arn:aws:sqs:us-east-1:123456789012:courrier-probe-x"
     topic_arn = "arn:aws:sns:us-east-1:123456789012:mine-feedback"
-    statements = [
+    statements: list[dict[str, Any]] = [
         {
             "Sid": "Exact",
             "Effect": "Allow",

@@ -105,7 +105,7 @@ def send(store: Store, messages: Iterable[tuple[list[str], bool]], *, bulk: bool
         mailer.send(
             Message(
                 sender=SENDER,
-                to=recipients,
+                to=[*recipients],
                 subject="scenario",
                 text="x",
                 configuration_set=CONFIG_SET,

@@ -14,6 +14,7 @@ from courrier.errors import AwsError
 from courrier.reputation.account_list import read_account_list, sync
 from courrier.store import Store
 from tests.conftest import SandboxClient
+from tests.fakes import SesApiStandIn
 
 SIM = "simulator.amazonses.com"
 ON_SES = 250  # more than two pages of 100
@@ -127,7 +128,7 @@ def test_push_is_refused_in_the_ses_sandbox(lists: SandboxClient, store: Store) 
     assert len(report.pulled) == ON_SES - 5
 
 
-class PagingSes:
+class PagingSes(SesApiStandIn):
     """AWS itself, mocked: a paginating ListSuppressedDestinations that throttles once."""
 
     def __init__(self, total: int) -> None:
@@ -149,7 +150,13 @@ class PagingSes:
             raise ClientError(
                 {
                     "Error": {"Code": "TooManyRequestsException", "Message": "Too many"},
-                    "ResponseMetadata": {"HTTPStatusCode": 429},
+                    "ResponseMetadata": {
+                        "HTTPStatusCode": 429,
+                        "RequestId": "r-1",
+                        "HostId": "",
+                        "HTTPHeaders": {},
+                        "RetryAttempts": 0,
+                    },
                 },
                 "ListSuppressedDestinations",
             )

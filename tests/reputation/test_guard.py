@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from courrier.aws.ses import SesClient
+from courrier.aws.ses import AccountView, SesClient
 from courrier.aws.sqs import SqsQueue
 from courrier.errors import ConfigurationError, ReputationGuardTripped
 from courrier.feedback.apply import Applied
@@ -23,6 +23,7 @@ from courrier.settings import Settings
 from courrier.store import Store
 from courrier.store.guard import trips
 from tests.conftest import SENDER, UNSUBSCRIBE, SandboxClient
+from tests.fakes import FakeClock
 from tests.reputation import scenario
 
 SIM = scenario.SIM
@@ -30,14 +31,6 @@ SIM = scenario.SIM
 #: Rehearsal settings: SES leaves simulator traffic out of its rates, so the guard is
 #: rehearsed with it counted (the documented purpose of reputation_count_simulator).
 REHEARSAL = Settings(database_url="unused", reputation_count_simulator=True, guard_min_volume=20)
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def addresses(case: str, count: int, start: int = 0) -> list[tuple[list[str], bool]]:
@@ -208,7 +201,7 @@ def test_reset_clears_it_and_keeps_the_history(env: SandboxClient, store: Store)
 
 
 def test_other_processes_see_a_trip_within_the_state_ttl(store: Store) -> None:
-    clock = Clock()
+    clock = FakeClock()
     sender = Guard(store, REHEARSAL, clock=clock)
     assert sender.tripped() is None
     tripped_guard(store)
@@ -234,11 +227,11 @@ def test_ses_own_view_trips_it_read_at_most_once_a_minute(
     ses = SesClient()
     calls: list[int] = []
 
-    def account() -> Any:
+    def account() -> AccountView:
         calls.append(1)
         return ses.account()
 
-    clock = Clock()
+    clock = FakeClock()
     fired: list[Trip] = []
     guard = Guard(store, REHEARSAL, account=account, clock=clock, hooks=[fired.append])
     guard.before_send(bulk=True)
@@ -259,7 +252,7 @@ def test_ses_own_view_trips_it_read_at_most_once_a_minute(
 def test_an_unreadable_account_does_not_block_sends(store: Store) -> None:
     from courrier.errors import AwsUnreachable
 
-    def account() -> Any:
+    def account() -> AccountView:
         raise AwsUnreachable("GetAccount: connection refused")
 
     guard = Guard(store, REHEARSAL, account=account)

@@ -175,7 +175,8 @@ def test_missing_variable_in_one_entry(sandbox: SandboxClient, api: str) -> None
 def test_each_destination_counts_toward_rate_and_quota(sandbox: SandboxClient, api: str) -> None:
     setup(sandbox)
     sandbox.set_account(max_send_rate=1.0, max_send_burst=3.0, max_24_hour_send=100.0)
-    results = bulk(sandbox, api, [(FRIEND, None, {})] * 2 + [(SUCCESS, None, {})] * 3)
+    entries: list[tuple[str, Any, dict[str, str]]] = [(FRIEND, None, {})] * 2
+    results = bulk(sandbox, api, entries + [(SUCCESS, None, {})] * 3)
     assert [r["Status"] for r in results] == [STATUS[api]["ok"]] * 3 + [
         STATUS[api]["throttled"]
     ] * 2

@@ -18,6 +18,7 @@ import pytest
 
 from courrier_sandbox import wait_until_healthy
 from tests.conftest import free_port
+from tests.fakes import wait_until
 
 AWS = Path(sys.executable).with_name("aws")
 
@@ -43,6 +44,12 @@ class Process:
         _, err = self.proc.communicate(timeout=30)
         assert self.proc.returncode == 0, err
         return err
+
+
+def mailbox_subjects(url: str, query: str) -> list[str]:
+    """The subjects of the letters in the sandbox's mailbox that ``query`` selects."""
+    with urllib.request.urlopen(f"{url}/_courrier/mailbox?{query}", timeout=10) as answer:
+        return [m["subject"] for m in json.loads(answer.read())["messages"]]
 
 
 @pytest.fixture
@@ -205,7 +212,8 @@ def test_state_survives_a_restart(tmp_path: Path) -> None:
             Destination={"ToAddresses": ["friend@example.net"]},
             Content={"Simple": {"Subject": {"Data": "Persisted"}, "Body": {"Text": {"Data": "x"}}}},
         )
-        time.sleep(0.5)
+        # Stopped once the mailbox holds the letter, so that the state saved on exit has it.
+        wait_until(lambda: mailbox_subjects(first.url, "recipient=friend@example.net"))
     finally:
         first.stop()
     assert state.exists()
@@ -342,10 +350,6 @@ def test_aws_cli_template_and_bulk_flow(process: Process, tmp_path: Path) -> Non
     )
     v2 = aws(url, "sesv2", "send-bulk-email", "--cli-input-json", f"file://{request}")
     assert [r["Status"] for r in v2["BulkEmailEntryResults"]] == ["SUCCESS", "MESSAGE_REJECTED"]
-    deadline = time.monotonic() + 20
-    subjects: list[str] = []
-    while time.monotonic() < deadline and len(subjects) < 2:
-        with urllib.request.urlopen(f"{url}/_courrier/mailbox?kind=delivery", timeout=10) as answer:
-            subjects = sorted(m["subject"] for m in json.loads(answer.read())["messages"])
-        time.sleep(0.1)
+    wait_until(lambda: len(mailbox_subjects(url, "kind=delivery")) >= 2, timeout=20)
+    subjects = sorted(mailbox_subjects(url, "kind=delivery"))
     assert subjects == ["Welcome Ann", "Welcome Bob"]

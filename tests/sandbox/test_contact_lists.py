@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -121,7 +122,7 @@ def test_contacts_and_their_preferences(sandbox: SandboxClient) -> None:
     sandbox.sesv2.update_contact(ContactListName=LIST, EmailAddress=READER, UnsubscribeAll=True)
     contact = sandbox.sesv2.get_contact(ContactListName=LIST, EmailAddress=READER)
     assert (contact["TopicPreferences"], contact["UnsubscribeAll"]) == ([], True)
-    refusals = [
+    refusals: list[tuple[Callable[..., Any], dict[str, Any], tuple[str, str, int]]] = [
         (
             sandbox.sesv2.update_contact,
             {

@@ -6,14 +6,13 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import boto3
 import pytest
 from click.testing import CliRunner
 
 from courrier.cli import main
 from courrier_sandbox import Latency, Sandbox
 from courrier_sandbox.errors import SandboxError
-from tests.conftest import REGION
+from tests.conftest import REGION, boto3_client
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +22,7 @@ def slow() -> Iterator[str]:
 
 
 def client(url: str, service: str) -> Any:
-    return boto3.client(service, endpoint_url=url, region_name=REGION)
+    return boto3_client(service, endpoint_url=url, region_name=REGION)
 
 
 def timed(call: Callable[[], Any]) -> float:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from typing import Any
 
 import moto
 import pytest
@@ -18,6 +19,7 @@ from moto.sqs import models as sqs_models
 
 from courrier_sandbox.sns_sqs import hooks as moto_hooks
 from tests.conftest import SandboxClient, queue_policy
+from tests.fakes import wait_until
 
 
 def test_hooks_are_installed_on_this_moto(sandbox: SandboxClient) -> None:
@@ -134,8 +136,8 @@ def queue(sandbox: SandboxClient) -> str:
     return url
 
 
-def receive(sandbox: SandboxClient, queue: str, **kwargs: object) -> list[dict[str, object]]:
-    found: list[dict[str, object]] = sandbox.sqs.receive_message(
+def receive(sandbox: SandboxClient, queue: str, **kwargs: object) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = sandbox.sqs.receive_message(
         QueueUrl=queue, MaxNumberOfMessages=10, **kwargs
     ).get("Messages", [])
     return found
@@ -147,7 +149,7 @@ def test_received_messages_are_hidden_until_the_timeout(sandbox: SandboxClient, 
     first = receive(sandbox, queue, VisibilityTimeout=1)
     assert sorted(m["Body"] for m in first) == ["m0", "m1", "m2"]
     assert receive(sandbox, queue) == []
-    time.sleep(1.2)
+    wait_until(lambda: sandbox.visible(queue) == 3)  # once their 1 s timeout runs out
     again = receive(sandbox, queue, MessageSystemAttributeNames=["ApproximateReceiveCount"])
     assert sorted(m["Body"] for m in again) == ["m0", "m1", "m2"]
     assert {m["Attributes"]["ApproximateReceiveCount"] for m in again} == {"2"}

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from werkzeug.test import Client
 
-from tests.conftest import REGION, SandboxClient
+from tests.conftest import REGION, SandboxClient, boto3_client
 from tests.sandbox import strategies
 
 
@@ -112,7 +112,7 @@ def test_drain_page_refuses_a_bad_timeout(sandbox: SandboxClient, timeout: str) 
 def test_services_the_sandbox_does_not_serve(
     sandbox: SandboxClient, service: str, operation: str, params: dict[str, Any]
 ) -> None:
-    client = boto3.client(
+    client = boto3_client(
         service,
         endpoint_url=sandbox.url,
         region_name=REGION,

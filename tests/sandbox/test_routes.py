@@ -7,6 +7,7 @@ import urllib.error
 from typing import Any
 
 import pytest
+from werkzeug.datastructures import Headers
 from werkzeug.test import EnvironBuilder
 
 from tests.conftest import SENDER, SandboxClient
@@ -92,10 +93,12 @@ def test_feedback_waits_for_the_response(sandbox: SandboxClient) -> None:
         method="POST",
         path="/",
         data=body,
-        headers={
-            "Authorization": "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/ses/"
-            "aws4_request, SignedHeaders=host, Signature=x"
-        },
+        headers=Headers(
+            {
+                "Authorization": "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/ses/"
+                "aws4_request, SignedHeaders=host, Signature=x"
+            }
+        ),
         content_type="application/x-www-form-urlencoded",
     ).get_environ()
     status: list[str] = []

@@ -12,7 +12,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from courrier_sandbox import Sandbox
-from tests.conftest import REGION, SENDER, SandboxClient
+from tests.conftest import REGION, SENDER, SandboxClient, boto3_client
 
 SIMULATOR = [
     "success@simulator.amazonses.com",
@@ -42,7 +42,7 @@ def test_a_tutorial_script_sends_six_messages_against_a_default_sandbox() -> Non
 
 
 def strict_client(sandbox: SandboxClient, service: str) -> Any:
-    return boto3.client(
+    return boto3_client(
         service,
         endpoint_url=sandbox.url,
         region_name=REGION,

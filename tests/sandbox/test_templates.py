@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -64,10 +65,11 @@ def test_v1_template_lifecycle(sandbox: SandboxClient) -> None:
     )
     sandbox.ses.delete_template(TemplateName="order")
     sandbox.ses.delete_template(TemplateName="order")  # v1 deletes are idempotent
-    for call, kw in [
+    calls: list[tuple[Callable[..., Any], dict[str, Any]]] = [
         (sandbox.ses.get_template, {"TemplateName": "order"}),
         (sandbox.ses.update_template, {"Template": {"TemplateName": "order"}}),
-    ]:
+    ]
+    for call, kw in calls:
         assert error(call, **kw) == ("TemplateDoesNotExist", "Template order does not exist.", 400)
 
 

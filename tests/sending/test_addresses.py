@@ -95,7 +95,7 @@ def assert_clear(err: InvalidMessage) -> None:
     assert len(str(err)) > 10
 
 
-names = st.text(st.characters(blacklist_categories=("Cs",)), max_size=120)
+names = st.text(st.characters(exclude_categories=["Cs"]), max_size=120)
 locals_ = st.text(st.characters(min_codepoint=33, max_codepoint=0x24F), min_size=1, max_size=30)
 domains = st.sampled_from(
     [
@@ -143,7 +143,7 @@ def test_any_input_is_a_7bit_message_or_a_clear_error(
         ]
     )
     assert decoded_display_name(raw, "From") == name.strip()
-    assert email.utils.parseaddr(str(parsed["To"]))[1] == message.to[0].email  # type: ignore[union-attr]
+    assert email.utils.parseaddr(str(parsed["To"]))[1] == message.to[0].email
 
 
 def test_parsed_addresses_are_reused_and_refusals_are_not_remembered() -> None:

@@ -9,7 +9,7 @@ import pytest
 
 from courrier import BulkDestination
 from courrier.aws.clients import AwsConfig
-from courrier.aws.ses import SesClient
+from courrier.aws.ses import BulkEntryResult, SesClient
 from courrier.errors import InvalidMessage, ReputationGuardTripped, TemplateNotFound
 from courrier.sending import Mailer, Pacer
 from courrier.settings import Settings
@@ -24,7 +24,7 @@ class CountingSes(SesClient):
         super().__init__(*args, **kwargs)
         self.bulk_calls: list[int] = []
 
-    def send_bulk(self, **kwargs: Any) -> Any:
+    def send_bulk(self, **kwargs: Any) -> list[BulkEntryResult]:
         self.bulk_calls.append(len(kwargs["entries"]))
         return super().send_bulk(**kwargs)
 

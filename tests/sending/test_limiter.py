@@ -10,27 +10,16 @@ import time
 import pytest
 from sqlalchemy import text
 
-from courrier.aws.clients import AwsConfig
 from courrier.aws.ses import SesClient
 from courrier.errors import AwsUnreachable, ConfigurationError, StoreUnavailable, StoreUnusable
 from courrier.message import Message
 from courrier.sending import Mailer, Pacer, SharedLimiter
-from courrier.settings import Settings
+from courrier.settings import SendRateScope, Settings
 from courrier.store import Store, send_rate
 from tests.conftest import REGION, SENDER, SandboxClient, free_port
+from tests.fakes import FakeClock
 
 SUCCESS = "success@simulator.amazonses.com"
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
 
 
 def fake_limiter(
@@ -174,13 +163,6 @@ def test_the_setting_fixes_the_rate_and_ses_is_not_asked(store: Store) -> None:
     assert (found.max_send_rate, found.rate_source) == (5.0, "setting")
 
 
-@pytest.fixture
-def ses(sandbox: SandboxClient, monkeypatch: pytest.MonkeyPatch) -> SesClient:
-    monkeypatch.setenv("AWS_ENDPOINT_URL", sandbox.url)
-    sandbox.ses.verify_email_identity(EmailAddress=SENDER)
-    return SesClient(AwsConfig(read_timeout=10))
-
-
 def hello(to: str = SUCCESS) -> Message:
     return Message(sender=SENDER, to=(to,), subject="Hi", text="Hello")
 
@@ -202,9 +184,11 @@ def test_mailers_share_the_store_and_read_the_rate_from_ses(
 
 
 def test_the_scope_setting_is_checked(store: Store, ses: SesClient) -> None:
-    assert isinstance(Mailer(store, ses, settings=Settings(send_rate_scope="process")).pacer, Pacer)
+    assert isinstance(
+        Mailer(store, ses, settings=Settings(send_rate_scope=SendRateScope.PROCESS)).pacer, Pacer
+    )
     with pytest.raises(ConfigurationError, match="send_rate_scope"):
-        Mailer(store, ses, settings=Settings(send_rate_scope="machine"))
+        Mailer(store, ses, settings=Settings(send_rate_scope="machine"))  # type: ignore[arg-type]
     with pytest.raises(ConfigurationError, match="send_burst"):
         Mailer(store, ses, settings=Settings(send_burst=0.0))
     with pytest.raises(ConfigurationError, match="max_send_rate"):
@@ -285,10 +269,10 @@ def assert_within_the_rate(times: list[float]) -> None:
     assert len(times) > allowed
 
 
-def acquire_many(url: str, count: int, start: float) -> list[float]:
+def acquire_many(url: str, count: int, ready: threading.Barrier) -> list[float]:
     store = Store(url, migrate=False)
     limiter = SharedLimiter(store, "shared", read_rate=lambda: RATE, burst=BURST)
-    time.sleep(max(0.0, start - time.time()))
+    ready.wait(60)  # every sender set up, they all start at once
     times = []
     for _ in range(count):
         limiter.acquire(1)
@@ -301,10 +285,10 @@ def test_threads_sharing_a_store_stay_within_rate_and_burst(
     store: Store, database_url: str
 ) -> None:
     results: list[list[float]] = []
-    start = time.time() + 0.2
+    ready = threading.Barrier(4)
 
     def run() -> None:
-        results.append(acquire_many(database_url, 60, start))
+        results.append(acquire_many(database_url, 60, ready))
 
     threads = [threading.Thread(target=run) for _ in range(4)]
     for thread in threads:
@@ -323,9 +307,10 @@ def test_processes_sharing_a_store_stay_within_rate_and_burst(
     store: Store, database_url: str
 ) -> None:
     context = multiprocessing.get_context("spawn")
-    start = time.time() + 4.0  # every process has imported courrier by then
-    with context.Pool(3) as pool:
-        results = pool.starmap(acquire_many, [(database_url, 70, start)] * 3, chunksize=1)
+    start = time.time()
+    with context.Manager() as manager, context.Pool(3) as pool:
+        ready = manager.Barrier(3)  # every process has imported courrier and set up first
+        results = pool.starmap(acquire_many, [(database_url, 70, ready)] * 3, chunksize=1)
     times = [t for result in results for t in result]
     assert len(times) == 210
     assert min(times) >= start

@@ -35,16 +35,12 @@ from courrier.sending import Mailer, Pacer
 from courrier.settings import Settings
 from courrier.store import Store
 from tests.conftest import SandboxClient, free_port
+from tests.fakes import Sleeps
 from tests.sandbox.helpers import events_route
 
 SENDER = "sender@example.com"
 SUCCESS = "success@simulator.amazonses.com"
 BOUNCE = "bounce@simulator.amazonses.com"
-
-
-class Sleeps(list[float]):
-    def __call__(self, seconds: float) -> None:
-        self.append(seconds)
 
 
 @pytest.fixture

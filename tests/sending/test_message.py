@@ -199,8 +199,8 @@ def test_bcc_is_not_in_the_headers() -> None:
     assert "hidden" not in str(parsed)
 
 
-header_text = st.text(st.characters(blacklist_categories=("Cs", "Cc")), max_size=200)
-body_text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=300)
+header_text = st.text(st.characters(exclude_categories=["Cs", "Cc"]), max_size=200)
+body_text = st.text(st.characters(exclude_categories=["Cs"]), max_size=300)
 
 
 @settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow], deadline=None)

@@ -24,10 +24,11 @@ from courrier.sending.outbox import (
     retry,
 )
 from courrier.settings import Settings
-from courrier.statuses import OutboxStatus
+from courrier.statuses import OutboxStatus, RunOutcome
 from courrier.store import Store
 from courrier.store import guard as guard_records
 from courrier.store import outbox as rows
+from courrier.store.sends import Intent
 from tests.conftest import UNSUBSCRIBE, SandboxClient
 from tests.sending.test_mailer import SENDER
 
@@ -150,8 +151,8 @@ def test_throttled_rows_are_requeued_and_others_keep_going(
     seen: list[tuple[str, str]] = []
     runner = OutboxRunner(mailer, on_row=lambda e, outcome: seen.append((e.key, outcome)))
     report = runner.run(until_empty=True)
-    assert report.outcomes["sent"] == 5
-    assert report.outcomes["requeued"] >= 1
+    assert report.outcomes[RunOutcome.SENT] == 5
+    assert report.outcomes[RunOutcome.REQUEUED] >= 1
     first_requeued = next(i for i, (_, o) in enumerate(seen) if o == "requeued")
     # A later row was tried right after the throttled one, before its retry.
     assert seen[first_requeued + 1][0] != seen[first_requeued][0]
@@ -168,9 +169,9 @@ def test_a_used_up_daily_quota_leaves_the_rows_queued(
     mailer = make_mailer(store, outbox_max_attempts=1)
     entries = [mailer.enqueue(note(n), key=f"q{n}") for n in range(5)]
     report = OutboxRunner(mailer, batch=5).run(until_empty=True)
-    assert report.outcomes["sent"] == 2
-    assert report.outcomes["requeued"] == 1
-    assert "failed" not in report.outcomes
+    assert report.outcomes[RunOutcome.SENT] == 2
+    assert report.outcomes[RunOutcome.REQUEUED] == 1
+    assert RunOutcome.FAILED not in report.outcomes
     found = [rows.entry(store, e.id) for e in entries]
     assert [e.status for e in found if e] == ["sent", "sent", "queued", "queued", "queued"]
     refused = found[2]
@@ -347,8 +348,8 @@ def test_runner_threads_on_postgresql_never_send_a_row_twice(
         thread.start()
     for thread in threads:
         thread.join()
-    assert sum(r.outcomes.get("sent", 0) for r in reports) == 200
-    assert sum(1 for r in reports if r.outcomes.get("sent")) >= 2  # the work was shared
+    assert sum(r.outcomes.get(RunOutcome.SENT, 0) for r in reports) == 200
+    assert sum(1 for r in reports if r.outcomes.get(RunOutcome.SENT)) >= 2  # the work was shared
     assert mailbox(production) == {reader(n): 1 for n in range(200)}
     assert rows.counts(setup)["sent"] == 200
     setup.close()
@@ -361,7 +362,7 @@ class FlakyStore(Store):
         super().__init__(url)
         self.when = when
 
-    def begin_send(self, *args: Any, **kwargs: Any) -> Any:
+    def begin_send(self, *args: Any, **kwargs: Any) -> Intent:
         if self.when == "before":
             self.when = ""
             raise StoreUnavailable("database restarting")

@@ -7,26 +7,14 @@ import pytest
 from courrier.aws.ses import SesClient
 from courrier.sending import Mailer
 from courrier.sending.pacing import Pacer, pacer_for
-from courrier.settings import Settings
+from courrier.settings import SendRateScope, Settings
 from courrier.store import Store
 from tests.conftest import SandboxClient
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 100.0
-        self.slept: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
+from tests.fakes import FakeClock
 
 
 def test_window_counts_recipients() -> None:
-    clock = FakeClock()
+    clock = FakeClock(100.0)
     pacer = Pacer(5, margin=0.0, clock=clock, sleep=clock.sleep)
     assert pacer.acquire(3) == 0
     assert pacer.acquire(2) == 0
@@ -36,7 +24,7 @@ def test_window_counts_recipients() -> None:
 
 
 def test_large_message_waits_for_an_empty_window() -> None:
-    clock = FakeClock()
+    clock = FakeClock(100.0)
     pacer = Pacer(2, margin=0.0, clock=clock, sleep=clock.sleep)
     pacer.acquire(1)
     assert pacer.acquire(10) == pytest.approx(1.0)  # alone, never refused for its size
@@ -58,7 +46,7 @@ def test_process_scope_mailers_of_one_endpoint_share_one_pacer_read_from_ses(
     region = f"ap-southeast-{2 if 'sqlite' in str(store.engine.url) else 1}"
     sandbox.control("POST", f"/account?region={region}", {"max_send_rate": 7.0})
     monkeypatch.setenv("AWS_DEFAULT_REGION", region)
-    settings = Settings(send_rate_scope="process")
+    settings = Settings(send_rate_scope=SendRateScope.PROCESS)
     first = Mailer(store, SesClient(), settings=settings)
     second = Mailer(store, SesClient(), settings=settings)
     assert first.pacer is second.pacer

@@ -34,6 +34,7 @@ from courrier.sending import Mailer
 from courrier.sending.outbox import OutboxRunner
 from courrier.sending.pipeline import Outcome, classify
 from courrier.settings import Settings
+from courrier.statuses import RunOutcome
 from courrier.store import Store
 from courrier.store import outbox as rows
 from tests.conftest import UNSUBSCRIBE, SandboxClient
@@ -210,7 +211,7 @@ def test_a_500_recipient_campaign_through_the_outbox_costs_10_bulk_calls(
     mailer.enqueue_bulk("news", destinations, sender=SENDER, key="spring")
     report = OutboxRunner(mailer).run(until_empty=True)
     calls = production.control("GET", "/throttles")
-    retries = report.outcomes.get("requeued", 0)
+    retries = report.outcomes.get(RunOutcome.REQUEUED, 0)
     # 499 destinations (one suppressed) in calls of at most 50: ten, plus any retried.
     assert 10 <= calls["bulk_calls"] <= 10 + retries
     entries = rows.entries(store, limit=1000)

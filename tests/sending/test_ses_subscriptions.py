@@ -16,7 +16,7 @@ from courrier.feedback.worker import Worker
 from courrier.sending import Mailer, Pacer
 from courrier.sending.runner import OutboxRunner
 from courrier.settings import Settings
-from courrier.statuses import MessageStatus, RecipientStatus
+from courrier.statuses import MessageStatus, RecipientStatus, RunOutcome
 from courrier.store import Store
 from courrier.store.search import find_messages
 from courrier.store.unsubscribes import list_unsubscribes, record_unsubscribe
@@ -64,7 +64,7 @@ def mailer(pipeline: Pipeline, store: Store) -> Mailer:
     return Mailer(store, SesClient(), settings=ses_settings(), pacer=Pacer(1000))
 
 
-def campaign(mailer: Mailer, key: str) -> dict[str, int]:
+def campaign(mailer: Mailer, key: str) -> dict[RunOutcome, int]:
     mailer.enqueue_bulk(
         "news", [BulkDestination(READER, {"name": "Reader"})], sender=SENDER, key=key
     )

@@ -4,8 +4,6 @@ and a transactional receipt still reaches them."""
 
 from __future__ import annotations
 
-import threading
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -20,13 +18,13 @@ from courrier.errors import InvalidMessage, UnsubscribeRequired
 from courrier.sending import Mailer, Pacer
 from courrier.sending.runner import OutboxRunner
 from courrier.settings import Settings
-from courrier.statuses import MessageStatus, RecipientStatus
+from courrier.statuses import MessageStatus, RecipientStatus, RunOutcome
 from courrier.store import Store
 from courrier.store.search import find_messages
 from courrier.store.unsubscribes import count_unsubscribes, list_unsubscribes
 from courrier.unsubscribe import ONE_CLICK
 from courrier.web import make_app
-from tests.conftest import SandboxClient, free_port
+from tests.conftest import SandboxClient, free_port, uvicorn_serving
 from tests.sending.test_mailer import SENDER, received
 
 SECRET = "s3cret-key-for-the-tests-only"
@@ -42,24 +40,13 @@ class Site:
 @pytest.fixture
 def site(store: Store) -> Iterator[Site]:
     """``courrier dashboard``'s app on loopback, serving the public unsubscribe endpoint."""
-    import uvicorn
-
     port = free_port()
     settings = Settings(
         unsubscribe_url=f"http://127.0.0.1:{port}/unsubscribe", unsubscribe_secret=SECRET
     )
     app = make_app(store, settings, token="dashboard-token-not-needed-here")
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert server.started, "the dashboard did not start"
-    yield Site(f"http://127.0.0.1:{port}", settings)
-    server.should_exit = True
-    thread.join(10)
+    with uvicorn_serving(app, port) as base:
+        yield Site(base, settings)
 
 
 def http(method: str, url: str, body: bytes | None = None) -> tuple[int, str]:
@@ -96,7 +83,7 @@ def news(sandbox: SandboxClient, ses: SesClient) -> str:
     return "news"
 
 
-def campaign(mailer: Mailer, key: str) -> dict[str, int]:
+def campaign(mailer: Mailer, key: str) -> dict[RunOutcome, int]:
     mailer.enqueue_bulk(
         "news",
         [BulkDestination(READER, {"name": "Reader"})],

@@ -9,7 +9,6 @@ import signal
 import time
 from typing import Any
 
-import pytest
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import select, text
@@ -29,12 +28,6 @@ COUNTINGS = [
     Counting(no_complaint_feedback_domains=("example.com",)),
     Counting(no_complaint_feedback_domains=()),
 ]
-
-
-@pytest.fixture
-def env(sandbox: SandboxClient, monkeypatch: pytest.MonkeyPatch) -> SandboxClient:
-    monkeypatch.setenv("AWS_ENDPOINT_URL", sandbox.url)
-    return sandbox
 
 
 def rollup_rows(store: Store) -> dict[tuple[int, int], int]:

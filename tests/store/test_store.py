@@ -6,7 +6,6 @@ import datetime as dt
 import gc
 import subprocess
 import sys
-import time
 import warnings
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from courrier.statuses import MessageStatus
 from courrier.store import Store
 from courrier.store.engine import MIGRATION_LOCK as _MIGRATION_LOCK
 from tests.conftest import postgres_schema
+from tests.fakes import wait_until
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "src" / "courrier" / "store" / "migrations"
 
@@ -69,7 +69,7 @@ def test_message_lifecycle(store: Store) -> None:
         configuration_set="set",
         recipients=[("B@Example.org", "to", "pending"), ("c@example.org", "bcc", "suppressed")],
     )
-    store.finish_send(message_id, status="sent", ses_message_id="ses-1")
+    store.finish_send(message_id, status=MessageStatus.SENT, ses_message_id="ses-1")
     record = store.message(message_id)
     assert record is not None
     assert record.status == "sent"
@@ -80,7 +80,7 @@ def test_message_lifecycle(store: Store) -> None:
     assert store.message_by_ses_id("ses-1") == record
     assert store.message(999) is None
     with pytest.raises(StoreError, match="no message 999"):
-        store.finish_send(999, status="sent")
+        store.finish_send(999, status=MessageStatus.SENT)
 
 
 def test_ses_message_ids_are_unique(store: Store) -> None:
@@ -96,9 +96,9 @@ def test_ses_message_ids_are_unique(store: Store) -> None:
         configuration_set=None,
         recipients=[("b@example.org", "to", "pending")],
     )
-    store.finish_send(first, status="sent", ses_message_id="same")
+    store.finish_send(first, status=MessageStatus.SENT, ses_message_id="same")
     with pytest.raises(StoreError, match="database error"):
-        store.finish_send(second, status="sent", ses_message_id="same")
+        store.finish_send(second, status=MessageStatus.SENT, ses_message_id="same")
     record = store.message(second)
     assert record is not None
     assert record.status == "pending"  # the failed transaction changed nothing
@@ -168,6 +168,7 @@ def test_concurrent_suppressions_of_one_address(database_url: str) -> None:
 _OPEN_WHEN_TOLD = """
 import os, sys, time
 go = sys.argv[2]
+open(sys.argv[3], "w").close()  # started: waiting for the signal
 while not os.path.exists(go):
     time.sleep(0.001)
 from courrier.store import Store
@@ -179,15 +180,17 @@ Store(sys.argv[1]).close()
 def test_four_processes_open_a_fresh_database_at_once(database_url: str, tmp_path: Path) -> None:
     """Migrations take turns: nobody races on Alembic's version table."""
     go = tmp_path / "go"
+    started = [tmp_path / f"started-{n}" for n in range(4)]
     procs = [
         subprocess.Popen(
-            [sys.executable, "-c", _OPEN_WHEN_TOLD, database_url, str(go)],
+            [sys.executable, "-c", _OPEN_WHEN_TOLD, database_url, str(go), str(ready)],
             stderr=subprocess.PIPE,
             text=True,
         )
-        for _ in range(4)
+        for ready in started
     ]
-    time.sleep(1.5)  # every process imported courrier and waits for the signal
+    # Every process is running and waits for the signal: they then open the store together.
+    wait_until(lambda: all(ready.exists() for ready in started), timeout=60)
     go.touch()
     outcomes = [(p.communicate(timeout=120)[1], p.returncode) for p in procs]
     assert [err for err, code in outcomes if code != 0] == []

@@ -12,8 +12,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,10 +22,11 @@ from click.testing import CliRunner
 from courrier.aws.ses import SesClient
 from courrier.cli import main
 from courrier.settings import Settings
+from courrier.statuses import MessageStatus
 from courrier.store import Store
 from courrier.store.guard import record_doctor_run
 from courrier.web import make_app
-from tests.conftest import SandboxClient, free_port
+from tests.conftest import SandboxClient, free_port, uvicorn_serving
 from tests.reputation import scenario
 
 CHROMIUM_ARGS = [
@@ -63,22 +62,9 @@ def chromium() -> str:
 
 @pytest.fixture
 def dashboard(env: SandboxClient, store: Store) -> Iterator[str]:
-    import uvicorn
-
     app = make_app(store, Settings(database_url="unused"), ses=SesClient)
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=free_port(), log_level="warning", lifespan="off"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert server.started, "the dashboard did not start"
-    yield f"http://127.0.0.1:{config.port}"
-    server.should_exit = True
-    thread.join(10)
+    with uvicorn_serving(app, free_port()) as base:
+        yield base
 
 
 class Browser:
@@ -240,7 +226,7 @@ def test_the_dashboard_in_a_real_browser(
         configuration_set=None,
         recipients=[(f'"{SCRIPT}"@example.com', "to", "pending")],
     )
-    store.finish_send(hostile, status="failed", error=SCRIPT)
+    store.finish_send(hostile, status=MessageStatus.FAILED, error=SCRIPT)
     figures = stats_json(database_url)
     check_overview(browser, figures["window"], figures[started.strftime("%Y-%m-%d")])
     check_messages(browser, hostile)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -50,7 +51,7 @@ def hostile(store: Store) -> int:
         configuration_set=None,
         recipients=[(f'"{SCRIPT}"@example.com', "to", "pending")],
     )
-    store.finish_send(message, status="sent", ses_message_id="ses-<b>bold</b>")
+    store.finish_send(message, status=MessageStatus.SENT, ses_message_id="ses-<b>bold</b>")
     store.suppress(f'"{SCRIPT}"@example.org', reason="manual", source="manual", detail=SCRIPT)
     return message
 
@@ -172,9 +173,9 @@ def test_message_search(web: TestClient, store: Store) -> None:
             configuration_set=None,
             recipients=[(to, "to", "pending")],
         )
-        store.finish_send(record, status="sent", ses_message_id=f"0100-abc-{n}")
+        store.finish_send(record, status=MessageStatus.SENT, ses_message_id=f"0100-abc-{n}")
         ids.append(record)
-    store.finish_send(ids[2], status="failed", error="boom")
+    store.finish_send(ids[2], status=MessageStatus.FAILED, error="boom")
 
     def found(query: str) -> list[str]:
         page = web.get(f"/messages?{query}").text
@@ -258,7 +259,7 @@ def test_loopback_needs_no_token(host: str) -> None:
     check_binding(host, None)
 
 
-def test_cli_refuses_to_start_without_a_token(tmp_path: Any) -> None:
+def test_cli_refuses_to_start_without_a_token(tmp_path: Path) -> None:
     result = CliRunner().invoke(
         main,
         ["--database-url", f"sqlite:///{tmp_path}/c.db", "dashboard", "--host", "0.0.0.0"],

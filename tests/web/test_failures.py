@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
 from courrier.settings import Settings
+from courrier.statuses import MessageStatus
 from courrier.store import Store
 from courrier.web import make_app
 from tests.conftest import free_port
@@ -57,7 +58,7 @@ def filled(store: Store) -> Store:
         configuration_set=None,
         recipients=[("ann@example.com", "to", "pending")],
     )
-    store.finish_send(message, status="sent", ses_message_id="0100-abc")
+    store.finish_send(message, status=MessageStatus.SENT, ses_message_id="0100-abc")
     store.suppress("kept@example.com", reason="manual", source="manual")
     return store
 

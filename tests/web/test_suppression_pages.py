@@ -71,7 +71,9 @@ def link(page: str, name: str) -> str | None:
 
 
 def walk(web: TestClient, start: str, direction: str) -> tuple[list[list[str]], str]:
-    pages, url, last = [], start, ""
+    pages: list[list[str]] = []
+    url: str | None = start
+    last = ""
     while url is not None:
         response = web.get(url if url.startswith("/") else f"/suppressions{url}")
         assert response.status_code == 200

@@ -3,12 +3,86 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from courrier.aws.clients import AwsConfig, client
 from courrier.aws.errors import translate
 from courrier.errors import AwsError
+
+
+class ClientMeta(Protocol):
+    """Where a boto3 client sends its calls."""
+
+    @property
+    def endpoint_url(self) -> str: ...
+
+    @property
+    def region_name(self) -> str: ...
+
+
+class SesApi(Protocol):
+    """The SES v2 calls :class:`SesClient` makes, as boto3's ``sesv2`` client takes them; a
+    stand-in answers the same. Parameters and answers are the API's own
+    (https://docs.aws.amazon.com/ses/latest/APIReference-V2/API_Operations.html); the
+    structured ones are left to the API's types (``Any``), so that boto3's client, typed per
+    member by its stubs, is one."""
+
+    @property
+    def meta(self) -> ClientMeta: ...
+
+    def send_email(
+        self,
+        *,
+        FromEmailAddress: str = ...,
+        Destination: Any = ...,
+        Content: Any,
+        ReplyToAddresses: Sequence[str] = ...,
+        ConfigurationSetName: str = ...,
+        FeedbackForwardingEmailAddress: str = ...,
+        EmailTags: Sequence[Any] = ...,
+    ) -> Mapping[str, Any]: ...
+
+    def send_bulk_email(
+        self,
+        *,
+        FromEmailAddress: str = ...,
+        DefaultContent: Any,
+        BulkEmailEntries: Sequence[Any],
+        ReplyToAddresses: Sequence[str] = ...,
+        ConfigurationSetName: str = ...,
+        FeedbackForwardingEmailAddress: str = ...,
+        DefaultEmailTags: Sequence[Any] = ...,
+    ) -> Mapping[str, Any]: ...
+
+    def create_email_template(
+        self, *, TemplateName: str, TemplateContent: Any
+    ) -> Mapping[str, Any]: ...
+
+    def update_email_template(
+        self, *, TemplateName: str, TemplateContent: Any
+    ) -> Mapping[str, Any]: ...
+
+    def get_email_template(self, *, TemplateName: str) -> Mapping[str, Any]: ...
+
+    def list_email_templates(
+        self, *, PageSize: int = ..., NextToken: str = ...
+    ) -> Mapping[str, Any]: ...
+
+    def test_render_email_template(
+        self, *, TemplateName: str, TemplateData: str
+    ) -> Mapping[str, Any]: ...
+
+    def get_account(self) -> Mapping[str, Any]: ...
+
+    def list_suppressed_destinations(
+        self, *, PageSize: int = ..., NextToken: str = ...
+    ) -> Mapping[str, Any]: ...
+
+    def put_suppressed_destination(
+        self, *, EmailAddress: str, Reason: Any
+    ) -> Mapping[str, Any]: ...
 
 
 @dataclass(frozen=True)
@@ -96,7 +170,7 @@ def _tags(tags: dict[str, str]) -> list[dict[str, str]]:
 class TemplateCalls:
     """SES v2 templates and templated sends; mixed into :class:`SesClient`."""
 
-    _ses: Any
+    _ses: SesApi
 
     def send_templated(
         self,
@@ -234,7 +308,7 @@ class TemplateCalls:
 class SesClient(TemplateCalls):
     """SES v2 calls used by the sending side; errors come out as courrier's."""
 
-    def __init__(self, config: AwsConfig | None = None, *, ses: Any = None) -> None:
+    def __init__(self, config: AwsConfig | None = None, *, ses: SesApi | None = None) -> None:
         self._ses = ses if ses is not None else client("sesv2", config, single_attempt=True)
 
     @property

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from courrier.aws.clients import AwsConfig, client
 from courrier.aws.errors import translate
@@ -17,8 +18,47 @@ class QueueMessage:
     receive_count: int
 
 
+class Queue(Protocol):
+    """The queue the worker reads: :class:`SqsQueue`, or a stand-in that needs no SQS."""
+
+    def receive(self, *, max_messages: int = 10, wait_seconds: int = 20) -> list[QueueMessage]:
+        """Up to ``max_messages`` messages, waiting up to ``wait_seconds`` for the first."""
+        ...
+
+    def delete(self, messages: list[QueueMessage]) -> list[str]:
+        """Delete ``messages``; returns the ids of those that could not be deleted."""
+        ...
+
+
+class SqsApi(Protocol):
+    """The calls :class:`SqsQueue` makes, as boto3's SQS client takes them (structured and
+    enumerated parameters left to the API's types); a stand-in answers the same."""
+
+    def receive_message(
+        self,
+        *,
+        QueueUrl: str,
+        MaxNumberOfMessages: int = ...,
+        WaitTimeSeconds: int = ...,
+        VisibilityTimeout: int = ...,
+        MessageSystemAttributeNames: Sequence[Any] = ...,
+    ) -> Mapping[str, Any]: ...
+
+    def delete_message_batch(
+        self, *, QueueUrl: str, Entries: Sequence[Any]
+    ) -> Mapping[str, Any]: ...
+
+    def get_queue_attributes(
+        self, *, QueueUrl: str, AttributeNames: Sequence[Any] = ...
+    ) -> Mapping[str, Any]: ...
+
+
 class SqsQueue:
-    def __init__(self, queue_url: str, config: AwsConfig | None = None, *, sqs: Any = None) -> None:
+    """One SQS queue, as the worker and the metrics read it; errors come out as courrier's."""
+
+    def __init__(
+        self, queue_url: str, config: AwsConfig | None = None, *, sqs: SqsApi | None = None
+    ) -> None:
         self.url = queue_url
         self._sqs = sqs if sqs is not None else client("sqs", config)
 

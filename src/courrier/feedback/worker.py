@@ -42,12 +42,13 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from courrier.aws.clients import AwsConfig
-from courrier.aws.sqs import QueueMessage, SqsQueue
+from courrier.aws.sqs import Queue, QueueMessage, SqsQueue
 from courrier.backoff import Backoff
+from courrier.clock import Sleep
 from courrier.errors import (
     AwsError,
     CertificateUnavailable,
@@ -109,7 +110,7 @@ class Worker:
 
     def __init__(
         self,
-        queue: SqsQueue,
+        queue: Queue,
         store: Store,
         *,
         rules: Rules | None = None,
@@ -120,7 +121,7 @@ class Worker:
         max_messages: int = 10,
         store_backoff: Backoff | None = None,
         certificate_backoff: Backoff | None = None,
-        sleep: Callable[[float], object] | None = None,
+        sleep: Sleep | None = None,
         observers: Iterable[WorkerObserver] = (),
         concurrency: int = 1,
         apply_limit: int = 100,

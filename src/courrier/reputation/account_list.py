@@ -25,6 +25,7 @@ from functools import partial
 from typing import TypeVar
 
 from courrier.aws.ses import SesClient, SuppressedDestination
+from courrier.clock import Sleep
 from courrier.errors import AwsError
 from courrier.statuses import SuppressionReason
 from courrier.store import Store
@@ -67,9 +68,7 @@ class SyncReport:
 class _Spacer:
     """Spaces calls to SES and retries the ones it throttles."""
 
-    def __init__(
-        self, calls_per_second: float, sleep: Callable[[float], None], attempts: int = 6
-    ) -> None:
+    def __init__(self, calls_per_second: float, sleep: Sleep, attempts: int = 6) -> None:
         self.interval = 1.0 / calls_per_second if calls_per_second > 0 else 0.0
         self.sleep = sleep
         self.attempts = attempts
@@ -118,7 +117,7 @@ def sync(
     dry_run: bool = False,
     page_size: int = 100,
     calls_per_second: float = 1.0,
-    sleep: Callable[[float], None] = time.sleep,
+    sleep: Sleep = time.sleep,
 ) -> SyncReport:
     """Compare both lists, then pull and/or push what differs (nothing with ``dry_run``)."""
     spacer = _Spacer(calls_per_second, sleep)

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from courrier.aws.ses import AccountView
+from courrier.clock import Clock
 from courrier.errors import AwsError, ConfigurationError, ReputationGuardTripped
 from courrier.reputation.stats import RATES, Report, Window, guard_lines, report, window
 from courrier.settings import Settings
@@ -106,7 +107,7 @@ class Guard:
         *,
         account: Callable[[], AccountView] | None = None,
         hooks: Iterable[TripHook] = (),
-        clock: Callable[[], float] = time.monotonic,
+        clock: Clock = time.monotonic,
     ) -> None:
         self.store = store
         # Settings check their guard lines themselves (courrier.settings.GuardSettings).

@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
 
+from courrier.clock import Clock
 from courrier.feedback.apply import Applied
 from courrier.feedback.observer import WorkerObserver
 from courrier.reputation.guard import Guard
@@ -42,7 +42,7 @@ class GuardObserver(WorkerObserver):
         guard: Guard,
         *,
         interval: float = EVALUATE_INTERVAL,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Clock = time.monotonic,
     ) -> None:
         self.guard = guard
         self.interval = interval

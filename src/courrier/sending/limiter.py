@@ -36,6 +36,7 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
+from courrier.clock import Clock, Sleep
 from courrier.errors import AwsError
 from courrier.store import Store, send_rate
 
@@ -72,8 +73,8 @@ class SharedLimiter:
         burst: float = 1.0,
         recheck_after: float = 300.0,
         headroom: float = HEADROOM,
-        clock: Callable[[], float] | None = None,
-        sleep: Callable[[float], None] = time.sleep,
+        clock: Clock | None = None,
+        sleep: Sleep = time.sleep,
     ) -> None:
         if not burst > 0:
             raise ValueError("burst must be positive")

@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 from courrier.aws.clients import AwsConfig
 from courrier.aws.ses import SesClient
 from courrier.backoff import Backoff
+from courrier.clock import Sleep
 from courrier.errors import (
     CourrierError,
 )
@@ -67,7 +68,7 @@ class Mailer:
         *,
         settings: Settings | None = None,
         pacer: RateLimiter | None = None,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Sleep = time.sleep,
         guard: Guard | None = None,
         on_retry: Callable[[CourrierError, float], None] | None = None,
     ) -> None:

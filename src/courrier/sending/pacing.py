@@ -14,6 +14,8 @@ import time
 from collections import deque
 from collections.abc import Callable
 
+from courrier.clock import Clock, Sleep
+
 __all__ = ["Pacer", "pacer_for"]
 
 
@@ -29,8 +31,8 @@ class Pacer:
         rate: float,
         *,
         margin: float = 0.05,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
+        clock: Clock = time.monotonic,
+        sleep: Sleep = time.sleep,
     ) -> None:
         if rate <= 0:
             raise ValueError("rate must be positive")
