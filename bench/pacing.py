@@ -159,7 +159,7 @@ def run_outbox(job: Job) -> WorkerResult:
 
 
 @contextmanager
-def sandbox(rate: float) -> Iterator[str]:
+def sandbox(rate: float, latency: str | None = None) -> Iterator[str]:
     from courrier_sandbox import Sandbox  # noqa: F401  fails early when courrier is missing
 
     port = _free_port()
@@ -176,6 +176,7 @@ def sandbox(rate: float) -> Iterator[str]:
             str(rate),
             "--feedback-delay",
             "0",
+            *(["--latency", latency] if latency else []),
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,

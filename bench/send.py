@@ -19,7 +19,10 @@ commit costs on that store (a one-row update, timed alone), and ``cap`` the rati
 would reach if the two commits of each send were all it added to the boto3 loop: the
 fsync (SQLite, ``synchronous=FULL``) or WAL flush (PostgreSQL) of the disk sets it.
 
-    python bench/send.py [--messages 300] [--rounds 3] [--block 25]
+With ``--latency 20,5`` the sandbox answers as late as SES does from inside its region, which
+shows what the store's work costs beside a real round trip rather than a loopback one.
+
+    python bench/send.py [--messages 300] [--rounds 3] [--block 25] [--latency MS[,JITTER]]
 """
 
 from __future__ import annotations
@@ -163,9 +166,14 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=300)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--block", type=int, default=25)
+    parser.add_argument(
+        "--latency",
+        metavar="MS[,JITTER]",
+        help="delay each of the sandbox's answers, as SES's own round trip would (20,5)",
+    )
     args = parser.parse_args()
     stores = ["sqlite"] + (["postgresql"] if os.environ.get("COURRIER_TEST_POSTGRES_URL") else [])
-    with sandbox(100_000.0) as url:
+    with sandbox(100_000.0, args.latency) as url:
         os.environ["AWS_ENDPOINT_URL"] = url
         os.environ.setdefault("AWS_ACCESS_KEY_ID", "bench")
         os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "bench")
