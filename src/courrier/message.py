@@ -19,6 +19,7 @@ __all__ = [
     "check_list_name",
     "check_options",
     "check_recipient_count",
+    "check_tenant_name",
     "parse_parties",
 ]
 
@@ -49,6 +50,19 @@ _RESERVED_HEADERS = {
 AddressLike = str | Address | tuple[str, str]
 
 _LIST_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+# SES tenant names: up to 64 letters, digits, '-' and '_'
+# (https://docs.aws.amazon.com/ses/latest/APIReference-V2/API_CreateTenant.html).
+_TENANT_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+def check_tenant_name(name: str | None) -> str | None:
+    """``name``, refused unless it is a name SES accepts for a tenant: 1 to 64 ASCII
+    letters, digits, '-' or '_'."""
+    if name is not None and (not isinstance(name, str) or not _TENANT_NAME.match(name)):
+        raise InvalidMessage(
+            f"invalid tenant name {name!r}: ASCII letters, digits, '_' and '-', 1 to 64"
+        )
+    return name
 
 
 def check_list_name(name: str | None) -> str | None:
@@ -185,11 +199,15 @@ class Message(Parties):
     #: The list (or topic) a bulk message belongs to: its unsubscribe link names it, and
     #: recipients who left it (or every list) are not sent to. None: no particular list.
     list_name: str | None = None
+    #: The SES tenant the message is sent for (``TenantName``): its reputation, and its
+    #: pause, are the tenant's own. None: the account's.
+    tenant: str | None = None
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
         parse_parties(self)
         check_list_name(self.list_name)
+        check_tenant_name(self.tenant)
         set_(self, "attachments", tuple(self.attachments))
         check_header_value(self.subject, "subject", InvalidMessage)
         check_recipient_count(len(self.recipients))

@@ -21,6 +21,7 @@ from courrier.message import (
     check_list_name,
     check_options,
     check_recipient_count,
+    check_tenant_name,
     parse_parties,
 )
 
@@ -89,11 +90,14 @@ class TemplateMessage(Parties):
     bulk: bool = False
     #: The list a bulk message belongs to (see Message.list_name).
     list_name: str | None = None
+    #: The SES tenant the message is sent for (see Message.tenant).
+    tenant: str | None = None
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
         parse_parties(self)
         check_list_name(self.list_name)
+        check_tenant_name(self.tenant)
         check_template_name(self.template)
         check_recipient_count(len(self.recipients))
         template_data(self.data)

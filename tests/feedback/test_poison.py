@@ -112,6 +112,7 @@ def test_decode_limits_fit_the_store_columns() -> None:
         "ses_message_id": columns["ses_message_id"].type.length,
         "recipient": columns["recipient"].type.length,
         "feedback_id": columns["feedback_id"].type.length,
+        "tenant": columns["tenant"].type.length,
     }
     for field, limit in FIELD_LIMITS.items():
         assert widths[field] >= limit, field

@@ -112,6 +112,7 @@ class TemplateCalls:
         tags: dict[str, str],
         feedback_address: str | None,
         headers: dict[str, str] | None = None,
+        tenant: str | None = None,
     ) -> str:
         given: dict[str, Any] = {"TemplateName": template, "TemplateData": data}
         if headers:
@@ -121,7 +122,7 @@ class TemplateCalls:
             "Destination": _destination(to, cc, bcc),
             "Content": {"Template": given},
         }
-        _options(params, reply_to, configuration_set, feedback_address)
+        _options(params, reply_to, configuration_set, feedback_address, tenant)
         if tags:
             params["EmailTags"] = _tags(tags)
         with translate("SendEmail", sending=True):
@@ -139,6 +140,7 @@ class TemplateCalls:
         configuration_set: str | None,
         tags: dict[str, str],
         feedback_address: str | None,
+        tenant: str | None = None,
     ) -> list[BulkEntryResult]:
         """One SendBulkEmail call: one result per entry, in the entries' order."""
         params: dict[str, Any] = {
@@ -158,7 +160,7 @@ class TemplateCalls:
                 for entry in entries
             ],
         }
-        _options(params, reply_to, configuration_set, feedback_address)
+        _options(params, reply_to, configuration_set, feedback_address, tenant)
         if tags:
             params["DefaultEmailTags"] = _tags(tags)
         with translate("SendBulkEmail", sending=True):
@@ -251,13 +253,14 @@ class SesClient(TemplateCalls):
         configuration_set: str | None,
         tags: dict[str, str],
         feedback_address: str | None,
+        tenant: str | None = None,
     ) -> str:
         params: dict[str, Any] = {
             "FromEmailAddress": sender,
             "Destination": {"ToAddresses": destinations},
             "Content": {"Raw": {"Data": raw}},
         }
-        _options(params, [], configuration_set, feedback_address)
+        _options(params, [], configuration_set, feedback_address, tenant)
         if tags:
             params["EmailTags"] = _tags(tags)
         with translate("SendEmail", sending=True):
@@ -315,6 +318,7 @@ def _options(
     reply_to: list[str],
     configuration_set: str | None,
     feedback_address: str | None,
+    tenant: str | None = None,
 ) -> None:
     """The optional members SendEmail and SendBulkEmail share, left out when unset."""
     if reply_to:
@@ -323,3 +327,8 @@ def _options(
         params["ConfigurationSetName"] = configuration_set
     if feedback_address:
         params["FeedbackForwardingEmailAddress"] = feedback_address
+    if tenant:
+        # The tenant's own reputation and pause apply, and SES refuses a resource (sender
+        # identity, configuration set, template) not associated with it
+        # (https://docs.aws.amazon.com/ses/latest/dg/tenants.html).
+        params["TenantName"] = tenant

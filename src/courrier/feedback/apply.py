@@ -194,6 +194,7 @@ def _row(event: ev.Event, action: Action) -> dict[str, object]:
         "action": action,
         "occurred_at": event.timestamp,
         "payload": json.dumps(event.raw, sort_keys=True),
+        "tenant": event.tenant,
     }
 
 

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from courrier.addresses import parse_address
 from courrier.aws.ses import BulkEntry
 from courrier.errors import InvalidMessage, StoreError
-from courrier.message import AddressLike, check_list_name, check_options
+from courrier.message import AddressLike, check_list_name, check_options, check_tenant_name
 from courrier.sending.pipeline import Outcome, Verdict, send_group
 from courrier.sending.results import SendResult, result_of
 from courrier.sending.templated import api_form
@@ -62,6 +62,8 @@ class BulkSend:
     feedback_address: AddressLike | None = None
     #: The list the destinations receive (their unsubscribe links name it).
     list_name: str | None = None
+    #: The SES tenant the destinations are sent for (``TenantName``).
+    tenant: str | None = None
 
 
 @dataclass(frozen=True)
@@ -101,6 +103,7 @@ def send_bulk(
     reply_to = [api_form(parse_address(a)) for a in spec.reply_to]
     feedback = parse_address(spec.feedback_address) if spec.feedback_address else None
     check_list_name(spec.list_name)
+    check_tenant_name(spec.tenant)
     for destination in destinations:
         if not isinstance(destination, BulkDestination):
             raise InvalidMessage(f"not a BulkDestination: {destination!r}")
@@ -116,6 +119,7 @@ def send_bulk(
                 [(a.email, "to", RecipientStatus.PENDING) for a in d.addresses],
                 bulk=True,
                 list_name=spec.list_name,
+                tenant=spec.tenant,
             )
             for d in destinations
         ]
@@ -134,6 +138,7 @@ def send_bulk(
         configuration_set=spec.configuration_set,
         tags=spec.tags,
         feedback_address=feedback.email if feedback else None,
+        tenant=spec.tenant,
     )
     sendable = [n for n in range(len(begun)) if n not in verdicts]
     error: BaseException | None = None

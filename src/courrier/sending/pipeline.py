@@ -217,6 +217,7 @@ def deliver(
                 outbox=outbox,
                 bulk=message.bulk,
                 list_name=message.list_name,
+                tenant=message.tenant,
             )
         ],
         tokens=mailer.token_request(),

@@ -337,6 +337,7 @@ class OutboxRunner:
                         outbox=OutboxStart(e.id, self.claimer),
                         bulk=True,
                         list_name=m.list_name,
+                        tenant=m.tenant,
                     )
                     for (e, _), m in zip(group, messages, strict=True)
                 ],
@@ -494,6 +495,7 @@ def _group_key(message: TemplateMessage) -> tuple[Any, ...] | None:
         message.configuration_set,
         tuple(api_form(a) for a in message.addresses("reply_to")),
         feedback.email if isinstance(feedback, Address) else None,
+        message.tenant,
     )
 
 
@@ -511,5 +513,6 @@ def _bulk_call(
         configuration_set=message.configuration_set,
         tags={},
         feedback_address=feedback.email if isinstance(feedback, Address) else None,
+        tenant=message.tenant,
     )
     return lambda entries: send(entries=entries)

@@ -41,6 +41,7 @@ def templated_call(
         configuration_set=message.configuration_set,
         tags=message.tags,
         feedback_address=feedback.email if isinstance(feedback, Address) else None,
+        tenant=message.tenant,
         **({"headers": headers} if headers else {}),
     )
 

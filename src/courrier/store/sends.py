@@ -76,6 +76,8 @@ class NewMessage:
     #: Bulk mail: recipients who left ``list_name`` (or every list) are marked unsubscribed.
     bulk: bool = False
     list_name: str | None = None
+    #: The SES tenant it is sent for (None: the account's).
+    tenant: str | None = None
 
 
 @dataclass(frozen=True)
@@ -181,6 +183,7 @@ def _record(
                 "subject": m.subject,
                 "configuration_set": m.configuration_set,
                 "status": m.status,
+                "tenant": m.tenant,
             }
             for m in messages
         ],

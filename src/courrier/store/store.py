@@ -55,6 +55,8 @@ class MessageRecord:
     status: str
     error: str | None
     recipients: tuple[RecipientRecord, ...]
+    #: The SES tenant it was sent for; None: the account's.
+    tenant: str | None = None
 
 
 @dataclass(frozen=True)
@@ -252,15 +254,22 @@ class Store:
         configuration_set: str | None,
         recipients: Iterable[tuple[str, str, str]],
         status: MessageStatus = MessageStatus.PENDING,
+        tenant: str | None = None,
     ) -> int:
-        """Store a message before it is sent; ``recipients`` are (address, kind, status)."""
+        """Store a message before it is sent; ``recipients`` are (address, kind, status);
+        ``tenant``: the SES tenant it is for."""
         from courrier.store import sends  # sends builds on this module
 
         [record_id] = sends.record_messages(
             self,
             [
                 sends.NewMessage(
-                    sender, subject, configuration_set, tuple(recipients), status=status
+                    sender,
+                    subject,
+                    configuration_set,
+                    tuple(recipients),
+                    status=status,
+                    tenant=tenant,
                 )
             ],
         )
@@ -399,6 +408,7 @@ def _message_record(row: MessageRow) -> MessageRecord:
         status=row.status,
         error=row.error,
         recipients=tuple(RecipientRecord(r.address, r.kind, r.status) for r in row.recipients),
+        tenant=row.tenant,
     )
 
 
