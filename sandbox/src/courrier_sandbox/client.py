@@ -20,7 +20,14 @@ import urllib.request
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Letter", "RecipientRule", "SandboxControl", "SandboxControlError", "Throttles"]
+__all__ = [
+    "Letter",
+    "RecipientRule",
+    "SandboxControl",
+    "SandboxControlError",
+    "TenantReputation",
+    "Throttles",
+]
 
 
 class SandboxControlError(Exception):
@@ -69,6 +76,47 @@ class Throttles:
     region: str
     throttles: int
     bulk_calls: int
+
+
+@dataclass(frozen=True)
+class TenantReputation:
+    """A tenant's reputation entity as the sandbox judges it now, and the counts behind it.
+
+    ``sending_status`` is the aggregate (``ENABLED``, ``REINSTATED`` or ``DISABLED``);
+    ``aws_status`` is what the tenant's ``policy`` made of its open finding (``impact``:
+    ``LOW``, ``HIGH`` or None), ``aws_cause`` says which; ``attempts``, ``bounces`` and
+    ``complaints`` are the recipients counted over the window the findings are judged on.
+    """
+
+    name: str
+    tenant_id: str
+    arn: str
+    policy: str
+    sending_status: str
+    customer_status: str
+    aws_status: str
+    aws_cause: str | None
+    impact: str | None
+    attempts: int
+    bounces: int
+    complaints: int
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> TenantReputation:
+        return cls(
+            name=str(data["name"]),
+            tenant_id=str(data["tenant_id"]),
+            arn=str(data["arn"]),
+            policy=str(data["policy"]),
+            sending_status=str(data["sending_status"]),
+            customer_status=str(data["customer_status"]),
+            aws_status=str(data["aws_status"]),
+            aws_cause=None if data["aws_cause"] is None else str(data["aws_cause"]),
+            impact=None if data["impact"] is None else str(data["impact"]),
+            attempts=int(data["attempts"]),
+            bounces=int(data["bounces"]),
+            complaints=int(data["complaints"]),
+        )
 
 
 @dataclass(frozen=True)
@@ -174,6 +222,13 @@ class SandboxControl:
             throttles=int(found["throttles"]),
             bulk_calls=int(found["bulk_calls"]),
         )
+
+    def tenant(self, name: str) -> TenantReputation:
+        """A tenant's reputation entity as judged now (waits for the feedback so far first,
+        so that the events of earlier sends are counted)."""
+        self.drain()
+        quoted = urllib.parse.quote(name, safe="")
+        return TenantReputation.from_json(self.request("GET", f"/tenants/{quoted}", scoped=True))
 
     # ------------------------------------------------------------------ recipients
 

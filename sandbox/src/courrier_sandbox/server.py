@@ -11,6 +11,7 @@ import logging
 import os
 import re
 import time
+import urllib.parse
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -35,6 +36,7 @@ from courrier_sandbox.ses.api import account as ses_api_account
 from courrier_sandbox.ses.api import configuration_sets as ses_api_configuration_sets
 from courrier_sandbox.ses.api import contacts as ses_api_contacts
 from courrier_sandbox.ses.api import identities as ses_api_identities
+from courrier_sandbox.ses.api import tenants as ses_api_tenants
 from courrier_sandbox.ses.service import Caller, SesOptions, SesService
 from courrier_sandbox.ses.wire import query as ses_query
 from courrier_sandbox.ses.wire import rest as ses_rest
@@ -50,7 +52,13 @@ _SCOPE = re.compile(r"Credential=([^/,\s]+)/\d{8}/([^/]+)/([^/]+)/aws4_request")
 #: Served by moto behind the sandbox; STS answers ``GetCallerIdentity`` for ``courrier setup``.
 MOTO_SERVICES = frozenset({"sns", "sqs", "sts"})
 #: The actions of each concept register themselves with both SES adapters on import.
-SES_ACTIONS = (ses_api_account, ses_api_configuration_sets, ses_api_contacts, ses_api_identities)
+SES_ACTIONS = (
+    ses_api_account,
+    ses_api_configuration_sets,
+    ses_api_contacts,
+    ses_api_identities,
+    ses_api_tenants,
+)
 
 WSGIEnviron = dict[str, Any]
 StartResponse = Callable[..., Any]
@@ -227,7 +235,7 @@ class SandboxApp:
             caller = self._caller(request, scope, "v2")
             query = {k: request.args.getlist(k) for k in request.args}
             reply, code = ses_rest.handle(
-                self.ses, caller, request.method, request.path, query, request.get_data()
+                self.ses, caller, request.method, _raw_path(environ), query, request.get_data()
             )
             response = Response(reply.body, status=reply.status, content_type="application/json")
             response.headers["x-amzn-RequestId"] = os.urandom(16).hex()
@@ -277,3 +285,13 @@ def _then(body: Iterable[bytes], after: Callable[[], None]) -> Iterator[bytes]:
                 close()
         finally:
             after()
+
+
+def _raw_path(environ: WSGIEnviron) -> str:
+    """The request path as the client encoded it: a URI label may hold an escaped ``/``
+    (botocore escapes a reputation entity's ARN, ``.../tenant/NAME/ID``, into one label), which
+    the decoded ``PATH_INFO`` would split; each label is unescaped once matched."""
+    raw = environ.get("RAW_URI") or environ.get("REQUEST_URI")
+    if not raw:
+        return urllib.parse.quote(Request(environ).path)
+    return str(raw).partition("?")[0]

@@ -57,6 +57,14 @@ def route(app: SandboxApp, request: Request) -> Response:
                 "bulk_calls": state.bulk_calls if state else 0,
             }
         )
+    found = re.fullmatch(r"/tenants/([^/]+)", path)
+    if found and request.method == "GET":
+        name = urllib.parse.unquote(found.group(1))
+        account, region = scope(request)
+        figures = app.ses.tenant_figures(account, region, name)
+        if figures is None:
+            return json_response({"message": f"no tenant {name} in {region}"}, 404)
+        return json_response(figures)
     if path == "/events" and request.method == "GET":
         events = app.events.list(request.args.get("kind"), request.args.get("message_id"))
         return json_response({"events": [event.to_json() for event in events]})

@@ -9,6 +9,7 @@ from courrier_sandbox.ses.core import Caller, SesCore
 from courrier_sandbox.ses.faults import SesFault
 from courrier_sandbox.ses.send_checks import TAG_CHARS
 from courrier_sandbox.ses.state import ConfigurationSet, EventDestination
+from courrier_sandbox.ses.tenants import refuse_if_associated
 from courrier_sandbox.simulation.feedback import EVENT_PUBLISHING_VALIDATED
 
 #: The option groups of v2's CreateConfigurationSet/GetConfigurationSet besides sending.
@@ -67,6 +68,7 @@ class ConfigurationSetMethods(SesCore):
         self.configuration_set(caller, name)
         with self.lock:
             state = self.state(caller)
+            refuse_if_associated(caller.region, caller.account, state, "configuration-set", name)
             del state.configuration_sets[name]
             # Identities that used it as their default no longer have one.
             for identity in state.identities.values():

@@ -10,7 +10,8 @@ class SesFault(Exception):
     NotAllowedInSandbox, Validation, InvalidNextToken, TemplateMissing, TemplateExists,
     InvalidTemplate, MissingRenderingAttribute, InvalidRenderingParameter, MailFromNotVerified,
     TrackingOptionsExist, TrackingOptionsMissing, InvalidTrackingOptions,
-    InvalidDeliveryOptions; each API's table in ``ses.api.actions`` names its wire code."""
+    InvalidDeliveryOptions, TenantMissing, TenantPaused, TenantResourceNotAssociated; each
+    API's table in ``ses.api.actions`` names its wire code."""
 
     def __init__(self, kind: str, message: str) -> None:
         super().__init__(message)

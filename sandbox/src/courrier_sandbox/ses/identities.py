@@ -9,6 +9,7 @@ from typing import Any
 from courrier_sandbox.ses.core import Caller, SesCore
 from courrier_sandbox.ses.faults import SesFault
 from courrier_sandbox.ses.state import Identity, RegionState
+from courrier_sandbox.ses.tenants import refuse_if_associated
 from courrier_sandbox.simulation.mail import bare_address
 
 MAIL_FROM_BEHAVIORS = ("UseDefaultValue", "RejectMessage")
@@ -65,7 +66,12 @@ class IdentityMethods(SesCore):
 
     def delete_identity(self, caller: Caller, name: str) -> None:
         with self.lock:
-            self.state(caller).identities.pop(identity_name(name), None)
+            state = self.state(caller)
+            if identity_name(name) in state.identities:
+                refuse_if_associated(
+                    caller.region, caller.account, state, "identity", identity_name(name)
+                )
+            state.identities.pop(identity_name(name), None)
         self.changed()
 
     def mark_verified(self, account: str, region: str, name: str) -> bool:

@@ -47,6 +47,11 @@ RULES = {
     ("v2", "ListContacts"): PageRule(default=100, maximum=1000),
     # "at least 1, and can be no more than 100." (default as v1 ListTemplates states)
     ("v2", "ListEmailTemplates"): PageRule(default=10, maximum=100),
+    # The tenant lists state no bounds: the module's defaults.
+    ("v2", "ListTenants"): PageRule(default=100, maximum=1000),
+    ("v2", "ListTenantResources"): PageRule(default=100, maximum=1000),
+    ("v2", "ListResourceTenants"): PageRule(default=100, maximum=1000),
+    ("v2", "ListReputationEntities"): PageRule(default=100, maximum=1000),
 }
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from courrier_sandbox.ses.faults import SesFault
+from courrier_sandbox.ses.identities import default_configuration_set
 from courrier_sandbox.ses.send_checks import check_address, check_call, check_senders
 from courrier_sandbox.ses.service import Accepted, Caller, SesService
 from courrier_sandbox.ses.templates import (
@@ -21,6 +22,7 @@ from courrier_sandbox.ses.templates import (
     render,
     template_name_from,
 )
+from courrier_sandbox.ses.tenants import check_tenant
 from courrier_sandbox.ses.wire import formats as wire
 from courrier_sandbox.simulation.mail import (
     Mail,
@@ -49,6 +51,8 @@ class Envelope:
     #: v2 only: ``ListManagementOptions`` (list, topic) and ``ConfigurationOverrides.Tracking``.
     list_management: tuple[str, str | None] | None = None
     tracking_overrides: dict[str, str] = field(default_factory=dict)
+    #: v2 only: ``TenantName``.
+    tenant: str | None = None
 
     @classmethod
     def of(cls, source: str, destination: Mapping[str, Any] | None, **more: Any) -> Envelope:
@@ -74,6 +78,7 @@ class Envelope:
             feedback_address=self.feedback_address,
             list_management=self.list_management,
             tracking_overrides=self.tracking_overrides,
+            tenant=self.tenant,
         )
 
     @property
@@ -91,6 +96,7 @@ class Envelope:
             feedback_address=self.feedback_address,
             list_management=self.list_management,
             tracking_overrides=dict(self.tracking_overrides),
+            tenant=self.tenant,
         )
 
 
@@ -126,6 +132,8 @@ def raw_mail(envelope: Envelope, raw: bytes, operation: str) -> Mail:
     """A raw message: what the request leaves out comes from the message's own headers."""
     parsed = Mail(raw=raw, source="", destinations=[], operation=operation).parsed()
     set_header = parsed["X-SES-CONFIGURATION-SET"]
+    # The SMTP way to name a tenant, stripped like the other X-SES-* headers (docs/ses.md#tenants).
+    tenant_header = parsed["X-SES-TENANT"]
     mail = Mail(
         raw=raw,
         source=envelope.source or str(parsed.get("From", "")),
@@ -137,6 +145,7 @@ def raw_mail(envelope: Envelope, raw: bytes, operation: str) -> Mail:
         feedback_address=envelope.feedback_address,
         list_management=envelope.list_management,
         tracking_overrides=dict(envelope.tracking_overrides),
+        tenant=envelope.tenant or (str(tenant_header).strip() if tenant_header else None),
     )
     mail._parsed = parsed
     return mail
@@ -167,17 +176,35 @@ def templated_mail(
     data: Mapping[str, Any],
     operation: str,
     headers: list[tuple[str, str]] | None = None,
+    *,
+    stored: bool = True,
 ) -> Mail:
-    """The rendered message, or one marked as a rendering failure (accepted, not sent)."""
+    """The rendered message, or one marked as a rendering failure (accepted, not sent).
+
+    ``stored``: the template is one of the account's (a tenant send checks its association),
+    not given inline.
+    """
+    mail = _rendered(envelope, template, data, operation, headers)
+    mail.templated = True
+    mail.template = template.name if stored else None
+    return mail
+
+
+def _rendered(
+    envelope: Envelope,
+    template: Template,
+    data: Mapping[str, Any],
+    operation: str,
+    headers: list[tuple[str, str]] | None,
+) -> Mail:
     try:
         # SES's own variable: the recipient's unsubscribe link, filled in per copy.
         rendered = render(template, {UNSUBSCRIBE_VARIABLE: UNSUBSCRIBE_PLACEHOLDER, **data})
     except RenderingFailure as failure:
         mail = envelope.mail(b"", operation)
         mail.rendering_failure = (template.name, failure.message)
-        mail.templated = True
         return mail
-    mail = simple_mail(
+    return simple_mail(
         envelope,
         subject=rendered.subject,
         text=rendered.text,
@@ -185,8 +212,6 @@ def templated_mail(
         headers=headers,
         operation=operation,
     )
-    mail.templated = True
-    return mail
 
 
 def accepted(result: Accepted) -> dict[str, Any]:
@@ -245,6 +270,7 @@ def send_bulk(
     entries: list[BulkEntry],
     operation: str,
     default_headers: list[tuple[str, str]] | None = None,
+    stored_template: bool = True,
 ) -> dict[str, Any]:
     """Send each entry on its own; one status per entry in an HTTP 200
     (docs/ses.md#sending-at-volume).
@@ -258,14 +284,16 @@ def send_bulk(
         raise SesFault("MessageRejected", f"Destination count exceeds {MAX_BULK_ENTRIES}.")
     svc.state(caller).bulk_calls += 1
     base = parse_data(default_data)
-    _check_call(svc, caller, defaults)
+    _check_call(svc, caller, defaults, template.name if stored_template else None)
     results: list[dict[str, Any]] = []
     releases: list[Callable[[], None]] = []
     for entry in entries:
         try:
             data = {**base, **parse_data(entry.data)}
             headers = merged_headers(default_headers or [], entry.headers)
-            mail = templated_mail(entry.envelope, template, data, operation, headers or None)
+            mail = templated_mail(
+                entry.envelope, template, data, operation, headers or None, stored=stored_template
+            )
             sent = svc.send(caller, mail)
         except SesFault as fault:
             status = _STATUS_OF_FAULT.get(fault.kind, "FAILED")
@@ -282,14 +310,18 @@ def send_bulk(
     return {key: results, "__after__": release_all}
 
 
-def _check_call(svc: SesService, caller: Caller, envelope: Envelope) -> None:
-    """What SES checks once for a whole bulk call: account, set and senders."""
+def _check_call(svc: SesService, caller: Caller, envelope: Envelope, template: str | None) -> None:
+    """What SES checks once for a whole bulk call: account, set, senders and tenant."""
     state = svc.state(caller)
     senders = envelope.mail(b"", "")
+    senders.template = template
     check_address(envelope.source)
     with svc.lock:
         check_call(state, envelope.configuration_set)
         check_senders(caller.region, state, senders)
+        if senders.configuration_set is None:
+            senders.configuration_set = default_configuration_set(state, senders.source)
+        check_tenant(caller.region, caller.account, state, senders)
 
 
 def _status(api: str, status: str) -> str:

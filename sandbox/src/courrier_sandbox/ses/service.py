@@ -1,8 +1,8 @@
 """The sandbox's SES: one object shared by the v1 (query) and v2 (REST) wire adapters.
 
 Assembled from one class per concept (:mod:`.identities`, :mod:`.configuration_sets`,
-:mod:`.contacts`); templates, the account, tags, the send itself and what happens to a
-delivered copy afterwards (opens and clicks) are here.
+:mod:`.contacts`, :mod:`.tenant_methods`); templates, the account, tags, the send itself and
+what happens to a delivered copy afterwards (opens and clicks) are here.
 """
 
 from __future__ import annotations
@@ -30,6 +30,8 @@ from courrier_sandbox.ses.send_checks import (
 )
 from courrier_sandbox.ses.state import Account, Suppressed
 from courrier_sandbox.ses.templates import Template
+from courrier_sandbox.ses.tenant_methods import TenantMethods
+from courrier_sandbox.ses.tenants import check_tenant, suppression_settings
 from courrier_sandbox.simulation.mail import Mail, contains_eicar
 from courrier_sandbox.simulation.simulator import (
     DEFAULT_MAX_DELIVERY_SECONDS,
@@ -43,7 +45,7 @@ from courrier_sandbox.simulation.simulator import (
 __all__ = ["Accepted", "Caller", "SesOptions", "SesService"]
 
 
-class SesService(IdentityMethods, ConfigurationSetMethods, ContactListMethods):
+class SesService(IdentityMethods, ConfigurationSetMethods, ContactListMethods, TenantMethods):
     # ------------------------------------------------------------------ templates
 
     def put_template(self, caller: Caller, template: Template, *, create: bool) -> None:
@@ -96,6 +98,16 @@ class SesService(IdentityMethods, ConfigurationSetMethods, ContactListMethods):
                 setattr(account, key, value)
         self.changed()
 
+    def _suppression_list(self, caller: Caller, tenant: str | None) -> dict[str, Suppressed]:
+        """The account's list, or the tenant's when ``TenantName`` names one
+        (docs/ses.md#tenants); the caller holds the lock."""
+        if tenant is None:
+            return self.state(caller).suppressed
+        found = self.state(caller).tenants.get(tenant)
+        if found is None:
+            raise SesFault("NotFound", f"Tenant {tenant} does not exist.")
+        return found.suppressed
+
     def put_suppressed(
         self,
         caller: Caller,
@@ -104,36 +116,39 @@ class SesService(IdentityMethods, ConfigurationSetMethods, ContactListMethods):
         *,
         message_id: str | None = None,
         feedback_id: str | None = None,
+        tenant: str | None = None,
     ) -> None:
         if reason not in ("BOUNCE", "COMPLAINT"):
             raise SesFault("InvalidParameter", f"Invalid reason {reason}.")
         with self.lock:
-            self.state(caller).suppressed[address.lower()] = Suppressed(
+            self._suppression_list(caller, tenant)[address.lower()] = Suppressed(
                 address.lower(), reason, time.time(), message_id, feedback_id
             )
         self.changed()
 
-    def suppressed(self, caller: Caller, address: str) -> Suppressed:
+    def suppressed(self, caller: Caller, address: str, tenant: str | None = None) -> Suppressed:
         with self.lock:
-            found = self.state(caller).suppressed.get(address.lower())
+            found = self._suppression_list(caller, tenant).get(address.lower())
         if found is None:
             raise SesFault(
                 "NotFound", f"Email address {address} does not exist on your suppression list."
             )
         return found
 
-    def suppressed_list(self, caller: Caller, reasons: list[str] | None) -> list[Suppressed]:
+    def suppressed_list(
+        self, caller: Caller, reasons: list[str] | None, tenant: str | None = None
+    ) -> list[Suppressed]:
         with self.lock:
             return [
                 s
-                for s in self.state(caller).suppressed.values()
+                for s in self._suppression_list(caller, tenant).values()
                 if not reasons or s.reason in reasons
             ]
 
-    def delete_suppressed(self, caller: Caller, address: str) -> None:
-        self.suppressed(caller, address)
+    def delete_suppressed(self, caller: Caller, address: str, tenant: str | None = None) -> None:
+        self.suppressed(caller, address, tenant)
         with self.lock:
-            del self.state(caller).suppressed[address.lower()]
+            del self._suppression_list(caller, tenant)[address.lower()]
         self.changed()
 
     # ------------------------------------------------------------------------ tags
@@ -177,12 +192,12 @@ class SesService(IdentityMethods, ConfigurationSetMethods, ContactListMethods):
         state = self.state(caller)
         check_content(caller.api, mail)
         with self.lock:
-            account = state.account
             if mail.configuration_set is None:
                 mail.configuration_set = default_configuration_set(state, mail.source)
             check_call(state, mail.configuration_set)
             check_identities(caller.region, state, mail)
             mail.mail_from_domain = check_mail_from(caller.region, state, mail)
+            tenant = check_tenant(caller.region, caller.account, state, mail)
             left_out = unsubscribed(state, mail)
             check_rate(state, mail)
             mail.message_id = ses_id()
@@ -192,11 +207,14 @@ class SesService(IdentityMethods, ConfigurationSetMethods, ContactListMethods):
             mail.identity = sending_identity(state, mail.source)
             mail.endpoint = caller.endpoint
             config = state.configuration_sets.get(mail.configuration_set or "")
+            scope, reasons = suppression_settings(state, config, tenant)
+            listed = (
+                tenant.suppressed if tenant is not None and scope == "TENANT" else state.suppressed
+            )
             suppressed = {
                 address
                 for address in mail.destinations
-                if (entry := state.suppressed.get(address.lower())) is not None
-                and entry.reason in account.suppressed_reasons
+                if (entry := listed.get(address.lower())) is not None and entry.reason in reasons
             }
         if mail.rendering_failure is not None:
             # Accepted, then not sent: one Rendering Failure event (docs/ses.md#event-publishing,
@@ -212,7 +230,8 @@ class SesService(IdentityMethods, ConfigurationSetMethods, ContactListMethods):
                 recipients=mail.destinations,
                 now=mail.timestamp,
                 has_virus=contains_eicar(mail.parsed()),
-                account_suppressed=lambda address: address in suppressed,
+                account_suppressed=lambda address: scope == "ACCOUNT" and address in suppressed,
+                tenant_suppressed=lambda address: scope == "TENANT" and address in suppressed,
                 options=self.options.simulator,
                 rule_for=self.recipient_rules.match,
                 left_out=lambda address: address in left_out,

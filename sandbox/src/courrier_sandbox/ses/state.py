@@ -16,6 +16,7 @@ from typing import Any
 from courrier_sandbox.ses.contact_lists import ContactList
 from courrier_sandbox.ses.statistics import SendStatistics
 from courrier_sandbox.ses.templates import Template
+from courrier_sandbox.ses.tenants import Tenant
 
 #: The event types of SES v2, the canonical spelling inside the sandbox.
 EVENT_TYPES = (
@@ -167,6 +168,7 @@ class RegionState:
     suppressed: dict[str, Suppressed] = field(default_factory=dict)
     templates: dict[str, Template] = field(default_factory=dict)
     contact_lists: dict[str, ContactList] = field(default_factory=dict)
+    tenants: dict[str, Tenant] = field(default_factory=dict)
     statistics: SendStatistics = field(default_factory=SendStatistics)
     # Send counters, never persisted: the send-rate bucket (tokens, when last refilled; None
     # until the first send: a full bucket), and (time, recipients) within the last 24 hours
@@ -213,6 +215,7 @@ class RegionState:
             "suppressed": [dataclasses.asdict(s) for s in self.suppressed.values()],
             "templates": [dataclasses.asdict(t) for t in self.templates.values()],
             "contact_lists": [c.to_json() for c in self.contact_lists.values()],
+            "tenants": [t.to_json() for t in self.tenants.values()],
         }
 
     @classmethod
@@ -235,4 +238,7 @@ class RegionState:
         for item in data.get("contact_lists", []):
             contact_list = ContactList.from_json(item)
             state.contact_lists[contact_list.name] = contact_list
+        for item in data.get("tenants", []):
+            tenant = Tenant.from_json(item)
+            state.tenants[tenant.name] = tenant
         return state

@@ -257,11 +257,15 @@ class FeedbackRouter:
             name = identity.name
         if topic is None:
             return False
-        payload = {
+        payload: dict[str, Any] = {
             "notificationType": item.kind,
             "mail": mail_object(mail, origin, headers=with_headers, tags=False),
             item.kind.lower(): item.body,
         }
+        if mail.tenant and item.kind != "Delivery":
+            # "SES adds a ses:tenant-name tag to bounce and complaint notifications"
+            # (docs/ses.md#tenants), though notifications carry no other tags.
+            payload["mail"]["tags"] = {"ses:tenant-name": [mail.tenant]}
         published = self.sns.publish_as_ses(
             account=origin.account,
             region=origin.region,
@@ -399,6 +403,9 @@ def mail_object(
         }
         if mail.configuration_set:
             all_tags["ses:configuration-set"] = [mail.configuration_set]
+        if mail.tenant:
+            # Beside SES's other auto tags (docs/ses.md#tenants).
+            all_tags["ses:tenant-name"] = [mail.tenant]
         for name, value in mail.tags.items():
             all_tags[name] = [value]
         obj["tags"] = all_tags

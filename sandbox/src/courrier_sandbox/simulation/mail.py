@@ -49,6 +49,10 @@ class Mail:
     tracking_overrides: dict[str, str] = field(default_factory=dict)
     #: v2 ``ListManagementOptions``: (contact list, topic or None).
     list_management: tuple[str, str | None] | None = None
+    #: v2 ``TenantName``: the tenant the message is sent through.
+    tenant: str | None = None
+    #: The stored template the message was built from (None: no template, or an inline one).
+    template: str | None = None
     # Decided when SES accepts the message: where its links point, the domain of its
     # Return-Path, the message as tracking rewrote it, and what tracking covers.
     endpoint: str = ""

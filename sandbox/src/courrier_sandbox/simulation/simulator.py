@@ -35,6 +35,12 @@ ACCOUNT_SUPPRESSED_DIAGNOSTIC = (
     "see the Amazon SES Developer Guide at "
     "https://docs.aws.amazon.com/ses/latest/DeveloperGuide/sending-email-suppression-list.html"
 )
+#: The diagnostic of a recipient on the tenant's own list
+#: (https://docs.aws.amazon.com/ses/latest/dg/sending-email-suppression-list-tenant-level.html).
+TENANT_SUPPRESSED_DIAGNOSTIC = (
+    "Amazon SES did not send the message to this address because it is on the suppression list "
+    "for your tenant."
+)
 
 
 def ses_id() -> str:
@@ -94,6 +100,7 @@ def plan(
     rule_for: Callable[[str], RecipientRule | None] = lambda address: None,
     left_out: Callable[[str], bool] = lambda address: False,
     max_delivery_seconds: float = DEFAULT_MAX_DELIVERY_SECONDS,
+    tenant_suppressed: Callable[[str], bool] = lambda address: False,
 ) -> Plan:
     """What SES does with each recipient.
 
@@ -122,6 +129,10 @@ def plan(
         if account_suppressed(recipient):
             bounces.setdefault(("Permanent", "OnAccountSuppressionList"), []).append(
                 _bounced(recipient, "5.1.1", ACCOUNT_SUPPRESSED_DIAGNOSTIC)
+            )
+        elif tenant_suppressed(recipient):
+            bounces.setdefault(("Permanent", "OnTenantSuppressionList"), []).append(
+                _bounced(recipient, "5.1.1", TENANT_SUPPRESSED_DIAGNOSTIC)
             )
         elif case == "bounce":
             status, diagnostic = (
@@ -154,7 +165,7 @@ def plan(
         result.feedback.append(Feedback("Delivery", _delivery(delivered, now + step), step))
     for (bounce_type, subtype), bounced in bounces.items():
         # Several bounces of one send come as one notification (docs/ses.md#mailbox-simulator).
-        on_list = subtype in ("OnAccountSuppressionList", "Suppressed")
+        on_list = subtype in ("OnAccountSuppressionList", "OnTenantSuppressionList", "Suppressed")
         result.feedback.append(
             Feedback("Bounce", _bounce(bounce_type, subtype, bounced, now + step, on_list), step)
         )

@@ -84,13 +84,13 @@ def _put_suppressed(svc: SesService, caller: Caller, p: dict[str, Any]) -> dict[
             "PutSuppressedDestination is not allowed while your account is in the "
             "Amazon SES sandbox.",
         )
-    svc.put_suppressed(caller, p["EmailAddress"], p["Reason"])
+    svc.put_suppressed(caller, p["EmailAddress"], p["Reason"], tenant=p.get("TenantName"))
     return {}
 
 
 @v2("GetSuppressedDestination")
 def _get_suppressed(svc: SesService, caller: Caller, p: dict[str, Any]) -> dict[str, Any]:
-    entry = svc.suppressed(caller, p["EmailAddress"])
+    entry = svc.suppressed(caller, p["EmailAddress"], p.get("TenantName"))
     attributes = {
         k: v for k, v in (("MessageId", entry.message_id), ("FeedbackId", entry.feedback_id)) if v
     }
@@ -100,13 +100,14 @@ def _get_suppressed(svc: SesService, caller: Caller, p: dict[str, Any]) -> dict[
             "Reason": entry.reason,
             "LastUpdateTime": entry.last_update,
             "Attributes": attributes or None,
+            "TenantName": p.get("TenantName"),
         }
     }
 
 
 @v2("ListSuppressedDestinations")
 def _list_suppressed(svc: SesService, caller: Caller, p: dict[str, Any]) -> dict[str, Any]:
-    entries = svc.suppressed_list(caller, p.get("Reasons"))
+    entries = svc.suppressed_list(caller, p.get("Reasons"), p.get("TenantName"))
     start, end = p.get("StartDate"), p.get("EndDate")
     entries = [
         e
@@ -128,7 +129,7 @@ def _list_suppressed(svc: SesService, caller: Caller, p: dict[str, Any]) -> dict
 
 @v2("DeleteSuppressedDestination")
 def _delete_suppressed(svc: SesService, caller: Caller, p: dict[str, Any]) -> dict[str, Any]:
-    svc.delete_suppressed(caller, p["EmailAddress"])
+    svc.delete_suppressed(caller, p["EmailAddress"], p.get("TenantName"))
     return {}
 
 

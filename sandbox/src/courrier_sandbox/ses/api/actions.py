@@ -121,6 +121,10 @@ V1 = Api(
         "TrackingOptionsMissing": "TrackingOptionsDoesNotExistException",
         "InvalidTrackingOptions": "InvalidTrackingOptions",
         "InvalidDeliveryOptions": "InvalidDeliveryOptions",
+        # A raw message naming a tenant in X-SES-TENANT (v1 has no TenantName member).
+        "TenantMissing": "InvalidParameterValue",
+        "TenantPaused": "MessageRejected",
+        "TenantResourceNotAssociated": "InvalidParameterValue",
     },
     page_size="MaxItems",
     source="Source",
@@ -160,6 +164,10 @@ V2 = Api(
         "TrackingOptionsMissing": "NotFoundException",
         "InvalidTrackingOptions": "BadRequestException",
         "InvalidDeliveryOptions": "NotFoundException",
+        # A send through a tenant (ses.tenants.check_tenant says why these codes).
+        "TenantMissing": "NotFoundException",
+        "TenantPaused": "SendingPausedException",
+        "TenantResourceNotAssociated": "BadRequestException",
     },
     page_size="PageSize",
     source="FromEmailAddress",

@@ -135,6 +135,7 @@ def _v2_envelope(
         V2.envelope(p, destination, tag_key),
         list_management=svc.list_management(caller, p.get("ListManagementOptions")),
         tracking_overrides=dict((p.get("ConfigurationOverrides") or {}).get("Tracking") or {}),
+        tenant=p.get("TenantName"),
     )
 
 
@@ -159,7 +160,8 @@ def _send_email(svc: SesService, caller: Caller, p: dict[str, Any]) -> dict[str,
         template = find_template(svc, caller, given, inline_key="TemplateContent")
         data = parse_data(given.get("TemplateData"))
         headers = message_headers(given.get("Headers"))
-        mail = templated_mail(envelope, template, data, "SendEmail", headers or None)
+        stored = given.get("TemplateContent") is None
+        mail = templated_mail(envelope, template, data, "SendEmail", headers or None, stored=stored)
     else:
         raise SesFault("InvalidParameter", "Content must contain Simple, Raw or Template.")
     return accepted(svc.send(caller, mail))
@@ -192,4 +194,5 @@ def _send_bulk(svc: SesService, caller: Caller, p: dict[str, Any]) -> dict[str, 
         entries=entries,
         operation="SendBulkEmail",
         default_headers=message_headers(given.get("Headers")),
+        stored_template=given.get("TemplateContent") is None,
     )
