@@ -10,10 +10,13 @@ import pytest
 from sqlalchemy import select
 
 from courrier.aws.ses import SesClient
-from courrier.errors import InvalidMessage
+from courrier.errors import InvalidMessage, TenantNotReady, TenantPaused
 from courrier.message import Message, check_tenant_name
+from courrier.provisioning import Aws
+from courrier.provisioning.tenants import create_tenant
 from courrier.sending import Mailer, Pacer
 from courrier.sending.payload import from_payload, to_payload
+from courrier.sending.pipeline import Outcome, classify
 from courrier.sending.runner import _group_key
 from courrier.settings import Settings
 from courrier.store import Store
@@ -23,6 +26,7 @@ from tests.conftest import SandboxClient
 
 SENDER = "sender@example.com"
 SUCCESS = "success@simulator.amazonses.com"
+CONFIG_SET = "tenants"
 
 
 class Calls(list[tuple[str, dict[str, Any]]]):
@@ -41,21 +45,26 @@ def calls() -> Calls:
 
 
 @pytest.fixture
-def mailer(sandbox: SandboxClient, store: Store, calls: Calls) -> Mailer:
+def mailer(
+    sandbox: SandboxClient, store: Store, calls: Calls, monkeypatch: pytest.MonkeyPatch
+) -> Mailer:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", sandbox.url)
     sandbox.ses.verify_email_identity(EmailAddress=SENDER)
-    client = sandbox.sesv2
-    # What went over the wire, on the real client and the real sandbox.
-    client.meta.events.register("before-call.sesv2.*", calls)
+    sandbox.sesv2.create_configuration_set(ConfigurationSetName=CONFIG_SET)
     sandbox.sesv2.create_email_template(
         TemplateName="welcome",
         TemplateContent={"Subject": "Hi {{name}}", "Text": "Hello {{name}}"},
     )
-    return Mailer(
-        store,
-        SesClient(ses=client),
-        settings=Settings(unsubscribe_managed_elsewhere=True),
-        pacer=Pacer(1000),
-    )
+    aws = Aws()
+    for tenant in ("acme", "globex"):
+        create_tenant(
+            aws, tenant, identity=SENDER, configuration_set=CONFIG_SET, templates=["welcome"]
+        )
+    client = sandbox.sesv2
+    # What went over the wire, on the real client and the real sandbox.
+    client.meta.events.register("before-call.sesv2.*", calls)
+    settings = Settings(unsubscribe_managed_elsewhere=True, configuration_set=CONFIG_SET)
+    return Mailer(store, SesClient(ses=client), settings=settings, pacer=Pacer(1000))
 
 
 @pytest.mark.parametrize("name", ["", "a b", "acme.corp", "é", "x" * 65, "acme/1", 12])
@@ -150,3 +159,31 @@ def test_queued_messages_go_out_with_their_tenant(
     with store.transaction() as session:
         tenants = sorted(str(t) for t in session.scalars(select(MessageRow.tenant)))
     assert tenants == ["acme", "globex", "globex"]
+
+
+def test_sends_ses_refuses_for_the_tenant_are_typed_and_recorded(
+    mailer: Mailer, store: Store, sandbox: SandboxClient
+) -> None:
+    with pytest.raises(TenantNotReady, match="courrier tenant create"):
+        mailer.send(Message(sender=SENDER, to=[SUCCESS], text="x", tenant="initech"))
+    sandbox.ses.verify_email_identity(EmailAddress="other@example.com")
+    with pytest.raises(TenantNotReady, match="associate"):
+        mailer.send(Message(sender="other@example.com", to=[SUCCESS], text="x", tenant="acme"))
+    with store.transaction() as session:
+        assert set(session.scalars(select(MessageRow.status))) == {"failed"}
+
+
+def test_a_paused_tenant_waits_while_the_others_send(
+    mailer: Mailer, sandbox: SandboxClient
+) -> None:
+    arn = sandbox.sesv2.get_tenant(TenantName="acme")["Tenant"]["TenantArn"]
+    sandbox.sesv2.update_reputation_entity_customer_managed_status(
+        ReputationEntityType="RESOURCE", ReputationEntityReference=arn, SendingStatus="DISABLED"
+    )
+    with pytest.raises(TenantPaused) as paused:
+        mailer.send(Message(sender=SENDER, to=[SUCCESS], text="x", tenant="acme"))
+    verdict = classify(paused.value, reached_ses=True)
+    # Its own wait, not the account's: the outbox keeps sending everyone else's rows.
+    assert (verdict.outcome, verdict.account) == (Outcome.RETRY, False)
+    assert mailer.send(Message(sender=SENDER, to=[SUCCESS], text="x", tenant="globex")).sent
+    assert mailer.send(Message(sender=SENDER, to=[SUCCESS], text="x")).sent

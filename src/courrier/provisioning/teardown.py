@@ -9,6 +9,7 @@ from courrier.provisioning.aws import SES_MISSING, Aws
 from courrier.provisioning.probe import remove_probes
 from courrier.provisioning.resources import NOTIFICATION_TYPES, TOPIC_SID, Route
 from courrier.provisioning.setup import Action, Change, inventory_of, resources_for
+from courrier.provisioning.tenants import delete_tagged_tenants
 
 __all__ = ["teardown"]
 
@@ -22,14 +23,16 @@ def teardown(
     delete_identity: bool = False,
     config: Path | None = None,
 ) -> list[Change]:
-    """Undo :func:`~courrier.provisioning.setup.setup`; the identity stays unless asked.
+    """Undo :func:`~courrier.provisioning.setup.setup`, and delete the tenants ``courrier
+    tenant create`` made with the same prefix; the identity stays unless asked.
 
     Each step is skipped when its resource is already gone, so teardown can be re-run. With
     ``config``, every key setup writes is removed from that ``courrier.toml`` afterwards.
     """
     r = resources_for(aws, identity, route=route, prefix=prefix)
     found = inventory_of(aws, r)
-    changes: list[Change] = []
+    # The tenants first: SES refuses to delete a resource a tenant is associated with.
+    changes: list[Change] = delete_tagged_tenants(aws, prefix)
 
     def note(resource: str, done: bool) -> None:
         changes.append(Change(resource, Action.DELETE if done else Action.ABSENT))

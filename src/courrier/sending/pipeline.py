@@ -41,6 +41,7 @@ from courrier.errors import (
     SendError,
     SendingPaused,
     StoreError,
+    TenantPaused,
     Throttled,
 )
 from courrier.message import Message
@@ -147,6 +148,9 @@ def _error_verdict(err: BaseException, reached_ses: bool) -> Verdict:
     if isinstance(err, Throttled | AwsUnreachable):
         # SES refused (or never saw) this try; only a later try can reach it.
         return Verdict(Outcome.RETRY, error=text, transient=True)
+    if isinstance(err, TenantPaused):
+        # One tenant's pause: its messages wait, the account's other sends go on.
+        return Verdict(Outcome.RETRY, error=text, wait=ACCOUNT_WAIT)
     if isinstance(err, DailyQuotaExceeded | SendingPaused):
         return Verdict(Outcome.RETRY, error=text, wait=ACCOUNT_WAIT, account=True)
     if isinstance(err, ReputationGuardTripped):
