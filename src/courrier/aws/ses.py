@@ -41,6 +41,36 @@ class AccountView:
 
 
 @dataclass(frozen=True)
+class TenantReputation:
+    """SES's view of one tenant's reputation entity (GetTenant, GetReputationEntity;
+    https://docs.aws.amazon.com/ses/latest/dg/tenants.html#reputation-monitoring-and-enforcement)."""
+
+    tenant: str
+    #: The tenant's own sending status: ENABLED | REINSTATED | DISABLED.
+    sending_status: str
+    #: The entity's aggregate: DISABLED when either the customer-managed or the SES-managed
+    #: status is.
+    aggregate_status: str
+    customer_managed_status: str | None
+    aws_managed_status: str | None
+    #: The reputation policy (an ARN naming ``standard``, ``strict`` or ``none``).
+    policy: str | None
+    impact: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready."""
+        return {
+            "tenant": self.tenant,
+            "sending_status": self.sending_status,
+            "aggregate_status": self.aggregate_status,
+            "customer_managed_status": self.customer_managed_status,
+            "aws_managed_status": self.aws_managed_status,
+            "policy": self.policy,
+            "impact": self.impact,
+        }
+
+
+@dataclass(frozen=True)
 class SuppressedDestination:
     """One entry of the account-level suppression list
     (docs/ses.md#account-level-suppression-list)."""
@@ -306,6 +336,30 @@ class SesClient(TemplateCalls):
             for item in response.get("SuppressedDestinationSummaries", [])
         ]
         return entries, response.get("NextToken") or None
+
+    def tenant_reputation(self, tenant: str) -> TenantReputation:
+        """The tenant's status and its reputation entity's (a tenant is an entity of type
+        RESOURCE named by its ARN)."""
+        with translate("GetTenant"):
+            found = self._ses.get_tenant(TenantName=tenant)["Tenant"]
+        with translate("GetReputationEntity"):
+            entity = self._ses.get_reputation_entity(
+                ReputationEntityReference=found["TenantArn"], ReputationEntityType="RESOURCE"
+            ).get("ReputationEntity", {})
+
+        def status(key: str) -> str | None:
+            record = entity.get(key) or {}
+            return str(record["Status"]) if record.get("Status") else None
+
+        return TenantReputation(
+            tenant=tenant,
+            sending_status=str(found.get("SendingStatus", "")),
+            aggregate_status=str(entity.get("SendingStatusAggregate", "")),
+            customer_managed_status=status("CustomerManagedStatus"),
+            aws_managed_status=status("AwsSesManagedStatus"),
+            policy=entity.get("ReputationManagementPolicy"),
+            impact=entity.get("ReputationImpact"),
+        )
 
     def suppress(self, address: str, reason: str) -> None:
         """Add ``address`` to the account-level list; ``reason`` is BOUNCE or COMPLAINT."""

@@ -38,6 +38,8 @@ class GuardObserver(WorkerObserver):
         self._clock = clock
         self._lock = threading.Lock()
         self._pending = False
+        #: The tenants with a bounce or a complaint since their last judgement.
+        self._tenants: set[str] = set()
         self._judged_at: float | None = None
 
     def polled(self, received: int) -> None:
@@ -45,9 +47,11 @@ class GuardObserver(WorkerObserver):
         self._judge(force=False)
 
     def applied(self, applied: Applied) -> None:
-        if any(event.kind in ("Bounce", "Complaint") for event, _ in applied.stored):
+        judged = [e for e, _ in applied.stored if e.kind in ("Bounce", "Complaint")]
+        if judged:
             with self._lock:
                 self._pending = True
+                self._tenants.update(e.tenant for e in judged if e.tenant)
             self._judge(force=False)
 
     def stopped(self) -> None:
@@ -62,9 +66,14 @@ class GuardObserver(WorkerObserver):
                 return
             self._pending = False
             self._judged_at = now
+            tenants, self._tenants = sorted(self._tenants), set()
         try:
+            # The tenants first: the account is judged without those that trip.
+            for tenant in tenants:
+                self.guard.evaluate_tenant(tenant)
             self.guard.evaluate()
         except BaseException:
             with self._lock:
                 self._pending = True  # judged again at the next chance, not dropped
+                self._tenants.update(tenants)
             raise

@@ -95,7 +95,7 @@ class BulkResult:
 def send_bulk(
     mailer: Mailer, spec: BulkSend, destinations: Sequence[BulkDestination]
 ) -> BulkResult:
-    mailer.guard.before_send(bulk=True)
+    mailer.guard.before_send(bulk=True, tenant=spec.tenant)
     check_template_name(spec.template)
     sender = parse_address(spec.sender)
     default_data = template_data(spec.data)

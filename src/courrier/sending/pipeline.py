@@ -208,7 +208,7 @@ def deliver(
     (nothing recorded or sent). ``settle`` turns the verdict into the outbox row's fate,
     recorded with the outcome. Errors before the intent (the guard, rendering) and a failure
     to record a message SES took are raised; every other path returns."""
-    mailer.guard.before_send(bulk=message.bulk)
+    mailer.guard.before_send(bulk=message.bulk, tenant=message.tenant)
     message = mailer.with_defaults(message)
     call = mailer.request(message)
     intent = mailer.store.begin_send(

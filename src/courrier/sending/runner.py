@@ -322,7 +322,8 @@ class OutboxRunner:
         messages = [m for _, m in group if isinstance(m, TemplateMessage)]
         assert len(messages) == len(group)
         try:
-            self.mailer.guard.before_send(bulk=True)
+            # The rows of a group share a tenant (_group_key): its guard judges them.
+            self.mailer.guard.before_send(bulk=True, tenant=messages[0].tenant)
             headers = {
                 e.id: headers_for(self.settings, m)
                 for (e, _), m in zip(group, messages, strict=True)
