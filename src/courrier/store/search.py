@@ -100,10 +100,11 @@ def find_messages(
     status: str = "",
     limit: int = 50,
     offset: int = 0,
+    tenant: str = "",
 ) -> list[MessageSummary]:
     """Newest first; ``text`` matches the beginning of a recipient address, the SES message
     id, or (text without ``@``) part of the subject; ``status`` the message's or one of its
-    recipients' status.
+    recipients' status; ``tenant`` the SES tenant it was sent for (ix_messages_tenant_id).
 
     The page of messages is taken first, then only its recipients are counted.
     """
@@ -113,6 +114,8 @@ def find_messages(
     query = select(MessageRow).order_by(MessageRow.id.desc()).limit(limit).offset(offset)
     if text.strip():
         query = query.where(_matching(text))
+    if tenant:
+        query = query.where(MessageRow.tenant == tenant.replace("\x00", ""))
     if status:
         if text.strip():
             with_status = select(RecipientRow.message_id).where(
