@@ -187,3 +187,31 @@ def test_a_paused_tenant_waits_while_the_others_send(
     assert (verdict.outcome, verdict.account) == (Outcome.RETRY, False)
     assert mailer.send(Message(sender=SENDER, to=[SUCCESS], text="x", tenant="globex")).sent
     assert mailer.send(Message(sender=SENDER, to=[SUCCESS], text="x")).sent
+
+
+def test_a_complaint_suppresses_for_its_tenant_a_hard_bounce_for_everyone(
+    mailer: Mailer, store: Store, sandbox: SandboxClient
+) -> None:
+    from courrier.feedback import decode
+    from courrier.feedback.apply import apply
+    from tests.feedback.test_decode import envelope
+    from tests.tenants.test_feedback import tagged
+
+    angry, gone = "angry@example.org", "gone@example.net"
+    sandbox.set_account(production=True)
+    complaint = tagged("S4", "acme")
+    complaint["complaint"]["complainedRecipients"] = [{"emailAddress": angry}]
+    applied = apply(store, [decode(envelope(complaint, message_id="c"))])
+    assert applied.tenant_suppressed == [("acme", angry)]
+    assert applied.suppressed == []
+    assert store.suppressed_among([angry]) == set()
+    bounce = tagged("S1", "acme")  # a permanent bounce: the address is gone for everyone
+    assert apply(store, [decode(envelope(bounce, message_id="b"))]).suppressed == [gone]
+
+    def status(tenant: str | None, to: str) -> str:
+        return mailer.send(Message(sender=SENDER, to=[to], text="x", tenant=tenant)).status
+
+    assert status("acme", angry) == "suppressed"
+    assert status("globex", angry) == "sent"
+    assert status(None, angry) == "sent"
+    assert status("globex", gone) == "suppressed"

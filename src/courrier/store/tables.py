@@ -138,6 +138,23 @@ class SuppressionRow(Base):
     expires_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
 
+class TenantSuppressionRow(Base):
+    """An address suppressed for one SES tenant only: the reason was the tenant's own (a
+    complaint about its mail), so the account's other tenants may still send to it. Hard
+    bounces stay on the account-wide list (``suppressions``), as SES keeps them."""
+
+    __tablename__ = "tenant_suppressions"
+
+    tenant: Mapped[str] = mapped_column(String(64), primary_key=True)
+    address: Mapped[str] = mapped_column(String(ADDRESS), primary_key=True)
+    reason: Mapped[str] = mapped_column(String(30))
+    source: Mapped[str] = mapped_column(String(30))
+    detail: Mapped[str | None] = mapped_column(Text)
+    first_seen: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_seen: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
 class FeedbackEventRow(Base):
     """Append-only: one row per feedback event, unique by ``event_key``."""
 

@@ -1,8 +1,9 @@
-"""SES tenants: the tenant of each message and event, per-tenant rollups and guard trips.
+"""SES tenants: the tenant of each message and event; per-tenant rollups, trips, suppressions.
 
 ``messages.tenant`` and ``feedback_events.tenant`` are new nullable columns (NULL: the
 account's, as everything stored before); ``tenant_recipient_hours`` is empty because no
-message stored before had a tenant; ``tenant_guard_trips`` is new. Nothing to backfill.
+message stored before had a tenant; ``tenant_guard_trips`` and ``tenant_suppressions`` are
+new. Nothing to backfill.
 
 Revision ID: 0008
 Revises: 0007
@@ -43,9 +44,21 @@ def upgrade() -> None:
         sa.Column("reset_note", sa.Text()),
     )
     op.create_index("ix_tenant_guard_trips_tenant", "tenant_guard_trips", ["tenant", "id"])
+    op.create_table(
+        "tenant_suppressions",
+        sa.Column("tenant", sa.String(64), primary_key=True),
+        sa.Column("address", sa.String(320), primary_key=True),
+        sa.Column("reason", sa.String(30), nullable=False),
+        sa.Column("source", sa.String(30), nullable=False),
+        sa.Column("detail", sa.Text()),
+        sa.Column("first_seen", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("last_seen", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True)),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("tenant_suppressions")
     op.drop_table("tenant_guard_trips")
     op.drop_table("tenant_recipient_hours")
     op.drop_index("ix_messages_tenant_id", table_name="messages")
