@@ -139,6 +139,17 @@ def test_commands(sandbox: SandboxClient, tmp_path: Path, monkeypatch: pytest.Mo
     bad = runner.invoke(main, ["tenant", "create", "a b"])
     assert bad.exit_code != 0
     assert "tenant name" in bad.output
+    monkeypatch.setenv("COURRIER_DATABASE_URL", f"sqlite:///{tmp_path}/sent.db")
+    sandbox.set_account(production=True)
+    sent = runner.invoke(
+        main, ["send", "--to", "a@example.org", "--subject", "s", "--text", "t", "--tenant", "acme"]
+    )
+    assert sent.exit_code == 0, sent.output
+    unknown = runner.invoke(
+        main, ["send", "--to", "a@example.org", "--subject", "s", "--text", "t", "--tenant", "x"]
+    )
+    assert unknown.exit_code != 0
+    assert "courrier tenant create" in unknown.output
     deleted = runner.invoke(main, ["tenant", "delete", "acme", "--yes"])
     assert deleted.exit_code == 0, deleted.output
     assert runner.invoke(main, ["tenant", "list"]).output == ""
