@@ -8,8 +8,11 @@ from typing import Any
 
 import pytest
 
-from courrier_sandbox.client import SandboxControlError
+from courrier_sandbox.client import SandboxControl, SandboxControlError
+from courrier_sandbox.pytest_plugin import SesSandbox
+from courrier_sandbox.ses import tenant_reputation
 from courrier_sandbox.ses.state import RegionState
+from courrier_sandbox.ses.tenants import Tenant
 from tests.conftest import REGION, SENDER, SandboxClient
 from tests.sandbox.helpers import CONFIG_SET, error_of, only, quiet_events_route
 
@@ -718,3 +721,100 @@ def test_a_raw_message_names_its_tenant_in_a_header(sandbox: SandboxClient) -> N
     for payload in payloads:
         assert payload["mail"]["tags"]["ses:tenant-name"] == ["acme"]
         assert all(h["name"].lower() != "x-ses-tenant" for h in payload["mail"]["headers"])
+
+
+def test_the_configuration_set_scope_wins_over_the_tenant(sandbox: SandboxClient) -> None:
+    pipeline = quiet_events_route(sandbox)
+    sandbox.set_account(production=True)
+    tenant_ready(sandbox, "acme")
+    sandbox.sesv2.create_configuration_set(
+        ConfigurationSetName="own-list",
+        SuppressionOptions={"SuppressionScope": "TENANT", "SuppressedReasons": ["BOUNCE"]},
+    )
+    sandbox.sesv2.create_tenant_resource_association(
+        TenantName="acme", ResourceArn=arn(sandbox, "configuration-set", "own-list")
+    )
+    listed = "gone@example.net"
+    sandbox.sesv2.put_suppressed_destination(
+        EmailAddress=listed, Reason="BOUNCE", TenantName="acme"
+    )
+    # The tenant itself uses the account's list: through CONFIG_SET the address is sent to.
+    delivered = send(sandbox, "acme", Destination={"ToAddresses": [listed]})
+    bounced = send(
+        sandbox, "acme", Destination={"ToAddresses": [listed]}, ConfigurationSetName="own-list"
+    )
+    payloads = sandbox.feedback(pipeline.queue_url)
+    assert [p["mail"]["messageId"] for p in only(payloads, "Delivery")] == [delivered]
+    found = sandbox.server.app.events.list("Bounce", bounced)
+    assert [e.body["bounceSubType"] for e in found] == ["OnTenantSuppressionList"]
+
+
+def test_findings_close_as_the_traffic_ages_out_of_the_window() -> None:
+    tenant = Tenant.new("acme", {})
+    sent_at = 1_000_000.0
+    tenant.traffic.append((sent_at, 20, 0, 1))  # 20 recipients, one complaint
+    tenant_reputation.judge(tenant, sent_at + 60)
+    assert (tenant.impact, tenant.aws_status.status, tenant.sending_status) == (
+        "HIGH",
+        "DISABLED",
+        "DISABLED",
+    )
+    tenant.customer_status.status = "REINSTATED"
+    tenant_reputation.judge(tenant, sent_at + 120)
+    assert (tenant.aws_status.status, tenant.sending_status) == ("ENABLED", "REINSTATED")
+    # A day later the complaint is out of the window: the finding closes, and so does the
+    # reinstatement.
+    tenant_reputation.judge(tenant, sent_at + tenant_reputation.WINDOW + 1)
+    assert tenant.impact is None
+    assert (tenant.customer_status.status, tenant.sending_status) == ("ENABLED", "ENABLED")
+    assert tenant.customer_status.cause == "All reputation findings resolved."
+
+
+def test_tenant_resources_and_resource_tenants_are_listed_page_by_page(
+    sandbox: SandboxClient,
+) -> None:
+    quiet_events_route(sandbox)
+    tenant_ready(sandbox, "acme")
+    tenant_ready(sandbox, "globex")
+    resources = list(
+        sandbox.sesv2.get_paginator("list_tenant_resources").paginate(
+            TenantName="acme", PaginationConfig={"PageSize": 1}
+        )
+    )
+    assert [len(p["TenantResources"]) for p in resources] == [1, 1]
+    tenants = list(
+        sandbox.sesv2.get_paginator("list_resource_tenants").paginate(
+            ResourceArn=arn(sandbox, "identity", SENDER), PaginationConfig={"PageSize": 1}
+        )
+    )
+    assert [t["TenantName"] for p in tenants for t in p["ResourceTenants"]] == ["acme", "globex"]
+
+
+def test_the_plugin_reads_a_tenant_reputation(sandbox: SandboxClient) -> None:
+    two_tenants(sandbox)
+    send(sandbox, "acme", Destination=to(19, "angry@complaint.example.net"))
+    plugin = SesSandbox(url=sandbox.url, region=REGION, control=SandboxControl(sandbox.url))
+    acme, globex = plugin.tenant("acme"), plugin.tenant("globex")
+    assert (acme.sending_status, acme.complaints, acme.attempts) == ("DISABLED", 1, 20)
+    assert acme.aws_cause is not None
+    assert "complaint rate" in acme.aws_cause
+    assert acme.arn == sandbox.sesv2.get_tenant(TenantName="acme")["Tenant"]["TenantArn"]
+    assert (globex.sending_status, globex.attempts, globex.impact) == ("ENABLED", 0, None)
+
+
+def test_a_tenant_is_tagged_by_its_arn(sandbox: SandboxClient) -> None:
+    tenant_arn = sandbox.sesv2.create_tenant(
+        TenantName="acme", Tags=[{"Key": "plan", "Value": "gold"}]
+    )["TenantArn"]
+    sandbox.sesv2.tag_resource(ResourceArn=tenant_arn, Tags=[{"Key": "team", "Value": "a"}])
+    sandbox.sesv2.untag_resource(ResourceArn=tenant_arn, TagKeys=["plan"])
+    assert sandbox.sesv2.list_tags_for_resource(ResourceArn=tenant_arn)["Tags"] == [
+        {"Key": "team", "Value": "a"}
+    ]
+    assert sandbox.sesv2.get_tenant(TenantName="acme")["Tenant"]["Tags"] == [
+        {"Key": "team", "Value": "a"}
+    ]
+    stale = tenant_arn.rpartition("/")[0] + "/tn-0000"
+    assert error_of(sandbox.sesv2.list_tags_for_resource, ResourceArn=stale)[0] == (
+        "NotFoundException"
+    )

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from courrier_sandbox.client import Letter, SandboxControl
+from courrier_sandbox.client import Letter, SandboxControl, TenantReputation
 
 if TYPE_CHECKING:
     from courrier_sandbox import Sandbox
@@ -51,6 +51,12 @@ class SesSandbox:
         oldest first, whether or not a topic was set up to receive it."""
         self.drain()
         return self.control.events(kind=kind, message_id=message_id)
+
+    def tenant(self, name: str) -> TenantReputation:
+        """A tenant's reputation entity as the sandbox judges it once the feedback of every
+        send so far is counted: its aggregate, customer- and AWS-managed statuses, its open
+        finding, and the recipients, bounces and complaints behind it."""
+        return self.control.tenant(name)
 
     def drain(self, timeout: float = 10.0) -> None:
         """Wait until the feedback of every send so far is published."""

@@ -9,7 +9,7 @@ from courrier_sandbox.ses.faults import SesFault
 #: A resource holds at most 50 tags; keys are 1-128 characters, values 0-256 (botocore).
 MAX_TAGS = 50
 #: The ARN kinds that carry tags, as ``arn:aws:ses:REGION:ACCOUNT:KIND/NAME`` spells them.
-KINDS = ("identity", "configuration-set", "contact-list")
+KINDS = ("identity", "configuration-set", "contact-list", "tenant")
 
 
 def checked(

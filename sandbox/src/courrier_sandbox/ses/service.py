@@ -160,6 +160,13 @@ class SesService(IdentityMethods, ConfigurationSetMethods, ContactListMethods, T
             return self.configuration_set(caller, name).tags
         if kind == "contact-list":
             return self.contact_list(caller, name).tags
+        if kind == "tenant":
+            # A tenant's ARN ends in NAME/ID (docs/ses.md#tenants).
+            with self.lock:
+                tenant = self.state(caller).tenants.get(name.partition("/")[0])
+            if tenant is None or tenant.arn(caller.region, caller.account) != arn:
+                raise SesFault("NotFound", f"Resource not found: {arn}")
+            return tenant.tags
         with self.lock:
             identity = self.state(caller).identities.get(identity_name(name))
         if identity is None:
