@@ -125,3 +125,25 @@ def test_the_event_payload_keeps_the_tag(store: Store) -> None:
     with store.transaction() as session:
         payload = json.loads(session.scalars(select(FeedbackEventRow.payload)).one())
     assert payload["mail"]["tags"]["ses:tenant-name"] == ["acme"]
+
+
+def test_the_suppression_commands_take_a_tenant(store: Store, database_url: str) -> None:
+    from click.testing import CliRunner
+
+    from courrier.cli import main
+
+    complaint = tagged("S4", "acme")
+    apply(store, [decode(envelope(complaint))])
+    runner = CliRunner()
+    base = ["--database-url", database_url, "suppression"]
+    listed = runner.invoke(main, [*base, "list", "--tenant", "acme", "--json"])
+    assert [json.loads(line)["address"] for line in listed.output.splitlines()] == [
+        "reader@example.org"
+    ]
+    assert runner.invoke(main, [*base, "list", "--json"]).output == ""
+    bad = runner.invoke(main, [*base, "list", "--tenant", "a b"])
+    assert bad.exit_code != 0
+    assert "tenant name" in bad.output
+    removed = runner.invoke(main, [*base, "remove", "reader@example.org", "--tenant", "acme"])
+    assert removed.exit_code == 0, removed.output
+    assert store.suppressions(tenant="acme") == []

@@ -215,3 +215,7 @@ def test_a_complaint_suppresses_for_its_tenant_a_hard_bounce_for_everyone(
     assert status("globex", angry) == "sent"
     assert status(None, angry) == "sent"
     assert status("globex", gone) == "suppressed"
+    assert [entry.address for entry in store.suppressions(tenant="acme")] == [angry]
+    assert store.suppressions(tenant="globex") == []
+    assert store.unsuppress(angry, tenant="acme")
+    assert status("acme", angry) == "sent"

@@ -29,7 +29,7 @@ from courrier.errors import (
 )
 from courrier.statuses import MessageStatus
 from courrier.store.errors import store_error
-from courrier.store.tables import MessageRow, SuppressionRow, utcnow
+from courrier.store.tables import MessageRow, SuppressionRow, TenantSuppressionRow, utcnow
 
 if TYPE_CHECKING:
     from courrier.store.send_rate import TokenRequest
@@ -370,21 +370,33 @@ class Store:
         )
         session.execute(statement)
 
-    def unsuppress(self, address: str) -> bool:
-        """Take ``address`` off the suppression list; False when it was not on it."""
+    def unsuppress(self, address: str, *, tenant: str | None = None) -> bool:
+        """Take ``address`` off the suppression list (with ``tenant``: off that tenant's
+        own list); False when it was not on it."""
         with self.transaction() as session:
-            result = session.execute(
-                delete(SuppressionRow).where(SuppressionRow.address == address.lower())
-            )
+            if tenant is None:
+                statement = delete(SuppressionRow).where(SuppressionRow.address == address.lower())
+            else:
+                statement = delete(TenantSuppressionRow).where(
+                    TenantSuppressionRow.tenant == tenant,
+                    TenantSuppressionRow.address == address.lower(),
+                )
+            result = session.execute(statement)
             return bool(getattr(result, "rowcount", 0))
 
-    def suppressions(self, *, reason: str | None = None) -> list[Suppression]:
-        """The whole suppression list (only ``reason``'s entries when given), by address. For a
-        large list, page through it instead (the dashboard does)."""
+    def suppressions(
+        self, *, reason: str | None = None, tenant: str | None = None
+    ) -> list[Suppression]:
+        """The whole suppression list (only ``reason``'s entries when given), by address;
+        with ``tenant``, that tenant's own list. For a large list, page through it instead
+        (the dashboard does)."""
+        row: Any = SuppressionRow if tenant is None else TenantSuppressionRow
         with self.transaction(read_only=True) as session:
-            query = select(SuppressionRow).order_by(SuppressionRow.address)
+            query = select(row).order_by(row.address)
+            if tenant is not None:
+                query = query.where(row.tenant == tenant)
             if reason:
-                query = query.where(SuppressionRow.reason == reason)
+                query = query.where(row.reason == reason)
             return [
                 Suppression(
                     r.address,
