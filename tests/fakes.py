@@ -122,6 +122,12 @@ class SesApiStandIn:
     def put_suppressed_destination(self, **params: Any) -> Mapping[str, Any]:
         return self._unexpected("PutSuppressedDestination")
 
+    def get_tenant(self, **params: Any) -> Mapping[str, Any]:
+        return self._unexpected("GetTenant")
+
+    def get_reputation_entity(self, **params: Any) -> Mapping[str, Any]:
+        return self._unexpected("GetReputationEntity")
+
 
 # Checked by mypy: each stand-in is what it stands in for.
 _clock: Clock = FakeClock()

@@ -18,6 +18,8 @@
     │       ├── Throttled                rate exceeded; retried with backoff
     │       ├── DailyQuotaExceeded
     │       ├── SendingPaused            account or configuration set paused
+    │       │   └── TenantPaused         the tenant's sends paused (its reputation entity)
+    │       ├── TenantNotReady           the tenant is missing or lacks an association
     │       ├── IdentityNotVerified
     │       ├── MessageRejected
     │       ├── ConfigurationSetMissing
@@ -29,6 +31,7 @@
     │   ├── UntrustedTopic               from a topic outside the allow-list
     │   └── UntrustedSignature           SNS signature missing, malformed or not verifying
     ├── ReputationGuardTripped           a bulk send refused: a rate crossed the guard's line
+    │                                    (the account's, or the message's tenant's)
     ├── InvalidUnsubscribeLink (ValueError) a tampered, foreign or malformed unsubscribe link
     └── StoreError                       the database failed; the transaction rolled back
         ├── StoreUnavailable             unreachable or busy: retrying later may succeed
@@ -67,6 +70,8 @@ __all__ = [
     "StoreUnavailable",
     "StoreUnusable",
     "TemplateNotFound",
+    "TenantNotReady",
+    "TenantPaused",
     "Throttled",
     "UndecodableMessage",
     "UnsubscribeRequired",
@@ -181,6 +186,16 @@ class DailyQuotaExceeded(SendError):
 
 class SendingPaused(SendError):
     """Sending is paused for the account or for the configuration set."""
+
+
+class TenantPaused(SendingPaused):
+    """SES paused the sends of the tenant the message names (its reputation entity): the
+    account's other tenants still send."""
+
+
+class TenantNotReady(SendError):
+    """The tenant a send names does not exist, or is not associated with the send's
+    identity, configuration set or template (``courrier tenant create`` associates them)."""
 
 
 class IdentityNotVerified(SendError):

@@ -25,6 +25,7 @@ __all__ = [
     "check_list_name",
     "check_options",
     "check_recipient_count",
+    "check_tenant_name",
     "parse_parties",
 ]
 
@@ -59,6 +60,19 @@ AddressLike = str | Address | tuple[str, str]
 AddressList = tuple[AddressLike, ...] | list[AddressLike]
 
 _LIST_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+# SES tenant names: up to 64 letters, digits, '-' and '_'
+# (https://docs.aws.amazon.com/ses/latest/APIReference-V2/API_CreateTenant.html).
+_TENANT_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+def check_tenant_name(name: str | None) -> str | None:
+    """``name``, refused unless it is a name SES accepts for a tenant: 1 to 64 ASCII
+    letters, digits, '-' or '_'."""
+    if name is not None and (not isinstance(name, str) or not _TENANT_NAME.match(name)):
+        raise InvalidMessage(
+            f"invalid tenant name {name!r}: ASCII letters, digits, '_' and '-', 1 to 64"
+        )
+    return name
 
 
 def check_list_name(name: str | None) -> str | None:
@@ -166,6 +180,7 @@ class PartiesArgs(TypedDict, total=False):
     feedback_address: AddressLike | None
     bulk: bool
     list_name: str | None
+    tenant: str | None
 
 
 @dataclass(frozen=True, init=False)
@@ -190,6 +205,9 @@ class Parties:
     #: The list (or topic) a bulk message belongs to: its unsubscribe link names it, and
     #: recipients who left it (or every list) are not sent to. None: no particular list.
     list_name: str | None
+    #: The SES tenant the message is sent for (``TenantName``): its reputation, and its
+    #: pause, are the tenant's own. None: the account's.
+    tenant: str | None
 
     def _set_parties(self, sender: AddressLike, to: AddressList, common: PartiesArgs) -> None:
         """Set the shared fields from a constructor's arguments, addresses parsed."""
@@ -205,6 +223,7 @@ class Parties:
         set_(self, "feedback_address", None if feedback is None else parse_address(feedback))
         set_(self, "bulk", common.get("bulk", False))
         set_(self, "list_name", common.get("list_name"))
+        set_(self, "tenant", check_tenant_name(common.get("tenant")))
 
     @property
     def from_address(self) -> Address:

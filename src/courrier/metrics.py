@@ -59,20 +59,39 @@ class _Sampled(Collector):
             return list(self._cached[1])
 
 
+#: How many SES tenants get a label of their own in ``courrier_tenant_feedback_events``; the
+#: events of the tenants seen after them are counted under ``other``, so that a platform
+#: with thousands of tenants does not make thousands of series.
+MAX_TENANT_LABELS = 50
+OTHER_TENANTS = "other"
+
+
 class Metrics(WorkerObserver):
     def __init__(
         self,
         registry: CollectorRegistry | None = None,
         *,
         clock: Clock = time.monotonic,
+        max_tenant_labels: int = MAX_TENANT_LABELS,
     ) -> None:
         self.registry = registry or CollectorRegistry()
         self._clock = clock
+        self._max_tenant_labels = max_tenant_labels
+        #: The tenants with a label of their own: the first ``max_tenant_labels`` seen.
+        self._tenant_labels: set[str] = set()
+        self._tenant_lock = threading.Lock()
         r = self.registry
         self.events = Counter(
             "courrier_feedback_events",
             "Feedback events applied, by kind and subtype",
             ["kind", "subtype"],
+            registry=r,
+        )
+        self.tenant_events = Counter(
+            "courrier_tenant_feedback_events",
+            "Feedback events of SES tenants' messages, by tenant (the first "
+            f"{max_tenant_labels} seen, the others as '{OTHER_TENANTS}') and kind",
+            ["tenant", "kind"],
             registry=r,
         )
         self.duplicates = Counter(
@@ -108,8 +127,21 @@ class Metrics(WorkerObserver):
         self.batches.inc()
         for event, _action in applied.stored:
             self.events.labels(event.kind, _subtype_label(event)).inc()
+            if event.tenant:
+                self.tenant_events.labels(self.tenant_label(event.tenant), event.kind).inc()
         self.duplicates.inc(applied.duplicates)
         self.suppressions.inc(len(applied.suppressed))
+
+    def tenant_label(self, tenant: str) -> str:
+        """``tenant`` while fewer than ``max_tenant_labels`` tenants have a label, and for
+        those that do; ``other`` for every tenant after them."""
+        with self._tenant_lock:
+            if tenant in self._tenant_labels:
+                return tenant
+            if len(self._tenant_labels) < self._max_tenant_labels:
+                self._tenant_labels.add(tenant)
+                return tenant
+        return OTHER_TENANTS
 
     def poll_failed(self, error: AwsError) -> None:
         self.poll_errors.inc()

@@ -403,6 +403,15 @@ class Settings:
             None if ttl is None else dt.timedelta(days=ttl),
         )
 
+    # SES tenants (``courrier tenant create``); see courrier.provisioning.tenants.
+    #: The suppression list a new tenant's sends consult: ``tenant`` (its own, so one
+    #: tenant's bounces and complaints do not stop the others' mail) or ``account``; unset
+    #: leaves SES's default. Applied with PutTenantSuppressionAttributes.
+    tenant_suppression_scope: str | None = None
+    #: The reasons that add an address to that list, separated by commas: ``bounce``,
+    #: ``complaint`` (unset: both).
+    tenant_suppressed_reasons: str | None = None
+
     @classmethod
     def load(
         cls,

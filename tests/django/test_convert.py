@@ -235,3 +235,17 @@ def test_what_cannot_be_represented_is_refused(change: dict[str, Any], reason: s
 def test_addresses_are_checked_by_courrier() -> None:
     with pytest.raises(InvalidAddress, match="SMTPUTF8"):
         to_message(email(to=["jürgen@example.com"]))
+
+
+def test_the_tenant_is_taken_from_the_message() -> None:
+    message = email()
+    message.tenant = "acme"  # type: ignore[attr-defined]
+    assert to_message(message).tenant == "acme"
+    templated = EmailMessage(from_email="s@example.com", to=["a@example.org"])
+    templated.template = "welcome"  # type: ignore[attr-defined]
+    templated.tenant = "globex"  # type: ignore[attr-defined]
+    assert to_message(templated).tenant == "globex"
+    assert to_message(email()).tenant is None
+    message.tenant = "a b"  # type: ignore[attr-defined]
+    with pytest.raises(InvalidMessage, match="tenant name"):
+        to_message(message)

@@ -121,6 +121,7 @@ def test_decode_limits_fit_the_store_columns() -> None:
         "ses_message_id": width(columns["ses_message_id"]),
         "recipient": width(columns["recipient"]),
         "feedback_id": width(columns["feedback_id"]),
+        "tenant": width(columns["tenant"]),
     }
     for field, limit in FIELD_LIMITS.items():
         assert widths[field] >= limit, field

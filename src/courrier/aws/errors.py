@@ -109,6 +109,19 @@ _SEND_CODES: dict[str, tuple[type[errors.SendError], str]] = {
 }
 
 
+_TENANT_CODES: dict[str, tuple[type[errors.SendError], str]] = {
+    "SendingPausedException": (
+        errors.TenantPaused,
+        "SES paused this tenant: see courrier stats --tenant, and its reputation entity",
+    ),
+    "NotFoundException": (errors.TenantNotReady, "create it (courrier tenant create)"),
+    "BadRequestException": (
+        errors.TenantNotReady,
+        "associate the resource with the tenant (courrier tenant create)",
+    ),
+}
+
+
 def _parts(err: ClientError) -> tuple[str, str, Any]:
     """The code, message and HTTP status of an AWS error answer."""
     error = err.response.get("Error", {})
@@ -142,6 +155,10 @@ def _send_error(err: ClientError, operation: str) -> errors.AwsError:
             errors.DailyQuotaExceeded,
             "the 24-hour sending quota is used up: wait, or ask AWS for more",
         )
+    elif "tenant" in text.lower() and code in _TENANT_CODES:
+        # AWS documents no codes of their own for tenant refusals: the message names the
+        # tenant (https://docs.aws.amazon.com/ses/latest/dg/tenants.html#resource-association).
+        kind, advice = _TENANT_CODES[code]
     elif code == "NotFoundException" and text.lower().startswith("template"):
         # v2 answers a missing template and a missing configuration set with the same code.
         kind, advice = (

@@ -42,6 +42,8 @@ class SesApi(Protocol):
         ConfigurationSetName: str = ...,
         FeedbackForwardingEmailAddress: str = ...,
         EmailTags: Sequence[Any] = ...,
+        TenantName: str = ...,
+        ListManagementOptions: Any = ...,
     ) -> Mapping[str, Any]: ...
 
     def send_bulk_email(
@@ -54,6 +56,7 @@ class SesApi(Protocol):
         ConfigurationSetName: str = ...,
         FeedbackForwardingEmailAddress: str = ...,
         DefaultEmailTags: Sequence[Any] = ...,
+        TenantName: str = ...,
     ) -> Mapping[str, Any]: ...
 
     def create_email_template(
@@ -84,6 +87,12 @@ class SesApi(Protocol):
         self, *, EmailAddress: str, Reason: Any
     ) -> Mapping[str, Any]: ...
 
+    def get_tenant(self, *, TenantName: str) -> Mapping[str, Any]: ...
+
+    def get_reputation_entity(
+        self, *, ReputationEntityReference: str, ReputationEntityType: Any
+    ) -> Mapping[str, Any]: ...
+
 
 @dataclass(frozen=True)
 class SendQuota:
@@ -111,6 +120,36 @@ class AccountView:
             "max_24_hour_send": self.quota.max_24_hour_send,
             "max_send_rate": self.quota.max_send_rate,
             "sent_last_24_hours": self.quota.sent_last_24_hours,
+        }
+
+
+@dataclass(frozen=True)
+class TenantReputation:
+    """SES's view of one tenant's reputation entity (GetTenant, GetReputationEntity;
+    https://docs.aws.amazon.com/ses/latest/dg/tenants.html#reputation-monitoring-and-enforcement)."""
+
+    tenant: str
+    #: The tenant's own sending status: ENABLED | REINSTATED | DISABLED.
+    sending_status: str
+    #: The entity's aggregate: DISABLED when either the customer-managed or the SES-managed
+    #: status is.
+    aggregate_status: str
+    customer_managed_status: str | None
+    aws_managed_status: str | None
+    #: The reputation policy (an ARN naming ``standard``, ``strict`` or ``none``).
+    policy: str | None
+    impact: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready."""
+        return {
+            "tenant": self.tenant,
+            "sending_status": self.sending_status,
+            "aggregate_status": self.aggregate_status,
+            "customer_managed_status": self.customer_managed_status,
+            "aws_managed_status": self.aws_managed_status,
+            "policy": self.policy,
+            "impact": self.impact,
         }
 
 
@@ -187,6 +226,7 @@ class TemplateCalls:
         feedback_address: str | None,
         headers: dict[str, str] | None = None,
         list_management: dict[str, str] | None = None,
+        tenant: str | None = None,
     ) -> str:
         given: dict[str, Any] = {"TemplateName": template, "TemplateData": data}
         if headers:
@@ -196,7 +236,7 @@ class TemplateCalls:
             "Destination": _destination(to, cc, bcc),
             "Content": {"Template": given},
         }
-        _options(params, reply_to, configuration_set, feedback_address)
+        _options(params, reply_to, configuration_set, feedback_address, tenant)
         if list_management:
             params["ListManagementOptions"] = list_management
         if tags:
@@ -216,6 +256,7 @@ class TemplateCalls:
         configuration_set: str | None,
         tags: dict[str, str],
         feedback_address: str | None,
+        tenant: str | None = None,
     ) -> list[BulkEntryResult]:
         """One SendBulkEmail call: one result per entry, in the entries' order."""
         params: dict[str, Any] = {
@@ -235,7 +276,7 @@ class TemplateCalls:
                 for entry in entries
             ],
         }
-        _options(params, reply_to, configuration_set, feedback_address)
+        _options(params, reply_to, configuration_set, feedback_address, tenant)
         if tags:
             params["DefaultEmailTags"] = _tags(tags)
         with translate("SendBulkEmail", sending=True):
@@ -329,6 +370,7 @@ class SesClient(TemplateCalls):
         tags: dict[str, str],
         feedback_address: str | None,
         list_management: dict[str, str] | None = None,
+        tenant: str | None = None,
     ) -> str:
         """One v2 SendEmail of a rendered message; ``list_management``: its
         ``ListManagementOptions`` (SES's subscription management)."""
@@ -337,7 +379,7 @@ class SesClient(TemplateCalls):
             "Destination": {"ToAddresses": destinations},
             "Content": {"Raw": {"Data": raw}},
         }
-        _options(params, [], configuration_set, feedback_address)
+        _options(params, [], configuration_set, feedback_address, tenant)
         if list_management:
             params["ListManagementOptions"] = list_management
         if tags:
@@ -386,6 +428,30 @@ class SesClient(TemplateCalls):
         ]
         return entries, response.get("NextToken") or None
 
+    def tenant_reputation(self, tenant: str) -> TenantReputation:
+        """The tenant's status and its reputation entity's (a tenant is an entity of type
+        RESOURCE named by its ARN)."""
+        with translate("GetTenant"):
+            found = self._ses.get_tenant(TenantName=tenant)["Tenant"]
+        with translate("GetReputationEntity"):
+            entity = self._ses.get_reputation_entity(
+                ReputationEntityReference=found["TenantArn"], ReputationEntityType="RESOURCE"
+            ).get("ReputationEntity", {})
+
+        def status(key: str) -> str | None:
+            record = entity.get(key) or {}
+            return str(record["Status"]) if record.get("Status") else None
+
+        return TenantReputation(
+            tenant=tenant,
+            sending_status=str(found.get("SendingStatus", "")),
+            aggregate_status=str(entity.get("SendingStatusAggregate", "")),
+            customer_managed_status=status("CustomerManagedStatus"),
+            aws_managed_status=status("AwsSesManagedStatus"),
+            policy=entity.get("ReputationManagementPolicy"),
+            impact=entity.get("ReputationImpact"),
+        )
+
     def suppress(self, address: str, reason: str) -> None:
         """Add ``address`` to the account-level list; ``reason`` is BOUNCE or COMPLAINT."""
         with translate("PutSuppressedDestination"):
@@ -397,6 +463,7 @@ def _options(
     reply_to: list[str],
     configuration_set: str | None,
     feedback_address: str | None,
+    tenant: str | None = None,
 ) -> None:
     """The optional members SendEmail and SendBulkEmail share, left out when unset."""
     if reply_to:
@@ -405,3 +472,8 @@ def _options(
         params["ConfigurationSetName"] = configuration_set
     if feedback_address:
         params["FeedbackForwardingEmailAddress"] = feedback_address
+    if tenant:
+        # The tenant's own reputation and pause apply, and SES refuses a resource (sender
+        # identity, configuration set, template) not associated with it
+        # (https://docs.aws.amazon.com/ses/latest/dg/tenants.html).
+        params["TenantName"] = tenant

@@ -75,6 +75,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "courrier.cli.pipeline:teardown_command",
         "Remove what setup made, in reverse order.",
     ),
+    "tenant": (
+        "courrier.cli.tenant:tenant",
+        "Create, list, show and delete SES tenants with the resources their sends use.",
+    ),
     "template": (
         "courrier.cli.template:template",
         "Manage SES templates from files: push, list, render.",

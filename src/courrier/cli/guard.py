@@ -10,7 +10,7 @@ from rich.console import Console
 from courrier.aws.clients import AwsConfig
 from courrier.aws.ses import SesClient
 from courrier.cli.common import handles_errors, open_store, settings_from
-from courrier.cli.stats import RATES, percent
+from courrier.cli.stats import RATES, _checked_tenant, percent
 from courrier.reputation import Guard
 from courrier.settings import Settings
 from courrier.statuses import GuardLevel
@@ -27,20 +27,25 @@ def guard() -> None:
     """Show or clear the reputation guard, which refuses bulk sends once tripped."""
 
 
+_TENANT_HELP = "The guard of this SES tenant, judged on its own messages."
+
+
 @guard.command()
 @click.option("--json", "as_json", is_flag=True, help="One JSON object.")
+@click.option("--tenant", help=_TENANT_HELP)
 @click.pass_context
 @handles_errors
-def status(ctx: click.Context, as_json: bool) -> None:
+def status(ctx: click.Context, as_json: bool, tenant: str | None) -> None:
     """The guard's state, the rates it judges, SES's view and the latest trips.
 
-    Exits 1 while the guard is tripped.
+    With --tenant, the tenant's own guard and figures. Exits 1 while the guard is tripped.
     """
     settings = settings_from(ctx)
+    tenant = _checked_tenant(tenant)
     the_guard = _guard(ctx, settings)
     try:
-        current = the_guard.status()
-        history = trips(the_guard.store, limit=10)
+        current = the_guard.status(tenant=tenant)
+        history = trips(the_guard.store, limit=10, tenant=tenant)
     finally:
         the_guard.store.close()
     window = current.report.window.figures
@@ -53,12 +58,16 @@ def status(ctx: click.Context, as_json: bool) -> None:
             GuardLevel.OVER: "red",
             GuardLevel.WARNING: "yellow",
         }.get(current.state, "green")
-        console.print(f"guard: [{colour}]{current.state}[/]")
+        whose = f"tenant {tenant} " if tenant else ""
+        option = f" --tenant {tenant}" if tenant else ""
+        console.print(f"{whose}guard: [{colour}]{current.state}[/]")
         if current.trip is not None:
             console.print(
                 f"  tripped {current.trip.tripped_at:%Y-%m-%d %H:%M} UTC: {current.trip.detail}"
             )
-            console.print("  bulk sends are refused; clear with `courrier guard reset`")
+            console.print(
+                f"  {whose}bulk sends are refused; clear with `courrier guard reset{option}`"
+            )
         thresholds = current.report.thresholds()
         for rate, title in RATES:
             console.print(
@@ -84,18 +93,20 @@ def status(ctx: click.Context, as_json: bool) -> None:
 
 @guard.command()
 @click.option("--note", help="Why it is safe to send again; kept with the trip.")
+@click.option("--tenant", help=_TENANT_HELP)
 @click.pass_context
 @handles_errors
-def reset(ctx: click.Context, note: str | None) -> None:
-    """Clear the guard so that bulk sends go out again.
+def reset(ctx: click.Context, note: str | None, tenant: str | None) -> None:
+    """Clear the guard so that bulk sends go out again (with --tenant, that tenant's).
 
     If the rates are still over the line, the next bounce or complaint trips it again.
     """
     settings = settings_from(ctx)
+    tenant = _checked_tenant(tenant)
     the_guard = _guard(ctx, settings)
     try:
-        closed = the_guard.reset(note)
-        report = the_guard.status().report
+        closed = the_guard.reset(note, tenant=tenant)
+        report = the_guard.status(tenant=tenant).report
     finally:
         the_guard.store.close()
     if closed is None:

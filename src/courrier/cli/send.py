@@ -44,6 +44,7 @@ def parse_tags(values: tuple[str, ...]) -> dict[str, str]:
 )
 @click.option("--tag", multiple=True, help="SES tag NAME=VALUE; repeat for more.")
 @click.option("--configuration-set", help="SES configuration set for this message.")
+@click.option("--tenant", help="The SES tenant it is sent for (courrier tenant create).")
 @click.pass_context
 @handles_errors
 def send(
@@ -59,6 +60,7 @@ def send(
     attach: tuple[Path, ...],
     tag: tuple[str, ...],
     configuration_set: str | None,
+    tenant: str | None,
 ) -> None:
     """Send one email through SES and print its SES message id.
 
@@ -83,6 +85,7 @@ def send(
         attachments=[Attachment.from_path(path) for path in attach],
         tags=parse_tags(tag),
         configuration_set=configuration_set,
+        tenant=tenant,
     )
     mailer = Mailer.from_settings(settings)
     ctx.call_on_close(mailer.store.close)

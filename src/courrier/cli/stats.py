@@ -11,9 +11,10 @@ from rich.console import Console
 from rich.table import Table
 
 from courrier.aws.clients import AwsConfig
-from courrier.aws.ses import AccountView, SesClient
+from courrier.aws.ses import AccountView, SesClient, TenantReputation
 from courrier.cli.common import handles_errors, settings_from
-from courrier.errors import CourrierError
+from courrier.errors import CourrierError, InvalidMessage
+from courrier.message import check_tenant_name
 from courrier.reputation import Report, report
 from courrier.settings import Settings
 from courrier.store import Store
@@ -44,8 +45,16 @@ def account_view(settings: Settings) -> tuple[AccountView | None, str | None]:
         return None, str(err)
 
 
-def _print(console: Console, result: Report, view: AccountView | None, error: str | None) -> None:
-    table = Table(title="Sending, per UTC day and over the representative window")
+def _print(
+    console: Console,
+    result: Report,
+    view: AccountView | None,
+    error: str | None,
+    *,
+    tenant: str | None = None,
+) -> None:
+    whose = f"Tenant {tenant}: s" if tenant else "S"
+    table = Table(title=f"{whose}ending, per UTC day and over the representative window")
     table.add_column("period")
     for _, title in COLUMNS + RATES:
         table.add_column(title, justify="right")
@@ -83,6 +92,8 @@ def _print(console: Console, result: Report, view: AccountView | None, error: st
         f"{window.rendering_failures} not rendered left out); complaint base "
         f"{window.complaint_recipients}; the guard judges from {result.min_volume}"
     )
+    if tenant is not None:
+        return
     if view is None:
         console.print(f"account: not available ({error})")
         return
@@ -95,26 +106,69 @@ def _print(console: Console, result: Report, view: AccountView | None, error: st
     )
 
 
+def tenant_view(settings: Settings, tenant: str) -> tuple[TenantReputation | None, str | None]:
+    """SES's view of the tenant's reputation entity, or why it could not be read."""
+    try:
+        ses = SesClient(AwsConfig(settings.profile, settings.region, settings.read_timeout))
+        return ses.tenant_reputation(tenant), None
+    except CourrierError as err:
+        return None, str(err)
+
+
+def _checked_tenant(tenant: str | None) -> str | None:
+    try:
+        return check_tenant_name(tenant)
+    except InvalidMessage as err:
+        raise click.BadParameter(str(err), param_hint="--tenant") from err
+
+
 @click.command()
 @click.option("--days", default=7, show_default=True, type=click.IntRange(1, 366))
 @click.option("--json", "as_json", is_flag=True, help="JSON lines: one per day, window, account.")
 @click.option("--no-account", is_flag=True, help="Do not ask SES for its view of the account.")
+@click.option(
+    "--tenant",
+    help="The figures of this SES tenant's messages only, with its reputation entity.",
+)
 @click.pass_context
 @handles_errors
-def stats(ctx: click.Context, days: int, as_json: bool, no_account: bool) -> None:
+def stats(
+    ctx: click.Context, days: int, as_json: bool, no_account: bool, tenant: str | None
+) -> None:
     """Messages, outcomes and the bounce and complaint rates as SES counts them.
 
     Per UTC day and over the representative window, next to the guard's lines and AWS's
-    review and pause lines, with SES's own view of the account (GetAccount).
+    review and pause lines, with SES's own view of the account (GetAccount). With
+    --tenant, the same figures of one tenant's messages, and its reputation entity's
+    status (GetReputationEntity) instead of the account's.
 
     Example:
 
         courrier stats --days 14 --json
     """
     settings = settings_from(ctx)
+    tenant = _checked_tenant(tenant)
     with closing(Store(settings.database_url)) as store:
-        result = report(store, settings, days=days)
+        result = report(store, settings, days=days, tenant=tenant)
         left = _unsubscribes(store, days)
+    if tenant is not None:
+        entity, problem = (None, "not asked") if no_account else tenant_view(settings, tenant)
+        if as_json:
+            found = entity.as_dict() if entity else {"tenant": tenant, "error": problem}
+            for line in [*result.as_lines(), {"kind": "tenant", **found}]:
+                click.echo(json.dumps(line))
+            return
+        console = Console()
+        _print(console, result, None, None, tenant=tenant)
+        if entity is None:
+            console.print(f"tenant {tenant} at SES: not available ({problem})")
+        else:
+            console.print(
+                f"tenant {tenant} at SES: SendingStatus {entity.sending_status}, reputation "
+                f"entity {entity.aggregate_status} (customer {entity.customer_managed_status}, "
+                f"SES {entity.aws_managed_status}), impact {entity.impact or '-'}"
+            )
+        return
     view, error = (None, "not asked") if no_account else account_view(settings)
     if as_json:
         account = {"kind": "account", **(view.as_dict() if view else {"error": error})}

@@ -10,6 +10,7 @@ from courrier.addresses import parse_address
 from courrier.aws.clients import AwsConfig
 from courrier.aws.ses import SesClient
 from courrier.cli.common import handles_errors, open_store, settings_from
+from courrier.message import check_tenant_name
 from courrier.reputation import sync as sync_lists
 from courrier.statuses import SuppressionReason
 
@@ -22,13 +23,15 @@ def suppression() -> None:
 @suppression.command("list")
 @click.option("--reason", help="Only entries with this reason (bounce, complaint, manual...).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@click.option("--tenant", help="This SES tenant's own list (its complaints) instead.")
 @click.pass_context
 @handles_errors
-def list_(ctx: click.Context, reason: str | None, as_json: bool) -> None:
-    """Show the suppression list."""
+def list_(ctx: click.Context, reason: str | None, as_json: bool, tenant: str | None) -> None:
+    """Show the suppression list (with --tenant, that tenant's own)."""
     import json
 
-    entries = open_store(ctx, settings_from(ctx).database_url).suppressions(reason=reason)
+    store = open_store(ctx, settings_from(ctx).database_url)
+    entries = store.suppressions(reason=reason, tenant=check_tenant_name(tenant))
     if as_json:
         for entry in entries:
             click.echo(json.dumps(entry.as_dict()))
@@ -65,15 +68,17 @@ def add(ctx: click.Context, addresses: tuple[str, ...], reason: str, detail: str
 
 @suppression.command()
 @click.argument("addresses", nargs=-1, required=True)
+@click.option("--tenant", help="Take them off this SES tenant's own list instead.")
 @click.pass_context
 @handles_errors
-def remove(ctx: click.Context, addresses: tuple[str, ...]) -> None:
-    """Take ADDRESSES off the list."""
+def remove(ctx: click.Context, addresses: tuple[str, ...], tenant: str | None) -> None:
+    """Take ADDRESSES off the list (with --tenant, off that tenant's own)."""
     store = open_store(ctx, settings_from(ctx).database_url)
+    tenant = check_tenant_name(tenant)
     missing = 0
     for address in addresses:
         normalised = parse_address(address).email
-        if store.unsuppress(normalised):
+        if store.unsuppress(normalised, tenant=tenant):
             click.echo(f"removed {normalised}")
         else:
             click.echo(f"{normalised} was not suppressed", err=True)

@@ -53,7 +53,7 @@ class RecipientInline(ReadOnly, _Inline):
 
 class MessageAdmin(ReadOnly, _ModelAdmin):
     list_display = ("id", "created_at", "sender", "subject", "status", "ses_message_id")
-    list_filter = ("status", "configuration_set")
+    list_filter = ("status", "configuration_set", "tenant")
     search_fields = ("ses_message_id", "sender", "subject", "recipients__address")
     date_hierarchy = "created_at"
     inlines = (RecipientInline,)
@@ -68,7 +68,7 @@ class RecipientAdmin(ReadOnly, _ModelAdmin):
 
 class FeedbackEventAdmin(ReadOnly, _ModelAdmin):
     list_display = ("received_at", "kind", "subtype", "recipient", "action", "ses_message_id")
-    list_filter = ("kind", "action")
+    list_filter = ("kind", "action", "tenant")
     search_fields = ("recipient", "ses_message_id", "feedback_id", "sns_message_id")
     date_hierarchy = "received_at"
 

@@ -7,7 +7,8 @@ Read from the Django message: ``from_email`` (or a ``From`` header), ``to``, ``c
 and MIME parts, inline ones by their ``Content-ID``), other ``extra_headers``, and the
 courrier attributes ``tags`` (SES message tags, a dict), ``configuration_set``,
 ``feedback_address``, ``bulk`` (refused while the reputation guard is tripped; it carries the
-recipient's one-click unsubscribe link) and ``list_name`` (the list that link names).
+recipient's one-click unsubscribe link), ``list_name`` (the list that link names) and
+``tenant`` (the SES tenant it is sent for: ``TenantName``).
 
 With ``template`` (an SES template name) and ``template_data`` (a dict) the message is a
 :class:`courrier.TemplateMessage`: SES renders subject and body, so the message's own
@@ -124,6 +125,7 @@ def to_message(message: EmailMessage) -> Message | TemplateMessage:
         feedback_address=getattr(message, "feedback_address", None),
         bulk=bool(getattr(message, "bulk", False)),
         list_name=getattr(message, "list_name", None),
+        tenant=getattr(message, "tenant", None),
     )
 
 
@@ -165,6 +167,7 @@ def _template_message(
         feedback_address=getattr(message, "feedback_address", None),
         bulk=bool(getattr(message, "bulk", False)),
         list_name=getattr(message, "list_name", None),
+        tenant=getattr(message, "tenant", None),
     )
 
 

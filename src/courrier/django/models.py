@@ -22,6 +22,7 @@ class Message(models.Model):
     error = models.TextField(null=True)
     created_at = models.DateTimeField()
     sent_at = models.DateTimeField(null=True)
+    tenant = models.CharField(max_length=64, null=True)
 
     class Meta:
         managed = False
@@ -83,6 +84,7 @@ class FeedbackEvent(models.Model):
     occurred_at = models.DateTimeField(null=True)
     received_at = models.DateTimeField()
     payload = models.TextField()
+    tenant = models.CharField(max_length=64, null=True)
 
     class Meta:
         managed = False

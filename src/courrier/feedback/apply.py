@@ -63,6 +63,8 @@ class Applied:
     suppressing: list[ev.Event] = field(default_factory=list)
     #: The unsubscribes that SES's Subscription events stored (source ``ses``).
     unsubscribed: list[Unsubscribed] = field(default_factory=list)
+    #: (tenant, address) suppressed for that tenant only (a complaint about its mail).
+    tenant_suppressed: list[tuple[str, str]] = field(default_factory=list)
 
     def merge(self, other: Applied) -> None:
         self.stored.extend(other.stored)
@@ -71,6 +73,7 @@ class Applied:
         self.ignored += other.ignored
         self.suppressing.extend(other.suppressing)
         self.unsubscribed.extend(other.unsubscribed)
+        self.tenant_suppressed.extend(other.tenant_suppressed)
 
 
 def apply(
@@ -159,6 +162,7 @@ def _apply_batch(
     new_keys = queries.add_events(session, [rows[n] for n in unique.values()])
     raises: dict[tuple[str, str | None], RecipientStatus] = {}
     suppressions: list[dict[str, object]] = []
+    tenant_suppressions: list[dict[str, object]] = []
     stored_before = len(applied.stored)
     for n, (event, action) in enumerate(zip(events, actions, strict=True)):
         key = str(rows[n]["event_key"])
@@ -166,7 +170,8 @@ def _apply_batch(
             applied.duplicates += 1
             continue
         applied.stored.append((event, action))
-        _effects(event, action, rules, raises, soft_bounces, suppressions, applied)
+        scoped = tenant_suppressions if _tenants_own(event) else suppressions
+        _effects(event, action, rules, raises, soft_bounces, scoped, applied)
     queries.raise_recipient_statuses(session, raises)
     queries.suppress_many(session, suppressions)
     applied.unsubscribed.extend(
@@ -180,6 +185,7 @@ def _apply_batch(
             ],
         )
     )
+    queries.suppress_for_tenants(session, tenant_suppressions)
     # Standard SQS queues deliver in no set order, and concurrent receives reorder more: a delivery
     # applied after its recipient's auto-reply still makes that reply an auto-reply.
     queries.record_auto_replies(
@@ -237,6 +243,7 @@ def _row(event: ev.Event, action: Action) -> dict[str, object]:
         "action": action,
         "occurred_at": event.timestamp,
         "payload": json.dumps(event.raw, sort_keys=True),
+        "tenant": event.tenant,
     }
 
 
@@ -247,6 +254,14 @@ def stored_key(key: str) -> str:
         return key
     digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
     return f"{key[: _KEY_WIDTH - len(digest) - 1]}#{digest}"
+
+
+def _tenants_own(event: ev.Event) -> bool:
+    """A complaint about a tenant's message is that tenant's own reason: its recipient is
+    suppressed for the tenant, while a hard bounce (the address is gone, for everyone)
+    stays account-wide, as SES keeps them
+    (https://docs.aws.amazon.com/ses/latest/dg/tenants.html)."""
+    return isinstance(event, ev.Complaint) and event.tenant is not None
 
 
 def _effects(
@@ -283,14 +298,18 @@ def _effects(
         suppress = soft_bounces[recipient] >= rules.soft_bounce_limit
     if suppress:
         expires = utcnow() + rules.suppression_ttl if rules.suppression_ttl else None
-        suppressions.append(
-            {
-                "address": recipient,
-                "reason": rules.reason(event),
-                "source": "feedback",
-                "detail": f"{event.kind} {event.subtype or ''} {event.key}".strip(),
-                "expires_at": expires,
-            }
-        )
+        entry: dict[str, object] = {
+            "address": recipient,
+            "reason": rules.reason(event),
+            "source": "feedback",
+            "detail": f"{event.kind} {event.subtype or ''} {event.key}".strip(),
+            "expires_at": expires,
+        }
+        if _tenants_own(event):
+            assert event.tenant is not None
+            suppressions.append({**entry, "tenant": event.tenant})
+            applied.tenant_suppressed.append((event.tenant, recipient))
+            return
+        suppressions.append(entry)
         applied.suppressed.append(recipient)
         applied.suppressing.append(event)

@@ -137,11 +137,14 @@ def _payload(payload: dict[str, Any], envelope: Envelope | None) -> Decoded:
     mail = payload.get("mail")
     if not isinstance(mail, dict):
         mail = {}
+    tags = _tags(mail.get("tags"))
     common: dict[str, Any] = {
         "ses_message_id": _str(mail.get("messageId")) or "",
         "source": _str(mail.get("source")) or "",
         "destination": tuple(_address(a) for a in _list(mail.get("destination"))),
-        "tags": _tags(mail.get("tags")),
+        "tags": tags,
+        # Event publishing and identity notifications alike carry the tenant in mail.tags.
+        "tenant": next(iter(tags.get(ev.TENANT_TAG, ())), None) or None,
         "sns_message_id": envelope.message_id if envelope else None,
         "topic_arn": envelope.topic_arn if envelope else None,
         "raw": payload,

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 __all__ = [
+    "TENANT_SUPPRESSION_LIST",
+    "TENANT_TAG",
     "Bounce",
     "Click",
     "Complaint",
@@ -27,6 +29,13 @@ __all__ = [
     "Subscription",
     "Unknown",
 ]
+
+#: The tag SES adds to the feedback of a message sent with a ``TenantName``
+#: (https://docs.aws.amazon.com/ses/latest/dg/tenants.html).
+TENANT_TAG = "ses:tenant-name"
+#: The bounce sub-type of a recipient on the tenant's own suppression list: SES did not
+#: send to it, for that tenant only.
+TENANT_SUPPRESSION_LIST = "OnTenantSuppressionList"
 
 
 @dataclass(frozen=True)
@@ -44,6 +53,8 @@ class Event:
     sns_message_id: str | None = None
     topic_arn: str | None = None
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    #: The SES tenant the message was sent for (its ``ses:tenant-name`` tag); None: none.
+    tenant: str | None = None
 
     @property
     def subtype(self) -> str | None:
@@ -87,6 +98,12 @@ class Bounce(Event):
     @property
     def permanent(self) -> bool:
         return self.bounce_type == "Permanent"
+
+    @property
+    def tenant_listed(self) -> bool:
+        """SES did not send: the recipient is on the tenant's suppression list (the
+        account's other tenants may still send to it)."""
+        return self.bounce_subtype == TENANT_SUPPRESSION_LIST
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,8 @@ FIELD_LIMITS = {
     "ses_message_id": 100,
     "recipient": 320,
     "feedback_id": 200,
+    # SES tenant names are at most 64 characters (CreateTenant API reference).
+    "tenant": 64,
 }
 #: SES payloads nest five levels deep at most (mail.headers[].value); envelopes one more.
 MAX_DEPTH = 32
@@ -45,6 +47,7 @@ def check_storable(envelope: Envelope | None, events: Iterable[ev.Event]) -> Non
         _check_field(f"{event.kind} recipient", event.recipient, "recipient")
         _check_field(f"{event.kind} feedbackId", event.feedback_id, "feedback_id")
         _check_field(f"{event.kind} subtype", event.subtype, None)
+        _check_field(f"{event.kind} {ev.TENANT_TAG} tag", event.tenant, "tenant")
 
 
 def _check_field(what: str, value: str | None, limit_key: str | None) -> None:

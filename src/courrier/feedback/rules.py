@@ -56,6 +56,10 @@ class Rules:
         case, docs/ses.md#mailbox-simulator); it is asked only for such bounces.
         """
         if isinstance(event, ev.Bounce):
+            if event.tenant_listed:
+                # On one tenant's list, not the account's: the account's other tenants
+                # may still send to it, so it is never suppressed account-wide.
+                return Action.RECORD
             if event.permanent:
                 return Action.SUPPRESS
             if event.bounce_subtype == "General" and delivered_before():

@@ -15,6 +15,7 @@ from courrier.provisioning.setup import (
     inventory_of,
     resources_for,
 )
+from courrier.provisioning.tenants import delete_tagged_tenants
 from courrier.settings import Route
 
 __all__ = ["teardown"]
@@ -30,7 +31,8 @@ def teardown(
     config: Path | None = None,
     contact_list: str | None = None,
 ) -> list[Change]:
-    """Undo :func:`~courrier.provisioning.setup.setup`; the identity stays unless asked.
+    """Undo :func:`~courrier.provisioning.setup.setup`, and delete the tenants ``courrier
+    tenant create`` made with the same prefix; the identity stays unless asked.
 
     Each step is skipped when its resource is already gone, so teardown can be re-run. With
     ``config``, every key setup writes is removed from that ``courrier.toml`` afterwards.
@@ -38,7 +40,8 @@ def teardown(
     """
     r = resources_for(aws, identity, route=route, prefix=prefix)
     found = inventory_of(aws, r)
-    changes: list[Change] = []
+    # The tenants first: SES refuses to delete a resource a tenant is associated with.
+    changes: list[Change] = delete_tagged_tenants(aws, prefix)
 
     def note(resource: str, done: bool) -> None:
         changes.append(Change(resource, Action.DELETE if done else Action.ABSENT))

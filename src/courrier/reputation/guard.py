@@ -21,6 +21,14 @@ Where it runs:
   every sending process within that time.
 - It stays tripped until ``courrier guard reset`` (or :meth:`Guard.reset`); while the rates
   are still over the line, the next bounce or complaint trips it again.
+
+Each SES tenant has a guard of its own, judged on its own messages with the same lines
+(:meth:`Guard.evaluate_tenant`, after each batch with a bounce or a complaint of that
+tenant): a tripped tenant's bulk sends are refused, the other tenants' and the account's
+go on, as SES pauses one tenant's reputation entity and not the account
+(https://docs.aws.amazon.com/ses/latest/dg/tenants.html). A tripped account refuses every
+tenant's bulk sends too; the account's rates are judged without the messages of the
+tenants already tripped, so one customer's list stops that customer only.
 """
 
 from __future__ import annotations
@@ -116,7 +124,8 @@ class Guard:
         self._account = account
         self._clock = clock
         self._lock = threading.Lock()
-        self._state: tuple[float, Trip | None] | None = None
+        #: The last state read from the store: the account's under None, each tenant's.
+        self._states: dict[str | None, tuple[float, Trip | None]] = {}
         self._account_read: float | None = None
         self.last_account: AccountView | None = None
 
@@ -124,7 +133,19 @@ class Guard:
 
     def evaluate(self) -> Trip | None:
         """Judge the window's rates; the new trip if this call tripped the guard."""
-        current = window(self.store, self.settings)
+        return self._evaluate(None)
+
+    def evaluate_tenant(self, tenant: str) -> Trip | None:
+        """Judge ``tenant``'s own window; the new trip if this call tripped its guard."""
+        return self._evaluate(tenant)
+
+    def _evaluate(self, tenant: str | None) -> Trip | None:
+        # The account is judged without the tenants whose guard already tripped: their bulk
+        # sends are stopped, so their traffic needs no pause of every other tenant's
+        # (judge the tenants first). SES's own view of the account still trips it
+        # (check_account).
+        excluding = records.tripped_tenants(self.store) if tenant is None else []
+        current = window(self.store, self.settings, tenant=tenant, excluding=excluding)
         _, trip = guard_lines(self.settings)
         counts = current.figures.counts
         judged = (
@@ -138,7 +159,8 @@ class Guard:
         )
         for rate, value, base, line in judged:
             if value is not None and base >= self.settings.guard_min_volume and value >= line:
-                return self._trip(rate, value, line, describe(rate, value, line), current)
+                detail = describe(rate, value, line)
+                return self._trip(rate, value, line, detail, current, tenant=tenant)
         return None
 
     def check_account(self, *, force: bool = False) -> Trip | None:
@@ -177,6 +199,8 @@ class Guard:
         threshold: float | None,
         detail: str,
         judged: Window | None,
+        *,
+        tenant: str | None = None,
     ) -> Trip | None:
         figures: dict[str, object] = {}
         if judged is not None:
@@ -188,12 +212,14 @@ class Guard:
             threshold=threshold,
             detail=detail,
             figures=figures,
+            tenant=tenant,
         )
         if trip is None:
             return None
-        log.error("reputation guard tripped: %s; bulk sends are refused", detail)
+        whose = f"tenant {tenant}'s " if tenant else ""
+        log.error("%sreputation guard tripped: %s; its bulk sends are refused", whose, detail)
         with self._lock:
-            self._state = (self._clock(), trip)
+            self._states[tenant] = (self._clock(), trip)
         for hook in self.hooks:
             try:
                 hook(trip)
@@ -203,30 +229,37 @@ class Guard:
 
     # ---------------------------------------------------------------- sending
 
-    def tripped(self) -> Trip | None:
-        """The open trip, as last read from the store (at most ``STATE_TTL`` seconds old)."""
+    def tripped(self, tenant: str | None = None) -> Trip | None:
+        """The open trip (the account's, or ``tenant``'s), as last read from the store (at
+        most ``STATE_TTL`` seconds old)."""
         now = self._clock()
         with self._lock:
-            if self._state is not None and now - self._state[0] < STATE_TTL:
-                return self._state[1]
-        trip = records.open_trip(self.store)
+            state = self._states.get(tenant)
+            if state is not None and now - state[0] < STATE_TTL:
+                return state[1]
+        trip = records.open_trip(self.store, tenant)
         with self._lock:
-            self._state = (now, trip)
+            self._states[tenant] = (now, trip)
         return trip
 
-    def before_send(self, *, bulk: bool) -> None:
-        """Raise :class:`ReputationGuardTripped` if this send must not go out."""
+    def before_send(self, *, bulk: bool, tenant: str | None = None) -> None:
+        """Raise :class:`ReputationGuardTripped` if this send must not go out: the account's
+        guard is tripped, or the guard of ``tenant`` (the message's SES tenant)."""
         if not bulk and not self.settings.guard_blocks_transactional:
             return
         self.check_account()
         trip = self.tripped()
+        if trip is None and tenant is not None:
+            trip = self.tripped(tenant)
         if trip is None:
             return
         kind = "bulk" if bulk else "transactional"
+        whose = f"tenant {trip.tenant}'s " if trip.tenant else "the "
+        option = f" --tenant {trip.tenant}" if trip.tenant else ""
         raise ReputationGuardTripped(
-            f"{kind} send refused: the reputation guard tripped at "
+            f"{kind} send refused: {whose}reputation guard tripped at "
             f"{trip.tripped_at:%Y-%m-%d %H:%M} UTC ({trip.detail}); "
-            "see `courrier guard status`, clear it with `courrier guard reset`",
+            f"see `courrier guard status{option}`, clear it with `courrier guard reset{option}`",
             rate=trip.rate,
             value=trip.value,
             threshold=trip.threshold,
@@ -234,14 +267,17 @@ class Guard:
 
     # ---------------------------------------------------------------- operating
 
-    def reset(self, note: str | None = None) -> Trip | None:
-        """Clear the guard; returns the trip it closed (None if it was not tripped)."""
-        closed = records.reset_trip(self.store, note)
+    def reset(self, note: str | None = None, *, tenant: str | None = None) -> Trip | None:
+        """Clear the guard (the account's, or ``tenant``'s); returns the trip it closed (None
+        if it was not tripped)."""
+        closed = records.reset_trip(self.store, note, tenant=tenant)
         with self._lock:
-            self._state = None
+            self._states.pop(tenant, None)
         return closed
 
-    def status(self, *, days: int = 7) -> GuardStatus:
+    def status(self, *, days: int = 7, tenant: str | None = None) -> GuardStatus:
+        """The guard's state (the account's, or ``tenant``'s: its own trip and figures) with
+        SES's view of the account."""
         error = None
         if self._account is not None:
             try:
@@ -250,8 +286,8 @@ class Guard:
                 # No region or no credentials: the rates still stand without SES's view.
                 error = str(err)
         return GuardStatus(
-            trip=records.open_trip(self.store),
-            report=report(self.store, self.settings, days=days),
+            trip=records.open_trip(self.store, tenant),
+            report=report(self.store, self.settings, days=days, tenant=tenant),
             account=self.last_account,
             account_error=error,
         )

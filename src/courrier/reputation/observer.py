@@ -51,6 +51,8 @@ class GuardObserver(WorkerObserver):
         self._pending = False
         self._account_due = False
         self._closing = False
+        #: The tenants with a bounce or a complaint since their last judgement.
+        self._tenants: set[str] = set()
         self._judged_at: float | None = None
         self._thread: threading.Thread | None = None
 
@@ -61,9 +63,11 @@ class GuardObserver(WorkerObserver):
             self._wake.notify()
 
     def applied(self, applied: Applied) -> None:
-        if any(event.kind in ("Bounce", "Complaint") for event, _ in applied.stored):
+        judged = [e for e, _ in applied.stored if e.kind in ("Bounce", "Complaint")]
+        if judged:
             with self._wake:
                 self._pending = True
+                self._tenants.update(e.tenant for e in judged if e.tenant)
                 self._start()
                 self._wake.notify()
 
@@ -79,12 +83,14 @@ class GuardObserver(WorkerObserver):
             self._thread, self._closing = None, False
             account, self._account_due = self._account_due, False
             pending, self._pending = self._pending, False
+            tenants: list[str] = []
             if pending:
                 self._judged_at = self._clock()
+                tenants, self._tenants = sorted(self._tenants), set()
         if account:
             self.guard.check_account()
         if pending:
-            self._evaluate()
+            self._evaluate(tenants)
 
     def _start(self) -> None:
         """Start the judging thread if it is not running (called holding ``_wake``)."""
@@ -114,27 +120,34 @@ class GuardObserver(WorkerObserver):
                     self._wake.wait(wait)
                 account, self._account_due = self._account_due, False
                 judge = wait == 0.0
+                tenants: list[str] = []
                 if judge:
                     self._pending = False
                     self._judged_at = self._clock()
+                    tenants, self._tenants = sorted(self._tenants), set()
             if account:
                 try:
                     self.guard.check_account()
                 except Exception:
                     log.exception("reputation guard: reading the account failed")
             if judge:
-                self._evaluate_here()
+                self._evaluate_here(tenants)
 
-    def _evaluate_here(self) -> None:
+    def _evaluate_here(self, tenants: list[str]) -> None:
         try:
-            self._evaluate()
+            self._evaluate(tenants)
         except Exception:  # the guard must never stop the worker; judged again later
             log.exception("reputation guard: judging the rates failed")
 
-    def _evaluate(self) -> None:
+    def _evaluate(self, tenants: list[str]) -> None:
         try:
+            # The tenants first: the account is judged without those whose guard trips
+            # (docs/tenants.md), so one tenant's complaints stop that tenant, not all.
+            for tenant in tenants:
+                self.guard.evaluate_tenant(tenant)
             self.guard.evaluate()
         except BaseException:
             with self._wake:
                 self._pending = True  # judged again at the next chance, not dropped
+                self._tenants.update(tenants)
             raise

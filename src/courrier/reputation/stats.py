@@ -43,6 +43,7 @@ as it is not at SES either.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -183,22 +184,44 @@ def counting(settings: Settings) -> Counting:
     )
 
 
-def window(store: Store, settings: Settings, *, now: dt.datetime | None = None) -> Window:
-    """The figures of the representative window that ends ``now``."""
+def window(
+    store: Store,
+    settings: Settings,
+    *,
+    now: dt.datetime | None = None,
+    tenant: str | None = None,
+    excluding: Sequence[str] = (),
+) -> Window:
+    """The figures of the representative window that ends ``now``: the account's, or the
+    tenant's own (its messages only, as SES judges a tenant's reputation entity on its own
+    traffic, https://docs.aws.amazon.com/ses/latest/dg/tenants.html). ``excluding``: the
+    account's figures less those tenants' messages."""
     now = now or dt.datetime.now(dt.UTC)
     rules = counting(settings)
     oldest = now - dt.timedelta(days=settings.reputation_window_days)
-    since = window_start(store, rules, volume=settings.reputation_window, oldest=oldest)
-    return Window(since, Figures(counts(store, rules, since=since)))
+    since = window_start(
+        store, rules, volume=settings.reputation_window, oldest=oldest, tenant=tenant
+    )
+    found = counts(store, rules, since=since, tenant=tenant)
+    if tenant is None:
+        for other in excluding:
+            found = found.without(counts(store, rules, since=since, tenant=other))
+    return Window(since, Figures(found))
 
 
 def report(
-    store: Store, settings: Settings, *, days: int = 7, now: dt.datetime | None = None
+    store: Store,
+    settings: Settings,
+    *,
+    days: int = 7,
+    now: dt.datetime | None = None,
+    tenant: str | None = None,
 ) -> Report:
-    """Per UTC day over the last ``days`` days (today included), and the window."""
+    """Per UTC day over the last ``days`` days (today included), and the window; of the
+    messages sent for ``tenant`` only, when given."""
     now = now or dt.datetime.now(dt.UTC)
     first = (now - dt.timedelta(days=days - 1)).replace(hour=0, minute=0, second=0, microsecond=0)
-    by_day = counts_by_day(store, counting(settings), since=first)
+    by_day = counts_by_day(store, counting(settings), since=first, tenant=tenant)
     every_day = {
         (first + dt.timedelta(days=n)).strftime("%Y-%m-%d"): Figures(Counts()) for n in range(days)
     }
@@ -206,7 +229,7 @@ def report(
     warning, trip = guard_lines(settings)
     return Report(
         days=every_day,
-        window=window(store, settings, now=now),
+        window=window(store, settings, now=now, tenant=tenant),
         warning=warning,
         trip=trip,
         min_volume=settings.guard_min_volume,

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from courrier.addresses import Address, parse_address
 from courrier.aws.ses import BulkEntry
 from courrier.errors import InvalidMessage, MessageRejected, StoreError
-from courrier.message import AddressLike, check_list_name, check_options
+from courrier.message import AddressLike, check_list_name, check_options, check_tenant_name
 from courrier.sending import pipeline
 from courrier.sending.pipeline import Outcome, Verdict, send_group
 from courrier.sending.results import SendResult, result_of
@@ -68,6 +68,8 @@ class BulkSend:
     feedback_address: AddressLike | None = None
     #: The list the destinations receive (their unsubscribe links name it).
     list_name: str | None = None
+    #: The SES tenant the destinations are sent for (``TenantName``).
+    tenant: str | None = None
 
 
 @dataclass(frozen=True)
@@ -99,7 +101,7 @@ class BulkResult:
 def send_bulk(
     mailer: Mailer, spec: BulkSend, destinations: Sequence[BulkDestination]
 ) -> BulkResult:
-    mailer.guard.before_send(bulk=True)
+    mailer.guard.before_send(bulk=True, tenant=spec.tenant)
     check_template_name(spec.template)
     sender = parse_address(spec.sender)
     default_data = template_data(spec.data)
@@ -107,6 +109,7 @@ def send_bulk(
     reply_to = [api_form(parse_address(a)) for a in spec.reply_to]
     feedback = parse_address(spec.feedback_address) if spec.feedback_address else None
     check_list_name(spec.list_name)
+    check_tenant_name(spec.tenant)
     for destination in destinations:
         if not isinstance(destination, BulkDestination):
             raise InvalidMessage(f"not a BulkDestination: {destination!r}")
@@ -124,6 +127,7 @@ def send_bulk(
                 [(a.email, "to", RecipientStatus.PENDING) for a in d.addresses],
                 bulk=True,
                 list_name=spec.list_name,
+                tenant=spec.tenant,
             )
             for d in destinations
         ]
@@ -142,6 +146,7 @@ def send_bulk(
         configuration_set=spec.configuration_set,
         tags=spec.tags,
         feedback_address=feedback.email if feedback else None,
+        tenant=spec.tenant,
     )
     sendable = [n for n in range(len(begun)) if n not in verdicts]
     error: BaseException | None = None

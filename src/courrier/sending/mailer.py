@@ -174,6 +174,7 @@ class Mailer:
             tags=outgoing.tags,
             feedback_address=feedback.email if feedback is not None else None,
             **({"list_management": listed} if listed else {}),
+            tenant=outgoing.tenant,
         )
 
     def token_request(self) -> TokenRequest | None:
@@ -202,6 +203,7 @@ class Mailer:
         reply_to: Iterable[AddressLike] = (),
         feedback_address: AddressLike | None = None,
         list_name: str | None = None,
+        tenant: str | None = None,
     ) -> BulkResult:
         """Send ``template`` to each destination (v2 SendBulkEmail, 50 per call); see
         :mod:`courrier.sending.bulk`."""
@@ -216,6 +218,7 @@ class Mailer:
                 reply_to=tuple(reply_to),
                 feedback_address=feedback_address,
                 list_name=list_name,
+                tenant=tenant,
             ),
             list(destinations),
         )
@@ -246,6 +249,7 @@ class Mailer:
         send_at: dt.datetime | None = None,
         key: str | None = None,
         list_name: str | None = None,
+        tenant: str | None = None,
     ) -> EnqueueReport:
         """Queue one bulk templated message per destination, in one transaction. With a
         ``key`` (a campaign name), each destination's key comes from it and its addresses:
@@ -258,6 +262,7 @@ class Mailer:
             tags=tags,
             configuration_set=configuration_set or self.settings.configuration_set,
             list_name=list_name,
+            tenant=tenant,
         )
         for message in messages:
             headers_for(self.settings, message)

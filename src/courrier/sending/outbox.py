@@ -125,6 +125,7 @@ def bulk_messages(
     tags: Mapping[str, str] | None = None,
     configuration_set: str | None = None,
     list_name: str | None = None,
+    tenant: str | None = None,
 ) -> list[TemplateMessage]:
     """One bulk :class:`TemplateMessage` per destination (its data and tags over the
     defaults), for :func:`enqueue_many`."""
@@ -138,6 +139,7 @@ def bulk_messages(
             configuration_set=configuration_set,
             bulk=True,
             list_name=list_name,
+            tenant=tenant,
         )
         for d in destinations
     ]

@@ -37,6 +37,7 @@ def to_payload(message: Message | TemplateMessage) -> tuple[str, str]:
         "feedback_address": _address(message.feedback_address),
         "bulk": message.bulk,
         "list_name": message.list_name,
+        "tenant": message.tenant,
     }
     if isinstance(message, TemplateMessage):
         return TEMPLATE, json.dumps(
@@ -84,6 +85,8 @@ def from_payload(kind: str, text: str) -> Message | TemplateMessage:
             "feedback_address": pair(body["feedback_address"]),
             "bulk": bool(body["bulk"]),
             "list_name": body.get("list_name"),
+            # Rows queued before tenants have no "tenant": the account's.
+            "tenant": body.get("tenant"),
         }
         if kind == TEMPLATE:
             return TemplateMessage(template=body["template"], data=body["data"], **common)

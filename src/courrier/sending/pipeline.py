@@ -41,6 +41,7 @@ from courrier.errors import (
     SendError,
     SendingPaused,
     StoreError,
+    TenantPaused,
     Throttled,
 )
 from courrier.message import AddressKind, Message
@@ -147,6 +148,9 @@ def _error_verdict(err: BaseException, reached_ses: bool) -> Verdict:
     if isinstance(err, Throttled | AwsUnreachable):
         # SES refused (or never saw) this try; only a later try can reach it.
         return Verdict(Outcome.RETRY, error=text, transient=True)
+    if isinstance(err, TenantPaused):
+        # One tenant's pause: its messages wait, the account's other sends go on.
+        return Verdict(Outcome.RETRY, error=text, wait=ACCOUNT_WAIT)
     if isinstance(err, DailyQuotaExceeded | SendingPaused):
         return Verdict(Outcome.RETRY, error=text, wait=ACCOUNT_WAIT, account=True)
     if isinstance(err, ReputationGuardTripped):
@@ -204,7 +208,7 @@ def deliver(
     (nothing recorded or sent). ``settle`` turns the verdict into the outbox row's fate,
     recorded with the outcome. Errors before the intent (the guard, rendering) and a failure
     to record a message SES took are raised; every other path returns."""
-    mailer.guard.before_send(bulk=message.bulk)
+    mailer.guard.before_send(bulk=message.bulk, tenant=message.tenant)
     message = mailer.with_defaults(message)
     call = mailer.request(message)
     intent = mailer.store.begin_send(
@@ -217,6 +221,7 @@ def deliver(
                 outbox=outbox,
                 bulk=message.bulk,
                 list_name=message.list_name,
+                tenant=message.tenant,
             )
         ],
         tokens=mailer.token_request(),

@@ -321,7 +321,8 @@ class OutboxRunner:
         messages = [m for _, m in group if isinstance(m, TemplateMessage)]
         assert len(messages) == len(group)
         try:
-            self.mailer.guard.before_send(bulk=True)
+            # The rows of a group share a tenant (_group_key): its guard judges them.
+            self.mailer.guard.before_send(bulk=True, tenant=messages[0].tenant)
             headers = {
                 e.id: headers_for(self.settings, m)
                 for (e, _), m in zip(group, messages, strict=True)
@@ -336,6 +337,7 @@ class OutboxRunner:
                         outbox=OutboxStart(e.id, self.claimer),
                         bulk=True,
                         list_name=m.list_name,
+                        tenant=m.tenant,
                     )
                     for (e, _), m in zip(group, messages, strict=True)
                 ],
@@ -498,6 +500,7 @@ def _group_key(message: TemplateMessage) -> tuple[Any, ...] | None:
         message.configuration_set,
         tuple(api_form(a) for a in message.addresses("reply_to")),
         feedback.email if feedback is not None else None,
+        message.tenant,
     )
 
 
@@ -515,5 +518,6 @@ def _bulk_call(
         configuration_set=message.configuration_set,
         tags={},
         feedback_address=feedback.email if feedback is not None else None,
+        tenant=message.tenant,
     )
     return lambda entries: send(entries=entries)

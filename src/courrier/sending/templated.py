@@ -46,6 +46,7 @@ def templated_call(
         configuration_set=message.configuration_set,
         tags=message.tags,
         feedback_address=feedback.email if feedback is not None else None,
+        tenant=message.tenant,
         **({"headers": headers} if headers else {}),
         **({"list_management": list_management} if list_management else {}),
     )

@@ -22,6 +22,7 @@ from courrier.store.tables import (
     RecipientRow,
     SnsReceiptRow,
     SuppressionRow,
+    TenantSuppressionRow,
     utcnow,
 )
 
@@ -175,6 +176,31 @@ def _suppress_statement(dialect: str) -> Any:
     return statement.on_conflict_do_update(
         index_elements=["address"], set_={c: statement.excluded[c] for c in changes}
     )
+
+
+@functools.cache
+def _suppress_tenant_statement(dialect: str) -> Any:
+    module = postgresql if dialect == "postgresql" else sqlite
+    statement = module.insert(TenantSuppressionRow.__table__)
+    changes = ("reason", "source", "detail", "last_seen", "expires_at")
+    return statement.on_conflict_do_update(
+        index_elements=["tenant", "address"], set_={c: statement.excluded[c] for c in changes}
+    )
+
+
+def suppress_for_tenants(session: Session, entries: Sequence[Mapping[str, object]]) -> None:
+    """:func:`suppress_many` for entries that also name their ``tenant``: each address is
+    suppressed for that tenant only."""
+    if not entries:
+        return
+    now = utcnow()
+    latest = {(str(e["tenant"]), str(e["address"]).lower()): e for e in entries}
+    rows = [
+        {**entry, "tenant": tenant, "address": address, "first_seen": now, "last_seen": now}
+        for (tenant, address), entry in latest.items()
+    ]
+    statement = _suppress_tenant_statement(session.get_bind().dialect.name)
+    session.connection().execute(statement, rows)
 
 
 def suppress_many(session: Session, entries: Sequence[Mapping[str, object]]) -> None:

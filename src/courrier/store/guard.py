@@ -12,7 +12,7 @@ from sqlalchemy import select, update
 from courrier.store.engine import aware
 from courrier.store.feedback import _insert
 from courrier.store.store import Store
-from courrier.store.tables import DoctorRunRow, GuardTripRow, utcnow
+from courrier.store.tables import DoctorRunRow, GuardTripRow, TenantGuardTripRow, utcnow
 
 __all__ = [
     "DoctorRun",
@@ -22,6 +22,7 @@ __all__ = [
     "record_doctor_run",
     "record_trip",
     "reset_trip",
+    "tripped_tenants",
     "trips",
 ]
 
@@ -37,6 +38,8 @@ class TripRecord:
     figures: dict[str, Any]
     reset_at: dt.datetime | None
     reset_note: str | None
+    #: The tenant whose guard tripped; None: the account's.
+    tenant: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready: datetimes in ISO 8601."""
@@ -50,6 +53,7 @@ class TripRecord:
             "figures": self.figures,
             "reset_at": self.reset_at.isoformat() if self.reset_at else None,
             "reset_note": self.reset_note,
+            "tenant": self.tenant,
         }
 
 
@@ -60,7 +64,7 @@ class DoctorRun:
     checks: list[dict[str, str]]
 
 
-def _record(row: GuardTripRow) -> TripRecord:
+def _record(row: GuardTripRow | TenantGuardTripRow) -> TripRecord:
     return TripRecord(
         id=row.id,
         tripped_at=aware(row.tripped_at),
@@ -71,13 +75,35 @@ def _record(row: GuardTripRow) -> TripRecord:
         figures=json.loads(row.figures),
         reset_at=aware(row.reset_at) if row.reset_at else None,
         reset_note=row.reset_note,
+        tenant=row.tenant if isinstance(row, TenantGuardTripRow) else None,
     )
 
 
-def open_trip(store: Store) -> TripRecord | None:
+def _open(tenant: str | None) -> Any:
+    """The condition that selects the open trip: the account's, or the tenant's."""
+    if tenant is None:
+        return GuardTripRow.open_slot == 1
+    return TenantGuardTripRow.open_tenant == tenant
+
+
+def _table(tenant: str | None) -> Any:
+    return GuardTripRow if tenant is None else TenantGuardTripRow
+
+
+def open_trip(store: Store, tenant: str | None = None) -> TripRecord | None:
+    """The open trip of the account's guard, or of ``tenant``'s; None when not tripped."""
     with store.transaction() as session:
-        row = session.scalar(select(GuardTripRow).where(GuardTripRow.open_slot == 1))
+        row = session.scalar(select(_table(tenant)).where(_open(tenant)))
         return _record(row) if row else None
+
+
+def tripped_tenants(store: Store) -> list[str]:
+    """The tenants whose guard is tripped now."""
+    with store.transaction() as session:
+        found = session.scalars(
+            select(TenantGuardTripRow.tenant).where(TenantGuardTripRow.open_tenant.is_not(None))
+        )
+        return sorted(found)
 
 
 def record_trip(
@@ -88,23 +114,26 @@ def record_trip(
     threshold: float | None,
     detail: str,
     figures: dict[str, Any],
+    tenant: str | None = None,
 ) -> TripRecord | None:
-    """Trip the guard; None when it was already tripped.
+    """Trip the guard (the account's, or ``tenant``'s); None when it was already tripped.
 
-    The insert takes the one open slot or nothing: of any number of processes tripping at
-    once, exactly one gets the record back (and fires the hooks).
+    The insert takes the one open slot (per tenant) or nothing: of any number of processes
+    tripping at once, exactly one gets the record back (and fires the hooks).
     """
+    table = _table(tenant)
+    slot: dict[str, Any] = (
+        {"open_slot": 1} if tenant is None else {"open_tenant": tenant, "tenant": tenant}
+    )
     with store.transaction() as session:
-        trip_id = session.execute(
-            select(GuardTripRow.id).where(GuardTripRow.open_slot == 1)
-        ).scalar()
+        trip_id = session.execute(select(table.id).where(_open(tenant))).scalar()
         if trip_id is not None:
             return None
         won = _insert(
             session,
-            GuardTripRow.__table__,
+            table.__table__,
             {
-                "open_slot": 1,
+                **slot,
                 "tripped_at": utcnow(),
                 "rate": rate,
                 "value": value,
@@ -115,33 +144,39 @@ def record_trip(
         )
         if not won:
             return None
-        row = session.scalar(select(GuardTripRow).where(GuardTripRow.open_slot == 1))
+        row = session.scalar(select(table).where(_open(tenant)))
         assert row is not None
         return _record(row)
 
 
-def reset_trip(store: Store, note: str | None = None) -> TripRecord | None:
-    """Close the open trip; returns it, or None when the guard was not tripped."""
+def reset_trip(
+    store: Store, note: str | None = None, *, tenant: str | None = None
+) -> TripRecord | None:
+    """Close the open trip (the account's, or ``tenant``'s); returns it, or None when the
+    guard was not tripped."""
+    table = _table(tenant)
+    closed: dict[str, Any] = {"open_slot": None} if tenant is None else {"open_tenant": None}
     with store.transaction() as session:
-        row = session.scalar(
-            select(GuardTripRow).where(GuardTripRow.open_slot == 1).with_for_update()
-        )
+        row = session.scalar(select(table).where(_open(tenant)).with_for_update())
         if row is None:
             return None
         session.execute(
-            update(GuardTripRow)
-            .where(GuardTripRow.id == row.id)
-            .values(open_slot=None, reset_at=utcnow(), reset_note=note)
+            update(table)
+            .where(table.id == row.id)
+            .values(**closed, reset_at=utcnow(), reset_note=note)
         )
         session.refresh(row)
         return _record(row)
 
 
-def trips(store: Store, *, limit: int = 20) -> list[TripRecord]:
-    """The latest trips, newest first."""
+def trips(store: Store, *, limit: int = 20, tenant: str | None = None) -> list[TripRecord]:
+    """The latest trips (the account's, or ``tenant``'s), newest first."""
+    table = _table(tenant)
     with store.transaction() as session:
-        rows = session.scalars(select(GuardTripRow).order_by(GuardTripRow.id.desc()).limit(limit))
-        return [_record(row) for row in rows]
+        query = select(table).order_by(table.id.desc()).limit(limit)
+        if tenant is not None:
+            query = query.where(TenantGuardTripRow.tenant == tenant)
+        return [_record(row) for row in session.scalars(query)]
 
 
 def record_doctor_run(store: Store, status: str, checks: list[dict[str, str]]) -> None:

@@ -11,6 +11,11 @@ recipients whose bits changed from one rollup row to another. Applying the same 
 twice, in any order, or after a crash that rolled a batch back, ends in the same counts as a
 full recount (:func:`rebuild`). The store's writers call it: ``Store.record_message`` and
 ``finish_send``, ``store.sends`` and ``feedback.apply``.
+
+The recipients of a message sent for an SES tenant are counted twice, in the same
+transaction: in ``recipient_hours`` (the account's figures, as SES counts the account) and
+in ``tenant_recipient_hours`` under the tenant's name (its own figures, as SES counts its
+reputation entity), so that one tenant's rates read its own rows (:func:`tenant_hours`).
 """
 
 from __future__ import annotations
@@ -26,7 +31,13 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from courrier.statuses import RecipientStatus
-from courrier.store.tables import FeedbackEventRow, MessageRow, RecipientHourRow, RecipientRow
+from courrier.store.tables import (
+    FeedbackEventRow,
+    MessageRow,
+    RecipientHourRow,
+    RecipientRow,
+    TenantRecipientHourRow,
+)
 
 __all__ = [
     "MESSAGES",
@@ -37,10 +48,13 @@ __all__ = [
     "rebuild",
     "recipient_flags",
     "refresh",
+    "tenant_hours",
 ]
 
 SIMULATOR_DOMAIN = "simulator.amazonses.com"
 ACCOUNT_LIST = "OnAccountSuppressionList"
+#: A tenant's own list: SES never attempted the recipient either (counted as ACCOUNT_LISTED).
+TENANT_LIST = "OnTenantSuppressionList"
 #: The domains whose recipients get :attr:`Flag.NO_COMPLAINT_FEEDBACK` (the default of the
 #: ``reputation_no_complaint_feedback_domains`` setting; other lists are counted from rows).
 NO_COMPLAINT_FEEDBACK_DOMAINS = ("gmail.com", "googlemail.com")
@@ -65,7 +79,7 @@ class Flag(IntFlag):
     AUTO_REPLY = 128
     COMPLAINED = 256
     REJECTED = 512
-    #: On the account-level suppression list: SES never attempted it.
+    #: On the account-level suppression list, or the tenant's: SES never attempted it.
     ACCOUNT_LISTED = 1024
     #: Accepted, then never sent: the template data did not fit the template.
     RENDERING_FAILURE = 2048
@@ -86,7 +100,7 @@ def event_flags(kind: str, subtype: str | None, action: str) -> Flag:
     elif kind == "Bounce":
         if subtype.startswith("Permanent/"):
             flags |= Flag.HARD_BOUNCE
-        if subtype == f"Permanent/{ACCOUNT_LIST}":
+        if subtype in (f"Permanent/{ACCOUNT_LIST}", f"Permanent/{TENANT_LIST}"):
             flags |= Flag.ACCOUNT_LISTED
         if action == "count_soft_bounce":
             flags |= Flag.SOFT_BOUNCE
@@ -137,8 +151,10 @@ def refresh(
         return
     events = _event_flags(session, {r.ses_message_id for r in recipients if r.ses_message_id})
     deltas: dict[tuple[int, int], int] = {}
+    tenant_deltas: dict[tuple[int, str, int], int] = {}
     changed: list[dict[str, object]] = []
     was_sent: dict[int, tuple[int, bool, bool]] = {}
+    tenants: dict[int, str] = {r.message_id: r.tenant for r in recipients if r.tenant}
     for r in recipients:
         hour = hour_of(r.created_at)
         new = int(
@@ -160,13 +176,24 @@ def refresh(
         if r.flags is not None:
             deltas[(hour, r.flags)] = deltas.get((hour, r.flags), 0) - 1
         deltas[(hour, new)] = deltas.get((hour, new), 0) + 1
+        if r.tenant:
+            if r.flags is not None:
+                old_key = (hour, r.tenant, r.flags)
+                tenant_deltas[old_key] = tenant_deltas.get(old_key, 0) - 1
+            new_key = (hour, r.tenant, new)
+            tenant_deltas[new_key] = tenant_deltas.get(new_key, 0) + 1
         changed.append({"b_id": r.id, "b_flags": new})
-    for hour, old, new in was_sent.values():
+    for message_id, (hour, old, new) in was_sent.items():
         if old != new:
             deltas[(hour, MESSAGES)] = deltas.get((hour, MESSAGES), 0) + (1 if new else -1)
+            tenant = tenants.get(message_id)
+            if tenant:
+                key = (hour, tenant, MESSAGES)
+                tenant_deltas[key] = tenant_deltas.get(key, 0) + (1 if new else -1)
     if changed:
         session.connection().execute(_set_flags(), changed)
     _bump(session, deltas)
+    _bump_tenants(session, tenant_deltas)
 
 
 def _locked_recipients(
@@ -180,6 +207,7 @@ def _locked_recipients(
         RecipientRow.flags,
         MessageRow.ses_message_id,
         MessageRow.created_at,
+        MessageRow.tenant,
     ).join(MessageRow, RecipientRow.message_id == MessageRow.id)
     if message_ids:
         query = query.where(RecipientRow.message_id.in_(sorted(message_ids)))
@@ -248,10 +276,36 @@ def _bump(session: Session, deltas: Mapping[tuple[int, int], int]) -> None:
         session.execute(statement, rows[start : start + _ROWS_PER_STATEMENT])
 
 
+@functools.cache
+def _bump_tenant_statement(dialect: str) -> Any:
+    module = postgresql if dialect == "postgresql" else sqlite
+    table = TenantRecipientHourRow.__table__
+    statement = module.insert(table)
+    return statement.on_conflict_do_update(
+        index_elements=["tenant", "hour", "flags"],
+        set_={"recipients": table.c.recipients + statement.excluded.recipients},
+    )
+
+
+def _bump_tenants(session: Session, deltas: Mapping[tuple[int, str, int], int]) -> None:
+    """:func:`_bump` for the tenants' rows."""
+    rows = [
+        {"hour": hour, "tenant": tenant, "flags": flags, "recipients": delta}
+        for (hour, tenant, flags), delta in sorted(deltas.items())
+        if delta
+    ]
+    if not rows:
+        return
+    statement = _bump_tenant_statement(session.get_bind().dialect.name)
+    for start in range(0, len(rows), _ROWS_PER_STATEMENT):
+        session.execute(statement, rows[start : start + _ROWS_PER_STATEMENT])
+
+
 def rebuild(session: Session, *, chunk: int = 500) -> None:
     """Recount every recipient from scratch (a repair, or after rows were changed behind
     the store's back, e.g. a message's ``created_at``)."""
     session.execute(delete(RecipientHourRow))
+    session.execute(delete(TenantRecipientHourRow))
     session.execute(update(RecipientRow).values(flags=None))
     ids = session.scalars(select(MessageRow.id).order_by(MessageRow.id)).all()
     for start in range(0, len(ids), chunk):
@@ -266,4 +320,18 @@ def hours(session: Session, first: int, last: int | None = None) -> Iterable[tup
     if last is not None:
         query = query.where(RecipientHourRow.hour < last)
     query = query.group_by(RecipientHourRow.hour, RecipientHourRow.flags)
+    return [(int(h), int(f), int(n)) for h, f, n in session.execute(query).all() if n]
+
+
+def tenant_hours(
+    session: Session, tenant: str, first: int, last: int | None = None
+) -> Iterable[tuple[int, int, int]]:
+    """:func:`hours` for the messages sent for ``tenant`` only."""
+    table = TenantRecipientHourRow
+    query = select(table.hour, table.flags, func.sum(table.recipients)).where(
+        table.tenant == tenant, table.hour >= first
+    )
+    if last is not None:
+        query = query.where(table.hour < last)
+    query = query.group_by(table.hour, table.flags)
     return [(int(h), int(f), int(n)) for h, f, n in session.execute(query).all() if n]

@@ -138,10 +138,11 @@ def find_messages(
     status: str = "",
     limit: int = 50,
     offset: int = 0,
+    tenant: str = "",
 ) -> list[MessageSummary]:
     """Newest first; ``text`` matches the beginning of a recipient address, the SES message
     id, or (text without ``@``) part of the subject; ``status`` the message's or one of its
-    recipients' status.
+    recipients' status; ``tenant`` the SES tenant it was sent for (ix_messages_tenant_id).
 
     The page of messages is taken first, then only its recipients are counted.
     """
@@ -150,10 +151,14 @@ def find_messages(
     text, status = text.replace("\x00", ""), status.replace("\x00", "")
     query = select(MessageRow).order_by(MessageRow.id.desc()).limit(limit).offset(offset)
     if text.strip():
-        # With a status too, the text's matches are filtered again: all of them are needed.
-        query = query.where(_matching(text, store.dialect, None if status else offset + limit))
+        # With a status or a tenant too, the text's matches are filtered again: all of them
+        # are needed.
+        wanted = None if status or tenant else offset + limit
+        query = query.where(_matching(text, store.dialect, wanted))
+    if tenant:
+        query = query.where(MessageRow.tenant == tenant.replace("\x00", ""))
     if status:
-        if text.strip():
+        if text.strip() or tenant:
             with_status = select(RecipientRow.message_id).where(
                 RecipientRow.message_id == MessageRow.id, RecipientRow.status == status
             )

@@ -27,7 +27,14 @@ from courrier.store import rollups
 from courrier.store.engine import aware
 from courrier.store.send_rate import Grant, TokenRequest, take_in
 from courrier.store.store import Store
-from courrier.store.tables import MessageRow, RecipientRow, SuppressionRow, table_of, utcnow
+from courrier.store.tables import (
+    MessageRow,
+    RecipientRow,
+    SuppressionRow,
+    TenantSuppressionRow,
+    table_of,
+    utcnow,
+)
 from courrier.store.unsubscribes import unsubscribed_in
 
 __all__ = [
@@ -77,6 +84,8 @@ class NewMessage:
     #: Bulk mail: recipients who left ``list_name`` (or every list) are marked unsubscribed.
     bulk: bool = False
     list_name: str | None = None
+    #: The SES tenant it is sent for (None: the account's).
+    tenant: str | None = None
 
 
 @dataclass(frozen=True)
@@ -117,6 +126,13 @@ _SUPPRESSIONS = table_of(SuppressionRow)
 _SUPPRESSED = select(_SUPPRESSIONS.c.address, _SUPPRESSIONS.c.expires_at).where(
     _SUPPRESSIONS.c.address.in_(bindparam("addresses", expanding=True))
 )
+_TENANT_SUPPRESSIONS = table_of(TenantSuppressionRow)
+_TENANT_SUPPRESSED = select(
+    _TENANT_SUPPRESSIONS.c.address, _TENANT_SUPPRESSIONS.c.expires_at
+).where(
+    _TENANT_SUPPRESSIONS.c.tenant == bindparam("tenant"),
+    _TENANT_SUPPRESSIONS.c.address.in_(bindparam("addresses", expanding=True)),
+)
 #: One statement for every message of an intent (SQLAlchemy's "insertmanyvalues"), the ids
 #: in the order given.
 _INSERT_MESSAGES = insert(_MESSAGES).returning(_MESSAGES.c.id, sort_by_parameter_order=True)
@@ -151,6 +167,7 @@ def begin_sends(
                 dict.fromkeys(_suppressed(connection, addresses), RecipientStatus.SUPPRESSED)
             )
             marked.update(_unsubscribed(session, messages))
+            marked.update(_tenant_suppressed(connection, messages))
         started = [_started(session, message) for message in messages]
         begun = _record(
             connection, [m for m, ok in zip(messages, started, strict=True) if ok], marked
@@ -182,6 +199,7 @@ def _record(
                 "subject": m.subject,
                 "configuration_set": m.configuration_set,
                 "status": m.status,
+                "tenant": m.tenant,
             }
             for m in messages
         ],
@@ -223,6 +241,8 @@ def _status(
     found = address.lower()
     if found in marked:
         return marked[found]  # suppressed: stronger than an unsubscribe
+    if message.tenant is not None and (_TENANT, message.tenant, found) in marked:
+        return RecipientStatus.SUPPRESSED  # for this tenant only
     if message.bulk:
         return marked.get((found, message.list_name), status)
     return status
@@ -233,6 +253,32 @@ def _marked(message: NewMessage, marked: Mapping[Any, RecipientStatus]) -> tuple
         (address, kind, _status(address, status, message, marked))
         for address, kind, status in message.recipients
     )
+
+
+_TENANT = "tenant"
+
+
+def _tenant_suppressed(
+    connection: Connection, messages: Sequence[NewMessage]
+) -> dict[tuple[str, str, str], RecipientStatus]:
+    """("tenant", tenant, address) -> suppressed, for the tenants' messages: one statement
+    per tenant, none for the account's own messages."""
+    by_tenant: dict[str, set[str]] = {}
+    for message in messages:
+        if message.tenant is not None:
+            by_tenant.setdefault(message.tenant, set()).update(
+                a.lower() for a, _, _ in message.recipients
+            )
+    now = utcnow()
+    found: dict[tuple[str, str, str], RecipientStatus] = {}
+    for tenant, addresses in by_tenant.items():
+        rows = connection.execute(
+            _TENANT_SUPPRESSED, {"tenant": tenant, "addresses": sorted(addresses)}
+        )
+        for address, expires in rows:
+            if expires is None or aware(expires) > now:
+                found[(_TENANT, tenant, address)] = RecipientStatus.SUPPRESSED
+    return found
 
 
 def _suppressed(connection: Connection, addresses: Sequence[str]) -> set[str]:

@@ -40,6 +40,7 @@ from courrier.store.rollups import (
     Flag,
     hour_of,
     hours,
+    tenant_hours,
 )
 from courrier.store.store import Store
 from courrier.store.tables import MessageRow, RecipientRow
@@ -88,6 +89,12 @@ class Counts:
 
     def as_dict(self) -> dict[str, int]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    def without(self, other: Counts) -> Counts:
+        """These counts less ``other``'s (a part of them: one tenant's messages)."""
+        return Counts(
+            **{f.name: getattr(self, f.name) - getattr(other, f.name) for f in fields(self)}
+        )
 
 
 @dataclass(frozen=True)
@@ -189,14 +196,21 @@ def _flags_column(counting: Counting) -> Any:
 
 
 def _from_rows(
-    session: Session, counting: Counting, since: dt.datetime, until: dt.datetime | None
+    session: Session,
+    counting: Counting,
+    since: dt.datetime,
+    until: dt.datetime | None,
+    tenant: str | None = None,
 ) -> dict[int, Counter[int]]:
-    """Per hour and flags, counted from the recipients created in [since, until)."""
+    """Per hour and flags, counted from the recipients created in [since, until) (of the
+    messages sent for ``tenant`` only, when given)."""
     hour = _hour_column(session.get_bind().dialect.name).label("hour")
     flags = _flags_column(counting).label("flags")
     period = [MessageRow.created_at >= since]
     if until is not None:
         period.append(MessageRow.created_at < until)
+    if tenant is not None:
+        period.append(MessageRow.tenant == tenant)
     joined = (
         select(hour, flags, func.count())
         .select_from(RecipientRow)
@@ -219,21 +233,31 @@ def _from_rows(
 
 
 def _by_hour(
-    session: Session, counting: Counting, since: dt.datetime, until: dt.datetime | None
+    session: Session,
+    counting: Counting,
+    since: dt.datetime,
+    until: dt.datetime | None,
+    tenant: str | None = None,
 ) -> dict[int, Counter[int]]:
-    """Per hour and flags: whole hours from the rollups, the partial hours at either end
-    (and everything, for a domain list the rollups were not counted with) from the rows."""
+    """Per hour and flags: whole hours from the rollups (the tenant's own, for a tenant),
+    the partial hours at either end (and everything, for a domain list the rollups were not
+    counted with) from the rows."""
     if counting.no_complaint_feedback_domains != NO_COMPLAINT_FEEDBACK_DOMAINS:
-        return _from_rows(session, counting, since, until)
+        return _from_rows(session, counting, since, until, tenant)
     first = -(-int(since.timestamp()) // 3600)  # the first whole hour
     last = hour_of(until) if until is not None else None
     if last is not None and last <= first:
-        return _from_rows(session, counting, since, until)
-    found = _from_rows(session, counting, since, _at(first))
-    for h, f, n in hours(session, first, last):
+        return _from_rows(session, counting, since, until, tenant)
+    found = _from_rows(session, counting, since, _at(first), tenant)
+    rolled = (
+        hours(session, first, last)
+        if tenant is None
+        else tenant_hours(session, tenant, first, last)
+    )
+    for h, f, n in rolled:
         found.setdefault(h, Counter())[f] += n
     if last is not None and until is not None:
-        for h, by_flags in _from_rows(session, counting, _at(last), until).items():
+        for h, by_flags in _from_rows(session, counting, _at(last), until, tenant).items():
             found.setdefault(h, Counter()).update(by_flags)
     return found
 
@@ -243,11 +267,17 @@ def _at(hour: int) -> dt.datetime:
 
 
 def counts(
-    store: Store, counting: Counting, *, since: dt.datetime, until: dt.datetime | None = None
+    store: Store,
+    counting: Counting,
+    *,
+    since: dt.datetime,
+    until: dt.datetime | None = None,
+    tenant: str | None = None,
 ) -> Counts:
-    """The figures of every message created from ``since`` (until ``until``)."""
+    """The figures of every message created from ``since`` (until ``until``); of the
+    messages sent for ``tenant`` only, when given."""
     with store.transaction(read_only=True) as session:
-        found = _by_hour(session, counting, since, until)
+        found = _by_hour(session, counting, since, until, tenant)
     total: Counter[int] = Counter()
     for by_flags in found.values():
         total.update(by_flags)
@@ -255,11 +285,16 @@ def counts(
 
 
 def counts_by_day(
-    store: Store, counting: Counting, *, since: dt.datetime, until: dt.datetime | None = None
+    store: Store,
+    counting: Counting,
+    *,
+    since: dt.datetime,
+    until: dt.datetime | None = None,
+    tenant: str | None = None,
 ) -> dict[str, Counts]:
     """The same figures per UTC day (``YYYY-MM-DD``), days without messages left out."""
     with store.transaction(read_only=True) as session:
-        found = _by_hour(session, counting, since, until)
+        found = _by_hour(session, counting, since, until, tenant)
     days: dict[str, Counter[int]] = defaultdict(Counter)
     for h, by_flags in found.items():
         days[_at(h).strftime("%Y-%m-%d")].update(by_flags)
@@ -268,7 +303,12 @@ def counts_by_day(
 
 
 def window_start(
-    store: Store, counting: Counting, *, volume: int, oldest: dt.datetime
+    store: Store,
+    counting: Counting,
+    *,
+    volume: int,
+    oldest: dt.datetime,
+    tenant: str | None = None,
 ) -> dt.datetime:
     """When the window of the latest ``volume`` counted recipients opens, never before
     ``oldest``: SES judges a representative volume, not a fixed time span (docs/ses.md#reputation).
@@ -280,30 +320,40 @@ def window_start(
     first = -(-int(oldest.timestamp()) // 3600)
     with store.transaction(read_only=True) as session:
         per_hour: Counter[int] = Counter()
-        for h, f, n in hours(session, first):
+        rolled = hours(session, first) if tenant is None else tenant_hours(session, tenant, first)
+        for h, f, n in rolled:
             if f != MESSAGES and counted.holds(f):
                 per_hour[h] += n
         seen = 0
         for h in sorted(per_hour, reverse=True):
             if seen + per_hour[h] >= volume:
-                return _nth_latest(session, counted, volume - seen, _at(h), _at(h + 1)) or oldest
+                latest = _nth_latest(session, counted, volume - seen, _at(h), _at(h + 1), tenant)
+                return latest or oldest
             seen += per_hour[h]
-        return _nth_latest(session, counted, volume - seen, oldest, _at(first)) or oldest
+        return _nth_latest(session, counted, volume - seen, oldest, _at(first), tenant) or oldest
 
 
 def _nth_latest(
-    session: Session, counted: Base, n: int, since: dt.datetime, until: dt.datetime
+    session: Session,
+    counted: Base,
+    n: int,
+    since: dt.datetime,
+    until: dt.datetime,
+    tenant: str | None = None,
 ) -> dt.datetime | None:
     """When the ``n``-th latest counted recipient created in [since, until) was."""
+    conditions = [
+        MessageRow.created_at >= since,
+        MessageRow.created_at < until,
+        counted.condition(RecipientRow.flags),
+    ]
+    if tenant is not None:
+        conditions.append(MessageRow.tenant == tenant)
     query = (
         select(MessageRow.created_at)
         .select_from(RecipientRow)
         .join(MessageRow, RecipientRow.message_id == MessageRow.id)
-        .where(
-            MessageRow.created_at >= since,
-            MessageRow.created_at < until,
-            counted.condition(RecipientRow.flags),
-        )
+        .where(*conditions)
         .order_by(MessageRow.created_at.desc())
         .offset(max(n - 1, 0))
         .limit(1)

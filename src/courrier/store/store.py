@@ -8,7 +8,7 @@ import weakref
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import create_engine, delete, select, text
 from sqlalchemy.dialects import postgresql, sqlite
@@ -21,7 +21,7 @@ from courrier.statuses import MessageStatus
 from courrier.store import engine as db
 from courrier.store.engine import aware
 from courrier.store.errors import store_error
-from courrier.store.tables import MessageRow, SuppressionRow, utcnow
+from courrier.store.tables import MessageRow, SuppressionRow, TenantSuppressionRow, utcnow
 
 if TYPE_CHECKING:
     from courrier.store.send_rate import TokenRequest
@@ -44,6 +44,8 @@ class MessageRecord:
     status: str
     error: str | None
     recipients: tuple[RecipientRecord, ...]
+    #: The SES tenant it was sent for; None: the account's.
+    tenant: str | None = None
 
 
 @dataclass(frozen=True)
@@ -187,15 +189,22 @@ class Store:
         configuration_set: str | None,
         recipients: Iterable[tuple[str, str, str]],
         status: MessageStatus = MessageStatus.PENDING,
+        tenant: str | None = None,
     ) -> int:
-        """Store a message before it is sent; ``recipients`` are (address, kind, status)."""
+        """Store a message before it is sent; ``recipients`` are (address, kind, status);
+        ``tenant``: the SES tenant it is for."""
         from courrier.store import sends  # sends builds on this module
 
         [record_id] = sends.record_messages(
             self,
             [
                 sends.NewMessage(
-                    sender, subject, configuration_set, tuple(recipients), status=status
+                    sender,
+                    subject,
+                    configuration_set,
+                    tuple(recipients),
+                    status=status,
+                    tenant=tenant,
                 )
             ],
         )
@@ -296,21 +305,33 @@ class Store:
         )
         session.execute(statement)
 
-    def unsuppress(self, address: str) -> bool:
-        """Take ``address`` off the suppression list; False when it was not on it."""
+    def unsuppress(self, address: str, *, tenant: str | None = None) -> bool:
+        """Take ``address`` off the suppression list (with ``tenant``: off that tenant's
+        own list); False when it was not on it."""
         with self.transaction() as session:
-            result = session.execute(
-                delete(SuppressionRow).where(SuppressionRow.address == address.lower())
-            )
+            if tenant is None:
+                statement = delete(SuppressionRow).where(SuppressionRow.address == address.lower())
+            else:
+                statement = delete(TenantSuppressionRow).where(
+                    TenantSuppressionRow.tenant == tenant,
+                    TenantSuppressionRow.address == address.lower(),
+                )
+            result = session.execute(statement)
             return bool(getattr(result, "rowcount", 0))
 
-    def suppressions(self, *, reason: str | None = None) -> list[Suppression]:
-        """The whole suppression list (only ``reason``'s entries when given), by address. For a
-        large list, page through it instead (the dashboard does)."""
+    def suppressions(
+        self, *, reason: str | None = None, tenant: str | None = None
+    ) -> list[Suppression]:
+        """The whole suppression list (only ``reason``'s entries when given), by address;
+        with ``tenant``, that tenant's own list. For a large list, page through it instead
+        (the dashboard does)."""
+        row: Any = SuppressionRow if tenant is None else TenantSuppressionRow
         with self.transaction(read_only=True) as session:
-            query = select(SuppressionRow).order_by(SuppressionRow.address)
+            query = select(row).order_by(row.address)
+            if tenant is not None:
+                query = query.where(row.tenant == tenant)
             if reason:
-                query = query.where(SuppressionRow.reason == reason)
+                query = query.where(row.reason == reason)
             return [
                 Suppression(
                     r.address,
@@ -334,4 +355,5 @@ def _message_record(row: MessageRow) -> MessageRecord:
         status=row.status,
         error=row.error,
         recipients=tuple(RecipientRecord(r.address, r.kind, r.status) for r in row.recipients),
+        tenant=row.tenant,
     )

@@ -47,6 +47,8 @@ class MessageRow(Base):
         Index("ix_messages_created_at", "created_at"),
         # /messages?status= takes the newest page of one status.
         Index("ix_messages_status_id", "status", "id"),
+        # The dashboard's pages of one tenant, newest first.
+        Index("ix_messages_tenant_id", "tenant", "id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -59,6 +61,8 @@ class MessageRow(Base):
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    #: The SES tenant it was sent for (``TenantName``); NULL: the account's.
+    tenant: Mapped[str | None] = mapped_column(String(64))
 
     recipients: Mapped[list[RecipientRow]] = relationship(
         back_populates="message", cascade="all, delete-orphan", order_by="RecipientRow.id"
@@ -137,6 +141,23 @@ class SuppressionRow(Base):
     expires_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
 
+class TenantSuppressionRow(Base):
+    """An address suppressed for one SES tenant only: the reason was the tenant's own (a
+    complaint about its mail), so the account's other tenants may still send to it. Hard
+    bounces stay on the account-wide list (``suppressions``), as SES keeps them."""
+
+    __tablename__ = "tenant_suppressions"
+
+    tenant: Mapped[str] = mapped_column(String(64), primary_key=True)
+    address: Mapped[str] = mapped_column(String(ADDRESS), primary_key=True)
+    reason: Mapped[str] = mapped_column(String(30))
+    source: Mapped[str] = mapped_column(String(30))
+    detail: Mapped[str | None] = mapped_column(Text)
+    first_seen: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_seen: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
 class FeedbackEventRow(Base):
     """Append-only: one row per feedback event, unique by ``event_key``."""
 
@@ -175,6 +196,8 @@ class FeedbackEventRow(Base):
     occurred_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     received_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     payload: Mapped[str] = mapped_column(Text)
+    #: The SES tenant the event is about (its ``ses:tenant-name`` tag); NULL: none.
+    tenant: Mapped[str | None] = mapped_column(String(64))
 
 
 class SnsReceiptRow(Base):
@@ -230,6 +253,44 @@ class RecipientHourRow(Base):
     hour: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     flags: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     recipients: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class TenantRecipientHourRow(Base):
+    """Rollup: :class:`RecipientHourRow` for the messages of one tenant (those sent with a
+    ``TenantName``), kept in the same transactions: one tenant's rates read its own few
+    hundred rows, never the events."""
+
+    __tablename__ = "tenant_recipient_hours"
+
+    # The tenant first: one tenant's hours are one range of the primary key.
+    tenant: Mapped[str] = mapped_column(String(64), primary_key=True)
+    hour: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    flags: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    recipients: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class TenantGuardTripRow(Base):
+    """Each time the reputation guard tripped for one tenant; at most one open per tenant.
+
+    ``open_tenant`` is the tenant's name while the trip is open and NULL once reset: its
+    unique constraint lets any number of workers race to trip one tenant's guard and
+    exactly one insert win (as ``guard_trips.open_slot`` does for the account).
+    """
+
+    __tablename__ = "tenant_guard_trips"
+    __table_args__ = (Index("ix_tenant_guard_trips_tenant", "tenant", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant: Mapped[str] = mapped_column(String(64))
+    open_tenant: Mapped[str | None] = mapped_column(String(64), unique=True)
+    tripped_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    rate: Mapped[str] = mapped_column(String(30))
+    value: Mapped[float | None] = mapped_column(Float)
+    threshold: Mapped[float | None] = mapped_column(Float)
+    detail: Mapped[str] = mapped_column(Text)
+    figures: Mapped[str] = mapped_column(Text)
+    reset_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    reset_note: Mapped[str | None] = mapped_column(Text)
 
 
 class SendRateRow(Base):

@@ -33,6 +33,7 @@ from courrier.addresses import parse_address
 from courrier.aws.clients import AwsConfig
 from courrier.aws.ses import SesClient
 from courrier.errors import CourrierError, InvalidMessage, StoreError
+from courrier.message import check_tenant_name
 from courrier.metrics import Metrics
 from courrier.reputation import AWS_PAUSE, AWS_REVIEW, Guard, sync
 from courrier.settings import Settings
@@ -116,7 +117,9 @@ class Dashboard:
     # ---------------------------------------------------------------- pages
 
     def overview(self, request: Request) -> Response:
-        current = self.guard.status(days=14)
+        # ?tenant=NAME: that tenant's own guard and figures.
+        tenant = _tenant(request)
+        current = self.guard.status(days=14, tenant=tenant)
         if current.account_error:
             self.aws_problems.warning(f"SES's view is not available: {current.account_error}")
         result = current.report
@@ -146,22 +149,27 @@ class Dashboard:
                 ),
             ],
             doctor=last_doctor_run(self.store),
-            history=trips(self.store, limit=5),
+            history=trips(self.store, limit=5, tenant=tenant),
+            tenant=tenant,
         )
 
     def messages(self, request: Request) -> Response:
         text = _param(request, "q", "")
         status = _param(request, "status", "")
         offset = _number(_param(request, "offset", "0"))
-        found = find_messages(self.store, text=text, status=status, limit=PAGE + 1, offset=offset)
+        tenant = _tenant(request) or ""
+        found = find_messages(
+            self.store, text=text, status=status, limit=PAGE + 1, offset=offset, tenant=tenant
+        )
         more = len(found) > PAGE
-        query = {"q": text, "status": status}
+        query = {"q": text, "status": status, "tenant": tenant}
         return self.render(
             request,
             "messages.html",
             messages=found[:PAGE],
             text=text,
             status=status,
+            tenant=tenant,
             statuses=STATUSES,
             next_page=f"?{urlencode({**query, 'offset': offset + PAGE})}" if more else None,
             previous_page=(
@@ -305,6 +313,16 @@ class Dashboard:
         if code == 503:
             response.headers["Retry-After"] = "30"
         return response
+
+
+def _tenant(request: Request) -> str | None:
+    """The ``tenant`` query parameter: None when absent or empty, 400 when no SES tenant
+    could have that name."""
+    name = _param(request, "tenant", "") or None
+    try:
+        return check_tenant_name(name)
+    except InvalidMessage as err:
+        raise HTTPException(400, str(err)) from err
 
 
 def _param(request: Request, name: str, default: str = "") -> str:
