@@ -341,6 +341,15 @@ class Settings:
     #: no topic, so a one-click unsubscribe leaves every topic of the list).
     unsubscribe_topic: str | None = None
 
+    # SES tenants (``courrier tenant create``); see courrier.provisioning.tenants.
+    #: The suppression list a new tenant's sends consult: ``tenant`` (its own, so one
+    #: tenant's bounces and complaints do not stop the others' mail) or ``account``; unset
+    #: leaves SES's default. Applied with PutTenantSuppressionAttributes.
+    tenant_suppression_scope: str | None = None
+    #: The reasons that add an address to that list, separated by commas: ``bounce``,
+    #: ``complaint`` (unset: both).
+    tenant_suppressed_reasons: str | None = None
+
     def __post_init__(self) -> None:
         # Built directly (``Settings(route="events")``), values are checked and normalised as
         # those of a file are; then each group checks its own range, so that a bad value is an
@@ -402,15 +411,6 @@ class Settings:
             dt.timedelta(days=self.soft_bounce_window_days),
             None if ttl is None else dt.timedelta(days=ttl),
         )
-
-    # SES tenants (``courrier tenant create``); see courrier.provisioning.tenants.
-    #: The suppression list a new tenant's sends consult: ``tenant`` (its own, so one
-    #: tenant's bounces and complaints do not stop the others' mail) or ``account``; unset
-    #: leaves SES's default. Applied with PutTenantSuppressionAttributes.
-    tenant_suppression_scope: str | None = None
-    #: The reasons that add an address to that list, separated by commas: ``bounce``,
-    #: ``complaint`` (unset: both).
-    tenant_suppressed_reasons: str | None = None
 
     @classmethod
     def load(
