@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import os
@@ -560,6 +561,9 @@ def test_a_worker_from_settings_is_the_one_courrier_worker_runs(
         queue_url=pipeline.queue_url,
         topic_arn=pipeline.topic_arn,
         worker_concurrency=3,
+        # The sandbox's SNS signs with certificates AWS does not serve (courrier setup
+        # writes this against it).
+        verify_signatures=False,
     )
     seen: list[int] = []
 
@@ -579,6 +583,11 @@ def test_a_worker_from_settings_is_the_one_courrier_worker_runs(
     assert {s.address for s in store.suppressions()} == {f"bounce@{SIM}", f"complaint@{SIM}"}
     # Its own store when given none; refused without a queue or a topic to trust.
     alone = Worker.from_settings(settings, concurrency=1, allow_topics=["arn:other"])
+    assert alone.verifier is None
+    # Signatures are checked unless the settings (or the caller) say otherwise.
+    checking = Worker.from_settings(dataclasses.replace(settings, verify_signatures=True))
+    assert checking.verifier is not None
+    checking.store.close()
     assert (alone.concurrency, alone.allowed_topics) == (1, frozenset({"arn:other"}))
     assert alone.store is not store
     alone.store.close()
