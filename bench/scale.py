@@ -1,4 +1,4 @@
-"""Reputation, stats and the dashboard against the store's size (issue 25).
+"""Reputation, stats and the dashboard against the store's size: reads at a million messages.
 
 Fills stores of 10k and 100k messages (1M with ``--million``) by bulk SQL in the shape of
 real traffic: 30 days, one recipient each (one in ten at gmail.com), 2% hard bounces,

@@ -9,11 +9,15 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from sqlalchemy import select
 
 from courrier.cli import main
+from courrier.provisioning import Aws
+from courrier.provisioning.tenants import create_tenant
 from courrier.store import Store
 from courrier.store import guard as guard_records
 from courrier.store import outbox as rows
+from courrier.store.tables import MessageRow
 from tests.conftest import SENDER, UNSUBSCRIBE, SandboxClient
 
 BAD = {17: "bob@@example.com", 101: "no-at-sign", 250: "zoë@example.com", 333: "", 498: "a@b"}
@@ -327,3 +331,23 @@ def test_unsubscribes_are_listed_resubscribed_and_counted(cli: CliRunner, store:
     again = cli.invoke(main, ["suppression", "resubscribe", "ann@example.org", "--list", "news"])
     assert again.exit_code == 1
     assert "was not unsubscribed" in again.output
+
+
+def test_a_campaign_for_a_tenant_goes_out_under_its_name(
+    cli: CliRunner, store: Store, sandbox: SandboxClient, tmp_path: Path
+) -> None:
+    sandbox.sesv2.create_configuration_set(ConfigurationSetName="tenants")
+    create_tenant(Aws(), "acme", identity=SENDER, configuration_set="tenants", templates=["news"])
+    write_csv(tmp_path / "list.csv", 3, {})
+    args = ["bulk", "--template", "news", "--recipients", "list.csv"]
+    refused = cli.invoke(main, [*args, "--tenant", "acme corp"])
+    assert refused.exit_code == 2, refused.output
+    assert "invalid tenant name 'acme corp'" in refused.output
+    assert queued(store) == 0
+    sent = cli.invoke(main, [*args, "--tenant", "acme", "--configuration-set", "tenants", "--run"])
+    assert sent.exit_code == 0, sent.output
+    assert "3 sent" in sent.stdout
+    with store.transaction(read_only=True) as session:
+        assert list(session.scalars(select(MessageRow.tenant))) == ["acme"] * 3
+    # The sandbox checked TenantName against the tenant's associations and counted its sends.
+    assert sandbox.control("GET", "/tenants/acme")["attempts"] == 3

@@ -1,4 +1,4 @@
-"""Issue 23's end-to-end case against the sandbox: two tenants send through one account;
+"""Tenants end to end against the sandbox: two tenants send through one account;
 complaints from one trip its guard and pause it, in courrier and in the sandbox's
 reputation entity, while the other still sends; ``courrier stats --tenant`` shows each
 one's figures as SES counts them."""

@@ -56,6 +56,11 @@ from courrier.settings import Settings
     "list_name",
     help="The mailing list (or topic) of the campaign: its unsubscribe links name it.",
 )
+@click.option(
+    "--tenant",
+    help="The SES tenant the campaign is sent for (courrier tenant create): its own "
+    "reputation, guard and pause apply.",
+)
 @click.option("--skip-invalid", is_flag=True, help="Queue the valid rows, skip the refused ones.")
 @click.option("--run", "run_now", is_flag=True, help="Then send them (courrier outbox run).")
 @click.pass_context
@@ -72,6 +77,7 @@ def bulk(
     tag: tuple[str, ...],
     configuration_set: str | None,
     list_name: str | None,
+    tenant: str | None,
     skip_invalid: bool,
     run_now: bool,
 ) -> None:
@@ -108,6 +114,7 @@ def bulk(
         tags=parse_tags(tag),
         configuration_set=configuration_set or settings.configuration_set,
         list_name=list_name,
+        tenant=tenant,
     )
     _check_template(settings, plan)
     if plan.refused:

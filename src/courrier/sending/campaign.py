@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from courrier.errors import CourrierError, InvalidMessage
-from courrier.message import AddressLike, check_list_name
+from courrier.message import AddressLike, check_list_name, check_tenant_name
 from courrier.sending.outbox import EnqueueReport, destination_key, enqueue_many
 from courrier.store import Store
 from courrier.template_message import TemplateMessage, check_template_name, template_data
@@ -103,6 +103,8 @@ class Campaign:
     stamp: tuple[int, int] = field(default=(0, 0), compare=False)
     #: The list the rows receive: their unsubscribe links name it.
     list_name: str | None = None
+    #: The SES tenant the rows are sent for (``TenantName``); None: the account's.
+    tenant: str | None = None
 
     @property
     def data_names(self) -> frozenset[str]:
@@ -128,6 +130,7 @@ def read_campaign(
     tags: dict[str, str] | None = None,
     configuration_set: str | None = None,
     list_name: str | None = None,
+    tenant: str | None = None,
 ) -> Campaign:
     """Check every row of the CSV file at ``path`` (UTF-8, a header line), one at a time.
 
@@ -153,6 +156,7 @@ def read_campaign(
         configuration_set=configuration_set,
         stamp=_stamp(file),
         list_name=check_list_name(list_name),
+        tenant=check_tenant_name(tenant),
     )
     total, valid = 0, 0
     refused: list[RefusedRow] = []
@@ -245,6 +249,7 @@ def _checked_rows(
                 configuration_set=plan.configuration_set,
                 bulk=True,
                 list_name=plan.list_name,
+                tenant=plan.tenant,
             )
         except CourrierError as err:
             yield RefusedRow(line, value, str(err) or type(err).__name__)
