@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import time
 from importlib import resources
 from typing import Any
 
@@ -52,6 +53,40 @@ def listen(engine: Engine) -> None:
         event.listen(engine, "begin", _sqlite_begin)
     elif engine.dialect.name == "postgresql":
         event.listen(engine, "connect", _postgresql_connect)
+        event.listen(engine, "checkin", _idle_from_now)
+        event.listen(engine, "checkout", _ping_if_idle)
+
+
+#: Seconds a pooled PostgreSQL connection may sit idle before it is pinged at checkout.
+PING_AFTER_IDLE = 5.0
+
+
+def _idle_from_now(_connection: Any, record: Any) -> None:
+    if record is not None:
+        record.info["idle_since"] = time.monotonic()
+
+
+def _ping_if_idle(connection: Any, record: Any, _proxy: Any) -> None:
+    """A connection back from a long rest may have been closed by the server (a restart, an
+    idle timeout, a proxy): it is pinged, and a dead one is replaced before anything runs on
+    it. One in steady use is not, so that a busy sender pays no round trip for it; should it
+    die all the same, its first statement fails, SQLAlchemy discards the pool's connections,
+    and the error is a transient StoreError that the caller retries.
+    """
+    from sqlalchemy.exc import DisconnectionError
+
+    since = record.info.get("idle_since")
+    if since is None or time.monotonic() - since < PING_AFTER_IDLE:
+        return
+    try:
+        cursor = connection.cursor()
+        cursor.execute("SELECT 1")
+        cursor.close()
+        connection.rollback()
+    except Exception as err:  # the driver's own errors: any of them means "not usable"
+        # The pool's documented answer: it discards this connection and checks out another
+        # (https://docs.sqlalchemy.org/en/20/core/pooling.html#disconnect-handling-pessimistic).
+        raise DisconnectionError(f"a pooled connection is dead: {err}") from err
 
 
 def migrate(engine: Engine, immediate: Engine) -> None:
