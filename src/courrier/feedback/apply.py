@@ -170,7 +170,7 @@ def _apply_batch(
             applied.duplicates += 1
             continue
         applied.stored.append((event, action))
-        scoped = tenant_suppressions if _tenants_own(event) else suppressions
+        scoped = tenant_suppressions if _tenants_own(event) is not None else suppressions
         _effects(event, action, rules, raises, soft_bounces, scoped, applied)
     queries.raise_recipient_statuses(session, raises)
     queries.suppress_many(session, suppressions)
@@ -256,12 +256,12 @@ def stored_key(key: str) -> str:
     return f"{key[: _KEY_WIDTH - len(digest) - 1]}#{digest}"
 
 
-def _tenants_own(event: ev.Event) -> bool:
-    """A complaint about a tenant's message is that tenant's own reason: its recipient is
-    suppressed for the tenant, while a hard bounce (the address is gone, for everyone)
-    stays account-wide, as SES keeps them
+def _tenants_own(event: ev.Event) -> str | None:
+    """The tenant whose own reason ``event`` is: a complaint about a tenant's message
+    suppresses its recipient for that tenant, while a hard bounce (the address is gone, for
+    everyone) stays account-wide, as SES keeps them
     (https://docs.aws.amazon.com/ses/latest/dg/tenants.html)."""
-    return isinstance(event, ev.Complaint) and event.tenant is not None
+    return event.tenant if isinstance(event, ev.Complaint) else None
 
 
 def _effects(
@@ -305,10 +305,10 @@ def _effects(
             "detail": f"{event.kind} {event.subtype or ''} {event.key}".strip(),
             "expires_at": expires,
         }
-        if _tenants_own(event):
-            assert event.tenant is not None
-            suppressions.append({**entry, "tenant": event.tenant})
-            applied.tenant_suppressed.append((event.tenant, recipient))
+        tenant = _tenants_own(event)
+        if tenant is not None:
+            suppressions.append({**entry, "tenant": tenant})
+            applied.tenant_suppressed.append((tenant, recipient))
             return
         suppressions.append(entry)
         applied.suppressed.append(recipient)

@@ -64,12 +64,12 @@ def list_management(
 ) -> dict[str, str] | None:
     """The ``ListManagementOptions`` of ``message`` (None: transactional, or courrier's own
     links carry the unsubscribes)."""
-    if not message.bulk or not managed_by_ses(settings):
+    contact_list = settings.unsubscribe_contact_list
+    if not message.bulk or not contact_list:
         return None
     # SES adds its headers only to a message with one recipient (see the module's page).
     _one_recipient(message.recipients, "carries SES's unsubscribe headers only when alone")
-    assert settings.unsubscribe_contact_list is not None
-    options = {"ContactListName": settings.unsubscribe_contact_list}
+    options = {"ContactListName": contact_list}
     topic = topic_for(settings, message.list_name)
     if topic:
         options["TopicName"] = topic
