@@ -249,14 +249,14 @@ class Settings:
     queue_url: str | None = None
     dead_letter_queue_url: str | None = None
     #: How many times a throttled or unreachable send is tried in all.
-    send_attempts: int = 6
+    send_attempts: int = RetrySettings.attempts
     #: Backoff between those tries: first delay and cap, in seconds (full jitter).
-    backoff_base: float = 0.2
-    backoff_cap: float = 20.0
+    backoff_base: float = RetrySettings.backoff_base
+    backoff_cap: float = RetrySettings.backoff_cap
     #: Seconds to wait for SES's answer before the outcome is recorded as unknown.
-    read_timeout: float = 30.0
+    read_timeout: float = RetrySettings.read_timeout
     #: Overrides the account's max send rate (per second) read from SES; None reads it.
-    max_send_rate: float | None = None
+    max_send_rate: float | None = SendRateSettings.max_rate
     #: Check the SNS signature of every message ``courrier worker`` and ``courrier receive``
     #: apply (``--no-verify-signatures`` turns it off for one run). ``courrier setup`` writes
     #: false when it provisions a stand-in for AWS (``AWS_ENDPOINT_URL``, the sandbox), whose
@@ -264,54 +264,56 @@ class Settings:
     verify_signatures: bool = True
     #: Receives the feedback worker keeps in flight at once (``courrier worker --concurrency``);
     #: their batches are applied by one thread, several per transaction.
-    worker_concurrency: int = 8
+    worker_concurrency: int = WorkerSettings.concurrency
     #: Who shares the send rate: "store" (every process and machine using this store, the
     #: default) or "process" (each process paces itself: only for a single sending process).
-    send_rate_scope: SendRateScope = SendRateScope.STORE
+    send_rate_scope: SendRateScope = SendRateSettings.scope
     #: Seconds of the max send rate sent at once after an idle spell ("store" scope). SES admits
     #: short bursts without saying how long (docs/ses.md#sending-at-volume); lower it if SES
     #: throttles.
-    send_burst: float = 1.0
+    send_burst: float = SendRateSettings.burst
     #: Seconds between two readings of the max send rate from SES ("store" scope).
-    send_rate_recheck: float = 300.0
+    send_rate_recheck: float = SendRateSettings.recheck
 
     # Reputation (courrier stats, the guard, the dashboard); see courrier.reputation.
     #: The representative window: this many of the latest recipients SES counts, and never
     #: sends older than ``reputation_window_days``.
-    reputation_window: int = 10_000
-    reputation_window_days: int = 30
+    reputation_window: int = ReputationSettings.window
+    reputation_window_days: int = ReputationSettings.window_days
     #: Domains that send SES no complaint feedback (docs/ses.md#reputation: Gmail); their
     #: recipients are left out of the complaint rate. A list, or text separated by commas.
-    reputation_no_complaint_feedback_domains: tuple[str, ...] = ("gmail.com", "googlemail.com")
+    reputation_no_complaint_feedback_domains: tuple[str, ...] = (
+        ReputationSettings.no_complaint_feedback_domains
+    )
     #: Count mailbox-simulator traffic in the rates. SES does not (docs/ses.md#reputation); this
     #: exists to rehearse the guard with the simulator, never for production.
-    reputation_count_simulator: bool = False
+    reputation_count_simulator: bool = ReputationSettings.count_simulator
     #: Guard lines, as fractions (0.04 is 4%), kept below AWS's review lines of 5% and 0.1%.
-    guard_bounce_warning: float = 0.025
-    guard_bounce_trip: float = 0.04
-    guard_complaint_warning: float = 0.0005
-    guard_complaint_trip: float = 0.0008
+    guard_bounce_warning: float = GuardSettings.bounce_warning
+    guard_bounce_trip: float = GuardSettings.bounce_trip
+    guard_complaint_warning: float = GuardSettings.complaint_warning
+    guard_complaint_trip: float = GuardSettings.complaint_trip
     #: The guard judges a rate only once its window counts at least this many recipients.
-    guard_min_volume: int = 500
+    guard_min_volume: int = GuardSettings.min_volume
     #: Refuse transactional sends too when the guard is tripped (bulk sends always are).
-    guard_blocks_transactional: bool = False
+    guard_blocks_transactional: bool = GuardSettings.blocks_transactional
     #: Token that ``courrier dashboard`` requires; mandatory on a non-loopback address.
     dashboard_token: str | None = None
 
     # The outbox (``courrier outbox run``); see courrier.sending.outbox.
     #: Seconds after which a row still ``sending`` is taken to have lost its runner and
     #: becomes ``unknown`` (runners on the same machine that died are noticed at once).
-    outbox_lease: float = 600.0
+    outbox_lease: float = OutboxSettings.lease
     #: First delay, in seconds, before a throttled or unreachable row is tried again;
     #: doubled for each further try, up to 300.
-    outbox_retry_delay: float = 5.0
+    outbox_retry_delay: float = OutboxSettings.retry_delay
     #: Tries in all before a row that keeps being throttled or unreachable is ``failed``.
-    outbox_max_attempts: int = 10
+    outbox_max_attempts: int = OutboxSettings.max_attempts
 
     # What the feedback worker does with bounces; see courrier.feedback.rules.
     #: Transient bounces of one address within ``soft_bounce_window_days`` that suppress it.
-    soft_bounce_limit: int = 3
-    soft_bounce_window_days: float = 7.0
+    soft_bounce_limit: int = WorkerSettings.soft_bounce_limit
+    soft_bounce_window_days: float = WorkerSettings.soft_bounce_window / dt.timedelta(days=1)
     #: Days a suppression added from feedback lasts; none keeps it until removed.
     suppression_ttl_days: float | None = None
 

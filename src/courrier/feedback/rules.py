@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from courrier.feedback import events as ev
-from courrier.settings import Settings
+from courrier.settings import Settings, WorkerSettings
 from courrier.statuses import Action, SuppressionReason
 
 __all__ = ["Action", "Rules"]
@@ -28,12 +28,12 @@ class Rules:
     fail the recipient, or only record it (see the module's defaults); the worker and
     ``courrier receive`` apply events through one."""
 
-    soft_bounce_limit: int = 3
-    soft_bounce_window: dt.timedelta = dt.timedelta(days=7)
+    soft_bounce_limit: int = WorkerSettings.soft_bounce_limit
+    soft_bounce_window: dt.timedelta = WorkerSettings.soft_bounce_window
     #: Complaint feedback types that do not suppress.
     complaint_exemptions: frozenset[str] = frozenset({"not-spam"})
     #: How long a suppression lasts; None keeps it until removed.
-    suppression_ttl: dt.timedelta | None = None
+    suppression_ttl: dt.timedelta | None = WorkerSettings.suppression_ttl
 
     @classmethod
     def from_settings(cls, settings: Settings, **overrides: int | None) -> Rules:
