@@ -22,7 +22,14 @@ fsync (SQLite, ``synchronous=FULL``) or WAL flush (PostgreSQL) of the disk sets 
 With ``--latency 20,5`` the sandbox answers as late as SES does from inside its region, which
 shows what the store's work costs beside a real round trip rather than a loopback one.
 
+``--outbox N`` measures the outbox instead: ``--messages`` one-recipient messages queued, then
+one :class:`~courrier.sending.OutboxRunner` at ``--concurrency N`` (``courrier outbox run
+--concurrency N --until-empty``) against N threads of the plain boto3 loop sharing the
+messages, each from start to finish; every message must end ``sent`` and reach the sandbox's
+mailbox once.
+
     python bench/send.py [--messages 300] [--rounds 3] [--block 25] [--latency MS[,JITTER]]
+    python bench/send.py --outbox 8 [--messages 1000] [--rounds 3]
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -161,6 +169,51 @@ def one_round(url: str, database_url: str, count: int, block: int) -> str:
     )
 
 
+def raw_threads(url: str, count: int, threads: int) -> float:
+    """Seconds for ``threads`` plain boto3 loops to send ``count`` messages between them."""
+    loops = [RawLoop(url, count) for _ in range(threads)]
+    workers = [
+        threading.Thread(target=loop.run, args=(range(n, count, threads),))
+        for n, loop in enumerate(loops)
+    ]
+    started = time.perf_counter()
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    return time.perf_counter() - started
+
+
+def outbox_run(database_url: str, count: int, concurrency: int) -> tuple[float, int]:
+    """Seconds for one runner at ``concurrency`` to send ``count`` queued messages, and how
+    many ended ``sent``."""
+    from courrier.aws.ses import SesClient
+    from courrier.sending.outbox import OutboxRunner, enqueue_many
+    from courrier.statuses import RunOutcome
+
+    store = Store(database_url)
+    try:
+        mailer = Mailer(store, SesClient(AwsConfig()), settings=Settings(max_send_rate=100_000.0))
+        enqueue_many(store, [(message(n), None) for n in range(count)])
+        runner = OutboxRunner(mailer, concurrency=concurrency, batch=10)
+        started = time.perf_counter()
+        report = runner.run(until_empty=True)
+        return time.perf_counter() - started, report.outcomes.get(RunOutcome.SENT, 0)
+    finally:
+        store.close()
+
+
+def outbox_round(url: str, database_url: str, count: int, concurrency: int) -> str:
+    raw = raw_threads(url, count, concurrency)
+    runner, sent = outbox_run(database_url, count, concurrency)
+    if sent != count:
+        raise SystemExit(f"the runner sent {sent} of {count} messages")
+    return (
+        f"boto3 x{concurrency} {count / raw:7.1f}/s  outbox run --concurrency {concurrency}"
+        f" {count / runner:7.1f}/s  ratio {raw / runner:.2f}"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=300)
@@ -170,6 +223,12 @@ def main() -> None:
         "--latency",
         metavar="MS[,JITTER]",
         help="delay each of the sandbox's answers, as SES's own round trip would (20,5)",
+    )
+    parser.add_argument(
+        "--outbox",
+        type=int,
+        metavar="N",
+        help="time one outbox runner at --concurrency N against N boto3 threads",
     )
     args = parser.parse_args()
     stores = ["sqlite"] + (["postgresql"] if os.environ.get("COURRIER_TEST_POSTGRES_URL") else [])
@@ -187,7 +246,10 @@ def main() -> None:
             try:
                 for round_ in range(1, args.rounds + 1):
                     with database() as database_url:
-                        line = one_round(url, database_url, args.messages, args.block)
+                        if args.outbox:
+                            line = outbox_round(url, database_url, args.messages, args.outbox)
+                        else:
+                            line = one_round(url, database_url, args.messages, args.block)
                     print(f"{kind:10} round {round_}: {line}", flush=True)
             finally:
                 if saved is not None:

@@ -28,6 +28,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from courrier.statuses import RecipientStatus
@@ -37,14 +38,17 @@ from courrier.store.tables import (
     RecipientHourRow,
     RecipientRow,
     TenantRecipientHourRow,
+    utcnow,
 )
 
 __all__ = [
     "MESSAGES",
     "NO_COMPLAINT_FEEDBACK_DOMAINS",
     "Flag",
+    "count_new",
     "event_flags",
     "hour_of",
+    "new_flags",
     "rebuild",
     "recipient_flags",
     "refresh",
@@ -137,8 +141,12 @@ def refresh(
     *,
     message_ids: Collection[int] = (),
     ses_message_ids: Collection[str] = (),
+    settle: Mapping[int, str] | None = None,
 ) -> None:
     """Recount every recipient of these messages, in the caller's transaction.
+
+    ``settle`` (message id -> status) is a send's outcome: the message's recipients still
+    pending take that status in the same statement that moves their bits.
 
     On PostgreSQL the recipients are locked first (``FOR UPDATE``) and their events read
     after: two transactions refreshing the same recipient take turns, and the second sees
@@ -146,93 +154,142 @@ def refresh(
     """
     if not message_ids and not ses_message_ids:
         return
-    recipients = _locked_recipients(session, message_ids, ses_message_ids)
+    connection = session.connection()
+    recipients = _locked_recipients(connection, message_ids, ses_message_ids)
     if not recipients:
         return
-    events = _event_flags(session, {r.ses_message_id for r in recipients if r.ses_message_id})
-    deltas: dict[tuple[int, int], int] = {}
-    tenant_deltas: dict[tuple[int, str, int], int] = {}
-    changed: list[dict[str, object]] = []
-    was_sent: dict[int, tuple[int, bool, bool]] = {}
-    tenants: dict[int, str] = {r.message_id: r.tenant for r in recipients if r.tenant}
+    events = _event_flags(connection, {r.ses_message_id for r in recipients if r.ses_message_id})
+    moves = _Moves()
+    settled: list[dict[str, object]] = []
+    now = utcnow()
     for r in recipients:
-        hour = hour_of(r.created_at)
-        new = int(
-            recipient_flags(
-                r.ses_message_id,
-                r.status,
-                r.address,
-                events.get((r.ses_message_id or "", r.address), Flag(0)),
-            )
-        )
-        before = was_sent.get(r.message_id, (hour, False, False))
-        was_sent[r.message_id] = (
+        status = r.status
+        if settle is not None and status == RecipientStatus.PENDING and r.message_id in settle:
+            status = settle[r.message_id]
+        flags = events.get((r.ses_message_id or "", r.address), Flag(0))
+        new = int(recipient_flags(r.ses_message_id, status, r.address, flags))
+        moves.move(r.message_id, hour_of(r.created_at), r.tenant, r.flags, new)
+        if status != r.status:
+            settled.append({"b_id": r.id, "b_flags": new, "b_status": status, "b_now": now})
+        elif r.flags != new:
+            moves.changed.append({"b_id": r.id, "b_flags": new})
+    if moves.changed:
+        connection.execute(_set_flags(), moves.changed)
+    if settled:
+        connection.execute(_settle(), settled)
+    moves.apply(connection)
+
+
+def new_flags(address: str, status: str) -> int:
+    """The bits of a recipient recorded before its send: no SES id, no feedback yet."""
+    return int(recipient_flags(None, status, address, Flag(0)))
+
+
+def count_new(
+    connection: Connection, recipients: Iterable[tuple[dt.datetime, str | None, int]]
+) -> None:
+    """Count recipients just inserted with their :func:`new_flags`, as (message's
+    ``created_at``, tenant, flags): what :func:`refresh` would find, without reading them
+    back (nothing else can see them before the caller commits)."""
+    moves = _Moves()
+    for created_at, tenant, flags in recipients:
+        moves.add(hour_of(created_at), tenant, flags, 1)
+    moves.apply(connection)
+
+
+class _Moves:
+    """Recipients moving between rollup rows, summed per row, then one upsert per table."""
+
+    def __init__(self) -> None:
+        self.deltas: dict[tuple[int, int], int] = {}
+        self.tenant_deltas: dict[tuple[int, str, int], int] = {}
+        #: The recipients whose bits changed (``b_id``, ``b_flags``).
+        self.changed: list[dict[str, object]] = []
+        #: message id -> (hour, tenant, sent before, sent now): whether it counts as sent.
+        self._sent: dict[int, tuple[int, str | None, bool, bool]] = {}
+
+    def add(self, hour: int, tenant: str | None, flags: int, count: int) -> None:
+        self.deltas[(hour, flags)] = self.deltas.get((hour, flags), 0) + count
+        if tenant:
+            key = (hour, tenant, flags)
+            self.tenant_deltas[key] = self.tenant_deltas.get(key, 0) + count
+
+    def move(
+        self, message_id: int, hour: int, tenant: str | None, old: int | None, new: int
+    ) -> None:
+        _, _, was, now = self._sent.get(message_id, (hour, tenant, False, False))
+        self._sent[message_id] = (
             hour,
-            before[1] or bool((r.flags or 0) & Flag.SENT),
-            before[2] or bool(new & Flag.SENT),
+            tenant,
+            was or bool((old or 0) & Flag.SENT),
+            now or bool(new & Flag.SENT),
         )
-        if r.flags == new:
-            continue
-        if r.flags is not None:
-            deltas[(hour, r.flags)] = deltas.get((hour, r.flags), 0) - 1
-        deltas[(hour, new)] = deltas.get((hour, new), 0) + 1
-        if r.tenant:
-            if r.flags is not None:
-                old_key = (hour, r.tenant, r.flags)
-                tenant_deltas[old_key] = tenant_deltas.get(old_key, 0) - 1
-            new_key = (hour, r.tenant, new)
-            tenant_deltas[new_key] = tenant_deltas.get(new_key, 0) + 1
-        changed.append({"b_id": r.id, "b_flags": new})
-    for message_id, (hour, old, new) in was_sent.items():
-        if old != new:
-            deltas[(hour, MESSAGES)] = deltas.get((hour, MESSAGES), 0) + (1 if new else -1)
-            tenant = tenants.get(message_id)
-            if tenant:
-                key = (hour, tenant, MESSAGES)
-                tenant_deltas[key] = tenant_deltas.get(key, 0) + (1 if new else -1)
-    if changed:
-        session.connection().execute(_set_flags(), changed)
-    _bump(session, deltas)
-    _bump_tenants(session, tenant_deltas)
+        if old == new:
+            return
+        if old is not None:
+            self.add(hour, tenant, old, -1)
+        self.add(hour, tenant, new, 1)
+
+    def apply(self, connection: Connection) -> None:
+        for hour, tenant, was, now in self._sent.values():
+            if was != now:
+                self.add(hour, tenant, MESSAGES, 1 if now else -1)
+        _bump(connection, self.deltas)
+        _bump_tenants(connection, self.tenant_deltas)
 
 
 def _locked_recipients(
-    session: Session, message_ids: Collection[int], ses_message_ids: Collection[str]
+    connection: Connection, message_ids: Collection[int], ses_message_ids: Collection[str]
 ) -> list[Any]:
-    query = select(
-        RecipientRow.id,
-        RecipientRow.message_id,
-        RecipientRow.address,
-        RecipientRow.status,
-        RecipientRow.flags,
-        MessageRow.ses_message_id,
-        MessageRow.created_at,
-        MessageRow.tenant,
-    ).join(MessageRow, RecipientRow.message_id == MessageRow.id)
     if message_ids:
-        query = query.where(RecipientRow.message_id.in_(sorted(message_ids)))
+        found = connection.execute(_recipients_of(by_ses_id=False), {"ids": sorted(message_ids)})
     else:
-        query = query.where(MessageRow.ses_message_id.in_(sorted(ses_message_ids)))
+        found = connection.execute(_recipients_of(by_ses_id=True), {"ids": sorted(ses_message_ids)})
+    return list(found.all())
+
+
+@functools.cache
+def _recipients_of(*, by_ses_id: bool) -> Any:
+    """The recipients of some messages (by id, or by SES id), locked."""
+    key = MessageRow.ses_message_id if by_ses_id else RecipientRow.message_id
+    query = (
+        select(
+            RecipientRow.id,
+            RecipientRow.message_id,
+            RecipientRow.address,
+            RecipientRow.status,
+            RecipientRow.flags,
+            MessageRow.ses_message_id,
+            MessageRow.created_at,
+            MessageRow.tenant,
+        )
+        .join(MessageRow, RecipientRow.message_id == MessageRow.id)
+        .where(key.in_(bindparam("ids", expanding=True)))
+    )
     # Locked in id order: two transactions never wait for each other's rows crosswise.
-    query = query.order_by(RecipientRow.id).with_for_update(of=RecipientRow)
-    return list(session.execute(query).all())
+    return query.order_by(RecipientRow.id).with_for_update(of=RecipientRow)
 
 
-def _event_flags(session: Session, ses_message_ids: Collection[str]) -> dict[tuple[str, str], Flag]:
+@functools.cache
+def _events_of() -> Any:
+    return select(
+        FeedbackEventRow.ses_message_id,
+        FeedbackEventRow.recipient,
+        FeedbackEventRow.kind,
+        FeedbackEventRow.subtype,
+        FeedbackEventRow.action,
+    ).where(
+        FeedbackEventRow.ses_message_id.in_(bindparam("ids", expanding=True)),
+        FeedbackEventRow.recipient.is_not(None),
+    )
+
+
+def _event_flags(
+    connection: Connection, ses_message_ids: Collection[str]
+) -> dict[tuple[str, str], Flag]:
     if not ses_message_ids:
         return {}
-    rows = session.execute(
-        select(
-            FeedbackEventRow.ses_message_id,
-            FeedbackEventRow.recipient,
-            FeedbackEventRow.kind,
-            FeedbackEventRow.subtype,
-            FeedbackEventRow.action,
-        ).where(
-            FeedbackEventRow.ses_message_id.in_(sorted(ses_message_ids)),
-            FeedbackEventRow.recipient.is_not(None),
-        )
-    ).all()
+    rows = connection.execute(_events_of(), {"ids": sorted(ses_message_ids)}).all()
     flags: dict[tuple[str, str], Flag] = {}
     for ses_id, recipient, kind, subtype, action in rows:
         key = (str(ses_id), str(recipient))
@@ -251,6 +308,18 @@ def _set_flags() -> Any:
 
 
 @functools.cache
+def _settle() -> Any:
+    return (
+        update(RecipientRow)
+        .where(RecipientRow.id == bindparam("b_id"))
+        .values(
+            flags=bindparam("b_flags"), status=bindparam("b_status"), updated_at=bindparam("b_now")
+        )
+        .execution_options(synchronize_session=False)
+    )
+
+
+@functools.cache
 def _bump_statement(dialect: str) -> Any:
     module = postgresql if dialect == "postgresql" else sqlite
     statement = module.insert(RecipientHourRow.__table__)
@@ -261,7 +330,7 @@ def _bump_statement(dialect: str) -> Any:
     )
 
 
-def _bump(session: Session, deltas: Mapping[tuple[int, int], int]) -> None:
+def _bump(connection: Connection, deltas: Mapping[tuple[int, int], int]) -> None:
     """Add the deltas to the rollup rows: one upsert for the batch, rows in key order so
     that concurrent transactions lock them in the same order."""
     rows = [
@@ -271,9 +340,9 @@ def _bump(session: Session, deltas: Mapping[tuple[int, int], int]) -> None:
     ]
     if not rows:
         return
-    statement = _bump_statement(session.get_bind().dialect.name)
+    statement = _bump_statement(connection.dialect.name)
     for start in range(0, len(rows), _ROWS_PER_STATEMENT):
-        session.execute(statement, rows[start : start + _ROWS_PER_STATEMENT])
+        connection.execute(statement, rows[start : start + _ROWS_PER_STATEMENT])
 
 
 @functools.cache
@@ -287,7 +356,7 @@ def _bump_tenant_statement(dialect: str) -> Any:
     )
 
 
-def _bump_tenants(session: Session, deltas: Mapping[tuple[int, str, int], int]) -> None:
+def _bump_tenants(connection: Connection, deltas: Mapping[tuple[int, str, int], int]) -> None:
     """:func:`_bump` for the tenants' rows."""
     rows = [
         {"hour": hour, "tenant": tenant, "flags": flags, "recipients": delta}
@@ -296,9 +365,9 @@ def _bump_tenants(session: Session, deltas: Mapping[tuple[int, str, int], int]) 
     ]
     if not rows:
         return
-    statement = _bump_tenant_statement(session.get_bind().dialect.name)
+    statement = _bump_tenant_statement(connection.dialect.name)
     for start in range(0, len(rows), _ROWS_PER_STATEMENT):
-        session.execute(statement, rows[start : start + _ROWS_PER_STATEMENT])
+        connection.execute(statement, rows[start : start + _ROWS_PER_STATEMENT])
 
 
 def rebuild(session: Session, *, chunk: int = 500) -> None:

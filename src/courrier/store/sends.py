@@ -138,14 +138,6 @@ _TENANT_SUPPRESSED = select(
 _INSERT_MESSAGES = insert(_MESSAGES).returning(_MESSAGES.c.id, sort_by_parameter_order=True)
 _INSERT_RECIPIENTS = insert(_RECIPIENTS)
 _FINISH_MESSAGE = update(_MESSAGES).where(_MESSAGES.c.id == bindparam("record_id"))
-_FINISH_RECIPIENTS = (
-    update(_RECIPIENTS)
-    .where(
-        _RECIPIENTS.c.message_id == bindparam("record_id"),
-        _RECIPIENTS.c.status == RecipientStatus.PENDING,
-    )
-    .values(status=bindparam("new_status"), updated_at=bindparam("now"))
-)
 
 
 def begin_sends(
@@ -174,7 +166,6 @@ def begin_sends(
         )
         ordered = tuple(next(begun) if ok else Begun(None, ()) for ok in started)
         count = sum(len(b.sendable) for b in ordered)
-        rollups.refresh(session, message_ids=[b.record_id for b in ordered if b.record_id])
         grant = take_in(session, tokens, count) if tokens is not None and count else None
         return Intent(ordered, grant)
 
@@ -188,9 +179,11 @@ def _started(session: Session, message: NewMessage) -> bool:
 def _record(
     connection: Connection, messages: Sequence[NewMessage], marked: Mapping[Any, RecipientStatus]
 ) -> Iterator[Begun]:
-    """Insert ``messages`` (one statement) and their recipients (one more)."""
+    """Insert ``messages`` (one statement) and their recipients (one more), counted in the
+    rates' rollups (one more) as they are: nothing sent yet, no feedback."""
     if not messages:
         return iter(())
+    now = utcnow()
     ids = connection.execute(
         _INSERT_MESSAGES,
         [
@@ -200,22 +193,38 @@ def _record(
                 "configuration_set": m.configuration_set,
                 "status": m.status,
                 "tenant": m.tenant,
+                "created_at": now,
             }
             for m in messages
         ],
     ).scalars()
     begun = [
-        Begun(record_id, _marked(message, marked))
+        (Begun(record_id, _marked(message, marked)), message.tenant)
         for record_id, message in zip(ids, messages, strict=True)
     ]
     rows = [
-        {"message_id": b.record_id, "address": address.lower(), "kind": kind, "status": status}
-        for b in begun
+        {
+            "message_id": b.record_id,
+            "address": address.lower(),
+            "kind": kind,
+            "status": status,
+            "updated_at": now,
+            "flags": rollups.new_flags(address.lower(), status),
+        }
+        for b, _ in begun
         for address, kind, status in b.recipients
     ]
     if rows:
         connection.execute(_INSERT_RECIPIENTS, rows)
-    return iter(begun)
+        rollups.count_new(
+            connection,
+            (
+                (now, tenant, rollups.new_flags(address.lower(), status))
+                for b, tenant in begun
+                for address, _, status in b.recipients
+            ),
+        )
+    return iter(b for b, _ in begun)
 
 
 def _unsubscribed(
@@ -312,8 +321,13 @@ def finish_sends(store: Store, outcomes: Sequence[Outcome]) -> None:
         connection = session.connection()
         for outcome in outcomes:
             _finish(connection, session, outcome, now)
-        # The rates count these recipients from now on (courrier.store.rollups).
-        rollups.refresh(session, message_ids=[outcome.record_id for outcome in outcomes])
+        # The recipients still pending take their message's status, and the rates count
+        # them from now on (courrier.store.rollups), in one statement.
+        rollups.refresh(
+            session,
+            message_ids=[outcome.record_id for outcome in outcomes],
+            settle={outcome.record_id: outcome.status for outcome in outcomes},
+        )
 
 
 def _finish(connection: Connection, session: Session, outcome: Outcome, now: dt.datetime) -> None:
@@ -328,10 +342,6 @@ def _finish(connection: Connection, session: Session, outcome: Outcome, now: dt.
     done = connection.execute(_FINISH_MESSAGE, values)
     if not done.rowcount:
         raise StoreError(f"no message {outcome.record_id}")
-    connection.execute(
-        _FINISH_RECIPIENTS,
-        {"record_id": outcome.record_id, "new_status": outcome.status, "now": now},
-    )
     if outcome.outbox is not None:
         row = outcome.outbox
         outbox_rows.finish_in(
