@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete, event, inspect, text, update
 
-from courrier.store import Store, search
+from courrier.store import Store, subjects
 from courrier.store import suppression_list as suppressions
 from courrier.store.search import find_messages
 from courrier.store.suppression_list import count_suppressions, suppression_page
@@ -98,7 +98,7 @@ def _results(store: Store, query: str) -> tuple[list[str | None], list[str], int
 def _scanned(store: Store, query: str) -> tuple[list[str | None], list[str], int]:
     """What the same search finds without the trigram indexes."""
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(search, "indexed", lambda *_: False)
+        patch.setattr(subjects, "indexed", lambda *_: False)
         patch.setattr(suppressions, "indexed", lambda *_: False)
         return _results(store, query)
 

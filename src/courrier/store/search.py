@@ -10,9 +10,8 @@ from sqlalchemy import and_, func, or_, select, union
 from sqlalchemy.orm import Session
 
 from courrier.store.engine import aware
-from courrier.store.fulltext import SUBJECTS, indexed
-from courrier.store.fulltext import matching as fulltext_matching
 from courrier.store.store import MessageRecord, Store, Suppression, _message_record
+from courrier.store.subjects import subject_ids
 from courrier.store.tables import FeedbackEventRow, MessageRow, RecipientRow
 
 __all__ = [
@@ -78,17 +77,15 @@ def _prefixed(column: Any, wanted: str, dialect: str) -> Any:
     return and_(column >= wanted, column < wanted[:-1] + chr(last + 1), like)
 
 
-def _matching(text: str, dialect: str, wanted_rows: int | None, fulltext: bool) -> Any:
+def _matching(text: str, dialect: str, wanted_rows: int | None, subjects: tuple[Any, Any]) -> Any:
     """Ids of the messages ``text`` finds: a recipient address that starts with it
     (addresses are stored lower-cased), the exact SES message id, or a subject that
     contains it (any case). An address (``@`` in the text) is looked up by its index alone.
 
-    Each kind is its own query on its own index (the address index, the SES id's, the
-    subjects' trigram index: migration 0009 on PostgreSQL, and with ``fulltext`` SQLite's,
-    :mod:`courrier.store.fulltext`), and with ``wanted_rows`` each
-    takes only its newest ``wanted_rows`` messages: the page is among them, whatever the
-    store's size. The planner chooses per query between that index and reading the newest
-    rows until enough match, which wins when the text is common.
+    Each kind is its own query on its own index (the address index, the SES id's, and
+    ``subjects``: the subjects' query and its order, from
+    :func:`courrier.store.subjects.subject_ids`), and with ``wanted_rows`` each takes only
+    its newest ``wanted_rows`` messages: the page is among them, whatever the store's size.
     """
     wanted = text.strip().lower()
 
@@ -107,18 +104,7 @@ def _matching(text: str, dialect: str, wanted_rows: int | None, fulltext: bool) 
     if "@" in wanted:
         return MessageRow.id.in_(by_address)
     by_id = select(MessageRow.id.label("id")).where(MessageRow.ses_message_id == text.strip())
-    like = MessageRow.subject.ilike(f"%{_escaped(wanted)}%", escape="\\")
-    if fulltext:
-        # Newest first in the index's own rowid order: a common text stops at the page.
-        found = SUBJECTS.join(MessageRow, MessageRow.id == SUBJECTS.c.rowid)
-        by_subject = newest(
-            select(MessageRow.id.label("id"))
-            .select_from(found)
-            .where(fulltext_matching(SUBJECTS, wanted), like),
-            SUBJECTS.c.rowid,
-        )
-    else:
-        by_subject = newest(select(MessageRow.id.label("id")).where(like), MessageRow.id)
+    by_subject = newest(*subjects)
     return MessageRow.id.in_(select(union(by_address, by_id, by_subject).subquery().c.id))
 
 
@@ -165,8 +151,8 @@ def find_messages(
             # With a status or a tenant too, the text's matches are filtered again: all of
             # them are needed.
             wanted = None if status or tenant else offset + limit
-            fulltext = indexed(session, SUBJECTS, text.strip().lower())
-            query = query.where(_matching(text, store.dialect, wanted, fulltext))
+            subjects = subject_ids(session, text.strip().lower())
+            query = query.where(_matching(text, store.dialect, wanted, subjects))
         if status and not (text.strip() or tenant):
             query = query.where(_with_status(status, offset + limit))
         rows = list(session.scalars(query).all())
