@@ -98,10 +98,15 @@ def suppression_page(
     return SuppressionPage(rows, more_before=after is not None, more_after=extra)
 
 
-def count_suppressions(store: Store, *, text: str = "", reason: str = "") -> int:
-    """How many entries match, counted by the database."""
+def count_suppressions(
+    store: Store, *, text: str = "", reason: str = "", up_to: int | None = None
+) -> int:
+    """How many entries match, counted by the database; with ``up_to``, the count stops
+    past it (the answer is then ``up_to + 1``), so that it costs the same on any list."""
     with store.transaction(read_only=True) as session:
         query = _matching(session, select(SuppressionRow), text, reason)
+        if up_to is not None:
+            query = query.limit(up_to + 1)
         return int(session.scalar(select(func.count()).select_from(query.subquery())) or 0)
 
 
