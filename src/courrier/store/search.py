@@ -77,17 +77,18 @@ def _prefixed(column: Any, wanted: str, dialect: str) -> Any:
     return and_(column >= wanted, column < wanted[:-1] + chr(last + 1), like)
 
 
-def _matching(text: str, dialect: str, wanted_rows: int | None, subjects: tuple[Any, Any]) -> Any:
+def _matching(session: Session, text: str, wanted_rows: int | None) -> Any:
     """Ids of the messages ``text`` finds: a recipient address that starts with it
     (addresses are stored lower-cased), the exact SES message id, or a subject that
     contains it (any case). An address (``@`` in the text) is looked up by its index alone.
 
-    Each kind is its own query on its own index (the address index, the SES id's, and
-    ``subjects``: the subjects' query and its order, from
-    :func:`courrier.store.subjects.subject_ids`), and with ``wanted_rows`` each takes only
-    its newest ``wanted_rows`` messages: the page is among them, whatever the store's size.
+    Each kind is its own query on its own index (the address index, the SES id's, the
+    subjects' trigram index: :mod:`courrier.store.subjects`), and with ``wanted_rows`` each
+    takes only its newest ``wanted_rows`` messages: the page is among them, whatever the
+    store's size.
     """
     wanted = text.strip().lower()
+    dialect = session.get_bind().dialect.name
 
     def newest(query: Any, column: Any) -> Any:
         query = query.distinct() if column is RecipientRow.message_id else query
@@ -104,7 +105,7 @@ def _matching(text: str, dialect: str, wanted_rows: int | None, subjects: tuple[
     if "@" in wanted:
         return MessageRow.id.in_(by_address)
     by_id = select(MessageRow.id.label("id")).where(MessageRow.ses_message_id == text.strip())
-    by_subject = newest(*subjects)
+    by_subject = newest(*subject_ids(session, wanted))
     return MessageRow.id.in_(select(union(by_address, by_id, by_subject).subquery().c.id))
 
 
@@ -151,8 +152,7 @@ def find_messages(
             # With a status or a tenant too, the text's matches are filtered again: all of
             # them are needed.
             wanted = None if status or tenant else offset + limit
-            subjects = subject_ids(session, text.strip().lower())
-            query = query.where(_matching(text, store.dialect, wanted, subjects))
+            query = query.where(_matching(session, text, wanted))
         if status and not (text.strip() or tenant):
             query = query.where(_with_status(status, offset + limit))
         rows = list(session.scalars(query).all())
