@@ -247,3 +247,17 @@ def test_a_sqlite_without_trigrams_scans(tmp_path: Path, caplog: pytest.LogCaptu
         entries = suppression_page(store, text=query, size=100).entries
         assert [e.address for e in entries] == sorted(a for a in ADDRESSES if wanted in a)
     store.close()
+
+
+@pytest.mark.parametrize("query", ["example.", "xample.com", "r123", "élise"])
+def test_text_in_many_addresses_reads_them_in_order(
+    sqlite_store: Store, monkeypatch: pytest.MonkeyPatch, query: str
+) -> None:
+    fill(sqlite_store)
+    monkeypatch.setattr(suppressions, "FEW", 2)
+    seen = _statements(sqlite_store)
+    expected = sorted(a for a in ADDRESSES if query in a)
+    assert [e.address for e in suppression_page(sqlite_store, text=query).entries] == expected
+    assert count_suppressions(sqlite_store, text=query) == len(expected)
+    through_index = any("IN (SELECT suppressions_search.address" in s for s in seen)
+    assert through_index is (len(expected) < 2)

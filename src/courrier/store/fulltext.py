@@ -14,11 +14,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Integer, Text, column, literal_column, table, text
+from sqlalchemy import Integer, Text, column, func, literal_column, select, table, text
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import TableClause
 
-__all__ = ["ADDRESSES", "SUBJECTS", "indexed", "matching"]
+__all__ = ["ADDRESSES", "SUBJECTS", "found_fewer", "indexed", "matching"]
 
 #: The messages' subjects; each row's rowid is its message's id.
 SUBJECTS = table("messages_search", column("rowid", Integer), column("subject", Text))
@@ -44,3 +44,10 @@ def matching(index: TableClause, wanted: str) -> Any:
     only the double quote is special (https://sqlite.org/fts5.html#fts5_strings)."""
     phrase = '"' + wanted.replace('"', '""') + '"'
     return literal_column(index.name).op("MATCH")(phrase)
+
+
+def found_fewer(session: Session, index: TableClause, wanted: str, most: int) -> bool:
+    """Whether ``index`` holds fewer than ``most`` rows containing ``wanted``, read from the
+    index and stopping at ``most``."""
+    found = select(index.c.rowid).where(matching(index, wanted)).limit(most).subquery()
+    return int(session.scalar(select(func.count()).select_from(found)) or 0) < most

@@ -15,7 +15,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from courrier.store.engine import aware
-from courrier.store.fulltext import ADDRESSES, indexed, matching
+from courrier.store.fulltext import ADDRESSES, found_fewer, indexed, matching
 from courrier.store.store import Store, Suppression
 from courrier.store.tables import SuppressionRow
 
@@ -35,6 +35,10 @@ class SuppressionPage:
     entries: list[Suppression]
     more_before: bool
     more_after: bool
+
+
+#: On SQLite, text in fewer entries than this is looked up in the trigram index.
+FEW = 1000
 
 
 def _entry(row: SuppressionRow) -> Suppression:
@@ -62,7 +66,9 @@ def _matching(
         # Addresses are stored lower-cased (Store.suppress), so a case-blind "contains".
         escaped = wanted.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         query = query.where(SuppressionRow.address.like(f"%{escaped}%", escape="\\"))
-        if indexed(session, ADDRESSES, wanted):
+        # The pages are in address order: text in many addresses fills one at once by
+        # reading them in that order, and only rarer text is worth the index's detour.
+        if indexed(session, ADDRESSES, wanted) and found_fewer(session, ADDRESSES, wanted, FEW):
             found = select(ADDRESSES.c.address).where(matching(ADDRESSES, wanted))
             query = query.where(SuppressionRow.address.in_(found))
     if _clean(reason):
