@@ -35,8 +35,8 @@ SHORTEST = 3
 _SAMPLE = text(
     "SELECT most_common_vals::text::text[], most_common_freqs, histogram_bounds::text::text[]"
     " FROM pg_stats WHERE tablename = 'messages' AND attname = 'subject'"
-    " AND schemaname = (SELECT relnamespace::regnamespace::text FROM pg_class"
-    " WHERE oid = to_regclass('messages'))"
+    " AND schemaname = (SELECT n.nspname FROM pg_class c JOIN pg_namespace n"
+    " ON n.oid = c.relnamespace WHERE c.oid = to_regclass('messages'))"
 )
 
 
