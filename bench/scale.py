@@ -4,13 +4,18 @@ Fills stores of 10k and 100k messages (1M with ``--million``) by bulk SQL in the
 real traffic: 30 days, one recipient each (one in ten at gmail.com), 2% hard bounces,
 0.05% complaints, deliveries for the rest, and suppressions (5% of the messages, at most
 50,000). The tables are created by courrier's migrations up to 0005, filled, then opened
-with courrier so that 0006 (the rollups and their backfill) runs on the data. Then, medians
-of 3 runs: ``Guard.evaluate()``, the stats report behind ``courrier stats --json`` (7 and
-30 days), the overview and ``/messages`` pages (plain, ``?q=`` an address prefix or a
-subject's words, ``?status=complained``), ``/suppressions`` (plain and ``?q=``), and
-``apply`` of 100 new events; and the ratios 100k / 10k.
+with courrier so that the later migrations (the rollups' backfill, the search indexes) run
+on the data. Then, medians of 3 runs: ``Guard.evaluate()``, the stats report behind
+``courrier stats --json`` (7 and 30 days), the overview and ``/messages`` pages (plain,
+``?q=`` an address prefix or a subject's words, ``?status=complained``),
+``/suppressions`` (plain and ``?q=``), and ``apply`` of 100 new events; and the ratios
+100k / 10k.
 
     python bench/scale.py [--sizes 10000,100000] [--million] [--sqlite-only | --postgres-only]
+                          [--plans]
+
+``--plans`` adds, on PostgreSQL, the buffers each read touches and the server's time for
+it (``EXPLAIN (ANALYZE, BUFFERS)`` of each query it sends, summed).
 
 PostgreSQL runs when ``COURRIER_TEST_POSTGRES_URL`` is set (a schema of its own, dropped
 afterwards).
@@ -32,7 +37,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import text
+from sqlalchemy import event, text
 from starlette.testclient import TestClient
 
 from courrier.errors import AwsError
@@ -152,11 +157,41 @@ def median(function: Callable[[], object], runs: int = 3) -> float:
     return statistics.median(times)
 
 
-def measure(url: str, count: int) -> dict[str, float]:
+def explained(store: Store, read: Callable[[], object]) -> tuple[float, float]:
+    """The buffers PostgreSQL touches and its milliseconds for ``read``: ``EXPLAIN (ANALYZE,
+    BUFFERS)`` of each query it sends, summed. Steadier than wall time on a shared machine:
+    they do not wait for a core."""
+    sent: list[tuple[str, Any]] = []
+
+    def record(*args: Any) -> None:
+        if args[2].lstrip().upper().startswith(("SELECT", "WITH")):
+            sent.append((args[2], args[3]))
+
+    event.listen(store.engine, "before_cursor_execute", record)
+    try:
+        read()
+    finally:
+        event.remove(store.engine, "before_cursor_execute", record)
+    buffers, server = 0.0, 0.0
+    raw = store.engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        for statement, parameters in sent:
+            cursor.execute("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + statement, parameters)
+            plan = cursor.fetchone()[0][0]
+            top = plan["Plan"]
+            buffers += top.get("Shared Hit Blocks", 0) + top.get("Shared Read Blocks", 0)
+            server += plan["Execution Time"]
+    finally:
+        raw.close()
+    return buffers, server
+
+
+def measure(url: str, count: int, *, plans: bool = False) -> dict[str, float]:
     fill(url, count)
     started = time.perf_counter()
-    store = Store(url)  # migration 0006: rollups backfilled from the rows just written
-    figures = {"migrate 0006 (backfill)": time.perf_counter() - started}
+    store = Store(url)  # 0006 backfills the rollups, 0009 and 0011 build the search indexes
+    figures = {"migrations after 0005": time.perf_counter() - started}
     settings = Settings(database_url=url)
     guard = Guard(store, settings)
     # A loopback Host: the dashboard answers 421 to other names without a token.
@@ -169,16 +204,25 @@ def measure(url: str, count: int) -> dict[str, float]:
 
         return get
 
-    figures["Guard.evaluate()"] = median(guard.evaluate)
-    figures["stats 7 days"] = median(lambda: report(store, settings, days=7))
-    figures["stats 30 days"] = median(lambda: report(store, settings, days=30))
-    figures["overview /"] = median(page("/"))
-    figures["/messages"] = median(page("/messages"))
-    figures["/messages?q=r12345"] = median(page("/messages?q=r12345"))
-    figures["/messages?status=complained"] = median(page("/messages?status=complained"))
-    figures["/messages?q=<subject>"] = median(page("/messages?q=Newsletter%2012345"))
-    figures["/suppressions"] = median(page("/suppressions"))
-    figures["/suppressions?q=s1234"] = median(page("/suppressions?q=s1234"))
+    reads: dict[str, Callable[[], object]] = {
+        "Guard.evaluate()": guard.evaluate,
+        "stats 7 days": lambda: report(store, settings, days=7),
+        "stats 30 days": lambda: report(store, settings, days=30),
+        "overview /": page("/"),
+        "/messages": page("/messages"),
+        "/messages?q=r12345": page("/messages?q=r12345"),
+        "/messages?status=complained": page("/messages?status=complained"),
+        "/messages?q=<subject>": page("/messages?q=Newsletter%2012345"),
+        "/suppressions": page("/suppressions"),
+        "/suppressions?q=s1234": page("/suppressions?q=s1234"),
+    }
+    for name, read in reads.items():
+        figures[name] = median(read)
+    if plans and store.dialect == "postgresql":
+        for name, read in reads.items():
+            buffers, server = explained(store, read)
+            figures[f"{name}: buffers"] = buffers
+            figures[f"{name}: server ms"] = server
     batches = iter(range(3))
 
     def apply_100() -> None:
@@ -215,6 +259,9 @@ def main() -> None:
     parser.add_argument("--million", action="store_true", help="also 1,000,000 (slow)")
     parser.add_argument("--sqlite-only", action="store_true")
     parser.add_argument("--postgres-only", action="store_true")
+    parser.add_argument(
+        "--plans", action="store_true", help="also PostgreSQL's buffers and time for each read"
+    )
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")] + ([1_000_000] if args.million else [])
     kinds = [] if args.postgres_only else ["sqlite"]
@@ -224,14 +271,14 @@ def main() -> None:
         results = {}
         for size in sizes:
             with database(kind) as url:
-                results[size] = measure(url, size)
+                results[size] = measure(url, size, plans=args.plans)
         names = list(results[sizes[0]])
         print(f"\n{kind}: seconds (median of 3)")
-        print(f"{'':32}" + "".join(f"{s:>12,}" for s in sizes) + f"{'ratio':>10}")
+        print(f"{'':44}" + "".join(f"{s:>12,}" for s in sizes) + f"{'ratio':>10}")
         for name in names:
             row = "".join(f"{results[s][name]:>12.4f}" for s in sizes)
             ratio = results[sizes[-1]][name] / max(results[sizes[0]][name], 1e-9)
-            print(f"{name:32}{row}{ratio:>10.2f}")
+            print(f"{name:44}{row}{ratio:>10.2f}")
 
 
 if __name__ == "__main__":

@@ -150,3 +150,16 @@ def test_the_remove_confirmation_finds_one_entry(web: TestClient, many: Store) -
     assert confirm.status_code == 200
     assert f"Remove {html.escape(target)} from" in confirm.text
     assert web.get("/suppressions/remove", params={"address": target[1:]}).status_code == 404
+
+
+def test_the_count_stops_past_its_bound(
+    web: TestClient, many: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert suppression_list.count_suppressions(many, up_to=COUNT) == COUNT
+    assert suppression_list.count_suppressions(many, up_to=100) == 101
+    assert suppression_list.count_suppressions(many, text="+", up_to=100) == 101
+    monkeypatch.setattr("courrier.web.app.COUNTED", 1000)
+    assert "more than 1,000 entries" in web.get("/suppressions").text
+    complaints = len(in_store_order(many, reason="complaint"))
+    assert complaints == COUNT // 3
+    assert f"{complaints} entries" in web.get("/suppressions?reason=complaint").text

@@ -7,9 +7,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select, union
+from sqlalchemy.orm import Session
 
 from courrier.store.engine import aware
 from courrier.store.store import MessageRecord, Store, Suppression, _message_record
+from courrier.store.subjects import subject_ids
 from courrier.store.tables import FeedbackEventRow, MessageRow, RecipientRow
 
 __all__ = [
@@ -75,18 +77,18 @@ def _prefixed(column: Any, wanted: str, dialect: str) -> Any:
     return and_(column >= wanted, column < wanted[:-1] + chr(last + 1), like)
 
 
-def _matching(text: str, dialect: str, wanted_rows: int | None) -> Any:
+def _matching(session: Session, text: str, wanted_rows: int | None) -> Any:
     """Ids of the messages ``text`` finds: a recipient address that starts with it
     (addresses are stored lower-cased), the exact SES message id, or a subject that
     contains it (any case). An address (``@`` in the text) is looked up by its index alone.
 
     Each kind is its own query on its own index (the address index, the SES id's, the
-    subjects' trigram index on PostgreSQL: migration 0009), and with ``wanted_rows`` each
+    subjects' trigram index: :mod:`courrier.store.subjects`), and with ``wanted_rows`` each
     takes only its newest ``wanted_rows`` messages: the page is among them, whatever the
-    store's size. The planner chooses per query between that index and reading the newest
-    rows until enough match, which wins when the text is common.
+    store's size.
     """
     wanted = text.strip().lower()
+    dialect = session.get_bind().dialect.name
 
     def newest(query: Any, column: Any) -> Any:
         query = query.distinct() if column is RecipientRow.message_id else query
@@ -103,12 +105,7 @@ def _matching(text: str, dialect: str, wanted_rows: int | None) -> Any:
     if "@" in wanted:
         return MessageRow.id.in_(by_address)
     by_id = select(MessageRow.id.label("id")).where(MessageRow.ses_message_id == text.strip())
-    by_subject = newest(
-        select(MessageRow.id.label("id")).where(
-            MessageRow.subject.ilike(f"%{_escaped(wanted)}%", escape="\\")
-        ),
-        MessageRow.id,
-    )
+    by_subject = newest(*subject_ids(session, wanted))
     return MessageRow.id.in_(select(union(by_address, by_id, by_subject).subquery().c.id))
 
 
@@ -149,32 +146,17 @@ def find_messages(
     # PostgreSQL text cannot hold NUL, so no stored value contains one: searching for it
     # must find nothing rather than fail.
     text, status = text.replace("\x00", ""), status.replace("\x00", "")
-    query = select(MessageRow).order_by(MessageRow.id.desc()).limit(limit).offset(offset)
-    if text.strip():
-        # With a status or a tenant too, the text's matches are filtered again: all of them
-        # are needed.
-        wanted = None if status or tenant else offset + limit
-        query = query.where(_matching(text, store.dialect, wanted))
-    if tenant:
-        query = query.where(MessageRow.tenant == tenant.replace("\x00", ""))
-    if status:
-        if text.strip() or tenant:
-            with_status = select(RecipientRow.message_id).where(
-                RecipientRow.message_id == MessageRow.id, RecipientRow.status == status
-            )
-            query = query.where(or_(MessageRow.status == status, with_status.exists()))
-        else:
-            query = query.where(_with_status(status, offset + limit))
     with store.transaction(read_only=True) as session:
+        query = _page(text, status, tenant).limit(limit).offset(offset)
+        if text.strip():
+            # With a status or a tenant too, the text's matches are filtered again: all of
+            # them are needed.
+            wanted = None if status or tenant else offset + limit
+            query = query.where(_matching(session, text, wanted))
+        if status and not (text.strip() or tenant):
+            query = query.where(_with_status(status, offset + limit))
         rows = list(session.scalars(query).all())
-        recipients = {
-            message_id: (int(n), str(first))
-            for message_id, n, first in session.execute(
-                select(RecipientRow.message_id, func.count(), func.min(RecipientRow.address))
-                .where(RecipientRow.message_id.in_([row.id for row in rows]))
-                .group_by(RecipientRow.message_id)
-            ).all()
-        }
+        recipients = _recipients(session, [row.id for row in rows])
     return [
         MessageSummary(
             id=row.id,
@@ -189,6 +171,32 @@ def find_messages(
         for row in rows
         if row.id in recipients
     ]
+
+
+def _page(text: str, status: str, tenant: str) -> Any:
+    """The messages newest first, of ``tenant``, and in ``status`` when a text or a tenant
+    narrows them too (alone, a status is read from its indexes: :func:`_with_status`)."""
+    query = select(MessageRow).order_by(MessageRow.id.desc())
+    if tenant:
+        query = query.where(MessageRow.tenant == tenant.replace("\x00", ""))
+    if status and (text.strip() or tenant):
+        with_status = select(RecipientRow.message_id).where(
+            RecipientRow.message_id == MessageRow.id, RecipientRow.status == status
+        )
+        query = query.where(or_(MessageRow.status == status, with_status.exists()))
+    return query
+
+
+def _recipients(session: Session, ids: list[int]) -> dict[int, tuple[int, str]]:
+    """How many recipients each of the messages ``ids`` has, and the first address."""
+    return {
+        message_id: (int(n), str(first))
+        for message_id, n, first in session.execute(
+            select(RecipientRow.message_id, func.count(), func.min(RecipientRow.address))
+            .where(RecipientRow.message_id.in_(ids))
+            .group_by(RecipientRow.message_id)
+        ).all()
+    }
 
 
 def message_detail(store: Store, message_id: int) -> MessageDetail | None:

@@ -12,8 +12,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
 
 from courrier.store.engine import aware
+from courrier.store.fulltext import ADDRESSES, found_fewer, indexed, matching
 from courrier.store.store import Store, Suppression
 from courrier.store.tables import SuppressionRow
 
@@ -35,6 +37,10 @@ class SuppressionPage:
     more_after: bool
 
 
+#: On SQLite, text in fewer entries than this is looked up in the trigram index.
+FEW = 1000
+
+
 def _entry(row: SuppressionRow) -> Suppression:
     return Suppression(
         row.address,
@@ -52,12 +58,19 @@ def _clean(text: str) -> str:
     return text.replace("\x00", "")
 
 
-def _matching(query: Select[SuppressionRow], text: str, reason: str) -> Select[SuppressionRow]:
+def _matching(
+    session: Session, query: Select[SuppressionRow], text: str, reason: str
+) -> Select[SuppressionRow]:
     wanted = _clean(text).strip().lower()
     if wanted:
         # Addresses are stored lower-cased (Store.suppress), so a case-blind "contains".
         escaped = wanted.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         query = query.where(SuppressionRow.address.like(f"%{escaped}%", escape="\\"))
+        # The pages are in address order: text in many addresses fills one at once by
+        # reading them in that order, and only rarer text is worth the index's detour.
+        if indexed(session, ADDRESSES, wanted) and found_fewer(session, ADDRESSES, wanted, FEW):
+            found = select(ADDRESSES.c.address).where(matching(ADDRESSES, wanted))
+            query = query.where(SuppressionRow.address.in_(found))
     if _clean(reason):
         query = query.where(SuppressionRow.reason == _clean(reason))
     return query
@@ -74,15 +87,15 @@ def suppression_page(
 ) -> SuppressionPage:
     """Up to ``size`` entries whose address contains ``text`` (and with ``reason``): the
     first ones, those right after the address ``after``, or those right before ``before``."""
-    query = _matching(select(SuppressionRow), text, reason)
-    if before is not None:
-        query = query.where(SuppressionRow.address < _clean(before))
-        query = query.order_by(SuppressionRow.address.desc())
-    else:
-        if after is not None:
-            query = query.where(SuppressionRow.address > _clean(after))
-        query = query.order_by(SuppressionRow.address)
     with store.transaction(read_only=True) as session:
+        query = _matching(session, select(SuppressionRow), text, reason)
+        if before is not None:
+            query = query.where(SuppressionRow.address < _clean(before))
+            query = query.order_by(SuppressionRow.address.desc())
+        else:
+            if after is not None:
+                query = query.where(SuppressionRow.address > _clean(after))
+            query = query.order_by(SuppressionRow.address)
         rows = [_entry(r) for r in session.scalars(query.limit(size + 1))]
     extra = len(rows) > size
     rows = rows[:size]
@@ -91,10 +104,15 @@ def suppression_page(
     return SuppressionPage(rows, more_before=after is not None, more_after=extra)
 
 
-def count_suppressions(store: Store, *, text: str = "", reason: str = "") -> int:
-    """How many entries match, counted by the database."""
-    query = _matching(select(SuppressionRow), text, reason)
+def count_suppressions(
+    store: Store, *, text: str = "", reason: str = "", up_to: int | None = None
+) -> int:
+    """How many entries match, counted by the database; with ``up_to``, the count stops
+    past it (the answer is then ``up_to + 1``), so that it costs the same on any list."""
     with store.transaction(read_only=True) as session:
+        query = _matching(session, select(SuppressionRow), text, reason)
+        if up_to is not None:
+            query = query.limit(up_to + 1)
         return int(session.scalar(select(func.count()).select_from(query.subquery())) or 0)
 
 

@@ -23,6 +23,13 @@ ADDRESS = 320  # RFC 3696 maximum for an address
 #: Trigram indexes that migration 0009 creates on PostgreSQL when pg_trgm can be had, and
 #: nowhere else: they are not declared below, so that the models hold on every store.
 SEARCH_INDEXES = frozenset({"ix_messages_subject_trgm", "ix_suppressions_address_trgm"})
+#: FTS5 tables that migration 0011 creates on SQLite when its trigram tokenizer is there
+#: (:mod:`courrier.store.fulltext`), with the tables FTS5 keeps for each; not declared either.
+SEARCH_TABLES = frozenset(
+    f"{name}{part}"
+    for name in ("messages_search", "suppressions_search")
+    for part in ("", "_data", "_idx", "_content", "_docsize", "_config")
+)
 
 
 def utcnow() -> dt.datetime:

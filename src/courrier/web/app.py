@@ -58,6 +58,9 @@ __all__ = ["make_app"]
 log = logging.getLogger(__name__)
 
 PAGE = 50
+#: The suppressions page counts its matches up to this many and says "more than" beyond:
+#: an exact count reads every entry of a list that may hold millions.
+COUNTED = 10_000
 REASONS = tuple(SuppressionReason)
 #: The messages page's filter: a message's status or one of its recipients' (every message
 #: status is a recipient status too).
@@ -197,7 +200,8 @@ class Dashboard:
             "suppressions.html",
             code=code,
             entries=entries,
-            total=count_suppressions(self.store, text=text, reason=reason),
+            total=count_suppressions(self.store, text=text, reason=reason, up_to=COUNTED),
+            counted=COUNTED,
             text=text,
             reason=reason,
             reasons=REASONS,
