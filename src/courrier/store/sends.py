@@ -220,16 +220,19 @@ def _record(
 
 def _unsubscribed(
     session: Session, messages: Sequence[NewMessage]
-) -> dict[tuple[str, str | None], RecipientStatus]:
-    """(address, list) -> unsubscribed, for the bulk messages' recipients (lower-cased)."""
-    lists: dict[str | None, set[str]] = {}
+) -> dict[tuple[str, str | None, str | None], RecipientStatus]:
+    """(address, list, tenant) -> unsubscribed, for the bulk messages' recipients
+    (lower-cased): one query per list and tenant."""
+    lists: dict[tuple[str | None, str | None], set[str]] = {}
     for message in messages:
         if message.bulk:
-            lists.setdefault(message.list_name, set()).update(a for a, _, _ in message.recipients)
+            lists.setdefault((message.list_name, message.tenant), set()).update(
+                a for a, _, _ in message.recipients
+            )
     return {
-        (address, name): RecipientStatus.UNSUBSCRIBED
-        for name, addresses in lists.items()
-        for address in unsubscribed_in(session, addresses, name)
+        (address, name, tenant): RecipientStatus.UNSUBSCRIBED
+        for (name, tenant), addresses in lists.items()
+        for address in unsubscribed_in(session, addresses, name, tenant=tenant)
     }
 
 
@@ -244,7 +247,7 @@ def _status(
     if message.tenant is not None and (_TENANT, message.tenant, found) in marked:
         return RecipientStatus.SUPPRESSED  # for this tenant only
     if message.bulk:
-        return marked.get((found, message.list_name), status)
+        return marked.get((found, message.list_name, message.tenant), status)
     return status
 
 

@@ -316,7 +316,8 @@ class SendRateRow(Base):
 
 
 class UnsubscribeRow(Base):
-    """A recipient who asked to receive no more bulk mail of ``list_name`` ('' = any list).
+    """A recipient who asked to receive no more bulk mail of ``list_name`` ('' = any list)
+    from ``tenant`` ('' = the account: every sender's bulk mail, tenants' included).
 
     Kept apart from the suppression list: an unsubscribe stops bulk mail only, and
     transactional mail (a receipt, a password reset) still goes.
@@ -324,13 +325,15 @@ class UnsubscribeRow(Base):
 
     __tablename__ = "unsubscribes"
     __table_args__ = (
-        Index("ix_unsubscribes_address_list", "address", "list_name", unique=True),
+        Index("ix_unsubscribes_address_list_tenant", "address", "list_name", "tenant", unique=True),
         Index("ix_unsubscribes_created_at", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     address: Mapped[str] = mapped_column(String(ADDRESS))
     list_name: Mapped[str] = mapped_column(String(64), default="")
+    #: The SES tenant whose link it came from: its own lists only ('' = the account's).
+    tenant: Mapped[str] = mapped_column(String(64), default="", server_default="")
     #: one-click | page | manual | import
     source: Mapped[str] = mapped_column(String(30))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
