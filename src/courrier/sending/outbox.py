@@ -75,6 +75,7 @@ def _new_entry(
         bulk=message.bulk,
         payload=payload,
         send_at=(send_at or _utcnow()).astimezone(dt.UTC),
+        tenant=message.tenant,
     )
 
 

@@ -70,6 +70,8 @@ class OutboxFinish:
     status: OutboxStatus
     error: str | None = None
     next_attempt_at: dt.datetime | None = None
+    #: What the row says of its tenant's hold (SES paused the tenant, or the probe passed).
+    hold: outbox_rows.Hold | None = None
 
 
 @dataclass(frozen=True)
@@ -345,4 +347,5 @@ def _finish(connection: Connection, session: Session, outcome: Outcome, now: dt.
             error=row.error,
             message_id=outcome.record_id,
             next_attempt_at=row.next_attempt_at,
+            hold=row.hold,
         )

@@ -127,6 +127,27 @@ class OutboxRow(Base):
     )
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    #: The SES tenant of its message (NULL: the account's): a claim skips held tenants.
+    tenant: Mapped[str | None] = mapped_column(String(64))
+
+
+class TenantHoldRow(Base):
+    """SES paused a tenant: its queued outbox rows wait, in every runner, until
+    ``held_until``; then one row (``probe_id``, claimed until ``probe_until``) asks SES
+    again before the others. The row is deleted when the probe is not refused as paused."""
+
+    __tablename__ = "tenant_holds"
+
+    tenant: Mapped[str] = mapped_column(String(64), primary_key=True)
+    held_until: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    held_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    #: SES's answer that paused it.
+    error: Mapped[str | None] = mapped_column(Text)
+    #: The outbox row claimed to ask SES first once the hold ended (no foreign key: it is
+    #: cleared with the hold, and a row deleted meanwhile only delays the next probe).
+    probe_id: Mapped[int | None] = mapped_column(Integer)
+    #: Until when that claim stands; a probe whose runner went away is replaced after it.
+    probe_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class SuppressionRow(Base):
