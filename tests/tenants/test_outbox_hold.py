@@ -80,6 +80,21 @@ def test_a_held_tenants_rows_are_claimed_by_nobody_until_one_probes(store: Store
     assert claimed_tenants(store, "a") == [("acme", False), ("acme", False)]
 
 
+def test_outbox_status_names_the_held_tenants(store: Store, database_url: str) -> None:
+    from click.testing import CliRunner
+
+    from courrier.cli import main
+
+    hold(store, "acme", 3600)
+    runner = CliRunner()
+    base = ["--database-url", database_url, "outbox", "status"]
+    shown = runner.invoke(main, base)
+    assert shown.exit_code == 0, shown.output
+    assert "tenant acme paused by SES: its rows wait until" in shown.output
+    [held] = json.loads(runner.invoke(main, [*base, "--json"]).output)["held_tenants"]
+    assert held["tenant"] == "acme"
+
+
 def test_a_probe_refused_as_paused_holds_the_tenant_again(store: Store) -> None:
     acme = queue(store, "acme", "acme")
     hold(store, "acme", -1)

@@ -456,7 +456,7 @@ class OutboxRunner:
         (hold every row of it), or the probe was not refused as paused (lift the hold)."""
         if entry.tenant is None:
             return None
-        if verdict.outcome is Outcome.RETRY and verdict.tenant and not verdict.fatal:
+        if verdict.outcome is Outcome.RETRY and verdict.tenant_paused and not verdict.fatal:
             wait = self.settings.outbox_tenant_hold
             log.warning(
                 "SES paused tenant %s, its rows wait %gs: %s", entry.tenant, wait, verdict.error
