@@ -115,6 +115,17 @@ def test_a_probe_whose_runner_went_away_is_replaced_after_the_lease(store: Store
     assert claimed_tenants(store, "b") == [("acme", True)]
 
 
+def test_a_probe_settled_without_asking_ses_hands_the_probe_on(store: Store) -> None:
+    acme = queue(store, "acme", "acme")
+    hold(store, "acme", -1)
+    assert claimed_tenants(store, "a") == [("acme", True)]
+    # Every recipient suppressed: SES was not asked, so the tenant may still be paused.
+    unasked = Hold("acme", asked=False)
+    assert rows.finish(store, acme[0], claimer="a", status=OutboxStatus.FAILED, hold=unasked)
+    assert [h.probe_id for h in rows.holds(store)] == [None]
+    assert claimed_tenants(store, "b") == [("acme", True)]
+
+
 def test_a_finish_without_a_hold_of_another_row_leaves_the_hold(store: Store) -> None:
     acme = queue(store, "acme", "acme")
     hold(store, "acme", -1)

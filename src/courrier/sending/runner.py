@@ -464,7 +464,9 @@ class OutboxRunner:
             with self._lock:
                 self._tenant_held_until[entry.tenant] = time.monotonic() + wait
             return Hold(entry.tenant, _utcnow() + dt.timedelta(seconds=wait), verdict.error)
-        return Hold(entry.tenant) if entry.probe else None
+        if not entry.probe:
+            return None
+        return Hold(entry.tenant, asked=verdict.outcome is not Outcome.SUPPRESSED)
 
     def _settle_apart(
         self, entry: OutboxEntry, verdict: Verdict, err: BaseException | None

@@ -69,11 +69,13 @@ class NewEntry:
 class Hold:
     """What a finished row says of its tenant's hold: ``until`` given, SES paused the tenant
     (hold its rows until then); None, the row was the probe and SES did not refuse it as
-    paused (lift the hold)."""
+    paused (lift the hold), or, ``asked`` False, it was settled without asking SES (every
+    recipient suppressed): another row may probe at once."""
 
     tenant: str
     until: dt.datetime | None = None
     error: str | None = None
+    asked: bool = True
 
 
 @dataclass(frozen=True)
@@ -299,11 +301,13 @@ def _no_live_probe(now: dt.datetime) -> Any:
 def hold_in(session: Session, entry_id: int, hold: Hold) -> None:
     """Record what row ``entry_id`` says of its tenant's hold (see :class:`Hold`)."""
     if hold.until is None:
-        session.execute(
-            delete(TenantHoldRow).where(
-                TenantHoldRow.tenant == hold.tenant, TenantHoldRow.probe_id == entry_id
+        mine = (TenantHoldRow.tenant == hold.tenant, TenantHoldRow.probe_id == entry_id)
+        if hold.asked:
+            session.execute(delete(TenantHoldRow).where(*mine))
+        else:
+            session.execute(
+                update(TenantHoldRow).where(*mine).values(probe_id=None, probe_until=None)
             )
-        )
         return
     module = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     changes = {
