@@ -190,7 +190,7 @@ def explained(store: Store, read: Callable[[], object]) -> tuple[float, float]:
 def measure(url: str, count: int, *, plans: bool = False) -> dict[str, float]:
     fill(url, count)
     started = time.perf_counter()
-    store = Store(url)  # 0006 backfills the rollups, 0009 and 0011 build the search indexes
+    store = Store(url)  # 0006 backfills the rollups, 0009 and 0012 build the search indexes
     figures = {"migrations after 0005": time.perf_counter() - started}
     settings = Settings(database_url=url)
     guard = Guard(store, settings)

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from courrier.errors import ConfigurationError, InvalidUnsubscribeLink, UnsubscribeRequired
+from courrier.errors import (
+    ConfigurationError,
+    InvalidMessage,
+    InvalidUnsubscribeLink,
+    UnsubscribeRequired,
+)
 from courrier.settings import Settings
 from courrier.unsubscribe import ONE_CLICK, Links, Unsubscribe, links_for
 
@@ -91,3 +100,73 @@ def test_settings_need_both_or_an_opt_out(monkeypatch: pytest.MonkeyPatch) -> No
     links = links_for(Settings.load())
     assert links is not None
     assert links.url == "https://x.example/u"
+
+
+def test_a_tenants_link_names_the_tenant_too() -> None:
+    token = LINKS.token("Reader@Example.com", "news", tenant="acme")
+    assert LINKS.verify(token) == Unsubscribe("reader@example.com", "news", "acme")
+    assert LINKS.verify(LINKS.token("a@example.com", tenant="acme")) == Unsubscribe(
+        "a@example.com", None, "acme"
+    )
+    assert token != LINKS.token("reader@example.com", "news", tenant="globex")
+    assert token != LINKS.token("reader@example.com", "news")
+
+
+def test_a_link_sent_before_tenants_still_verifies_as_the_accounts() -> None:
+    # Made as the first version made them: base64url(address \n list) . base64url(HMAC-SHA256
+    # of the context and the payload, 16 bytes), so links already in mailboxes keep working.
+    import base64
+    import hashlib
+    import hmac
+
+    payload = b"reader@example.com\nnews"
+    mac = hmac.new(SECRET.encode(), b"courrier-unsubscribe/1\n" + payload, hashlib.sha256).digest()[
+        :16
+    ]
+    old = ".".join(base64.urlsafe_b64encode(part).rstrip(b"=").decode() for part in (payload, mac))
+    assert LINKS.verify(old) == Unsubscribe("reader@example.com", "news", None)
+    assert LINKS.token("reader@example.com", "news") == old
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _signed_as(payload: bytes, context: bytes) -> str:
+    mac = hmac.new(SECRET.encode(), context + payload, hashlib.sha256).digest()[:16]
+    return ".".join(base64.urlsafe_b64encode(part).rstrip(b"=").decode() for part in (payload, mac))
+
+
+def test_a_tenant_cannot_be_added_to_or_swapped_in_a_signed_token() -> None:
+    old = LINKS.token("reader@example.com", "news")
+    signature = old.split(".")[1]
+    added = _b64(b"reader@example.com\nnews\nacme")
+    with pytest.raises(InvalidUnsubscribeLink):
+        LINKS.verify(f"{added}.{signature}")
+    acme = LINKS.token("reader@example.com", "news", tenant="acme")
+    swapped = _b64(b"reader@example.com\nnews\nglobex")
+    with pytest.raises(InvalidUnsubscribeLink):
+        LINKS.verify(f"{swapped}.{acme.split('.')[1]}")
+    # The versions sign under contexts of their own: one never passes for the other.
+    with pytest.raises(InvalidUnsubscribeLink):
+        LINKS.verify(_signed_as(b"reader@example.com\nnews\nacme", b"courrier-unsubscribe/1\n"))
+    with pytest.raises(InvalidUnsubscribeLink):
+        LINKS.verify(_signed_as(b"reader@example.com\nnews", b"courrier-unsubscribe/2\n"))
+
+
+@given(st.data())
+def test_any_change_to_a_tenants_token_is_refused(data: st.DataObject) -> None:
+    token = LINKS.token("reader@example.com", "news", tenant="acme")
+    position = data.draw(st.integers(0, len(token) - 1))
+    replacement = data.draw(
+        st.sampled_from("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.")
+    )
+    changed = token[:position] + replacement + token[position + 1 :]
+    if changed != token:
+        with pytest.raises(InvalidUnsubscribeLink):
+            LINKS.verify(changed)
+
+
+def test_a_bad_tenant_name_makes_no_link() -> None:
+    with pytest.raises(InvalidMessage, match="tenant name"):
+        LINKS.token("reader@example.com", tenant="acme\nx")

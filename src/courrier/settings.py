@@ -189,9 +189,11 @@ class OutboxSettings:
     lease: float = 600.0
     retry_delay: float = 5.0
     max_attempts: int = 10
+    tenant_hold: float = 900.0
 
     def __post_init__(self) -> None:
         _positive("outbox_lease", self.lease)
+        _positive("outbox_tenant_hold", self.tenant_hold)
         _not_negative("outbox_retry_delay", self.retry_delay)
         if self.max_attempts < 1:
             raise ConfigurationError(
@@ -309,6 +311,9 @@ class Settings:
     outbox_retry_delay: float = OutboxSettings.retry_delay
     #: Tries in all before a row that keeps being throttled or unreachable is ``failed``.
     outbox_max_attempts: int = OutboxSettings.max_attempts
+    #: Seconds the queued rows of a tenant SES paused wait, in every runner, before one of
+    #: them asks SES again (the others follow once it is not refused as paused).
+    outbox_tenant_hold: float = OutboxSettings.tenant_hold
 
     # What the feedback worker does with bounces; see courrier.feedback.rules.
     #: Transient bounces of one address within ``soft_bounce_window_days`` that suppress it.
@@ -401,7 +406,12 @@ class Settings:
     @property
     def outbox(self) -> OutboxSettings:
         """The ``outbox_*`` settings."""
-        return OutboxSettings(self.outbox_lease, self.outbox_retry_delay, self.outbox_max_attempts)
+        return OutboxSettings(
+            self.outbox_lease,
+            self.outbox_retry_delay,
+            self.outbox_max_attempts,
+            self.outbox_tenant_hold,
+        )
 
     @property
     def worker(self) -> WorkerSettings:

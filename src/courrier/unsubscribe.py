@@ -6,10 +6,13 @@ Since 2024 Gmail and Yahoo (and Microsoft since May 2025) require bulk mail to c
 https://docs.aws.amazon.com/ses/latest/dg/sending-email-subscription-management.html).
 
 A link is ``unsubscribe_url`` + ``/`` + a token: the recipient's address and the list it names
-(or none: every list), and an HMAC-SHA256 of both under ``unsubscribe_secret``. Nothing in it
-counts or enumerates: a link cannot be made for another address, or another list, without the
-key. The mail client POSTs ``List-Unsubscribe=One-Click`` to it (RFC 8058 section 3.1); a GET
-(a link scanner, or a person following it) only shows a page with a button.
+(or none: every list), and an HMAC-SHA256 of both under ``unsubscribe_secret``. A tenant's
+message (SES tenants) carries a second version of the token that also names the tenant, signed
+under a context of its own, so that its unsubscribe is that tenant's only; links sent before
+keep the first version and its meaning (the account's lists). Nothing in it counts or
+enumerates: a link cannot be made for another address, list or tenant without the key. The
+mail client POSTs ``List-Unsubscribe=One-Click`` to it (RFC 8058 section 3.1); a GET (a link
+scanner, or a person following it) only shows a page with a button.
 """
 
 from __future__ import annotations
@@ -26,10 +29,11 @@ from dataclasses import dataclass
 
 from courrier.errors import (
     ConfigurationError,
+    InvalidMessage,
     InvalidUnsubscribeLink,
     UnsubscribeRequired,
 )
-from courrier.message import check_list_name
+from courrier.message import check_list_name, check_tenant_name
 from courrier.settings import Settings
 from courrier.store import Store
 from courrier.store.unsubscribes import Unsubscribed, record_unsubscribe
@@ -51,7 +55,10 @@ __all__ = [
 ONE_CLICK = "List-Unsubscribe=One-Click"
 #: What the mail client POSTs (as application/x-www-form-urlencoded or multipart/form-data).
 ONE_CLICK_BODY = ("List-Unsubscribe", "One-Click")
+#: Each version signs under its own context, so a token of one never verifies as the other.
+#: Version 1: address and list; version 2: address, list and the SES tenant.
 _CONTEXT = b"courrier-unsubscribe/1\n"
+_TENANT_CONTEXT = b"courrier-unsubscribe/2\n"
 #: 128 bits of the HMAC: no forgery by guessing, and links short enough for one header line.
 _MAC_BYTES = 16
 _MIN_SECRET = 16
@@ -59,10 +66,12 @@ _MIN_SECRET = 16
 
 @dataclass(frozen=True)
 class Unsubscribe:
-    """What a verified link asks: ``address`` off ``list_name`` (None: every list)."""
+    """What a verified link asks: ``address`` off ``list_name`` (None: every list) of
+    ``tenant``'s mail (None: the account's, which every tenant's sends honour too)."""
 
     address: str
     list_name: str | None
+    tenant: str | None = None
 
 
 def _b64(data: bytes) -> str:
@@ -89,17 +98,29 @@ class Links:
         self.mailto = mailto
 
     def _mac(self, payload: bytes) -> bytes:
-        return hmac.new(self._key, _CONTEXT + payload, hashlib.sha256).digest()[:_MAC_BYTES]
+        # The payload's fields are lines, and no address, list or tenant name holds a line
+        # break: three lines are version 2, two are version 1.
+        context = _TENANT_CONTEXT if payload.count(b"\n") == 2 else _CONTEXT
+        return hmac.new(self._key, context + payload, hashlib.sha256).digest()[:_MAC_BYTES]
 
-    def token(self, address: str, list_name: str | None = None) -> str:
-        """The signed token for ``address`` (case-insensitive) and ``list_name``."""
+    def token(
+        self, address: str, list_name: str | None = None, *, tenant: str | None = None
+    ) -> str:
+        """The signed token for ``address`` (case-insensitive) and ``list_name``, and
+        ``tenant`` when given (version 2; version 1 without it)."""
         check_list_name(list_name)
-        payload = f"{address.strip().lower()}\n{list_name or ''}".encode()
+        fields = [address.strip().lower(), list_name or ""]
+        if tenant is not None:
+            fields.append(check_tenant_name(tenant) or "")
+        if any("\n" in field for field in fields):
+            raise InvalidMessage(f"no unsubscribe link for {address!r}: it holds a line break")
+        payload = "\n".join(fields).encode()
         return f"{_b64(payload)}.{_b64(self._mac(payload))}"
 
-    def link(self, address: str, list_name: str | None = None) -> str:
-        """The URL that unsubscribes ``address`` from ``list_name`` (None: every list)."""
-        return f"{self.url}/{self.token(address, list_name)}"
+    def link(self, address: str, list_name: str | None = None, *, tenant: str | None = None) -> str:
+        """The URL that unsubscribes ``address`` from ``list_name`` (None: every list) of
+        ``tenant``'s mail (None: the account's)."""
+        return f"{self.url}/{self.token(address, list_name, tenant=tenant)}"
 
     def verify(self, token: str) -> Unsubscribe:
         """What ``token`` asks; :class:`~courrier.errors.InvalidUnsubscribeLink` unless this
@@ -114,12 +135,14 @@ class Links:
         canonical = f"{_b64(payload)}.{_b64(self._mac(payload))}"
         if not dot or not hmac.compare_digest(token.encode(), canonical.encode()):
             raise InvalidUnsubscribeLink("the unsubscribe link was not signed by this courrier")
-        address, _, list_name = payload.decode("utf-8", "replace").partition("\n")
-        return Unsubscribe(address, list_name or None)
+        address, list_name, *tenant = payload.decode("utf-8", "replace").split("\n")
+        return Unsubscribe(address, list_name or None, (tenant[0] or None) if tenant else None)
 
-    def headers(self, address: str, list_name: str | None = None) -> dict[str, str]:
-        """The two RFC 8058 headers for one recipient."""
-        targets = [f"<{self.link(address, list_name)}>"]
+    def headers(
+        self, address: str, list_name: str | None = None, *, tenant: str | None = None
+    ) -> dict[str, str]:
+        """The two RFC 8058 headers for one recipient (of ``tenant``'s message, when given)."""
+        targets = [f"<{self.link(address, list_name, tenant=tenant)}>"]
         if self.mailto:
             subject = urllib.parse.quote(f"unsubscribe {list_name or ''}".strip())
             targets.append(f"<mailto:{self.mailto}?subject={subject}>")
@@ -233,7 +256,10 @@ def too_large(content_length: str) -> bool:
 
 
 def _what(request: Unsubscribe) -> str:
-    return f"the {request.list_name} list" if request.list_name else "every mailing list"
+    if request.list_name:
+        return f"the {request.list_name} list"
+    # A tenant's link names its own lists only; the tenant is the sender's customer.
+    return "every mailing list of this sender" if request.tenant else "every mailing list"
 
 
 class Endpoint:
@@ -287,7 +313,9 @@ class Endpoint:
                 400, "Not unsubscribed", f"The request must carry {ONE_CLICK}.", request=found
             )
         source = "page" if form.get("via") == "page" else "one-click"
-        recorded = record_unsubscribe(self.store, found.address, found.list_name, source)
+        recorded = record_unsubscribe(
+            self.store, found.address, found.list_name, source, tenant=found.tenant
+        )
         if recorded is not None and self._on_unsubscribe is not None:
             self._on_unsubscribe(recorded)
         return Answer(

@@ -122,6 +122,7 @@ def test_bulk_run_sends_and_outbox_status_reports(
         "counts": {"queued": 0, "sending": 0, "sent": 12, "failed": 0, "unknown": 0},
         "paused": None,
         "unknown": [],
+        "held_tenants": [],
     }
 
 

@@ -19,6 +19,17 @@ from courrier.store import Store
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
+EVERY_MODEL = {
+    "message",
+    "recipient",
+    "feedbackevent",
+    "suppression",
+    "unsubscribe",
+    "tenantsuppression",
+    "tenantguardtrip",
+    "tenanthold",
+}
+
 
 @pytest.fixture
 def store(settings: Settings) -> Iterator[Store]:
@@ -74,7 +85,7 @@ def test_pages_are_registered_only_for_a_store_in_a_django_database(
     settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     for courrier, expected in (
-        ({"DATABASE": "default"}, {"message", "recipient", "feedbackevent", "suppression"}),
+        ({"DATABASE": "default"}, EVERY_MODEL),
         ({"DATABASE_URL": "sqlite:///elsewhere.db"}, set()),
     ):
         settings.COURRIER = courrier
@@ -82,3 +93,59 @@ def test_pages_are_registered_only_for_a_store_in_a_django_database(
         monkeypatch.setattr(admin, "site", site)
         importlib.reload(courrier_admin)
         assert {m._meta.model_name for m in site._registry} == expected
+
+
+def test_the_admin_shows_the_tenants_tables_and_changes_nothing(
+    store: Store, admin_client: Client
+) -> None:
+    import datetime as dt
+
+    from courrier.store import outbox
+    from courrier.store.guard import record_trip
+    from courrier.store.tables import TenantSuppressionRow
+    from courrier.store.unsubscribes import record_unsubscribe
+
+    now = dt.datetime.now(dt.UTC)
+    with store.transaction() as session:
+        for tenant in ("acme", "globex"):  # one address on two tenants' lists
+            session.add(
+                TenantSuppressionRow(
+                    tenant=tenant,
+                    address="angry@example.org",
+                    reason="complaint",
+                    source="feedback",
+                    first_seen=now,
+                    last_seen=now,
+                )
+            )
+        outbox.hold_in(session, 0, outbox.Hold("acme", now + dt.timedelta(hours=1), "paused"))
+    record_trip(
+        store,
+        rate="complaint_rate",
+        value=0.05,
+        threshold=0.0008,
+        detail="acme's complaints",
+        figures={},
+        tenant="acme",
+    )
+    record_unsubscribe(store, "reader@example.org", "news", "one-click", tenant="globex")
+
+    listing = admin_client.get("/admin/courrier/tenantsuppression/")
+    assert listing.status_code == 200
+    assert listing.content.count(b"angry@example.org") == 2
+    only = admin_client.get("/admin/courrier/tenantsuppression/?tenant=globex")
+    assert only.content.count(b"angry@example.org") == 1
+    # Its key is (tenant, address): no page per row, and nothing to change.
+    assert b"/admin/courrier/tenantsuppression/angry" not in listing.content
+    assert admin_client.get("/admin/courrier/tenantsuppression/add/").status_code == 404
+    trips = admin_client.get("/admin/courrier/tenantguardtrip/")
+    assert b"complaint_rate" in trips.content
+    assert b"acme" in trips.content
+    holds = admin_client.get("/admin/courrier/tenanthold/")
+    assert b"acme" in holds.content
+    assert admin_client.get("/admin/courrier/tenanthold/acme/change/").status_code == 200
+    unsubscribes = admin_client.get("/admin/courrier/unsubscribe/?tenant=globex")
+    assert b"reader@example.org" in unsubscribes.content
+    delete = admin_client.post("/admin/courrier/tenanthold/acme/delete/", {"post": "yes"})
+    assert delete.status_code == 403
+    assert [h.tenant for h in outbox.holds(store)] == ["acme"]

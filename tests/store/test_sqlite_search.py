@@ -1,4 +1,4 @@
-"""SQLite's trigram indexes (migration 0011): the rows a scan gives, kept in step with every
+"""SQLite's trigram indexes (migration 0012): the rows a scan gives, kept in step with every
 write, backfilled and dropped by the migration, and skipped when SQLite cannot make them."""
 
 from __future__ import annotations
@@ -205,7 +205,7 @@ def test_every_write_keeps_the_indexes_in_step(sqlite_store: Store) -> None:
 
 
 def test_the_migration_backfills_and_downgrades(sqlite_store: Store) -> None:
-    _alembic(sqlite_store, "0009", down=True)
+    _alembic(sqlite_store, "0011", down=True)
     assert _tables(sqlite_store) == set()
     fill(sqlite_store)  # written before the indexes exist
     _alembic(sqlite_store, "head")
@@ -213,7 +213,7 @@ def test_the_migration_backfills_and_downgrades(sqlite_store: Store) -> None:
     _check_integrity(sqlite_store)
     for query in QUERIES:
         assert _results(sqlite_store, query) == _scanned(sqlite_store, query)
-    _alembic(sqlite_store, "0009", down=True)
+    _alembic(sqlite_store, "0011", down=True)
     with sqlite_store.engine.connect() as connection:
         left = connection.execute(
             text("SELECT name FROM sqlite_master WHERE name LIKE '%search%'")

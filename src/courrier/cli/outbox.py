@@ -106,6 +106,9 @@ def status(ctx: click.Context, as_json: bool) -> None:
     click.echo("  ".join(f"{status} {count}" for status, count in report.counts.items()))
     if report.paused:
         click.echo(f"{report.paused} (bulk messages wait; transactional ones are sent)")
+    for held in report.held:
+        until = held.held_until.strftime("%Y-%m-%d %H:%M:%S")
+        click.echo(f"tenant {held.tenant} paused by SES: its rows wait until {until} UTC")
     if report.unknown:
         table = Table(
             title=f"{report.counts['unknown']} unknown: sent or not? check, then "

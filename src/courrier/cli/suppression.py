@@ -13,6 +13,8 @@ from courrier.cli.common import handles_errors, open_store, settings_from
 from courrier.message import check_tenant_name
 from courrier.reputation import sync as sync_lists
 from courrier.statuses import SuppressionReason
+from courrier.store import Store
+from courrier.store.store import Suppression
 
 
 @click.group()
@@ -23,15 +25,20 @@ def suppression() -> None:
 @suppression.command("list")
 @click.option("--reason", help="Only entries with this reason (bounce, complaint, manual...).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
-@click.option("--tenant", help="This SES tenant's own list (its complaints) instead.")
+@click.option(
+    "--tenant", help="This SES tenant's own list (its complaints and unsubscribes) instead."
+)
 @click.pass_context
 @handles_errors
 def list_(ctx: click.Context, reason: str | None, as_json: bool, tenant: str | None) -> None:
-    """Show the suppression list (with --tenant, that tenant's own)."""
+    """Show the suppression list (with --tenant, that tenant's own: the addresses it may not
+    mail, and with reason "unsubscribe" those who left its bulk mail)."""
     import json
 
     store = open_store(ctx, settings_from(ctx).database_url)
     entries = store.suppressions(reason=reason, tenant=check_tenant_name(tenant))
+    if tenant is not None and reason in (None, UNSUBSCRIBE):
+        entries += _tenant_unsubscribes(store, tenant)
     if as_json:
         for entry in entries:
             click.echo(json.dumps(entry.as_dict()))
@@ -51,6 +58,29 @@ def list_(ctx: click.Context, reason: str | None, as_json: bool, tenant: str | N
     Console().print(table)
 
 
+#: The reason ``list --tenant`` shows a tenant's unsubscribes with.
+UNSUBSCRIBE = "unsubscribe"
+
+
+def _tenant_unsubscribes(store: Store, tenant: str) -> list[Suppression]:
+    """``tenant``'s unsubscribes as entries of its list: ``detail`` names the list."""
+    from courrier.store.unsubscribes import count_unsubscribes, list_unsubscribes
+
+    found = list_unsubscribes(store, tenant=tenant, limit=count_unsubscribes(store, tenant=tenant))
+    return [
+        Suppression(
+            entry.address,
+            UNSUBSCRIBE,
+            entry.source,
+            f"list {entry.list_name}" if entry.list_name else "every list",
+            entry.created_at,
+            entry.created_at,
+            None,
+        )
+        for entry in sorted(found, key=lambda e: (e.address, e.list_name or ""))
+    ]
+
+
 @suppression.command()
 @click.argument("addresses", nargs=-1, required=True)
 @click.option("--reason", default=SuppressionReason.MANUAL.value, show_default=True)
@@ -68,17 +98,26 @@ def add(ctx: click.Context, addresses: tuple[str, ...], reason: str, detail: str
 
 @suppression.command()
 @click.argument("addresses", nargs=-1, required=True)
-@click.option("--tenant", help="Take them off this SES tenant's own list instead.")
+@click.option(
+    "--tenant",
+    help="Take them off this SES tenant's own list instead (its unsubscribes included).",
+)
 @click.pass_context
 @handles_errors
 def remove(ctx: click.Context, addresses: tuple[str, ...], tenant: str | None) -> None:
-    """Take ADDRESSES off the list (with --tenant, off that tenant's own)."""
+    """Take ADDRESSES off the list (with --tenant, off that tenant's own, and out of its
+    unsubscribes)."""
+    from courrier.store.unsubscribes import remove_tenant_unsubscribes
+
     store = open_store(ctx, settings_from(ctx).database_url)
     tenant = check_tenant_name(tenant)
     missing = 0
     for address in addresses:
         normalised = parse_address(address).email
-        if store.unsuppress(normalised, tenant=tenant):
+        removed = store.unsuppress(normalised, tenant=tenant)
+        if tenant is not None:
+            removed = remove_tenant_unsubscribes(store, normalised, tenant) > 0 or removed
+        if removed:
             click.echo(f"removed {normalised}")
         else:
             click.echo(f"{normalised} was not suppressed", err=True)
@@ -143,9 +182,12 @@ def sync(
 @click.option("--address", help="Only this address's unsubscribes.")
 @click.option("--limit", default=100, show_default=True, help="How many, latest first.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@click.option("--tenant", help="Only those from this SES tenant's links.")
 @click.pass_context
 @handles_errors
-def unsubscribes(ctx: click.Context, address: str | None, limit: int, as_json: bool) -> None:
+def unsubscribes(
+    ctx: click.Context, address: str | None, limit: int, as_json: bool, tenant: str | None
+) -> None:
     """Show who unsubscribed from bulk mail (one-click links), from which list, when and how.
 
     Unsubscribed recipients get no bulk mail of that list (or of any list, when the link
@@ -156,7 +198,8 @@ def unsubscribes(ctx: click.Context, address: str | None, limit: int, as_json: b
     from courrier.store.unsubscribes import count_unsubscribes, list_unsubscribes
 
     store = open_store(ctx, settings_from(ctx).database_url)
-    entries = list_unsubscribes(store, address=address, limit=limit)
+    tenant = check_tenant_name(tenant)
+    entries = list_unsubscribes(store, address=address, limit=limit, tenant=tenant)
     if as_json:
         for entry in entries:
             click.echo(
@@ -164,19 +207,22 @@ def unsubscribes(ctx: click.Context, address: str | None, limit: int, as_json: b
                     {
                         "address": entry.address,
                         "list": entry.list_name,
+                        "tenant": entry.tenant,
                         "source": entry.source,
                         "created_at": entry.created_at.isoformat(),
                     }
                 )
             )
         return
-    table = Table(title=f"{count_unsubscribes(store)} unsubscribe(s), latest {len(entries)}")
-    for column in ("address", "list", "source", "when"):
+    total = count_unsubscribes(store, tenant=tenant)
+    table = Table(title=f"{total} unsubscribe(s), latest {len(entries)}")
+    for column in ("address", "list", "tenant", "source", "when"):
         table.add_column(column)
     for entry in entries:
         table.add_row(
             entry.address,
             entry.list_name or "(every list)",
+            entry.tenant or "(account)",
             entry.source,
             entry.created_at.strftime("%Y-%m-%d %H:%M"),
         )
@@ -186,15 +232,18 @@ def unsubscribes(ctx: click.Context, address: str | None, limit: int, as_json: b
 @suppression.command()
 @click.argument("address")
 @click.option("--list", "list_name", help="The list they join again (default: every list).")
+@click.option("--tenant", help="The SES tenant whose list it is (default: the account's).")
 @click.pass_context
 @handles_errors
-def resubscribe(ctx: click.Context, address: str, list_name: str | None) -> None:
+def resubscribe(
+    ctx: click.Context, address: str, list_name: str | None, tenant: str | None
+) -> None:
     """Forget ADDRESS's unsubscribe (they asked to receive the list again)."""
     from courrier.store.unsubscribes import remove_unsubscribe
 
     store = open_store(ctx, settings_from(ctx).database_url)
     normalised = parse_address(address).email
-    if not remove_unsubscribe(store, normalised, list_name):
+    if not remove_unsubscribe(store, normalised, list_name, tenant=check_tenant_name(tenant)):
         raise click.ClickException(
             f"{normalised} was not unsubscribed from {list_name or 'every list'}"
         )

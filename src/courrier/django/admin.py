@@ -1,4 +1,5 @@
-"""A read-only admin of messages, recipients, feedback events and suppressions.
+"""A read-only admin of messages, recipients, feedback events, suppressions, unsubscribes
+and, for SES tenants, their own suppressions, guard trips and outbox holds.
 
 Registered only when the store is a Django database (``COURRIER["DATABASE"]``): the admin
 reads through Django's connections. Changes go through courrier (``manage.py courrier
@@ -13,6 +14,7 @@ from django.contrib import admin
 from django.contrib.admin.options import BaseModelAdmin
 from django.db.models import Model, QuerySet
 from django.http import HttpRequest
+from django.urls import URLPattern, path
 
 from courrier.django import models
 from courrier.django import settings as courrier_settings
@@ -43,6 +45,17 @@ class ReadOnly(_Base):
 
     def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False
+
+
+class ListOnly(ReadOnly, _ModelAdmin):
+    """A list with no page per row, for a table whose key the model cannot name."""
+
+    list_display_links = None
+
+    def get_urls(self) -> list[URLPattern]:
+        view = self.admin_site.admin_view(self.changelist_view)
+        name = f"{self.opts.app_label}_{self.opts.model_name}_changelist"
+        return [path("", view, name=name)]
 
 
 class RecipientInline(ReadOnly, _Inline):
@@ -79,6 +92,30 @@ class SuppressionAdmin(ReadOnly, _ModelAdmin):
     search_fields = ("address",)
 
 
+class UnsubscribeAdmin(ReadOnly, _ModelAdmin):
+    list_display = ("address", "list_name", "tenant", "source", "created_at")
+    list_filter = ("tenant", "source")
+    search_fields = ("address", "list_name")
+    date_hierarchy = "created_at"
+
+
+class TenantSuppressionAdmin(ListOnly):
+    list_display = ("tenant", "address", "reason", "source", "first_seen", "last_seen")
+    list_filter = ("tenant", "reason")
+    search_fields = ("address", "tenant")
+
+
+class TenantGuardTripAdmin(ReadOnly, _ModelAdmin):
+    list_display = ("tripped_at", "tenant", "rate", "value", "threshold", "reset_at")
+    list_filter = ("tenant", "rate")
+    search_fields = ("tenant",)
+    date_hierarchy = "tripped_at"
+
+
+class TenantHoldAdmin(ReadOnly, _ModelAdmin):
+    list_display = ("tenant", "held_until", "held_at", "probe_id", "error")
+
+
 def register(site: admin.AdminSite, alias: str) -> None:
     """Register the read-only pages on ``site``, reading from the Django database ``alias``."""
 
@@ -89,6 +126,10 @@ def register(site: admin.AdminSite, alias: str) -> None:
     site.register(models.Recipient, bound(RecipientAdmin))
     site.register(models.FeedbackEvent, bound(FeedbackEventAdmin))
     site.register(models.Suppression, bound(SuppressionAdmin))
+    site.register(models.Unsubscribe, bound(UnsubscribeAdmin))
+    site.register(models.TenantSuppression, bound(TenantSuppressionAdmin))
+    site.register(models.TenantGuardTrip, bound(TenantGuardTripAdmin))
+    site.register(models.TenantHold, bound(TenantHoldAdmin))
 
 
 def _store_alias() -> str | None:

@@ -93,3 +93,91 @@ class FeedbackEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.recipient or ''}".strip()
+
+
+class TenantSuppression(models.Model):
+    """An address suppressed for one SES tenant only (its complaints).
+
+    The table's key is (tenant, address), which Django's models cannot name before 5.2
+    (``CompositePrimaryKey``, which the admin refuses): the address stands in as the model's
+    key, so rows are listed and filtered, never looked up one by one.
+    """
+
+    address = models.CharField(max_length=ADDRESS, primary_key=True)
+    tenant = models.CharField(max_length=64)
+    reason = models.CharField(max_length=30)
+    source = models.CharField(max_length=30)
+    detail = models.TextField(null=True)
+    first_seen = models.DateTimeField()
+    last_seen = models.DateTimeField()
+    expires_at = models.DateTimeField(null=True)
+
+    class Meta:
+        managed = False
+        db_table = "tenant_suppressions"
+        ordering = ("tenant", "address")
+
+    def __str__(self) -> str:
+        return f"{self.address} ({self.tenant})"
+
+
+class TenantGuardTrip(models.Model):
+    """Each time one tenant's reputation guard tripped, and when it was reset."""
+
+    id = models.AutoField(primary_key=True)
+    tenant = models.CharField(max_length=64)
+    open_tenant = models.CharField(max_length=64, null=True)
+    tripped_at = models.DateTimeField()
+    rate = models.CharField(max_length=30)
+    value = models.FloatField(null=True)
+    threshold = models.FloatField(null=True)
+    detail = models.TextField()
+    figures = models.TextField()
+    reset_at = models.DateTimeField(null=True)
+    reset_note = models.TextField(null=True)
+
+    class Meta:
+        managed = False
+        db_table = "tenant_guard_trips"
+        ordering = ("-id",)
+
+    def __str__(self) -> str:
+        return f"{self.tenant}: {self.rate}"
+
+
+class TenantHold(models.Model):
+    """A tenant SES paused: its queued outbox rows wait until ``held_until``."""
+
+    tenant = models.CharField(max_length=64, primary_key=True)
+    held_until = models.DateTimeField()
+    held_at = models.DateTimeField()
+    error = models.TextField(null=True)
+    probe_id = models.IntegerField("probe (outbox row)", null=True)
+    probe_until = models.DateTimeField(null=True)
+
+    class Meta:
+        managed = False
+        db_table = "tenant_holds"
+        ordering = ("tenant",)
+
+    def __str__(self) -> str:
+        return self.tenant
+
+
+class Unsubscribe(models.Model):
+    """A recipient who left a list ('' = every list) of a tenant ('' = the account's)."""
+
+    id = models.AutoField(primary_key=True)
+    address = models.CharField(max_length=ADDRESS)
+    list_name = models.CharField("list", max_length=64)
+    tenant = models.CharField(max_length=64)
+    source = models.CharField(max_length=30)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        managed = False
+        db_table = "unsubscribes"
+        ordering = ("-id",)
+
+    def __str__(self) -> str:
+        return self.address

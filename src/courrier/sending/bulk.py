@@ -115,7 +115,10 @@ def send_bulk(
             raise InvalidMessage(f"not a BulkDestination: {destination!r}")
     if managed_by_ses(mailer.settings):
         return _one_by_one(mailer, spec, sender, destinations)
-    headers = [bulk_headers(mailer.settings, d.addresses, spec.list_name) for d in destinations]
+    headers = [
+        bulk_headers(mailer.settings, d.addresses, spec.list_name, spec.tenant)
+        for d in destinations
+    ]
     if not destinations:
         return BulkResult(())
     intent = mailer.store.begin_send(

@@ -75,6 +75,7 @@ def _new_entry(
         bulk=message.bulk,
         payload=payload,
         send_at=(send_at or _utcnow()).astimezone(dt.UTC),
+        tenant=message.tenant,
     )
 
 
@@ -153,21 +154,29 @@ class OutboxStatusReport:
     counts: dict[str, int]
     unknown: tuple[OutboxEntry, ...]
     paused: str | None
+    #: The tenants SES paused, whose rows wait.
+    held: tuple[rows.HeldTenant, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "counts": self.counts,
             "paused": self.paused,
             "unknown": [e.as_dict() for e in self.unknown],
+            "held_tenants": [
+                {"tenant": h.tenant, "until": h.held_until.isoformat(), "error": h.error}
+                for h in self.held
+            ],
         }
 
 
 def outbox_status(store: Store, *, limit: int = 100) -> OutboxStatusReport:
-    """Rows per status, the ``unknown`` ones (oldest first), and why bulk rows wait."""
+    """Rows per status, the ``unknown`` ones (oldest first), why bulk rows wait, and the
+    tenants whose rows are held."""
     return OutboxStatusReport(
         counts=rows.counts(store),
         unknown=tuple(rows.entries(store, status=OutboxStatus.UNKNOWN, limit=limit)),
         paused=paused_reason(guard_records.open_trip(store)),
+        held=tuple(rows.holds(store)),
     )
 
 

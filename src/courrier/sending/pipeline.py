@@ -105,6 +105,8 @@ class Verdict:
     wait: float | None = None
     #: RETRY: SES refuses every send of the account for now (quota, paused).
     account: bool = False
+    #: RETRY: SES paused the message's tenant: its other sends are refused too.
+    tenant_paused: bool = False
     #: RETRY: nothing will be sent until a person changes the configuration.
     fatal: bool = False
 
@@ -150,7 +152,7 @@ def _error_verdict(err: BaseException, reached_ses: bool) -> Verdict:
         return Verdict(Outcome.RETRY, error=text, transient=True)
     if isinstance(err, TenantPaused):
         # One tenant's pause: its messages wait, the account's other sends go on.
-        return Verdict(Outcome.RETRY, error=text, wait=ACCOUNT_WAIT)
+        return Verdict(Outcome.RETRY, error=text, wait=ACCOUNT_WAIT, tenant_paused=True)
     if isinstance(err, DailyQuotaExceeded | SendingPaused):
         return Verdict(Outcome.RETRY, error=text, wait=ACCOUNT_WAIT, account=True)
     if isinstance(err, ReputationGuardTripped):

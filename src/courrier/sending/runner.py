@@ -33,7 +33,7 @@ from courrier.sending.unsubscribing import headers_for, managed_by_ses
 from courrier.statuses import OutboxStatus, RunOutcome
 from courrier.store import outbox as rows
 from courrier.store.guard import TripRecord
-from courrier.store.outbox import OutboxEntry
+from courrier.store.outbox import Hold, OutboxEntry
 from courrier.store.sends import NewMessage, OutboxFinish, OutboxStart, finish_sends
 from courrier.store.sends import Outcome as Recorded
 from courrier.template_message import TemplateMessage
@@ -141,6 +141,9 @@ class OutboxRunner:
         self._last_recovery: dt.datetime | None = None
         #: Until when SES refuses every send of the account (quota, paused sending).
         self._account_blocked_until = 0.0
+        #: Tenants SES paused while this runner held their rows (monotonic time until when):
+        #: the rows of the batch in hand go back; the store's hold keeps every claim off them.
+        self._tenant_held_until: dict[str, float] = {}
         self._retry = Backoff(
             self.settings.outbox_max_attempts,
             self.settings.outbox_retry_delay,
@@ -233,6 +236,10 @@ class OutboxRunner:
                     left = [entry.id for later in units[index:] for entry, _ in later]
                     rows.release(self.store, left, claimer=self.claimer)
                     break
+                if self._held(unit):
+                    # SES paused this tenant during the batch: its rows wait for the hold.
+                    rows.release(self.store, [entry.id for entry, _ in unit], claimer=self.claimer)
+                    continue
                 if len(unit) == 1:
                     [(entry, message)] = unit
                     done = [(entry, self._process(entry, message))]
@@ -257,9 +264,20 @@ class OutboxRunner:
             if self.on_row is not None:
                 self.on_row(entry, outcome)
 
+    def _held(self, unit: Unit) -> bool:
+        tenant = unit[0][0].tenant
+        with self._lock:
+            return tenant is not None and self._tenant_held_until.get(tenant, 0.0) > (
+                time.monotonic()
+            )
+
     def _claim(self, include_bulk: bool) -> list[OutboxEntry]:
         claimed = rows.claim(
-            self.store, claimer=self.claimer, limit=self.batch, include_bulk=include_bulk
+            self.store,
+            claimer=self.claimer,
+            limit=self.batch,
+            include_bulk=include_bulk,
+            lease=self.settings.outbox_lease,
         )
         bulk = sum(1 for entry in claimed if entry.bulk)
         short = -bulk % MAX_BULK_ENTRIES
@@ -413,12 +431,15 @@ class OutboxRunner:
             Outcome.RETRY: OutboxStatus.QUEUED,
         }[verdict.outcome]
         error = _ALL_SUPPRESSED if verdict.outcome is Outcome.SUPPRESSED else verdict.error
+        hold = self._hold(entry, verdict)
         later: dt.datetime | None = None
         if verdict.outcome is Outcome.RETRY and not verdict.fatal:
             if verdict.account:
                 log.warning("SES refuses the account's sends, the outbox waits: %s", error)
                 self._account_blocked_until = time.monotonic() + (verdict.wait or 0)
-            if verdict.wait is not None:
+            if hold is not None and hold.until is not None:
+                delay = self.settings.outbox_tenant_hold  # due when its tenant's hold ends
+            elif verdict.wait is not None:
                 delay = verdict.wait  # the account's or the guard's state: never failed for it
             elif entry.attempts >= self.settings.outbox_max_attempts:
                 status, error = OutboxStatus.FAILED, f"{error} (after {entry.attempts} tries)"
@@ -427,8 +448,25 @@ class OutboxRunner:
                 delay = self._retry.delay(entry.attempts - 1, self._rng)
             if status is OutboxStatus.QUEUED:
                 later = _utcnow() + dt.timedelta(seconds=delay)
-        finish = OutboxFinish(entry.id, self.claimer, status, error, later)
+        finish = OutboxFinish(entry.id, self.claimer, status, error, later, hold)
         return finish, _NAMES[status]
+
+    def _hold(self, entry: OutboxEntry, verdict: Verdict) -> Hold | None:
+        """What ``entry``'s answer says of its tenant's shared hold: SES paused the tenant
+        (hold every row of it), or the probe was not refused as paused (lift the hold)."""
+        if entry.tenant is None:
+            return None
+        if verdict.outcome is Outcome.RETRY and verdict.tenant_paused and not verdict.fatal:
+            wait = self.settings.outbox_tenant_hold
+            log.warning(
+                "SES paused tenant %s, its rows wait %gs: %s", entry.tenant, wait, verdict.error
+            )
+            with self._lock:
+                self._tenant_held_until[entry.tenant] = time.monotonic() + wait
+            return Hold(entry.tenant, _utcnow() + dt.timedelta(seconds=wait), verdict.error)
+        if not entry.probe:
+            return None
+        return Hold(entry.tenant, asked=verdict.outcome is not Outcome.SUPPRESSED)
 
     def _settle_apart(
         self, entry: OutboxEntry, verdict: Verdict, err: BaseException | None
@@ -447,6 +485,7 @@ class OutboxRunner:
             status=finish.status,
             error=finish.error,
             next_attempt_at=finish.next_attempt_at,
+            hold=finish.hold,
         )
         return name
 

@@ -85,16 +85,20 @@ def check_bulk(settings: Settings) -> Links | None:
 
 
 def bulk_headers(
-    settings: Settings, recipients: Sequence[Address], list_name: str | None
+    settings: Settings,
+    recipients: Sequence[Address],
+    list_name: str | None,
+    tenant: str | None = None,
 ) -> dict[str, str]:
     """``List-Unsubscribe`` and ``List-Unsubscribe-Post`` for the one recipient of a bulk
-    message ({} when the lists are managed elsewhere, or by SES)."""
+    message ({} when the lists are managed elsewhere, or by SES); a tenant's message gets a
+    link that unsubscribes from that tenant's mail only."""
     links = check_bulk(settings)
     if links is None:
         return {}
     # One link per recipient (nobody can unsubscribe someone else), so one recipient.
     _one_recipient(recipients, "carries its recipient's own unsubscribe link")
-    return links.headers(recipients[0].email, list_name)
+    return links.headers(recipients[0].email, list_name, tenant=tenant)
 
 
 def headers_for(settings: Settings, message: Message | TemplateMessage) -> dict[str, str]:
@@ -106,4 +110,4 @@ def headers_for(settings: Settings, message: Message | TemplateMessage) -> dict[
         name.lower() == "list-unsubscribe" for name in message.headers
     ):
         return {}
-    return bulk_headers(settings, message.recipients, message.list_name)
+    return bulk_headers(settings, message.recipients, message.list_name, message.tenant)

@@ -1,4 +1,4 @@
-"""SQLite's trigram indexes for the dashboard's "contains" searches (migration 0011).
+"""SQLite's trigram indexes for the dashboard's "contains" searches (migration 0012).
 
 FTS5's trigram tokenizer (https://sqlite.org/fts5.html#the_trigram_tokenizer) indexes every
 three characters of the messages' subjects and the suppressions' addresses. The wanted

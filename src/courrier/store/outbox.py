@@ -7,25 +7,32 @@ without waiting on each other; on SQLite the claim's transaction holds the write
 ``started_at`` is committed: of a runner that went away, only the row it had started may
 have reached SES (``unknown``); the others go back to the queue. A start or a finish only
 changes a row still ``sending`` under the same claimer.
+
+When SES answers that a tenant is paused, the tenant is held (``tenant_holds``): no claim
+takes its rows, in any runner, until the hold ends; then one claim takes one of them as the
+probe, and the others wait for its answer: a pause again holds them once more, anything else
+lifts the hold (https://docs.aws.amazon.com/ses/latest/dg/tenants.html).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import bindparam, delete, exists, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from courrier.statuses import OutboxStatus
 from courrier.store.engine import aware
 from courrier.store.store import Store
-from courrier.store.tables import OutboxRow, table_of, utcnow
+from courrier.store.tables import OutboxRow, TenantHoldRow, table_of, utcnow
 
 __all__ = [
+    "HeldTenant",
+    "Hold",
     "NewEntry",
     "OutboxEntry",
     "claim",
@@ -37,6 +44,8 @@ __all__ = [
     "expire_claims",
     "finish",
     "finish_in",
+    "hold_in",
+    "holds",
     "next_due",
     "release",
     "set_status",
@@ -52,6 +61,21 @@ class NewEntry:
     bulk: bool
     payload: str
     send_at: dt.datetime
+    #: The SES tenant of its message (None: the account's).
+    tenant: str | None = None
+
+
+@dataclass(frozen=True)
+class Hold:
+    """What a finished row says of its tenant's hold: ``until`` given, SES paused the tenant
+    (hold its rows until then); None, the row was the probe and SES did not refuse it as
+    paused (lift the hold), or, ``asked`` False, it was settled without asking SES (every
+    recipient suppressed): another row may probe at once."""
+
+    tenant: str
+    until: dt.datetime | None = None
+    error: str | None = None
+    asked: bool = True
 
 
 @dataclass(frozen=True)
@@ -72,6 +96,9 @@ class OutboxEntry:
     message_id: int | None
     created_at: dt.datetime
     updated_at: dt.datetime
+    tenant: str | None = None
+    #: Claimed as the one row that asks SES first once its tenant's hold ended.
+    probe: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready, without the payload."""
@@ -89,6 +116,7 @@ class OutboxEntry:
             "started_at": self.started_at.isoformat() if self.started_at else None,
             "error": self.error,
             "message_id": self.message_id,
+            "tenant": self.tenant,
         }
 
 
@@ -110,6 +138,7 @@ def _entry(row: OutboxRow) -> OutboxEntry:
         message_id=row.message_id,
         created_at=aware(row.created_at),
         updated_at=aware(row.updated_at),
+        tenant=row.tenant,
     )
 
 
@@ -148,6 +177,7 @@ def enqueue(store: Store, new: Sequence[NewEntry]) -> list[tuple[OutboxEntry, bo
                     "status": OutboxStatus.QUEUED,
                     "attempts": 0,
                     "next_attempt_at": item.send_at,
+                    "tenant": item.tenant,
                     "created_at": now,
                     "updated_at": now,
                 }
@@ -169,6 +199,10 @@ def enqueue(store: Store, new: Sequence[NewEntry]) -> list[tuple[OutboxEntry, bo
     return out
 
 
+#: A row of a held tenant: no claim takes it but as its tenant's probe.
+_HELD = exists().where(TenantHoldRow.tenant == OutboxRow.tenant)
+
+
 def _due(now: dt.datetime, include_bulk: bool) -> list[Any]:
     conditions = [OutboxRow.status == OutboxStatus.QUEUED, OutboxRow.next_attempt_at <= now]
     if not include_bulk:
@@ -177,21 +211,30 @@ def _due(now: dt.datetime, include_bulk: bool) -> list[Any]:
 
 
 def claim(
-    store: Store, *, claimer: str, limit: int, include_bulk: bool, bulk_only: bool = False
+    store: Store,
+    *,
+    claimer: str,
+    limit: int,
+    include_bulk: bool,
+    bulk_only: bool = False,
+    lease: float = 600.0,
 ) -> list[OutboxEntry]:
     """Mark up to ``limit`` due rows ``sending`` for ``claimer`` and commit; oldest due first.
-    ``bulk_only``: bulk rows only (to fill a SendBulkEmail call)."""
+    ``bulk_only``: bulk rows only (to fill a SendBulkEmail call). Rows of held tenants are
+    left, but one row of each tenant whose hold ended, taken as its probe (for ``lease``
+    seconds)."""
     now = utcnow()
     conditions = _due(now, include_bulk)
     if bulk_only:
         conditions.append(OutboxRow.bulk.is_(True))
     with store.transaction() as session:
-        ids = list(
+        probes = _probes(session, conditions, now, limit, lease) if not bulk_only else []
+        ids = probes + list(
             session.scalars(
                 select(OutboxRow.id)
-                .where(*conditions)
+                .where(*conditions, ~_HELD)
                 .order_by(OutboxRow.next_attempt_at, OutboxRow.id)
-                .limit(limit)
+                .limit(limit - len(probes))
                 .with_for_update(skip_locked=True)
             )
         )
@@ -210,7 +253,103 @@ def claim(
         )
         rows = session.scalars(select(OutboxRow).where(OutboxRow.id.in_(ids)))
         by_id = {row.id: _entry(row) for row in rows}
-    return [by_id[i] for i in ids]
+    return [replace(by_id[i], probe=True) if i in probes else by_id[i] for i in ids]
+
+
+def _probes(
+    session: Session, due: list[Any], now: dt.datetime, limit: int, lease: float
+) -> list[int]:
+    """One due row of each tenant whose hold ended and has no live probe, each recorded as
+    its tenant's probe: the hold's conditional update lets one claimer win it."""
+    ended = list(
+        session.scalars(
+            select(TenantHoldRow.tenant)
+            .where(TenantHoldRow.held_until <= now, _no_live_probe(now))
+            .order_by(TenantHoldRow.held_until)
+            .limit(limit)
+        )
+    )
+    found: list[int] = []
+    for tenant in ended:
+        row_id = session.scalar(
+            select(OutboxRow.id)
+            .where(*due, OutboxRow.tenant == tenant)
+            .order_by(OutboxRow.next_attempt_at, OutboxRow.id)
+            .limit(1)
+            .with_for_update(skip_locked=True)
+        )
+        if row_id is None:
+            continue
+        won = session.execute(
+            update(TenantHoldRow)
+            .where(
+                TenantHoldRow.tenant == tenant,
+                TenantHoldRow.held_until <= now,
+                _no_live_probe(now),
+            )
+            .values(probe_id=row_id, probe_until=now + dt.timedelta(seconds=lease))
+        )
+        if getattr(won, "rowcount", 0):
+            found.append(row_id)
+    return found
+
+
+def _no_live_probe(now: dt.datetime) -> Any:
+    return or_(TenantHoldRow.probe_id.is_(None), TenantHoldRow.probe_until <= now)
+
+
+def hold_in(session: Session, entry_id: int, hold: Hold) -> None:
+    """Record what row ``entry_id`` says of its tenant's hold (see :class:`Hold`)."""
+    if hold.until is None:
+        mine = (TenantHoldRow.tenant == hold.tenant, TenantHoldRow.probe_id == entry_id)
+        if hold.asked:
+            session.execute(delete(TenantHoldRow).where(*mine))
+        else:
+            session.execute(
+                update(TenantHoldRow).where(*mine).values(probe_id=None, probe_until=None)
+            )
+        return
+    module = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    changes = {
+        "held_until": hold.until,
+        "held_at": utcnow(),
+        "error": hold.error,
+        "probe_id": None,
+        "probe_until": None,
+    }
+    # One upsert: runners told of the same pause at once cannot collide.
+    session.execute(
+        module.insert(TenantHoldRow.__table__)
+        .values(tenant=hold.tenant, **changes)
+        .on_conflict_do_update(index_elements=["tenant"], set_=changes)
+    )
+
+
+@dataclass(frozen=True)
+class HeldTenant:
+    """A tenant whose rows the outbox holds."""
+
+    tenant: str
+    held_until: dt.datetime
+    held_at: dt.datetime
+    error: str | None
+    #: The row that asks SES first, while its claim stands.
+    probe_id: int | None
+
+
+def holds(store: Store) -> list[HeldTenant]:
+    """The tenants held now, by name."""
+    with store.transaction(read_only=True) as session:
+        return [
+            HeldTenant(
+                row.tenant,
+                aware(row.held_until),
+                aware(row.held_at),
+                row.error,
+                row.probe_id,
+            )
+            for row in session.scalars(select(TenantHoldRow).order_by(TenantHoldRow.tenant))
+        ]
 
 
 def _mine(entry_id: int, claimer: str) -> list[Any]:
@@ -265,8 +404,10 @@ def finish(
     error: str | None = None,
     message_id: int | None = None,
     next_attempt_at: dt.datetime | None = None,
+    hold: Hold | None = None,
 ) -> bool:
-    """Record what became of a claimed row; False when it was no longer this claimer's.
+    """Record what became of a claimed row (and what it says of its tenant's ``hold``);
+    False when it was no longer this claimer's.
 
     A row another runner took for abandoned (``unknown``, its claim older than the lease)
     while this one was still sending it takes the outcome all the same: the runner that
@@ -280,6 +421,7 @@ def finish(
             error=error,
             message_id=message_id,
             next_attempt_at=next_attempt_at,
+            hold=hold,
         )
 
 
@@ -292,6 +434,7 @@ def finish_in(
     error: str | None = None,
     message_id: int | None = None,
     next_attempt_at: dt.datetime | None = None,
+    hold: Hold | None = None,
 ) -> bool:
     """:func:`finish` inside the caller's transaction (a send's outcome)."""
     values: dict[str, Any] = {
@@ -306,7 +449,10 @@ def finish_in(
         values["message_id"] = message_id
     if next_attempt_at is not None:
         values["next_attempt_at"] = next_attempt_at
-    return bool(session.connection().execute(_FINISH, values).rowcount)
+    done = bool(session.connection().execute(_FINISH, values).rowcount)
+    if hold is not None:
+        hold_in(session, entry_id, hold)
+    return done
 
 
 def release(store: Store, ids: Iterable[int], *, claimer: str) -> int:
@@ -329,6 +475,12 @@ def release(store: Store, ids: Iterable[int], *, claimer: str) -> int:
                 claimed_at=None,
                 updated_at=utcnow(),
             )
+        )
+        # A probe given back unsent: the next claim may take another at once.
+        session.execute(
+            update(TenantHoldRow)
+            .where(TenantHoldRow.probe_id.in_(wanted))
+            .values(probe_id=None, probe_until=None)
         )
         return int(getattr(result, "rowcount", 0))
 
@@ -397,14 +549,20 @@ def due_waiting(store: Store, *, include_bulk: bool) -> int:
 
 
 def next_due(store: Store, *, include_bulk: bool) -> dt.datetime | None:
+    """When a claim may next find a row: the earliest retry of a row not held, or the end of
+    a hold (or of its probe's claim)."""
     with store.transaction(read_only=True) as session:
         query = select(func.min(OutboxRow.next_attempt_at)).where(
-            OutboxRow.status == OutboxStatus.QUEUED
+            OutboxRow.status == OutboxStatus.QUEUED, ~_HELD
         )
         if not include_bulk:
             query = query.where(OutboxRow.bulk.is_(False))
-        found = session.scalar(query)
-        return aware(found) if found else None
+        found = [aware(t) for t in [session.scalar(query)] if t is not None]
+        for until, probe_until in session.execute(
+            select(TenantHoldRow.held_until, TenantHoldRow.probe_until)
+        ):
+            found.append(aware(max(until, probe_until) if probe_until else until))
+        return min(found) if found else None
 
 
 def counts(store: Store) -> dict[str, int]:

@@ -70,6 +70,8 @@ class OutboxFinish:
     status: OutboxStatus
     error: str | None = None
     next_attempt_at: dt.datetime | None = None
+    #: What the row says of its tenant's hold (SES paused the tenant, or the probe passed).
+    hold: outbox_rows.Hold | None = None
 
 
 @dataclass(frozen=True)
@@ -229,16 +231,19 @@ def _record(
 
 def _unsubscribed(
     session: Session, messages: Sequence[NewMessage]
-) -> dict[tuple[str, str | None], RecipientStatus]:
-    """(address, list) -> unsubscribed, for the bulk messages' recipients (lower-cased)."""
-    lists: dict[str | None, set[str]] = {}
+) -> dict[tuple[str, str | None, str | None], RecipientStatus]:
+    """(address, list, tenant) -> unsubscribed, for the bulk messages' recipients
+    (lower-cased): one query per list and tenant."""
+    lists: dict[tuple[str | None, str | None], set[str]] = {}
     for message in messages:
         if message.bulk:
-            lists.setdefault(message.list_name, set()).update(a for a, _, _ in message.recipients)
+            lists.setdefault((message.list_name, message.tenant), set()).update(
+                a for a, _, _ in message.recipients
+            )
     return {
-        (address, name): RecipientStatus.UNSUBSCRIBED
-        for name, addresses in lists.items()
-        for address in unsubscribed_in(session, addresses, name)
+        (address, name, tenant): RecipientStatus.UNSUBSCRIBED
+        for (name, tenant), addresses in lists.items()
+        for address in unsubscribed_in(session, addresses, name, tenant=tenant)
     }
 
 
@@ -253,7 +258,7 @@ def _status(
     if message.tenant is not None and (_TENANT, message.tenant, found) in marked:
         return RecipientStatus.SUPPRESSED  # for this tenant only
     if message.bulk:
-        return marked.get((found, message.list_name), status)
+        return marked.get((found, message.list_name, message.tenant), status)
     return status
 
 
@@ -352,4 +357,5 @@ def _finish(connection: Connection, session: Session, outcome: Outcome, now: dt.
             error=row.error,
             message_id=outcome.record_id,
             next_attempt_at=row.next_attempt_at,
+            hold=row.hold,
         )

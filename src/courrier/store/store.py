@@ -57,6 +57,8 @@ class Suppression:
     first_seen: dt.datetime
     last_seen: dt.datetime
     expires_at: dt.datetime | None
+    #: The SES tenant whose own entry it is (None: account-wide, every sender's).
+    tenant: str | None = None
 
     def as_dict(self) -> dict[str, str | None]:
         """JSON-ready: datetimes in ISO 8601."""

@@ -23,7 +23,7 @@ ADDRESS = 320  # RFC 3696 maximum for an address
 #: Trigram indexes that migration 0009 creates on PostgreSQL when pg_trgm can be had, and
 #: nowhere else: they are not declared below, so that the models hold on every store.
 SEARCH_INDEXES = frozenset({"ix_messages_subject_trgm", "ix_suppressions_address_trgm"})
-#: FTS5 tables that migration 0011 creates on SQLite when its trigram tokenizer is there
+#: FTS5 tables that migration 0012 creates on SQLite when its trigram tokenizer is there
 #: (:mod:`courrier.store.fulltext`), with the tables FTS5 keeps for each; not declared either.
 SEARCH_TABLES = frozenset(
     f"{name}{part}"
@@ -134,6 +134,27 @@ class OutboxRow(Base):
     )
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    #: The SES tenant of its message (NULL: the account's): a claim skips held tenants.
+    tenant: Mapped[str | None] = mapped_column(String(64))
+
+
+class TenantHoldRow(Base):
+    """SES paused a tenant: its queued outbox rows wait, in every runner, until
+    ``held_until``; then one row (``probe_id``, claimed until ``probe_until``) asks SES
+    again before the others. The row is deleted when the probe is not refused as paused."""
+
+    __tablename__ = "tenant_holds"
+
+    tenant: Mapped[str] = mapped_column(String(64), primary_key=True)
+    held_until: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    held_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    #: SES's answer that paused it.
+    error: Mapped[str | None] = mapped_column(Text)
+    #: The outbox row claimed to ask SES first once the hold ended (no foreign key: it is
+    #: cleared with the hold, and a row deleted meanwhile only delays the next probe).
+    probe_id: Mapped[int | None] = mapped_column(Integer)
+    #: Until when that claim stands; a probe whose runner went away is replaced after it.
+    probe_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class SuppressionRow(Base):
@@ -323,7 +344,8 @@ class SendRateRow(Base):
 
 
 class UnsubscribeRow(Base):
-    """A recipient who asked to receive no more bulk mail of ``list_name`` ('' = any list).
+    """A recipient who asked to receive no more bulk mail of ``list_name`` ('' = any list)
+    from ``tenant`` ('' = the account: every sender's bulk mail, tenants' included).
 
     Kept apart from the suppression list: an unsubscribe stops bulk mail only, and
     transactional mail (a receipt, a password reset) still goes.
@@ -331,13 +353,15 @@ class UnsubscribeRow(Base):
 
     __tablename__ = "unsubscribes"
     __table_args__ = (
-        Index("ix_unsubscribes_address_list", "address", "list_name", unique=True),
+        Index("ix_unsubscribes_address_list_tenant", "address", "list_name", "tenant", unique=True),
         Index("ix_unsubscribes_created_at", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     address: Mapped[str] = mapped_column(String(ADDRESS))
     list_name: Mapped[str] = mapped_column(String(64), default="")
+    #: The SES tenant whose link it came from: its own lists only ('' = the account's).
+    tenant: Mapped[str] = mapped_column(String(64), default="", server_default="")
     #: one-click | page | manual | import
     source: Mapped[str] = mapped_column(String(30))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -1,7 +1,9 @@
 """Unsubscribes: who asked for no more bulk mail, from which list, when and how.
 
 An unsubscribe from a list (``list_name``) stops the bulk mail of that list; one without a
-list ('' in the table) stops every bulk send. Transactional mail is never checked here.
+list ('' in the table) stops every bulk send. One from a tenant's link (``tenant``) stops that
+SES tenant's bulk mail only; one without ('' in the table: the account's) stops every
+sender's, the tenants' included. Transactional mail is never checked here.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import and_, delete, func, or_, select
+from sqlalchemy import and_, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -21,6 +23,7 @@ from courrier.store.store import Store
 from courrier.store.tables import UnsubscribeRow, utcnow
 
 __all__ = [
+    "ACCOUNT",
     "ANY_LIST",
     "PreferenceChange",
     "Unsubscribed",
@@ -29,12 +32,15 @@ __all__ = [
     "fits_list_name",
     "list_unsubscribes",
     "record_unsubscribe",
+    "remove_tenant_unsubscribes",
     "remove_unsubscribe",
     "unsubscribed_in",
 ]
 
 #: The list name stored for "every list".
 ANY_LIST = ""
+#: The tenant stored for the account's own unsubscribes (every tenant honours them).
+ACCOUNT = ""
 #: What a list name can be (as :func:`courrier.message.check_list_name` checks it).
 _LIST_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
@@ -46,30 +52,43 @@ def fits_list_name(name: str) -> bool:
 
 @dataclass(frozen=True)
 class Unsubscribed:
-    """One stored unsubscribe; ``list_name`` None means every list."""
+    """One stored unsubscribe; ``list_name`` None means every list, ``tenant`` None the
+    account's (every sender's mail)."""
 
     address: str
     list_name: str | None
     source: str
     created_at: dt.datetime
+    tenant: str | None = None
 
 
 def _entry(row: UnsubscribeRow) -> Unsubscribed:
-    return Unsubscribed(row.address, row.list_name or None, row.source, aware(row.created_at))
+    return Unsubscribed(
+        row.address,
+        row.list_name or None,
+        row.source,
+        aware(row.created_at),
+        row.tenant or None,
+    )
 
 
 def record_unsubscribe(
-    store: Store, address: str, list_name: str | None, source: str
+    store: Store, address: str, list_name: str | None, source: str, *, tenant: str | None = None
 ) -> Unsubscribed | None:
-    """Record that ``address`` left ``list_name`` (None: every list); the new entry, or None
-    when it was already recorded (a second click changes nothing, the first time stays)."""
-    wanted = (address.strip().lower(), list_name or ANY_LIST)
+    """Record that ``address`` left ``list_name`` (None: every list) of ``tenant``'s mail
+    (None: the account's); the new entry, or None when it was already recorded (a second
+    click changes nothing, the first time stays)."""
+    wanted = (address.strip().lower(), list_name or ANY_LIST, tenant or ACCOUNT)
     try:
         with store.transaction() as session:
             if _find(session, *wanted) is not None:
                 return None
             row = UnsubscribeRow(
-                address=wanted[0], list_name=wanted[1], source=source, created_at=utcnow()
+                address=wanted[0],
+                list_name=wanted[1],
+                tenant=wanted[2],
+                source=source,
+                created_at=utcnow(),
             )
             session.add(row)
             session.flush()
@@ -82,10 +101,12 @@ def record_unsubscribe(
         raise
 
 
-def _find(session: Session, address: str, list_name: str) -> UnsubscribeRow | None:
+def _find(session: Session, address: str, list_name: str, tenant: str) -> UnsubscribeRow | None:
     return session.execute(
         select(UnsubscribeRow).where(
-            UnsubscribeRow.address == address, UnsubscribeRow.list_name == list_name
+            UnsubscribeRow.address == address,
+            UnsubscribeRow.list_name == list_name,
+            UnsubscribeRow.tenant == tenant,
         )
     ).scalar_one_or_none()
 
@@ -121,7 +142,7 @@ def apply_preference_changes(
         # Nothing to update on a conflict: a second unsubscribe changes nothing, and one the
         # endpoint records at the same moment must not fail the batch.
         statement = module.insert(UnsubscribeRow.__table__).on_conflict_do_nothing(
-            index_elements=["address", "list_name"]
+            index_elements=["address", "list_name", "tenant"]
         )
         session.connection().execute(
             statement,
@@ -129,6 +150,7 @@ def apply_preference_changes(
                 {
                     "address": address,
                     "list_name": name,
+                    "tenant": ACCOUNT,
                     "source": leaving[(address, name)].source,
                     "created_at": leaving[(address, name)].at,
                 }
@@ -148,6 +170,7 @@ def apply_preference_changes(
                     and_(
                         UnsubscribeRow.address == address,
                         UnsubscribeRow.list_name == name,
+                        UnsubscribeRow.tenant == ACCOUNT,
                         UnsubscribeRow.created_at <= change.at,
                     )
                 )
@@ -163,34 +186,60 @@ def _existing(session: Session, wanted: set[tuple[str, str]]) -> set[tuple[str, 
             (str(a), str(n))
             for a, n in session.execute(
                 select(UnsubscribeRow.address, UnsubscribeRow.list_name).where(
-                    UnsubscribeRow.address.in_(addresses[start : start + 500])
+                    UnsubscribeRow.address.in_(addresses[start : start + 500]),
+                    UnsubscribeRow.tenant == ACCOUNT,
                 )
             )
         )
     return found & wanted
 
 
-def remove_unsubscribe(store: Store, address: str, list_name: str | None) -> bool:
-    """Forget one unsubscribe (the person subscribed again); whether there was one."""
+def remove_unsubscribe(
+    store: Store, address: str, list_name: str | None, *, tenant: str | None = None
+) -> bool:
+    """Forget one unsubscribe (the person subscribed again) of ``tenant``'s mail (None: the
+    account's); whether there was one."""
     with store.transaction() as session:
-        row = _find(session, address.strip().lower(), list_name or ANY_LIST)
+        row = _find(session, address.strip().lower(), list_name or ANY_LIST, tenant or ACCOUNT)
         if row is None:
             return False
         session.delete(row)
         return True
 
 
-def unsubscribed_in(session: Session, addresses: Iterable[str], list_name: str | None) -> set[str]:
-    """The lower-cased ``addresses`` that left ``list_name`` or every list."""
+def remove_tenant_unsubscribes(store: Store, address: str, tenant: str) -> int:
+    """Forget every unsubscribe of ``address`` from ``tenant``'s lists (the tenant's list
+    cleared by hand); how many there were. The account's own are kept."""
+    with store.transaction() as session:
+        result = session.execute(
+            delete(UnsubscribeRow).where(
+                UnsubscribeRow.address == address.strip().lower(),
+                UnsubscribeRow.tenant == tenant,
+            )
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
+
+def unsubscribed_in(
+    session: Session,
+    addresses: Iterable[str],
+    list_name: str | None,
+    *,
+    tenant: str | None = None,
+) -> set[str]:
+    """The lower-cased ``addresses`` that left ``list_name`` or every list, of the account
+    or (when given) of ``tenant``."""
     wanted = sorted({a.lower() for a in addresses})
     lists = {ANY_LIST, list_name or ANY_LIST}
+    tenants = {ACCOUNT, tenant or ACCOUNT}
     found: set[str] = set()
     for start in range(0, len(wanted), 500):
         found.update(
             session.execute(
                 select(UnsubscribeRow.address).where(
                     UnsubscribeRow.address.in_(wanted[start : start + 500]),
-                    or_(*(UnsubscribeRow.list_name == name for name in lists)),
+                    UnsubscribeRow.list_name.in_(sorted(lists)),
+                    UnsubscribeRow.tenant.in_(sorted(tenants)),
                 )
             ).scalars()
         )
@@ -198,19 +247,27 @@ def unsubscribed_in(session: Session, addresses: Iterable[str], list_name: str |
 
 
 def list_unsubscribes(
-    store: Store, *, address: str | None = None, limit: int = 100
+    store: Store, *, address: str | None = None, limit: int = 100, tenant: str | None = None
 ) -> list[Unsubscribed]:
-    """The latest unsubscribes first (of ``address`` only, when given)."""
+    """The latest unsubscribes first (of ``address`` only, and ``tenant``'s own only, when
+    given)."""
     query = select(UnsubscribeRow).order_by(UnsubscribeRow.created_at.desc(), UnsubscribeRow.id)
     if address:
         query = query.where(UnsubscribeRow.address == address.strip().lower())
+    if tenant:
+        query = query.where(UnsubscribeRow.tenant == tenant)
     with store.transaction(read_only=True) as session:
         return [_entry(row) for row in session.execute(query.limit(limit)).scalars()]
 
 
-def count_unsubscribes(store: Store, *, since: dt.datetime | None = None) -> int:
-    """How many unsubscribes are stored (recorded at or after ``since``, when given)."""
+def count_unsubscribes(
+    store: Store, *, since: dt.datetime | None = None, tenant: str | None = None
+) -> int:
+    """How many unsubscribes are stored (recorded at or after ``since``, and ``tenant``'s own
+    only, when given)."""
     query = select(func.count()).select_from(UnsubscribeRow)
+    if tenant:
+        query = query.where(UnsubscribeRow.tenant == tenant)
     if since is not None:
         query = query.where(UnsubscribeRow.created_at >= since)
     with store.transaction(read_only=True) as session:

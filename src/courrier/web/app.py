@@ -45,6 +45,7 @@ from courrier.store.suppression_list import (
     count_suppressions,
     get_suppression,
     iter_suppressions,
+    page_key,
     suppression_page,
 )
 from courrier.store.unsubscribes import count_unsubscribes, list_unsubscribes
@@ -189,55 +190,73 @@ class Dashboard:
     def suppressions(self, request: Request, *, error: str = "", code: int = 200) -> Response:
         text = _param(request, "q", "")
         reason = _param(request, "reason", "")
+        # ?tenant=NAME: what stops that tenant's mail, its own entries and the account's.
+        tenant = _tenant(request)
         after, before = _key(request, "after"), _key(request, "before")
         page = suppression_page(
-            self.store, text=text, reason=reason, after=after, before=before, size=PAGE
+            self.store,
+            text=text,
+            reason=reason,
+            after=after,
+            before=before,
+            size=PAGE,
+            tenant=tenant,
         )
-        query = {"q": text, "reason": reason}
+        query = {"q": text, "reason": reason, "tenant": tenant or ""}
         entries = page.entries
         return self.render(
             request,
             "suppressions.html",
             code=code,
             entries=entries,
-            total=count_suppressions(self.store, text=text, reason=reason, up_to=COUNTED),
+            total=count_suppressions(
+                self.store, text=text, reason=reason, tenant=tenant, up_to=COUNTED
+            ),
             counted=COUNTED,
             text=text,
             reason=reason,
+            tenant=tenant or "",
             reasons=REASONS,
             error=error,
             done=_param(request, "done", ""),
             export=f"/suppressions.csv?{urlencode(query)}",
-            unsubscribes=list_unsubscribes(self.store, limit=PAGE),
-            unsubscribe_total=count_unsubscribes(self.store),
+            unsubscribes=list_unsubscribes(self.store, limit=PAGE, tenant=tenant),
+            unsubscribe_total=count_unsubscribes(self.store, tenant=tenant),
             next_page=(
-                f"?{urlencode({**query, 'after': entries[-1].address})}"
+                f"?{urlencode({**query, 'after': page_key(entries[-1], tenant=tenant)})}"
                 if page.more_after and entries
                 else None
             ),
             previous_page=(
-                f"?{urlencode({**query, 'before': entries[0].address})}"
+                f"?{urlencode({**query, 'before': page_key(entries[0], tenant=tenant)})}"
                 if page.more_before and entries
                 else None
             ),
         )
 
     def export(self, request: Request) -> Response:
+        tenant = _tenant(request)
         entries = iter_suppressions(
-            self.store, text=_param(request, "q", ""), reason=_param(request, "reason", "")
+            self.store,
+            text=_param(request, "q", ""),
+            reason=_param(request, "reason", ""),
+            tenant=tenant,
         )
         # The first batch is read here, so a store failure is still a 503 page rather than
         # a download cut short; the rest streams, a batch at a time.
         first = next(entries, None)
-        lines = (_csv_line(e) for e in itertools.chain([first] if first else [], entries))
+        scoped = tenant is not None
+        lines = (
+            _csv_line(e, scoped=scoped) for e in itertools.chain([first] if first else [], entries)
+        )
         return StreamingResponse(
-            _chunks(itertools.chain([_csv_header()], lines)),
+            _chunks(itertools.chain([_csv_header(scoped=scoped)], lines)),
             media_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": 'attachment; filename="suppressions.csv"'},
         )
 
     def confirm_remove(self, request: Request) -> Response:
-        entry = get_suppression(self.store, _param(request, "address", ""))
+        entry = get_suppression(self.store, _param(request, "address", ""), tenant=_tenant(request))
         if entry is None:
             raise HTTPException(404, "that address is not on the suppression list")
         return self.render(request, "confirm_remove.html", entry=entry)
@@ -266,8 +285,15 @@ class Dashboard:
     async def remove(self, request: Request) -> Response:
         form = await checked_form(request)
         address = _field(form, "address", "")
-        removed = await run_in_threadpool(self.store.unsuppress, address)
-        return _back("/suppressions", done=f"removed {address}" if removed else "")
+        try:
+            tenant = check_tenant_name(_field(form, "tenant", "") or None)
+        except InvalidMessage as err:
+            raise HTTPException(400, str(err)) from err
+        removed = await run_in_threadpool(self.store.unsuppress, address, tenant=tenant)
+        if tenant is None:
+            return _back("/suppressions", done=f"removed {address}" if removed else "")
+        done = f"removed {address} for {tenant}" if removed else ""
+        return _back("/suppressions", tenant=tenant, done=done)
 
     def account(self, request: Request, **context: Any) -> Response:
         view, error = None, None
@@ -360,21 +386,22 @@ def _chunks(lines: Iterator[str], size: int = 1000) -> Iterator[str]:
         yield chunk
 
 
-def _csv_header() -> str:
-    return _csv_row(["address", "reason", "source", "first_seen", "last_seen", "detail"])
+def _csv_header(*, scoped: bool = False) -> str:
+    names = ["address", "reason", "source", "first_seen", "last_seen", "detail"]
+    # A tenant's export says which entries are its own (the tenant) or account-wide ('').
+    return _csv_row([*names, "tenant"] if scoped else names)
 
 
-def _csv_line(e: Suppression) -> str:
-    return _csv_row(
-        [
-            _cell(e.address),
-            e.reason,
-            e.source,
-            e.first_seen.isoformat(),
-            e.last_seen.isoformat(),
-            _cell(e.detail or ""),
-        ]
-    )
+def _csv_line(e: Suppression, *, scoped: bool = False) -> str:
+    cells = [
+        _cell(e.address),
+        e.reason,
+        e.source,
+        e.first_seen.isoformat(),
+        e.last_seen.isoformat(),
+        _cell(e.detail or ""),
+    ]
+    return _csv_row([*cells, e.tenant or ""] if scoped else cells)
 
 
 def _csv_row(cells: list[str]) -> str:

@@ -18,8 +18,8 @@ A SQLite built without FTS5 or its trigram tokenizer keeps working: the migratio
 and creates nothing, and the searches return the same rows, scanning. PostgreSQL gets
 nothing here (migration 0009).
 
-Revision ID: 0011_sqlite_search
-Revises: 0009
+Revision ID: 0012
+Revises: 0011
 """
 
 import logging
@@ -27,8 +27,8 @@ import logging
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0011_sqlite_search"
-down_revision = "0009"
+revision = "0012"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,281 @@
+"""A paused tenant's outbox rows share one hold, kept in the store: no runner claims them
+until it ends, then one row asks SES first, and the others follow only once it passes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from botocore.config import Config
+
+from courrier.aws.ses import SesClient
+from courrier.message import Message
+from courrier.provisioning import Aws
+from courrier.provisioning.tenants import create_tenant
+from courrier.sending import Mailer, Pacer
+from courrier.sending.runner import OutboxRunner
+from courrier.settings import Settings
+from courrier.statuses import OutboxStatus
+from courrier.store import Store
+from courrier.store import outbox as rows
+from courrier.store.outbox import Hold, NewEntry
+from tests.conftest import REGION, SandboxClient, boto3_client
+
+SENDER = "sender@example.com"
+SUCCESS = "success@simulator.amazonses.com"
+CONFIG_SET = "tenants"
+HOLD = 0.6
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def queue(store: Store, *tenants: str | None) -> list[int]:
+    new = [
+        NewEntry(f"k{n}-{tenant}", "single", False, "{}", _now(), tenant)
+        for n, tenant in enumerate(tenants)
+    ]
+    return [entry.id for entry, _ in rows.enqueue(store, new)]
+
+
+def hold(store: Store, tenant: str, seconds: float, entry_id: int = 0) -> None:
+    with store.transaction() as session:
+        rows.hold_in(session, entry_id, Hold(tenant, _now() + dt.timedelta(seconds=seconds)))
+
+
+def claimed_tenants(store: Store, claimer: str) -> list[tuple[str | None, bool]]:
+    found = rows.claim(store, claimer=claimer, limit=10, include_bulk=True)
+    return [(entry.tenant, entry.probe) for entry in found]
+
+
+def test_a_held_tenants_rows_are_claimed_by_nobody_until_one_probes(store: Store) -> None:
+    acme = queue(store, "acme", "acme", "acme", "globex", None)[:3]
+    hold(store, "acme", 3600)
+    assert claimed_tenants(store, "a") == [("globex", False), (None, False)]
+    assert claimed_tenants(store, "b") == []
+    # The next look is when the hold ends, not the held rows' own (past) retry time.
+    upcoming = rows.next_due(store, include_bulk=True)
+    assert upcoming is not None
+    assert upcoming > _now() + dt.timedelta(seconds=3500)
+
+    hold(store, "acme", -1)  # the hold ended
+    assert claimed_tenants(store, "a") == [("acme", True)]  # one row, as the probe
+    assert claimed_tenants(store, "b") == []  # the others wait for its answer
+    [held] = rows.holds(store)
+    assert held.probe_id == acme[0]
+
+    # A probe given back unsent (its runner stopped): another claimer takes it at once.
+    assert rows.release(store, [acme[0]], claimer="a") == 1
+    assert claimed_tenants(store, "b") == [("acme", True)]
+    assert rows.finish(store, acme[0], claimer="b", status=OutboxStatus.SENT, hold=Hold("acme"))
+    assert rows.holds(store) == []  # it passed: the hold is lifted, the others go
+    assert claimed_tenants(store, "a") == [("acme", False), ("acme", False)]
+
+
+def test_outbox_status_names_the_held_tenants(store: Store, database_url: str) -> None:
+    from click.testing import CliRunner
+
+    from courrier.cli import main
+
+    hold(store, "acme", 3600)
+    runner = CliRunner()
+    base = ["--database-url", database_url, "outbox", "status"]
+    shown = runner.invoke(main, base)
+    assert shown.exit_code == 0, shown.output
+    assert "tenant acme paused by SES: its rows wait until" in shown.output
+    [held] = json.loads(runner.invoke(main, [*base, "--json"]).output)["held_tenants"]
+    assert held["tenant"] == "acme"
+
+
+def test_a_probe_refused_as_paused_holds_the_tenant_again(store: Store) -> None:
+    acme = queue(store, "acme", "acme")
+    hold(store, "acme", -1)
+    assert claimed_tenants(store, "a") == [("acme", True)]
+    again = Hold("acme", _now() + dt.timedelta(seconds=3600), "TenantPaused")
+    assert rows.finish(store, acme[0], claimer="a", status=OutboxStatus.QUEUED, hold=again)
+    [held] = rows.holds(store)
+    assert (held.probe_id, held.error) == (None, "TenantPaused")
+    assert claimed_tenants(store, "b") == []
+
+
+def test_a_probe_whose_runner_went_away_is_replaced_after_the_lease(store: Store) -> None:
+    queue(store, "acme", "acme")
+    hold(store, "acme", -1)
+    assert rows.claim(store, claimer="a", limit=10, include_bulk=True, lease=0.05)
+    assert claimed_tenants(store, "b") == []
+    time.sleep(0.1)
+    assert claimed_tenants(store, "b") == [("acme", True)]
+
+
+def test_a_probe_settled_without_asking_ses_hands_the_probe_on(store: Store) -> None:
+    acme = queue(store, "acme", "acme")
+    hold(store, "acme", -1)
+    assert claimed_tenants(store, "a") == [("acme", True)]
+    # Every recipient suppressed: SES was not asked, so the tenant may still be paused.
+    unasked = Hold("acme", asked=False)
+    assert rows.finish(store, acme[0], claimer="a", status=OutboxStatus.FAILED, hold=unasked)
+    assert [h.probe_id for h in rows.holds(store)] == [None]
+    assert claimed_tenants(store, "b") == [("acme", True)]
+
+
+def test_a_finish_without_a_hold_of_another_row_leaves_the_hold(store: Store) -> None:
+    acme = queue(store, "acme", "acme")
+    hold(store, "acme", -1)
+    claimed_tenants(store, "a")
+    with store.transaction() as session:
+        # Only the probe lifts the hold: a row claimed before the pause proves nothing.
+        rows.hold_in(session, acme[1], Hold("acme"))
+    assert [h.tenant for h in rows.holds(store)] == ["acme"]
+
+
+# ---------------------------------------------------------------- two runners, the sandbox
+
+
+@dataclass
+class Call:
+    tenant: str | None
+    started: float
+    ended: float = 0.0
+    error: str | None = None
+
+
+@dataclass
+class Calls:
+    """Every SendEmail the clients made: its tenant, when it started and ended, and how."""
+
+    made: list[Call] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    current: threading.local = field(default_factory=threading.local)
+
+    def before(self, params: dict[str, Any], **_: Any) -> None:
+        call = Call(json.loads(params["body"] or b"{}").get("TenantName"), time.monotonic())
+        self.current.call = call
+        with self.lock:
+            self.made.append(call)
+
+    def after(self, parsed: dict[str, Any], **_: Any) -> None:
+        call: Call = self.current.call
+        call.ended = time.monotonic()
+        call.error = parsed.get("Error", {}).get("Code")
+
+    def of(self, tenant: str | None) -> list[Call]:
+        with self.lock:
+            return [c for c in self.made if c.tenant == tenant]
+
+
+@pytest.fixture
+def calls() -> Calls:
+    return Calls()
+
+
+@pytest.fixture
+def mailers(
+    sandbox: SandboxClient, store: Store, calls: Calls, monkeypatch: pytest.MonkeyPatch
+) -> list[Mailer]:
+    """Two mailers, each on a client of its own, for two runners."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL", sandbox.url)
+    sandbox.ses.verify_email_identity(EmailAddress=SENDER)
+    sandbox.sesv2.create_configuration_set(ConfigurationSetName=CONFIG_SET)
+    for tenant in ("acme", "globex"):
+        create_tenant(Aws(), tenant, identity=SENDER, configuration_set=CONFIG_SET, templates=[])
+    settings = Settings(
+        unsubscribe_managed_elsewhere=True,
+        configuration_set=CONFIG_SET,
+        outbox_tenant_hold=HOLD,
+    )
+    made = []
+    for _ in range(2):
+        client = boto3_client(
+            "sesv2",
+            endpoint_url=sandbox.url,
+            region_name=REGION,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+            config=Config(retries={"total_max_attempts": 1}),
+        )
+        client.meta.events.register("before-call.sesv2.SendEmail", calls.before)
+        client.meta.events.register("after-call.sesv2.SendEmail", calls.after)
+        made.append(Mailer(store, SesClient(ses=client), settings=settings, pacer=Pacer(1000)))
+    return made
+
+
+def set_acme(sandbox: SandboxClient, status: str) -> None:
+    arn = sandbox.sesv2.get_tenant(TenantName="acme")["Tenant"]["TenantArn"]
+    sandbox.sesv2.update_reputation_entity_customer_managed_status(
+        ReputationEntityType="RESOURCE", ReputationEntityReference=arn, SendingStatus=status
+    )
+
+
+@pytest.fixture
+def running() -> Iterator[Callable[[Mailer], OutboxRunner]]:
+    """Starts runners on threads of their own; stops and joins them after the test."""
+    started: list[tuple[OutboxRunner, threading.Thread]] = []
+
+    def start(mailer: Mailer) -> OutboxRunner:
+        runner = OutboxRunner(mailer, batch=2, idle=0.02)
+        thread = threading.Thread(target=runner.run, daemon=True)
+        thread.start()
+        started.append((runner, thread))
+        return runner
+
+    yield start
+    for runner, thread in started:
+        runner.stop()
+        thread.join(timeout=10)
+
+
+def wait_for(check: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+def enqueue(mailer: Mailer, tenant: str | None, count: int) -> None:
+    for _ in range(count):
+        mailer.enqueue(Message(sender=SENDER, to=[SUCCESS], text="x", tenant=tenant))
+
+
+def test_two_runners_hold_a_paused_tenant_together_and_one_row_probes(
+    sandbox: SandboxClient,
+    store: Store,
+    calls: Calls,
+    mailers: list[Mailer],
+    running: Callable[[Mailer], OutboxRunner],
+) -> None:
+    set_acme(sandbox, "DISABLED")
+    enqueue(mailers[0], "acme", 5)
+    running(mailers[0])
+    wait_for(lambda: bool(rows.holds(store)))
+    assert len(calls.of("acme")) == 1  # the first answer held every row of acme
+    running(mailers[1])
+    enqueue(mailers[0], "globex", 3)
+    enqueue(mailers[0], None, 2)
+    # The other tenants and the account's own mail go on meanwhile, through both runners.
+    wait_for(lambda: rows.counts(store).get("sent", 0) == 5)
+    time.sleep(HOLD * 2.5)
+    paused = calls.of("acme")
+    # One probe per hold, from either runner, never all five rows.
+    assert 2 <= len(paused) <= 4
+    assert {c.error for c in paused} == {"SendingPausedException"}
+    starts = [c.started for c in paused]
+    assert all(b - a >= HOLD * 0.9 for a, b in itertools.pairwise(starts))
+    assert rows.counts(store)["queued"] == 5
+
+    set_acme(sandbox, "ENABLED")
+    wait_for(lambda: rows.counts(store).get("sent", 0) == 10, timeout=HOLD * 4 + 10)
+    assert rows.holds(store) == []
+    resumed = calls.of("acme")[len(paused) :]
+    assert len(resumed) == 5
+    assert all(c.error is None for c in resumed)
+    # The probe's answer came before any other row of acme was tried.
+    probe, *others = sorted(resumed, key=lambda c: c.started)
+    assert all(probe.ended <= c.started for c in others)
