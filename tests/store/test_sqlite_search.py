@@ -261,3 +261,28 @@ def test_text_in_many_addresses_reads_them_in_order(
     assert count_suppressions(sqlite_store, text=query) == len(expected)
     through_index = any("IN (SELECT suppressions_search.address" in s for s in seen)
     assert through_index is (len(expected) < 2)
+
+
+@pytest.mark.parametrize(
+    "trigger", ["messages_search_insert", "suppressions_search_insert", "messages_search_update"]
+)
+def test_an_index_missing_a_trigger_is_not_used(sqlite_store: Store, trigger: str) -> None:
+    """A table rebuilt by a later migration loses its triggers: its index stops following
+    it, so the searches scan instead of missing the rows written since."""
+    fill(sqlite_store)
+    with sqlite_store.engine.begin() as connection:
+        connection.execute(text(f"DROP TRIGGER {trigger}"))
+    sqlite_store.record_message(
+        sender="a@example.com",
+        subject="Unindexed zebra",
+        configuration_set=None,
+        recipients=[("zebra@example.org", "to", "pending")],
+    )
+    sqlite_store.suppress("zebra@example.org", reason="manual", source="manual")
+    seen = _statements(sqlite_store)
+    assert [m.subject for m in find_messages(sqlite_store, text="zebra")] == ["Unindexed zebra"]
+    assert [e.address for e in suppression_page(sqlite_store, text="zebra").entries] == [
+        "zebra@example.org"
+    ]
+    index = trigger.rsplit("_", 1)[0]
+    assert not any(f"{index} MATCH" in s for s in seen)

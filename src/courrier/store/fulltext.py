@@ -28,15 +28,24 @@ ADDRESSES = table("suppressions_search", column("rowid", Integer), column("addre
 #: A trigram is three characters: shorter text matches nothing in the index.
 SHORTEST = 3
 
-_EXISTS = text("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = :name")
+#: The index table and the three triggers that keep it in step (``<index>_insert``,
+#: ``_delete``, ``_update``). A later migration that rebuilds the indexed table (SQLite's
+#: "move and copy" ALTER) drops its triggers: the index would then miss new rows, and
+#: since it narrows before LIKE decides, searches would miss them too. Without all
+#: four, the search scans.
+_COMPLETE = text(
+    "SELECT count(*) FROM sqlite_master WHERE (type = 'table' AND name = :name)"
+    " OR (type = 'trigger' AND name IN (:name || '_insert', :name || '_delete',"
+    " :name || '_update'))"
+)
 
 
 def indexed(session: Session, index: TableClause, wanted: str) -> bool:
-    """Whether ``wanted`` can be looked up in ``index``: a SQLite store that has it, and
-    text long enough to have a trigram."""
+    """Whether ``wanted`` can be looked up in ``index``: a SQLite store that has it with
+    the triggers that keep it in step, and text long enough to have a trigram."""
     if len(wanted) < SHORTEST or session.get_bind().dialect.name != "sqlite":
         return False
-    return session.scalar(_EXISTS, {"name": index.name}) is not None
+    return session.scalar(_COMPLETE, {"name": index.name}) == 4
 
 
 def matching(index: TableClause, wanted: str) -> Any:
