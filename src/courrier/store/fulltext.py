@@ -45,7 +45,7 @@ def indexed(session: Session, index: TableClause, wanted: str) -> bool:
     the triggers that keep it in step, and text long enough to have a trigram."""
     if len(wanted) < SHORTEST or session.get_bind().dialect.name != "sqlite":
         return False
-    return session.scalar(_COMPLETE, {"name": index.name}) == 4
+    return bool(session.scalar(_COMPLETE, {"name": index.name}) == 4)
 
 
 def matching(index: TableClause, wanted: str) -> Any:
