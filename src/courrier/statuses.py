@@ -17,6 +17,7 @@ __all__ = [
     "RecipientStatus",
     "RunOutcome",
     "SuppressionReason",
+    "event_status",
 ]
 
 
@@ -79,6 +80,32 @@ class Action(StrEnum):
     FAIL = "fail"
     RECORD = "record"
     IGNORE = "ignore"
+
+
+#: The status each kind of feedback event moves its recipient up to (bounces: see
+#: :func:`event_status`).
+_EVENT_STATUS = {
+    "Delivery": RecipientStatus.DELIVERED,
+    "Complaint": RecipientStatus.COMPLAINED,
+    "Reject": RecipientStatus.REJECTED,
+    "DeliveryDelay": RecipientStatus.DELIVERY_DELAYED,
+    "Open": RecipientStatus.OPENED,
+    "Click": RecipientStatus.CLICKED,
+}
+
+
+def event_status(kind: str, subtype: str | None, action: str) -> RecipientStatus | None:
+    """The status a feedback event (its kind, its stored sub-type such as
+    ``Permanent/General``, and what courrier did with it) moves its recipient up to, or
+    None. An auto-reply (a bounce only recorded) says nothing new about delivery."""
+    if action == Action.FAIL:
+        return RecipientStatus.FAILED
+    if kind == "Bounce":
+        if action == Action.RECORD:
+            return None
+        permanent = (subtype or "").startswith("Permanent/")
+        return RecipientStatus.BOUNCED if permanent else RecipientStatus.SOFT_BOUNCED
+    return _EVENT_STATUS.get(kind)
 
 
 class OutboxStatus(StrEnum):

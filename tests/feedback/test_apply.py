@@ -15,7 +15,8 @@ from courrier.feedback.apply import SUPPRESSED, Applied, apply
 from courrier.feedback.rules import Rules
 from courrier.statuses import MessageStatus
 from courrier.store import Store
-from courrier.store.tables import FeedbackEventRow, SnsReceiptRow
+from courrier.store.sends import NewMessage
+from courrier.store.tables import FeedbackEventRow, RecipientRow, SnsReceiptRow
 from tests.feedback.test_decode import envelope, sample
 
 
@@ -305,3 +306,36 @@ def test_an_auto_reply_applied_before_its_delivery_is_still_an_auto_reply(store:
         )
     # Only the bounce of the delivered message: the other one is still counted.
     assert actions == {"m-late": "record", "m-other": "count_soft_bounce"}
+
+
+def test_feedback_applied_before_the_outcome_still_moves_its_recipients(store: Store) -> None:
+    """A sender held up between SES's answer and its record: the worker stores the message's
+    feedback first, when no message has that SES id yet; the outcome then gives each
+    recipient the status its feedback says, as the rates already count it."""
+    intent = store.begin_send(
+        [
+            NewMessage(
+                "me@example.com",
+                "s",
+                None,
+                [("gone@example.net", "to", "pending"), ("ok@example.net", "to", "pending")],
+            )
+        ]
+    )
+    [begun] = intent.messages
+    assert begun.record_id is not None
+    delivery = sample("S5")
+    delivery["mail"]["messageId"] = "m-early"
+    delivery["delivery"]["recipients"] = ["ok@example.net"]
+    early = bounce("gone@example.net", "Permanent", "General", "fb-early", "m-early")
+    apply(store, [decode(json.dumps(early)), decode(json.dumps(delivery))])
+    store.finish_send(begun.record_id, status=MessageStatus.SENT, ses_message_id="m-early")
+    with store.transaction() as session:
+        statuses = dict(
+            session.execute(
+                select(RecipientRow.address, RecipientRow.status).where(
+                    RecipientRow.message_id == begun.record_id
+                )
+            ).all()
+        )
+    assert statuses == {"gone@example.net": "bounced", "ok@example.net": "delivered"}

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from courrier.feedback import events as ev
 from courrier.feedback.decode import Decoded
 from courrier.feedback.rules import Rules
-from courrier.statuses import Action, RecipientStatus
+from courrier.statuses import Action, RecipientStatus, event_status
 from courrier.store import Store, rollups
 from courrier.store import feedback as queries
 from courrier.store.tables import utcnow
@@ -39,14 +39,6 @@ Hook = Callable[[ev.Event], None]
 #: The hooks key for events that suppressed their recipient (kinds are capitalised: no clash).
 SUPPRESSED = "suppressed"
 
-_STATUS = {
-    "Delivery": RecipientStatus.DELIVERED,
-    "Complaint": RecipientStatus.COMPLAINED,
-    "Reject": RecipientStatus.REJECTED,
-    "DeliveryDelay": RecipientStatus.DELIVERY_DELAYED,
-    "Open": RecipientStatus.OPENED,
-    "Click": RecipientStatus.CLICKED,
-}
 #: The width of ``feedback_events.event_key``.
 _KEY_WIDTH = 400
 
@@ -275,15 +267,7 @@ def _effects(
 ) -> None:
     """Record what a newly stored event changes, for the batch's statements."""
     recipient = event.recipient
-    status = _STATUS.get(event.kind)
-    if isinstance(event, ev.Bounce):
-        # An auto-reply (recorded, not counted) says nothing new about delivery.
-        if action == Action.RECORD:
-            status = None
-        else:
-            status = RecipientStatus.BOUNCED if event.permanent else RecipientStatus.SOFT_BOUNCED
-    if action == Action.FAIL:
-        status = RecipientStatus.FAILED
+    status = event_status(event.kind, event.subtype, action)
     if status and event.ses_message_id:
         # Statuses only move up: the strongest one per recipient is where they end.
         target = (event.ses_message_id, recipient)

@@ -31,7 +31,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from courrier.statuses import RecipientStatus
+from courrier.statuses import RecipientStatus, event_status
 from courrier.store.tables import (
     FeedbackEventRow,
     MessageRow,
@@ -158,15 +158,17 @@ def refresh(
     recipients = _locked_recipients(connection, message_ids, ses_message_ids)
     if not recipients:
         return
-    events = _event_flags(connection, {r.ses_message_id for r in recipients if r.ses_message_id})
+    events = _events(connection, {r.ses_message_id for r in recipients if r.ses_message_id})
     moves = _Moves()
     settled: list[dict[str, object]] = []
     now = utcnow()
     for r in recipients:
         status = r.status
         if settle is not None and status == RecipientStatus.PENDING and r.message_id in settle:
-            status = settle[r.message_id]
-        flags = events.get((r.ses_message_id or "", r.address), Flag(0))
+            # Feedback applied before the outcome found no message with this SES id yet
+            # (its statuses moved nobody): the recipient takes the strongest at once.
+            status = events.strongest(r.ses_message_id, r.address, settle[r.message_id])
+        flags = events.flags.get((r.ses_message_id or "", r.address), Flag(0))
         new = int(recipient_flags(r.ses_message_id, status, r.address, flags))
         moves.move(r.message_id, hour_of(r.created_at), r.tenant, r.flags, new)
         if status != r.status:
@@ -278,23 +280,48 @@ def _events_of() -> Any:
         FeedbackEventRow.kind,
         FeedbackEventRow.subtype,
         FeedbackEventRow.action,
-    ).where(
-        FeedbackEventRow.ses_message_id.in_(bindparam("ids", expanding=True)),
-        FeedbackEventRow.recipient.is_not(None),
-    )
+    ).where(FeedbackEventRow.ses_message_id.in_(bindparam("ids", expanding=True)))
 
 
-def _event_flags(
-    connection: Connection, ses_message_ids: Collection[str]
-) -> dict[tuple[str, str], Flag]:
-    if not ses_message_ids:
-        return {}
-    rows = connection.execute(_events_of(), {"ids": sorted(ses_message_ids)}).all()
-    flags: dict[tuple[str, str], Flag] = {}
-    for ses_id, recipient, kind, subtype, action in rows:
-        key = (str(ses_id), str(recipient))
-        flags[key] = flags.get(key, Flag(0)) | event_flags(kind, subtype, action)
-    return flags
+class _Events:
+    """The feedback of some messages: each recipient's bits, and the statuses its events
+    (and its message's events that name no recipient) move it up to."""
+
+    def __init__(self) -> None:
+        self.flags: dict[tuple[str, str], Flag] = {}
+        self._statuses: dict[tuple[str, str | None], list[RecipientStatus]] = {}
+
+    def add(
+        self, ses_id: str, recipient: str | None, kind: str, subtype: str | None, action: str
+    ) -> None:
+        if recipient is not None:
+            key = (ses_id, recipient)
+            self.flags[key] = self.flags.get(key, Flag(0)) | event_flags(kind, subtype, action)
+        status = event_status(kind, subtype, action)
+        if status is not None:
+            self._statuses.setdefault((ses_id, recipient), []).append(status)
+
+    def strongest(self, ses_id: str | None, address: str, status: str) -> str:
+        """``status``, or a stronger one this recipient's events give."""
+        if ses_id is None:
+            return status
+        found = [
+            *self._statuses.get((ses_id, address), ()),
+            *self._statuses.get((ses_id, None), ()),
+        ]
+        best = max(found, key=lambda s: s.rank, default=None)
+        if best is None or best.rank <= RecipientStatus(status).rank:
+            return status
+        return str(best)
+
+
+def _events(connection: Connection, ses_message_ids: Collection[str]) -> _Events:
+    found = _Events()
+    if ses_message_ids:
+        rows = connection.execute(_events_of(), {"ids": sorted(ses_message_ids)})
+        for ses_id, recipient, kind, subtype, action in rows:
+            found.add(str(ses_id), recipient, kind, subtype, action)
+    return found
 
 
 @functools.cache
