@@ -5,18 +5,23 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import json
+import threading
 from typing import Any
 
+import pytest
 from sqlalchemy import Row, func, select, text
+from sqlalchemy.orm import Session
 
 from courrier.feedback import decode
 from courrier.feedback import events as ev
 from courrier.feedback.apply import SUPPRESSED, Applied, apply
 from courrier.feedback.rules import Rules
 from courrier.statuses import MessageStatus
-from courrier.store import Store
+from courrier.store import Store, rollups
+from courrier.store.rollups import Flag
 from courrier.store.sends import NewMessage
-from courrier.store.tables import FeedbackEventRow, RecipientRow, SnsReceiptRow
+from courrier.store.tables import FeedbackEventRow, RecipientHourRow, RecipientRow, SnsReceiptRow
+from tests.fakes import wait_until
 from tests.feedback.test_decode import envelope, sample
 
 
@@ -339,3 +344,56 @@ def test_feedback_applied_before_the_outcome_still_moves_its_recipients(store: S
             ).all()
         )
     assert statuses == {"gone@example.net": "bounced", "ok@example.net": "delivered"}
+
+
+def test_feedback_applied_while_an_outcome_is_recorded_is_counted_once(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The outcome has read the feedback stored for its SES id (none yet) and not committed;
+    the worker applies a bounce for that id. Without a common lock the worker cannot see the
+    outcome's SES id and the outcome cannot see the bounce: neither would count it."""
+    if store.dialect != "postgresql":
+        pytest.skip("SQLite runs one writer at a time: the worker waits for the outcome")
+    intent = store.begin_send(
+        [NewMessage("me@example.com", "s", None, [("gone@example.net", "to", "pending")])]
+    )
+    [begun] = intent.messages
+    assert begun.record_id is not None
+    early = bounce("gone@example.net", "Permanent", "General", "fb-race", "m-race")
+    applied: list[Applied] = []
+    worker = threading.Thread(
+        target=lambda: applied.append(apply(store, [decode(json.dumps(early))]))
+    )
+    real = rollups.refresh
+
+    def refresh_then_feedback(session: Session, **given: Any) -> None:
+        real(session, **given)
+        if given.get("settle"):
+            worker.start()
+            wait_until(lambda: applied or _waiting_for_a_lock(store), what="the worker's batch")
+
+    monkeypatch.setattr(rollups, "refresh", refresh_then_feedback)
+    store.finish_send(begun.record_id, status=MessageStatus.SENT, ses_message_id="m-race")
+    worker.join(timeout=30)
+    assert [len(a.stored) for a in applied] == [1]
+    with store.transaction() as session:
+        status = session.scalar(
+            select(RecipientRow.status).where(RecipientRow.message_id == begun.record_id)
+        )
+        counted = {
+            int(flags): int(n)
+            for flags, n in session.execute(
+                select(RecipientHourRow.flags, RecipientHourRow.recipients)
+            ).all()
+        }
+    assert status == "bounced"
+    hard = [flags for flags, n in counted.items() if n and flags > 0 and flags & Flag.HARD_BOUNCE]
+    assert hard, counted
+
+
+def _waiting_for_a_lock(store: Store) -> bool:
+    with store.engine.connect() as connection:
+        waiting = connection.execute(
+            text("SELECT count(*) FROM pg_locks WHERE NOT granted AND locktype = 'advisory'")
+        ).scalar()
+    return bool(waiting)

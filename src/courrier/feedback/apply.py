@@ -120,6 +120,11 @@ def _apply_batch(
     events = _claimed(session, batch, applied)
     if not events:
         return
+    # Before anything reads messages by SES id: a send recording its outcome now waits,
+    # or is waited for (courrier.store.rollups.hold_ses_ids).
+    rollups.hold_ses_ids(
+        session.connection(), {e.ses_message_id for e in events if e.ses_message_id}
+    )
     known: set[tuple[str, str]] | None = None
     delivered_so_far: set[tuple[str, str]] = set()
     rows: list[dict[str, object]] = []

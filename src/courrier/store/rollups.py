@@ -26,7 +26,7 @@ from collections.abc import Collection, Iterable, Mapping
 from enum import IntFlag
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, select, update
+from sqlalchemy import bindparam, delete, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
@@ -47,6 +47,7 @@ __all__ = [
     "Flag",
     "count_new",
     "event_flags",
+    "hold_ses_ids",
     "hour_of",
     "new_flags",
     "rebuild",
@@ -134,6 +135,29 @@ def recipient_flags(ses_message_id: str | None, status: str, address: str, event
     if any(address.endswith(f"@{domain}") for domain in NO_COMPLAINT_FEEDBACK_DOMAINS):
         flags |= Flag.NO_COMPLAINT_FEEDBACK
     return flags
+
+
+#: The first key of the advisory locks :func:`hold_ses_ids` takes ("SES!" in ASCII); the
+#: second is the hash of an SES message id.
+SES_ID_LOCKS = 0x53455321
+_HOLD_SES_IDS = text(
+    f"SELECT pg_advisory_xact_lock({SES_ID_LOCKS}, h) FROM"
+    " (SELECT DISTINCT hashtext(x) AS h FROM unnest(CAST(:ids AS text[])) AS x ORDER BY h) AS held"
+)
+
+
+def hold_ses_ids(connection: Connection, ses_message_ids: Collection[str]) -> None:
+    """PostgreSQL: take a lock per SES message id until the transaction ends (in hash
+    order, so that two holders never wait crosswise).
+
+    A send's outcome records its SES id and then reads the feedback already stored for it;
+    applying feedback stores events and then finds their messages by SES id. Under READ
+    COMMITTED each would miss what the other has not committed yet, and a bounce applied
+    in between would be counted by neither. Both hold their ids first, so the second waits
+    for the first to commit and then sees its rows. SQLite runs one writer at a time.
+    """
+    if connection.dialect.name == "postgresql" and ses_message_ids:
+        connection.execute(_HOLD_SES_IDS, {"ids": sorted(ses_message_ids)})
 
 
 def refresh(

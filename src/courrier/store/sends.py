@@ -326,6 +326,7 @@ def finish_sends(store: Store, outcomes: Sequence[Outcome]) -> None:
         connection = session.connection()
         for outcome in outcomes:
             _finish(connection, session, outcome, now)
+        rollups.hold_ses_ids(connection, {o.ses_message_id for o in outcomes if o.ses_message_id})
         # The recipients still pending take their message's status, and the rates count
         # them from now on (courrier.store.rollups), in one statement.
         rollups.refresh(
