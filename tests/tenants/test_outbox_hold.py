@@ -23,10 +23,11 @@ from courrier.provisioning.tenants import create_tenant
 from courrier.sending import Mailer, Pacer
 from courrier.sending.runner import OutboxRunner
 from courrier.settings import Settings
-from courrier.statuses import OutboxStatus
+from courrier.statuses import OutboxStatus, RunOutcome
 from courrier.store import Store
 from courrier.store import outbox as rows
-from courrier.store.outbox import Hold, NewEntry
+from courrier.store.guard import record_trip
+from courrier.store.outbox import Hold, NewEntry, OutboxEntry
 from courrier.store.tables import OutboxRow, TenantHoldRow
 from tests.conftest import REGION, SandboxClient, boto3_client
 
@@ -243,6 +244,58 @@ def test_a_finish_of_a_row_no_longer_its_own_leaves_the_hold(store: Store) -> No
     assert not rows.finish(store, probe, claimer="a", status=OutboxStatus.QUEUED, hold=again)
     assert [(h.probe_id, h.error) for h in rows.holds(store)] == [(probe, None)]
     assert claimed_tenants(store, "c") == []
+
+
+# ---------------------------------------------------------------- a probe SES never answered
+
+
+def offline_runner(store: Store, settings: Settings) -> OutboxRunner:
+    """A runner whose SES endpoint refuses every connection: no request reaches SES."""
+    client = boto3_client(
+        "sesv2",
+        endpoint_url="http://127.0.0.1:9",
+        region_name=REGION,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        config=Config(retries={"total_max_attempts": 1}, connect_timeout=2),
+    )
+    return OutboxRunner(Mailer(store, SesClient(ses=client), settings=settings, pacer=Pacer(1000)))
+
+
+def probe_of(runner: OutboxRunner) -> OutboxEntry:
+    """Two queued rows of acme, whose hold ended: the runner's claim takes one as the probe."""
+    for _ in range(2):
+        runner.mailer.enqueue(Message(sender=SENDER, to=[SUCCESS], text="x", tenant="acme"))
+    hold(runner.store, "acme", 3600)
+    end_hold(runner.store, "acme")
+    [probe] = rows.claim(runner.store, claimer=runner.claimer, limit=10, include_bulk=True)
+    assert probe.probe
+    return probe
+
+
+def test_a_probe_stopped_by_its_tenants_guard_hands_the_probe_on(store: Store) -> None:
+    settings = Settings(unsubscribe_managed_elsewhere=True, guard_blocks_transactional=True)
+    runner = offline_runner(store, settings)
+    tripped = record_trip(
+        store, rate="bounce_rate", value=0.1, threshold=0.05, detail="x", figures={}, tenant="acme"
+    )
+    assert tripped is not None
+    assert runner.process(probe_of(runner)) is RunOutcome.REQUEUED
+    # SES was not asked: the tenant may still be paused, so it stays held.
+    assert [h.probe_id for h in rows.holds(store)] == [None]
+    assert claimed_tenants(store, "b") == [("acme", True)]
+
+
+def test_a_probe_that_could_not_reach_ses_hands_the_probe_on(store: Store) -> None:
+    runner = offline_runner(store, Settings(unsubscribe_managed_elsewhere=True))
+    probe = probe_of(runner)
+    assert runner.process(probe) is RunOutcome.REQUEUED
+    found = rows.entry(store, probe.id)
+    assert found is not None
+    assert found.error is not None
+    assert "AwsUnreachable" in found.error
+    assert [h.probe_id for h in rows.holds(store)] == [None]
+    assert claimed_tenants(store, "b") == [("acme", True)]
 
 
 # ---------------------------------------------------------------- two runners, the sandbox

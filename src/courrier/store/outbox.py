@@ -70,9 +70,9 @@ class NewEntry:
 @dataclass(frozen=True)
 class Hold:
     """What a finished row says of its tenant's hold: ``until`` given, SES paused the tenant
-    (hold its rows until then); None, the row was the probe and SES did not refuse it as
-    paused (lift the hold), or, ``asked`` False, it was settled without asking SES (every
-    recipient suppressed): another row may probe at once."""
+    (hold its rows until then); None, the row was the probe and SES answered it otherwise
+    (lift the hold), or, ``asked`` False, it was settled without an answer of SES (every
+    recipient suppressed, the guard, SES unreachable): another row may probe at once."""
 
     tenant: str
     until: dt.datetime | None = None
