@@ -298,6 +298,35 @@ def test_a_probe_that_could_not_reach_ses_hands_the_probe_on(store: Store) -> No
     assert claimed_tenants(store, "b") == [("acme", True)]
 
 
+def test_rows_claimed_before_another_runner_held_their_tenant_go_back_unsent(
+    store: Store,
+) -> None:
+    runner = offline_runner(store, Settings(unsubscribe_managed_elsewhere=True))
+    runner.idle = 0.02
+    for _ in range(2):
+        runner.mailer.enqueue(Message(sender=SENDER, to=[SUCCESS], text="x", tenant="acme"))
+    first, second = (e.id for e in rows.entries(store))
+    done: list[int] = []
+
+    def on_row(entry: OutboxEntry, _: RunOutcome) -> None:
+        done.append(entry.id)
+        if entry.id == first:
+            hold(store, "acme", 3600)  # as another runner that SES told of the pause
+
+    runner.on_row = on_row
+    thread = threading.Thread(target=runner.run, daemon=True)
+    thread.start()
+    try:
+        wait_for(lambda: bool(done) and all(e.status == "queued" for e in rows.entries(store)))
+    finally:
+        runner.stop()
+        thread.join(timeout=10)
+    assert done == [first]
+    after = rows.entry(store, second)
+    assert after is not None
+    assert (after.attempts, after.error, after.claimed_by) == (0, None, None)
+
+
 # ---------------------------------------------------------------- two runners, the sandbox
 
 

@@ -265,11 +265,15 @@ class OutboxRunner:
                 self.on_row(entry, outcome)
 
     def _held(self, unit: Unit) -> bool:
+        """Whether SES paused the unit's tenant since its rows were claimed: as this runner
+        heard, or as another one recorded in the store (a probe goes all the same)."""
         tenant = unit[0][0].tenant
+        if tenant is None:
+            return False
         with self._lock:
-            return tenant is not None and self._tenant_held_until.get(tenant, 0.0) > (
-                time.monotonic()
-            )
+            if self._tenant_held_until.get(tenant, 0.0) > time.monotonic():
+                return True
+        return not any(entry.probe for entry, _ in unit) and rows.held(self.store, tenant)
 
     def _claim(self, include_bulk: bool) -> list[OutboxEntry]:
         claimed = rows.claim(

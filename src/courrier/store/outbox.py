@@ -46,6 +46,7 @@ __all__ = [
     "expire_claims",
     "finish",
     "finish_in",
+    "held",
     "hold_in",
     "holds",
     "next_due",
@@ -363,6 +364,13 @@ class HeldTenant:
     error: str | None
     #: The row that asks SES first, while its claim stands.
     probe_id: int | None
+
+
+def held(store: Store, tenant: str) -> bool:
+    """Whether ``tenant`` is held now: a row of it claimed before the hold waits for it too
+    (unless it is the probe)."""
+    with store.transaction(read_only=True) as session:
+        return bool(session.scalar(select(exists().where(TenantHoldRow.tenant == tenant))))
 
 
 def holds(store: Store) -> list[HeldTenant]:
