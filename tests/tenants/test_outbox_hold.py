@@ -167,6 +167,29 @@ def test_holding_a_tenant_moves_its_queued_rows_to_the_holds_end(store: Store) -
     assert due["globex"] < _now()
 
 
+def test_a_row_queued_for_a_held_tenant_is_due_when_the_hold_ends(store: Store) -> None:
+    hold(store, "acme", 3600)
+    [held] = rows.holds(store)
+    queue(store, "acme", "globex")
+    due = {e.tenant: e.next_attempt_at for e in rows.entries(store)}
+    assert due["acme"] == held.held_until
+    assert due["globex"] < _now()
+
+
+def test_holds_whose_rows_this_claim_cannot_take_do_not_crowd_out_a_probe(
+    store: Store,
+) -> None:
+    rows.enqueue(store, [NewEntry("k-bulk", "template", True, "{}", _now(), "bulky")])
+    queue(store, "acme")
+    hold(store, "bulky", 3600)
+    hold(store, "acme", 3600)
+    end_hold(store, "bulky")
+    end_hold(store, "acme")
+    # One probe a claim of one row; bulky's ended first, but its only row is bulk.
+    found = rows.claim(store, claimer="a", limit=1, include_bulk=False)
+    assert [(e.tenant, e.probe) for e in found] == [("acme", True)]
+
+
 def test_an_ended_hold_whose_rows_wait_for_later_does_not_wake_runners_now(
     store: Store,
 ) -> None:
@@ -325,6 +348,8 @@ def test_rows_claimed_before_another_runner_held_their_tenant_go_back_unsent(
     after = rows.entry(store, second)
     assert after is not None
     assert (after.attempts, after.error, after.claimed_by) == (0, None, None)
+    [held] = rows.holds(store)
+    assert after.next_attempt_at == held.held_until  # due when the hold ends, as the others
 
 
 # ---------------------------------------------------------------- two runners, the sandbox

@@ -161,6 +161,7 @@ def enqueue(store: Store, new: Sequence[NewEntry]) -> list[tuple[OutboxEntry, bo
     table = OutboxRow.__table__
     with store.transaction() as session:
         module = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+        held = _held_until(session, {item.tenant for item in new if item.tenant is not None})
         created: set[str] = set()
         # One statement for all rows (SQLAlchemy's "insertmanyvalues" batches them with their
         # RETURNING), compiled once instead of once a row: a campaign queues thousands.
@@ -179,7 +180,7 @@ def enqueue(store: Store, new: Sequence[NewEntry]) -> list[tuple[OutboxEntry, bo
                     "send_at": item.send_at,
                     "status": OutboxStatus.QUEUED,
                     "attempts": 0,
-                    "next_attempt_at": item.send_at,
+                    "next_attempt_at": max(item.send_at, held.get(item.tenant, item.send_at)),
                     "tenant": item.tenant,
                     "created_at": now,
                     "updated_at": now,
@@ -200,6 +201,19 @@ def enqueue(store: Store, new: Sequence[NewEntry]) -> list[tuple[OutboxEntry, bo
         out.append((found[item.key], item.key in created))
         created.discard(item.key)
     return out
+
+
+def _held_until(session: Session, tenants: set[str]) -> dict[str | None, dt.datetime]:
+    """Until when each of ``tenants`` that is held now is: a row queued for it meanwhile is
+    due only then, not at the front of ix_outbox_due where every claim would step over it."""
+    if not tenants:
+        return {}
+    found = session.execute(
+        select(TenantHoldRow.tenant, TenantHoldRow.held_until).where(
+            TenantHoldRow.tenant.in_(sorted(tenants))
+        )
+    )
+    return {tenant: aware(until) for tenant, until in found}
 
 
 #: A row of a held tenant: no claim takes it but as its tenant's probe.
@@ -263,11 +277,19 @@ def _probes(
     session: Session, due: list[Any], now: dt.datetime, limit: int, lease: float
 ) -> list[int]:
     """One due row of each tenant whose hold ended and has no live probe, each recorded as
-    its tenant's probe: the hold's conditional update lets one claimer win it."""
+    its tenant's probe: the hold's conditional update lets one claimer win it. Holds of
+    tenants with rows this claim cannot take (bulk ones while bulk is off, later ones) are
+    passed over, so that they never crowd out the others; those with no queued row left
+    are deleted."""
+    mine = OutboxRow.tenant == TenantHoldRow.tenant
+    useful = or_(
+        exists().where(*due, mine),
+        ~exists().where(mine, OutboxRow.status == OutboxStatus.QUEUED),
+    )
     ended = list(
         session.scalars(
             select(TenantHoldRow.tenant)
-            .where(TenantHoldRow.held_until <= now, _no_live_probe(now))
+            .where(TenantHoldRow.held_until <= now, _no_live_probe(now), useful)
             .order_by(TenantHoldRow.held_until)
             .limit(limit)
         )
@@ -524,7 +546,28 @@ def release(store: Store, ids: Iterable[int], *, claimer: str) -> int:
                 .where(TenantHoldRow.probe_id.in_(released))
                 .values(probe_id=None, probe_until=None)
             )
+            _due_when_held_ends(session, released)
         return len(released)
+
+
+def _due_when_held_ends(session: Session, ids: list[int]) -> None:
+    """Rows of a held tenant given back (claimed before the pause) are due when the hold
+    ends, as its other queued rows are."""
+    until = (
+        select(TenantHoldRow.held_until)
+        .where(TenantHoldRow.tenant == OutboxRow.tenant)
+        .scalar_subquery()
+    )
+    later = exists().where(
+        TenantHoldRow.tenant == OutboxRow.tenant,
+        TenantHoldRow.held_until > OutboxRow.next_attempt_at,
+    )
+    session.execute(
+        update(OutboxRow)
+        .where(OutboxRow.id.in_(ids), later)
+        .values(next_attempt_at=until)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def claimers(store: Store) -> list[str]:
