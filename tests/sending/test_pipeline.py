@@ -189,6 +189,33 @@ def test_every_bulk_entry_has_a_verdict(
         assert verdict.error.startswith(status)
 
 
+#: Only SES's answer about the message itself says that its tenant is not paused.
+ANSWERED: list[tuple[str | BaseException | BulkEntryResult, bool]] = [
+    ("0100abc", True),
+    (MessageRejected("r"), True),
+    (BulkEntryResult("SUCCESS", "0100abc", None), True),
+    (BulkEntryResult("MESSAGE_REJECTED", None, "r"), True),
+    (BulkEntryResult("ACCOUNT_SENDING_PAUSED", None, "p"), False),
+    (BulkEntryResult("CONFIGURATION_SET_SENDING_PAUSED", None, "p"), False),
+    (BulkEntryResult("ACCOUNT_THROTTLED", None, "t"), False),
+    (Throttled("t"), False),
+    (SendingPaused("p"), False),
+    (DailyQuotaExceeded("q"), False),
+    (AwsUnreachable("u"), False),
+    (ReputationGuardTripped("g", rate="bounce_rate"), False),
+    (OutcomeUnknown("lost"), False),
+    (StoreUnavailable("down"), False),
+    (InvalidMessage("bad"), False),
+]
+
+
+@pytest.mark.parametrize(("answer", "answered"), ANSWERED)
+def test_classify_tells_an_answer_of_ses_about_the_message(
+    answer: str | BaseException | BulkEntryResult, answered: bool
+) -> None:
+    assert classify(answer, reached_ses=True).answered is answered
+
+
 def test_classify_a_missing_bulk_entry_is_unknown() -> None:
     assert classify(None, reached_ses=True).outcome is Outcome.UNKNOWN
 

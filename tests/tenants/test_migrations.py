@@ -1,5 +1,5 @@
 """Migrations 0010 and 0011 on what was stored before them: the unsubscribes stay the
-account's, and the queued rows of a tenant get their tenant from their payload."""
+account's, and the rows of a tenant get their tenant from their payload."""
 
 from __future__ import annotations
 
@@ -41,13 +41,20 @@ def test_unsubscribes_stored_before_tenants_stay_the_accounts(database_url: str)
     store.close()
 
 
-def test_queued_rows_of_a_tenant_get_their_tenant(database_url: str) -> None:
+def test_rows_of_a_tenant_get_their_tenant_whatever_their_status(database_url: str) -> None:
     store = Store(database_url)
     _alembic(store, "0010", down=True)
     assert _version(store) == "0010"
     values = []
     for n, (tenant, status) in enumerate(
-        [("acme", "queued"), (None, "queued"), ("globex", "sending"), ("acme", "sent")]
+        [
+            ("acme", "queued"),
+            (None, "queued"),
+            ("globex", "sending"),
+            ("acme", "sent"),
+            ("globex", "failed"),
+            ("acme", "unknown"),
+        ]
     ):
         kind, payload = to_payload(
             Message("a@example.com", ["b@example.org"], "x", text="x", tenant=tenant)
@@ -65,7 +72,14 @@ def test_queued_rows_of_a_tenant_get_their_tenant(database_url: str) -> None:
         )
     _alembic(store, "head")
     found = {e.key: e.tenant for e in rows.entries(store, limit=10)}
-    # The rows still to send; a sent one keeps NULL (no claim will look at it again).
-    assert found == {"k0": "acme", "k1": None, "k2": "globex", "k3": None}
+    # Every status: a failed or unknown row queued again by a person waits for its hold too.
+    assert found == {
+        "k0": "acme",
+        "k1": None,
+        "k2": "globex",
+        "k3": "acme",
+        "k4": "globex",
+        "k5": "acme",
+    }
     assert json.loads(values[3]["payload"])["tenant"] == "acme"
     store.close()

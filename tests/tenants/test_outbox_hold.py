@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from botocore.config import Config
+from sqlalchemy import update
 
 from courrier.aws.ses import SesClient
 from courrier.message import Message
@@ -22,10 +23,12 @@ from courrier.provisioning.tenants import create_tenant
 from courrier.sending import Mailer, Pacer
 from courrier.sending.runner import OutboxRunner
 from courrier.settings import Settings
-from courrier.statuses import OutboxStatus
+from courrier.statuses import OutboxStatus, RunOutcome
 from courrier.store import Store
 from courrier.store import outbox as rows
-from courrier.store.outbox import Hold, NewEntry
+from courrier.store.guard import record_trip
+from courrier.store.outbox import Hold, NewEntry, OutboxEntry
+from courrier.store.tables import OutboxRow, TenantHoldRow
 from tests.conftest import REGION, SandboxClient, boto3_client
 
 SENDER = "sender@example.com"
@@ -51,6 +54,20 @@ def hold(store: Store, tenant: str, seconds: float, entry_id: int = 0) -> None:
         rows.hold_in(session, entry_id, Hold(tenant, _now() + dt.timedelta(seconds=seconds)))
 
 
+def end_hold(store: Store, tenant: str) -> None:
+    """As if the hold's time had passed: it ended, and its rows are due."""
+    past = _now() - dt.timedelta(seconds=1)
+    with store.transaction() as session:
+        session.execute(
+            update(TenantHoldRow).where(TenantHoldRow.tenant == tenant).values(held_until=past)
+        )
+        session.execute(
+            update(OutboxRow)
+            .where(OutboxRow.tenant == tenant, OutboxRow.next_attempt_at > past)
+            .values(next_attempt_at=past)
+        )
+
+
 def claimed_tenants(store: Store, claimer: str) -> list[tuple[str | None, bool]]:
     found = rows.claim(store, claimer=claimer, limit=10, include_bulk=True)
     return [(entry.tenant, entry.probe) for entry in found]
@@ -66,7 +83,7 @@ def test_a_held_tenants_rows_are_claimed_by_nobody_until_one_probes(store: Store
     assert upcoming is not None
     assert upcoming > _now() + dt.timedelta(seconds=3500)
 
-    hold(store, "acme", -1)  # the hold ended
+    end_hold(store, "acme")
     assert claimed_tenants(store, "a") == [("acme", True)]  # one row, as the probe
     assert claimed_tenants(store, "b") == []  # the others wait for its answer
     [held] = rows.holds(store)
@@ -97,7 +114,8 @@ def test_outbox_status_names_the_held_tenants(store: Store, database_url: str) -
 
 def test_a_probe_refused_as_paused_holds_the_tenant_again(store: Store) -> None:
     acme = queue(store, "acme", "acme")
-    hold(store, "acme", -1)
+    hold(store, "acme", 3600)
+    end_hold(store, "acme")
     assert claimed_tenants(store, "a") == [("acme", True)]
     again = Hold("acme", _now() + dt.timedelta(seconds=3600), "TenantPaused")
     assert rows.finish(store, acme[0], claimer="a", status=OutboxStatus.QUEUED, hold=again)
@@ -108,7 +126,8 @@ def test_a_probe_refused_as_paused_holds_the_tenant_again(store: Store) -> None:
 
 def test_a_probe_whose_runner_went_away_is_replaced_after_the_lease(store: Store) -> None:
     queue(store, "acme", "acme")
-    hold(store, "acme", -1)
+    hold(store, "acme", 3600)
+    end_hold(store, "acme")
     assert rows.claim(store, claimer="a", limit=10, include_bulk=True, lease=0.05)
     assert claimed_tenants(store, "b") == []
     time.sleep(0.1)
@@ -117,7 +136,8 @@ def test_a_probe_whose_runner_went_away_is_replaced_after_the_lease(store: Store
 
 def test_a_probe_settled_without_asking_ses_hands_the_probe_on(store: Store) -> None:
     acme = queue(store, "acme", "acme")
-    hold(store, "acme", -1)
+    hold(store, "acme", 3600)
+    end_hold(store, "acme")
     assert claimed_tenants(store, "a") == [("acme", True)]
     # Every recipient suppressed: SES was not asked, so the tenant may still be paused.
     unasked = Hold("acme", asked=False)
@@ -128,12 +148,208 @@ def test_a_probe_settled_without_asking_ses_hands_the_probe_on(store: Store) -> 
 
 def test_a_finish_without_a_hold_of_another_row_leaves_the_hold(store: Store) -> None:
     acme = queue(store, "acme", "acme")
-    hold(store, "acme", -1)
+    hold(store, "acme", 3600)
+    end_hold(store, "acme")
     claimed_tenants(store, "a")
     with store.transaction() as session:
         # Only the probe lifts the hold: a row claimed before the pause proves nothing.
         rows.hold_in(session, acme[1], Hold("acme"))
     assert [h.tenant for h in rows.holds(store)] == ["acme"]
+
+
+def test_holding_a_tenant_moves_its_queued_rows_to_the_holds_end(store: Store) -> None:
+    queue(store, "acme", "acme", "globex")
+    hold(store, "acme", 3600)
+    [held] = rows.holds(store)
+    due = {e.tenant: e.next_attempt_at for e in rows.entries(store, status="queued")}
+    # Off the front of the due index: a claim no longer steps over them.
+    assert due["acme"] == held.held_until
+    assert due["globex"] < _now()
+
+
+def test_a_row_queued_for_a_held_tenant_is_due_when_the_hold_ends(store: Store) -> None:
+    hold(store, "acme", 3600)
+    [held] = rows.holds(store)
+    queue(store, "acme", "globex")
+    due = {e.tenant: e.next_attempt_at for e in rows.entries(store)}
+    assert due["acme"] == held.held_until
+    assert due["globex"] < _now()
+
+
+def test_holds_whose_rows_this_claim_cannot_take_do_not_crowd_out_a_probe(
+    store: Store,
+) -> None:
+    rows.enqueue(store, [NewEntry("k-bulk", "template", True, "{}", _now(), "bulky")])
+    queue(store, "acme")
+    hold(store, "bulky", 3600)
+    hold(store, "acme", 3600)
+    end_hold(store, "bulky")
+    end_hold(store, "acme")
+    # One probe a claim of one row; bulky's ended first, but its only row is bulk.
+    found = rows.claim(store, claimer="a", limit=1, include_bulk=False)
+    assert [(e.tenant, e.probe) for e in found] == [("acme", True)]
+
+
+def test_an_ended_hold_whose_rows_wait_for_later_does_not_wake_runners_now(
+    store: Store,
+) -> None:
+    later = _now() + dt.timedelta(days=1)
+    rows.enqueue(store, [NewEntry("k-later", "single", False, "{}", later, "acme")])
+    hold(store, "acme", 3600)
+    end_hold(store, "acme")
+    with store.transaction() as session:
+        session.execute(update(OutboxRow).values(next_attempt_at=later))
+    assert claimed_tenants(store, "a") == []
+    assert rows.next_due(store, include_bulk=True) == later
+
+
+def test_an_ended_hold_of_bulk_rows_only_is_not_due_while_bulk_is_off(store: Store) -> None:
+    new = NewEntry("k-bulk", "template", True, "{}", _now(), "acme")
+    rows.enqueue(store, [new])
+    hold(store, "acme", 3600)
+    end_hold(store, "acme")
+    # The account's guard is tripped: bulk rows are not claimed, so the hold gives nothing.
+    assert rows.claim(store, claimer="a", limit=10, include_bulk=False) == []
+    assert rows.next_due(store, include_bulk=False) is None
+    assert [h.tenant for h in rows.holds(store)] == ["acme"]  # its bulk row still waits
+
+
+def test_an_ended_hold_without_queued_rows_is_deleted(store: Store) -> None:
+    hold(store, "acme", 3600)
+    end_hold(store, "acme")
+    assert rows.next_due(store, include_bulk=True) is None
+    assert claimed_tenants(store, "a") == []
+    assert rows.holds(store) == []
+
+
+def test_the_hold_of_a_probe_whose_runner_went_away_is_deleted_when_none_is_left(
+    store: Store,
+) -> None:
+    [acme] = queue(store, "acme")
+    hold(store, "acme", 3600)
+    end_hold(store, "acme")
+    assert rows.claim(store, claimer="a", limit=10, include_bulk=True, lease=0.0)
+    assert rows.start(store, acme, claimer="a")
+    # Its runner died after the start: the row is unknown, no other row of acme is queued.
+    assert rows.expire_claims(store, claimed_before=_now() + dt.timedelta(seconds=1)) == (1, 0)
+    assert rows.next_due(store, include_bulk=True) is None
+    assert claimed_tenants(store, "b") == []
+    assert rows.holds(store) == []
+
+
+def _probe_taken_over(store: Store) -> int:
+    """Claimer a's probe expired before it started; b took the same row as the probe."""
+    queue(store, "acme", "acme", "acme")
+    hold(store, "acme", 3600)
+    end_hold(store, "acme")
+    [mine] = rows.claim(store, claimer="a", limit=10, include_bulk=True, lease=0.0)
+    assert rows.expire_claims(store, claimed_before=_now() + dt.timedelta(seconds=1)) == (0, 1)
+    assert claimed_tenants(store, "b") == [("acme", True)]
+    assert [h.probe_id for h in rows.holds(store)] == [mine.id]
+    return mine.id
+
+
+def test_a_release_of_a_row_no_longer_its_own_leaves_the_other_claimers_probe(
+    store: Store,
+) -> None:
+    probe = _probe_taken_over(store)
+    assert rows.release(store, [probe], claimer="a") == 0
+    assert [h.probe_id for h in rows.holds(store)] == [probe]
+    assert claimed_tenants(store, "c") == []  # one probe at a time
+
+
+def test_a_finish_of_a_row_no_longer_its_own_leaves_the_hold(store: Store) -> None:
+    probe = _probe_taken_over(store)
+    lifted = Hold("acme")
+    assert not rows.finish(store, probe, claimer="a", status=OutboxStatus.SENT, hold=lifted)
+    assert [h.probe_id for h in rows.holds(store)] == [probe]
+    again = Hold("acme", _now() - dt.timedelta(seconds=1), "TenantPaused")
+    assert not rows.finish(store, probe, claimer="a", status=OutboxStatus.QUEUED, hold=again)
+    assert [(h.probe_id, h.error) for h in rows.holds(store)] == [(probe, None)]
+    assert claimed_tenants(store, "c") == []
+
+
+# ---------------------------------------------------------------- a probe SES never answered
+
+
+def offline_runner(store: Store, settings: Settings) -> OutboxRunner:
+    """A runner whose SES endpoint refuses every connection: no request reaches SES."""
+    client = boto3_client(
+        "sesv2",
+        endpoint_url="http://127.0.0.1:9",
+        region_name=REGION,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        config=Config(retries={"total_max_attempts": 1}, connect_timeout=2),
+    )
+    return OutboxRunner(Mailer(store, SesClient(ses=client), settings=settings, pacer=Pacer(1000)))
+
+
+def probe_of(runner: OutboxRunner) -> OutboxEntry:
+    """Two queued rows of acme, whose hold ended: the runner's claim takes one as the probe."""
+    for _ in range(2):
+        runner.mailer.enqueue(Message(sender=SENDER, to=[SUCCESS], text="x", tenant="acme"))
+    hold(runner.store, "acme", 3600)
+    end_hold(runner.store, "acme")
+    [probe] = rows.claim(runner.store, claimer=runner.claimer, limit=10, include_bulk=True)
+    assert probe.probe
+    return probe
+
+
+def test_a_probe_stopped_by_its_tenants_guard_hands_the_probe_on(store: Store) -> None:
+    settings = Settings(unsubscribe_managed_elsewhere=True, guard_blocks_transactional=True)
+    runner = offline_runner(store, settings)
+    tripped = record_trip(
+        store, rate="bounce_rate", value=0.1, threshold=0.05, detail="x", figures={}, tenant="acme"
+    )
+    assert tripped is not None
+    assert runner.process(probe_of(runner)) is RunOutcome.REQUEUED
+    # SES was not asked: the tenant may still be paused, so it stays held.
+    assert [h.probe_id for h in rows.holds(store)] == [None]
+    assert claimed_tenants(store, "b") == [("acme", True)]
+
+
+def test_a_probe_that_could_not_reach_ses_hands_the_probe_on(store: Store) -> None:
+    runner = offline_runner(store, Settings(unsubscribe_managed_elsewhere=True))
+    probe = probe_of(runner)
+    assert runner.process(probe) is RunOutcome.REQUEUED
+    found = rows.entry(store, probe.id)
+    assert found is not None
+    assert found.error is not None
+    assert "AwsUnreachable" in found.error
+    assert [h.probe_id for h in rows.holds(store)] == [None]
+    assert claimed_tenants(store, "b") == [("acme", True)]
+
+
+def test_rows_claimed_before_another_runner_held_their_tenant_go_back_unsent(
+    store: Store,
+) -> None:
+    runner = offline_runner(store, Settings(unsubscribe_managed_elsewhere=True))
+    runner.idle = 0.02
+    for _ in range(2):
+        runner.mailer.enqueue(Message(sender=SENDER, to=[SUCCESS], text="x", tenant="acme"))
+    first, second = (e.id for e in rows.entries(store))
+    done: list[int] = []
+
+    def on_row(entry: OutboxEntry, _: RunOutcome) -> None:
+        done.append(entry.id)
+        if entry.id == first:
+            hold(store, "acme", 3600)  # as another runner that SES told of the pause
+
+    runner.on_row = on_row
+    thread = threading.Thread(target=runner.run, daemon=True)
+    thread.start()
+    try:
+        wait_for(lambda: bool(done) and all(e.status == "queued" for e in rows.entries(store)))
+    finally:
+        runner.stop()
+        thread.join(timeout=10)
+    assert done == [first]
+    after = rows.entry(store, second)
+    assert after is not None
+    assert (after.attempts, after.error, after.claimed_by) == (0, None, None)
+    [held] = rows.holds(store)
+    assert after.next_attempt_at == held.held_until  # due when the hold ends, as the others
 
 
 # ---------------------------------------------------------------- two runners, the sandbox

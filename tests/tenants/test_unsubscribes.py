@@ -19,6 +19,7 @@ from courrier.sending import Mailer, Pacer
 from courrier.settings import Settings
 from courrier.statuses import RecipientStatus
 from courrier.store import Store
+from courrier.store.feedback import suppress_for_tenants
 from courrier.store.unsubscribes import list_unsubscribes, record_unsubscribe
 from courrier.unsubscribe import Unsubscribe, links_for
 from courrier.web import make_app
@@ -132,8 +133,17 @@ def test_the_suppression_commands_show_and_clear_a_tenants_unsubscribes(
     only = runner.invoke(main, [*base, "unsubscribes", "--tenant", "acme", "--json"])
     assert {json.loads(line)["tenant"] for line in only.output.splitlines()} == {"acme"}
 
+    # An unsubscribe is the recipient's choice: removing a suppression never clears it.
+    with store.transaction() as session:
+        complaint = {"reason": "complaint", "source": "feedback", "detail": None}
+        suppress_for_tenants(session, [{**complaint, "tenant": "acme", "address": READER}])
     removed = runner.invoke(main, [*base, "remove", READER, "--tenant", "acme"])
     assert removed.exit_code == 0, removed.output
-    assert [e.tenant for e in list_unsubscribes(store)] == [None]
+    assert store.suppressions(tenant="acme") == []
+    assert sorted(e.tenant or "" for e in list_unsubscribes(store)) == ["", "acme", "acme"]
     again = runner.invoke(main, [*base, "remove", READER, "--tenant", "acme"])
     assert again.exit_code == 1
+    # Their own request to receive the list again is what clears one.
+    back = runner.invoke(main, [*base, "resubscribe", READER, "--list", "news", "--tenant", "acme"])
+    assert back.exit_code == 0, back.output
+    assert sorted(e.tenant or "" for e in list_unsubscribes(store)) == ["", "acme"]

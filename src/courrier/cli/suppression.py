@@ -100,24 +100,20 @@ def add(ctx: click.Context, addresses: tuple[str, ...], reason: str, detail: str
 @click.argument("addresses", nargs=-1, required=True)
 @click.option(
     "--tenant",
-    help="Take them off this SES tenant's own list instead (its unsubscribes included).",
+    help="Take them off this SES tenant's own list instead (its unsubscribes stay: see "
+    "resubscribe).",
 )
 @click.pass_context
 @handles_errors
 def remove(ctx: click.Context, addresses: tuple[str, ...], tenant: str | None) -> None:
-    """Take ADDRESSES off the list (with --tenant, off that tenant's own, and out of its
-    unsubscribes)."""
-    from courrier.store.unsubscribes import remove_tenant_unsubscribes
-
+    """Take ADDRESSES off the list (with --tenant, off that tenant's own). An unsubscribe is
+    the recipient's own choice and stays: `resubscribe` clears one when they ask."""
     store = open_store(ctx, settings_from(ctx).database_url)
     tenant = check_tenant_name(tenant)
     missing = 0
     for address in addresses:
         normalised = parse_address(address).email
-        removed = store.unsuppress(normalised, tenant=tenant)
-        if tenant is not None:
-            removed = remove_tenant_unsubscribes(store, normalised, tenant) > 0 or removed
-        if removed:
+        if store.unsuppress(normalised, tenant=tenant):
             click.echo(f"removed {normalised}")
         else:
             click.echo(f"{normalised} was not suppressed", err=True)

@@ -74,6 +74,9 @@ SEND_OPERATIONS = frozenset({"SendEmail", "SendBulkEmail"})
 #: Per-entry SendBulkEmail statuses that mean "not now" (see the SendBulkEmail API reference,
 #: BulkEmailEntryResult: https://docs.aws.amazon.com/ses/latest/APIReference-V2/API_BulkEmailEntryResult.html).
 RETRY_STATUSES = frozenset({"ACCOUNT_THROTTLED", "TRANSIENT_FAILURE"})
+#: Per-entry statuses of SES's refusal of every send of the account or configuration set
+#: (paused, suspended, over quota): they say nothing of the entry's tenant.
+_NOT_THE_MESSAGES = ("ACCOUNT_", "CONFIGURATION_SET_")
 #: How long a send refused by a tripped guard waits before the next look.
 GUARD_WAIT = 60.0
 #: How long sends wait when SES refuses every send of the account (daily quota used up,
@@ -109,6 +112,10 @@ class Verdict:
     tenant_paused: bool = False
     #: RETRY: nothing will be sent until a person changes the configuration.
     fatal: bool = False
+    #: SES answered for this message itself: it took it, or refused it for a reason of the
+    #: message's (not the account's state, the send rate, or a request that never reached
+    #: it). Only such an answer says that the message's tenant is not paused.
+    answered: bool = False
 
     @property
     def status(self) -> MessageStatus:
@@ -127,7 +134,7 @@ def classify(answer: str | BulkEntryResult | BaseException | None, *, reached_se
     result (None: SES answered fewer entries than it was given), or the error a send raised.
     ``reached_ses``: whether the request may have reached SES when the error happened."""
     if isinstance(answer, str):
-        return Verdict(Outcome.SENT, ses_message_id=answer)
+        return Verdict(Outcome.SENT, ses_message_id=answer, answered=True)
     if answer is None:
         error = "SendBulkEmail answered fewer entries than it was given"
         return Verdict(Outcome.UNKNOWN, error=error)
@@ -138,11 +145,12 @@ def classify(answer: str | BulkEntryResult | BaseException | None, *, reached_se
 
 def _entry_verdict(answer: BulkEntryResult) -> Verdict:
     if answer.status == "SUCCESS" and answer.message_id:
-        return Verdict(Outcome.SENT, ses_message_id=answer.message_id)
+        return Verdict(Outcome.SENT, ses_message_id=answer.message_id, answered=True)
     error = f"{answer.status}: {answer.error or ''}".rstrip(": ")
     if answer.status in RETRY_STATUSES:
         return Verdict(Outcome.RETRY, error=error, transient=True)
-    return Verdict(Outcome.FAILED, error=error)
+    answered = not answer.status.startswith(_NOT_THE_MESSAGES)
+    return Verdict(Outcome.FAILED, error=error, answered=answered)
 
 
 def _error_verdict(err: BaseException, reached_ses: bool) -> Verdict:
@@ -159,12 +167,16 @@ def _error_verdict(err: BaseException, reached_ses: bool) -> Verdict:
         return Verdict(Outcome.RETRY, error=text, wait=GUARD_WAIT)
     if isinstance(err, OutcomeUnknown):
         return Verdict(Outcome.UNKNOWN, error=text)
-    if isinstance(err, SendError | InvalidMessage):
+    if isinstance(err, SendError):
+        return Verdict(Outcome.FAILED, error=text, answered=True)  # SES refused the message
+    if isinstance(err, InvalidMessage):
         return Verdict(Outcome.FAILED, error=text)
     if isinstance(err, StoreError):
         if err.ses_message_id is not None:
             # SES took it but the record failed: sent, as a person can check by its id.
-            return Verdict(Outcome.SENT, ses_message_id=err.ses_message_id, error=text)
+            return Verdict(
+                Outcome.SENT, ses_message_id=err.ses_message_id, error=text, answered=True
+            )
         return Verdict(Outcome.RETRY, error=text)  # the intent failed: nothing reached SES
     if isinstance(err, ConfigurationError):
         # Credentials or region: found before any request went out.

@@ -265,11 +265,15 @@ class OutboxRunner:
                 self.on_row(entry, outcome)
 
     def _held(self, unit: Unit) -> bool:
+        """Whether SES paused the unit's tenant since its rows were claimed: as this runner
+        heard, or as another one recorded in the store (a probe goes all the same)."""
         tenant = unit[0][0].tenant
+        if tenant is None:
+            return False
         with self._lock:
-            return tenant is not None and self._tenant_held_until.get(tenant, 0.0) > (
-                time.monotonic()
-            )
+            if self._tenant_held_until.get(tenant, 0.0) > time.monotonic():
+                return True
+        return not any(entry.probe for entry, _ in unit) and rows.held(self.store, tenant)
 
     def _claim(self, include_bulk: bool) -> list[OutboxEntry]:
         claimed = rows.claim(
@@ -453,7 +457,7 @@ class OutboxRunner:
 
     def _hold(self, entry: OutboxEntry, verdict: Verdict) -> Hold | None:
         """What ``entry``'s answer says of its tenant's shared hold: SES paused the tenant
-        (hold every row of it), or the probe was not refused as paused (lift the hold)."""
+        (hold every row of it), or SES answered the probe otherwise (lift the hold)."""
         if entry.tenant is None:
             return None
         if verdict.outcome is Outcome.RETRY and verdict.tenant_paused and not verdict.fatal:
@@ -466,7 +470,9 @@ class OutboxRunner:
             return Hold(entry.tenant, _utcnow() + dt.timedelta(seconds=wait), verdict.error)
         if not entry.probe:
             return None
-        return Hold(entry.tenant, asked=verdict.outcome is not Outcome.SUPPRESSED)
+        # Only SES's own answer says the tenant is not paused: settled without one (every
+        # recipient suppressed, the guard, SES unreachable), another row asks it at once.
+        return Hold(entry.tenant, asked=verdict.answered)
 
     def _settle_apart(
         self, entry: OutboxEntry, verdict: Verdict, err: BaseException | None

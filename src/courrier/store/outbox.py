@@ -9,9 +9,11 @@ have reached SES (``unknown``); the others go back to the queue. A start or a fi
 changes a row still ``sending`` under the same claimer.
 
 When SES answers that a tenant is paused, the tenant is held (``tenant_holds``): no claim
-takes its rows, in any runner, until the hold ends; then one claim takes one of them as the
-probe, and the others wait for its answer: a pause again holds them once more, anything else
-lifts the hold (https://docs.aws.amazon.com/ses/latest/dg/tenants.html).
+takes its rows, in any runner, until the hold ends (its queued rows are due then); then one
+claim takes one of them as the probe, and the others wait for its answer: a pause again
+holds them once more, an answer of SES that is not a pause lifts the hold
+(https://docs.aws.amazon.com/ses/latest/dg/tenants.html). An ended hold whose tenant has
+no queued row left is deleted by the next claim.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ __all__ = [
     "expire_claims",
     "finish",
     "finish_in",
+    "held",
     "hold_in",
     "holds",
     "next_due",
@@ -68,9 +71,9 @@ class NewEntry:
 @dataclass(frozen=True)
 class Hold:
     """What a finished row says of its tenant's hold: ``until`` given, SES paused the tenant
-    (hold its rows until then); None, the row was the probe and SES did not refuse it as
-    paused (lift the hold), or, ``asked`` False, it was settled without asking SES (every
-    recipient suppressed): another row may probe at once."""
+    (hold its rows until then); None, the row was the probe and SES answered it otherwise
+    (lift the hold), or, ``asked`` False, it was settled without an answer of SES (every
+    recipient suppressed, the guard, SES unreachable): another row may probe at once."""
 
     tenant: str
     until: dt.datetime | None = None
@@ -158,6 +161,7 @@ def enqueue(store: Store, new: Sequence[NewEntry]) -> list[tuple[OutboxEntry, bo
     table = OutboxRow.__table__
     with store.transaction() as session:
         module = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+        held = _held_until(session, {item.tenant for item in new if item.tenant is not None})
         created: set[str] = set()
         # One statement for all rows (SQLAlchemy's "insertmanyvalues" batches them with their
         # RETURNING), compiled once instead of once a row: a campaign queues thousands.
@@ -176,7 +180,7 @@ def enqueue(store: Store, new: Sequence[NewEntry]) -> list[tuple[OutboxEntry, bo
                     "send_at": item.send_at,
                     "status": OutboxStatus.QUEUED,
                     "attempts": 0,
-                    "next_attempt_at": item.send_at,
+                    "next_attempt_at": max(item.send_at, held.get(item.tenant, item.send_at)),
                     "tenant": item.tenant,
                     "created_at": now,
                     "updated_at": now,
@@ -197,6 +201,19 @@ def enqueue(store: Store, new: Sequence[NewEntry]) -> list[tuple[OutboxEntry, bo
         out.append((found[item.key], item.key in created))
         created.discard(item.key)
     return out
+
+
+def _held_until(session: Session, tenants: set[str]) -> dict[str | None, dt.datetime]:
+    """Until when each of ``tenants`` that is held now is: a row queued for it meanwhile is
+    due only then, not at the front of ix_outbox_due where every claim would step over it."""
+    if not tenants:
+        return {}
+    found = session.execute(
+        select(TenantHoldRow.tenant, TenantHoldRow.held_until).where(
+            TenantHoldRow.tenant.in_(sorted(tenants))
+        )
+    )
+    return {tenant: aware(until) for tenant, until in found}
 
 
 #: A row of a held tenant: no claim takes it but as its tenant's probe.
@@ -260,11 +277,19 @@ def _probes(
     session: Session, due: list[Any], now: dt.datetime, limit: int, lease: float
 ) -> list[int]:
     """One due row of each tenant whose hold ended and has no live probe, each recorded as
-    its tenant's probe: the hold's conditional update lets one claimer win it."""
+    its tenant's probe: the hold's conditional update lets one claimer win it. Holds of
+    tenants with rows this claim cannot take (bulk ones while bulk is off, later ones) are
+    passed over, so that they never crowd out the others; those with no queued row left
+    are deleted."""
+    mine = OutboxRow.tenant == TenantHoldRow.tenant
+    useful = or_(
+        exists().where(*due, mine),
+        ~exists().where(mine, OutboxRow.status == OutboxStatus.QUEUED),
+    )
     ended = list(
         session.scalars(
             select(TenantHoldRow.tenant)
-            .where(TenantHoldRow.held_until <= now, _no_live_probe(now))
+            .where(TenantHoldRow.held_until <= now, _no_live_probe(now), useful)
             .order_by(TenantHoldRow.held_until)
             .limit(limit)
         )
@@ -279,6 +304,7 @@ def _probes(
             .with_for_update(skip_locked=True)
         )
         if row_id is None:
+            _drop_if_empty(session, tenant, now)
             continue
         won = session.execute(
             update(TenantHoldRow)
@@ -292,6 +318,20 @@ def _probes(
         if getattr(won, "rowcount", 0):
             found.append(row_id)
     return found
+
+
+def _drop_if_empty(session: Session, tenant: str, now: dt.datetime) -> None:
+    """Delete the ended hold of a tenant with no queued row left (all settled, or its probe's
+    runner went away): only a probe's answer would delete it, and no probe will come."""
+    queued = exists().where(OutboxRow.tenant == tenant, OutboxRow.status == OutboxStatus.QUEUED)
+    session.execute(
+        delete(TenantHoldRow).where(
+            TenantHoldRow.tenant == tenant,
+            TenantHoldRow.held_until <= now,
+            _no_live_probe(now),
+            ~queued,
+        )
+    )
 
 
 def _no_live_probe(now: dt.datetime) -> Any:
@@ -310,6 +350,17 @@ def hold_in(session: Session, entry_id: int, hold: Hold) -> None:
             )
         return
     module = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    # Its queued rows are due when the hold ends: until then every claim's walk along
+    # ix_outbox_due would step over them (one of them probes once it ends).
+    session.execute(
+        update(OutboxRow)
+        .where(
+            OutboxRow.tenant == hold.tenant,
+            OutboxRow.status == OutboxStatus.QUEUED,
+            OutboxRow.next_attempt_at < hold.until,
+        )
+        .values(next_attempt_at=hold.until)
+    )
     changes = {
         "held_until": hold.until,
         "held_at": utcnow(),
@@ -335,6 +386,13 @@ class HeldTenant:
     error: str | None
     #: The row that asks SES first, while its claim stands.
     probe_id: int | None
+
+
+def held(store: Store, tenant: str) -> bool:
+    """Whether ``tenant`` is held now: a row of it claimed before the hold waits for it too
+    (unless it is the probe)."""
+    with store.transaction(read_only=True) as session:
+        return bool(session.scalar(select(exists().where(TenantHoldRow.tenant == tenant))))
 
 
 def holds(store: Store) -> list[HeldTenant]:
@@ -450,7 +508,8 @@ def finish_in(
     if next_attempt_at is not None:
         values["next_attempt_at"] = next_attempt_at
     done = bool(session.connection().execute(_FINISH, values).rowcount)
-    if hold is not None:
+    if hold is not None and done:
+        # A row no longer this claimer's may be another claimer's probe now.
         hold_in(session, entry_id, hold)
     return done
 
@@ -461,28 +520,54 @@ def release(store: Store, ids: Iterable[int], *, claimer: str) -> int:
     if not wanted:
         return 0
     with store.transaction() as session:
-        result = session.execute(
-            update(OutboxRow)
-            .where(
-                OutboxRow.id.in_(wanted),
-                OutboxRow.status == OutboxStatus.SENDING,
-                OutboxRow.claimed_by == claimer,
-                OutboxRow.started_at.is_(None),
-            )
-            .values(
-                status=OutboxStatus.QUEUED,
-                claimed_by=None,
-                claimed_at=None,
-                updated_at=utcnow(),
+        released = list(
+            session.scalars(
+                update(OutboxRow)
+                .where(
+                    OutboxRow.id.in_(wanted),
+                    OutboxRow.status == OutboxStatus.SENDING,
+                    OutboxRow.claimed_by == claimer,
+                    OutboxRow.started_at.is_(None),
+                )
+                .values(
+                    status=OutboxStatus.QUEUED,
+                    claimed_by=None,
+                    claimed_at=None,
+                    updated_at=utcnow(),
+                )
+                .returning(OutboxRow.id)
             )
         )
-        # A probe given back unsent: the next claim may take another at once.
-        session.execute(
-            update(TenantHoldRow)
-            .where(TenantHoldRow.probe_id.in_(wanted))
-            .values(probe_id=None, probe_until=None)
-        )
-        return int(getattr(result, "rowcount", 0))
+        if released:
+            # A probe given back unsent: the next claim may take another at once. Only this
+            # claimer's: a row it no longer holds may be another claimer's probe now.
+            session.execute(
+                update(TenantHoldRow)
+                .where(TenantHoldRow.probe_id.in_(released))
+                .values(probe_id=None, probe_until=None)
+            )
+            _due_when_held_ends(session, released)
+        return len(released)
+
+
+def _due_when_held_ends(session: Session, ids: list[int]) -> None:
+    """Rows of a held tenant given back (claimed before the pause) are due when the hold
+    ends, as its other queued rows are."""
+    until = (
+        select(TenantHoldRow.held_until)
+        .where(TenantHoldRow.tenant == OutboxRow.tenant)
+        .scalar_subquery()
+    )
+    later = exists().where(
+        TenantHoldRow.tenant == OutboxRow.tenant,
+        TenantHoldRow.held_until > OutboxRow.next_attempt_at,
+    )
+    session.execute(
+        update(OutboxRow)
+        .where(OutboxRow.id.in_(ids), later)
+        .values(next_attempt_at=until)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def claimers(store: Store) -> list[str]:
@@ -549,8 +634,10 @@ def due_waiting(store: Store, *, include_bulk: bool) -> int:
 
 
 def next_due(store: Store, *, include_bulk: bool) -> dt.datetime | None:
-    """When a claim may next find a row: the earliest retry of a row not held, or the end of
-    a hold (or of its probe's claim)."""
+    """When a claim may next find a row: the earliest retry of a row not held, or when a held
+    tenant with a row to claim may give one (its hold's or its probe's end, or its row's
+    retry, whichever is later)."""
+    now = utcnow()
     with store.transaction(read_only=True) as session:
         query = select(func.min(OutboxRow.next_attempt_at)).where(
             OutboxRow.status == OutboxStatus.QUEUED, ~_HELD
@@ -558,11 +645,31 @@ def next_due(store: Store, *, include_bulk: bool) -> dt.datetime | None:
         if not include_bulk:
             query = query.where(OutboxRow.bulk.is_(False))
         found = [aware(t) for t in [session.scalar(query)] if t is not None]
-        for until, probe_until in session.execute(
-            select(TenantHoldRow.held_until, TenantHoldRow.probe_until)
-        ):
-            found.append(aware(max(until, probe_until) if probe_until else until))
-        return min(found) if found else None
+        return min([*found, *_hold_ends(session, now, include_bulk)], default=None)
+
+
+def _hold_ends(session: Session, now: dt.datetime, include_bulk: bool) -> list[dt.datetime]:
+    """The future times at which held tenants may give a claim a row. A time already past
+    is left out: a claim would have taken that row, and a runner told to look again at
+    once would spin on a hold whose tenant has nothing to claim."""
+    query = (
+        select(
+            TenantHoldRow.held_until,
+            TenantHoldRow.probe_until,
+            func.min(OutboxRow.next_attempt_at),
+        )
+        .join(OutboxRow, OutboxRow.tenant == TenantHoldRow.tenant)
+        .where(OutboxRow.status == OutboxStatus.QUEUED)
+        .group_by(TenantHoldRow.tenant, TenantHoldRow.held_until, TenantHoldRow.probe_until)
+    )
+    if not include_bulk:
+        query = query.where(OutboxRow.bulk.is_(False))
+    ends = []
+    for until, probe_until, first in session.execute(query):
+        times = [aware(until), aware(first)] + ([aware(probe_until)] if probe_until else [])
+        if max(times) > now:
+            ends.append(max(times))
+    return ends
 
 
 def counts(store: Store) -> dict[str, int]:

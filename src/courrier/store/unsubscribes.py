@@ -32,7 +32,6 @@ __all__ = [
     "fits_list_name",
     "list_unsubscribes",
     "record_unsubscribe",
-    "remove_tenant_unsubscribes",
     "remove_unsubscribe",
     "unsubscribed_in",
 ]
@@ -205,19 +204,6 @@ def remove_unsubscribe(
             return False
         session.delete(row)
         return True
-
-
-def remove_tenant_unsubscribes(store: Store, address: str, tenant: str) -> int:
-    """Forget every unsubscribe of ``address`` from ``tenant``'s lists (the tenant's list
-    cleared by hand); how many there were. The account's own are kept."""
-    with store.transaction() as session:
-        result = session.execute(
-            delete(UnsubscribeRow).where(
-                UnsubscribeRow.address == address.strip().lower(),
-                UnsubscribeRow.tenant == tenant,
-            )
-        )
-        return int(getattr(result, "rowcount", 0) or 0)
 
 
 def unsubscribed_in(
