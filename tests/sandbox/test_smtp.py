@@ -25,7 +25,12 @@ from courrier_sandbox.smtp.credentials import SmtpKeys, default_keys
 from courrier_sandbox.smtp.server import answer_for
 from tests.cli.test_smtp_credentials import REGIONS, botocore_password
 from tests.conftest import REGION, SENDER, SandboxClient
-from tests.sandbox.helpers import CONFIG_SET, events_route, notifications_route
+from tests.sandbox.helpers import (
+    CONFIG_SET,
+    delivered_copy,
+    events_route,
+    notifications_route,
+)
 
 KEY_ID = "AKIASANDBOXSMTP"
 SECRET = "smtp/secret+key"
@@ -339,6 +344,23 @@ def test_the_configuration_set_and_tags_come_from_ses_headers(
     assert tags["ses:operation"] == ["SendSmtpEmail"]
     assert tags["ses:configuration-set"] == [CONFIG_SET]
     assert (tags["campaign"], tags["team"]) == (["spring"], ["growth"])
+
+
+def test_ses_headers_are_removed_from_the_delivered_copy(
+    sandbox: SandboxClient, smtp: SmtpInterface
+) -> None:
+    """SES strips every X-SES-* header before sending (event-publishing-send-email.html)."""
+    ready(sandbox)
+    sandbox.sesv2.create_configuration_set(ConfigurationSetName=CONFIG_SET)
+    mail = message([RECIPIENT])
+    mail["X-SES-CONFIGURATION-SET"] = CONFIG_SET
+    mail["X-SES-MESSAGE-TAGS"] = "campaign=spring"
+    mail["X-SES-SOURCE-ARN"] = "arn:aws:ses:us-east-1:123456789012:identity/example.com"
+    with starttls(smtp) as client:
+        code, answer = send(client, mail, [RECIPIENT])
+    assert code == 250, answer
+    copy = delivered_copy(sandbox, RECIPIENT, answer.split()[1])
+    assert [name for name in copy if name.lower().startswith("x-ses-")] == []
 
 
 def _summary(payloads: list[dict[str, Any]]) -> list[tuple[str, list[str], dict[str, Any]]]:

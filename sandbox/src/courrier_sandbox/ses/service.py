@@ -214,6 +214,7 @@ class SesService(IdentityMethods, ConfigurationSetMethods, ContactListMethods, T
             mail.source_ip = caller.source_ip
             mail.identity = sending_identity(state, mail.source)
             mail.endpoint = caller.endpoint
+            mail.region = caller.region
             config = state.configuration_sets.get(mail.configuration_set or "")
             scope, reasons = suppression_settings(state, config, tenant)
             listed = (

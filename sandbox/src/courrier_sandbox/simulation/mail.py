@@ -56,6 +56,7 @@ class Mail:
     # Decided when SES accepts the message: where its links point, the domain of its
     # Return-Path, the message as tracking rewrote it, and what tracking covers.
     endpoint: str = ""
+    region: str = "us-east-1"
     mail_from_domain: str = "amazonses.com"
     outgoing: bytes | None = field(default=None, repr=False)
     open_tracked: bool = False
