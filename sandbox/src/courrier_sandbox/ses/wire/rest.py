@@ -56,6 +56,8 @@ def handle(
                 "BadRequestException"
             )
         result, after = V2.run(route.operation.name, service, caller, params)
+    except wire.InvalidValue as invalid:
+        return error("BadRequestException", str(invalid)), "BadRequestException"
     except (ValueError, TypeError, AttributeError, RecursionError) as exc:
         # Malformed JSON or values of the wrong type: refused, never a crash.
         return error("BadRequestException", f"Invalid request: {exc}"), "BadRequestException"
