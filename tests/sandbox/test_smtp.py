@@ -208,6 +208,38 @@ def test_an_unverified_sender_is_refused_with_554_in_the_ses_sandbox(
     assert sandbox.controls.events() == []
 
 
+def test_an_unverified_from_header_is_refused_with_554(
+    sandbox: SandboxClient, smtp: SmtpInterface
+) -> None:
+    """The envelope sender is verified, the From header is not (troubleshoot-smtp.html)."""
+    ready(sandbox)
+    with starttls(smtp) as client:
+        code, answer = client.mail(SENDER)
+        assert code == 250, answer
+        code, answer = client.rcpt(RECIPIENT)
+        assert code == 250, answer
+        mail = message([RECIPIENT], sender="Someone <someone@elsewhere.example>")
+        code, answer = client.data(mail.as_bytes(policy=email.policy.SMTP))
+    assert (code, answer.decode()) == (
+        554,
+        "Message rejected: Email address is not verified. The following identities failed "
+        "the check in region US-EAST-1: someone@elsewhere.example",
+    )
+
+
+def test_a_repeated_content_type_is_refused_with_554(
+    sandbox: SandboxClient, smtp: SmtpInterface
+) -> None:
+    """header-fields.html: Content-Type may appear once."""
+    ready(sandbox)
+    raw = b"Content-Type: text/html\r\n" + message([RECIPIENT]).as_bytes(policy=email.policy.SMTP)
+    with starttls(smtp) as client:
+        assert client.mail(SENDER)[0] == 250
+        assert client.rcpt(RECIPIENT)[0] == 250
+        code, answer = client.data(raw)
+    assert (code, answer) == (554, b"Transaction failed: Duplicate header 'Content-Type'.")
+
+
 def test_the_password_of_another_region_sends_in_that_region(
     sandbox: SandboxClient, smtp: SmtpInterface
 ) -> None:

@@ -13,7 +13,12 @@ from typing import Any
 
 from courrier_sandbox.ses.faults import SesFault
 from courrier_sandbox.ses.identities import default_configuration_set
-from courrier_sandbox.ses.send_checks import check_address, check_call, check_senders
+from courrier_sandbox.ses.send_checks import (
+    check_address,
+    check_call,
+    check_senders,
+    check_single_headers,
+)
 from courrier_sandbox.ses.service import Accepted, Caller, SesService
 from courrier_sandbox.ses.templates import (
     RenderingFailure,
@@ -131,6 +136,7 @@ def simple_mail(
 def raw_mail(envelope: Envelope, raw: bytes, operation: str) -> Mail:
     """A raw message: what the request leaves out comes from the message's own headers."""
     parsed = Mail(raw=raw, source="", destinations=[], operation=operation).parsed()
+    check_single_headers(parsed)
     set_header = parsed["X-SES-CONFIGURATION-SET"]
     # The SMTP way to name a tenant, stripped like the other X-SES-* headers (docs/ses.md#tenants).
     tenant_header = parsed["X-SES-TENANT"]
