@@ -320,13 +320,25 @@ def test_other_refusals_keep_the_api_message(fault: SesFault, answer: str) -> No
     assert answer_for(fault).startswith(answer)
 
 
-def test_a_recipient_without_a_domain_is_refused_with_554(
-    sandbox: SandboxClient, smtp: SmtpInterface
+@pytest.mark.parametrize("address", ["garbage", "nobody@", "@example.com"])
+def test_an_unusable_envelope_sender_is_refused_with_553(smtp: SmtpInterface, address: str) -> None:
+    """troubleshoot-smtp.html: 553 at MAIL FROM, before any DATA."""
+    with starttls(smtp) as client:
+        code, answer = client.docmd("MAIL", f"FROM:<{address}>")
+    assert (code, answer.decode()) == (553, f"<{address}> Invalid email address")
+
+
+@pytest.mark.parametrize("address", ["nobody", "notanaddress", "nobody@"])
+def test_an_unusable_recipient_is_refused_with_553(
+    sandbox: SandboxClient, smtp: SmtpInterface, address: str
 ) -> None:
     ready(sandbox)
     with starttls(smtp) as client:
-        answer = send(client, message(["nobody"]), ["nobody"])
-    assert answer == (554, "Transaction failed: Missing final '@domain'")
+        assert client.mail(SENDER)[0] == 250
+        code, answer = client.rcpt(address)
+        assert (code, answer.decode()) == (553, f"<{address}> address unknown")
+        # The session goes on: a good recipient is still taken.
+        assert client.rcpt(RECIPIENT)[0] == 250
 
 
 # ---------------------------------------------------------------------------- same feedback
