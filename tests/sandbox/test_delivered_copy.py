@@ -17,7 +17,7 @@ from tests.sandbox.helpers import delivered_copy, error_of
 
 RECIPIENT = "rcpt@example.com"
 SES_HEADERS = {
-    "X-SES-CONFIGURATION-SET": "no-such-set-is-needed",
+    "X-SES-CONFIGURATION-SET": "headers-set",
     "X-SES-MESSAGE-TAGS": "campaign=spring",
     "X-SES-SOURCE-ARN": "arn:aws:ses:us-east-1:123456789012:identity/example.com",
     "X-SES-FROM-ARN": "arn:aws:ses:us-east-1:123456789012:identity/example.com",
@@ -62,7 +62,7 @@ def send_raw(sandbox: SandboxClient, api: str, raw: bytes) -> str:
 @pytest.mark.parametrize("api", ["v1", "v2"])
 def test_ses_headers_are_removed_from_the_delivered_copy(sandbox: SandboxClient, api: str) -> None:
     ready(sandbox)
-    sandbox.sesv2.create_configuration_set(ConfigurationSetName="no-such-set-is-needed")
+    sandbox.sesv2.create_configuration_set(ConfigurationSetName="headers-set")
     message_id = send_raw(sandbox, api, raw_message(SES_HEADERS))
     copy = delivered(sandbox, message_id)
     assert [name for name in copy if name.lower().startswith("x-ses-")] == []
@@ -205,6 +205,23 @@ def test_template_attachments_are_in_the_delivered_copy(sandbox: SandboxClient) 
     )
     copy = delivered(sandbox, answer["MessageId"])
     assert attachments(copy) == EXPECTED_ATTACHMENTS
+
+
+def test_bulk_template_attachments_are_in_each_copy(sandbox: SandboxClient) -> None:
+    ready(sandbox)
+    answer = sandbox.sesv2.send_bulk_email(
+        FromEmailAddress=SENDER,
+        DefaultContent={
+            "Template": {
+                "TemplateContent": {"Subject": "Hi", "Text": "Hello"},
+                "TemplateData": "{}",
+                "Attachments": ATTACHMENTS,
+            }
+        },
+        BulkEmailEntries=[{"Destination": {"ToAddresses": [RECIPIENT]}}],
+    )
+    [entry] = answer["BulkEmailEntryResults"]
+    assert attachments(delivered(sandbox, entry["MessageId"])) == EXPECTED_ATTACHMENTS
 
 
 def test_an_attachment_that_would_add_a_header_is_refused(sandbox: SandboxClient) -> None:
