@@ -4,9 +4,12 @@ What SES's SMTP endpoints do (https://docs.aws.amazon.com/ses/latest/dg/smtp-con
 https://docs.aws.amazon.com/ses/latest/dg/smtp-response-codes.html): every session is
 encrypted before anything else (``530 Must issue a STARTTLS command first``); AUTH PLAIN or
 LOGIN with an access key id and its SMTP password (``535 Authentication Credentials
-Invalid``); no mail before AUTH (``530 Authentication required``); a message is sent as
-SendRawEmail sends it and answered ``250 Ok <message id>``, or refused with the SMTP form of
-the API's error (454 when throttled, 554 when rejected, 552 when too long).
+Invalid``); no mail before AUTH (``530 Authentication required``); an address SES cannot use
+is refused at once (``553 <addr> Invalid email address`` at MAIL FROM, ``553 <addr> address
+unknown`` at RCPT TO, https://docs.aws.amazon.com/ses/latest/dg/troubleshoot-smtp.html); a
+message is sent as SendRawEmail sends it and answered ``250 Ok <message id>``, or refused
+with the SMTP form of the API's error (454 when throttled, 554 when rejected, 552 when too
+long).
 
 A message takes the sandbox's one send path (:meth:`SesService.send`, with the raw message
 built as ``SendRawEmail`` builds it): the same identity checks, send rate, simulator,
