@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import base64
+import email.policy
 import json
 import urllib.error
-from email.message import EmailMessage
+from email.message import EmailMessage, Message
+from email.parser import BytesParser
 from typing import Any
 
 import pytest
@@ -168,3 +171,16 @@ def error_of(call: Any, *args: Any, **kwargs: Any) -> tuple[str, str, int]:
         response["Error"]["Message"],
         response["ResponseMetadata"]["HTTPStatusCode"],
     )
+
+
+def delivered_copy(sandbox: SandboxClient, recipient: str, message_id: str) -> Message:
+    """The copy ``recipient`` received of the message SES accepted as ``message_id``."""
+    sandbox.drain()
+    letters = [
+        letter
+        for letter in sandbox.controls.mailbox(recipient, kind="delivery")
+        if letter.ses_message_id == message_id
+    ]
+    assert len(letters) == 1, letters
+    raw = base64.b64decode(sandbox.controls.letter(letters[0].id)["raw"])
+    return BytesParser(policy=email.policy.compat32).parsebytes(raw)

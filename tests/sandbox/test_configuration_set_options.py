@@ -86,7 +86,8 @@ def test_v2_puts_set_each_option(sandbox: SandboxClient) -> None:
             {"MaxDeliverySeconds": 50401},
             (
                 "BadRequestException",
-                "MaxDeliverySeconds must be from 300 to 50400, not 50401.",
+                "1 validation error detected: Value '50401' at 'maxDeliverySeconds' failed to "
+                "satisfy constraint: Member must have value less than or equal to 50400",
                 400,
             ),
         ),

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
+from email.message import EmailMessage
 from typing import Any
 
 import pytest
@@ -44,6 +45,66 @@ def test_unverified_sender_is_rejected(sandbox: SandboxClient, sender: Any) -> N
     code, message, status = error_of(sender, sandbox, [SUCCESS], source="nobody@example.com")
     assert (code, status) == ("MessageRejected", 400)
     assert message == NOT_VERIFIED + "nobody@example.com"
+
+
+def raw_with(headers: dict[str, str]) -> bytes:
+    message = EmailMessage()
+    for name, value in headers.items():
+        message[name] = value
+    message["To"] = SUCCESS
+    message["Subject"] = "s"
+    message.set_content("b")
+    return message.as_bytes()
+
+
+def raw_send(sandbox: SandboxClient, api: str, raw: bytes) -> Any:
+    if api == "v1":
+        return sandbox.ses.send_raw_email(Source=SENDER, RawMessage={"Data": raw})
+    return sandbox.sesv2.send_email(FromEmailAddress=SENDER, Content={"Raw": {"Data": raw}})
+
+
+@pytest.mark.parametrize("api", ["v1", "v2"])
+@pytest.mark.parametrize("header", ["From", "Sender", "Return-Path"])
+def test_an_unverified_address_in_a_sender_header_is_rejected(
+    sandbox: SandboxClient, api: str, header: str
+) -> None:
+    """SES checks the From, Sender and Return-Path headers of a raw message as it checks
+    its Source (https://docs.aws.amazon.com/ses/latest/dg/troubleshoot-smtp.html)."""
+    sandbox.ses.verify_email_identity(EmailAddress=SENDER)
+    headers = {"From": SENDER, header: "Someone <someone@elsewhere.example>"}
+    code, message, _ = error_of(raw_send, sandbox, api, raw_with(headers))
+    assert code == "MessageRejected"
+    assert message == NOT_VERIFIED + "someone@elsewhere.example"
+
+
+@pytest.mark.parametrize("api", ["v1", "v2"])
+def test_sender_headers_in_a_verified_domain_are_accepted(sandbox: SandboxClient, api: str) -> None:
+    sandbox.ses.verify_email_identity(EmailAddress=SENDER)
+    sandbox.ses.verify_domain_identity(Domain="example.org")
+    headers = {
+        "From": "News <news@example.org>",
+        "Sender": SENDER,
+        "Return-Path": "<bounces@example.org>",
+    }
+    assert raw_send(sandbox, api, raw_with(headers))["MessageId"]
+
+
+@pytest.mark.parametrize("api", ["v1", "v2"])
+@pytest.mark.parametrize("header", ["Content-Type", "Subject", "From", "Message-ID"])
+def test_a_repeated_single_header_is_rejected(
+    sandbox: SandboxClient, api: str, header: str
+) -> None:
+    """https://docs.aws.amazon.com/ses/latest/dg/header-fields.html"""
+    sandbox.ses.verify_email_identity(EmailAddress=SENDER)
+    raw = raw_with({"From": SENDER, "Message-ID": "<a@example.com>"})
+    repeated = {
+        "Content-Type": b"Content-Type: text/html",
+        "Subject": b"Subject: again",
+        "From": f"From: {SENDER}".encode(),
+        "Message-ID": b"Message-ID: <b@example.com>",
+    }[header]
+    code, message, _ = error_of(raw_send, sandbox, api, repeated + b"\n" + raw)
+    assert (code, message) == ("MessageRejected", f"Duplicate header '{header}'.")
 
 
 @pytest.mark.parametrize("sender", [v1_send, v2_send])

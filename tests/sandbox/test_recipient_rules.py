@@ -109,6 +109,15 @@ def test_a_delay_that_ends_in_a_soft_bounce(sandbox: SandboxClient) -> None:
     assert listed(sandbox) == {}  # soft bounces never reach the suppression list
 
 
+def test_a_hard_bounce_is_listed_in_the_case_it_was_sent_to(sandbox: SandboxClient) -> None:
+    sent_to = "Gone.User@Example.net"
+    sandbox.control("POST", "/recipients", {"pattern": sent_to, "outcome": "bounce"})
+    sandbox.set_account(production=True)
+    verified(sandbox, SENDER)
+    send(sandbox, "v2", [sent_to])
+    assert listed(sandbox) == {sent_to: "BOUNCE"}
+
+
 def test_hard_bounces_and_complaints_fill_the_suppression_list(sandbox: SandboxClient) -> None:
     sandbox.control("POST", "/recipients", {"pattern": GONE, "outcome": "bounce"})
     sandbox.control("POST", "/recipients", {"pattern": ANGRY, "outcome": "complaint"})

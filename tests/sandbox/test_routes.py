@@ -235,19 +235,19 @@ def test_account_and_quota_both_apis(sandbox: SandboxClient) -> None:
 def test_suppression_list_crud(sandbox: SandboxClient) -> None:
     sandbox.set_account(production=True)
     sandbox.sesv2.put_suppressed_destination(EmailAddress="X@Example.com", Reason="BOUNCE")
-    found = sandbox.sesv2.get_suppressed_destination(EmailAddress="x@example.com")
+    found = sandbox.sesv2.get_suppressed_destination(EmailAddress="X@Example.com")
     assert found["SuppressedDestination"]["Reason"] == "BOUNCE"
     summaries = sandbox.sesv2.list_suppressed_destinations(Reasons=["BOUNCE"])[
         "SuppressedDestinationSummaries"
     ]
-    assert [s["EmailAddress"] for s in summaries] == ["x@example.com"]
+    assert [s["EmailAddress"] for s in summaries] == ["X@Example.com"]
     assert (
         sandbox.sesv2.list_suppressed_destinations(Reasons=["COMPLAINT"])[
             "SuppressedDestinationSummaries"
         ]
         == []
     )
-    sandbox.sesv2.delete_suppressed_destination(EmailAddress="x@example.com")
+    sandbox.sesv2.delete_suppressed_destination(EmailAddress="X@Example.com")
     assert sandbox.sesv2.list_suppressed_destinations()["SuppressedDestinationSummaries"] == []
 
 

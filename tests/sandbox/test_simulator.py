@@ -15,6 +15,7 @@ from tests.conftest import SENDER, SandboxClient
 from tests.sandbox.helpers import (
     APIS,
     CONFIG_SET,
+    error_of,
     events_route,
     kinds,
     notifications_route,
@@ -180,6 +181,29 @@ def test_eicar_has_no_identity_notification(sandbox: SandboxClient) -> None:
         sandbox, "notifications", "v2-raw", ["qa-inbox@example.com"], attachment=EICAR
     )
     assert payloads == []
+
+
+def test_the_suppression_list_keeps_the_case_of_an_address(sandbox: SandboxClient) -> None:
+    """Its management calls match the case exactly; sending does not
+    (https://docs.aws.amazon.com/ses/latest/dg/sending-email-suppression-list.html)."""
+    sandbox.set_account(production=True)
+    given = "Jane.Doe@Example.org"
+    sandbox.sesv2.put_suppressed_destination(EmailAddress=given, Reason="BOUNCE")
+    found = sandbox.sesv2.list_suppressed_destinations()["SuppressedDestinationSummaries"]
+    assert [entry["EmailAddress"] for entry in found] == [given]
+    entry = sandbox.sesv2.get_suppressed_destination(EmailAddress=given)["SuppressedDestination"]
+    assert entry["EmailAddress"] == given
+    for call in (
+        sandbox.sesv2.get_suppressed_destination,
+        sandbox.sesv2.delete_suppressed_destination,
+    ):
+        code, _, _ = error_of(call, EmailAddress=given.lower())
+        assert code == "NotFoundException"
+    _, payloads = run(sandbox, "events", "v2", [given.lower()])
+    [bounce] = only(payloads, "Bounce")
+    assert bounce["bounce"]["bounceSubType"] == "OnAccountSuppressionList"
+    sandbox.sesv2.delete_suppressed_destination(EmailAddress=given)
+    assert sandbox.sesv2.list_suppressed_destinations()["SuppressedDestinationSummaries"] == []
 
 
 @pytest.mark.parametrize("route", ["notifications", "events"])

@@ -25,7 +25,12 @@ from courrier_sandbox.smtp.credentials import SmtpKeys, default_keys
 from courrier_sandbox.smtp.server import answer_for
 from tests.cli.test_smtp_credentials import REGIONS, botocore_password
 from tests.conftest import REGION, SENDER, SandboxClient
-from tests.sandbox.helpers import CONFIG_SET, events_route, notifications_route
+from tests.sandbox.helpers import (
+    CONFIG_SET,
+    delivered_copy,
+    events_route,
+    notifications_route,
+)
 
 KEY_ID = "AKIASANDBOXSMTP"
 SECRET = "smtp/secret+key"
@@ -203,6 +208,38 @@ def test_an_unverified_sender_is_refused_with_554_in_the_ses_sandbox(
     assert sandbox.controls.events() == []
 
 
+def test_an_unverified_from_header_is_refused_with_554(
+    sandbox: SandboxClient, smtp: SmtpInterface
+) -> None:
+    """The envelope sender is verified, the From header is not (troubleshoot-smtp.html)."""
+    ready(sandbox)
+    with starttls(smtp) as client:
+        code, answer = client.mail(SENDER)
+        assert code == 250, answer
+        code, answer = client.rcpt(RECIPIENT)
+        assert code == 250, answer
+        mail = message([RECIPIENT], sender="Someone <someone@elsewhere.example>")
+        code, answer = client.data(mail.as_bytes(policy=email.policy.SMTP))
+    assert (code, answer.decode()) == (
+        554,
+        "Message rejected: Email address is not verified. The following identities failed "
+        "the check in region US-EAST-1: someone@elsewhere.example",
+    )
+
+
+def test_a_repeated_content_type_is_refused_with_554(
+    sandbox: SandboxClient, smtp: SmtpInterface
+) -> None:
+    """header-fields.html: Content-Type may appear once."""
+    ready(sandbox)
+    raw = b"Content-Type: text/html\r\n" + message([RECIPIENT]).as_bytes(policy=email.policy.SMTP)
+    with starttls(smtp) as client:
+        assert client.mail(SENDER)[0] == 250
+        assert client.rcpt(RECIPIENT)[0] == 250
+        code, answer = client.data(raw)
+    assert (code, answer) == (554, b"Transaction failed: Duplicate header 'Content-Type'.")
+
+
 def test_the_password_of_another_region_sends_in_that_region(
     sandbox: SandboxClient, smtp: SmtpInterface
 ) -> None:
@@ -283,13 +320,25 @@ def test_other_refusals_keep_the_api_message(fault: SesFault, answer: str) -> No
     assert answer_for(fault).startswith(answer)
 
 
-def test_a_recipient_without_a_domain_is_refused_with_554(
-    sandbox: SandboxClient, smtp: SmtpInterface
+@pytest.mark.parametrize("address", ["garbage", "nobody@", "@example.com"])
+def test_an_unusable_envelope_sender_is_refused_with_553(smtp: SmtpInterface, address: str) -> None:
+    """troubleshoot-smtp.html: 553 at MAIL FROM, before any DATA."""
+    with starttls(smtp) as client:
+        code, answer = client.docmd("MAIL", f"FROM:<{address}>")
+    assert (code, answer.decode()) == (553, f"<{address}> Invalid email address")
+
+
+@pytest.mark.parametrize("address", ["nobody", "notanaddress", "nobody@"])
+def test_an_unusable_recipient_is_refused_with_553(
+    sandbox: SandboxClient, smtp: SmtpInterface, address: str
 ) -> None:
     ready(sandbox)
     with starttls(smtp) as client:
-        answer = send(client, message(["nobody"]), ["nobody"])
-    assert answer == (554, "Transaction failed: Missing final '@domain'")
+        assert client.mail(SENDER)[0] == 250
+        code, answer = client.rcpt(address)
+        assert (code, answer.decode()) == (553, f"<{address}> address unknown")
+        # The session goes on: a good recipient is still taken.
+        assert client.rcpt(RECIPIENT)[0] == 250
 
 
 # ---------------------------------------------------------------------------- same feedback
@@ -339,6 +388,23 @@ def test_the_configuration_set_and_tags_come_from_ses_headers(
     assert tags["ses:operation"] == ["SendSmtpEmail"]
     assert tags["ses:configuration-set"] == [CONFIG_SET]
     assert (tags["campaign"], tags["team"]) == (["spring"], ["growth"])
+
+
+def test_ses_headers_are_removed_from_the_delivered_copy(
+    sandbox: SandboxClient, smtp: SmtpInterface
+) -> None:
+    """SES strips every X-SES-* header before sending (event-publishing-send-email.html)."""
+    ready(sandbox)
+    sandbox.sesv2.create_configuration_set(ConfigurationSetName=CONFIG_SET)
+    mail = message([RECIPIENT])
+    mail["X-SES-CONFIGURATION-SET"] = CONFIG_SET
+    mail["X-SES-MESSAGE-TAGS"] = "campaign=spring"
+    mail["X-SES-SOURCE-ARN"] = "arn:aws:ses:us-east-1:123456789012:identity/example.com"
+    with starttls(smtp) as client:
+        code, answer = send(client, mail, [RECIPIENT])
+    assert code == 250, answer
+    copy = delivered_copy(sandbox, RECIPIENT, answer.split()[1])
+    assert [name for name in copy if name.lower().startswith("x-ses-")] == []
 
 
 def _summary(payloads: list[dict[str, Any]]) -> list[tuple[str, list[str], dict[str, Any]]]:

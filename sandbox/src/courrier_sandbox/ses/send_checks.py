@@ -5,7 +5,9 @@ Texts and codes: docs/ses.md#sandbox-account (identities, sandbox), #send-errors
 
 from __future__ import annotations
 
+import email.utils
 import time
+from email.message import Message
 
 from courrier_sandbox.ses.faults import SesFault
 from courrier_sandbox.ses.state import RegionState
@@ -41,6 +43,87 @@ def check_content(api: str, mail: Mail) -> None:
                     f"Invalid tag {name}={value}: tag names and values may only "
                     "contain ASCII letters, digits, underscores and dashes.",
                 )
+
+
+#: The fields that may appear only once in a message's header section
+#: (https://docs.aws.amazon.com/ses/latest/dg/header-fields.html); To, Cc and Bcc are not
+#: among them.
+SINGLE_HEADERS = frozenset(
+    name.lower()
+    for name in [
+        "Accept-Language",
+        "acceptLanguage",
+        "Archived-At",
+        "Auto-Submitted",
+        "Bounces-to",
+        "Comments",
+        "Content-Alternative",
+        "Content-Base",
+        "Content-Class",
+        "Content-Description",
+        "Content-Disposition",
+        "Content-Duration",
+        "Content-ID",
+        "Content-Language",
+        "Content-Length",
+        "Content-Location",
+        "Content-MD5",
+        "Content-Transfer-Encoding",
+        "Content-Type",
+        "Date",
+        "Delivered-To",
+        "Disposition-Notification-Options",
+        "Disposition-Notification-To",
+        "DKIM-Signature",
+        "DomainKey-Signature",
+        "Errors-To",
+        "From",
+        "Importance",
+        "In-Reply-To",
+        "Keywords",
+        "List-Archive",
+        "List-Help",
+        "List-Id",
+        "List-Owner",
+        "List-Post",
+        "List-Subscribe",
+        "List-Unsubscribe",
+        "List-Unsubscribe-Post",
+        "Message-Context",
+        "Message-ID",
+        "MIME-Version",
+        "Organization",
+        "Original-From",
+        "Original-Message-ID",
+        "Original-Recipient",
+        "Original-Subject",
+        "Precedence",
+        "Priority",
+        "References",
+        "Reply-To",
+        "Return-Path",
+        "Return-Receipt-To",
+        "Sender",
+        "Solicitation",
+        "Sensitivity",
+        "Subject",
+        "Thread-Index",
+        "Thread-Topic",
+        "User-Agent",
+        "VBR-Info",
+    ]
+)
+
+
+def check_single_headers(message: Message) -> None:
+    """Refuse a raw message that repeats a field SES allows once (``DuplicateHeader``: the
+    API's MessageRejected, SMTP's "554 Transaction failed")."""
+    seen: set[str] = set()
+    for name in message:
+        key = name.lower()
+        if key in seen and key in SINGLE_HEADERS:
+            raise SesFault("DuplicateHeader", f"Duplicate header '{name}'.")
+        seen.add(key)
 
 
 def check_call(state: RegionState, set_name: str | None) -> None:
@@ -86,11 +169,29 @@ def check_mail_from(region: str, state: RegionState, mail: Mail) -> str:
     return default_mail_from(region)
 
 
+#: Headers whose addresses SES checks as it checks the source: every identity a message is
+#: sent as must be verified ("Email address is not verified",
+#: https://docs.aws.amazon.com/ses/latest/dg/troubleshoot-smtp.html).
+SENDER_HEADERS = ("From", "Sender", "Return-Path")
+
+
 def _unverified_senders(state: RegionState, mail: Mail) -> list[str]:
     senders = [bare_address(mail.source)]
     if mail.feedback_address:
         senders.append(bare_address(mail.feedback_address))
-    return [s for s in senders if not state.is_verified(s)]
+    if mail.raw:
+        senders += _header_senders(mail)
+    failed: dict[str, str] = {}
+    for sender in senders:
+        if sender and not state.is_verified(sender):
+            failed.setdefault(sender.lower(), sender)
+    return list(failed.values())
+
+
+def _header_senders(mail: Mail) -> list[str]:
+    parsed = mail.parsed()
+    values = [str(v) for name in SENDER_HEADERS for v in parsed.get_all(name) or []]
+    return [address for _, address in email.utils.getaddresses(values) if address]
 
 
 def _refuse_unverified(region: str, failed: list[str]) -> None:

@@ -13,7 +13,12 @@ from typing import Any
 
 from courrier_sandbox.ses.faults import SesFault
 from courrier_sandbox.ses.identities import default_configuration_set
-from courrier_sandbox.ses.send_checks import check_address, check_call, check_senders
+from courrier_sandbox.ses.send_checks import (
+    check_address,
+    check_call,
+    check_senders,
+    check_single_headers,
+)
 from courrier_sandbox.ses.service import Accepted, Caller, SesService
 from courrier_sandbox.ses.templates import (
     RenderingFailure,
@@ -25,7 +30,10 @@ from courrier_sandbox.ses.templates import (
 from courrier_sandbox.ses.tenants import check_tenant
 from courrier_sandbox.ses.wire import formats as wire
 from courrier_sandbox.simulation.mail import (
+    Attachment,
+    Charsets,
     Mail,
+    UnbuildableMessage,
     build_simple,
     header_recipients,
     tags_from_headers,
@@ -112,25 +120,65 @@ def simple_mail(
     html: str | None,
     headers: list[tuple[str, str]] | None = None,
     operation: str = "SendEmail",
+    charsets: Charsets | None = None,
+    attachments: list[Attachment] | None = None,
 ) -> Mail:
     if not envelope.source:
         raise SesFault("InvalidParameter", "Missing required parameter FromEmailAddress.")
-    raw = build_simple(
-        source=envelope.source,
-        to=envelope.to,
-        cc=envelope.cc,
-        reply_to=envelope.reply_to,
-        subject=subject,
-        text=text,
-        html=html,
-        headers=headers,
-    )
+    try:
+        raw = build_simple(
+            source=envelope.source,
+            to=envelope.to,
+            cc=envelope.cc,
+            reply_to=envelope.reply_to,
+            subject=subject,
+            text=text,
+            html=html,
+            headers=headers,
+            charsets=charsets,
+            attachments=attachments,
+        )
+    except UnbuildableMessage as err:
+        raise SesFault("InvalidParameter", f"Cannot build the message: {err}") from err
     return envelope.mail(raw, operation)
+
+
+def simple_content(message: Mapping[str, Any]) -> dict[str, Any]:
+    """The members of ``simple_mail`` that a v1 ``Message`` or a v2 ``Simple`` content names:
+    subject, bodies, their charsets and (v2) attachments."""
+    subject = message.get("Subject") or {}
+    body = message.get("Body") or {}
+    text = body.get("Text") or {}
+    html = body.get("Html") or {}
+    return {
+        "subject": subject.get("Data", ""),
+        "text": text.get("Data"),
+        "html": html.get("Data"),
+        "charsets": Charsets(subject.get("Charset"), text.get("Charset"), html.get("Charset")),
+        "attachments": attachments_of(message.get("Attachments")),
+    }
+
+
+def attachments_of(given: list[dict[str, Any]] | None) -> list[Attachment]:
+    """SES v2 ``Attachments`` (of ``Message`` and ``Template``)."""
+    return [
+        Attachment(
+            content=a["RawContent"],
+            file_name=a["FileName"],
+            disposition=a.get("ContentDisposition") or "ATTACHMENT",
+            description=a.get("ContentDescription"),
+            content_id=a.get("ContentId"),
+            transfer_encoding=a.get("ContentTransferEncoding") or "BASE64",
+            content_type=a.get("ContentType"),
+        )
+        for a in given or []
+    ]
 
 
 def raw_mail(envelope: Envelope, raw: bytes, operation: str) -> Mail:
     """A raw message: what the request leaves out comes from the message's own headers."""
     parsed = Mail(raw=raw, source="", destinations=[], operation=operation).parsed()
+    check_single_headers(parsed)
     set_header = parsed["X-SES-CONFIGURATION-SET"]
     # The SMTP way to name a tenant, stripped like the other X-SES-* headers (docs/ses.md#tenants).
     tenant_header = parsed["X-SES-TENANT"]
@@ -178,13 +226,14 @@ def templated_mail(
     headers: list[tuple[str, str]] | None = None,
     *,
     stored: bool = True,
+    attachments: list[Attachment] | None = None,
 ) -> Mail:
     """The rendered message, or one marked as a rendering failure (accepted, not sent).
 
     ``stored``: the template is one of the account's (a tenant send checks its association),
     not given inline.
     """
-    mail = _rendered(envelope, template, data, operation, headers)
+    mail = _rendered(envelope, template, data, operation, headers, attachments)
     mail.templated = True
     mail.template = template.name if stored else None
     return mail
@@ -196,6 +245,7 @@ def _rendered(
     data: Mapping[str, Any],
     operation: str,
     headers: list[tuple[str, str]] | None,
+    attachments: list[Attachment] | None,
 ) -> Mail:
     try:
         # SES's own variable: the recipient's unsubscribe link, filled in per copy.
@@ -211,6 +261,7 @@ def _rendered(
         html=rendered.html,
         headers=headers,
         operation=operation,
+        attachments=attachments,
     )
 
 
@@ -271,6 +322,7 @@ def send_bulk(
     operation: str,
     default_headers: list[tuple[str, str]] | None = None,
     stored_template: bool = True,
+    attachments: list[Attachment] | None = None,
 ) -> dict[str, Any]:
     """Send each entry on its own; one status per entry in an HTTP 200
     (docs/ses.md#sending-at-volume).
@@ -292,7 +344,13 @@ def send_bulk(
             data = {**base, **parse_data(entry.data)}
             headers = merged_headers(default_headers or [], entry.headers)
             mail = templated_mail(
-                entry.envelope, template, data, operation, headers or None, stored=stored_template
+                entry.envelope,
+                template,
+                data,
+                operation,
+                headers or None,
+                stored=stored_template,
+                attachments=attachments,
             )
             sent = svc.send(caller, mail)
         except SesFault as fault:

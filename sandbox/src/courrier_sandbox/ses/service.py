@@ -8,6 +8,7 @@ what happens to a delivered copy afterwards (opens and clicks) are here.
 from __future__ import annotations
 
 import time
+from collections.abc import Collection
 from typing import Any
 
 from courrier_sandbox.ses import resource_tags, tracking
@@ -43,6 +44,15 @@ from courrier_sandbox.simulation.simulator import (
 )
 
 __all__ = ["Accepted", "Caller", "SesOptions", "SesService"]
+
+
+def suppressed_among(
+    listed: dict[str, Suppressed], recipients: list[str], reasons: Collection[str]
+) -> set[str]:
+    """The recipients on ``listed`` for one of ``reasons``: a send matches an address in any
+    case, unlike the list's management calls."""
+    on_list = {entry.email.lower() for entry in listed.values() if entry.reason in reasons}
+    return {address for address in recipients if address.lower() in on_list}
 
 
 class SesService(IdentityMethods, ConfigurationSetMethods, ContactListMethods, TenantMethods):
@@ -120,15 +130,17 @@ class SesService(IdentityMethods, ConfigurationSetMethods, ContactListMethods, T
     ) -> None:
         if reason not in ("BOUNCE", "COMPLAINT"):
             raise SesFault("InvalidParameter", f"Invalid reason {reason}.")
+        # SES keeps an address as given, and its management calls match it case for case
+        # (https://docs.aws.amazon.com/ses/latest/dg/sending-email-suppression-list.html).
         with self.lock:
-            self._suppression_list(caller, tenant)[address.lower()] = Suppressed(
-                address.lower(), reason, time.time(), message_id, feedback_id
+            self._suppression_list(caller, tenant)[address] = Suppressed(
+                address, reason, time.time(), message_id, feedback_id
             )
         self.changed()
 
     def suppressed(self, caller: Caller, address: str, tenant: str | None = None) -> Suppressed:
         with self.lock:
-            found = self._suppression_list(caller, tenant).get(address.lower())
+            found = self._suppression_list(caller, tenant).get(address)
         if found is None:
             raise SesFault(
                 "NotFound", f"Email address {address} does not exist on your suppression list."
@@ -148,7 +160,7 @@ class SesService(IdentityMethods, ConfigurationSetMethods, ContactListMethods, T
     def delete_suppressed(self, caller: Caller, address: str, tenant: str | None = None) -> None:
         self.suppressed(caller, address, tenant)
         with self.lock:
-            del self._suppression_list(caller, tenant)[address.lower()]
+            del self._suppression_list(caller, tenant)[address]
         self.changed()
 
     # ------------------------------------------------------------------------ tags
@@ -214,16 +226,13 @@ class SesService(IdentityMethods, ConfigurationSetMethods, ContactListMethods, T
             mail.source_ip = caller.source_ip
             mail.identity = sending_identity(state, mail.source)
             mail.endpoint = caller.endpoint
+            mail.region = caller.region
             config = state.configuration_sets.get(mail.configuration_set or "")
             scope, reasons = suppression_settings(state, config, tenant)
             listed = (
                 tenant.suppressed if tenant is not None and scope == "TENANT" else state.suppressed
             )
-            suppressed = {
-                address
-                for address in mail.destinations
-                if (entry := listed.get(address.lower())) is not None and entry.reason in reasons
-            }
+            suppressed = suppressed_among(listed, mail.destinations, reasons)
         if mail.rendering_failure is not None:
             # Accepted, then not sent: one Rendering Failure event (docs/ses.md#event-publishing,
             # #sending-at-volume).

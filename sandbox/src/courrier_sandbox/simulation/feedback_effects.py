@@ -50,8 +50,10 @@ def record(state: RegionState, mail: Mail, item: Feedback) -> bool:
     for address in addresses:
         if simulator_case(address) is not None:
             continue
-        key = address.lower()
-        listed[key] = Suppressed(key, reason, now, mail.message_id, item.body.get("feedbackId"))
+        # Listed as sent to, case kept (as put_suppressed keeps it).
+        listed[address] = Suppressed(
+            address, reason, now, mail.message_id, item.body.get("feedbackId")
+        )
         added = True
     return added or changed
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import email.header
 import email.policy
 import email.utils
+import mimetypes
 from dataclasses import dataclass, field
 from email.message import EmailMessage, Message
 from email.parser import BytesParser
@@ -56,6 +57,7 @@ class Mail:
     # Decided when SES accepts the message: where its links point, the domain of its
     # Return-Path, the message as tracking rewrote it, and what tracking covers.
     endpoint: str = ""
+    region: str = "us-east-1"
     mail_from_domain: str = "amazonses.com"
     outgoing: bytes | None = field(default=None, repr=False)
     open_tracked: bool = False
@@ -94,6 +96,41 @@ def decoded_header(value: Any) -> str:
     return str(email.header.make_header(parts))
 
 
+class UnbuildableMessage(ValueError):
+    """A simple send whose charset or attachment cannot make a MIME message."""
+
+
+@dataclass(frozen=True)
+class Charsets:
+    """The ``Charset`` of a simple send's Subject, Text and Html (None: UTF-8)."""
+
+    subject: str | None = None
+    text: str | None = None
+    html: str | None = None
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """One of SES v2's ``Attachments`` of a Simple or Template send (its ``Attachment``)."""
+
+    content: bytes
+    file_name: str
+    #: ``ATTACHMENT`` or ``INLINE``.
+    disposition: str = "ATTACHMENT"
+    description: str | None = None
+    content_id: str | None = None
+    #: ``BASE64``, ``QUOTED_PRINTABLE`` or ``SEVEN_BIT``.
+    transfer_encoding: str = "BASE64"
+    content_type: str | None = None
+
+
+_TRANSFER_ENCODINGS = {
+    "BASE64": "base64",
+    "QUOTED_PRINTABLE": "quoted-printable",
+    "SEVEN_BIT": "7bit",
+}
+
+
 def build_simple(
     *,
     source: str,
@@ -104,8 +141,12 @@ def build_simple(
     text: str | None,
     html: str | None,
     headers: list[tuple[str, str]] | None = None,
+    charsets: Charsets | None = None,
+    attachments: list[Attachment] | None = None,
 ) -> bytes:
-    """The MIME message SES builds from a "simple" (formatted) send request."""
+    """The MIME message SES builds from a "simple" (formatted) send request: its body a
+    multipart/mixed when it has attachments."""
+    charsets = charsets or Charsets()
     message = EmailMessage(policy=email.policy.SMTP)
     if source:
         message["From"] = source
@@ -115,20 +156,67 @@ def build_simple(
         message["Cc"] = ", ".join(cc)
     if reply_to:
         message["Reply-To"] = ", ".join(reply_to)
-    message["Subject"] = subject
-    message["MIME-Version"] = "1.0"
-    for name, value in headers or []:
-        message[name] = value
+    try:
+        _set_subject(message, subject, charsets.subject)
+        message["MIME-Version"] = "1.0"
+        for name, value in headers or []:
+            message[name] = value
+        _set_body(message, text, html, charsets)
+        for attachment in attachments or []:
+            _attach(message, attachment)
+    except (LookupError, UnicodeError, TypeError, ValueError) as err:
+        raise UnbuildableMessage(str(err)) from err
+    return message.as_bytes()
+
+
+def _set_subject(message: EmailMessage, subject: str, charset: str | None) -> None:
+    if charset is None or subject.isascii():
+        message["Subject"] = subject
+        return
+    # The policy would encode a non-ASCII subject in UTF-8 whatever the charset named; this
+    # one is encoded as given and left as it is.
+    message.set_raw("Subject", email.header.Header(subject, charset).encode())
+
+
+def _set_body(
+    message: EmailMessage, text: str | None, html: str | None, charsets: Charsets
+) -> None:
     if text is not None:
-        message.set_content(text)
+        message.set_content(text, charset=charsets.text or "utf-8")
     if html is not None:
         if text is None:
-            message.set_content(html, subtype="html")
+            message.set_content(html, subtype="html", charset=charsets.html or "utf-8")
         else:
-            message.add_alternative(html, subtype="html")
+            message.add_alternative(html, subtype="html", charset=charsets.html or "utf-8")
     if text is None and html is None:
         message.set_content("")
-    return message.as_bytes()
+
+
+def _attach(message: EmailMessage, attachment: Attachment) -> None:
+    named = (attachment.file_name, attachment.description, attachment.content_id)
+    if any(value and ("\r" in value or "\n" in value) for value in named):
+        raise ValueError("an attachment's name, description or id may not break a line")
+    content_type = (
+        attachment.content_type
+        or mimetypes.guess_type(attachment.file_name)[0]
+        or "application/octet-stream"
+    )
+    maintype, _, subtype = content_type.partition(";")[0].strip().partition("/")
+    content_id = attachment.content_id
+    if content_id and not content_id.startswith("<"):
+        content_id = f"<{content_id}>"
+    message.add_attachment(
+        attachment.content,
+        maintype=maintype,
+        subtype=subtype or "octet-stream",
+        filename=attachment.file_name,
+        disposition=attachment.disposition.lower(),
+        cid=content_id,
+        cte=_TRANSFER_ENCODINGS.get(attachment.transfer_encoding, "base64"),
+        headers=[f"Content-Description: {attachment.description}"]
+        if attachment.description
+        else (),
+    )
 
 
 def headers_of(message: Message) -> list[dict[str, str]]:

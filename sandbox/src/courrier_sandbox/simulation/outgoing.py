@@ -10,9 +10,11 @@ once per message (:mod:`courrier_sandbox.ses.tracking`); the rest is per recipie
 from __future__ import annotations
 
 import email.policy
+import email.utils
 import logging
 import urllib.parse
 from collections.abc import Callable
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.parser import BytesParser
 
@@ -28,6 +30,12 @@ _PARSER = BytesParser(policy=email.policy.SMTP)
 def default_mail_from(region: str) -> str:
     """SES's own MAIL FROM domain: ``amazonses.com`` in us-east-1, else per region."""
     return "amazonses.com" if region == "us-east-1" else f"{region}.amazonses.com"
+
+
+def message_id_header(message_id: str, region: str) -> str:
+    """The Message-ID SES gives every message it sends, from its own id for it."""
+    domain = "email.amazonses.com" if region == "us-east-1" else f"{region}.amazonses.com"
+    return f"<{message_id}@{domain}>"
 
 
 def unsubscribe_url(endpoint: str, message_id: str, recipient: str) -> str:
@@ -79,6 +87,16 @@ def copy_for(mail: Mail, recipient: str) -> bytes:
 
     def set_headers(message: EmailMessage) -> None:
         del message["Return-Path"]
+        # SES removes its own headers before sending ("Using Amazon SES-specific email
+        # headers", https://docs.aws.amazon.com/ses/latest/dg/event-publishing-send-email.html).
+        for name in {n for n in message if n.lower().startswith("x-ses-")}:
+            del message[name]
+        # SES sets Date to when it accepted the message and Message-ID to its own, whatever
+        # the sender gave (https://docs.aws.amazon.com/ses/latest/dg/header-fields.html).
+        del message["Date"]
+        del message["Message-ID"]
+        message["Date"] = email.utils.format_datetime(datetime.fromtimestamp(mail.timestamp, UTC))
+        message["Message-ID"] = message_id_header(mail.message_id, mail.region)
         if listed:
             del message["List-Unsubscribe"]
             del message["List-Unsubscribe-Post"]

@@ -4,9 +4,12 @@ What SES's SMTP endpoints do (https://docs.aws.amazon.com/ses/latest/dg/smtp-con
 https://docs.aws.amazon.com/ses/latest/dg/smtp-response-codes.html): every session is
 encrypted before anything else (``530 Must issue a STARTTLS command first``); AUTH PLAIN or
 LOGIN with an access key id and its SMTP password (``535 Authentication Credentials
-Invalid``); no mail before AUTH (``530 Authentication required``); a message is sent as
-SendRawEmail sends it and answered ``250 Ok <message id>``, or refused with the SMTP form of
-the API's error (454 when throttled, 554 when rejected, 552 when too long).
+Invalid``); no mail before AUTH (``530 Authentication required``); an address SES cannot use
+is refused at once (``553 <addr> Invalid email address`` at MAIL FROM, ``553 <addr> address
+unknown`` at RCPT TO, https://docs.aws.amazon.com/ses/latest/dg/troubleshoot-smtp.html); a
+message is sent as SendRawEmail sends it and answered ``250 Ok <message id>``, or refused
+with the SMTP form of the API's error (454 when throttled, 554 when rejected, 552 when too
+long).
 
 A message takes the sandbox's one send path (:meth:`SesService.send`, with the raw message
 built as ``SendRawEmail`` builds it): the same identity checks, send rate, simulator,
@@ -28,7 +31,7 @@ from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 from courrier_sandbox.accounts import account_for
 from courrier_sandbox.errors import SandboxError
 from courrier_sandbox.ses.faults import SesFault
-from courrier_sandbox.ses.send_checks import V2_MAX_BYTES
+from courrier_sandbox.ses.send_checks import V2_MAX_BYTES, check_address
 from courrier_sandbox.ses.sending import Envelope as SendEnvelope
 from courrier_sandbox.ses.sending import raw_mail
 from courrier_sandbox.ses.service import Caller, SesService
@@ -101,6 +104,15 @@ def answer_for(fault: SesFault) -> str:
     return f"554 Transaction failed: {fault.message}"
 
 
+def _usable(address: str) -> bool:
+    """Whether SES would take ``address`` in MAIL FROM or RCPT TO: what the API checks."""
+    try:
+        check_address(address)
+    except SesFault:
+        return False
+    return True
+
+
 class _Handler:
     """aiosmtpd's handler: checks logins, hands each message to the SES service."""
 
@@ -120,6 +132,36 @@ class _Handler:
         if login is None:
             return AuthResult(success=False, handled=False)
         return AuthResult(success=True, auth_data=login)
+
+    async def handle_MAIL(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        address: str,
+        mail_options: list[str],
+    ) -> str:
+        # SES answers an address it cannot use at once, not after DATA (smtp-response-codes
+        # in https://docs.aws.amazon.com/ses/latest/dg/troubleshoot-smtp.html).
+        if not _usable(address):
+            return f"553 <{address}> Invalid email address"
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
+
+    async def handle_RCPT(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        address: str,
+        rcpt_options: list[str],
+    ) -> str:
+        if not _usable(address):
+            return f"553 <{address}> address unknown"
+        envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(rcpt_options)
+        return "250 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         login: object = session.auth_data  # what authenticate() returned
@@ -174,6 +216,14 @@ class _SesSmtp(SMTP):
             # The connection is TLS from its first byte, which aiosmtpd does not see (it
             # only tracks its own STARTTLS); asking for it would refuse every AUTH.
             self._auth_require_tls = False
+
+    def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
+        address, params = super()._getaddr(arg)
+        if address is None:
+            # An address aiosmtpd cannot parse goes on to the handler's MAIL and RCPT hooks,
+            # which refuse it in SES's words, naming it.
+            return arg.strip().removeprefix("<").partition(">")[0], ""
+        return address, params
 
     async def push(self, status: Any) -> None:
         text = status if isinstance(status, str) else bytes(status).decode("ascii", "replace")

@@ -99,6 +99,7 @@ V1 = Api(
     codes={
         "InvalidParameter": "InvalidParameterValue",
         "MessageRejected": "MessageRejected",
+        "DuplicateHeader": "MessageRejected",
         "Throttling": "Throttling",
         "DailyQuota": "Throttling",
         "AccountPaused": "AccountSendingPausedException",
@@ -137,6 +138,7 @@ V2 = Api(
         "InvalidParameter": "BadRequestException",
         "MissingParameter": "BadRequestException",
         "MessageRejected": "MessageRejected",
+        "DuplicateHeader": "MessageRejected",
         "Throttling": "TooManyRequestsException",
         # Which v2 error carries the daily quota is not documented (docs/ses.md#send-errors); the
         # sandbox uses the throttling one, as v1 does, and clients match on the text as well.

@@ -131,7 +131,11 @@ def _scalar_from_text(shape: Shape, text: str, where: str = "") -> Any:
     return text
 
 
-class InvalidEnum(ValueError):
+class InvalidValue(ValueError):
+    """A value the model's constraints refuse, in AWS's validation words."""
+
+
+class InvalidEnum(InvalidValue):
     """A value outside its enum: v1 answers ``ValidationError``, v2 ``BadRequestException``."""
 
     def __init__(self, message: str, *, member: str = "", value: Any = None) -> None:
@@ -328,7 +332,87 @@ def parse_rest_input(
             out[name] = _json_in(member, decoded[name], name)
         elif location is None and route.members_in_query and wire in query:
             out[name] = _scalar_from_text(member, query[wire][0], name)
+    in_body = {n: v for n, v in out.items() if not shape.members[n].serialization.get("location")}
+    _check_constraints(shape, in_body)
     return out
+
+
+def _check_constraints(shape: StructureShape, value: dict[str, Any]) -> None:
+    """Refuse what the model's min, max and pattern traits refuse, every failure at once, as
+    AWS's request validation does (its "N validation errors detected" text)."""
+    problems = _violations(shape, value, "")
+    if problems:
+        count = len(problems)
+        noun = "validation error" if count == 1 else "validation errors"
+        raise InvalidValue(f"{count} {noun} detected: {'; '.join(problems)}")
+
+
+def _violations(shape: Shape, value: Any, path: str) -> list[str]:
+    problems = [
+        f"{_shown(shape, value)} at '{path}' failed to satisfy constraint: {broken}"
+        for broken in _broken_constraints(shape, value)
+    ]
+    if isinstance(shape, StructureShape) and isinstance(value, dict):
+        for name, member in shape.members.items():
+            if value.get(name) is not None:
+                member_path = _aws_member(name) if not path else f"{path}.{_aws_member(name)}"
+                problems += _violations(member, value[name], member_path)
+    elif isinstance(shape, ListShape) and isinstance(value, list):
+        for index, item in enumerate(value, start=1):
+            problems += _violations(shape.member, item, f"{path}.{index}.member")
+    elif isinstance(shape, MapShape) and isinstance(value, dict):
+        for key, item in value.items():
+            problems += _violations(shape.value, item, f"{path}.{key}.member")
+    return problems
+
+
+def _aws_member(name: str) -> str:
+    """A member as AWS's validation names it: ``Content`` -> ``content``."""
+    return name[:1].lower() + name[1:]
+
+
+def _shown(shape: Shape, value: Any) -> str:
+    # A sensitive member's value is not echoed back.
+    if shape.metadata.get("sensitive"):
+        return "Value"
+    if isinstance(value, bytes):
+        return f"Value '{len(value)} bytes'"
+    return f"Value '{value}'"
+
+
+def _broken_constraints(shape: Shape, value: Any) -> list[str]:
+    rules = shape.metadata
+    broken: list[str] = []
+    if shape.type_name in ("integer", "long", "double", "float"):
+        if "min" in rules and value < rules["min"]:
+            broken.append(f"Member must have value greater than or equal to {rules['min']}")
+        if "max" in rules and value > rules["max"]:
+            broken.append(f"Member must have value less than or equal to {rules['max']}")
+        return broken
+    if not isinstance(value, str | bytes | list | dict):
+        return broken
+    if "min" in rules and len(value) < rules["min"]:
+        broken.append(f"Member must have length greater than or equal to {rules['min']}")
+    if "max" in rules and len(value) > rules["max"]:
+        broken.append(f"Member must have length less than or equal to {rules['max']}")
+    pattern = rules.get("pattern")
+    if pattern and isinstance(value, str) and not _full_match(pattern, value):
+        broken.append(f"Member must satisfy regular expression pattern: {pattern}")
+    return broken
+
+
+@functools.cache
+def _compiled(pattern: str) -> re.Pattern[str] | None:
+    try:
+        return re.compile(pattern)
+    except re.error:  # a Java construct Python's re lacks: not checked
+        return None
+
+
+def _full_match(pattern: str, value: str) -> bool:
+    compiled = _compiled(pattern)
+    # Java's matches(), which AWS's validation uses: the whole value, anchors or not.
+    return compiled is None or compiled.fullmatch(value) is not None
 
 
 _JSON_TYPES: dict[str, type | tuple[type, ...]] = {

@@ -16,6 +16,7 @@ from courrier_sandbox.ses.sending import (
     find_template,
     raw_mail,
     send_bulk,
+    simple_content,
     simple_mail,
     tags,
     templated_mail,
@@ -128,14 +129,7 @@ def _list_templates(svc: SesService, caller: Caller, p: dict[str, Any]) -> dict[
 
 @action("SendEmail")
 def _send_email(svc: SesService, caller: Caller, p: dict[str, Any]) -> dict[str, Any]:
-    message = p["Message"]
-    body = message.get("Body", {})
-    mail = simple_mail(
-        V1.envelope(p, p["Destination"], "Tags"),
-        subject=message.get("Subject", {}).get("Data", ""),
-        text=body.get("Text", {}).get("Data"),
-        html=body.get("Html", {}).get("Data"),
-    )
+    mail = simple_mail(V1.envelope(p, p["Destination"], "Tags"), **simple_content(p["Message"]))
     return accepted(svc.send(caller, mail))
 
 

@@ -13,10 +13,12 @@ from courrier_sandbox.ses.sending import (
     BulkEntry,
     Envelope,
     accepted,
+    attachments_of,
     find_template,
     message_headers,
     raw_mail,
     send_bulk,
+    simple_content,
     simple_mail,
     tags,
     templated_mail,
@@ -56,6 +58,8 @@ def handle(
                 "BadRequestException"
             )
         result, after = V2.run(route.operation.name, service, caller, params)
+    except wire.InvalidValue as invalid:
+        return error("BadRequestException", str(invalid)), "BadRequestException"
     except (ValueError, TypeError, AttributeError, RecursionError) as exc:
         # Malformed JSON or values of the wrong type: refused, never a crash.
         return error("BadRequestException", f"Invalid request: {exc}"), "BadRequestException"
@@ -147,13 +151,8 @@ def _send_email(svc: SesService, caller: Caller, p: dict[str, Any]) -> dict[str,
         mail = raw_mail(envelope, content["Raw"]["Data"], "SendEmail")
     elif "Simple" in content:
         simple = content["Simple"]
-        body = simple.get("Body", {})
         mail = simple_mail(
-            envelope,
-            subject=simple.get("Subject", {}).get("Data", ""),
-            text=body.get("Text", {}).get("Data"),
-            html=body.get("Html", {}).get("Data"),
-            headers=[(h["Name"], h["Value"]) for h in simple.get("Headers", [])],
+            envelope, headers=message_headers(simple.get("Headers")), **simple_content(simple)
         )
     elif "Template" in content:
         given = content["Template"]
@@ -161,7 +160,15 @@ def _send_email(svc: SesService, caller: Caller, p: dict[str, Any]) -> dict[str,
         data = parse_data(given.get("TemplateData"))
         headers = message_headers(given.get("Headers"))
         stored = given.get("TemplateContent") is None
-        mail = templated_mail(envelope, template, data, "SendEmail", headers or None, stored=stored)
+        mail = templated_mail(
+            envelope,
+            template,
+            data,
+            "SendEmail",
+            headers or None,
+            stored=stored,
+            attachments=attachments_of(given.get("Attachments")),
+        )
     else:
         raise SesFault("InvalidParameter", "Content must contain Simple, Raw or Template.")
     return accepted(svc.send(caller, mail))
@@ -195,4 +202,5 @@ def _send_bulk(svc: SesService, caller: Caller, p: dict[str, Any]) -> dict[str, 
         operation="SendBulkEmail",
         default_headers=message_headers(given.get("Headers")),
         stored_template=given.get("TemplateContent") is None,
+        attachments=attachments_of(given.get("Attachments")),
     )
