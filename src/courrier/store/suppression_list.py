@@ -48,7 +48,9 @@ class SuppressionPage:
 FEW = 1000
 
 
-def _entry(row: SuppressionRow) -> Suppression:
+def _entry(row: Any, tenant: str | None = None) -> Suppression:
+    """An entry of either list (or of both, read together), as :class:`Suppression`;
+    ``tenant`` for an entry of that tenant's own list."""
     return Suppression(
         row.address,
         row.reason,
@@ -57,6 +59,7 @@ def _entry(row: SuppressionRow) -> Suppression:
         aware(row.first_seen),
         aware(row.last_seen),
         aware(row.expires_at) if row.expires_at else None,
+        tenant,
     )
 
 
@@ -153,16 +156,7 @@ def _split(key: str) -> tuple[str, str]:
 
 
 def _scoped(row: Any, tenant: str) -> Suppression:
-    return Suppression(
-        row.address,
-        row.reason,
-        row.source,
-        row.detail,
-        aware(row.first_seen),
-        aware(row.last_seen),
-        aware(row.expires_at) if row.expires_at else None,
-        tenant if row.scope == OWN else None,
-    )
+    return _entry(row, tenant if row.scope == OWN else None)
 
 
 def _paged(
@@ -256,15 +250,4 @@ def get_suppression(store: Store, address: str, *, tenant: str | None = None) ->
             row = session.get(SuppressionRow, wanted)
             return _entry(row) if row is not None else None
         own = session.get(TenantSuppressionRow, (tenant, wanted))
-        if own is None:
-            return None
-        return Suppression(
-            own.address,
-            own.reason,
-            own.source,
-            own.detail,
-            aware(own.first_seen),
-            aware(own.last_seen),
-            aware(own.expires_at) if own.expires_at else None,
-            tenant,
-        )
+        return _entry(own, tenant) if own is not None else None
