@@ -184,6 +184,7 @@ def refresh(
         return
     events = _events(connection, {r.ses_message_id for r in recipients if r.ses_message_id})
     moves = _Moves()
+    changed: list[dict[str, object]] = []
     settled: list[dict[str, object]] = []
     now = utcnow()
     for r in recipients:
@@ -198,9 +199,9 @@ def refresh(
         if status != r.status:
             settled.append({"b_id": r.id, "b_flags": new, "b_status": status, "b_now": now})
         elif r.flags != new:
-            moves.changed.append({"b_id": r.id, "b_flags": new})
-    if moves.changed:
-        connection.execute(_set_flags(), moves.changed)
+            changed.append({"b_id": r.id, "b_flags": new})
+    if changed:
+        connection.execute(_set_flags(), changed)
     if settled:
         connection.execute(_settle(), settled)
     moves.apply(connection)
@@ -229,8 +230,6 @@ class _Moves:
     def __init__(self) -> None:
         self.deltas: dict[tuple[int, int], int] = {}
         self.tenant_deltas: dict[tuple[int, str, int], int] = {}
-        #: The recipients whose bits changed (``b_id``, ``b_flags``).
-        self.changed: list[dict[str, object]] = []
         #: message id -> (hour, tenant, sent before, sent now): whether it counts as sent.
         self._sent: dict[int, tuple[int, str | None, bool, bool]] = {}
 
@@ -308,12 +307,12 @@ def _events_of() -> Any:
 
 
 class _Events:
-    """The feedback of some messages: each recipient's bits, and the statuses its events
-    (and its message's events that name no recipient) move it up to."""
+    """The feedback of some messages: each recipient's bits, and the strongest status its
+    events (and its message's events that name no recipient) move it up to."""
 
     def __init__(self) -> None:
         self.flags: dict[tuple[str, str], Flag] = {}
-        self._statuses: dict[tuple[str, str | None], list[RecipientStatus]] = {}
+        self._strongest: dict[tuple[str, str | None], RecipientStatus] = {}
 
     def add(
         self, ses_id: str, recipient: str | None, kind: str, subtype: str | None, action: str
@@ -323,19 +322,21 @@ class _Events:
             self.flags[key] = self.flags.get(key, Flag(0)) | event_flags(kind, subtype, action)
         status = event_status(kind, subtype, action)
         if status is not None:
-            self._statuses.setdefault((ses_id, recipient), []).append(status)
+            self._raise((ses_id, recipient), status)
+
+    def _raise(self, key: tuple[str, str | None], status: RecipientStatus) -> None:
+        current = self._strongest.get(key)
+        if current is None or status.rank > current.rank:
+            self._strongest[key] = status
 
     def strongest(self, ses_id: str | None, address: str, status: str) -> str:
         """``status``, or a stronger one this recipient's events give."""
-        if ses_id is None:
-            return status
-        found = [
-            *self._statuses.get((ses_id, address), ()),
-            *self._statuses.get((ses_id, None), ()),
-        ]
-        best = max(found, key=lambda s: s.rank, default=None)
-        if best is None or best.rank <= RecipientStatus(status).rank:
-            return status
+        best = RecipientStatus(status)
+        if ses_id is not None:
+            for key in ((ses_id, address), (ses_id, None)):
+                found = self._strongest.get(key)
+                if found is not None and found.rank > best.rank:
+                    best = found
         return str(best)
 
 

@@ -204,28 +204,25 @@ def _record(
         (Begun(record_id, _marked(message, marked)), message.tenant)
         for record_id, message in zip(ids, messages, strict=True)
     ]
-    rows = [
-        {
-            "message_id": b.record_id,
-            "address": address.lower(),
-            "kind": kind,
-            "status": status,
-            "updated_at": now,
-            "flags": rollups.new_flags(address.lower(), status),
-        }
-        for b, _ in begun
-        for address, kind, status in b.recipients
-    ]
+    rows: list[dict[str, object]] = []
+    counted: list[tuple[dt.datetime, str | None, int]] = []
+    for b, tenant in begun:
+        for address, kind, status in b.recipients:
+            flags = rollups.new_flags(address.lower(), status)
+            rows.append(
+                {
+                    "message_id": b.record_id,
+                    "address": address.lower(),
+                    "kind": kind,
+                    "status": status,
+                    "updated_at": now,
+                    "flags": flags,
+                }
+            )
+            counted.append((now, tenant, flags))
     if rows:
         connection.execute(_INSERT_RECIPIENTS, rows)
-        rollups.count_new(
-            connection,
-            (
-                (now, tenant, rollups.new_flags(address.lower(), status))
-                for b, tenant in begun
-                for address, _, status in b.recipients
-            ),
-        )
+        rollups.count_new(connection, counted)
     return iter(b for b, _ in begun)
 
 
