@@ -313,6 +313,101 @@ def test_an_auto_reply_applied_before_its_delivery_is_still_an_auto_reply(store:
     assert actions == {"m-late": "record", "m-other": "count_soft_bounce"}
 
 
+def ooto_traffic(store: Store, count: int) -> tuple[list[int], list[str], list[str]]:
+    """``count`` messages to one address, each auto-replied to at 13:10 after its delivery at
+    13:00: (record ids, auto-reply bodies, delivery bodies)."""
+    records, replies, deliveries = [], [], []
+    for n in range(count):
+        record = store.record_message(
+            sender="a@example.com",
+            subject=f"s{n}",
+            configuration_set=None,
+            recipients=[("away@x.example", "to", "pending")],
+        )
+        store.finish_send(record, status=MessageStatus.SENT, ses_message_id=f"m-ooto-{n}")
+        records.append(record)
+        reply = bounce("away@x.example", "Transient", "General", f"fb-ooto-{n}", f"m-ooto-{n}")
+        reply["bounce"]["timestamp"] = "2026-12-07T13:10:00.000Z"
+        replies.append(envelope(reply, message_id=f"sns-r{n}"))
+        delivery = sample("S5")
+        delivery["mail"]["messageId"] = f"m-ooto-{n}"
+        delivery["delivery"].update(
+            recipients=["away@x.example"], timestamp="2026-12-07T13:00:00.000Z"
+        )
+        deliveries.append(envelope(delivery, message_id=f"sns-d{n}"))
+    return records, replies, deliveries
+
+
+def ooto_outcome(store: Store, records: list[int]) -> tuple[set[str], list[str], list[str]]:
+    with store.transaction() as session:
+        actions = set(
+            session.scalars(
+                select(FeedbackEventRow.action).where(FeedbackEventRow.kind == "Bounce")
+            ).all()
+        )
+    statuses = []
+    for record_id in records:
+        record = store.message(record_id)
+        assert record is not None
+        statuses.extend(r.status for r in record.recipients)
+    return actions, [s.address for s in store.suppressions()], statuses
+
+
+@pytest.mark.parametrize("one_batch", [True, False], ids=["one-batch", "two-batches"])
+def test_auto_replies_applied_before_their_deliveries_never_suppress(
+    store: Store, one_batch: bool
+) -> None:
+    """Three out-of-office replies that SQS hands over ahead of their deliveries (a backlog
+    received at once, or in separate receives): once the deliveries are applied, nothing
+    counts as a soft bounce, the address is not suppressed and the recipients are delivered,
+    as when the deliveries come first."""
+    records, replies, deliveries = ooto_traffic(store, 3)
+    rules = Rules(soft_bounce_limit=3)
+    if one_batch:
+        applied = apply(store, [decode(body) for body in replies + deliveries], rules=rules)
+        assert (applied.suppressed, applied.suppressing) == ([], [])
+    else:
+        first = apply(store, [decode(body) for body in replies], rules=rules)
+        assert first.suppressed == ["away@x.example"]  # three soft bounces, as far as known
+        applied = apply(store, [decode(body) for body in deliveries], rules=rules)
+        assert applied.unsuppressed == ["away@x.example"]
+    assert ooto_outcome(store, records) == ({"record"}, [], ["delivered"] * 3)
+    with store.transaction() as session:
+        rollups.rebuild(session)
+    assert ooto_outcome(store, records)[2] == ["delivered"] * 3
+
+
+def test_a_suppression_that_real_soft_bounces_justify_stays(store: Store) -> None:
+    """An auto-reply among four counted soft bounces: once its delivery makes it an
+    auto-reply, the three real ones still reach the limit, and the address stays suppressed."""
+    records, replies, deliveries = ooto_traffic(store, 1)
+    soft = [
+        envelope(
+            bounce("away@x.example", "Transient", "MailboxFull", f"fb-full-{n}", f"m-full-{n}"),
+            message_id=f"sns-f{n}",
+        )
+        for n in range(3)
+    ]
+    rules = Rules(soft_bounce_limit=3)
+    apply(store, [decode(body) for body in replies + soft], rules=rules)
+    assert [s.reason for s in store.suppressions()] == ["soft-bounce"]
+    applied = apply(store, [decode(body) for body in deliveries], rules=rules)
+    assert applied.unsuppressed == []
+    assert [s.address for s in store.suppressions()] == ["away@x.example"]
+    assert ooto_outcome(store, records)[2] == ["delivered"]
+
+
+def test_a_manual_soft_bounce_entry_is_never_lifted(store: Store) -> None:
+    records, replies, deliveries = ooto_traffic(store, 1)
+    store.suppress("away@x.example", reason="soft-bounce", source="manual")
+    rules = Rules(soft_bounce_limit=2)  # the auto-reply alone does not suppress
+    apply(store, [decode(body) for body in replies], rules=rules)
+    applied = apply(store, [decode(body) for body in deliveries], rules=rules)
+    assert applied.unsuppressed == []
+    assert ooto_outcome(store, records)[0] == {"record"}
+    assert [(s.address, s.source) for s in store.suppressions()] == [("away@x.example", "manual")]
+
+
 def test_feedback_applied_before_the_outcome_still_moves_its_recipients(store: Store) -> None:
     """A sender held up between SES's answer and its record: the worker stores the message's
     feedback first, when no message has that SES id yet; the outcome then gives each

@@ -57,6 +57,8 @@ class Applied:
     unsubscribed: list[Unsubscribed] = field(default_factory=list)
     #: (tenant, address) suppressed for that tenant only (a complaint about its mail).
     tenant_suppressed: list[tuple[str, str]] = field(default_factory=list)
+    #: Addresses whose soft-bounce suppression was lifted: its bounces were auto-replies.
+    unsuppressed: list[str] = field(default_factory=list)
 
     def merge(self, other: Applied) -> None:
         self.stored.extend(other.stored)
@@ -66,6 +68,7 @@ class Applied:
         self.suppressing.extend(other.suppressing)
         self.unsubscribed.extend(other.unsubscribed)
         self.tenant_suppressed.extend(other.tenant_suppressed)
+        self.unsuppressed.extend(other.unsuppressed)
 
 
 def apply(
@@ -110,8 +113,11 @@ def _claimed(session: Session, batch: Sequence[Decoded], applied: Applied) -> li
                 applied.duplicates += len(decoded.events)
                 continue
             new_ids.discard(sns_id)  # the same SNS message twice in one batch: once
-        events.extend(sorted(decoded.events, key=lambda e: e.timestamp or utcnow()))
-    return events
+        events.extend(decoded.events)
+    # In time order across the whole batch, not only within each SNS message: a backlog
+    # received at once often holds an auto-reply ahead of the Delivery it follows.
+    now = utcnow()
+    return sorted(events, key=lambda e: e.timestamp or now)
 
 
 def _apply_batch(
@@ -185,7 +191,7 @@ def _apply_batch(
     queries.suppress_for_tenants(session, tenant_suppressions)
     # Standard SQS queues deliver in no set order, and concurrent receives reorder more: a delivery
     # applied after its recipient's auto-reply still makes that reply an auto-reply.
-    queries.record_auto_replies(
+    auto_replied = queries.record_auto_replies(
         session,
         {
             (event.ses_message_id, event.recipient)
@@ -193,6 +199,7 @@ def _apply_batch(
             if event.kind == "Delivery" and event.recipient
         },
     )
+    _unsuppress(session, {recipient for _, recipient in auto_replied}, rules, applied)
     # The rates' rollups move in this same transaction: a batch counts once, or not at all.
     rollups.refresh(
         session,
@@ -201,7 +208,26 @@ def _apply_batch(
             for event, _ in applied.stored[stored_before:]
             if event.recipient and event.ses_message_id
         },
+        restate=auto_replied,
     )
+
+
+def _unsuppress(session: Session, recipients: set[str], rules: Rules, applied: Applied) -> None:
+    """Lift the soft-bounce suppressions that auto-replies alone had made: an out-of-office
+    reply never suppresses, whichever of it and its delivery is applied first."""
+    lifted = set(
+        queries.lift_soft_bounce_suppressions(
+            session, recipients, limit=rules.soft_bounce_limit, window=rules.soft_bounce_window
+        )
+    )
+    if not lifted:
+        return
+    log.info("soft-bounce suppression lifted (auto-replies, not bounces): %s", sorted(lifted))
+    applied.unsuppressed.extend(sorted(lifted))
+    applied.suppressed = [a for a in applied.suppressed if a.lower() not in lifted]
+    applied.suppressing = [
+        e for e in applied.suppressing if (e.recipient or "").lower() not in lifted
+    ]
 
 
 #: The ``source`` of the unsubscribes that SES's subscription management records.
@@ -290,7 +316,7 @@ def _effects(
         entry: dict[str, object] = {
             "address": recipient,
             "reason": rules.reason(event),
-            "source": "feedback",
+            "source": queries.FEEDBACK_SOURCE,
             "detail": f"{event.kind} {event.subtype or ''} {event.key}".strip(),
             "expires_at": expires,
         }

@@ -11,11 +11,11 @@ import functools
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import FromClause, bindparam, func, literal, select, update
+from sqlalchemy import FromClause, bindparam, delete, func, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from courrier.statuses import Action, RecipientStatus
+from courrier.statuses import Action, RecipientStatus, SuppressionReason
 from courrier.store.tables import (
     FeedbackEventRow,
     MessageRow,
@@ -25,6 +25,9 @@ from courrier.store.tables import (
     TenantSuppressionRow,
     utcnow,
 )
+
+#: The ``source`` of the suppressions that applying feedback makes.
+FEEDBACK_SOURCE = "feedback"
 
 #: Rows per INSERT: under SQLite's 32,766 and PostgreSQL's 65,535 bound parameters.
 _ROWS_PER_STATEMENT = 1000
@@ -93,26 +96,80 @@ def delivered_pairs(session: Session, ses_message_ids: Collection[str]) -> set[t
     return {(ses_id, recipient) for ses_id, recipient in rows if recipient}
 
 
-def record_auto_replies(session: Session, deliveries: Collection[tuple[str, str]]) -> None:
+def record_auto_replies(
+    session: Session, deliveries: Collection[tuple[str, str]]
+) -> set[tuple[str, str]]:
     """Transient/General bounces already counted for these (SES message id, recipient)
-    deliveries become recorded auto-replies: the delivery arrived after its auto-reply."""
+    deliveries become recorded auto-replies: the delivery arrived after its auto-reply.
+    Returns the pairs whose bounces changed."""
     if not deliveries:
-        return
-    statement = (
-        update(FeedbackEventRow)
+        return set()
+    counted = session.execute(
+        select(FeedbackEventRow.id, FeedbackEventRow.ses_message_id, FeedbackEventRow.recipient)
         .where(
             FeedbackEventRow.kind == "Bounce",
             FeedbackEventRow.subtype == literal("Transient/General"),
             FeedbackEventRow.action == literal(str(Action.COUNT_SOFT_BOUNCE)),
-            FeedbackEventRow.ses_message_id == bindparam("b_ses_id"),
-            FeedbackEventRow.recipient == bindparam("b_recipient"),
+            FeedbackEventRow.ses_message_id.in_(sorted({ses_id for ses_id, _ in deliveries})),
         )
+        .order_by(FeedbackEventRow.id)
+    ).all()
+    replies = [(row_id, (ses_id, to)) for row_id, ses_id, to in counted if (ses_id, to) in deliveries]
+    if not replies:
+        return set()
+    session.execute(
+        update(FeedbackEventRow)
+        .where(FeedbackEventRow.id.in_([row_id for row_id, _ in replies]))
         .values(action=str(Action.RECORD))
         .execution_options(synchronize_session=False)
     )
-    session.connection().execute(
-        statement, [{"b_ses_id": s, "b_recipient": r} for s, r in sorted(deliveries)]
-    )
+    return {pair for _, pair in replies}
+
+
+def lift_soft_bounce_suppressions(
+    session: Session, recipients: Collection[str], *, limit: int, window: dt.timedelta
+) -> list[str]:
+    """Remove the soft-bounce suppressions of these recipients that their counted soft
+    bounces no longer justify: fewer than ``limit`` in the ``window`` before the entry was
+    last made, once some of those bounces turned out to be auto-replies. Returns the
+    addresses lifted."""
+    by_address = {recipient.lower(): recipient for recipient in recipients}
+    if not by_address:
+        return []
+    entries = session.execute(
+        select(SuppressionRow.address, SuppressionRow.last_seen).where(
+            SuppressionRow.address.in_(sorted(by_address)),
+            SuppressionRow.reason == literal(str(SuppressionReason.SOFT_BOUNCE)),
+            SuppressionRow.source == literal(FEEDBACK_SOURCE),
+        )
+    ).all()
+    lifted = [
+        address
+        for address, last_seen in entries
+        if _counted_soft_bounces(session, by_address[address], last_seen - window, last_seen)
+        < limit
+    ]
+    if lifted:
+        session.execute(
+            delete(SuppressionRow)
+            .where(SuppressionRow.address.in_(lifted))
+            .execution_options(synchronize_session=False)
+        )
+    return lifted
+
+
+def _counted_soft_bounces(
+    session: Session, recipient: str, since: dt.datetime, until: dt.datetime
+) -> int:
+    found = session.execute(
+        select(func.count()).where(
+            FeedbackEventRow.recipient == recipient,
+            FeedbackEventRow.action == literal(str(Action.COUNT_SOFT_BOUNCE)),
+            FeedbackEventRow.received_at >= since,
+            FeedbackEventRow.received_at <= until,
+        )
+    ).scalar()
+    return int(found or 0)
 
 
 def soft_bounces_since(

@@ -166,11 +166,15 @@ def refresh(
     message_ids: Collection[int] = (),
     ses_message_ids: Collection[str] = (),
     settle: Mapping[int, str] | None = None,
+    restate: Collection[tuple[str, str]] = (),
 ) -> None:
     """Recount every recipient of these messages, in the caller's transaction.
 
     ``settle`` (message id -> status) is a send's outcome: the message's recipients still
-    pending take that status in the same statement that moves their bits.
+    pending take that status in the same statement that moves their bits. ``restate``
+    names (SES message id, recipient) pairs left ``soft_bounced`` by a bounce that is no
+    longer counted (an auto-reply whose delivery came later): they take the status their
+    events give now, the one place a status moves down.
 
     On PostgreSQL the recipients are locked first (``FOR UPDATE``) and their events read
     after: two transactions refreshing the same recipient take turns, and the second sees
@@ -193,6 +197,8 @@ def refresh(
             # Feedback applied before the outcome found no message with this SES id yet
             # (its statuses moved nobody): the recipient takes the strongest at once.
             status = events.strongest(r.ses_message_id, r.address, settle[r.message_id])
+        elif status == RecipientStatus.SOFT_BOUNCED and (r.ses_message_id, r.address) in restate:
+            status = events.strongest(r.ses_message_id, r.address, RecipientStatus.SENT)
         flags = events.flags.get((r.ses_message_id or "", r.address), Flag(0))
         new = int(recipient_flags(r.ses_message_id, status, r.address, flags))
         moves.move(r.message_id, hour_of(r.created_at), r.tenant, r.flags, new)
