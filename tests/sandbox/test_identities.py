@@ -172,6 +172,53 @@ def test_email_and_domain_actions_keep_to_their_kind(sandbox: SandboxClient) -> 
     )
 
 
+# --------------------------------------------------------------------- invalid names
+
+LONG_DOMAIN = ".".join(["a" * 60] * 5) + ".com"  # 309 characters, each label valid
+NOT_IDENTITIES = [
+    ("a\x01@example.com", "Local address contains control or whitespace."),
+    ("a@b@example.com", "the part before the @ is not a local part"),
+    (f"{'x' * 65}@example.com", "the part before the @ is not a local part"),
+    ("a@-bad-.com", "-bad-.com is not a domain name"),
+    ("a@exa_mple.com", "exa_mple.com is not a domain name"),
+    ("-x.com", "-x.com is not a domain name"),
+    (f"{'l' * 64}.com", "is not a domain name"),
+    (LONG_DOMAIN, "is not a domain name"),
+    ("ex\x01ample.com", "contains control or whitespace"),
+    ("bücher.example", "write a Unicode domain in Punycode"),
+]
+
+
+@pytest.mark.parametrize(("name", "why"), NOT_IDENTITIES)
+def test_invalid_identities_are_refused(sandbox: SandboxClient, name: str, why: str) -> None:
+    verify = (
+        sandbox.ses.verify_email_identity if "@" in name else sandbox.ses.verify_domain_identity
+    )
+    member = "EmailAddress" if "@" in name else "Domain"
+    code, message, status = error(verify, **{member: name})
+    assert (code, status) == ("InvalidParameterValue", 400)
+    assert why in message
+    code, message, status = error(sandbox.sesv2.create_email_identity, EmailIdentity=name)
+    assert (code, status) == ("BadRequestException", 400)
+    assert why in message
+    assert sandbox.ses.list_identities()["Identities"] == []
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "o'brien+tag@example.com",
+        "a@b.c",
+        f"{'x' * 64}@{'l' * 63}.example.com",
+        ".".join(["a" * 62] * 4),  # 251 characters
+        "xn--bcher-kva.example",
+    ],
+)
+def test_valid_identities_are_taken(sandbox: SandboxClient, name: str) -> None:
+    sandbox.sesv2.create_email_identity(EmailIdentity=name)
+    assert sandbox.ses.list_identities()["Identities"] == [name]
+
+
 # ------------------------------------------------------------------------- MAIL FROM
 
 

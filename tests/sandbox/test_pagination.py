@@ -142,6 +142,21 @@ def test_v2_page_size_out_of_range(sandbox: SandboxClient) -> None:
     assert sandbox.sesv2.list_email_identities(PageSize=0)["EmailIdentities"] == []
 
 
+def test_v2_identities_page_size_0_is_the_default_size(sandbox: SandboxClient) -> None:
+    """0 is allowed ("at least 0") and must not answer an empty page with a NextToken, which
+    would spin a ``while NextToken`` loop forever."""
+    names = make_identities(sandbox, 130)
+    pages: list[list[str]] = []
+    token = None
+    while len(pages) < 5:
+        found, token = v2_identities(sandbox, PageSize=0, **({"NextToken": token} if token else {}))
+        pages.append(found)
+        if token is None:
+            break
+    assert [len(p) for p in pages] == [100, 30]
+    assert [name for p in pages for name in p] == names
+
+
 def sets_token(s: SandboxClient) -> str | None:
     return v2_sets(s, PageSize=1)[1]
 

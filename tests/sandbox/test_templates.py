@@ -115,6 +115,10 @@ def test_both_apis_share_templates_and_pages(sandbox: SandboxClient) -> None:
     ("bad", "text"),
     [
         ({"TemplateName": "bad name"}, "Invalid template name <bad name>"),
+        # AWS::SES::Template's pattern, ^[a-zA-Z0-9_-]{1,64}$ (CloudFormation reference).
+        ({"TemplateName": "ctl\x01"}, "Invalid template name"),
+        ({"TemplateName": "é"}, "Invalid template name"),
+        ({"TemplateName": "x" * 65}, "Invalid template name"),
         ({"TemplateName": "t", "TextPart": "{{#if x}}{{/each}}"}, "not valid Handlebars"),
         ({"TemplateName": "t", "HtmlPart": "x" * 600_000}, "larger than 500 KB"),
     ],
@@ -177,6 +181,37 @@ def test_test_render_refusals(sandbox: SandboxClient) -> None:
     assert error(sandbox.ses.test_render_template, TemplateName="nope", TemplateData="{}")[0] == (
         "TemplateDoesNotExist"
     )
+
+
+# ---------------------------------------------------- characters XML cannot carry
+
+
+def test_v1_answers_parse_whatever_a_template_holds(sandbox: SandboxClient) -> None:
+    """XML 1.0 cannot carry most C0 controls, not even as references: v1 answers write U+FFFD
+    for them (JSON, v2, carries them as they are); a CR stays a CR."""
+    sandbox.ses.create_template(
+        Template={"TemplateName": "ctl", "SubjectPart": "x\x01y", "TextPart": "a\x0bb\r\nc"}
+    )
+    got = sandbox.ses.get_template(TemplateName="ctl")["Template"]
+    assert (got["SubjectPart"], got["TextPart"]) == ("x\ufffdy", "a\ufffdb\r\nc")
+    v2 = sandbox.sesv2.get_email_template(TemplateName="ctl")["TemplateContent"]
+    assert (v2["Subject"], v2["Text"]) == ("x\x01y", "a\x0bb\r\nc")
+
+
+def test_v1_error_echoing_a_control_character_parses(sandbox: SandboxClient) -> None:
+    assert error(sandbox.ses.get_template, TemplateName="a\x01b")[:2] == (
+        "TemplateDoesNotExist",
+        "Template a\ufffdb does not exist.",
+    )
+
+
+def test_v1_render_of_control_characters_in_the_data_parses(sandbox: SandboxClient) -> None:
+    sandbox.ses.create_template(
+        Template={"TemplateName": "c2", "SubjectPart": "s", "TextPart": "<{{a}}>"}
+    )
+    data = json.dumps({"a": "\u0001\u001f"})
+    rendered = sandbox.ses.test_render_template(TemplateName="c2", TemplateData=data)
+    assert "<\ufffd\ufffd>" in rendered["RenderedTemplate"]
 
 
 # ------------------------------------------------------------------ sending

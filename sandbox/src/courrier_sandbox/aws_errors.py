@@ -22,6 +22,8 @@ from xml.etree import ElementTree as ET
 import botocore.session
 from werkzeug.wrappers import Request, Response
 
+from courrier_sandbox.ses.wire.formats import xml_text
+
 log = logging.getLogger(__name__)
 
 #: Larger than any SES v2 raw message (40 MB, base64-encoded in JSON).
@@ -52,7 +54,8 @@ def error_response(
         error = ET.SubElement(root, "Error")
         ET.SubElement(error, "Type").text = "Sender" if sender else "Receiver"
         ET.SubElement(error, "Code").text = code
-        ET.SubElement(error, "Message").text = message
+        # A message can echo what the request held: nothing XML cannot carry may reach it.
+        ET.SubElement(error, "Message").text = xml_text(message)
         ET.SubElement(root, "RequestId").text = request_id
         return Response(ET.tostring(root, encoding="utf-8"), status=status, content_type="text/xml")
     body = (

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import string
 from email.message import EmailMessage
 from email.policy import SMTP
 from typing import Any
@@ -16,8 +18,8 @@ MAIL_FROM_BEHAVIORS = ("UseDefaultValue", "RejectMessage")
 
 
 class IdentityMethods(SesCore):
-    def verify_identity(self, caller: Caller, name: str) -> Identity:
-        name = checked_identity_name(name)
+    def verify_identity(self, caller: Caller, name: str, kind: str | None = None) -> Identity:
+        name = checked_identity_name(name, kind)
         with self.lock:
             state = self.state(caller)
             identity = state.identities.get(name)
@@ -198,7 +200,7 @@ class IdentityMethods(SesCore):
         identity = self.identity(caller, name)
         parent = identity.name.rpartition("@")[2].lower()
         domain = (domain or "").strip().lower().rstrip(".") or None
-        if domain is not None and (not domain.endswith(f".{parent}") or not _is_domain(domain)):
+        if domain is not None and (not domain.endswith(f".{parent}") or not is_domain(domain)):
             # The MAIL FROM domain must be a subdomain of the identity (botocore's model).
             raise SesFault(
                 "InvalidParameter",
@@ -269,29 +271,53 @@ def identity_name(name: str) -> str:
     return f"{local}{at}{domain.lower()}" if at else domain.lower()
 
 
-def checked_identity_name(name: str) -> str:
-    """``name`` as an identity, or SES's refusal.
-
-    An identity is an address or a domain alone: ``Foo <foo@example.com>`` is refused (AWS
-    documents no normalisation), as is anything with spaces or without a local part.
-    """
+def checked_identity_name(name: str, kind: str | None = None) -> str:
+    """``name`` as an identity of ``kind`` ("EmailAddress" or "Domain", None: either), or SES's
+    refusal (v1 InvalidParameterValue, v2 BadRequestException)."""
     bare = name.strip()
     local, at, domain = bare.rpartition("@")
-    if (
-        not bare
-        or any(ch.isspace() or ch in '<>"(),;' for ch in bare)
-        or (at and not local)
-        or not _is_domain(domain)
-    ):
-        kind = "email address" if "@" in bare else "domain"
-        raise SesFault(
-            "InvalidParameter",
-            f"Invalid {kind} <{name}>: an identity is the address or domain alone, without a "
-            "display name.",
-        )
+    if kind is not None and kind != ("EmailAddress" if at else "Domain"):
+        noun = "email address" if kind == "EmailAddress" else "domain"
+        raise SesFault("InvalidParameter", f"Invalid {noun} <{name}>.")
+    problem = _identity_problem(local, at, domain)
+    if problem:
+        noun = "email address" if at else "domain"
+        raise SesFault("InvalidParameter", f"Invalid {noun} <{name}>: {problem}")
     return identity_name(bare)
 
 
-def _is_domain(domain: str) -> bool:
+#: What marks a display name or a list around an address.
+_NOT_IDENTITY = frozenset('<>"(),;')
+#: RFC 5322's atext and the dots between atoms: an unquoted local part.
+_LOCAL_CHARS = frozenset(string.ascii_letters + string.digits + "!#$%&'*+-/=?^_`{|}~.")
+#: One DNS label: letters, digits and hyphens, 1-63 of them, no hyphen at either end (RFC 1123).
+_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
+
+
+def _identity_problem(local: str, at: str, domain: str) -> str | None:
+    whole = f"{local}{at}{domain}"
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in whole):
+        # The words of SES's refusal of such an address in a send (docs/ses.md#addresses).
+        return f"{'Local address' if at else 'Domain'} contains control or whitespace."
+    if not whole or (at and not local) or any(ch.isspace() or ch in _NOT_IDENTITY for ch in whole):
+        # AWS documents no normalisation of ``Foo <foo@example.com>``.
+        return "an identity is the address or domain alone, without a display name."
+    if not whole.isascii():
+        # SES has no SMTPUTF8: a Unicode domain is written in Punycode (docs/ses.md#addresses).
+        return "SES takes ASCII only; write a Unicode domain in Punycode (xn--)."
+    if at and (len(local) > 64 or not set(local) <= _LOCAL_CHARS):
+        return "the part before the @ is not a local part (RFC 5321: at most 64 characters)."
+    if not is_domain(domain):
+        return (
+            f"{domain} is not a domain name: labels of 1-63 letters, digits and hyphens, "
+            "no hyphen at either end, 253 characters in all (RFC 1123)."
+        )
+    return None
+
+
+def is_domain(domain: str) -> bool:
+    """A DNS name of at least two labels, by RFC 1034 and 1123's rules for host names."""
     labels = domain.split(".")
-    return len(labels) >= 2 and all(labels) and "@" not in domain
+    return (
+        len(domain) <= 253 and len(labels) >= 2 and all(_LABEL.fullmatch(label) for label in labels)
+    )

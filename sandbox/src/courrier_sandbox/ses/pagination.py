@@ -68,7 +68,10 @@ def page(
 ) -> tuple[list[T], str | None]:
     """One page of ``items`` and the token for the next one (None on the last page)."""
     rule = RULES[(api, operation)]
-    if size is None:
+    if size is None or (size == 0 and rule.minimum == 0):
+        # ListEmailIdentities takes 0 ("at least 0", botocore's model) without saying what it
+        # returns; an empty page with a NextToken would never move on and spin a client's
+        # ``while NextToken`` loop, so 0 reads as no size given.
         size = rule.default
     elif size > rule.maximum and rule.clamp:
         size = rule.maximum
@@ -86,10 +89,7 @@ def page(
     chosen = ordered[:size]
     if len(ordered) <= size:
         return chosen, None
-    last = key(chosen[-1]) if chosen else ""
-    if not chosen and token:
-        last = _decode(token, f"{api}:{operation}", token_fault)
-    return chosen, _encode(f"{api}:{operation}", last)
+    return chosen, _encode(f"{api}:{operation}", key(chosen[-1]))
 
 
 def _encode(operation: str, after: str) -> str:

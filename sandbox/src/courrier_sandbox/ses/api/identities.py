@@ -27,17 +27,13 @@ def _found(svc: SesService, caller: Caller, names: list[str]) -> list[tuple[str,
 @v1("VerifyEmailIdentity")
 @v1("VerifyEmailAddress")  # the older name of the same action
 def _verify_email_identity(svc: SesService, caller: Caller, p: dict[str, Any]) -> dict[str, Any]:
-    if "@" not in p["EmailAddress"]:
-        raise SesFault("InvalidParameter", f"Invalid email address <{p['EmailAddress']}>.")
-    svc.verify_identity(caller, p["EmailAddress"])
+    svc.verify_identity(caller, p["EmailAddress"], "EmailAddress")
     return {}
 
 
 @v1("VerifyDomainIdentity")
 def _verify_domain(svc: SesService, caller: Caller, p: dict[str, Any]) -> dict[str, Any]:
-    if "@" in p["Domain"]:
-        raise SesFault("InvalidParameter", f"Invalid domain <{p['Domain']}>.")
-    identity = svc.verify_identity(caller, p["Domain"])
+    identity = svc.verify_identity(caller, p["Domain"], "Domain")
     return {"VerificationToken": identity.verification_token}
 
 

@@ -187,7 +187,25 @@ def query_error(code: str, message: str, request_id: str, *, sender: bool = True
     return _xml_bytes(root)
 
 
+#: What XML 1.0 cannot carry in any form, not even as a character reference: C0 controls other
+#: than tab, LF and CR, lone surrogates, U+FFFE and U+FFFF (https://www.w3.org/TR/xml/#charsets).
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def xml_text(value: str) -> str:
+    """``value`` with every character XML 1.0 cannot carry written as U+FFFD.
+
+    Most such values are refused where they come in (identities, template names); what cannot
+    be refused, such as a template rendered with the data of the request, still reaches a v1
+    client: one replaced character is better than an answer no client can parse.
+    """
+    return _NOT_XML.sub("\ufffd", value)
+
+
 def _xml_bytes(root: ET.Element) -> bytes:
+    for element in root.iter():
+        if element.text:
+            element.text = xml_text(element.text)
     # An XML parser turns a literal CR LF into LF, so AWS sends CR as a character
     # reference; without it a template's or a rendered message's CRLF reads back as LF.
     # ElementTree writes no CR of its own, so every CR here comes from a value.
