@@ -17,7 +17,7 @@ from courrier.errors import (
     UnsubscribeRequired,
 )
 from courrier.settings import Settings
-from courrier.unsubscribe import ONE_CLICK, Links, Unsubscribe, links_for
+from courrier.unsubscribe import MAX_BODY, ONE_CLICK, Links, Unsubscribe, links_for, too_large
 
 SECRET = "0123456789abcdef-secret"
 LINKS = Links("https://mail.example.com/unsubscribe/", SECRET)
@@ -170,3 +170,20 @@ def test_any_change_to_a_tenants_token_is_refused(data: st.DataObject) -> None:
 def test_a_bad_tenant_name_makes_no_link() -> None:
     with pytest.raises(InvalidMessage, match="tenant name"):
         LINKS.token("reader@example.com", tenant="acme\nx")
+
+
+@pytest.mark.parametrize(
+    ("header", "large"),
+    [
+        ("", False),
+        ("12", False),
+        (str(MAX_BODY), False),
+        (f"000{MAX_BODY}", False),
+        (str(MAX_BODY + 1), True),
+        ("9" * 5000, True),  # past the digits int() converts
+        ("-5", False),
+        ("\u0663\u0663\u0663\u0663\u0663", False),  # not ASCII digits: not a length at all
+    ],
+)
+def test_a_content_length_of_any_size_is_judged(header: str, large: bool) -> None:
+    assert too_large(header) is large

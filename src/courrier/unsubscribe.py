@@ -252,7 +252,11 @@ MAX_BODY = 4096
 
 def too_large(content_length: str) -> bool:
     """Whether a request's ``Content-Length`` is over :data:`MAX_BODY` (absent: no)."""
-    return content_length.strip().isdigit() and int(content_length) > MAX_BODY
+    text = content_length.strip()
+    if not (text.isascii() and text.isdigit()):
+        return False
+    # Compared as text first: int() refuses more than 4,300 digits (a ValueError).
+    return len(text.lstrip("0")) > len(str(MAX_BODY)) or int(text) > MAX_BODY
 
 
 def _what(request: Unsubscribe) -> str:

@@ -24,6 +24,14 @@ def bounce(n: int, **changes: Any) -> dict[str, Any]:
     return payload
 
 
+def opened(n: int, ip_address: str) -> dict[str, Any]:
+    """A valid Open (facts S8) of ``msg-{n}`` from ``ip_address``."""
+    payload = sample("S8")
+    payload["mail"]["messageId"] = f"msg-{n}"
+    payload["open"]["ipAddress"] = ip_address
+    return payload
+
+
 def wrapped(payload: dict[str, Any] | str, **fields: str) -> str:
     outer = json.loads(envelope(payload))
     outer.update(fields)
@@ -48,6 +56,8 @@ def poison_bodies(n: int = 0) -> dict[str, str]:
         "nul-feedback-id": wrapped(bounce(6, feedback_id="fb\x006"), MessageId=f"n3-{tag}"),
         "nul-topic": wrapped(bounce(7), MessageId=f"n4-{tag}", TopicArn="arn:aws:sns:\x00"),
         "nul-sns-id": wrapped(bounce(8), MessageId=f"n5\x00{tag}"),
+        "nul-open-ip": wrapped(opened(14, "\x00"), MessageId=f"n6-{tag}"),
+        "surrogate-open-ip": wrapped(opened(15, "1.2.3.4\ud800"), MessageId=f"sur2-{tag}"),
         "long-sns-id": wrapped(bounce(9), MessageId="s" * 101),
         "long-ses-id": wrapped(bounce(10, ses_id="m" * 101), MessageId=f"l2-{tag}"),
         "long-recipient": wrapped(

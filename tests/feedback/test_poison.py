@@ -23,7 +23,7 @@ from courrier.feedback.worker import Worker
 from courrier.store import Store
 from tests.conftest import postgres_schema
 from tests.fakes import ListQueue
-from tests.feedback.poison import bounce, poison_bodies, wrapped
+from tests.feedback.poison import bounce, opened, poison_bodies, wrapped
 
 POISON = poison_bodies()
 
@@ -76,7 +76,9 @@ _poison_text = st.one_of(
     st.text(max_size=10).map(lambda t: t + "\x00"),
     st.sampled_from(["\ud800", "\udfff@x", "a\udc80b"]),
 )
-_targets = st.sampled_from(["ses_id", "recipient", "feedback_id", "MessageId", "TopicArn"])
+_targets = st.sampled_from(
+    ["ses_id", "recipient", "feedback_id", "MessageId", "TopicArn", "open-ip"]
+)
 _serial = iter(range(10**9))
 
 
@@ -92,6 +94,8 @@ def test_whatever_decodes_can_be_stored_on_every_store(
     fields = {"MessageId": f"prop-{n}"}
     if target in ("MessageId", "TopicArn"):
         fields[target] = value
+    elif target == "open-ip":
+        payload = opened(n, value)
     else:
         payload = bounce(n, **{target: value})
     body = wrapped(payload, **fields)

@@ -10,7 +10,7 @@ import pytest
 
 from courrier.aws.ses import AccountView, SesClient
 from courrier.aws.sqs import SqsQueue
-from courrier.errors import ConfigurationError, ReputationGuardTripped
+from courrier.errors import AwsUnreachable, ConfigurationError, ReputationGuardTripped
 from courrier.feedback.apply import Applied
 from courrier.feedback.observer import WorkerObserver
 from courrier.feedback.worker import Worker
@@ -258,6 +258,46 @@ def test_an_unreadable_account_does_not_block_sends(store: Store) -> None:
     guard = Guard(store, REHEARSAL, account=account)
     guard.before_send(bulk=True)
     assert trips(store) == []
+
+
+def test_status_asks_ses_at_most_once_a_minute_failures_too(store: Store) -> None:
+    calls: list[int] = []
+
+    def account() -> AccountView:
+        calls.append(1)
+        raise AwsUnreachable("GetAccount: read timeout")
+
+    clock = FakeClock()
+    guard = Guard(store, REHEARSAL, account=account, clock=clock)
+    for _ in range(3):
+        assert guard.status().account_error == "GetAccount: read timeout"
+    assert guard.account_view() == (None, "GetAccount: read timeout")
+    assert len(calls) == 1
+    clock.now += ACCOUNT_INTERVAL
+    guard.status()
+    assert len(calls) == 2
+
+
+def test_one_slow_account_read_holds_back_no_other_caller(store: Store) -> None:
+    """While one caller waits on SES, the others answer at once with the last view."""
+    entered, release = threading.Event(), threading.Event()
+
+    def account() -> AccountView:
+        entered.set()
+        release.wait(30)
+        raise AwsUnreachable("GetAccount: read timeout")
+
+    guard = Guard(store, REHEARSAL, account=account)
+    slow = threading.Thread(target=guard.status)
+    slow.start()
+    try:
+        assert entered.wait(10)
+        assert guard.status().account_error == "still being read"
+        assert guard.account_view() == (None, "still being read")
+    finally:
+        release.set()
+        slow.join(10)
+    assert guard.account_view() == (None, "GetAccount: read timeout")
 
 
 @pytest.mark.parametrize(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import io
+import socket
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -303,3 +305,47 @@ def test_guard_reset_from_the_overview(web: TestClient, store: Store) -> None:
     assert 'data-guard-state="tripped"' in page.text
     web.post("/guard/reset", data={"csrf": csrf(web), "note": "cleaned the list"})
     assert open_trip(store) is None
+
+
+@pytest.fixture
+def silent_ses(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[socket.socket]]:
+    """An SES endpoint that accepts connections and never answers; yields what it accepted."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    accepted: list[socket.socket] = []
+
+    def accept() -> None:
+        while True:
+            try:
+                accepted.append(listener.accept()[0])
+            except OSError:
+                return
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{listener.getsockname()[1]}")
+    for name, value in (("AWS_ACCESS_KEY_ID", "x"), ("AWS_SECRET_ACCESS_KEY", "x")):
+        monkeypatch.setenv(name, value)
+    try:
+        yield accepted
+    finally:
+        listener.close()
+        thread.join(5)
+        for connection in accepted:
+            connection.close()
+
+
+def test_an_ses_that_never_answers_holds_back_one_page_a_minute(
+    store: Store, silent_ses: list[socket.socket]
+) -> None:
+    settings = Settings(database_url="unused", region="eu-west-1", read_timeout=0.5)
+    with TestClient(make_app(store, settings), base_url=LOOPBACK) as web:
+        first = web.get("/")
+        assert first.status_code == 200
+        assert "view is not available" in first.text
+        asked = len(silent_ses)
+        assert asked >= 1
+        for page in ("/", "/account", "/", "/account"):
+            response = web.get(page)
+            assert response.status_code == 200, page
+            assert "view is not available" in response.text, page
+        assert len(silent_ses) == asked

@@ -226,7 +226,16 @@ def _every_page_says_unavailable(
 
 
 @pytest.mark.parametrize(
-    "number", ["99999999999999999999999", "2147483648", "9223372036854775808", "0", "00"]
+    "number",
+    [
+        "99999999999999999999999",
+        "2147483648",
+        "9223372036854775808",
+        "0",
+        "00",
+        "9" * 4301,  # past the digits int() converts: a ValueError, not a number
+        "\u0663",  # a digit, but not an ASCII one
+    ],
 )
 def test_a_message_id_out_of_range_is_404(store: Store, number: str) -> None:
     with client(store) as web:
@@ -254,11 +263,20 @@ PARAMS = ["q", "status", "offset", "reason", "after", "before", "address", "done
 )
 @given(
     path=st.sampled_from(PATHS),
-    number=st.one_of(st.integers(min_value=-(2**70), max_value=2**70), st.text(max_size=8)),
+    number=st.one_of(
+        st.integers(min_value=-(2**70), max_value=2**70),
+        st.text(max_size=8),
+        st.integers(min_value=4290, max_value=4400).map(lambda digits: "9" * digits),
+    ),
     segment=st.text(max_size=12),
     query=st.dictionaries(
         st.sampled_from(PARAMS),
-        st.one_of(st.text(max_size=20), st.integers().map(str), st.just("9" * 40)),
+        st.one_of(
+            st.text(max_size=20),
+            st.integers().map(str),
+            st.just("9" * 40),
+            st.just("9" * 5000),
+        ),
         max_size=4,
     ),
 )

@@ -48,6 +48,9 @@ def check_storable(envelope: Envelope | None, events: Iterable[ev.Event]) -> Non
         _check_field(f"{event.kind} feedbackId", event.feedback_id, "feedback_id")
         _check_field(f"{event.kind} subtype", event.subtype, None)
         _check_field(f"{event.kind} {ev.TENANT_TAG} tag", event.tenant, "tenant")
+        # The stored key also holds what only it carries (an open's or a click's IP
+        # address, a link): its length is handled when stored (apply.stored_key).
+        _check_field(f"{event.kind} key", event.key, None)
 
 
 def _check_field(what: str, value: str | None, limit_key: str | None) -> None:

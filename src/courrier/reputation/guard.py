@@ -42,7 +42,7 @@ from typing import Any
 
 from courrier.aws.ses import AccountView
 from courrier.clock import Clock
-from courrier.errors import AwsError, ConfigurationError, ReputationGuardTripped
+from courrier.errors import AwsError, CourrierError, ReputationGuardTripped
 from courrier.reputation.stats import RATES, Report, Window, guard_lines, report, window
 from courrier.settings import Settings
 from courrier.statuses import GuardLevel
@@ -128,6 +128,11 @@ class Guard:
         self._states: dict[str | None, tuple[float, Trip | None]] = {}
         self._account_read: float | None = None
         self.last_account: AccountView | None = None
+        #: When :meth:`status` last asked SES (or None while nobody has, or one caller is
+        #: asking), and what it could not read then.
+        self._viewed: float | None = None
+        self._viewing = False
+        self._view_error: str | None = None
 
     # ---------------------------------------------------------------- judging
 
@@ -278,16 +283,41 @@ class Guard:
     def status(self, *, days: int = 7, tenant: str | None = None) -> GuardStatus:
         """The guard's state (the account's, or ``tenant``'s: its own trip and figures) with
         SES's view of the account."""
-        error = None
-        if self._account is not None:
-            try:
-                self.last_account = self._account()
-            except (AwsError, ConfigurationError) as err:
-                # No region or no credentials: the rates still stand without SES's view.
-                error = str(err)
+        view, error = self.account_view()
         return GuardStatus(
             trip=records.open_trip(self.store, tenant),
             report=report(self.store, self.settings, days=days, tenant=tenant),
-            account=self.last_account,
+            account=view,
             account_error=error,
         )
+
+    def account_view(self) -> tuple[AccountView | None, str | None]:
+        """SES's view of the account (the last one read) and, if the last read failed, why.
+
+        A long-lived caller (the dashboard) asks SES at most once per ``ACCOUNT_INTERVAL``,
+        failures included, and one caller at a time: the others take the last view at
+        once, so that an SES endpoint that never answers holds back one page load a
+        minute rather than every page.
+        """
+        if self._account is None:
+            return self.last_account, None
+        now = self._clock()
+        with self._lock:
+            fresh = self._viewed is not None and now - self._viewed < ACCOUNT_INTERVAL
+            if fresh:
+                return self.last_account, self._view_error
+            if self._viewing:
+                return self.last_account, None if self.last_account else "still being read"
+            self._viewing = True
+        error = None
+        try:
+            self.last_account = self._account()
+        except CourrierError as err:
+            # No region, no credentials, no answer: the rates still stand without SES's view.
+            error = str(err)
+        finally:
+            with self._lock:
+                self._viewing = False
+                self._viewed = self._clock()
+                self._view_error = error
+        return self.last_account, error

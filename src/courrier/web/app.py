@@ -296,11 +296,8 @@ class Dashboard:
         return _back("/suppressions", tenant=tenant, done=done)
 
     def account(self, request: Request, **context: Any) -> Response:
-        view, error = None, None
-        try:
-            view = self._ses().account()
-        except CourrierError as err:
-            error = str(err)
+        view, error = self.guard.account_view()
+        if error:
             self.aws_problems.warning(f"SES's view is not available: {error}")
         return self.render(request, "account.html", view=view, error=error, **context)
 
@@ -370,8 +367,11 @@ def _clean(text: str) -> str:
 
 
 def _number(text: str) -> int:
-    # Bounded: a database refuses an OFFSET past its integer range.
-    return min(int(text), 10**9) if text.isascii() and text.isdigit() else 0
+    # Bounded: a database refuses an OFFSET past its integer range, and int() refuses more
+    # than 4,300 digits (a ValueError).
+    if not (text.isascii() and text.isdigit()):
+        return 0
+    return 10**9 if len(text) > 10 else min(int(text), 10**9)
 
 
 def _key(request: Request, name: str) -> str | None:
@@ -436,7 +436,7 @@ def make_app(
     routes = [
         Route("/", pages.overview),
         Route("/messages", pages.messages),
-        Route("/messages/{id:int}", pages.message),
+        Route("/messages/{id}", pages.message),
         Route("/suppressions", pages.suppressions),
         Route("/suppressions", pages.add, methods=["POST"]),
         Route("/suppressions.csv", pages.export),

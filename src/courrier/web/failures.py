@@ -24,8 +24,16 @@ log = logging.getLogger(__name__)
 MAX_ROW_ID = 2**31 - 1
 
 
-def row_id(value: int) -> int:
-    """``value`` if some row could have it as its id; 404 otherwise."""
+def row_id(text: str) -> int:
+    """The row id a path segment names, if some row could have it; 404 otherwise.
+
+    Checked as text before ``int()``: Python refuses to convert more than 4,300 digits
+    (a ``ValueError``), which Starlette's ``{id:int}`` converter would let through as a 500.
+    """
+    digits = len(str(MAX_ROW_ID))
+    if not (text.isascii() and text.isdigit() and len(text) <= digits):
+        raise HTTPException(404, "no such row")
+    value = int(text)
     if not 0 < value <= MAX_ROW_ID:
         raise HTTPException(404, "no such row")
     return value
