@@ -27,6 +27,7 @@ from courrier.feedback.http import ConfirmationFailed, SnsReceiver, create_serve
 from courrier.feedback.signature import SignatureVerifier
 from courrier.store import Store
 from tests.conftest import SENDER, Pipeline, SandboxClient, free_port
+from tests.fakes import wait_until
 from tests.feedback.signing import Fetcher, signed
 from tests.feedback.test_decode import sample
 from tests.sandbox.helpers import notifications_route
@@ -150,6 +151,26 @@ def test_subscription_confirmation(
     assert confirmed == [url]
 
 
+def test_without_signatures_only_the_sandbox_confirmation_url_is_fetched(
+    store: Store, key: rsa.RSAPrivateKey
+) -> None:
+    """Signatures off is the offline sandbox: its SubscribeURL is its own endpoint."""
+    fetched: list[str] = []
+    app = make_app(store, verifier=None, allowed_topics=[TOPIC], confirm=fetched.append)
+    sandbox_url = f"http://127.0.0.1:4566/?Action=ConfirmSubscription&TopicArn={TOPIC}&Token=t"
+    confirmation = {
+        "Type": "SubscriptionConfirmation",
+        "Token": "t",
+        "SubscribeURL": sandbox_url,
+        "Message": "You have chosen to subscribe",
+    }
+    assert post(Client(app), signed(key, fields=confirmation))[0] == 200
+    for elsewhere in ("http://10.0.0.1/admin?Action=Delete", "file:///etc/passwd"):
+        other = {**confirmation, "SubscribeURL": elsewhere}
+        assert post(Client(app), signed(key, fields=other))[0] == 403
+    assert fetched == [sandbox_url]
+
+
 def test_stranger_topics_are_never_confirmed(
     client: Client, key: rsa.RSAPrivateKey, confirmed: list[str]
 ) -> None:
@@ -263,11 +284,25 @@ def serving(app: Any) -> Iterator[str]:
 def test_sandbox_sns_posts_feedback_to_the_receiver(sandbox: SandboxClient, store: Store) -> None:
     pipeline = sandbox.pipeline()
     with serving(make_app(store, verifier=None, allowed_topics=[pipeline.topic_arn])) as url:
-        sandbox.sns.subscribe(TopicArn=pipeline.topic_arn, Protocol="http", Endpoint=url)
+        arn = sandbox.sns.subscribe(
+            TopicArn=pipeline.topic_arn,
+            Protocol="http",
+            Endpoint=url,
+            ReturnSubscriptionArn=True,
+        )["SubscriptionArn"]
+        # The receiver confirms through the sandbox's SubscribeURL; SNS delivers only then.
+        wait_until(lambda: _confirmed(sandbox, arn), what="the subscription confirmed")
         _send_complaint(sandbox, pipeline)
-    assert {s.address: s.reason for s in store.suppressions()} == {
+        # SNS posts to HTTP endpoints off the publishing call.
+        suppressions = wait_until(store.suppressions, what="the complaint applied")
+    assert {s.address: s.reason for s in suppressions} == {
         "complaint@simulator.amazonses.com": "complaint"
     }
+
+
+def _confirmed(sandbox: SandboxClient, arn: str) -> bool:
+    attributes = sandbox.sns.get_subscription_attributes(SubscriptionArn=arn)["Attributes"]
+    return bool(attributes["PendingConfirmation"] == "false")
 
 
 def _send_complaint(sandbox: SandboxClient, pipeline: Pipeline) -> None:

@@ -12,10 +12,13 @@ import os
 import re
 import time
 import urllib.parse
+import uuid
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
+from xml.sax.saxutils import escape
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+from moto.sns.exceptions import InvalidParameterValue, SNSException, SNSNotFoundError
 from moto.sns.models import sns_backends
 from moto.sqs.models import sqs_backends
 from werkzeug.wrappers import Request, Response
@@ -23,6 +26,7 @@ from werkzeug.wrappers import Request, Response
 import courrier_policy as policy
 from courrier_sandbox.accounts import DEFAULT_REGION, account_for
 from courrier_sandbox.aws_errors import (
+    Protocol,
     buffer_body,
     error_response,
     guarded,
@@ -44,6 +48,7 @@ from courrier_sandbox.simulation.events import EventLog
 from courrier_sandbox.simulation.feedback import FeedbackRouter
 from courrier_sandbox.simulation.mailbox import Mailbox
 from courrier_sandbox.sns_sqs import hooks as moto_hooks
+from courrier_sandbox.sns_sqs import http_delivery, signing
 from courrier_sandbox.state import StateFile
 
 log = logging.getLogger(__name__)
@@ -147,6 +152,7 @@ class SandboxApp:
     def close(self) -> None:
         """Stop publishing feedback and write the state file one last time."""
         self.ses.scheduler.stop()
+        http_delivery.worker.stop()
         if self.state is not None:
             self.state.close()
 
@@ -184,6 +190,11 @@ class SandboxApp:
             tracked = tracking_page(self.ses, Request(environ))
             if tracked is not None:
                 return tracked(environ, start_response)
+        if not authorization and environ.get("REQUEST_METHOD") == "GET":
+            # What SNS messages link to: SigningCertURL, SubscribeURL and UnsubscribeURL.
+            linked = sns_link(Request(environ))
+            if linked is not None:
+                return linked(environ, start_response)
         found = _SCOPE.search(authorization)
         service = found.group(3) if found else None
         if service == "ses" or (service is None and path.startswith("/v2/email")):
@@ -192,7 +203,11 @@ class SandboxApp:
             refused = unknown_operation(environ, service)
             if refused is not None:
                 return refused(environ, start_response)
-            return guarded(self.moto, environ, start_response)
+            endpoint = http_delivery.request_endpoint.set(Request(environ).host_url.rstrip("/"))
+            try:
+                return guarded(self.moto, environ, start_response)
+            finally:
+                http_delivery.request_endpoint.reset(endpoint)
         if service is None and path.startswith("/moto-api/"):
             return guarded(self.moto, environ, start_response)
         if service is None:
@@ -258,6 +273,7 @@ class SandboxApp:
         self.mailbox.clear()
         self.events.clear()
         moto_hooks.dropped_deliveries.clear()
+        http_delivery.forget()
         for sns_account in list(sns_backends.values()):
             sns_account.reset()
         sns_backends.clear()
@@ -265,6 +281,61 @@ class SandboxApp:
             sqs_account.reset()
         sqs_backends.clear()
         self._save()
+
+
+_SNS_XMLNS = "http://sns.amazonaws.com/doc/2010-03-31/"
+
+
+def sns_link(request: Request) -> Response | None:
+    """The answer to an unsigned GET of a link SNS puts in its messages, or ``None``.
+
+    The signing certificate is served at the path of ``SigningCertURL``; ``SubscribeURL``
+    (the sandbox's own endpoint) and ``UnsubscribeURL`` take unsigned GETs as on AWS
+    (https://docs.aws.amazon.com/sns/latest/dg/SendMessageToHttp.prepare.html).
+    """
+    if signing.CERTIFICATE_PATH.match(request.path):
+        pem = signing.certificate_for(request.path)
+        if pem is None:
+            return Response(b"Not Found", status=404, content_type="text/plain")
+        return Response(pem, content_type="application/x-x509-ca-cert")
+    action = request.args.get("Action")
+    if request.path != "/" or action not in ("ConfirmSubscription", "Unsubscribe"):
+        return None
+    try:
+        if action == "ConfirmSubscription":
+            arn = http_delivery.confirm(
+                request.args.get("TopicArn", ""),
+                request.args.get("Token", ""),
+                authenticated=False,
+            )
+            result = (
+                "<ConfirmSubscriptionResult>"
+                f"<SubscriptionArn>{escape(arn)}</SubscriptionArn>"
+                "</ConfirmSubscriptionResult>"
+            )
+        else:
+            _unsubscribe(request.args.get("SubscriptionArn", ""))
+            result = ""
+    except SNSException as err:
+        return error_response(
+            Protocol.QUERY, 404 if err.code == "NotFound" else 400, err.code, err.message
+        )
+    body = (
+        f'<{action}Response xmlns="{_SNS_XMLNS}">{result}'
+        f"<ResponseMetadata><RequestId>{uuid.uuid4()}</RequestId></ResponseMetadata>"
+        f"</{action}Response>"
+    )
+    return Response(body, content_type="text/xml")
+
+
+def _unsubscribe(arn: str) -> None:
+    parts = arn.split(":")
+    if len(parts) != 7 or parts[0] != "arn" or parts[2] != "sns":
+        raise InvalidParameterValue("Invalid parameter: SubscriptionArn")
+    account, region = parts[4], parts[3]
+    if account not in sns_backends or arn not in sns_backends[account][region].subscriptions:
+        raise SNSNotFoundError("Subscription does not exist")
+    sns_backends[account][region].unsubscribe(arn)
 
 
 def _then(body: Iterable[bytes], after: Callable[[], None]) -> Iterator[bytes]:

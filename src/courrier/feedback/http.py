@@ -9,7 +9,7 @@ the Django view wraps the same object. For each POST:
   and anyone can subscribe an endpoint to a topic of their own;
 * its signature is verified unless verification is turned off (the offline sandbox only);
 * ``SubscriptionConfirmation``: confirmed by fetching its ``SubscribeURL``, which must be on
-  an SNS host over HTTPS;
+  an SNS host over HTTPS (with signatures off, the sandbox's own ``ConfirmSubscription`` URL);
 * ``Notification``: decoded and applied in one transaction, exactly once, like the worker.
 
 Answers: 200 when applied (or a duplicate, or nothing to apply); 400 when the body is not SNS
@@ -29,6 +29,7 @@ import urllib.request
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qs, urlparse
 
 from courrier.errors import (
     CertificateUnavailable,
@@ -151,13 +152,25 @@ class SnsReceiver:
             url = envelope.raw.get("SubscribeURL")
             if not isinstance(url, str):
                 raise UntrustedSignature("SubscriptionConfirmation without a SubscribeURL")
-            check_sns_url(url, "SubscribeURL")
+            self._check_subscribe_url(url)
             self.confirm(url)
             return f"subscription to {envelope.topic_arn} confirmed"
         if not decoded.events:
             return decoded.ignored or "nothing to apply"
         applied = apply(self.store, [decoded], rules=self.rules, hooks=self.hooks)
         return f"{len(applied.stored)} event(s) applied, {applied.duplicates} duplicate(s)"
+
+    def _check_subscribe_url(self, url: str) -> None:
+        if self.verifier is not None:
+            check_sns_url(url, "SubscribeURL")
+            return
+        # Signatures off is the offline sandbox, whose SubscribeURL is its own endpoint
+        # (docs/sandbox.md#sns-over-http): any HTTP(S) URL, but only a ConfirmSubscription.
+        parsed = urlparse(url)
+        if parsed.scheme not in ("http", "https") or parse_qs(parsed.query).get("Action") != [
+            "ConfirmSubscription"
+        ]:
+            raise UntrustedSignature(f"SubscribeURL is not a ConfirmSubscription URL: {url!r}")
 
 
 def make_app(

@@ -18,6 +18,7 @@ from moto.sns import models as sns_models
 from moto.sqs import models as sqs_models
 
 import courrier_policy as policy
+from courrier_sandbox.sns_sqs import http_delivery
 
 _original_subscription_publish = sns_models.Subscription.publish
 
@@ -47,6 +48,9 @@ def _publish_with_queue_policy(
                 DroppedDelivery(self.topic.arn, self.endpoint, message_id, reason, time.time())
             )
             return
+    if self.protocol in http_delivery.HTTP_PROTOCOLS:
+        http_delivery.publish(self, message, message_id, *args, **kwargs)
+        return
     _original_subscription_publish(self, message, message_id, *args, **kwargs)
 
 
