@@ -146,6 +146,15 @@ def docs_env(
 @pytest.mark.parametrize("page", PAGES, ids=[str(p.relative_to(ROOT)) for p in PAGES])
 def test_examples_run(page: Path, docs_env: SandboxClient, monkeypatch: pytest.MonkeyPatch) -> None:
     text = page.read_text(encoding="utf-8")
+    if "export AWS_ENDPOINT_URL" in text:
+        # A page that says how to reach the sandbox must say everything boto3 needs: no
+        # credentials or region from the test session or the machine.
+        for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+            monkeypatch.delenv(name, raising=False)
+        for name in ("AWS_PROFILE", "AWS_DEFAULT_REGION", "AWS_REGION"):
+            monkeypatch.delenv(name, raising=False)
+        for name in ("AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"):
+            monkeypatch.setenv(name, str(Path.cwd() / "no-such-aws-file"))
     namespace: dict[str, Any] = {"__name__": "__docs__"}
     for setup in SETUP.findall(text):
         exec(compile(setup, f"{page.name} (example-setup)", "exec"), namespace)

@@ -345,7 +345,7 @@ def ooto_outcome(store: Store, records: list[int]) -> tuple[set[str], list[str],
                 select(FeedbackEventRow.action).where(FeedbackEventRow.kind == "Bounce")
             ).all()
         )
-    statuses = []
+    statuses: list[str] = []
     for record_id in records:
         record = store.message(record_id)
         assert record is not None

@@ -169,6 +169,13 @@ def serve(
             raise click.ClickException(str(err)) from err
         click.echo(f"courrier sandbox listening on {click.style(url, bold=True)}", err=True)
         click.echo(f"  export AWS_ENDPOINT_URL={url}", err=True)
+        # boto3 signs every call, so it needs some credentials even though the sandbox
+        # takes any: without them a newcomer's first command stops there.
+        click.echo(
+            "  export AWS_ACCESS_KEY_ID=sandbox AWS_SECRET_ACCESS_KEY=sandbox"
+            " AWS_DEFAULT_REGION=eu-west-1   # any will do",
+            err=True,
+        )
         click.echo(f"  mailbox: {url}/_courrier/mailbox   health: {url}/_courrier/health", err=True)
         if server.smtp is not None:
             _echo_smtp(server.smtp)

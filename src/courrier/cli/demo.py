@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import shutil
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -84,9 +86,10 @@ def demo(
     _show(console, report)
     # The dashboard shows what the demo left in its store (a temporary one is gone by now).
     store_url = f"sqlite:///{folder / 'courrier.db'}" if workdir else "sqlite:///demo/courrier.db"
+    me = command_name()
     console.print(
-        f"next: {'' if workdir else 'courrier demo --workdir demo && '}"
-        f"courrier --database-url {store_url} dashboard"
+        f"next: {'' if workdir else f'{me} demo --workdir demo && '}"
+        f"{me} --database-url {store_url} dashboard"
     )
     if not report.ok:
         raise click.ClickException("some outcomes differ from what AWS documents")
@@ -120,3 +123,16 @@ def _show(console: Console, report: DemoReport) -> None:
         if report.ok
         else "[red]some outcomes differ[/red]"
     )
+
+
+def command_name() -> str:
+    """How to run this command again from here: ``courrier`` when that is on the PATH,
+    else the path it was started by (``make demo`` runs ``.venv/bin/courrier``, which no
+    PATH names until the virtual environment is activated)."""
+    invoked = Path(sys.argv[0])
+    found = shutil.which("courrier")
+    if invoked.name != "courrier" or not invoked.is_file():
+        return "courrier"
+    if found is not None and Path(found).resolve() == invoked.resolve():
+        return "courrier"
+    return str(invoked)

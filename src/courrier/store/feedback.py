@@ -114,7 +114,11 @@ def record_auto_replies(
         )
         .order_by(FeedbackEventRow.id)
     ).all()
-    replies = [(row_id, (ses_id, to)) for row_id, ses_id, to in counted if (ses_id, to) in deliveries]
+    replies = [
+        (row_id, (ses_id, to))
+        for row_id, ses_id, to in counted
+        if to is not None and (ses_id, to) in deliveries
+    ]
     if not replies:
         return set()
     session.execute(
