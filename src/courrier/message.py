@@ -110,6 +110,20 @@ def check_options(tags: dict[str, str], configuration_set: str | None) -> None:
         raise InvalidMessage(f"invalid configuration set name {configuration_set!r}")
 
 
+#: The file extensions SES refuses in an attachment, whatever the content
+#: (https://docs.aws.amazon.com/ses/latest/dg/mime-types.html): refused before the call, with
+#: the file named, rather than by SES after the message is built and recorded.
+UNSUPPORTED_EXTENSIONS = frozenset(
+    """
+    ade adp app asp bas bat cer chm cmd com cpl crt csh der exe fxp gadget hlp hta inf
+    ins isp its js jse ksh lib lnk mad maf mag mam maq mar mas mat mau mav maw mda mdb
+    mde mdt mdw mdz msc msh msh1 msh1xml msh2 msh2xml mshxml msi msp mst ops pcd pif plg
+    prf prg ps1 ps1xml ps2 ps2xml psc1 psc2 reg scf scr sct shb shs sys tmp url vb vbe
+    vbs vps vsmacros vss vst vsw vxd ws wsc wsf wsh xnk
+    """.split()
+)
+
+
 @dataclass(frozen=True)
 class Attachment:
     """A file sent with the message; with ``content_id`` it is an inline part (``cid:``).
@@ -134,6 +148,13 @@ class Attachment:
 
     def __post_init__(self) -> None:
         check_header_value(self.filename, "attachment filename", InvalidMessage)
+        # Trailing dots and spaces: Windows drops them, so "a.exe." opens as "a.exe".
+        _, dot, extension = self.filename.rstrip(". ").rpartition(".")
+        if dot and extension.lower() in UNSUPPORTED_EXTENSIONS:
+            raise InvalidMessage(
+                f"attachment {self.filename!r}: SES refuses .{extension.lower()} files; "
+                "send it in an archive (.zip) or under another name"
+            )
         kind, slash, subtype = self.content_type.partition("/")
         if not (slash and _CONTENT_TYPE.fullmatch(kind) and _CONTENT_TYPE.fullmatch(subtype)):
             raise InvalidMessage(

@@ -91,6 +91,21 @@ def test_attachment_checks() -> None:
     assert Attachment("a.pdf", b"x", "Application/PDF").content_type == "application/pdf"
 
 
+@pytest.mark.parametrize(
+    "filename", ["setup.exe", "RUN.BAT", "a.b.js", "notes.url", "x.exe.", "x.exe ", "m.vsmacros"]
+)
+def test_attachments_ses_refuses_by_extension_are_refused_here(filename: str) -> None:
+    """SES refuses these extensions (https://docs.aws.amazon.com/ses/latest/dg/mime-types.html):
+    the message is refused before anything is recorded or sent, the file named."""
+    with pytest.raises(InvalidMessage, match="SES refuses"):
+        Attachment(filename, b"x")
+
+
+@pytest.mark.parametrize("filename", ["report.zip", "app.jar", "exe", "a.exec", "js.pdf", "x"])
+def test_other_extensions_are_attached(filename: str) -> None:
+    assert Attachment(filename, b"x").filename == filename
+
+
 def test_attachment_charset_is_for_text_and_a_plain_name() -> None:
     with pytest.raises(InvalidMessage, match="text/\\* content only"):
         Attachment("a.pdf", b"x", "application/pdf", charset="utf-8")
