@@ -144,7 +144,12 @@ class SnsReceiver:
         decoded = decode(body)
         envelope = decoded.envelope
         if envelope is None:
-            raise UntrustedSignature("not an SNS envelope: HTTPS deliveries are never raw")
+            # SNS can post raw bodies to HTTP/S endpoints (x-amz-sns-rawdelivery: true), but
+            # unsigned: nothing would prove they come from SNS.
+            raise UntrustedSignature(
+                "not an SNS envelope: turn raw message delivery off for this subscription "
+                "(a raw body carries no signature)"
+            )
         check_topic(envelope.topic_arn, self.allowed_topics)
         if self.verifier is not None:
             self.verifier.verify(envelope.raw)
