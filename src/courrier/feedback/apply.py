@@ -113,11 +113,8 @@ def _claimed(session: Session, batch: Sequence[Decoded], applied: Applied) -> li
                 applied.duplicates += len(decoded.events)
                 continue
             new_ids.discard(sns_id)  # the same SNS message twice in one batch: once
-        events.extend(decoded.events)
-    # In time order across the whole batch, not only within each SNS message: a backlog
-    # received at once often holds an auto-reply ahead of the Delivery it follows.
-    now = utcnow()
-    return sorted(events, key=lambda e: e.timestamp or now)
+        events.extend(sorted(decoded.events, key=lambda e: e.timestamp or utcnow()))
+    return events
 
 
 def _apply_batch(
@@ -199,7 +196,8 @@ def _apply_batch(
             if event.kind == "Delivery" and event.recipient
         },
     )
-    _unsuppress(session, {recipient for _, recipient in auto_replied}, rules, applied)
+    if auto_replied:
+        _auto_replies_found(session, auto_replied, rules, applied, stored_before)
     # The rates' rollups move in this same transaction: a batch counts once, or not at all.
     rollups.refresh(
         session,
@@ -212,18 +210,33 @@ def _apply_batch(
     )
 
 
-def _unsuppress(session: Session, recipients: set[str], rules: Rules, applied: Applied) -> None:
-    """Lift the soft-bounce suppressions that auto-replies alone had made: an out-of-office
-    reply never suppresses, whichever of it and its delivery is applied first."""
+def _auto_replies_found(
+    session: Session,
+    pairs: set[tuple[str, str]],
+    rules: Rules,
+    applied: Applied,
+    stored_before: int,
+) -> None:
+    """Deliveries turned counted soft bounces into auto-replies: the batch's own such bounces
+    say so too, and the soft-bounce suppressions they alone made are lifted. An
+    out-of-office reply never suppresses, whichever of it and its delivery comes first."""
+    for n in range(stored_before, len(applied.stored)):
+        event, action = applied.stored[n]
+        if action == Action.COUNT_SOFT_BOUNCE and (event.ses_message_id, event.recipient) in pairs:
+            applied.stored[n] = (event, Action.RECORD)
     lifted = set(
         queries.lift_soft_bounce_suppressions(
-            session, recipients, limit=rules.soft_bounce_limit, window=rules.soft_bounce_window
+            session,
+            {recipient for _, recipient in pairs},
+            limit=rules.soft_bounce_limit,
+            window=rules.soft_bounce_window,
         )
     )
     if not lifted:
         return
     log.info("soft-bounce suppression lifted (auto-replies, not bounces): %s", sorted(lifted))
-    applied.unsuppressed.extend(sorted(lifted))
+    this_batch = {a.lower() for a in applied.suppressed}
+    applied.unsuppressed.extend(sorted(lifted - this_batch))
     applied.suppressed = [a for a in applied.suppressed if a.lower() not in lifted]
     applied.suppressing = [
         e for e in applied.suppressing if (e.recipient or "").lower() not in lifted
