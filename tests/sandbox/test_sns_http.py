@@ -27,7 +27,7 @@ from courrier.feedback.signature import SignatureVerifier
 from courrier_sandbox.sns_sqs import http_delivery
 from tests.conftest import REGION, SENDER, SandboxClient, queue_policy
 from tests.fakes import wait_until
-from tests.sandbox.helpers import CONFIG_SET
+from tests.sandbox.helpers import CONFIG_SET, events_route
 
 
 @dataclass
@@ -126,19 +126,9 @@ def test_an_endpoint_that_is_down_fails_no_call_and_no_other_subscriber(
     sandbox.sns.publish(TopicArn=pipeline.topic_arn, Message="to everyone")
     assert [m["Message"] for m in sandbox.receive_all(pipeline.queue_url)] == ["to everyone"]
     # Both SES calls publish a test message to the topic.
-    sandbox.ses.verify_email_identity(EmailAddress=SENDER)
+    events_route(sandbox, pipeline, ["BOUNCE"])
     sandbox.ses.set_identity_notification_topic(
         Identity=SENDER, NotificationType="Bounce", SnsTopic=pipeline.topic_arn
-    )
-    sandbox.sesv2.create_configuration_set(ConfigurationSetName=CONFIG_SET)
-    sandbox.sesv2.create_configuration_set_event_destination(
-        ConfigurationSetName=CONFIG_SET,
-        EventDestinationName="to-sns",
-        EventDestination={
-            "Enabled": True,
-            "MatchingEventTypes": ["BOUNCE"],
-            "SnsDestination": {"TopicArn": pipeline.topic_arn},
-        },
     )
     assert len(sandbox.receive_all(pipeline.queue_url)) == 2
 
@@ -288,17 +278,7 @@ def test_envelopes_verify_with_courrier_s_verifier(
 
 def test_ses_notifications_verify(sandbox: SandboxClient) -> None:
     pipeline = sandbox.pipeline()
-    sandbox.ses.verify_email_identity(EmailAddress=SENDER)
-    sandbox.sesv2.create_configuration_set(ConfigurationSetName=CONFIG_SET)
-    sandbox.sesv2.create_configuration_set_event_destination(
-        ConfigurationSetName=CONFIG_SET,
-        EventDestinationName="to-sns",
-        EventDestination={
-            "Enabled": True,
-            "MatchingEventTypes": ["DELIVERY"],
-            "SnsDestination": {"TopicArn": pipeline.topic_arn},
-        },
-    )
+    events_route(sandbox, pipeline, ["DELIVERY"])
     sandbox.ses.send_email(
         Source=SENDER,
         Destination={"ToAddresses": ["success@simulator.amazonses.com"]},
