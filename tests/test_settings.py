@@ -3,13 +3,31 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import math
+import tempfile
+import typing
+from dataclasses import fields
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+import courrier.settings as settings_module
 from courrier.errors import ConfigurationError
 from courrier.feedback.rules import Rules
-from courrier.settings import GuardSettings, Route, SendRateScope, Settings
+from courrier.settings import (
+    LIMITS,
+    GuardSettings,
+    OutboxSettings,
+    RetrySettings,
+    Route,
+    SendRateScope,
+    Settings,
+    WorkerSettings,
+    parse_nameservers,
+)
 
 
 @pytest.fixture
@@ -203,3 +221,157 @@ def test_the_bounce_rules_come_from_the_settings(
     # A command-line option wins; an option left out leaves the setting.
     assert Rules.from_settings(Settings.load(), soft_bounce_limit=2).soft_bounce_limit == 2
     assert Rules.from_settings(Settings.load(), soft_bounce_limit=None).soft_bounce_limit == 5
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("COURRIER_SOFT_BOUNCE_WINDOW_DAYS", "inf", "soft_bounce_window_days must be a finite"),
+        ("COURRIER_SOFT_BOUNCE_WINDOW_DAYS", "nan", "soft_bounce_window_days must be a finite"),
+        ("COURRIER_SOFT_BOUNCE_WINDOW_DAYS", "1e10", "soft_bounce_window_days must be at most"),
+        ("COURRIER_SOFT_BOUNCE_WINDOW_DAYS", "1e400", "soft_bounce_window_days must be a finite"),
+        ("COURRIER_SUPPRESSION_TTL_DAYS", "1e10", "suppression_ttl_days must be at most"),
+        ("COURRIER_REPUTATION_WINDOW_DAYS", "100000000", "reputation_window_days must be at most"),
+        ("COURRIER_OUTBOX_LEASE", "inf", "outbox_lease must be a finite"),
+        ("COURRIER_OUTBOX_LEASE", "1e12", "outbox_lease must be at most"),
+        ("COURRIER_OUTBOX_RETRY_DELAY", "1e400", "outbox_retry_delay must be a finite"),
+        ("COURRIER_OUTBOX_TENANT_HOLD", "1e400", "outbox_tenant_hold must be a finite"),
+        ("COURRIER_READ_TIMEOUT", "inf", "read_timeout must be a finite"),
+        ("COURRIER_READ_TIMEOUT", "1e12", "read_timeout must be at most"),
+        ("COURRIER_MAX_SEND_RATE", "nan", "max_send_rate must be a finite"),
+    ],
+)
+def test_a_number_must_be_finite_and_within_its_limit(
+    in_tmp: Path, monkeypatch: pytest.MonkeyPatch, variable: str, value: str, message: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ConfigurationError, match=f"{variable}: {message}"):
+        Settings.load()
+
+
+def test_a_file_number_too_large_for_its_type_is_refused(in_tmp: Path) -> None:
+    (in_tmp / "courrier.toml").write_text("[courrier]\nsend_attempts = inf\n")
+    with pytest.raises(ConfigurationError, match="send_attempts must be a number"):
+        Settings.load()
+    (in_tmp / "courrier.toml").write_text("[courrier.outbox]\nlease = 1e300\n")
+    with pytest.raises(ConfigurationError, match=r"'outbox_lease' in courrier.toml: .*at most"):
+        Settings.load()
+
+
+def test_groups_built_directly_check_their_limits() -> None:
+    with pytest.raises(ConfigurationError, match="outbox_lease must be a finite"):
+        OutboxSettings(lease=math.inf)
+    with pytest.raises(ConfigurationError, match="read_timeout must be at most"):
+        RetrySettings(read_timeout=1e12)
+    with pytest.raises(ConfigurationError, match="suppression_ttl_days must be at most"):
+        WorkerSettings(suppression_ttl=dt.timedelta(days=100_000))
+
+
+def _numeric_settings() -> list[str]:
+    hints = typing.get_type_hints(Settings)
+    return [
+        f.name
+        for f in fields(Settings)
+        if {int, float} & ({hints[f.name]} | set(typing.get_args(hints[f.name])))
+    ]
+
+
+def test_every_numeric_setting_has_a_limit() -> None:
+    fractions = {n for n in _numeric_settings() if n.startswith("guard_") and "volume" not in n}
+    assert set(_numeric_settings()) - fractions == set(LIMITS)
+
+
+def _usable(settings: Settings) -> None:
+    """What courrier does with the numbers: datetimes around now, the groups, the rules."""
+    now = dt.datetime.now(dt.UTC)
+    for name in LIMITS:
+        value = getattr(settings, name)
+        if value is not None:
+            span = (
+                dt.timedelta(days=value) if name.endswith("_days") else dt.timedelta(seconds=value)
+            )
+            assert now - span <= now + span
+    for group in ("send_rate", "retry", "guard", "reputation", "outbox", "worker"):
+        getattr(settings, group)
+    Rules.from_settings(settings)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    name=st.sampled_from(_numeric_settings()),
+    number=st.one_of(
+        st.floats(allow_nan=True, allow_infinity=True),
+        st.sampled_from([1e400, -1e400, 1e10, 1e12, 1e300, 0.5, 2.0, 30.0]),
+        st.integers(min_value=-(2**70), max_value=2**70),
+    ),
+    from_file=st.booleans(),
+)
+def test_any_number_loads_usable_or_is_a_configuration_error(
+    name: str, number: float, from_file: bool
+) -> None:
+    text = repr(float(number)) if isinstance(number, float) else str(number)
+    with tempfile.TemporaryDirectory() as folder, pytest.MonkeyPatch.context() as patch:
+        patch.chdir(folder)
+        if from_file:
+            Path(folder, "courrier.toml").write_text(f"[courrier]\n{name} = {text}\n")
+        else:
+            patch.setenv(f"COURRIER_{name.upper()}", text)
+        try:
+            loaded = Settings.load()
+        except ConfigurationError:
+            return
+        _usable(loaded)
+
+
+def test_an_empty_region_is_refused_not_taken_as_unset(
+    in_tmp: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (in_tmp / "courrier.toml").write_text('[courrier]\nregion = ""\n')
+    with pytest.raises(ConfigurationError, match=r"'region' in courrier.toml: region is empty"):
+        Settings.load()
+    monkeypatch.setenv("COURRIER_REGION", " ")
+    with pytest.raises(ConfigurationError, match="COURRIER_REGION: region is empty"):
+        Settings.load()
+
+
+@pytest.mark.parametrize("value", ["notanip", "dns.example.com:53", "[notanip]:53", "1.2.3:53"])
+def test_a_nameserver_must_be_an_ip_address(
+    in_tmp: Path, monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    monkeypatch.setenv("COURRIER_DNS_NAMESERVERS", f"127.0.0.1, {value}")
+    with pytest.raises(
+        ConfigurationError, match=r"COURRIER_DNS_NAMESERVERS: .*not an IPv4 or IPv6"
+    ):
+        Settings.load()
+
+
+def test_nameservers_of_either_family_with_or_without_a_port(
+    in_tmp: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COURRIER_DNS_NAMESERVERS", "192.0.2.1, 127.0.0.1:5353, [::1]:53, ::1")
+    servers = Settings.load().dns_nameservers
+    assert parse_nameservers(servers) == [
+        ("192.0.2.1", 53),
+        ("127.0.0.1", 5353),
+        ("::1", 53),
+        ("::1", 53),
+    ]
+
+
+def test_an_unknown_courrier_variable_is_warned_about_with_the_closest_name(
+    in_tmp: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(settings_module, "_warned", set())
+    monkeypatch.setenv("COURRIER_DATABSE_URL", "sqlite:///typo.db")
+    monkeypatch.setenv("COURRIER_CONFIG", str(in_tmp / "courrier.toml"))
+    (in_tmp / "courrier.toml").write_text("[courrier]\n")
+    monkeypatch.setenv("COURRIER_TEST_ANYTHING", "1")
+    monkeypatch.setenv("COURRIER_DJANGO_TEST_DATABASE", "x")
+    with caplog.at_level(logging.WARNING, logger="courrier.settings"):
+        Settings.load()
+        Settings.load()  # once per process, not at every load
+    warned = [r.getMessage() for r in caplog.records]
+    assert warned == [
+        "the environment variable COURRIER_DATABSE_URL names no courrier setting; "
+        "did you mean COURRIER_DATABASE_URL?"
+    ]

@@ -17,7 +17,7 @@ from typing import Any
 import click
 
 from courrier.cli import main
-from courrier.settings import CONFIG_FILE, Settings
+from courrier.settings import CONFIG_FILE, LIMITS, Settings
 
 SETTINGS_SOURCE = Path(__file__).resolve().parents[2] / "src" / "courrier" / "settings.py"
 
@@ -104,6 +104,11 @@ def shown_default(default: object) -> str:
     return f"`{default!r}`"
 
 
+def limit(name: str) -> str:
+    """The largest value a numeric setting accepts, as the reference shows it."""
+    return f", at most {LIMITS[name]:,.0f}" if name in LIMITS else ""
+
+
 def settings_page() -> str:
     comments = setting_comments()
     types = setting_types()
@@ -143,7 +148,7 @@ def settings_page() -> str:
         meaning = FACT.sub(aws_link, comments.get(field.name, "")).replace("|", "\\|")
         lines.append(
             f"| `{field.name}` | `COURRIER_{field.name.upper()}` "
-            f"| {types[field.name]} | {shown} | {meaning} |"
+            f"| {types[field.name]}{limit(field.name)} | {shown} | {meaning} |"
         )
     lines += [
         "",
@@ -159,6 +164,16 @@ def settings_page() -> str:
         "[courrier.guard]",
         "bounce_trip = 0.03",
         "```",
+        "",
+        "Numbers must be finite and at most the limit shown with their type (days: ten "
+        "years; seconds: an hour for timeouts and backoff, a day for leases and holds), far "
+        "beyond any real use: `inf`, `nan` or `1e400` is refused rather than overflowing a "
+        "date or a timeout later. An empty `region` is refused rather than read as unset (it "
+        "is most often a `${REGION}` left empty): unset it to use boto3's chain. Each of "
+        "`dns_nameservers` must be an IPv4 or IPv6 address. Commands refuse an in-memory "
+        "SQLite store (`sqlite://`, `sqlite:///:memory:`), which would be lost when they end. "
+        "A `COURRIER_*` variable that names no setting is logged as a warning with the "
+        "closest name (an unknown key in the file is an error).",
         "",
         "Lists are TOML arrays in the file and text separated by commas in the environment. "
         "Related settings are checked together when they are loaded (a warning line above "

@@ -27,18 +27,26 @@ courrier at ``courrier sandbox`` needs nothing but ``AWS_ENDPOINT_URL``. ``profi
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import enum
+import ipaddress
+import logging
+import math
 import os
+import re
 import tomllib
 import types
 import typing
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, fields
 from enum import StrEnum
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 from typing import Any
 
 from courrier.errors import ConfigurationError
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "GuardSettings",
@@ -83,19 +91,79 @@ class SendRateScope(StrEnum):
     PROCESS = "process"
 
 
+_HOUR = 3600.0
+_DAY = 24 * _HOUR
+#: Ten years in days: longer than any window or lifetime worth setting, and far enough from
+#: datetime's year 9999 that "now" plus or minus it is always a date.
+_DECADE_DAYS = 3650
+#: The largest value of each numeric setting (the guard's fractions are at most 1). No real use
+#: comes near them; they exist so that a huge, infinite or NaN value (``inf`` from a typo,
+#: ``${X}`` expanded to ``1e400``) is refused when the settings load instead of overflowing a
+#: datetime, a timeout or the database later.
+LIMITS: dict[str, float] = {
+    "send_attempts": 100,
+    "backoff_base": _HOUR,
+    "backoff_cap": _HOUR,
+    "read_timeout": _HOUR,
+    "max_send_rate": 1_000_000,
+    "send_burst": _HOUR,
+    "send_rate_recheck": _DAY,
+    "worker_concurrency": 1000,
+    "reputation_window": 100_000_000,
+    "reputation_window_days": _DECADE_DAYS,
+    "guard_min_volume": 100_000_000,
+    "outbox_lease": _DAY,
+    "outbox_retry_delay": _DAY,
+    "outbox_max_attempts": 1000,
+    "outbox_tenant_hold": _DAY,
+    "soft_bounce_limit": 10_000,
+    "soft_bounce_window_days": _DECADE_DAYS,
+    "suppression_ttl_days": _DECADE_DAYS,
+}
+
+
+def _within_limit(name: str, value: float | None) -> None:
+    """A finite ``value`` no larger than ``LIMITS[name]``: the check every numeric setting
+    shares, whether it comes from a file, the environment, an argument or a group built
+    directly."""
+    if value is None:
+        return
+    if not math.isfinite(value):
+        raise ConfigurationError(f"{name} must be a finite number, not {value!r}")
+    if value > LIMITS[name]:
+        raise ConfigurationError(f"{name} must be at most {LIMITS[name]:,.0f}, not {value!r}")
+    # No numeric setting takes a negative value; each group says which small ones it refuses,
+    # this only keeps huge ones out of the datetimes built before the group checks them.
+    if value < -LIMITS[name]:
+        raise ConfigurationError(f"{name} must not be negative, not {value!r}")
+
+
 def _positive(name: str, value: float | None) -> None:
+    _within_limit(name, value)
     if value is not None and not value > 0:
         raise ConfigurationError(f"{name} must be greater than 0, not {value!r}")
 
 
 def _not_negative(name: str, value: float) -> None:
+    _within_limit(name, value)
     if not value >= 0:
         raise ConfigurationError(f"{name} must not be negative, not {value!r}")
+
+
+def _at_least_one(name: str, value: int) -> None:
+    _within_limit(name, value)
+    if value < 1:
+        raise ConfigurationError(f"{name} must be at least 1, not {value}")
 
 
 def _fraction(name: str, value: float) -> None:
     if not 0 < value <= 1:
         raise ConfigurationError(f"{name} must be a fraction in (0, 1], not {value!r}")
+
+
+def _days(name: str, value: dt.timedelta | None) -> None:
+    if value is not None:
+        _positive(name, value / dt.timedelta(days=1))
 
 
 @dataclass(frozen=True)
@@ -109,6 +177,7 @@ class SendRateSettings:
     recheck: float = 300.0
 
     def __post_init__(self) -> None:
+        _within_limit("max_send_rate", self.max_rate)
         if self.max_rate is not None and not self.max_rate >= 0:
             raise ConfigurationError(
                 f"max_send_rate must be positive (or 0: SES's), not {self.max_rate}"
@@ -128,9 +197,9 @@ class RetrySettings:
     read_timeout: float = 30.0
 
     def __post_init__(self) -> None:
-        if self.attempts < 1:
-            raise ConfigurationError(f"send_attempts must be at least 1, not {self.attempts}")
+        _at_least_one("send_attempts", self.attempts)
         _not_negative("backoff_base", self.backoff_base)
+        _within_limit("backoff_cap", self.backoff_cap)
         _positive("read_timeout", self.read_timeout)
         if self.backoff_cap < self.backoff_base:
             raise ConfigurationError(
@@ -160,8 +229,7 @@ class GuardSettings:
                 raise ConfigurationError(
                     f"guard_{kind}_warning must not be above guard_{kind}_trip ({warning} > {trip})"
                 )
-        if self.min_volume < 1:
-            raise ConfigurationError(f"guard_min_volume must be at least 1, not {self.min_volume}")
+        _at_least_one("guard_min_volume", self.min_volume)
 
 
 @dataclass(frozen=True)
@@ -174,12 +242,8 @@ class ReputationSettings:
     count_simulator: bool = False
 
     def __post_init__(self) -> None:
-        if self.window < 1:
-            raise ConfigurationError(f"reputation_window must be at least 1, not {self.window}")
-        if self.window_days < 1:
-            raise ConfigurationError(
-                f"reputation_window_days must be at least 1, not {self.window_days}"
-            )
+        _at_least_one("reputation_window", self.window)
+        _at_least_one("reputation_window_days", self.window_days)
 
 
 @dataclass(frozen=True)
@@ -195,10 +259,7 @@ class OutboxSettings:
         _positive("outbox_lease", self.lease)
         _positive("outbox_tenant_hold", self.tenant_hold)
         _not_negative("outbox_retry_delay", self.retry_delay)
-        if self.max_attempts < 1:
-            raise ConfigurationError(
-                f"outbox_max_attempts must be at least 1, not {self.max_attempts}"
-            )
+        _at_least_one("outbox_max_attempts", self.max_attempts)
 
 
 @dataclass(frozen=True)
@@ -212,18 +273,10 @@ class WorkerSettings:
     suppression_ttl: dt.timedelta | None = None
 
     def __post_init__(self) -> None:
-        if self.concurrency < 1:
-            raise ConfigurationError(
-                f"worker_concurrency must be at least 1, not {self.concurrency}"
-            )
-        if self.soft_bounce_limit < 1:
-            raise ConfigurationError(
-                f"soft_bounce_limit must be at least 1, not {self.soft_bounce_limit}"
-            )
-        if self.soft_bounce_window <= dt.timedelta(0):
-            raise ConfigurationError("soft_bounce_window_days must be greater than 0")
-        if self.suppression_ttl is not None and self.suppression_ttl <= dt.timedelta(0):
-            raise ConfigurationError("suppression_ttl_days must be greater than 0")
+        _at_least_one("worker_concurrency", self.concurrency)
+        _at_least_one("soft_bounce_limit", self.soft_bounce_limit)
+        _days("soft_bounce_window_days", self.soft_bounce_window)
+        _days("suppression_ttl_days", self.suppression_ttl)
 
 
 @dataclass(frozen=True)
@@ -443,6 +496,7 @@ class Settings:
         if unknown:
             raise ConfigurationError(f"unknown setting(s): {', '.join(unknown)}")
         file_values = _read_file(config_file, config_may_be_absent)
+        _warn_unknown_variables(known)
         values: dict[str, Any] = {}
         for name in known:
             if overrides.get(name) is not None:
@@ -459,6 +513,42 @@ class Settings:
 
 
 _GROUPS = ("send_rate", "retry", "guard", "reputation", "outbox", "worker")
+
+
+#: ``COURRIER_*`` variables that are not settings: the settings file's name, and the switches
+#: of the test suite and the benchmarks (docs/development.md, bench/).
+_NOT_SETTINGS = frozenset(
+    {
+        "COURRIER_CONFIG",
+        "COURRIER_DJANGO_TEST_DATABASE",
+        "COURRIER_OUTBOX_KILL_COUNT",
+        "COURRIER_OUTBOX_KILL_ROUNDS",
+        "COURRIER_SCREENSHOTS",
+    }
+)
+_NOT_SETTING_PREFIXES = ("COURRIER_TEST_", "COURRIER_REQUIRE_")
+#: Variables already warned about: settings are loaded many times in one process (Django).
+_warned: set[str] = set()
+
+
+def _warn_unknown_variables(known: Iterable[str]) -> None:
+    """A warning for each ``COURRIER_*`` variable that names no setting. Only a warning, unlike
+    an unknown key of the file: the environment is shared with other programs and with
+    courrier's other versions, which may know settings this one does not."""
+    variables = {f"COURRIER_{name.upper()}" for name in known}
+    for name in sorted(os.environ):
+        if (
+            not name.startswith("COURRIER_")
+            or name in variables
+            or name in _NOT_SETTINGS
+            or name.startswith(_NOT_SETTING_PREFIXES)
+            or name in _warned
+        ):
+            continue
+        _warned.add(name)
+        closest = difflib.get_close_matches(name, sorted(variables), n=1)
+        hint = f"; did you mean {closest[0]}?" if closest else ""
+        log.warning("the environment variable %s names no courrier setting%s", name, hint)
 
 
 def config_path(config_file: str | os.PathLike[str] | None = None) -> Path:
@@ -531,12 +621,7 @@ def _coerce(name: str, declared: Any, value: Any, source: str) -> Any:
     if kind is bool:
         return _boolean(name, value, source)
     if kind in (int, float):
-        if isinstance(value, bool):
-            raise ConfigurationError(f"{source}: {name} must be a number, not {value!r}")
-        try:
-            return kind(value)
-        except (TypeError, ValueError) as err:
-            raise ConfigurationError(f"{source}: {name} must be a number, not {value!r}") from err
+        return _number(name, kind, value, source)
     if isinstance(kind, type) and issubclass(kind, enum.Enum):
         allowed = [str(member.value) for member in kind]
         if str(value) not in allowed:
@@ -545,10 +630,95 @@ def _coerce(name: str, declared: Any, value: Any, source: str) -> Any:
             )
         return kind(str(value))
     if typing.get_origin(kind) is tuple:
-        return _text_list(name, value, source)
+        items = _text_list(name, value, source)
+        _check(name, items, source)
+        return items
     if not isinstance(value, str):
         raise ConfigurationError(f"{source}: {name} must be a string, not {value!r}")
+    _check(name, value, source)
     return value
+
+
+def _number(name: str, kind: type[float], value: Any, source: str) -> float:
+    if isinstance(value, bool):
+        raise ConfigurationError(f"{source}: {name} must be a number, not {value!r}")
+    try:
+        number = kind(value)
+    except (TypeError, ValueError, OverflowError) as err:  # int(inf) overflows
+        raise ConfigurationError(f"{source}: {name} must be a number, not {value!r}") from err
+    _check(name, number, source)
+    return number
+
+
+def _check(name: str, value: Any, source: str) -> None:
+    """The checks of one setting that need no other: numbers within :data:`LIMITS`, then the
+    setting's own in :data:`_CHECKS`; the error names where the value came from."""
+    try:
+        if name in LIMITS:
+            _within_limit(name, value)
+        if name in _CHECKS:
+            _CHECKS[name](value)
+    except ConfigurationError as err:
+        raise ConfigurationError(f"{source}: {err}") from None
+
+
+def _region(value: str) -> None:
+    # Empty is most often a compose file's or a shell's ``${REGION}`` left unset: refused
+    # rather than read as "unset", which would quietly send from whatever region boto3's chain
+    # finds (another account's, or none).
+    if not value.strip():
+        raise ConfigurationError(
+            "region is empty: name an AWS region (us-east-1), or unset it to use "
+            "AWS_DEFAULT_REGION or the AWS profile's"
+        )
+
+
+#: ``[IPV6]:PORT`` or ``[IPV6]``, ``IPV4:PORT`` or ``IPV4``, or a bare IPv6 address.
+_NAMESERVER = re.compile(r"\[([^\[\]]+)\](?::(\d+))?|([^:\[\]]+)(?::(\d+))?|([^\[\]]+)")
+
+
+def parse_nameservers(text: str | Sequence[str]) -> list[tuple[str, int]]:
+    """``"127.0.0.1:5353, [::1]:53, 192.0.2.1"`` (or the same as a list) as (address, port)
+    pairs (port 53 unless given); a :class:`~courrier.errors.ConfigurationError` for anything
+    else, a host name included: the resolver is given addresses, and would otherwise report
+    every lookup as unanswered rather than the setting as wrong."""
+    found: list[tuple[str, int]] = []
+    parts = text.split(",") if isinstance(text, str) else text
+    for item in (part.strip() for part in parts):
+        if not item:
+            continue
+        match = _NAMESERVER.fullmatch(item)
+        if match is None:
+            raise ConfigurationError(f"dns_nameservers: {item!r} is not ADDRESS[:PORT]")
+        host = match.group(1) or match.group(3) or match.group(5)
+        try:
+            ipaddress.ip_address(host)
+        except ValueError:
+            within = "" if host == item else f" (in {item!r})"
+            raise ConfigurationError(
+                f"dns_nameservers: {host!r}{within} is not an IPv4 or IPv6 address"
+            ) from None
+        port = int(match.group(2) or match.group(4) or 53)
+        if not 0 < port < 65536:
+            raise ConfigurationError(f"dns_nameservers: port {port} of {item!r} is out of range")
+        found.append((host, port))
+    return found
+
+
+#: Checks of single text settings, run wherever the value comes from.
+_CHECKS: dict[str, Callable[[Any], object]] = {
+    "region": _region,
+    "dns_nameservers": parse_nameservers,
+    **{
+        name: partial(_fraction, name)
+        for name in (
+            "guard_bounce_warning",
+            "guard_bounce_trip",
+            "guard_complaint_warning",
+            "guard_complaint_trip",
+        )
+    },
+}
 
 
 def _without_none(declared: Any) -> Any:

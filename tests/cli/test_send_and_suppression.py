@@ -145,3 +145,53 @@ def test_a_misspelled_config_file_is_a_usage_error_not_the_defaults(
     [line] = result.stderr.splitlines()
     assert "courrier.tmol" in line
     assert not (tmp_path / "courrier.db").exists()
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["sqlite://", "sqlite:///", "sqlite:///:memory:", "sqlite:///file:x?mode=memory&uri=true"],
+)
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["suppression", "add", "x@example.com"],
+        ["suppression", "list"],
+        ["stats", "--no-account"],
+        ["outbox", "run", "--until-empty"],
+        [
+            "send",
+            "--from",
+            "sender@example.com",
+            "--to",
+            "a@example.com",
+            "--subject",
+            "s",
+            "--text",
+            "t",
+        ],
+        [
+            "worker",
+            "--queue-url",
+            "https://sqs.us-east-1.amazonaws.com/1/q",
+            "--allow-topic",
+            "arn:aws:sns:us-east-1:123456789012:t",
+        ],
+        ["receive", "--port", "1", "--allow-topic", "arn:aws:sns:us-east-1:123456789012:t"],
+        ["dashboard", "--port", "1"],
+    ],
+)
+def test_an_in_memory_store_is_refused_by_the_commands(
+    cli: CliRunner, monkeypatch: pytest.MonkeyPatch, url: str, command: list[str]
+) -> None:
+    monkeypatch.setenv("COURRIER_DATABASE_URL", url)
+    result = cli.invoke(main, command)
+    assert result.exit_code == 2, result.output
+    assert "in-memory SQLite database" in result.output
+    assert "lost when the command ends" in " ".join(result.output.split())
+
+
+def test_the_library_may_still_use_an_in_memory_store() -> None:
+    store = Store("sqlite://")
+    store.suppress("x@example.com", reason="complaint", source="manual")
+    assert [s.address for s in store.suppressions()] == ["x@example.com"]
+    store.close()

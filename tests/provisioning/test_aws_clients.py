@@ -25,6 +25,7 @@ from courrier.errors import (
     Throttled,
 )
 from courrier.provisioning import Aws
+from courrier.sending.mailer import Mailer
 from courrier.settings import Settings
 
 ADVICE = ("AWS_DEFAULT_REGION", "region = ... in ~/.aws/config", "COURRIER_REGION")
@@ -119,6 +120,51 @@ def test_setup_without_a_region_exits_2_and_says_what_to_set(
     assert result.exit_code == 2
     assert "AWS_DEFAULT_REGION" in result.output
     assert "AWS_REGION is set, but boto3 does not read it" in " ".join(result.output.split())
+
+
+SEND = ["send", "--from", "a@example.com", "--to", "b@example.com", "--subject", "s", "--text", "t"]
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "named", "every_service"),
+    [
+        ("AWS_DEFAULT_REGION", "", "AWS_DEFAULT_REGION is set but empty", True),
+        ("AWS_ENDPOINT_URL", "127.0.0.1:4566", "from AWS_ENDPOINT_URL", True),
+        ("AWS_ENDPOINT_URL_SESV2", "http://bad host", "from AWS_ENDPOINT_URL_SESV2", False),
+    ],
+)
+def test_a_malformed_region_or_endpoint_is_a_configuration_error(
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    variable: str,
+    value: str,
+    named: str,
+    every_service: bool,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv(variable, value)
+    # What doctor needs before it makes a client: a pipeline set up.
+    monkeypatch.setenv("COURRIER_IDENTITY", "a@example.com")
+    monkeypatch.setenv("COURRIER_TOPIC_ARN", "arn:aws:sns:us-east-1:123456789012:courrier")
+    monkeypatch.setenv("COURRIER_QUEUE_URL", "https://sqs.us-east-1.amazonaws.com/1/courrier")
+    with pytest.raises(ConfigurationError, match=named):
+        client("sesv2")
+    with pytest.raises(ConfigurationError, match=named):
+        Mailer.from_settings(Settings.load())
+    # doctor reports it as its failed "credentials and region" check (exit 1); setup and
+    # doctor ask STS and SNS first, which AWS_ENDPOINT_URL_SESV2 leaves alone.
+    pipeline = [(["setup", "--identity", "a@example.com"], 2), (["doctor", "--no-probe"], 1)]
+    for command, code in [(SEND, 2), *(pipeline if every_service else [])]:
+        result = CliRunner().invoke(main, command)
+        assert result.exit_code == code, (command, result.output)
+        assert named in " ".join(result.output.split()), (command, result.output)
+
+
+def test_an_empty_region_given_directly_is_named(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match="courrier's region setting"):
+        client("sesv2", AwsConfig(region=""))
+    with pytest.raises(ConfigurationError, match=r"AWS endpoint for sqs: .*with its scheme"):
+        client("sqs", AwsConfig(endpoint_url="localhost:4566"))
 
 
 def _client_error(code: str, text: str, status: int) -> ClientError:

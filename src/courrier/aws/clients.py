@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,6 +47,10 @@ def client(service: str, config: AwsConfig | None = None, *, single_attempt: boo
             aws_access_key_id=config.access_key_id,
             aws_secret_access_key=config.secret_access_key,
         )
+        if session.region_name is not None and not session.region_name.strip():
+            raise ConfigurationError(
+                f"the AWS region for {service} is empty{_region_origin(config)}: {region_advice()}"
+            )
         make: Any = session.client  # typed per service by the stubs; courrier picks at run time
         return make(
             service,
@@ -60,7 +65,37 @@ def client(service: str, config: AwsConfig | None = None, *, single_attempt: boo
                 max_pool_connections=config.max_connections,
             ),
         )
+    except ValueError as err:
+        # botocore checks the endpoint's URL with a bare ValueError ("Invalid endpoint: ..."),
+        # raised when the client is made: a URL without its scheme, or a malformed host.
+        if not str(err).startswith("Invalid endpoint"):
+            raise
+        raise ConfigurationError(
+            f"invalid AWS endpoint for {service}{_endpoint_origin(service, config)}: {err}; "
+            "give a full URL with its scheme, such as http://127.0.0.1:4566"
+        ) from err
     except NoRegionError as err:
         raise ConfigurationError(f"no AWS region for {service}: {region_advice()}") from err
     except BotoCoreError as err:
         raise ConfigurationError(f"cannot create an AWS {service} client: {err}") from err
+
+
+def _region_origin(config: AwsConfig) -> str:
+    """Where an empty region came from, for the error."""
+    if config.region is not None:
+        return " (courrier's region setting)"
+    if os.environ.get("AWS_DEFAULT_REGION") == "":
+        return " (AWS_DEFAULT_REGION is set but empty)"
+    return " (from the AWS profile)"
+
+
+def _endpoint_origin(service: str, config: AwsConfig) -> str:
+    """Where a malformed endpoint came from, for the error: boto3 reads
+    ``AWS_ENDPOINT_URL_<SERVICE>`` before ``AWS_ENDPOINT_URL``
+    (https://docs.aws.amazon.com/sdkref/latest/guide/feature-ss-endpoints.html)."""
+    if config.endpoint_url is not None:
+        return ""
+    for variable in (f"AWS_ENDPOINT_URL_{service.upper()}", "AWS_ENDPOINT_URL"):
+        if os.environ.get(variable):
+            return f" (from {variable})"
+    return " (from the AWS profile or the region)"

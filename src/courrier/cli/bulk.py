@@ -11,7 +11,14 @@ import click
 
 from courrier.aws.clients import AwsConfig
 from courrier.aws.ses import SesClient
-from courrier.cli.common import EXIT_USAGE, handles_errors, open_store, settings_from, stop_signals
+from courrier.cli.common import (
+    EXIT_USAGE,
+    handles_errors,
+    open_store,
+    refuse_in_memory,
+    settings_from,
+    stop_signals,
+)
 from courrier.cli.send import parse_tags
 from courrier.errors import ConfigurationError, InvalidMessage
 from courrier.sending import Mailer
@@ -138,6 +145,7 @@ def bulk(
         f"{len(plan.duplicates)} duplicates, {len(plan.refused)} refused"
     )
     if run_now:
+        refuse_in_memory(settings.database_url)
         mailer = Mailer.from_settings(settings)
         ctx.call_on_close(mailer.store.close)
         runner = OutboxRunner(mailer)

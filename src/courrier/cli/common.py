@@ -16,6 +16,7 @@ from courrier.errors import ConfigurationError, CourrierError, InvalidMessage
 from courrier.feedback.apply import Hook
 from courrier.settings import Settings
 from courrier.store import Store
+from courrier.store.engine import in_memory_sqlite
 
 #: Exit codes besides 0: 1 operational failure, 2 bad input or settings.
 EXIT_FAILED = 1
@@ -103,10 +104,30 @@ def handles_errors(function: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def refuse_in_memory(url: str) -> None:
+    """A command's store must outlive it. An in-memory SQLite database lives only as long as
+    the command, so what one command writes (a suppression, a queued send, a worker's
+    feedback) would be gone before the next could read it; the library still takes one (tests,
+    a program that embeds courrier)."""
+    if in_memory_sqlite(url):
+        raise ConfigurationError(
+            f"database_url {url!r} is an in-memory SQLite database, which is lost when the "
+            "command ends and seen by no other process: give a file (sqlite:///courrier.db) "
+            "or a PostgreSQL URL"
+        )
+
+
+def command_store(url: str) -> Store:
+    """The store at ``url`` for a command (see :func:`refuse_in_memory`)."""
+    refuse_in_memory(url)
+    return Store(url)
+
+
 def open_store(ctx: click.Context, url: str) -> Store:
-    """The store at ``url``, closed when the command ends: a host program that runs the CLI
-    inside itself (``manage.py courrier``) goes on after the command, its connections must not."""
-    store = Store(url)
+    """The store at ``url`` (:func:`command_store`), closed when the command ends: a host
+    program that runs the CLI inside itself (``manage.py courrier``) goes on after the command,
+    its connections must not."""
+    store = command_store(url)
     ctx.call_on_close(store.close)
     return store
 

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import click
 
-from courrier.cli.common import handles_errors, listen_host, settings_from
+from courrier.cli.common import command_store, handles_errors, listen_host, settings_from
 from courrier.extras import needs_extra
-from courrier.store import Store
 
 
 @click.command()
@@ -38,6 +37,6 @@ def dashboard(ctx: click.Context, host: str, port: int, token: str | None) -> No
 
         from courrier.web import check_binding, make_app
     check_binding(host, settings.dashboard_token)
-    app = make_app(Store(settings.database_url), settings, token=settings.dashboard_token)
+    app = make_app(command_store(settings.database_url), settings, token=settings.dashboard_token)
     click.echo(f"courrier dashboard on http://{host}:{port}/", err=True)
     uvicorn.run(app, host=host, port=port, log_level="warning")

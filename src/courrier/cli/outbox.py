@@ -13,7 +13,14 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from courrier.cli.common import EXIT_FAILED, handles_errors, open_store, settings_from, stop_signals
+from courrier.cli.common import (
+    EXIT_FAILED,
+    handles_errors,
+    open_store,
+    refuse_in_memory,
+    settings_from,
+    stop_signals,
+)
 from courrier.sending import Mailer
 from courrier.sending.outbox import OutboxEntry, OutboxRunner, outbox_status, resolve, retry
 from courrier.statuses import RunOutcome
@@ -77,6 +84,7 @@ def run(ctx: click.Context, until_empty: bool, batch: int, concurrency: int) -> 
     exits 0.
     """
     settings = settings_from(ctx)
+    refuse_in_memory(settings.database_url)
     mailer = Mailer.from_settings(settings)
     ctx.call_on_close(mailer.store.close)
     runner = OutboxRunner(mailer, batch=batch, concurrency=concurrency)

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from courrier.aws.clients import AwsConfig
-from courrier.cli.common import handles_errors, settings_from, stop_signals
+from courrier.cli.common import command_store, handles_errors, settings_from, stop_signals
 from courrier.errors import ConfigurationError, CourrierError
 from courrier.provisioning import (
     Action,
@@ -27,7 +27,6 @@ from courrier.provisioning import (
 )
 from courrier.provisioning.dns_checks import Dns
 from courrier.settings import Settings, config_path
-from courrier.store import Store
 from courrier.store.guard import record_doctor_run
 
 _MARK = {
@@ -185,7 +184,7 @@ def _on_aws(aws: Aws) -> bool:
 def _remember(settings: Settings, report: DoctorReport) -> None:
     """Keep the result in the store for the dashboard; a store problem does not fail doctor."""
     try:
-        with closing(Store(settings.database_url)) as store:
+        with closing(command_store(settings.database_url)) as store:
             record_doctor_run(store, report.worst, [c.as_dict() for c in report])
     except CourrierError as err:
         click.echo(f"doctor result not kept in the store: {err}", err=True)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from courrier.cli.common import handles_errors, settings_from
+from courrier.cli.common import handles_errors, refuse_in_memory, settings_from
 from courrier.errors import ConfigurationError, InvalidMessage
 from courrier.message import Attachment, Message
 from courrier.sending import Mailer
@@ -87,6 +87,7 @@ def send(
         configuration_set=configuration_set,
         tenant=tenant,
     )
+    refuse_in_memory(settings.database_url)
     mailer = Mailer.from_settings(settings)
     ctx.call_on_close(mailer.store.close)
     result = mailer.send(message)

@@ -12,7 +12,7 @@ from rich.table import Table
 
 from courrier.aws.clients import AwsConfig
 from courrier.aws.ses import AccountView, SesClient, TenantReputation
-from courrier.cli.common import handles_errors, settings_from
+from courrier.cli.common import command_store, handles_errors, settings_from
 from courrier.errors import CourrierError, InvalidMessage
 from courrier.message import check_tenant_name
 from courrier.reputation import Report, report
@@ -148,7 +148,7 @@ def stats(
     """
     settings = settings_from(ctx)
     tenant = _checked_tenant(tenant)
-    with closing(Store(settings.database_url)) as store:
+    with closing(command_store(settings.database_url)) as store:
         result = report(store, settings, days=days, tenant=tenant)
         left = _unsubscribes(store, days)
     if tenant is not None:

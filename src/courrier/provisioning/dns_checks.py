@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 from courrier.errors import ConfigurationError
 from courrier.provisioning.checks import Check, CheckStatus
+from courrier.settings import parse_nameservers
 
 __all__ = [
     "DNS_CHECKS",
@@ -50,26 +51,6 @@ _SPF_LOOKUP_MECHANISMS = frozenset({"a", "mx", "ptr", "exists"})
 
 class LookupFailed(Exception):
     """A DNS query got no answer (timeout, SERVFAIL, no server): not the same as "absent"."""
-
-
-def parse_nameservers(text: str | Sequence[str]) -> list[tuple[str, int]]:
-    """``"127.0.0.1:5353, [::1]:53, 192.0.2.1"`` (or the same as a list) as (address, port)
-    pairs (port 53 unless given); a :class:`~courrier.errors.ConfigurationError` for anything
-    else."""
-    found: list[tuple[str, int]] = []
-    parts = text.split(",") if isinstance(text, str) else text
-    for item in (part.strip() for part in parts):
-        if not item:
-            continue
-        match = re.fullmatch(r"\[([0-9A-Fa-f:.]+)\](?::(\d+))?|([^:\[\]]+)(?::(\d+))?", item)
-        if match is None:
-            raise ConfigurationError(f"dns_nameservers: {item!r} is not ADDRESS[:PORT]")
-        host = match.group(1) or match.group(3)
-        port = int(match.group(2) or match.group(4) or 53)
-        if not 0 < port < 65536:
-            raise ConfigurationError(f"dns_nameservers: port {port} of {item!r} is out of range")
-        found.append((host, port))
-    return found
 
 
 class Dns:

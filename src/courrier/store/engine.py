@@ -34,6 +34,26 @@ def normalise_url(url: str) -> str:
     return url
 
 
+def in_memory_sqlite(url: str) -> bool:
+    """Whether ``url`` is an in-memory SQLite database (``sqlite://``, ``sqlite:///:memory:``,
+    a ``file:`` URI with ``mode=memory``); a URL that does not parse is left to the store."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):
+        return False
+    if parsed.get_backend_name() != "sqlite":
+        return False
+    database = parsed.database or ""
+    return (
+        database in ("", ":memory:")
+        or "mode=memory" in database
+        or parsed.query.get("mode") == "memory"
+    )
+
+
 def aware(value: dt.datetime) -> dt.datetime:
     """``value`` in UTC: SQLite hands back naive datetimes; everything courrier stores is UTC."""
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
