@@ -8,9 +8,9 @@ from pathlib import Path
 import click
 import pytest
 from click.testing import CliRunner
-from courrier_sandbox.cli import main as sandbox_main
 
 from courrier.cli import main
+from courrier_sandbox.cli import main as sandbox_main
 from tests.conftest import SandboxClient
 
 
@@ -47,11 +47,8 @@ def cli(sandbox: SandboxClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
 def test_an_html_file_that_is_not_utf8_is_a_usage_error(cli: CliRunner, tmp_path: Path) -> None:
     page = tmp_path / "page.html"
     page.write_bytes("<p>café</p>".encode("latin-1"))
-    result = cli.invoke(
-        main,
-        ["send", "--from", "a@example.com", "--to", "b@example.org", "--subject", "s"]
-        + ["--html", str(page)],
-    )
+    message = ["--from", "a@example.com", "--to", "b@example.org", "--subject", "s"]
+    result = cli.invoke(main, ["send", *message, "--html", str(page)])
     assert result.exit_code == 2, result.output
     assert f"--html {page}: byte 0xe9 at offset 6 is not UTF-8" in result.output
     assert "the file must be UTF-8" in result.output

@@ -122,9 +122,7 @@ def watchers(
     type=click.IntRange(1),
     help="Transient bounces that suppress an address (default: the soft_bounce_limit setting, 3).",
 )
-@click.option(
-    "--metrics-port", type=PORT, help="Serve Prometheus metrics on this port."
-)
+@click.option("--metrics-port", type=PORT, help="Serve Prometheus metrics on this port.")
 @click.option("--metrics-host", default="127.0.0.1", show_default=True)
 @click.option("-v", "--verbose", is_flag=True)
 @click.pass_context
