@@ -95,7 +95,7 @@ USERS = """\
 # Our project's settings.
 [courrier]
 # Who our mail comes from.
-sender = "Team <team@example.com>"  # the team's address
+sender = "Team <sender@example.com>"  # the team's address
 verify_signatures = true
 send_attempts = 3
 """
@@ -108,13 +108,33 @@ def test_setup_keeps_the_users_sender_and_teardown_only_what_setup_wrote(
     path.write_text(USERS, encoding="utf-8")
     made = cli.invoke(main, ["setup", "--identity", IDENTITY])
     assert made.exit_code == 0, made.output
-    assert "kept your sender = 'Team <team@example.com>'" in made.output
+    assert "kept your sender = 'Team <sender@example.com>'" in made.output
     assert "replaced your verify_signatures = True with False" in made.output
     table = tomllib.loads(path.read_text())["courrier"]
-    assert table["sender"] == "Team <team@example.com>"
+    assert table["sender"] == "Team <sender@example.com>"
     assert table["verify_signatures"] is False
     assert table["identity"] == IDENTITY
     assert cli.invoke(main, ["setup", "--identity", IDENTITY]).exit_code == 0
     removed = cli.invoke(main, ["teardown", "--yes"])
     assert removed.exit_code == 0, removed.output
     assert path.read_text(encoding="utf-8") == USERS.replace("verify_signatures = true\n", "")
+
+
+def test_doctor_probes_from_a_sender_with_a_display_name(
+    cli: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert cli.invoke(main, ["setup", "--identity", IDENTITY]).exit_code == 0
+    monkeypatch.setenv("COURRIER_SENDER", f"Team <{IDENTITY}>")
+    checked = cli.invoke(main, ["doctor", "--no-dns", "--timeout", "10"])
+    assert checked.exit_code == 0, checked.output
+    assert "ok end-to-end probe" in checked.output
+
+
+def test_doctor_refuses_an_invalid_identity_in_the_settings(cli: CliRunner, tmp_path: Path) -> None:
+    (tmp_path / "courrier.toml").write_text(
+        '[courrier]\nidentity = "ex..org"\ntopic_arn = "arn:aws:sns:eu-west-1:1:t"\n'
+        'queue_url = "http://localhost/1/q"\n'
+    )
+    result = cli.invoke(main, ["doctor", "--no-dns", "--no-probe"])
+    assert result.exit_code == 2, result.output
+    assert "Error: identity 'ex..org': 'ex..org' is not a domain name" in result.output
