@@ -284,7 +284,7 @@ def doctor_command(
 @click.pass_context
 @handles_errors
 def teardown_command(ctx: click.Context, yes: bool, delete_identity: bool) -> None:
-    """Remove what setup made, in reverse order, and the keys it wrote to courrier.toml."""
+    """Remove what setup made, in reverse order."""
     settings = settings_from(ctx)
     if not settings.identity:
         raise ConfigurationError("no identity in the settings: nothing set up here")
