@@ -30,6 +30,7 @@
     │   ├── UndecodableMessage (ValueError)
     │   ├── UntrustedTopic               from a topic outside the allow-list
     │   └── UntrustedSignature           SNS signature missing, malformed or not verifying
+    ├── SetupIncomplete                  courrier setup failed after making some resources
     ├── ReputationGuardTripped           a bulk send refused: a rate crossed the guard's line
     │                                    (the account's, or the message's tenant's)
     ├── InvalidUnsubscribeLink (ValueError) a tampered, foreign or malformed unsubscribe link
@@ -66,6 +67,7 @@ __all__ = [
     "ReputationGuardTripped",
     "SendError",
     "SendingPaused",
+    "SetupIncomplete",
     "StoreError",
     "StoreUnavailable",
     "StoreUnusable",
@@ -108,6 +110,17 @@ class UnsubscribeRequired(ConfigurationError):
     ``unsubscribe_contact_list`` (SES's subscription management), or
     ``unsubscribe_managed_elsewhere`` when the list is managed by another system.
     """
+
+
+class SetupIncomplete(CourrierError):
+    """``courrier setup`` failed after it had made or changed some resources (``made``, one
+    line each); the failure is the ``__cause__``. ``settings`` are those of the part made,
+    for ``courrier.toml``, so that ``courrier teardown`` can remove it."""
+
+    def __init__(self, message: str, *, made: tuple[str, ...], settings: dict[str, str]) -> None:
+        super().__init__(message)
+        self.made = made
+        self.settings = settings
 
 
 class InvalidUnsubscribeLink(CourrierError, ValueError):

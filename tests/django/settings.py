@@ -54,4 +54,9 @@ DATABASES = {
 }
 EMAIL_BACKEND = "courrier.django.EmailBackend"
 DEFAULT_FROM_EMAIL = "Zoë <sender@example.com>"
-COURRIER = {"DATABASE": "default"}
+# The project routes the unsubscribe view (urls.py), so it configures it (courrier.E002).
+COURRIER = {
+    "DATABASE": "default",
+    "UNSUBSCRIBE_URL": "https://testserver/unsubscribe",
+    "UNSUBSCRIBE_SECRET": "django-tests-secret-key",
+}

@@ -64,7 +64,13 @@ def test_mistakes_are_configuration_errors_and_system_checks(
 
 
 def test_no_mistake_no_check_message(settings: Settings) -> None:
-    settings.COURRIER = {"DATABASE": "default", "SNS_TOPICS": ["arn:aws:sns:eu-west-1:1:t"]}
+    settings.COURRIER = {
+        "DATABASE": "default",
+        "SNS_TOPICS": ["arn:aws:sns:eu-west-1:1:t"],
+        # The test project routes the unsubscribe view (courrier.E002 without them).
+        "UNSUBSCRIBE_URL": "https://testserver/unsubscribe",
+        "UNSUBSCRIBE_SECRET": "django-tests-secret-key",
+    }
     assert [m for m in run_checks() if str(m.id).startswith("courrier")] == []
     assert options() == DjangoOptions("default", ("arn:aws:sns:eu-west-1:1:t",), True)
     settings.COURRIER = "sqlite:///x.db"

@@ -5,14 +5,19 @@ from __future__ import annotations
 
 import base64
 import email.policy
+import logging
 from email.parser import BytesParser
 from typing import Any
 
+import pytest
+from django.core.checks import run_checks
 from django.core.mail import EmailMessage
 from django.test import Client
+from django.urls import path as route
 from pytest_django import Settings
 
 from courrier.django import signals
+from courrier.django.views import sns_feedback
 from courrier.statuses import MessageStatus
 from courrier.store import Store
 from courrier.store.unsubscribes import Unsubscribed, count_unsubscribes
@@ -20,6 +25,8 @@ from courrier.unsubscribe import ONE_CLICK
 from tests.conftest import SandboxClient
 
 READER = "reader@readers.example"
+#: A URLconf without the unsubscribe view (``ROOT_URLCONF = __name__``).
+urlpatterns = [route("ses/feedback/", sns_feedback)]
 
 
 def delivered(sandbox: SandboxClient) -> list[Any]:
@@ -79,3 +86,36 @@ def test_the_view_unsubscribes_signals_and_the_next_newsletter_skips_them(
     receipt = delivered(project)[-1]
     assert receipt["Subject"] == "Receipt"
     assert "List-Unsubscribe" not in receipt
+
+
+def test_without_its_settings_the_view_answers_503_and_logs_why(
+    project: SandboxClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.ERROR, logger="courrier.django.views"):
+        response = Client().get("/unsubscribe/some-token")
+    assert response.status_code == 503
+    assert b"not available" in response.content
+    assert "answers 503: unsubscribe_url and unsubscribe_secret are not set" in caplog.text
+
+
+def unsubscribe_checks() -> list[str]:
+    return [m.msg for m in run_checks() if m.id == "courrier.E002"]
+
+
+def test_the_routed_view_without_its_settings_is_a_system_check_error(
+    settings: Settings,
+) -> None:
+    settings.COURRIER = {"DATABASE": "default"}
+    [message] = unsubscribe_checks()
+    assert "the courrier unsubscribe view is in the URLconf, but" in message
+    settings.COURRIER = {"DATABASE": "default", "UNSUBSCRIBE_URL": "https://x.example/u"}
+    [message] = unsubscribe_checks()
+    assert "set both unsubscribe_url and unsubscribe_secret" in message
+    settings.COURRIER = {**settings.COURRIER, "UNSUBSCRIBE_SECRET": "s" * 32}
+    assert unsubscribe_checks() == []
+
+
+def test_no_check_error_when_the_view_is_not_routed(settings: Settings) -> None:
+    settings.COURRIER = {"DATABASE": "default"}
+    settings.ROOT_URLCONF = __name__
+    assert unsubscribe_checks() == []

@@ -111,3 +111,27 @@ def test_a_broken_file_is_refused_and_kept(tmp_path: Path, text: str, error: str
     with pytest.raises(ConfigurationError, match=error):
         config_file.remember_setup(path, {"identity": IDENTITY})
     assert path.read_text(encoding="utf-8") == text
+
+
+def test_teardown_of_a_file_setup_wrote_before_it_marked_its_keys(tmp_path: Path) -> None:
+    path = tmp_path / "courrier.toml"
+    path.write_text(
+        '[courrier]\nmax_send_rate = 5.0\nidentity = "a@example.com"\nsender = "a@example.com"\n',
+        encoding="utf-8",
+    )
+    config_file.forget_setup(path)
+    assert path.read_text(encoding="utf-8") == "[courrier]\nmax_send_rate = 5.0\n"
+
+
+def test_teardown_keeps_the_users_keys_beside_setup_s(tmp_path: Path) -> None:
+    path = tmp_path / "courrier.toml"
+    path.write_text('[courrier]\nsender = "Team <a@example.com>"  # ours\n', encoding="utf-8")
+    said = config_file.remember_setup(
+        path, {"identity": "a@example.com", "sender": "a@example.com", "unsubscribe_topic": "t"}
+    )
+    assert said == ["kept your sender = 'Team <a@example.com>' (setup's would be 'a@example.com')"]
+    assert 'unsubscribe_topic = "t" # courrier setup' in path.read_text(encoding="utf-8")
+    config_file.forget_setup(path)
+    assert (
+        path.read_text(encoding="utf-8") == '[courrier]\nsender = "Team <a@example.com>"  # ours\n'
+    )

@@ -29,6 +29,11 @@ from courrier_sandbox.accounts import DEFAULT_REGION
 from courrier_sandbox.errors import SandboxError
 from courrier_sandbox.smtp import SmtpInterface
 
+#: Every ``--port`` option: a TCP port, 0 for one the system picks. A plain int would pass
+#: 70000 on to the socket, which listens on 70000 mod 65536. ``courrier.cli.common.PORT``,
+#: the same, serves ``courrier sandbox``.
+PORT = click.IntRange(0, 65535)
+
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="courrier-sandbox")
@@ -38,7 +43,7 @@ from courrier_sandbox.smtp import SmtpInterface
     show_default=True,
     help="Address to listen on; loopback by default.",
 )
-@click.option("--port", default=4566, show_default=True, type=int, help="Port to listen on.")
+@click.option("--port", default=4566, show_default=True, type=PORT, help="Port to listen on.")
 @click.option(
     "--state",
     "state_path",
@@ -86,12 +91,12 @@ from courrier_sandbox.smtp import SmtpInterface
 )
 @click.option(
     "--smtp-port",
-    type=click.IntRange(min=0, max=65535),
+    type=PORT,
     help="Also serve SES's SMTP interface here, STARTTLS required (SES: 587).",
 )
 @click.option(
     "--smtps-port",
-    type=click.IntRange(min=0, max=65535),
+    type=PORT,
     help="Also serve SES's SMTP interface here with TLS from the first byte (SES: 465).",
 )
 @click.option(

@@ -9,7 +9,7 @@ from typing import Any, Protocol
 
 from courrier.aws.clients import AwsConfig, client
 from courrier.aws.errors import translate
-from courrier.errors import AwsError
+from courrier.errors import AwsError, TemplateNotFound
 
 
 class ClientMeta(Protocol):
@@ -341,8 +341,17 @@ class TemplateCalls:
 
     def render_template(self, name: str, data: str) -> str:
         """SES's own rendering (TestRenderEmailTemplate): the MIME text it would send."""
-        with translate("TestRenderEmailTemplate"):
-            response = self._ses.test_render_email_template(TemplateName=name, TemplateData=data)
+        try:
+            with translate("TestRenderEmailTemplate"):
+                response = self._ses.test_render_email_template(
+                    TemplateName=name, TemplateData=data
+                )
+        except AwsError as err:
+            # The call names no other resource: NotFoundException is the template
+            # (https://docs.aws.amazon.com/ses/latest/APIReference-V2/API_TestRenderEmailTemplate.html).
+            if err.code == "NotFoundException":
+                raise missing_template(err) from err
+            raise
         return str(response["RenderedTemplate"])
 
 
@@ -477,3 +486,14 @@ def _options(
         # identity, configuration set, template) not associated with it
         # (https://docs.aws.amazon.com/ses/latest/dg/tenants.html).
         params["TenantName"] = tenant
+
+
+def missing_template(err: AwsError) -> TemplateNotFound:
+    """The same error (and advice) as a send naming a template that does not exist."""
+    return TemplateNotFound(
+        f"{err} (create the template (courrier template push) or fix its name)",
+        code=err.code,
+        aws_message=err.aws_message,
+        operation=err.operation,
+        status=err.status,
+    )

@@ -65,6 +65,11 @@ def host_of(ctx: click.Context) -> Host:
     return found if isinstance(found, Host) else Host()
 
 
+#: Every ``--port`` option: a TCP port, 0 for one the system picks. A plain int would pass
+#: 70000 on to the socket, which listens on 70000 mod 65536 (and a negative one fails with a
+#: traceback). ``courrier_sandbox.cli.PORT`` is the same for ``courrier-sandbox``.
+PORT = click.IntRange(0, 65535)
+
 #: ``--host`` for the commands that serve something: loopback unless told otherwise.
 listen_host = click.option(
     "--host",

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import click
 
-from courrier.cli.common import command_store, handles_errors, listen_host, settings_from
+from courrier.cli.common import PORT, command_store, handles_errors, listen_host, settings_from
 from courrier.extras import needs_extra
 
 
 @click.command()
 @listen_host
-@click.option("--port", default=8025, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--port", default=8025, show_default=True, type=PORT)
 @click.option(
     "--token",
     help="Required on every page (setting dashboard_token, or COURRIER_DASHBOARD_TOKEN, "

@@ -15,6 +15,7 @@ from courrier.aws.ses import SesClient
 from courrier.aws.sqs import SqsQueue
 from courrier.cli.common import (
     EXIT_USAGE,
+    PORT,
     CourrierClickError,
     handles_errors,
     host_of,
@@ -121,9 +122,7 @@ def watchers(
     type=click.IntRange(1),
     help="Transient bounces that suppress an address (default: the soft_bounce_limit setting, 3).",
 )
-@click.option(
-    "--metrics-port", type=click.IntRange(1, 65535), help="Serve Prometheus metrics on this port."
-)
+@click.option("--metrics-port", type=PORT, help="Serve Prometheus metrics on this port.")
 @click.option("--metrics-host", default="127.0.0.1", show_default=True)
 @click.option("-v", "--verbose", is_flag=True)
 @click.pass_context
@@ -204,7 +203,7 @@ def verifier_for(flag: bool | None, settings: Settings) -> SignatureVerifier | N
 
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8080, show_default=True, type=int)
+@click.option("--port", default=8080, show_default=True, type=PORT)
 @click.option(
     "--allow-topic",
     multiple=True,

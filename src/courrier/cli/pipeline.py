@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from contextlib import closing
+from pathlib import Path
 from types import FrameType
 
 import click
@@ -11,8 +12,15 @@ from rich.console import Console
 from rich.table import Table
 
 from courrier.aws.clients import AwsConfig
-from courrier.cli.common import command_store, handles_errors, settings_from, stop_signals
-from courrier.errors import ConfigurationError, CourrierError
+from courrier.cli.common import (
+    EXIT_FAILED,
+    CourrierClickError,
+    command_store,
+    handles_errors,
+    settings_from,
+    stop_signals,
+)
+from courrier.errors import ConfigurationError, CourrierError, SetupIncomplete
 from courrier.provisioning import (
     Action,
     Aws,
@@ -26,6 +34,7 @@ from courrier.provisioning import (
     teardown,
 )
 from courrier.provisioning.dns_checks import Dns
+from courrier.provisioning.setup import SetupReport
 from courrier.settings import Settings, config_path
 from courrier.store.guard import record_doctor_run
 
@@ -103,7 +112,9 @@ def setup_command(
 ) -> None:
     """Create or update the SES -> SNS -> SQS feedback pipeline, idempotently.
 
-    On success the names are written to courrier.toml for the other commands. The DNS
+    On success the names are written to courrier.toml for the other commands (a sender
+    already there is kept); when a step fails after others made resources, those are written
+    too, so that courrier teardown can remove them. The DNS
     records to publish are printed: domain verification and DKIM, and with --mail-from the
     MAIL FROM domain's MX and SPF records. With --contact-list, SES's subscription
     management is set up too: the contact list and its topics, and the settings that make
@@ -115,18 +126,39 @@ def setup_command(
     """
     settings = settings_from(ctx, config_may_be_absent=True)
     aws = _aws(settings)
-    report = setup(
-        aws,
-        identity,
-        route=route,
-        prefix=prefix,
-        dry_run=dry_run,
-        mail_from=mail_from,
-        mail_from_behavior="REJECT_MESSAGE" if mx_failure == "reject" else "USE_DEFAULT_VALUE",
-        contact_list=contact_list,
-        topics=topics,
-    )
+    path = config_path(ctx.find_root().params.get("config"))
     console = Console()
+    try:
+        report = setup(
+            aws,
+            identity,
+            route=route,
+            prefix=prefix,
+            dry_run=dry_run,
+            mail_from=mail_from,
+            mail_from_behavior="REJECT_MESSAGE" if mx_failure == "reject" else "USE_DEFAULT_VALUE",
+            contact_list=contact_list,
+            topics=topics,
+        )
+    except SetupIncomplete as err:
+        # Recorded, so that teardown finds what was made (it reads courrier.toml).
+        _remember(console, aws, path, err.settings)
+        raise CourrierClickError(
+            f"{err}\nThey are recorded in {path}: fix the cause and run courrier setup "
+            "again, or remove them with courrier teardown --yes",
+            EXIT_FAILED,
+        ) from err
+    _show_setup(console, report, dry_run)
+    if dry_run:
+        console.print("dry run: nothing was changed")
+        return
+    console.print(
+        "no changes: everything was already in place" if not report.changed else "pipeline ready"
+    )
+    _remember(console, aws, path, report.settings())
+
+
+def _show_setup(console: Console, report: SetupReport, dry_run: bool) -> None:
     for change in report.changes:
         detail = f" ({change.detail})" if change.detail else ""
         verb = (
@@ -142,18 +174,15 @@ def setup_command(
         for record in report.dns_records:
             table.add_row(*record)
         console.print(table)
-    if dry_run:
-        console.print("dry run: nothing was changed")
-        return
-    console.print(
-        "no changes: everything was already in place" if not report.changed else "pipeline ready"
-    )
-    path = config_path(ctx.find_root().params.get("config"))
-    values: dict[str, str | bool | None] = {**report.settings()}
+
+
+def _remember(console: Console, aws: Aws, path: Path, settings: dict[str, str]) -> None:
+    values: dict[str, str | bool | None] = {**settings}
     # A stand-in's SNS signs with certificates that AWS does not serve: the worker could not
     # check them. Against AWS, verification stays on (the default).
     values["verify_signatures"] = None if _on_aws(aws) else False
-    config_file.remember_setup(path, values)
+    for line in config_file.remember_setup(path, values):
+        console.print(f"courrier.toml: {line}")
     console.print(f"wrote {path}")
 
 
@@ -181,7 +210,7 @@ def _on_aws(aws: Aws) -> bool:
         return True  # no region or credentials: the doctor's first check says so
 
 
-def _remember(settings: Settings, report: DoctorReport) -> None:
+def _keep_doctor_run(settings: Settings, report: DoctorReport) -> None:
     """Keep the result in the store for the dashboard; a store problem does not fail doctor."""
     try:
         with closing(command_store(settings.database_url)) as store:
@@ -231,7 +260,7 @@ def doctor_command(
             probe_timeout=timeout,
             dns=Dns(settings.dns_nameservers) if dns else None,
         )
-    _remember(settings, report)
+    _keep_doctor_run(settings, report)
     if as_json:
         for check in report:
             click.echo(json.dumps(check.as_dict()))

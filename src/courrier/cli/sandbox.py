@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import click
 
-from courrier.cli.common import errors_as_exit_codes, listen_host
+from courrier.cli.common import PORT, errors_as_exit_codes, listen_host
 from courrier.extras import needs_extra
 
 
 @click.command()
 @listen_host
-@click.option("--port", default=4566, show_default=True, type=int, help="Port to listen on.")
+@click.option("--port", default=4566, show_default=True, type=PORT, help="Port to listen on.")
 @click.option(
     "--state",
     "state_path",
@@ -64,12 +64,12 @@ from courrier.extras import needs_extra
 )
 @click.option(
     "--smtp-port",
-    type=click.IntRange(min=0, max=65535),
+    type=PORT,
     help="Also serve SES's SMTP interface here, STARTTLS required (SES: 587).",
 )
 @click.option(
     "--smtps-port",
-    type=click.IntRange(min=0, max=65535),
+    type=PORT,
     help="Also serve SES's SMTP interface here with TLS from the first byte (SES: 465).",
 )
 @click.option(

@@ -22,6 +22,18 @@ def parse_tags(values: tuple[str, ...]) -> dict[str, str]:
     return tags
 
 
+def read_utf8(path: Path, option: str) -> str:
+    """The text of the file an option names; a file that is not UTF-8 is bad input (exit 2)."""
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise InvalidMessage(
+            f"{option} {path}: byte 0x{data[err.start]:02x} at offset {err.start} is not "
+            "UTF-8: the file must be UTF-8"
+        ) from err
+
+
 @click.command()
 @click.option("--from", "sender", help="Sender, 'Name <address>' or address (setting: sender).")
 @click.option("--to", "to", multiple=True, required=True, help="Recipient; repeat for more.")
@@ -81,7 +93,7 @@ def send(
         reply_to=list(reply_to),
         subject=subject,
         text=text,
-        html=html_file.read_text(encoding="utf-8") if html_file else None,
+        html=read_utf8(html_file, "--html") if html_file else None,
         attachments=[Attachment.from_path(path) for path in attach],
         tags=parse_tags(tag),
         configuration_set=configuration_set,

@@ -13,6 +13,7 @@ class CourrierConfig(AppConfig):
     default_auto_field = "django.db.models.AutoField"
 
     def ready(self) -> None:
-        from courrier.django.checks import check_settings
+        from courrier.django.checks import check_settings, check_unsubscribe_view
 
         checks.register(check_settings, checks.Tags.compatibility)
+        checks.register(check_unsubscribe_view, checks.Tags.urls)

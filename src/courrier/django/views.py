@@ -13,6 +13,7 @@ sends no token, and it accepts only signed SNS messages.
 
 from __future__ import annotations
 
+import logging
 import threading
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -20,7 +21,9 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
 from courrier.django import settings as courrier_settings
+from courrier.django.checks import unsubscribe_problem
 from courrier.django.signals import hooks, send_unsubscribed
+from courrier.errors import ConfigurationError
 from courrier.feedback.http import MAX_BODY, Answer, SnsReceiver
 from courrier.feedback.signature import SignatureVerifier
 from courrier.settings import Settings
@@ -28,6 +31,7 @@ from courrier.unsubscribe import PAGE_HEADERS, Endpoint, too_large
 
 __all__ = ["sns_feedback", "unsubscribe"]
 
+log = logging.getLogger(__name__)
 _lock = threading.Lock()
 # The receiver of the settings in force, built on the first request after they change: its
 # verifier caches SNS's signing certificates.
@@ -73,9 +77,19 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
     (RFC 8058). Exempt from CSRF checks: mail providers POST from their own servers, and
     only a link signed with ``UNSUBSCRIBE_SECRET`` changes anything."""
     settings = courrier_settings.load()
-    endpoint = Endpoint(
-        courrier_settings.store(settings), settings, on_unsubscribe=send_unsubscribed
-    )
+    try:
+        endpoint = Endpoint(
+            courrier_settings.store(settings), settings, on_unsubscribe=send_unsubscribed
+        )
+    except ConfigurationError as err:
+        # The system check courrier.E002 reports it at start; a reader gets a page, not a 500.
+        log.error(
+            "courrier unsubscribe view answers 503: %s (system check courrier.E002)",
+            unsubscribe_problem(settings) or err,
+        )
+        return HttpResponse(
+            "Unsubscribing is not available at the moment.", status=503, headers=PAGE_HEADERS
+        )
     if request.method != "POST":
         answer = endpoint.get(token)
     elif too_large(request.META.get("CONTENT_LENGTH") or ""):

@@ -2,6 +2,10 @@
 
 tomlkit edits the file in place, so comments, formatting, root keys and every other table
 stay byte for byte as the user wrote them.
+
+Each key setup writes carries the comment ``# courrier setup``, so that teardown removes
+those and keeps what the user wrote: a ``sender`` of their own, say. Setup keeps a
+``sender`` the user set, and says when it replaces another value of theirs.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from tomlkit.items import InlineTable, Table
 
 from courrier.errors import ConfigurationError
 
-__all__ = ["SETUP_KEYS", "forget_setup", "remember_setup", "update"]
+__all__ = ["MARK", "SETUP_KEYS", "forget_setup", "remember_setup", "update"]
 
 TABLE = "courrier"
 #: Every key ``courrier setup`` may write; teardown removes all of them.
@@ -34,34 +38,93 @@ SETUP_KEYS = (
     "unsubscribe_topic",
     "verify_signatures",
 )
+#: The keys that name what setup made and teardown deletes: stale once it is gone, so
+#: teardown removes them whoever wrote them.
+PIPELINE_KEYS = (
+    "identity",
+    "route",
+    "prefix",
+    "topic_arn",
+    "queue_url",
+    "dead_letter_queue_url",
+)
+#: The keys setup fills in only when the user has not: its value is a default.
+USERS_FIRST = ("sender",)
+#: The comment on each key setup wrote.
+MARK = "courrier setup"
 
 
-def remember_setup(path: Path, values: Mapping[str, str | bool | None]) -> None:
+def remember_setup(path: Path, values: Mapping[str, str | bool | None]) -> list[str]:
     """Write what setup made (``values`` holds only keys of :data:`SETUP_KEYS`; None removes
-    one)."""
+    one setup wrote), each key marked as setup's; what it did to the user's own values, one
+    line each.
+
+    A value of the user's in :data:`USERS_FIRST` is kept; any other is replaced, and said.
+    """
     unknown = sorted(set(values) - set(SETUP_KEYS))
     if unknown:
         raise ValueError(f"not setup's keys: {', '.join(unknown)}")
-    update(path, values)
+    table = _table(path)
+    users = {k: v for k, v in table.unwrap().items() if not _marked(table, k)} if table else {}
+    said: list[str] = []
+    wanted: dict[str, str | bool | None] = {}
+    for key, value in values.items():
+        if key not in users:
+            wanted[key] = value
+        elif value is None or users[key] == value:
+            continue  # the user's own, left as they wrote it
+        elif key in USERS_FIRST:
+            said.append(f"kept your {key} = {users[key]!r} (setup's would be {value!r})")
+        else:
+            said.append(f"replaced your {key} = {users[key]!r} with {value!r}")
+            wanted[key] = value
+    update(path, wanted, mark=MARK)
+    return said
 
 
 def forget_setup(path: Path) -> None:
-    """Remove every key setup may have written."""
-    update(path, dict.fromkeys(SETUP_KEYS))
+    """Remove the keys setup wrote, and those naming what teardown deleted; a file written
+    before setup marked its keys loses every key setup may have written."""
+    table = _table(path)
+    if table is None:
+        return
+    legacy = not any(_marked(table, key) for key in table)
+    gone = [
+        key
+        for key in SETUP_KEYS
+        if key in table and (legacy or key in PIPELINE_KEYS or _marked(table, key))
+    ]
+    update(path, dict.fromkeys(gone))
 
 
-def update(path: Path, values: Mapping[str, str | bool | None]) -> None:
+def _table(path: Path) -> Table | InlineTable | None:
+    if not path.exists():
+        return None
+    table = _parse(path).get(TABLE)
+    return table if isinstance(table, Table | InlineTable) else None
+
+
+def _marked(table: Table | InlineTable, key: str) -> bool:
+    trivia = getattr(table.item(key), "trivia", None)
+    return trivia is not None and trivia.comment.lstrip("#").strip() == MARK
+
+
+def _parse(path: Path) -> tomlkit.TOMLDocument:
+    try:
+        return tomlkit.parse(path.read_text(encoding="utf-8"))
+    except (TOMLKitError, UnicodeDecodeError) as err:
+        raise ConfigurationError(f"{path} is not valid TOML: {err}") from err
+
+
+def update(path: Path, values: Mapping[str, str | bool | None], *, mark: str | None = None) -> None:
     """Set (or, for None, remove) keys of the ``[courrier]`` table; nothing else changes.
+    Each key set carries ``mark`` as its comment.
 
     A ``[courrier]`` table left empty is removed; a missing file is created only to set keys.
     """
     if not path.exists() and all(v is None for v in values.values()):
         return
-    try:
-        document = tomlkit.parse(path.read_text(encoding="utf-8")) if path.exists() else None
-    except (TOMLKitError, UnicodeDecodeError) as err:
-        raise ConfigurationError(f"{path} is not valid TOML: {err}") from err
-    document = document if document is not None else tomlkit.document()
+    document = _parse(path) if path.exists() else tomlkit.document()
     table = document.get(TABLE)
     if table is None:
         if all(v is None for v in values.values()):
@@ -75,7 +138,10 @@ def update(path: Path, values: Mapping[str, str | bool | None]) -> None:
             if key in table:
                 del table[key]
         else:
-            table[key] = value
+            item = tomlkit.item(value)
+            if mark:
+                item.comment(mark)
+            table[key] = item
     text = tomlkit.dumps(document)
     if not table:
         was_last = list(document)[-1] == TABLE

@@ -21,9 +21,9 @@ from courrier.provisioning.dns_checks import DNS_CHECKS, Dns, DnsFacts, dns_chec
 from courrier.provisioning.inventory import Inventory, Read, read_inventory
 from courrier.provisioning.probe import PROBE, probe
 from courrier.provisioning.resources import (
+    checked_identity,
     configuration_set_arn,
     identity_arn,
-    normalise_identity,
 )
 
 __all__ = ["CHECKS", "doctor"]
@@ -67,7 +67,7 @@ def doctor(
         return DoctorReport((credentials, *(Check(name, UNKNOWN, reason) for name in wanted[1:])))
     found = read_inventory(
         aws,
-        identity=normalise_identity(target.identity),
+        identity=checked_identity(target.identity),
         topic_arn=target.topic_arn,
         queue=target.queue_url,
         configuration_set=target.configuration_set,

@@ -23,11 +23,12 @@ from dataclasses import replace
 from typing import Any
 
 import courrier_policy as policy
-from courrier.errors import AwsError, CourrierError
+from courrier.addresses import parse_address
+from courrier.errors import AwsError, CourrierError, InvalidAddress
 from courrier.provisioning.aws import QUEUE_MISSING, Aws
 from courrier.provisioning.checks import Check, CheckStatus, DoctorTarget
 from courrier.provisioning.inventory import Inventory, Queue
-from courrier.provisioning.resources import normalise_identity, queue_statement
+from courrier.provisioning.resources import queue_statement
 
 __all__ = ["PROBE", "probe", "probe_queue_name", "remove_probes"]
 
@@ -124,6 +125,8 @@ def _run(
             f"the probe send failed: {err}",
             "fix the failed checks above",
         )
+    except InvalidAddress as err:
+        return Check(PROBE, CheckStatus.FAILED, f"no probe sent: {err}", "fix the sender setting")
     if temporary.wait_for(message_id, timeout):
         return Check(
             PROBE,
@@ -144,7 +147,8 @@ def _send(aws: Aws, target: DoctorTarget) -> str:
         target.identity if "@" in target.identity else f"courrier-probe@{target.identity}"
     )
     params: dict[str, Any] = {
-        "FromEmailAddress": normalise_identity(sender),
+        # The sender setting may carry a display name ("Team <team@example.com>").
+        "FromEmailAddress": parse_address(sender).email,
         "Destination": {"ToAddresses": [f"success+courrier-probe-{label}@simulator.amazonses.com"]},
         "Content": {
             "Simple": {

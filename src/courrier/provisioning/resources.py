@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
 import idna
 
+from courrier.addresses import parse_address
+from courrier.errors import ConfigurationError, InvalidAddress
 from courrier.settings import Route
 
 #: Every SES v2 event type; the events route publishes all of them (docs/ses.md#event-publishing).
@@ -38,6 +41,54 @@ def normalise_identity(identity: str) -> str:
     local, at, domain = identity.strip().rpartition("@")
     ascii_domain = idna.encode(domain, uts46=True).decode("ascii") if domain else domain
     return f"{local}{at}{ascii_domain}" if at else ascii_domain
+
+
+#: One label of a domain name in its ASCII form: letters, digits and hyphens, not at either
+#: end, 1 to 63 characters (RFC 1035 section 2.3.1, RFC 5890 section 2.3.1).
+_LDH_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
+_MAX_DOMAIN = 253
+
+
+def checked_identity(identity: str) -> str:
+    """``identity`` normalised (:func:`normalise_identity`) once checked: a bare address as
+    courrier sends from, or a domain name of two labels or more. SES would refuse anything
+    else only at CreateEmailIdentity, after setup has made the topic and the queues."""
+    text = identity.strip()
+    if "@" in text:
+        _check_address(identity, text)
+    domain = text.rpartition("@")[2]
+    local = text[: len(text) - len(domain)]
+    return f"{local}{_ascii_domain(identity, domain)}"
+
+
+def _check_address(identity: str, text: str) -> None:
+    try:
+        address = parse_address(text)
+    except InvalidAddress as err:
+        raise ConfigurationError(f"identity {identity!r}: {err}") from err
+    if address.name or "<" in text:
+        raise ConfigurationError(
+            f"identity {identity!r}: give the bare address, without a display name"
+        )
+
+
+def _ascii_domain(identity: str, domain: str) -> str:
+    problem = f"identity {identity!r}: {domain!r} is not a domain name"
+    try:
+        name = idna.encode(domain, uts46=True).decode("ascii")
+    except idna.IDNAError as err:
+        raise ConfigurationError(f"{problem} ({err})") from err
+    labels = name.split(".")
+    if len(labels) < 2 or len(name) > _MAX_DOMAIN:
+        raise ConfigurationError(
+            f"{problem} (two labels or more, {_MAX_DOMAIN} characters or less)"
+        )
+    bad = next((label for label in labels if not _LDH_LABEL.fullmatch(label)), None)
+    if bad is not None:
+        raise ConfigurationError(
+            f"{problem} (label {bad!r}: letters, digits and '-' not at either end, 1 to 63)"
+        )
+    return name
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from courrier.errors import ConfigurationError
+from courrier.errors import ConfigurationError, CourrierError, SetupIncomplete
 from courrier.provisioning.aws import SES_MISSING, Aws
 from courrier.provisioning.inventory import (
     Inventory,
@@ -33,7 +33,7 @@ from courrier.provisioning.resources import (
     NOTIFICATION_TYPES,
     QUEUE_RETENTION,
     Resources,
-    normalise_identity,
+    checked_identity,
     with_statement,
 )
 from courrier.settings import Route
@@ -93,6 +93,16 @@ class SetupReport:
     @property
     def changed(self) -> bool:
         return any(c.action is not Action.UNCHANGED for c in self.changes)
+
+    def made(self) -> tuple[str, ...]:
+        """What this run created or changed, one line each (nothing in a dry run)."""
+        if self.dry_run:
+            return ()
+        return tuple(
+            f"{c.resource}: {c.action}"
+            for c in self.changes
+            if c.action in (Action.CREATE, Action.UPDATE)
+        )
 
     def settings(self) -> dict[str, str]:
         """What the other commands need, for ``courrier.toml`` (keys in ``SETUP_KEYS``)."""
@@ -161,8 +171,27 @@ def setup(
     wanted = None
     if mail_from is not None:
         wanted = MailFrom(mail_from_domain(resources.identity, mail_from), mail_from_behavior)
-    _Steps(aws, resources, inventory_of(aws, resources), report, mail_from=wanted).run()
+        _check_behavior(wanted.behavior)
+    steps = _Steps(aws, resources, inventory_of(aws, resources), report, mail_from=wanted)
+    try:
+        steps.run()
+    except CourrierError as err:
+        made = report.made()
+        if not made:
+            raise
+        raise SetupIncomplete(
+            f"setup stopped: {err}; it had already made: {'; '.join(made)}",
+            made=made,
+            settings=report.settings(),
+        ) from err
     return report
+
+
+def _check_behavior(behavior: str) -> None:
+    if behavior not in MX_FAILURE_BEHAVIORS:
+        raise ConfigurationError(
+            f"behaviour on MX failure {behavior!r}: one of {', '.join(MX_FAILURE_BEHAVIORS)}"
+        )
 
 
 #: SES's choices when the MAIL FROM domain's MX record is missing
@@ -197,7 +226,7 @@ def resources_for(aws: Aws, identity: str, *, route: Route | str, prefix: str) -
     checked = Route.parse(route)
     if not prefix.replace("-", "").replace("_", "").isalnum() or len(prefix) > 40:
         raise ConfigurationError(f"prefix {prefix!r}: letters, digits, '-' and '_', <= 40")
-    return Resources(prefix, normalise_identity(identity), checked, aws.region, aws.account())
+    return Resources(prefix, checked_identity(identity), checked, aws.region, aws.account())
 
 
 def inventory_of(aws: Aws, r: Resources) -> Inventory:
@@ -390,11 +419,6 @@ class _Steps:
                 )
 
     def mail_from(self, wanted: MailFrom) -> None:
-        if wanted.behavior not in MX_FAILURE_BEHAVIORS:
-            raise ConfigurationError(
-                f"behaviour on MX failure {wanted.behavior!r}: "
-                f"one of {', '.join(MX_FAILURE_BEHAVIORS)}"
-            )
         current = (self.identity_state or {}).get("MailFromAttributes", {})
         resource = f"MAIL FROM domain {wanted.domain}"
         if (
