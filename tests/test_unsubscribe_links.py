@@ -181,6 +181,7 @@ def test_a_bad_tenant_name_makes_no_link() -> None:
         (f"000{MAX_BODY}", False),
         (str(MAX_BODY + 1), True),
         ("9" * 5000, True),  # past the digits int() converts
+        ("0" * 5000 + "5", False),
         ("-5", False),
         ("\u0663\u0663\u0663\u0663\u0663", False),  # not ASCII digits: not a length at all
     ],

@@ -256,7 +256,8 @@ def too_large(content_length: str) -> bool:
     if not (text.isascii() and text.isdigit()):
         return False
     # Compared as text first: int() refuses more than 4,300 digits (a ValueError).
-    return len(text.lstrip("0")) > len(str(MAX_BODY)) or int(text) > MAX_BODY
+    digits = text.lstrip("0") or "0"
+    return len(digits) > len(str(MAX_BODY)) or int(digits) > MAX_BODY
 
 
 def _what(request: Unsubscribe) -> str:

@@ -18,6 +18,7 @@ from courrier.feedback.apply import SUPPRESSED, Applied, apply
 from courrier.feedback.rules import Rules
 from courrier.statuses import MessageStatus
 from courrier.store import Store, rollups
+from courrier.store import feedback as queries
 from courrier.store.rollups import Flag
 from courrier.store.sends import NewMessage
 from courrier.store.tables import FeedbackEventRow, RecipientHourRow, RecipientRow, SnsReceiptRow
@@ -406,6 +407,63 @@ def test_a_manual_soft_bounce_entry_is_never_lifted(store: Store) -> None:
     assert applied.unsuppressed == []
     assert ooto_outcome(store, records)[0] == {"record"}
     assert [(s.address, s.source) for s in store.suppressions()] == [("away@x.example", "manual")]
+
+
+@pytest.mark.parametrize(("reason", "source"), [("manual", "manual"), ("complaint", "feedback")])
+def test_an_entry_of_another_reason_outlives_auto_replies(
+    store: Store, reason: str, source: str
+) -> None:
+    """Three auto-replies counted as soft bounces reach the limit on an address suppressed
+    for another reason: the entry keeps its reason, and the deliveries that turn the
+    replies into auto-replies do not lift it."""
+    _, replies, deliveries = ooto_traffic(store, 3)
+    store.suppress("away@x.example", reason=reason, source=source)
+    rules = Rules(soft_bounce_limit=3)
+    apply(store, [decode(body) for body in replies], rules=rules)
+    assert [(s.reason, s.source) for s in store.suppressions()] == [(reason, source)]
+    applied = apply(store, [decode(body) for body in deliveries], rules=rules)
+    assert applied.unsuppressed == []
+    assert [(s.reason, s.source) for s in store.suppressions()] == [(reason, source)]
+
+
+def test_an_auto_reply_and_a_delivery_applied_at_once_take_turns(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL, two workers: one applies the third auto-reply, the other the delivery of
+    the first. The second to decide sees what the first committed, so the address ends
+    unsuppressed with two soft bounces counted, whichever commits first."""
+    if store.dialect != "postgresql":
+        pytest.skip("SQLite runs one writer at a time")
+    _, replies, deliveries = ooto_traffic(store, 3)
+    rules = Rules(soft_bounce_limit=3)
+    apply(store, [decode(replies[0]), decode(replies[1])], rules=rules)
+    delivery_started, delivery_done = threading.Event(), threading.Event()
+    original = queries.suppress_many
+
+    def suppress_late(session: Session, entries: Any) -> None:
+        # The reply's worker has counted its soft bounces; the delivery's comes now.
+        if entries and threading.current_thread().name == "reply":
+            delivery_started.set()
+            delivery_done.wait(2)
+        original(session, entries)
+
+    monkeypatch.setattr(queries, "suppress_many", suppress_late)
+    reply = threading.Thread(
+        target=apply, args=(store, [decode(replies[2])]), kwargs={"rules": rules}, name="reply"
+    )
+    reply.start()
+    assert delivery_started.wait(10)
+    apply(store, [decode(deliveries[0])], rules=rules)
+    delivery_done.set()
+    reply.join(10)
+    with store.transaction() as session:
+        counted = session.scalars(
+            select(FeedbackEventRow.ses_message_id).where(
+                FeedbackEventRow.action == "count_soft_bounce"
+            )
+        ).all()
+    assert sorted(counted) == ["m-ooto-1", "m-ooto-2"]
+    assert store.suppressions() == []
 
 
 def test_feedback_applied_before_the_outcome_still_moves_its_recipients(store: Store) -> None:

@@ -128,6 +128,10 @@ def _apply_batch(
     rollups.hold_ses_ids(
         session.connection(), {e.ses_message_id for e in events if e.ses_message_id}
     )
+    rollups.hold_recipients(
+        session.connection(),
+        {e.recipient for e in events if e.recipient and e.kind in ("Bounce", "Delivery")},
+    )
     known: set[tuple[str, str]] | None = None
     delivered_so_far: set[tuple[str, str]] = set()
     rows: list[dict[str, object]] = []

@@ -11,7 +11,7 @@ import functools
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import FromClause, bindparam, delete, func, literal, select, update
+from sqlalchemy import FromClause, and_, bindparam, case, delete, func, literal, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -156,7 +156,11 @@ def lift_soft_bounce_suppressions(
     if lifted:
         session.execute(
             delete(SuppressionRow)
-            .where(SuppressionRow.address.in_(lifted))
+            .where(
+                SuppressionRow.address.in_(lifted),
+                SuppressionRow.reason == literal(str(SuppressionReason.SOFT_BOUNCE)),
+                SuppressionRow.source == literal(FEEDBACK_SOURCE),
+            )
             .execution_options(synchronize_session=False)
         )
     return lifted
@@ -231,12 +235,25 @@ def raise_recipient_statuses(
 @functools.cache
 def _suppress_statement(dialect: str) -> Any:
     module = postgresql if dialect == "postgresql" else sqlite
-    statement = module.insert(SuppressionRow.__table__)
-    changes = ("reason", "source", "detail", "last_seen", "expires_at")
+    table = SuppressionRow.__table__
+    statement = module.insert(table)
+    new = statement.excluded
+    soft = literal(str(SuppressionReason.SOFT_BOUNCE))
+    # Soft bounces never replace an entry of another reason or source (a complaint, a hard
+    # bounce, a person's): that entry must outlive them, and only soft-bounce entries made
+    # by feedback are ever lifted (lift_soft_bounce_suppressions).
+    keep = and_(
+        new.reason == soft,
+        or_(table.c.reason != soft, table.c.source != literal(FEEDBACK_SOURCE)),
+    )
+    changes = {c: case((keep, table.c[c]), else_=new[c]) for c in _KEPT_COLUMNS}
     # An upsert: two workers suppressing the same address at once cannot collide.
     return statement.on_conflict_do_update(
-        index_elements=["address"], set_={c: statement.excluded[c] for c in changes}
+        index_elements=["address"], set_={**changes, "last_seen": new.last_seen}
     )
+
+
+_KEPT_COLUMNS = ("reason", "source", "detail", "expires_at")
 
 
 @functools.cache

@@ -47,6 +47,7 @@ __all__ = [
     "Flag",
     "count_new",
     "event_flags",
+    "hold_recipients",
     "hold_ses_ids",
     "hour_of",
     "new_flags",
@@ -140,8 +141,10 @@ def recipient_flags(ses_message_id: str | None, status: str, address: str, event
 #: The first key of the advisory locks :func:`hold_ses_ids` takes ("SES!" in ASCII); the
 #: second is the hash of an SES message id.
 SES_ID_LOCKS = 0x53455321
-_HOLD_SES_IDS = text(
-    f"SELECT pg_advisory_xact_lock({SES_ID_LOCKS}, h) FROM"
+#: The first key of :func:`hold_recipients`' locks ("RCP!"); the second hashes an address.
+RECIPIENT_LOCKS = 0x52435021
+_HOLD = text(
+    "SELECT pg_advisory_xact_lock(:space, h) FROM"
     " (SELECT DISTINCT hashtext(x) AS h FROM unnest(CAST(:ids AS text[])) AS x ORDER BY h) AS held"
 )
 
@@ -156,8 +159,23 @@ def hold_ses_ids(connection: Connection, ses_message_ids: Collection[str]) -> No
     in between would be counted by neither. Both hold their ids first, so the second waits
     for the first to commit and then sees its rows. SQLite runs one writer at a time.
     """
-    if connection.dialect.name == "postgresql" and ses_message_ids:
-        connection.execute(_HOLD_SES_IDS, {"ids": sorted(ses_message_ids)})
+    _hold(connection, SES_ID_LOCKS, ses_message_ids)
+
+
+def hold_recipients(connection: Connection, addresses: Collection[str]) -> None:
+    """PostgreSQL: a lock per recipient address (any case) until the transaction ends, taken
+    after :func:`hold_ses_ids`.
+
+    Whether a soft bounce suppresses its recipient depends on the recipient's other soft
+    bounces, which a delivery of another message can turn into auto-replies: the two
+    transactions take turns, so that neither decides on what the other has not committed.
+    """
+    _hold(connection, RECIPIENT_LOCKS, {address.lower() for address in addresses})
+
+
+def _hold(connection: Connection, space: int, keys: Collection[str]) -> None:
+    if connection.dialect.name == "postgresql" and keys:
+        connection.execute(_HOLD, {"space": space, "ids": sorted(keys)})
 
 
 def refresh(
