@@ -113,15 +113,18 @@ def check_options(tags: dict[str, str], configuration_set: str | None) -> None:
 #: The file extensions SES refuses in an attachment, whatever the content
 #: (https://docs.aws.amazon.com/ses/latest/dg/mime-types.html): refused before the call, with
 #: the file named, rather than by SES after the message is built and recorded.
-UNSUPPORTED_EXTENSIONS = frozenset(
-    """
-    ade adp app asp bas bat cer chm cmd com cpl crt csh der exe fxp gadget hlp hta inf
-    ins isp its js jse ksh lib lnk mad maf mag mam maq mar mas mat mau mav maw mda mdb
-    mde mdt mdw mdz msc msh msh1 msh1xml msh2 msh2xml mshxml msi msp mst ops pcd pif plg
-    prf prg ps1 ps1xml ps2 ps2xml psc1 psc2 reg scf scr sct shb shs sys tmp url vb vbe
-    vbs vps vsmacros vss vst vsw vxd ws wsc wsf wsh xnk
-    """.split()
-)
+# fmt: off
+UNSUPPORTED_EXTENSIONS = frozenset({
+    "ade", "adp", "app", "asp", "bas", "bat", "cer", "chm", "cmd", "com", "cpl", "crt",
+    "csh", "der", "exe", "fxp", "gadget", "hlp", "hta", "inf", "ins", "isp", "its", "js",
+    "jse", "ksh", "lib", "lnk", "mad", "maf", "mag", "mam", "maq", "mar", "mas", "mat",
+    "mau", "mav", "maw", "mda", "mdb", "mde", "mdt", "mdw", "mdz", "msc", "msh", "msh1",
+    "msh1xml", "msh2", "msh2xml", "mshxml", "msi", "msp", "mst", "ops", "pcd", "pif",
+    "plg", "prf", "prg", "ps1", "ps1xml", "ps2", "ps2xml", "psc1", "psc2", "reg", "scf",
+    "scr", "sct", "shb", "shs", "sys", "tmp", "url", "vb", "vbe", "vbs", "vps", "vsmacros",
+    "vss", "vst", "vsw", "vxd", "ws", "wsc", "wsf", "wsh", "xnk",
+})
+# fmt: on
 
 
 @dataclass(frozen=True)

@@ -250,14 +250,14 @@ PAGE_HEADERS = {
 MAX_BODY = 4096
 
 
-def too_large(content_length: str) -> bool:
-    """Whether a request's ``Content-Length`` is over :data:`MAX_BODY` (absent: no)."""
+def too_large(content_length: str, limit: int = MAX_BODY) -> bool:
+    """Whether a request's ``Content-Length`` is over ``limit`` bytes (absent: no)."""
     text = content_length.strip()
     if not (text.isascii() and text.isdigit()):
         return False
     # Compared as text first: int() refuses more than 4,300 digits (a ValueError).
     digits = text.lstrip("0") or "0"
-    return len(digits) > len(str(MAX_BODY)) or int(digits) > MAX_BODY
+    return len(digits) > len(str(limit)) or int(digits) > limit
 
 
 def _what(request: Unsubscribe) -> str:

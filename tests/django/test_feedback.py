@@ -195,6 +195,11 @@ def test_sns_view_refuses_what_it_cannot_trust(
     assert sns.get("/ses/feedback/").status_code == 405
     too_large = sns.post("/ses/feedback/", data="x" * (600 * 1024), content_type="text/plain")
     assert too_large.status_code == 413
+    # More digits than int() converts: still judged, never a 500.
+    huge = sns.post(
+        "/ses/feedback/", data="x", content_type="text/plain", CONTENT_LENGTH="9" * 5000
+    )
+    assert huge.status_code == 413
     assert received.calls == []
     assert project_store.suppressions() == []
 

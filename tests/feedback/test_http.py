@@ -154,21 +154,61 @@ def test_subscription_confirmation(
 def test_without_signatures_only_the_sandbox_confirmation_url_is_fetched(
     store: Store, key: rsa.RSAPrivateKey
 ) -> None:
-    """Signatures off is the offline sandbox: its SubscribeURL is its own endpoint."""
+    """Signatures off is the offline sandbox: its SubscribeURL is its own endpoint. Anyone
+    can post an unsigned message, so nothing else on any host is fetched: only the
+    confirmation of this subscription, on the sandbox's endpoint."""
     fetched: list[str] = []
-    app = make_app(store, verifier=None, allowed_topics=[TOPIC], confirm=fetched.append)
-    sandbox_url = f"http://127.0.0.1:4566/?Action=ConfirmSubscription&TopicArn={TOPIC}&Token=t"
+    app = make_app(
+        store,
+        verifier=None,
+        allowed_topics=[TOPIC],
+        confirm=fetched.append,
+        sandbox_url="http://127.0.0.1:4566",
+    )
+    query = f"Action=ConfirmSubscription&TopicArn={TOPIC}&Token=t"
+    sandbox_url = f"http://127.0.0.1:4566/?{query}"
     confirmation = {
         "Type": "SubscriptionConfirmation",
+        "TopicArn": TOPIC,
         "Token": "t",
         "SubscribeURL": sandbox_url,
         "Message": "You have chosen to subscribe",
     }
     assert post(Client(app), signed(key, fields=confirmation))[0] == 200
-    for elsewhere in ("http://10.0.0.1/admin?Action=Delete", "file:///etc/passwd"):
+    for elsewhere in (
+        "http://10.0.0.1/admin?Action=Delete",
+        "file:///etc/passwd",
+        f"http://169.254.169.254/latest/meta-data/?{query}",  # another host
+        f"http://127.0.0.1:4567/?{query}",  # another port
+        f"http://127.0.0.1:4566/admin/delete?{query}",  # another path
+        f"http://127.0.0.1:4566/?{query}&id=1",  # another parameter
+        f"http://127.0.0.1:4566/?{query.replace('Token=t', 'Token=u')}",  # another token
+        f"http://x@127.0.0.1:4566/?{query}",  # user information
+        f"https://127.0.0.1:4566/?{query}",  # another scheme
+    ):
         other = {**confirmation, "SubscribeURL": elsewhere}
-        assert post(Client(app), signed(key, fields=other))[0] == 403
+        assert post(Client(app), signed(key, fields=other))[0] == 403, elsewhere
     assert fetched == [sandbox_url]
+
+
+def test_without_signatures_or_a_sandbox_only_sns_urls_are_fetched(
+    store: Store, key: rsa.RSAPrivateKey
+) -> None:
+    fetched: list[str] = []
+    app = make_app(store, verifier=None, allowed_topics=[TOPIC], confirm=fetched.append)
+    sns_url = "https://sns.eu-west-1.amazonaws.com/?Action=ConfirmSubscription&Token=t"
+    confirmation = {
+        "Type": "SubscriptionConfirmation",
+        "TopicArn": TOPIC,
+        "Token": "t",
+        "SubscribeURL": f"http://127.0.0.1:4566/?Action=ConfirmSubscription&TopicArn={TOPIC}&Token=t",
+        "Message": "You have chosen to subscribe",
+    }
+    assert post(Client(app), signed(key, fields=confirmation))[0] == 403
+    assert (
+        post(Client(app), signed(key, fields={**confirmation, "SubscribeURL": sns_url}))[0] == 200
+    )
+    assert fetched == [sns_url]
 
 
 def test_stranger_topics_are_never_confirmed(
@@ -283,7 +323,10 @@ def serving(app: Any) -> Iterator[str]:
 
 def test_sandbox_sns_posts_feedback_to_the_receiver(sandbox: SandboxClient, store: Store) -> None:
     pipeline = sandbox.pipeline()
-    with serving(make_app(store, verifier=None, allowed_topics=[pipeline.topic_arn])) as url:
+    app = make_app(
+        store, verifier=None, allowed_topics=[pipeline.topic_arn], sandbox_url=sandbox.url
+    )
+    with serving(app) as url:
         arn = sandbox.sns.subscribe(
             TopicArn=pipeline.topic_arn,
             Protocol="http",

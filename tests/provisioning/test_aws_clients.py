@@ -12,7 +12,7 @@ import pytest
 from botocore.exceptions import ClientError, NoRegionError
 from click.testing import CliRunner
 
-from courrier.aws.clients import AwsConfig, client
+from courrier.aws.clients import AwsConfig, client, endpoint_of
 from courrier.aws.errors import translate
 from courrier.aws.ses import SesClient
 from courrier.aws.sqs import SqsQueue
@@ -205,3 +205,17 @@ def test_an_aws_error_answer_keeps_its_code_message_and_status() -> None:
     with pytest.raises(DailyQuotaExceeded) as quota, translate("SendEmail", sending=True):
         raise _client_error("Throttling", "Daily message quota exceeded.", 400)
     assert not quota.value.retryable
+
+
+def test_the_endpoint_is_read_as_boto3_reads_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    monkeypatch.delenv("AWS_ENDPOINT_URL_SNS", raising=False)
+    assert endpoint_of("sns") is None
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:4566")
+    assert endpoint_of("sns") == "http://127.0.0.1:4566"
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SNS", "http://127.0.0.1:5000")
+    assert endpoint_of("sns") == "http://127.0.0.1:5000"
+    assert endpoint_of("sqs") == "http://127.0.0.1:4566"
+    assert (
+        endpoint_of("sns", AwsConfig(endpoint_url="http://sandbox:4566")) == "http://sandbox:4566"
+    )

@@ -80,6 +80,19 @@ def client(service: str, config: AwsConfig | None = None, *, single_attempt: boo
         raise ConfigurationError(f"cannot create an AWS {service} client: {err}") from err
 
 
+def endpoint_of(service: str, config: AwsConfig | None = None) -> str | None:
+    """The URL ``service``'s calls go to instead of AWS, if one is set: the configuration's,
+    else ``AWS_ENDPOINT_URL_<SERVICE>``, else ``AWS_ENDPOINT_URL``, as boto3 reads them
+    (https://docs.aws.amazon.com/sdkref/latest/guide/feature-ss-endpoints.html); None for
+    AWS itself. An endpoint named only in the AWS profile is not seen."""
+    if config is not None and config.endpoint_url:
+        return config.endpoint_url
+    for variable in (f"AWS_ENDPOINT_URL_{service.upper()}", "AWS_ENDPOINT_URL"):
+        if os.environ.get(variable):
+            return os.environ[variable]
+    return None
+
+
 def _region_origin(config: AwsConfig) -> str:
     """Where an empty region came from, for the error."""
     if config.region is not None:

@@ -240,6 +240,7 @@ def receive(
     --no-verify-signatures). Put it behind an HTTPS proxy, or mount
     courrier.feedback.http.make_app in your WSGI server.
     """
+    from courrier.aws.clients import endpoint_of
     from courrier.feedback.http import create_server, make_app
 
     if no_verify:
@@ -255,6 +256,7 @@ def receive(
         verifier=verifier_for(verify_signatures, settings),
         allowed_topics=topics,
         hooks=host_of(ctx).hooks,
+        sandbox_url=endpoint_of("sns"),
     )
     server = create_server(app, host, port, threads=threads)
 

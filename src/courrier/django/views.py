@@ -39,6 +39,8 @@ _current: tuple[tuple[Settings, courrier_settings.DjangoOptions], SnsReceiver] |
 
 
 def receiver() -> SnsReceiver:
+    from courrier.aws.clients import endpoint_of  # boto3 loads on the first request only
+
     global _current
     settings = courrier_settings.load()
     options = courrier_settings.options()
@@ -51,6 +53,7 @@ def receiver() -> SnsReceiver:
                 allowed_topics=topics,
                 verifier=SignatureVerifier() if options.sns_verify_signatures else None,
                 hooks=hooks(),
+                sandbox_url=endpoint_of("sns"),
             )
             _current = ((settings, options), built)
         return _current[1]
@@ -62,7 +65,7 @@ def sns_feedback(request: HttpRequest) -> HttpResponse:
     length = request.META.get("CONTENT_LENGTH") or ""
     if not length.isdigit():
         answer = Answer(411, "a Content-Length is required")
-    elif int(length) > MAX_BODY:
+    elif too_large(length, MAX_BODY):
         answer = Answer(413, f"body over {MAX_BODY} bytes: not an SNS message")
     else:
         answer = receiver().receive(request.body)

@@ -9,7 +9,8 @@ the Django view wraps the same object. For each POST:
   and anyone can subscribe an endpoint to a topic of their own;
 * its signature is verified unless verification is turned off (the offline sandbox only);
 * ``SubscriptionConfirmation``: confirmed by fetching its ``SubscribeURL``, which must be on
-  an SNS host over HTTPS (with signatures off, the sandbox's own ``ConfirmSubscription`` URL);
+  an SNS host over HTTPS (with signatures off, also the sandbox's confirmation of this
+  subscription on its own endpoint, ``sandbox_url``);
 * ``Notification``: decoded and applied in one transaction, exactly once, like the worker.
 
 Answers: 200 when applied (or a duplicate, or nothing to apply); 400 when the body is not SNS
@@ -29,7 +30,7 @@ import urllib.request
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qs, urlparse
+from urllib.parse import parse_qs, urlsplit
 
 from courrier.errors import (
     CertificateUnavailable,
@@ -95,6 +96,8 @@ class SnsReceiver:
 
     ``verifier=None`` turns signature checks off (the offline sandbox only). ``confirm``
     fetches a subscription's ``SubscribeURL`` and raises :class:`ConfirmationFailed`.
+    ``sandbox_url`` is the sandbox's endpoint (``AWS_ENDPOINT_URL``): with signature checks
+    off, a ``SubscribeURL`` there is followed too, if it confirms this very subscription.
     """
 
     def __init__(
@@ -106,8 +109,10 @@ class SnsReceiver:
         rules: Rules | None = None,
         hooks: Mapping[str, Iterable[Hook]] | None = None,
         confirm: Callable[[str], None] = _open,
+        sandbox_url: str | None = None,
     ) -> None:
         self.allowed_topics = require_topics(allowed_topics)
+        self.sandbox_url = sandbox_url
         self.store = store
         self.verifier = verifier
         self.rules = rules
@@ -157,7 +162,7 @@ class SnsReceiver:
             url = envelope.raw.get("SubscribeURL")
             if not isinstance(url, str):
                 raise UntrustedSignature("SubscriptionConfirmation without a SubscribeURL")
-            self._check_subscribe_url(url)
+            self._check_subscribe_url(url, envelope.raw)
             self.confirm(url)
             return f"subscription to {envelope.topic_arn} confirmed"
         if not decoded.events:
@@ -165,17 +170,35 @@ class SnsReceiver:
         applied = apply(self.store, [decoded], rules=self.rules, hooks=self.hooks)
         return f"{len(applied.stored)} event(s) applied, {applied.duplicates} duplicate(s)"
 
-    def _check_subscribe_url(self, url: str) -> None:
-        if self.verifier is not None:
+    def _check_subscribe_url(self, url: str, envelope: Mapping[str, Any]) -> None:
+        if self.verifier is not None or self.sandbox_url is None:
             check_sns_url(url, "SubscribeURL")
             return
         # Signatures off is the offline sandbox, whose SubscribeURL is its own endpoint
-        # (docs/sandbox.md#sns-over-http): any HTTP(S) URL, but only a ConfirmSubscription.
-        parsed = urlparse(url)
-        if parsed.scheme not in ("http", "https") or parse_qs(parsed.query).get("Action") != [
-            "ConfirmSubscription"
-        ]:
-            raise UntrustedSignature(f"SubscribeURL is not a ConfirmSubscription URL: {url!r}")
+        # (docs/sandbox.md#sns-over-http). Anyone can post an unsigned message: only the
+        # confirmation of this very subscription, on that endpoint, is fetched.
+        try:
+            check_sns_url(url, "SubscribeURL")
+            return
+        except UntrustedSignature:
+            pass
+        wanted = {
+            "Action": ["ConfirmSubscription"],
+            "TopicArn": [str(envelope.get("TopicArn"))],
+            "Token": [str(envelope.get("Token"))],
+        }
+        got, sandbox = urlsplit(url), urlsplit(self.sandbox_url)
+        plain = url.isascii() and url.isprintable() and not any(c in url for c in "\\@ ")
+        if not (
+            plain
+            and (got.scheme, got.netloc.lower()) == (sandbox.scheme, sandbox.netloc.lower())
+            and got.path in ("", "/")
+            and not got.fragment
+            and parse_qs(got.query, keep_blank_values=True) == wanted
+        ):
+            raise UntrustedSignature(
+                f"SubscribeURL is neither SNS's nor the sandbox's confirmation: {url!r}"
+            )
 
 
 def make_app(
@@ -186,6 +209,7 @@ def make_app(
     rules: Rules | None = None,
     hooks: Mapping[str, Iterable[Hook]] | None = None,
     confirm: Callable[[str], None] = _open,
+    sandbox_url: str | None = None,
 ) -> WSGIApp:
     """The WSGI application around an :class:`SnsReceiver` with these arguments."""
     receiver = SnsReceiver(
@@ -195,6 +219,7 @@ def make_app(
         rules=rules,
         hooks=hooks,
         confirm=confirm,
+        sandbox_url=sandbox_url,
     )
 
     def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
