@@ -54,7 +54,7 @@ DATABASES = {
 }
 EMAIL_BACKEND = "courrier.django.EmailBackend"
 DEFAULT_FROM_EMAIL = "Zoë <sender@example.com>"
-# The project routes the unsubscribe view (urls.py), so it configures it (courrier.E002).
+# The project routes the unsubscribe view (urls.py), so it configures it (courrier.W002).
 COURRIER = {
     "DATABASE": "default",
     "UNSUBSCRIBE_URL": "https://testserver/unsubscribe",

@@ -67,7 +67,7 @@ def test_no_mistake_no_check_message(settings: Settings) -> None:
     settings.COURRIER = {
         "DATABASE": "default",
         "SNS_TOPICS": ["arn:aws:sns:eu-west-1:1:t"],
-        # The test project routes the unsubscribe view (courrier.E002 without them).
+        # The test project routes the unsubscribe view (courrier.W002 without them).
         "UNSUBSCRIBE_URL": "https://testserver/unsubscribe",
         "UNSUBSCRIBE_SECRET": "django-tests-secret-key",
     }

@@ -135,3 +135,44 @@ def test_teardown_keeps_the_users_keys_beside_setup_s(tmp_path: Path) -> None:
     assert (
         path.read_text(encoding="utf-8") == '[courrier]\nsender = "Team <a@example.com>"  # ours\n'
     )
+
+
+OLD_SETUP = (
+    "[courrier]\n"
+    'database_url = "postgresql://db/app"\n'
+    'identity = "example.com"\n'
+    'topic_arn = "arn:aws:sns:eu-west-1:1:courrier-feedback"\n'
+    'queue_url = "http://localhost/1/courrier-feedback"\n'
+    'configuration_set = "courrier-events"\n'
+    "verify_signatures = false\n"
+)
+
+
+def test_a_file_an_earlier_setup_wrote_is_taken_over_without_a_word(tmp_path: Path) -> None:
+    """The file an earlier setup wrote against the sandbox, before keys were marked, then
+    setup against AWS: no "replaced your" for setup's own keys, signatures checked again,
+    and teardown removes everything that named the pipeline."""
+    path = tmp_path / "courrier.toml"
+    path.write_text(OLD_SETUP, encoding="utf-8")
+    said = config_file.remember_setup(
+        path,
+        {
+            "identity": "example.com",
+            "topic_arn": "arn:aws:sns:eu-west-1:2:courrier-feedback",
+            "queue_url": "https://sqs.eu-west-1.amazonaws.com/2/courrier-feedback",
+            "configuration_set": "courrier-events",
+            "verify_signatures": None,
+        },
+    )
+    assert said == []
+    assert "verify_signatures" not in path.read_text(encoding="utf-8")
+    config_file.forget_setup(path)
+    assert path.read_text(encoding="utf-8") == '[courrier]\ndatabase_url = "postgresql://db/app"\n'
+
+
+def test_setup_against_aws_removes_the_users_verify_signatures_false(tmp_path: Path) -> None:
+    path = tmp_path / "courrier.toml"
+    path.write_text("[courrier]\nverify_signatures = false\n", encoding="utf-8")
+    said = config_file.remember_setup(path, {"verify_signatures": None})
+    assert said == ["removed your verify_signatures = false: AWS's signatures are checked"]
+    assert "verify_signatures" not in path.read_text(encoding="utf-8")

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from django.apps import AppConfig
-from django.core.checks import CheckMessage, Error
+from django.core.checks import CheckMessage, Error, Warning
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from courrier.django import settings as courrier_settings
@@ -40,12 +40,14 @@ def check_unsubscribe_view(
     problem = unsubscribe_problem(settings)
     if problem is None or not routes(unsubscribe):
         return []
+    # A warning, not an error: an error would stop every manage.py command (migrate, test)
+    # wherever the secret is not set, while the view itself answers 503.
     return [
-        Error(
+        Warning(
             f"the courrier unsubscribe view is in the URLconf, but {problem}",
             hint="Set COURRIER['UNSUBSCRIBE_URL'] (the view's public URL, without the token) "
             "and COURRIER['UNSUBSCRIBE_SECRET'].",
-            id="courrier.E002",
+            id="courrier.W002",
         )
     ]
 

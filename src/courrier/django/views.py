@@ -85,9 +85,9 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
             courrier_settings.store(settings), settings, on_unsubscribe=send_unsubscribed
         )
     except ConfigurationError as err:
-        # The system check courrier.E002 reports it at start; a reader gets a page, not a 500.
+        # The system check courrier.W002 reports it at start; a reader gets a page, not a 500.
         log.error(
-            "courrier unsubscribe view answers 503: %s (system check courrier.E002)",
+            "courrier unsubscribe view answers 503: %s (system check courrier.W002)",
             unsubscribe_problem(settings) or err,
         )
         return HttpResponse(

@@ -47,6 +47,7 @@ PIPELINE_KEYS = (
     "topic_arn",
     "queue_url",
     "dead_letter_queue_url",
+    "configuration_set",
 )
 #: The keys setup fills in only when the user has not: its value is a default.
 USERS_FIRST = ("sender",)
@@ -64,15 +65,21 @@ def remember_setup(path: Path, values: Mapping[str, str | bool | None]) -> list[
     unknown = sorted(set(values) - set(SETUP_KEYS))
     if unknown:
         raise ValueError(f"not setup's keys: {', '.join(unknown)}")
-    table = _table(path)
-    users = {k: v for k, v in table.unwrap().items() if not _marked(table, k)} if table else {}
+    users = _users_values(path)
     said: list[str] = []
     wanted: dict[str, str | bool | None] = {}
     for key, value in values.items():
         if key not in users:
             wanted[key] = value
-        elif value is None or users[key] == value:
-            continue  # the user's own, left as they wrote it
+        elif value is None:
+            if key == "verify_signatures" and users[key] is False:
+                # Only a stand-in for AWS has signatures that cannot be checked: left in
+                # place, it would turn the checks off against AWS itself.
+                said.append("removed your verify_signatures = false: AWS's signatures are checked")
+                wanted[key] = None
+        elif users[key] == value:
+            if key not in USERS_FIRST:
+                wanted[key] = value  # setup's too from now on: teardown removes it
         elif key in USERS_FIRST:
             said.append(f"kept your {key} = {users[key]!r} (setup's would be {value!r})")
         else:
@@ -82,12 +89,27 @@ def remember_setup(path: Path, values: Mapping[str, str | bool | None]) -> list[
     return said
 
 
+def _users_values(path: Path) -> dict[str, object]:
+    """The values the user wrote: the unmarked ones, except, in a file written before setup
+    marked its keys, those setup may have written (its default ``sender`` aside)."""
+    table = _table(path)
+    if table is None:
+        return {}
+    legacy = _written_before_marks(table)
+    return {
+        key: value
+        for key, value in table.unwrap().items()
+        if not _marked(table, key) and not (legacy and key in SETUP_KEYS and key not in USERS_FIRST)
+    }
+
+
 def forget_setup(path: Path) -> None:
     """Remove the keys setup wrote, and those naming what teardown deleted; a file written
     before setup marked its keys loses every key setup may have written."""
     table = _table(path)
     if table is None:
         return
+    # No mark at all: the file came before marks, and teardown removes as it always did.
     legacy = not any(_marked(table, key) for key in table)
     gone = [
         key
@@ -102,6 +124,13 @@ def _table(path: Path) -> Table | InlineTable | None:
         return None
     table = _parse(path).get(TABLE)
     return table if isinstance(table, Table | InlineTable) else None
+
+
+def _written_before_marks(table: Table | InlineTable) -> bool:
+    """Whether an earlier setup wrote this table without marking its keys: it always wrote
+    the pipeline's topic and queue, which a person writing the file beforehand does not."""
+    marked = any(_marked(table, key) for key in table)
+    return not marked and ("topic_arn" in table or "queue_url" in table)
 
 
 def _marked(table: Table | InlineTable, key: str) -> bool:
