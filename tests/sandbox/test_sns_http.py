@@ -10,6 +10,7 @@ asynchronous delivery with retries
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 import urllib.request
@@ -162,6 +163,69 @@ def test_stopping_the_worker_does_not_wait_for_retries(monkeypatch: pytest.Monke
     assert time.monotonic() - started < 2
     assert worker._thread is not None
     assert not worker._thread.is_alive()
+
+
+@pytest.fixture
+def garbage_endpoint() -> Iterator[str]:
+    """An endpoint that answers something that is not HTTP."""
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        while True:
+            try:
+                connection, _ = listener.accept()
+            except OSError:
+                return
+            with connection:
+                connection.recv(65536)
+                connection.sendall(b"garbage\r\n\r\n")
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{listener.getsockname()[1]}/"
+    listener.close()
+    thread.join(5)
+
+
+def test_a_malformed_answer_is_a_failed_attempt_not_the_end_of_the_worker(
+    receiver: Receiver, garbage_endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(http_delivery, "RETRY_DELAYS", (0.05,))
+    worker = http_delivery.DeliveryWorker()
+    now = time.monotonic()
+    try:
+        worker.submit(http_delivery.Delivery(now, garbage_endpoint, b"{}", {}))
+        worker.submit(http_delivery.Delivery(now + 0.2, receiver.url, b'{"Type": "x"}', {}))
+        wait_until(lambda: receiver.posts, what="the next delivery")
+    finally:
+        worker.stop()
+
+
+def test_deliveries_submitted_after_a_stop_that_timed_out_go_out(
+    receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A sandbox closed while a POST hangs, then another one in the same process."""
+    posting, release = threading.Event(), threading.Event()
+    real_post = http_delivery._post
+
+    def hanging_once(delivery: http_delivery.Delivery) -> str | None:
+        if delivery.body == b"{}":
+            posting.set()
+            release.wait(10)
+            return None
+        return real_post(delivery)
+
+    monkeypatch.setattr(http_delivery, "_post", hanging_once)
+    worker = http_delivery.DeliveryWorker()
+    try:
+        worker.submit(http_delivery.Delivery(time.monotonic(), receiver.url, b"{}", {}))
+        assert posting.wait(10)
+        worker.stop(timeout=0.1)
+        worker.submit(http_delivery.Delivery(time.monotonic(), receiver.url, b'{"Type": "x"}', {}))
+        wait_until(lambda: receiver.posts, what="the delivery submitted after the stop")
+    finally:
+        release.set()
+        worker.stop()
 
 
 # ------------------------------------------------------------------ 2. confirmation, headers

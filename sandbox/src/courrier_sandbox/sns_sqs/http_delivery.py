@@ -14,13 +14,15 @@ it also confirms every endpoint at once and sends no SNS headers. AWS instead:
 * sends ``x-amz-sns-*`` headers with every POST
   (https://docs.aws.amazon.com/sns/latest/dg/http-header.html).
 
-The worker is one daemon thread shared by every sandbox of the process, started on first use.
+The worker is one daemon thread shared by every sandbox of the process (as moto's SNS state
+is), started on first use.
 """
 
 from __future__ import annotations
 
 import contextvars
 import heapq
+import http.client
 import json
 import logging
 import secrets
@@ -69,18 +71,24 @@ class DeliveryWorker:
         self._due: list[Delivery] = []
         self._changed = threading.Condition()
         self._thread: threading.Thread | None = None
-        self._stopping = False
+        #: Each thread serves one generation; :meth:`stop` starts the next, so that a thread
+        #: still finishing a POST after it never takes the deliveries submitted since.
+        self._generation = 0
+        self._serving = -1
 
     def submit(self, delivery: Delivery) -> None:
         with self._changed:
             heapq.heappush(self._due, delivery)
-            if self._thread is None or not self._thread.is_alive():
-                self._stopping = False
+            if self._serving != self._generation:
+                self._serving = self._generation
                 self._thread = threading.Thread(
-                    target=self._run, name="sns-http-delivery", daemon=True
+                    target=self._run,
+                    args=(self._generation,),
+                    name="sns-http-delivery",
+                    daemon=True,
                 )
                 self._thread.start()
-            self._changed.notify()
+            self._changed.notify_all()
 
     def clear(self) -> None:
         with self._changed:
@@ -89,41 +97,47 @@ class DeliveryWorker:
     def stop(self, timeout: float = POST_TIMEOUT + 1) -> None:
         """Drop what is pending and end the thread (a POST under way may finish first)."""
         with self._changed:
-            self._stopping = True
+            self._generation += 1
             self._due.clear()
-            self._changed.notify()
+            self._changed.notify_all()
             thread = self._thread
         if thread is not None:
             thread.join(timeout)
 
-    def _next(self) -> Delivery | None:
+    def _next(self, generation: int) -> Delivery | None:
         with self._changed:
-            while not self._stopping:
+            while generation == self._generation:
                 wait = self._due[0].due - time.monotonic() if self._due else None
                 if wait is not None and wait <= 0:
                     return heapq.heappop(self._due)
                 self._changed.wait(wait)
             return None
 
-    def _run(self) -> None:
-        while (delivery := self._next()) is not None:
-            failure = _post(delivery)
-            if failure is None:
-                continue
-            if delivery.attempt >= len(RETRY_DELAYS):
-                log.warning(
-                    "SNS gave up delivering to %s after %d attempts: %s",
-                    delivery.url,
-                    delivery.attempt + 1,
-                    failure,
-                )
-                continue
-            log.info("SNS delivery to %s failed, retrying: %s", delivery.url, failure)
-            delivery.due = time.monotonic() + RETRY_DELAYS[delivery.attempt]
-            delivery.attempt += 1
-            with self._changed:
-                if not self._stopping:
-                    heapq.heappush(self._due, delivery)
+    def _run(self, generation: int) -> None:
+        while (delivery := self._next(generation)) is not None:
+            try:
+                self._deliver(delivery, generation)
+            except Exception:  # one delivery must never end the thread and strand the rest
+                log.exception("SNS delivery to %s failed", delivery.url)
+
+    def _deliver(self, delivery: Delivery, generation: int) -> None:
+        failure = _post(delivery)
+        if failure is None:
+            return
+        if delivery.attempt >= len(RETRY_DELAYS):
+            log.warning(
+                "SNS gave up delivering to %s after %d attempts: %s",
+                delivery.url,
+                delivery.attempt + 1,
+                failure,
+            )
+            return
+        log.info("SNS delivery to %s failed, retrying: %s", delivery.url, failure)
+        delivery.due = time.monotonic() + RETRY_DELAYS[delivery.attempt]
+        delivery.attempt += 1
+        with self._changed:
+            if generation == self._generation:
+                heapq.heappush(self._due, delivery)
 
 
 def _post(delivery: Delivery) -> str | None:
@@ -140,7 +154,9 @@ def _post(delivery: Delivery) -> str | None:
             log.info("SNS endpoint %s refused a message: HTTP %d", delivery.url, err.code)
             return None
         return f"HTTP {err.code}"
-    except (OSError, ValueError) as err:
+    except (OSError, ValueError, http.client.HTTPException) as err:
+        # HTTPException: a malformed answer (a bad status line, a body cut short), which
+        # urllib does not wrap: a failed attempt like no answer at all.
         return repr(err)
     return None
 
