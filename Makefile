@@ -76,6 +76,7 @@ bench: $(STAMP)
 	$(PY) bench/send.py
 	$(PY) bench/scale.py
 	$(PY) bench/bulk.py
+	$(PY) bench/campaign.py
 
 # The lock moves only on purpose: commit requirements/dev.txt once make test passes with it.
 lock: local-wheels
