@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import json
+import logging
 import threading
 from typing import Any
 
@@ -196,6 +197,31 @@ def test_suppressed_hooks_run_for_the_events_that_suppress(store: Store) -> None
     complaint = decode(envelope(sample("S4"), message_id="complaint"))
     apply(store, [complaint, complaint], hooks=hooks)
     assert seen[2:] == [("Complaint", "reader@example.org")]
+
+
+def test_a_confirmation_on_the_queue_is_reported(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A cross-account subscription of the queue waits for a confirmation nobody sees:
+    the worker says so, with the URL that confirms it."""
+    body = json.dumps(
+        {
+            "Type": "SubscriptionConfirmation",
+            "MessageId": "sns-confirm",
+            "TopicArn": "arn:aws:sns:eu-west-1:111111111111:theirs",
+            "Token": "t",
+            "SubscribeURL": "https://sns.eu-west-1.amazonaws.com/?Action=ConfirmSubscription&Token=t",
+            "Message": "You have chosen to subscribe",
+        }
+    )
+    with caplog.at_level(logging.WARNING, logger="courrier.feedback.apply"):
+        applied = apply(store, [decode(body)])
+    assert (applied.ignored, applied.stored) == (1, [])
+    assert (
+        "SubscriptionConfirmation from topic arn:aws:sns:eu-west-1:111111111111:theirs"
+        in caplog.text
+    )
+    assert "Action=ConfirmSubscription&Token=t" in caplog.text
 
 
 def test_ignored_messages_are_counted(store: Store) -> None:

@@ -183,6 +183,7 @@ def garbage_endpoint() -> Iterator[str]:
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{listener.getsockname()[1]}/"
+    listener.shutdown(socket.SHUT_RDWR)  # wakes the accept() a close alone leaves waiting
     listener.close()
     thread.join(5)
 

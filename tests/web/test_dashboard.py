@@ -328,6 +328,7 @@ def silent_ses(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[socket.socket]]
     try:
         yield accepted
     finally:
+        listener.shutdown(socket.SHUT_RDWR)  # wakes the accept() a close alone leaves waiting
         listener.close()
         thread.join(5)
         for connection in accepted:

@@ -103,6 +103,9 @@ def _claimed(session: Session, batch: Sequence[Decoded], applied: Applied) -> li
     """The events to apply, in order: those of SNS messages not applied before."""
     with_events = [d for d in batch if d.events]
     applied.ignored += len(batch) - len(with_events)
+    for decoded in batch:
+        if not decoded.events:
+            _say_ignored(decoded)
     sns_ids = [d.envelope.message_id for d in with_events if d.envelope and d.envelope.message_id]
     new_ids = queries.claim_sns_messages(session, sns_ids)
     events: list[ev.Event] = []
@@ -115,6 +118,24 @@ def _claimed(session: Session, batch: Sequence[Decoded], applied: Applied) -> li
             new_ids.discard(sns_id)  # the same SNS message twice in one batch: once
         events.extend(sorted(decoded.events, key=lambda e: e.timestamp or utcnow()))
     return events
+
+
+def _say_ignored(decoded: Decoded) -> None:
+    envelope = decoded.envelope
+    if envelope is not None and envelope.type == "SubscriptionConfirmation":
+        # A queue receives one when it is subscribed to a topic of another account
+        # (https://docs.aws.amazon.com/sns/latest/dg/sns-send-message-to-sqs-cross-account.html):
+        # until someone confirms it, that topic delivers nothing, and the worker never does.
+        log.warning(
+            "an SNS SubscriptionConfirmation from topic %s reached the queue and was left "
+            "unconfirmed: if that subscription is wanted, confirm it (its SubscribeURL: %s)",
+            envelope.topic_arn,
+            envelope.raw.get("SubscribeURL"),
+        )
+        return
+    log.debug(
+        "SNS message %s ignored: %s", envelope.message_id if envelope else None, decoded.ignored
+    )
 
 
 def _apply_batch(
