@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import sys
 import time
 from pathlib import Path
@@ -37,7 +36,7 @@ from courrier.statuses import RunOutcome
 from courrier.store import Store
 from courrier.store import outbox as rows
 from courrier.template_message import BulkDestination
-from pacing import REGION, SENDER, control, database, sandbox
+from pacing import REGION, SENDER, control, database, sandbox, unlimited_account
 
 UNSUBSCRIBE = {
     "unsubscribe_url": "https://mail.example.com/unsubscribe",
@@ -87,14 +86,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=4)
     args = parser.parse_args()
     with sandbox(100_000.0) as url:
-        os.environ["AWS_ENDPOINT_URL"] = url
-        os.environ.setdefault("AWS_ACCESS_KEY_ID", "bench")
-        os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "bench")
-        os.environ.setdefault("AWS_DEFAULT_REGION", REGION)
-        control(url, "POST", "/account", {"max_send_rate": 100_000.0, "production": True})
-        boto3.client("ses", endpoint_url=url, region_name=REGION).verify_email_identity(
-            EmailAddress=SENDER
-        )
+        unlimited_account(url)
         boto3.client("sesv2", endpoint_url=url, region_name=REGION).create_email_template(
             TemplateName="news", TemplateContent={"Subject": "Hi {{name}}", "Text": "{{name}}"}
         )

@@ -197,6 +197,19 @@ def sandbox(rate: float, latency: str | None = None) -> Iterator[str]:
         process.wait(30)
 
 
+def unlimited_account(url: str) -> None:
+    """This process's boto3 pointed at the sandbox ``url``, whose account is out of the SES
+    sandbox with no rate worth the name, and ``SENDER`` verified."""
+    os.environ["AWS_ENDPOINT_URL"] = url
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "bench")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "bench")
+    os.environ.setdefault("AWS_DEFAULT_REGION", REGION)
+    control(url, "POST", "/account", {"max_send_rate": 100_000.0, "production": True})
+    boto3.client("ses", endpoint_url=url, region_name=REGION).verify_email_identity(
+        EmailAddress=SENDER
+    )
+
+
 def control(url: str, method: str, path: str, body: Any = None) -> Any:
     """One call to the sandbox's ``/_courrier{path}``, through its typed client."""
     return SandboxControl(url, timeout=60).request(method, path, body)

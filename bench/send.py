@@ -53,7 +53,7 @@ from courrier.mime import render
 from courrier.sending import Mailer
 from courrier.settings import Settings
 from courrier.store import Store
-from pacing import REGION, SENDER, control, database, sandbox
+from pacing import REGION, SENDER, database, sandbox, unlimited_account
 
 
 def message(n: int) -> Message:
@@ -233,14 +233,7 @@ def main() -> None:
     args = parser.parse_args()
     stores = ["sqlite"] + (["postgresql"] if os.environ.get("COURRIER_TEST_POSTGRES_URL") else [])
     with sandbox(100_000.0, args.latency) as url:
-        os.environ["AWS_ENDPOINT_URL"] = url
-        os.environ.setdefault("AWS_ACCESS_KEY_ID", "bench")
-        os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "bench")
-        os.environ.setdefault("AWS_DEFAULT_REGION", REGION)
-        control(url, "POST", "/account", {"max_send_rate": 100_000.0, "production": True})
-        boto3.client("ses", endpoint_url=url, region_name=REGION).verify_email_identity(
-            EmailAddress=SENDER
-        )
+        unlimited_account(url)
         for kind in stores:
             saved = os.environ.pop("COURRIER_TEST_POSTGRES_URL", None) if kind == "sqlite" else None
             try:
